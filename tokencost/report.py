@@ -139,6 +139,8 @@ def plot_cost_vs_batch(priced: pd.DataFrame, path: Path) -> None:
         ax.plot(group["batch_size"], group["output_per_mtok_usd"], marker="o",
                 linestyle="-" if kind == "dense" else "--", label=f"{model} ({kind})")
     ax.set_xscale("log", base=2)
+    batches = sorted(priced["batch_size"].unique())
+    ax.set_xticks(batches, [str(b) for b in batches])
     ax.set_yscale("log")
     ax.set_xlabel("batch size (concurrent sequences)")
     ax.set_ylabel("$ per million output tokens")

@@ -22,6 +22,8 @@ class EngineSettings:
     # On the CPU backend this is the share of host memory given to the KV cache.
     gpu_memory_utilization: float | None = None
     max_model_len: int | None = None
+    # True skips torch.compile and graph capture: faster start, slower steps.
+    enforce_eager: bool = False
     seed: int = 0
 
 
@@ -64,12 +66,14 @@ class VllmOfflineEngine:
         self.engine_kwargs = dict(
             model=str(card.path),
             load_format="auto" if card.has_weights else "dummy",
-            skip_tokenizer_init=True,
+            # Config-only cards have no tokenizer; prompts are token ids either way.
+            skip_tokenizer_init=not card.has_tokenizer,
             dtype=settings.dtype,
             max_num_seqs=max_batch_size,
             max_model_len=settings.max_model_len,
             gpu_memory_utilization=memory,
             tensor_parallel_size=settings.tensor_parallel_size,
+            enforce_eager=settings.enforce_eager,
             seed=settings.seed,
         )
         start = time.perf_counter()
@@ -112,7 +116,8 @@ class VllmOfflineEngine:
             prompt = next(pending, None)
             if prompt is None:
                 return False
-            engine.add_request(str(self._next_id), TokensPrompt(prompt_token_ids=prompt), params)
+            (request,) = engine.renderer.render_cmpl([TokensPrompt(prompt_token_ids=prompt)])
+            engine.add_request(str(self._next_id), request, params)
             self._next_id += 1
             in_flight += 1
             return True
