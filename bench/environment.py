@@ -28,7 +28,7 @@ def hardware(gpus: list[dict]) -> dict:
         "machine": platform.machine(),
         "gpus": gpus,
         # What the model runs on, in the units it is priced by: GPUs, or vCPUs without a GPU.
-        "accelerator": gpus[0]["name"] if gpus else cpu_model(),
+        "accelerator": gpus[0]["name"] if gpus else f"CPU ({cpu_model()})",
         "accelerator_count": len(gpus) if gpus else psutil.cpu_count(logical=True),
     }
 

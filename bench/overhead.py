@@ -47,7 +47,7 @@ def run_ours(args) -> dict:
     engine.generate(prompts[: args.max_num_seqs], args.osl, args.max_num_seqs)  # warm-up, as theirs
     result = engine.generate(prompts, args.osl, args.max_num_seqs)
     engine.close()
-    return {"output_tokens": result.output_tokens, "elapsed_s": result.duration_s}
+    return {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens, "elapsed_s": result.duration_s}
 
 
 def run_vllm(args) -> dict:
@@ -73,11 +73,16 @@ def run_vllm(args) -> dict:
         main(theirs)
         result = json.loads(output.read_text())
     # ignore_eos: every request generates exactly osl tokens
-    return {"output_tokens": result["num_requests"] * args.osl, "elapsed_s": result["elapsed_time"]}
+    output_tokens = result["num_requests"] * args.osl
+    return {
+        "input_tokens": result["total_num_tokens"] - output_tokens,
+        "output_tokens": output_tokens,
+        "elapsed_s": result["elapsed_time"],
+    }
 
 
-def run_side(side: str, args) -> float:
-    """Output tokens/s of one side, measured in a fresh subprocess."""
+def run_side(side: str, args) -> dict:
+    """One side's token counts and elapsed time, measured in a fresh subprocess."""
     with tempfile.TemporaryDirectory() as tmp:
         result_path = Path(tmp) / "result.json"
         command = [
@@ -87,7 +92,7 @@ def run_side(side: str, args) -> float:
         ]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         result = json.loads(result_path.read_text())
-    return result["output_tokens"] / result["elapsed_s"]
+    return result | {"output_tok_s": result["output_tokens"] / result["elapsed_s"]}
 
 
 def main(argv=None) -> int:
@@ -105,8 +110,14 @@ def main(argv=None) -> int:
     for pair in range(1, args.pairs + 1):
         ours = run_side("ours", args)
         theirs = run_side("vllm", args)
-        ratios.append(ours / theirs)
-        print(f"pair {pair}: ours {ours:,.1f} output tok/s, vllm bench throughput {theirs:,.1f}, ratio {ours / theirs:.3f}")
+        ratio = ours["output_tok_s"] / theirs["output_tok_s"]
+        ratios.append(ratio)
+        print(
+            f"pair {pair}: ours {ours['output_tok_s']:,.1f} output tok/s "
+            f"({ours['input_tokens']} in / {ours['output_tokens']} out tokens), "
+            f"vllm bench throughput {theirs['output_tok_s']:,.1f} "
+            f"({theirs['input_tokens']} in / {theirs['output_tokens']} out), ratio {ratio:.3f}"
+        )
     print(f"median ratio (ours / vllm bench throughput): {statistics.median(ratios):.3f}")
     return 0
 

@@ -2,7 +2,7 @@
 
 
 def point_record(model="tiny-dense", kind="dense", batch=1, output_tok_s=100.0, power_w=5.0,
-                 accelerator="Intel(R) Xeon(R) Processor", units=2, method="estimated", status="ok"):
+                 accelerator="CPU (Intel(R) Xeon(R) Processor)", units=2, method="estimated", status="ok"):
     duration = 10.0
     output_tokens = int(output_tok_s * duration)
     return {
@@ -10,7 +10,8 @@ def point_record(model="tiny-dense", kind="dense", batch=1, output_tok_s=100.0, 
         "run_id": "test-run",
         "point": f"{model}/batch{batch}/isl16/osl16",
         "status": status,
-        "model": {"name": model, "kind": kind, "total_params": 1000, "active_params": 500},
+        "model": {"name": model, "kind": kind, "total_params": 1000, "active_params": 500,
+                  "pairs_with": "tiny-dense" if kind == "moe" else None},
         "workload": {"isl": 16, "osl": 16},
         "engine": {"name": "vllm", "version": "0.32.0", "batch_size": batch},
         "hardware": {"accelerator": accelerator, "accelerator_count": units, "cpu_model": accelerator, "gpus": []},

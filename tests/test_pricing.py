@@ -46,7 +46,8 @@ def test_nvml_names_map_to_catalog_entries():
         "NVIDIA A100-SXM4-80GB": "a100-80gb",
         "NVIDIA A100-SXM4-40GB": "a100-40gb",
         "NVIDIA L40S": "l40s",
-        "Intel(R) Xeon(R) Processor": "cpu-vcpu",
+        "CPU (Intel(R) Xeon(R) Processor)": "cpu-vcpu",
+        "CPU (AMD Ryzen 9 7950X 16-Core Processor)": "cpu-vcpu",
     }
     assert {name: find_hardware(name, catalog).key for name in expected} == expected
 

@@ -55,3 +55,14 @@ def test_failed_points_are_left_out_of_prices_but_listed(tmp_path):
     table = write_report(tmp_path, load_assumptions())
     assert len(table) == 1
     assert "1 point(s) failed" in (tmp_path / "report.md").read_text()
+
+
+def test_moe_is_compared_with_the_dense_model_it_pairs_with(run_dir):
+    from tokencost.report import dense_vs_moe
+
+    comparison = dense_vs_moe(write_report(run_dir, load_assumptions()))
+    assert list(comparison["batch"]) == [1, 4]
+    assert set(comparison["MoE"]) == {"tiny-moe"} and set(comparison["dense"]) == {"tiny-dense"}
+    # batch 1: dense 100 tok/s vs MoE 80 tok/s at equal power, so the MoE costs 100/80 as much
+    assert comparison.loc[0, "MoE / dense cost"] == pytest.approx(100 / 80, rel=1e-3)
+    assert "Dense vs MoE at the same batch size" in (run_dir / "report.md").read_text()

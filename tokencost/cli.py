@@ -91,11 +91,15 @@ def cmd_report(args) -> int:
 
 
 def _report(run_dir: Path, out_dir: Path, assumptions) -> int:
-    from tokencost.report import OUTPUT_FILES, markdown_table, write_report
+    from tokencost.report import OUTPUT_FILES, dense_vs_moe, markdown_table, write_report
 
     priced = write_report(run_dir, assumptions, out_dir)
     print()
     print(markdown_table(priced))
+    comparison = dense_vs_moe(priced)
+    if not comparison.empty:
+        print()
+        print(comparison.to_markdown(index=False, floatfmt=".4g"))
     print()
     print(f"Records: {run_dir / 'records.jsonl'}")
     print("Report:  " + ", ".join(str(out_dir / name) for name in OUTPUT_FILES))

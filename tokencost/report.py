@@ -13,6 +13,7 @@ from tokencost.pricing import price_points
 POINT_FIELDS = {
     "model.name": "model",
     "model.kind": "kind",
+    "model.pairs_with": "pairs_with",
     "model.total_params": "total_params",
     "model.active_params": "active_params",
     "engine.name": "engine",
@@ -72,6 +73,24 @@ def _energy_word(method: str) -> str:
     return "estimated" if method == "estimated" else f"measured [{method}]"
 
 
+def dense_vs_moe(priced: pd.DataFrame) -> pd.DataFrame:
+    """Each MoE model beside the dense model its card pairs with, at matching batch sizes."""
+    pairs = priced.dropna(subset=["pairs_with"])
+    pairs = pairs[pairs["kind"] == "moe"]
+    columns = ["model", "batch_size", "output_tok_s", "output_per_mtok_usd"]
+    merged = pairs[columns + ["pairs_with"]].merge(
+        priced[columns], left_on=["pairs_with", "batch_size"], right_on=["model", "batch_size"],
+        suffixes=("_moe", "_dense"),
+    )
+    merged["moe_cost_ratio"] = merged["output_per_mtok_usd_moe"] / merged["output_per_mtok_usd_dense"]
+    return merged.rename(columns={
+        "model_moe": "MoE", "model_dense": "dense", "batch_size": "batch",
+        "output_tok_s_moe": "MoE tok/s", "output_tok_s_dense": "dense tok/s",
+        "output_per_mtok_usd_moe": "MoE $/M output", "output_per_mtok_usd_dense": "dense $/M output",
+        "moe_cost_ratio": "MoE / dense cost",
+    })[["MoE", "dense", "batch", "MoE tok/s", "dense tok/s", "MoE $/M output", "dense $/M output", "MoE / dense cost"]]
+
+
 def markdown_table(priced: pd.DataFrame) -> str:
     table = priced[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
     return table.to_markdown(index=False, floatfmt=".4g")
@@ -104,6 +123,7 @@ def _report_markdown(records: list[dict], priced: pd.DataFrame, a: Assumptions) 
         "",
         markdown_table(priced),
         "",
+        *_comparison_lines(priced),
         "Throughput is measured over each whole point (all requests of the point, wall clock). "
         "Energy is measured where the method says so, otherwise estimated from the stated basis: "
         + "; ".join(sorted(set(priced["energy_basis"].dropna()))) + ".",
@@ -120,6 +140,14 @@ def _report_markdown(records: list[dict], priced: pd.DataFrame, a: Assumptions) 
         lines += ["", f"{len(failed)} point(s) failed: "
                   + "; ".join(f"{r.get('point')}: {r.get('error')}" for r in failed)]
     return "\n".join(lines) + "\n"
+
+
+def _comparison_lines(priced: pd.DataFrame) -> list[str]:
+    comparison = dense_vs_moe(priced)
+    if comparison.empty:
+        return []
+    return ["Dense vs MoE at the same batch size (measured throughput, same assumptions):", "",
+            comparison.to_markdown(index=False, floatfmt=".4g"), ""]
 
 
 def _price_sources(priced: pd.DataFrame) -> list[str]:

@@ -149,7 +149,6 @@ class VllmOfflineEngine:
 def cpu_environment_defaults() -> None:
     """Quiet, predictable defaults for vLLM on a CPU-only machine."""
     if on_cpu_backend():
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     if platform.system() == "Linux":
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
