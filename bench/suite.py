@@ -18,6 +18,7 @@ class Suite:
     workload: Workload = field(default_factory=Workload)
     engine: EngineSettings = field(default_factory=EngineSettings)
     warmup: bool = True
+    prefill_probe: bool = True  # time a prefill-only pass per point, to split input and output cost
 
     def __post_init__(self):
         if not self.models:
@@ -31,6 +32,8 @@ class Suite:
             "batch_sizes": list(self.batch_sizes),
             "workload": self.workload.to_record(),
             "engine": self.engine.__dict__,
+            "warmup": self.warmup,
+            "prefill_probe": self.prefill_probe,
         }
 
 
@@ -47,7 +50,7 @@ def load_suite(path: Path | None = None) -> Suite:
 
 
 def suite_from_dict(data: dict, where: str = "suite") -> Suite:
-    known = {"models", "batch_sizes", "workload", "engine", "warmup"}
+    known = {"models", "batch_sizes", "workload", "engine", "warmup", "prefill_probe"}
     for key in data:
         if key not in known:
             raise UserError(f"{where} {key}", "is not a suite setting", f"use one of: {', '.join(sorted(known))}")
@@ -58,6 +61,7 @@ def suite_from_dict(data: dict, where: str = "suite") -> Suite:
         workload=_section(Workload, data.get("workload", {}), f"{where} [workload]"),
         engine=_section(EngineSettings, data.get("engine", {}), f"{where} [engine]"),
         warmup=bool(data.get("warmup", True)),
+        prefill_probe=bool(data.get("prefill_probe", True)),
     )
 
 

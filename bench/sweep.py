@@ -16,6 +16,7 @@ from bench.records import RecordWriter
 from bench.suite import Suite
 
 WARMUP_OSL = 8
+MEASURED, WARMUP, PREFILL_PROBE = 0, 1, 2  # prompt streams
 
 
 def new_run_id() -> str:
@@ -94,16 +95,16 @@ def _start_engine(engine_factory: Callable, card: ModelCard, suite: Suite):
 def _measure_point(engine, card: ModelCard, batch_size: int, suite: Suite, meter) -> dict:
     workload = suite.workload
     num_requests = workload.num_requests(batch_size)
-    prompts = workload.prompts(num_requests, card.vocab_size)
+    prompts = workload.prompts(num_requests, card.vocab_size, MEASURED)
     if suite.warmup:
         # Same batch shape, few tokens: compiles and caches what this point needs.
-        engine.generate(prompts[:batch_size], WARMUP_OSL, batch_size)
+        engine.generate(workload.prompts(batch_size, card.vocab_size, WARMUP), WARMUP_OSL, batch_size)
 
     started_at = _now()
     meter.begin()
     result = engine.generate(prompts, workload.osl, batch_size)
     energy = meter.end()
-    return {
+    record = {
         "point": f"{card.name}/batch{batch_size}/isl{workload.isl}/osl{workload.osl}",
         "status": "ok",
         "started_at": started_at,
@@ -121,3 +122,14 @@ def _measure_point(engine, card: ModelCard, batch_size: int, suite: Suite, meter
         "throughput_window": "whole point: first request sent to last request finished",
         "energy": energy.to_record(),
     }
+    if suite.prefill_probe:
+        # The same number of fresh prompts with one output token each: prefill only.
+        probe = engine.generate(workload.prompts(num_requests, card.vocab_size, PREFILL_PROBE), 1, batch_size)
+        record["prefill_probe"] = {
+            "osl": 1,
+            "duration_s": probe.duration_s,
+            "input_tokens": probe.input_tokens,
+            "output_tokens": probe.output_tokens,
+            "note": "same batch size and ISL, one output token per request, after the measured window",
+        }
+    return record

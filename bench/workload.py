@@ -41,9 +41,13 @@ class Workload:
                 f"lower --isl/--osl to at most {max_context} tokens together",
             )
 
-    def prompts(self, num_requests: int, vocab_size: int) -> list[list[int]]:
-        """`num_requests` prompts of `isl` random token ids, the same for a given seed."""
-        rng = np.random.default_rng(self.seed)
+    def prompts(self, num_requests: int, vocab_size: int, stream: int = 0) -> list[list[int]]:
+        """`num_requests` prompts of `isl` random token ids, the same for a given seed and stream.
+
+        Other streams give unrelated prompts: warm-ups and probes use their own,
+        so vLLM's prefix cache never serves a measured prompt from an earlier run.
+        """
+        rng = np.random.default_rng([self.seed, stream])
         ids = rng.integers(FIRST_ORDINARY_TOKEN_ID, vocab_size, size=(num_requests, self.isl))
         return ids.tolist()
 

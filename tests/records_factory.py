@@ -2,10 +2,11 @@
 
 
 def point_record(model="tiny-dense", kind="dense", batch=1, output_tok_s=100.0, power_w=5.0,
-                 accelerator="CPU (Intel(R) Xeon(R) Processor)", units=2, method="estimated", status="ok"):
+                 accelerator="CPU (Intel(R) Xeon(R) Processor)", units=2, method="estimated", status="ok",
+                 prefill_s=None):
     duration = 10.0
     output_tokens = int(output_tok_s * duration)
-    return {
+    record = {
         "schema_version": 1,
         "run_id": "test-run",
         "point": f"{model}/batch{batch}/isl16/osl16",
@@ -27,3 +28,6 @@ def point_record(model="tiny-dense", kind="dense", batch=1, output_tok_s=100.0, 
             "basis": "test basis", "measured": method != "estimated",
         },
     }
+    if prefill_s is not None:
+        record["prefill_probe"] = {"osl": 1, "duration_s": prefill_s, "input_tokens": output_tokens, "output_tokens": 0}
+    return record

@@ -81,6 +81,44 @@ def test_bad_assumptions_file(tmp_path):
     _one_line_error(tokencost("run", "--assumptions", path, "--out", tmp_path / "r"), "assumptions pue:")
 
 
+def test_unknown_preset_and_api():
+    _one_line_error(tokencost("quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--preset", "free"), "--preset:")
+    _one_line_error(tokencost("quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--api", "gpt-9"), "--api:")
+
+
+def test_quote_prices_one_throughput_figure():
+    result = tokencost("quote", "--gpu", "NVIDIA H100 80GB HBM3", "--tok-s", "1000", "--set", "usd_per_kwh=0.10")
+    assert result.returncode == 0, result.stderr
+    # capital 0.963185 + energy 0.7 kW x 1.58 x $0.10 = 0.1106 -> $1.073785/h -> $0.2983/M
+    assert "hourly cost per serving hour: $1.0738" in result.stdout
+    assert "$/M tokens: 0.2983 total" in result.stdout
+    assert "TDP, estimated" in result.stdout
+
+
+@pytest.mark.parametrize("flag, value", [("--tok-s", "0"), ("--tok-s", "-3"), ("--gpus", "0"), ("--input-share", "2")])
+def test_quote_rejects_impossible_numbers(flag, value):
+    args = {"--tok-s": "1000", "--gpus": "1", "--input-share": "0.5"} | {flag: value}
+    _one_line_error(tokencost("quote", "--gpu", "h100-sxm", *[x for kv in args.items() for x in kv]), flag + ":")
+
+
+def test_price_reprices_a_run_without_measuring(tmp_path):
+    from tests.records_factory import point_record
+
+    (tmp_path / "records.jsonl").write_text(json.dumps(point_record(
+        accelerator="NVIDIA H100 80GB HBM3", units=1, method="nvml-counter", power_w=400.0)) + "\n")
+    owned = tokencost("price", tmp_path, "--csv", tmp_path / "owned.csv")
+    rented = tokencost("price", tmp_path, "--preset", "on-demand-rental")
+    assert owned.returncode == 0 and rented.returncode == 0, owned.stderr + rented.stderr
+    assert "Preset 'owned'" in owned.stdout and "Preset 'on-demand-rental'" in rented.stdout
+    assert (tmp_path / "owned.csv").exists()
+
+
+def test_presets_lists_every_preset():
+    result = tokencost("presets")
+    assert result.returncode == 0
+    assert {"owned", "neocloud-owned", "inferencex-rental"} <= {line.split()[0] for line in result.stdout.splitlines()}
+
+
 def test_bad_suite_file(tmp_path):
     path = tmp_path / "suite.toml"
     path.write_text("models = ['tiny-dense']\n[workload]\nisl = 8\nbatch = 3\n")

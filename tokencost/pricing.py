@@ -1,22 +1,26 @@
-"""Money math: hourly cost of the hardware in use, and $ per million tokens.
+"""Money math: the hourly cost of the hardware in use, and $ per million tokens.
 
-$/M tokens = hourly cost / (tokens per second x 3600) x 1e6, where the hourly
-cost is capital (unit price amortised over the useful life at the stated
-utilisation) + energy (watts x PUE x $/kWh) + hosting.
+$/M tokens = hourly cost / (tokens per second x 3600) x 1e6.
+
+Owned hardware, per hour of serving (utilisation u = serving hours / all hours):
+  capital = units x (price [+ server share]) x CRF(cost of capital, life) / (8760 u)
+  energy  = (busy W + idle W x (1 - u) / u) / 1000 x PUE x $/kWh
+  hosting = units x TDP kW x $/kW-month x 12 / (8760 u)
+Rented hardware: rental = units x $/unit-hour / u (the provider's rate covers energy and hosting).
 """
 
 from dataclasses import dataclass
 
-import pandas as pd
-
+from bench.errors import UserError
 from tokencost.assumptions import Assumptions
-from tokencost.catalog import HardwareEntry, find_hardware
+from tokencost.catalog import HardwareEntry
 
 HOURS_PER_YEAR = 8760
+COMPONENTS = ("capital", "energy", "hosting", "rental")
 
 
 def capital_recovery_factor(rate: float, years: float) -> float:
-    """Share of the price to pay each year to repay it over `years` at `rate`."""
+    """Share of the price to pay each year to repay it over `years` at interest `rate`."""
     if rate == 0:
         return 1 / years
     return rate / (1 - (1 + rate) ** -years)
@@ -24,58 +28,77 @@ def capital_recovery_factor(rate: float, years: float) -> float:
 
 @dataclass(frozen=True)
 class HourlyCost:
-    capital_usd: float
-    energy_usd: float
-    hosting_usd: float
+    """Cost of one hour of serving, by component, in USD."""
+
+    capital: float = 0.0
+    energy: float = 0.0
+    hosting: float = 0.0
+    rental: float = 0.0
 
     @property
-    def total_usd(self) -> float:
-        return self.capital_usd + self.energy_usd + self.hosting_usd
+    def total(self) -> float:
+        return self.capital + self.energy + self.hosting + self.rental
+
+    def shares(self) -> dict[str, float]:
+        return {c: getattr(self, c) / self.total if self.total else float("nan") for c in COMPONENTS}
 
 
-def hourly_cost(units: int, hardware: HardwareEntry, power_w: float, a: Assumptions) -> HourlyCost:
-    capital = (
-        units * hardware.price_usd * capital_recovery_factor(a.cost_of_capital, a.life_years)
-        / (HOURS_PER_YEAR * a.utilization)
-    )
-    energy = power_w / 1000 * a.pue * a.usd_per_kwh
-    hosting = units * a.hosting_usd_per_unit_hour
-    return HourlyCost(capital, energy, hosting)
+def unit_price(hardware: HardwareEntry, a: Assumptions) -> float:
+    price = hardware.require("price_usd", "use a rental preset (e.g. --preset on-demand-rental) or give price_usd in --hardware")
+    if a.include_server_share:
+        price += hardware.get("server_share_usd") or 0.0
+    return price
+
+
+def rental_rate(hardware: HardwareEntry, a: Assumptions) -> float:
+    if a.rate == "rates":
+        if hardware.key not in a.rates:
+            raise UserError(
+                f"preset {a.name} rates", f"has no rate for {hardware.key}",
+                f"use hardware it covers ({', '.join(a.rates)}) or --set 'rates={{{hardware.key}=2.0}}'",
+            )
+        return a.rates[hardware.key]
+    return hardware.require(a.rate, f"use another preset or give {a.rate} in --hardware")
+
+
+def hourly_cost(
+    units: float, hardware: HardwareEntry, busy_power_w: float, a: Assumptions, idle_power_w: float | None = None
+) -> HourlyCost:
+    """Cost of one serving hour of `units` accelerators drawing `busy_power_w` in all."""
+    u = a.utilization
+    if a.ownership == "rented":
+        return HourlyCost(rental=units * rental_rate(hardware, a) / u)
+    capital = units * unit_price(hardware, a) * capital_recovery_factor(a.cost_of_capital, a.life_years) / (HOURS_PER_YEAR * u)
+    if idle_power_w is None:
+        idle_power_w = units * (hardware.get("idle_w") or a.idle_power_fraction * hardware.tdp_w)
+    energy = (busy_power_w + idle_power_w * (1 - u) / u) / 1000 * a.pue * a.usd_per_kwh
+    hosting = units * hardware.tdp_w / 1000 * a.hosting_usd_per_kw_month * 12 / (HOURS_PER_YEAR * u)
+    return HourlyCost(capital=capital, energy=energy, hosting=hosting)
 
 
 def usd_per_mtok(hourly_usd: float, tokens_per_s: float) -> float:
     if tokens_per_s <= 0:
-        return float("nan")
+        raise UserError("tokens per second", f"is {tokens_per_s}", "give a positive throughput")
     return hourly_usd / (tokens_per_s * 3600) * 1e6
 
 
-def price_points(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptions) -> pd.DataFrame:
-    """Cost columns for each measured point (flattened records, status ok)."""
-    rows = []
-    for point in points.itertuples(index=False):
-        p = point._asdict()
-        hardware = find_hardware(p["accelerator"], catalog)
-        units = int(p["accelerator_count"])
-        power_w = p["avg_power_w"]
-        power_basis = p["energy_method"]
-        if pd.isna(power_w):
-            power_w = units * hardware.tdp_w
-            power_basis = "estimated-from-tdp"
-        cost = hourly_cost(units, hardware, power_w, a)
-        rows.append(
-            {
-                "hardware": hardware.key,
-                "units": units,
-                "power_w_priced": power_w,
-                "power_basis": power_basis,
-                "hourly_usd": cost.total_usd,
-                "capital_usd_per_h": cost.capital_usd,
-                "energy_usd_per_h": cost.energy_usd,
-                "hosting_usd_per_h": cost.hosting_usd,
-                "capital_share": cost.capital_usd / cost.total_usd if cost.total_usd else float("nan"),
-                "output_per_mtok_usd": usd_per_mtok(cost.total_usd, p["output_tok_s"]),
-                "total_per_mtok_usd": usd_per_mtok(cost.total_usd, p["total_tok_s"]),
-                "assumptions": a.name,
-            }
-        )
-    return pd.concat([points.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+@dataclass(frozen=True)
+class TokenPrices:
+    """$ per million tokens at one point, with input and output split by `input_time_share`."""
+
+    total: float
+    input: float
+    output: float
+
+
+def token_prices(hourly_usd: float, input_tok_s: float, output_tok_s: float, input_time_share: float | None) -> TokenPrices:
+    """Total, input and output $/M. Without a time share, each type is charged the whole hour
+    (InferenceX's convention), so input and output prices do not add up to the spend."""
+    total = usd_per_mtok(hourly_usd, input_tok_s + output_tok_s)
+    if input_time_share is None:
+        return TokenPrices(total, usd_per_mtok(hourly_usd, input_tok_s), usd_per_mtok(hourly_usd, output_tok_s))
+    return TokenPrices(
+        total,
+        usd_per_mtok(hourly_usd * input_time_share, input_tok_s) if input_time_share > 0 else 0.0,
+        usd_per_mtok(hourly_usd * (1 - input_time_share), output_tok_s) if input_time_share < 1 else 0.0,
+    )

@@ -1,39 +1,17 @@
-"""Reports: cost tables (Markdown, CSV) and a plot of $/M tokens vs batch size."""
+"""Reports: the priced table (Markdown, CSV), comparisons, and plots for one run."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from bench.records import read_records
+from tokencost.api_prices import ApiPrice, find_api
 from tokencost.assumptions import Assumptions
-from tokencost.catalog import load_catalog
-from tokencost.pricing import price_points
-
-# Record fields that a cost table needs, under the names the table uses.
-POINT_FIELDS = {
-    "model.name": "model",
-    "model.kind": "kind",
-    "model.pairs_with": "pairs_with",
-    "model.total_params": "total_params",
-    "model.active_params": "active_params",
-    "engine.name": "engine",
-    "engine.batch_size": "batch_size",
-    "workload.isl": "isl",
-    "workload.osl": "osl",
-    "num_requests": "num_requests",
-    "input_tokens": "input_tokens",
-    "output_tokens": "output_tokens",
-    "duration_s": "duration_s",
-    "output_tok_s": "output_tok_s",
-    "total_tok_s": "total_tok_s",
-    "hardware.accelerator": "accelerator",
-    "hardware.accelerator_count": "accelerator_count",
-    "energy.method": "energy_method",
-    "energy.boundary": "energy_boundary",
-    "energy.energy_j": "energy_j",
-    "energy.avg_power_w": "avg_power_w",
-    "energy.basis": "energy_basis",
-}
+from tokencost.catalog import HardwareEntry
+from tokencost.compare import THRESHOLD_PER_MTOK_USD, break_even, threshold
+from tokencost.sensitivity import plot_tornado, sensitivity
+from tokencost.table import measured_points, price_table
 
 TABLE_COLUMNS = {
     "model": "model",
@@ -42,53 +20,38 @@ TABLE_COLUMNS = {
     "output_tok_s": "output tok/s",
     "avg_power_w": "W",
     "j_per_output_token": "J/output token",
-    "output_per_mtok_usd": "$/M output tokens",
-    "total_per_mtok_usd": "$/M tokens (in+out)",
-    "capital_share": "capital share",
+    "total_per_mtok_usd": "$/M tokens",
+    "input_per_mtok_usd": "$/M input",
+    "output_per_mtok_usd": "$/M output",
+    "split_method": "input/output split",
+    "cost_split": "capital / energy / hosting / rental",
+    "cost_vs_api": "x API",
     "label": "method",
 }
 
-OUTPUT_FILES = ("costs.csv", "report.md", "cost_vs_batch.png")
+OUTPUT_FILES = ("costs.csv", "report.md", "cost_vs_batch.png", "sensitivity.png")
 
 
-def measured_points(records: list[dict]) -> pd.DataFrame:
-    flat = pd.json_normalize([r for r in records if r.get("status") == "ok"])
-    if flat.empty:
-        return pd.DataFrame(columns=list(POINT_FIELDS.values()))
-    points = flat.reindex(columns=list(POINT_FIELDS)).rename(columns=POINT_FIELDS)
-    points["j_per_output_token"] = points["energy_j"] / points["output_tokens"]
-    return points
+@dataclass
+class Pricing:
+    """Everything that turns records into money, chosen once per command."""
+
+    assumptions: Assumptions
+    catalog: list[HardwareEntry]
+    api: ApiPrice
+
+    @classmethod
+    def of(cls, assumptions: Assumptions, catalog: list[HardwareEntry], api_key: str | None = None):
+        return cls(assumptions, catalog, find_api(api_key or assumptions.api))
+
+    def table(self, records: list[dict]) -> pd.DataFrame:
+        priced = price_table(measured_points(records), self.catalog, self.assumptions, self.api)
+        priced["cost_split"] = priced.apply(_cost_split, axis=1)
+        return priced
 
 
-def cost_table(records: list[dict], assumptions: Assumptions) -> pd.DataFrame:
-    priced = price_points(measured_points(records), load_catalog(), assumptions)
-    priced["label"] = (
-        "tok/s measured; energy " + priced["energy_method"].map(_energy_word)
-        + " (" + priced["energy_boundary"] + "); $ estimated from '" + priced["assumptions"] + "'"
-    )
-    return priced.sort_values(["kind", "model", "batch_size"], ignore_index=True)
-
-
-def _energy_word(method: str) -> str:
-    return "estimated" if method == "estimated" else f"measured [{method}]"
-
-
-def dense_vs_moe(priced: pd.DataFrame) -> pd.DataFrame:
-    """Each MoE model beside the dense model its card pairs with, at matching batch sizes."""
-    pairs = priced.dropna(subset=["pairs_with"])
-    pairs = pairs[pairs["kind"] == "moe"]
-    columns = ["model", "batch_size", "output_tok_s", "output_per_mtok_usd"]
-    merged = pairs[columns + ["pairs_with"]].merge(
-        priced[columns], left_on=["pairs_with", "batch_size"], right_on=["model", "batch_size"],
-        suffixes=("_moe", "_dense"),
-    )
-    merged["moe_cost_ratio"] = merged["output_per_mtok_usd_moe"] / merged["output_per_mtok_usd_dense"]
-    return merged.rename(columns={
-        "model_moe": "MoE", "model_dense": "dense", "batch_size": "batch",
-        "output_tok_s_moe": "MoE tok/s", "output_tok_s_dense": "dense tok/s",
-        "output_per_mtok_usd_moe": "MoE $/M output", "output_per_mtok_usd_dense": "dense $/M output",
-        "moe_cost_ratio": "MoE / dense cost",
-    })[["MoE", "dense", "batch", "MoE tok/s", "dense tok/s", "MoE $/M output", "dense $/M output", "MoE / dense cost"]]
+def _cost_split(row) -> str:
+    return " / ".join(f"{row[f'{c}_share']:.0%}" for c in ("capital", "energy", "hosting", "rental"))
 
 
 def markdown_table(priced: pd.DataFrame) -> str:
@@ -96,64 +59,107 @@ def markdown_table(priced: pd.DataFrame) -> str:
     return table.to_markdown(index=False, floatfmt=".4g")
 
 
-def write_report(run_dir: Path, assumptions: Assumptions, out_dir: Path | None = None) -> pd.DataFrame:
-    """Price a run's records and write costs.csv, report.md and cost_vs_batch.png."""
+def dense_vs_moe(priced: pd.DataFrame) -> pd.DataFrame:
+    """Each MoE model beside the dense model its card pairs with, at matching batch and lengths."""
+    moe = priced[(priced["kind"] == "moe") & priced["pairs_with"].notna()]
+    keys = ["batch_size", "isl", "osl"]
+    columns = ["model", *keys, "output_tok_s", "total_per_mtok_usd"]
+    merged = moe[columns + ["pairs_with"]].merge(
+        priced[columns], left_on=["pairs_with", *keys], right_on=["model", *keys], suffixes=("_moe", "_dense")
+    )
+    merged["ratio"] = merged["total_per_mtok_usd_moe"] / merged["total_per_mtok_usd_dense"]
+    return merged.rename(columns={
+        "model_moe": "MoE", "model_dense": "dense", "batch_size": "batch",
+        "output_tok_s_moe": "MoE output tok/s", "output_tok_s_dense": "dense output tok/s",
+        "total_per_mtok_usd_moe": "MoE $/M", "total_per_mtok_usd_dense": "dense $/M", "ratio": "MoE / dense cost",
+    })[["MoE", "dense", "batch", "isl", "osl", "MoE output tok/s", "dense output tok/s", "MoE $/M", "dense $/M",
+        "MoE / dense cost"]]
+
+
+def write_report(run_dir: Path, pricing: Pricing, out_dir: Path | None = None) -> pd.DataFrame:
+    """Price a run's records and write the table, the report and the plots."""
     run_dir = Path(run_dir)
     out_dir = Path(out_dir or run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = read_records(run_dir)
-    priced = cost_table(records, assumptions)
+    priced = pricing.table(records)
     priced.to_csv(out_dir / "costs.csv", index=False)
-    (out_dir / "report.md").write_text(_report_markdown(records, priced, assumptions))
-    plot_cost_vs_batch(priced, out_dir / "cost_vs_batch.png")
+    sensitivity_table = None
+    if not priced.empty:
+        plot_cost_vs_batch(priced, out_dir / "cost_vs_batch.png")
+        cheapest = priced.loc[priced["total_per_mtok_usd"].idxmin()]
+        sensitivity_table = sensitivity(cheapest.to_dict(), pricing.catalog, pricing.assumptions)
+        plot_tornado(sensitivity_table, f"Sensitivity of $/M at {cheapest['model']}, batch {cheapest['batch_size']}",
+                     out_dir / "sensitivity.png")
+    (out_dir / "report.md").write_text(report_markdown(records, priced, pricing, sensitivity_table))
     return priced
 
 
-def _report_markdown(records: list[dict], priced: pd.DataFrame, a: Assumptions) -> str:
+def report_markdown(records: list[dict], priced: pd.DataFrame, pricing: Pricing, sensitivity_table) -> str:
+    a, api = pricing.assumptions, pricing.api
     first = records[0] if records else {}
-    hardware = first.get("hardware", {})
-    failed = [r for r in records if r.get("status") != "ok"]
+    hardware, engine, workload = (first.get(k, {}) for k in ("hardware", "engine", "workload"))
     lines = [
         f"# Cost per million tokens: run {first.get('run_id', '?')}",
         "",
-        f"Hardware: {hardware.get('accelerator', '?')} x {hardware.get('accelerator_count', '?')} "
-        f"(CPU: {hardware.get('cpu_model', '?')}). Engine: {first.get('engine', {}).get('name', '?')} "
-        f"{first.get('engine', {}).get('version', '')}. Workload: ISL {first.get('workload', {}).get('isl')}, "
-        f"OSL {first.get('workload', {}).get('osl')}.",
+        f"Hardware: {hardware.get('accelerator', '?')} x {hardware.get('accelerator_count', '?')}. "
+        f"Engine: {engine.get('name', '?')} {engine.get('version', '')}. "
+        f"Workload: ISL {workload.get('isl')}, OSL {workload.get('osl')}. "
+        f"Pricing: preset '{a.name}' ({a.ownership}; hash {a.hash}).",
         "",
-        markdown_table(priced),
+        markdown_table(priced) if not priced.empty else "No point was measured successfully.",
         "",
-        *_comparison_lines(priced),
-        "Throughput is measured over each whole point (all requests of the point, wall clock). "
-        "Energy is measured where the method says so, otherwise estimated from the stated basis: "
-        + "; ".join(sorted(set(priced["energy_basis"].dropna()))) + ".",
+        "Throughput is measured over each whole point. Energy is measured where the method column says so, "
+        "otherwise estimated from: " + "; ".join(sorted(set(priced["energy_basis"].dropna()))) + ". "
+        "Dollar figures are estimates: measured throughput and power priced with the assumptions below. "
+        f"'x API' compares $/M tokens with {api.display_name} ({api.provider}, ${api.input_per_mtok_usd:g} in / "
+        f"${api.output_per_mtok_usd:g} out per M, {api.date}, {api.source}), blended for the workload's token mix.",
         "",
-        f"Assumptions '{a.name}' (hash {a.to_record()['hash']}): life {a.life_years:g} years, "
-        f"utilisation {a.utilization:g}, cost of capital {a.cost_of_capital:g}, "
-        f"${a.usd_per_kwh:g}/kWh, PUE {a.pue:g}, hosting ${a.hosting_usd_per_unit_hour:g}/unit-hour.",
+        "Input/output split: prefill-probe = the same prompts timed with one output token (prefill only) over "
+        "the point's time; least-squares = time fitted as a x input + b x output tokens across ISL/OSL points; "
+        "whole-hour = not split, each type charged the whole hour (InferenceX's convention).",
         "",
-        *[f"- {k.removesuffix('_source')}: {v}" for k, v in a.sources.items()],
-        "",
-        "Hardware prices: " + "; ".join(sorted(set(_price_sources(priced)))) + ".",
     ]
+    if not priced.empty:
+        lines += _section("Dense vs MoE at matched settings", dense_vs_moe(priced))
+        lines += _section(f"Break-even volume against {api.display_name} (cheapest point per model)", break_even(priced, a))
+        lines += _section(f"The ${THRESHOLD_PER_MTOK_USD:.2f} per million tokens threshold", threshold(priced))
+        lines += _section(
+            f"Sensitivity: $/M tokens with each factor moved by {sensitivity_table.attrs['swing']:.0%} "
+            f"(base ${sensitivity_table.attrs['base']:.4g}/M)", sensitivity_table,
+        )
+    lines += [
+        "## Assumptions",
+        "",
+        f"Preset '{a.name}': {a.description}.",
+        "",
+        *[f"- {key} = {getattr(a, key)!r}: {source}" for key, source in a.sources.items()
+          if key in a.__dataclass_fields__ and key not in ("description",)],
+        "",
+        "## Hardware figures used",
+        "",
+        *_hardware_lines(priced, pricing.catalog),
+    ]
+    failed = [r for r in records if r.get("status") != "ok"]
     if failed:
-        lines += ["", f"{len(failed)} point(s) failed: "
-                  + "; ".join(f"{r.get('point')}: {r.get('error')}" for r in failed)]
+        lines += ["", f"{len(failed)} point(s) failed: " + "; ".join(f"{r.get('point')}: {r.get('error')}" for r in failed)]
     return "\n".join(lines) + "\n"
 
 
-def _comparison_lines(priced: pd.DataFrame) -> list[str]:
-    comparison = dense_vs_moe(priced)
-    if comparison.empty:
+def _section(title: str, table: pd.DataFrame) -> list[str]:
+    if table.empty:
         return []
-    return ["Dense vs MoE at the same batch size (measured throughput, same assumptions):", "",
-            comparison.to_markdown(index=False, floatfmt=".4g"), ""]
+    return [f"## {title}", "", table.to_markdown(index=False, floatfmt=".4g"), ""]
 
 
-def _price_sources(priced: pd.DataFrame) -> list[str]:
-    by_key = {e.key: e for e in load_catalog()}
-    return [f"{by_key[k].display_name} ${by_key[k].price_usd:,.1f} ({by_key[k].price_source})"
-            for k in priced["hardware"].unique()]
+def _hardware_lines(priced: pd.DataFrame, catalog: list[HardwareEntry]) -> list[str]:
+    by_key = {e.key: e for e in catalog}
+    lines = []
+    for key in priced["hardware"].unique() if not priced.empty else []:
+        entry = by_key[key]
+        lines += [f"- {entry.display_name} ({key}): " + "; ".join(
+            f"{name} {f.value:g} ({f.source}, {f.date})" for name, f in entry.figures.items())]
+    return lines
 
 
 def plot_cost_vs_batch(priced: pd.DataFrame, path: Path) -> None:
@@ -163,18 +169,19 @@ def plot_cost_vs_batch(priced: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (model, kind), group in priced.groupby(["model", "kind"]):
-        ax.plot(group["batch_size"], group["output_per_mtok_usd"], marker="o",
-                linestyle="-" if kind == "dense" else "--", label=f"{model} ({kind})")
+    for (model, kind, isl, osl), group in priced.groupby(["model", "kind", "isl", "osl"]):
+        ax.plot(group["batch_size"], group["total_per_mtok_usd"], marker="o",
+                linestyle="-" if kind == "dense" else "--", label=f"{model} ({kind}), ISL {isl}/OSL {osl}")
     ax.set_xscale("log", base=2)
     batches = sorted(priced["batch_size"].unique())
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.set_yscale("log")
     ax.set_xlabel("batch size (concurrent sequences)")
-    ax.set_ylabel("$ per million output tokens")
-    hardware = ", ".join(priced["accelerator"].unique())
+    ax.set_ylabel("$ per million tokens (input + output)")
+    hardware = ", ".join(priced["hardware"].unique())
     methods = ", ".join(sorted(set(priced["energy_method"])))
-    ax.set_title(f"Cost vs batch on {hardware}\nthroughput measured; energy {methods}; $ estimated", fontsize=9)
+    ax.set_title(f"Cost vs batch on {hardware}, preset '{priced['assumptions'].iloc[0]}'\n"
+                 f"throughput measured; energy {methods}; $ estimated", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

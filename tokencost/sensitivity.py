@@ -1,0 +1,69 @@
+"""Which assumption moves $/M most: each factor alone moved by +-X %, the rest held."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from tokencost.assumptions import Assumptions
+from tokencost.catalog import HardwareEntry, find_hardware
+from tokencost.pricing import hourly_cost, usd_per_mtok
+
+PRICE_FIELDS = ("price_usd", "server_share_usd", "rental_usd_per_hour", "reserved_usd_per_hour")
+
+
+def _cost(point: dict, hardware: HardwareEntry, a: Assumptions, price_scale=1.0, tok_s_scale=1.0) -> float:
+    if price_scale != 1.0:
+        figures = {
+            name: replace(f, value=f.value * price_scale) if name in PRICE_FIELDS else f
+            for name, f in hardware.figures.items()
+        }
+        hardware = replace(hardware, figures=figures)
+        if a.rate == "rates":
+            a = a.with_changes(rates={k: v * price_scale for k, v in a.rates.items()})
+    cost = hourly_cost(point["accelerator_count"], hardware, point["power_w_priced"], a)
+    return usd_per_mtok(cost.total, point["total_tok_s"] * tok_s_scale)
+
+
+def sensitivity(point: dict, catalog: list[HardwareEntry], a: Assumptions, swing: float = 0.2) -> pd.DataFrame:
+    """$/M total tokens at one point with each factor at (1 - swing) and (1 + swing) of its value."""
+    hardware = find_hardware(point["accelerator"], catalog)
+    base = _cost(point, hardware, a)
+    lo, hi = 1 - swing, 1 + swing
+    variants = {
+        "chip price": lambda s: _cost(point, hardware, a, price_scale=s),
+        "useful life": lambda s: _cost(point, hardware, a.with_changes(life_years=a.life_years * s)),
+        "utilization": lambda s: _cost(point, hardware, a.with_changes(utilization=min(1.0, a.utilization * s))),
+        "electricity price": lambda s: _cost(point, hardware, a.with_changes(usd_per_kwh=a.usd_per_kwh * s)),
+        "PUE": lambda s: _cost(point, hardware, a.with_changes(pue=max(1.0, a.pue * s))),
+        "throughput": lambda s: _cost(point, hardware, a, tok_s_scale=s),
+    }
+    rows = []
+    for factor, cost_at in variants.items():
+        low, high = cost_at(lo), cost_at(hi)
+        rows.append({"factor": factor, "at_minus": low, "at_plus": high, "swing_usd": abs(high - low),
+                     "swing_share": abs(high - low) / base})
+    table = pd.DataFrame(rows).sort_values("swing_usd", ascending=False, ignore_index=True)
+    table.attrs.update(base=base, swing=swing)
+    return table
+
+
+def plot_tornado(table: pd.DataFrame, title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base, swing = table.attrs["base"], table.attrs["swing"]
+    ordered = table.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for y, row in enumerate(ordered.itertuples()):
+        ax.barh(y, row.at_minus - base, left=base, color="tab:blue")
+        ax.barh(y, row.at_plus - base, left=base, color="tab:orange")
+    ax.set_yticks(range(len(ordered)), ordered["factor"])
+    ax.axvline(base, color="black", linewidth=0.8)
+    ax.set_xlabel("$ per million tokens (input + output)")
+    ax.set_title(f"{title}\nblue: factor -{swing:.0%}, orange: factor +{swing:.0%} (utilization capped at 1, PUE at 1)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

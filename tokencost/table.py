@@ -1,0 +1,91 @@
+"""Records to a priced table: one row per measured point, all money applied afterwards."""
+
+import pandas as pd
+
+from tokencost.api_prices import ApiPrice, blended_per_mtok
+from tokencost.assumptions import Assumptions
+from tokencost.catalog import HardwareEntry, find_hardware
+from tokencost.pricing import COMPONENTS, hourly_cost, token_prices
+from tokencost.split import input_time_shares
+
+# Record fields a cost table needs, under the names the table uses.
+POINT_FIELDS = {
+    "run_id": "run_id",
+    "model.name": "model",
+    "model.kind": "kind",
+    "model.pairs_with": "pairs_with",
+    "model.total_params": "total_params",
+    "model.active_params": "active_params",
+    "engine.name": "engine",
+    "engine.batch_size": "batch_size",
+    "workload.isl": "isl",
+    "workload.osl": "osl",
+    "num_requests": "num_requests",
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "duration_s": "duration_s",
+    "output_tok_s": "output_tok_s",
+    "total_tok_s": "total_tok_s",
+    "prefill_probe.duration_s": "prefill_duration_s",
+    "hardware.accelerator": "accelerator",
+    "hardware.accelerator_count": "accelerator_count",
+    "energy.method": "energy_method",
+    "energy.boundary": "energy_boundary",
+    "energy.energy_j": "energy_j",
+    "energy.avg_power_w": "avg_power_w",
+    "energy.idle_power_w": "idle_power_w",
+    "energy.basis": "energy_basis",
+}
+
+
+def measured_points(records: list[dict]) -> pd.DataFrame:
+    """The successful points of some records, flattened to the columns above."""
+    flat = pd.json_normalize([r for r in records if r.get("status") == "ok"])
+    points = flat.reindex(columns=list(POINT_FIELDS)).rename(columns=POINT_FIELDS)
+    points["input_tok_s"] = points["input_tokens"] / points["duration_s"]
+    points["j_per_output_token"] = points["energy_j"] / points["output_tokens"]
+    return points
+
+
+def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptions, api: ApiPrice) -> pd.DataFrame:
+    """Cost columns for each point: hourly cost by component, $/M total/input/output, API comparison."""
+    shares = input_time_shares(points)
+    rows = []
+    for p, split in zip(points.to_dict("records"), shares.to_dict("records")):
+        hardware = find_hardware(p["accelerator"], catalog)
+        units = p["accelerator_count"]
+        power_w, power_basis = p["avg_power_w"], p["energy_method"]
+        if pd.isna(power_w):
+            power_w, power_basis = units * hardware.tdp_w, "estimated-from-tdp"
+        idle_w = None if pd.isna(p["idle_power_w"]) else p["idle_power_w"]
+        cost = hourly_cost(units, hardware, power_w, a, idle_power_w=idle_w)
+        share = None if pd.isna(split["input_time_share"]) else split["input_time_share"]
+        prices = token_prices(cost.total, p["input_tok_s"], p["output_tok_s"], share)
+        api_price = blended_per_mtok(api, p["input_tokens"], p["output_tokens"])
+        rows.append({
+            "hardware": hardware.key,
+            "power_w_priced": power_w,
+            "power_basis": power_basis,
+            "hourly_usd": cost.total,
+            **{f"{c}_usd_per_h": getattr(cost, c) for c in COMPONENTS},
+            **{f"{c}_share": s for c, s in cost.shares().items()},
+            **split,
+            "total_per_mtok_usd": prices.total,
+            "input_per_mtok_usd": prices.input,
+            "output_per_mtok_usd": prices.output,
+            "api": api.key,
+            "api_per_mtok_usd": api_price,
+            "cost_vs_api": prices.total / api_price,
+            "assumptions": a.name,
+            "assumptions_hash": a.hash,
+        })
+    priced = pd.concat([points.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+    priced["label"] = (
+        "tok/s measured; energy " + priced["energy_method"].map(_energy_word)
+        + " (" + priced["energy_boundary"].fillna("?") + "); $ estimated from '" + a.name + "'"
+    )
+    return priced.sort_values(["kind", "model", "batch_size", "isl", "osl"], ignore_index=True)
+
+
+def _energy_word(method: str) -> str:
+    return "estimated" if method == "estimated" else f"measured [{method}]"
