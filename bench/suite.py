@@ -19,6 +19,7 @@ class Suite:
     engine: EngineSettings = field(default_factory=EngineSettings)
     warmup: bool = True
     prefill_probe: bool = True  # time a prefill-only pass per point, to split input and output cost
+    min_window_s: float = 30.0  # shorter measurement windows are flagged in the record's validity checks
 
     def __post_init__(self):
         if not self.models:
@@ -34,6 +35,7 @@ class Suite:
             "engine": self.engine.__dict__,
             "warmup": self.warmup,
             "prefill_probe": self.prefill_probe,
+            "min_window_s": self.min_window_s,
         }
 
 
@@ -50,7 +52,7 @@ def load_suite(path: Path | None = None) -> Suite:
 
 
 def suite_from_dict(data: dict, where: str = "suite") -> Suite:
-    known = {"models", "batch_sizes", "workload", "engine", "warmup", "prefill_probe"}
+    known = {"models", "batch_sizes", "workload", "engine", "warmup", "prefill_probe", "min_window_s"}
     for key in data:
         if key not in known:
             raise UserError(f"{where} {key}", "is not a suite setting", f"use one of: {', '.join(sorted(known))}")
@@ -62,6 +64,7 @@ def suite_from_dict(data: dict, where: str = "suite") -> Suite:
         engine=_section(EngineSettings, data.get("engine", {}), f"{where} [engine]"),
         warmup=bool(data.get("warmup", True)),
         prefill_probe=bool(data.get("prefill_probe", True)),
+        min_window_s=float(data.get("min_window_s", defaults.min_window_s)),
     )
 
 

@@ -1,6 +1,7 @@
 """The sweep runner: every model of a suite at every batch size, one record per point."""
 
 import json
+import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -11,12 +12,15 @@ from bench import environment
 from bench.cards import ModelCard, load_card
 from bench.engines.vllm_offline import VllmOfflineEngine, cpu_environment_defaults
 from bench.errors import UserError
-from bench.power import DEFAULT_WATTS_PER_VCPU, gpu_info, make_meter, visible_gpu_handles
+from bench import gpus, validity
+from bench.power import DEFAULT_WATTS_PER_VCPU, NvmlMeter, make_meter
 from bench.records import RecordWriter
 from bench.suite import Suite
 
 WARMUP_OSL = 8
 MEASURED, WARMUP, PREFILL_PROBE = 0, 1, 2  # prompt streams
+IDLE_BASELINE_S = {"gpu": 5.0, "cpu": 2.0}
+TIMELINE_FILE = "timeline.jsonl"
 
 
 def new_run_id() -> str:
@@ -48,33 +52,40 @@ def run_sweep(
         suite.workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
 
     cpu_environment_defaults()
-    handles = visible_gpu_handles()
-    meter = make_meter(handles, watts_per_vcpu)
+    devices = gpus.serving_gpus()
+    meter = make_meter(devices, watts_per_vcpu)
+    gpu_details = gpus.describe(devices)
     context = {
         "run_id": run_dir.name,
-        "hardware": environment.hardware(gpu_info(handles)),
+        "hardware": environment.hardware(gpu_details),
         "software": environment.software(),
     }
     writer = RecordWriter(run_dir)
-    (run_dir / "run.json").write_text(
-        json.dumps(context | {"started_at": _now(), "suite": suite.to_record(), "meter": meter.describe()}, indent=2)
-    )
-
-    points = 0
-    for card in cards:
-        log(f"[{card.name}] starting {engine_factory.__name__} (max batch {max(suite.batch_sizes)})")
-        engine = _start_engine(engine_factory, card, suite)
-        try:
-            for batch_size in suite.batch_sizes:
-                record = _measure_point(engine, card, batch_size, suite, meter)
-                writer.append(context | record)
-                points += 1
-                log(
-                    f"[{card.name}] batch {batch_size}: {record['output_tok_s']:.1f} output tok/s, "
-                    f"{record['energy']['avg_power_w'] or float('nan'):.1f} W ({record['energy']['method']})"
-                )
-        finally:
-            engine.close()
+    meter.start()
+    try:
+        idle_w = meter.idle_baseline(IDLE_BASELINE_S[meter.boundary])  # before any engine loads
+        log(f"idle baseline: {idle_w if idle_w is not None else float('nan'):.1f} W ({meter.method}, {meter.boundary})")
+        (run_dir / "run.json").write_text(json.dumps(context | {
+            "started_at": _now(), "suite": suite.to_record(), "meter": meter.describe(), "idle_power_w": idle_w,
+        }, indent=2))
+        point = PointMeasurement(suite, meter, idle_w, devices, gpu_details, run_dir / TIMELINE_FILE)
+        points = 0
+        for card in cards:
+            log(f"[{card.name}] starting {engine_factory.__name__} (max batch {max(suite.batch_sizes)})")
+            engine = _start_engine(engine_factory, card, suite)
+            try:
+                for batch_size in suite.batch_sizes:
+                    record = point.measure(engine, card, batch_size)
+                    writer.append(context | record)
+                    points += 1
+                    log(
+                        f"[{card.name}] batch {batch_size}: {record['output_tok_s']:.1f} output tok/s, "
+                        f"{record['energy']['avg_power_w'] or float('nan'):.1f} W ({record['energy']['method']})"
+                    )
+            finally:
+                engine.close()
+    finally:
+        meter.stop()
     return SweepResult(run_dir, points)
 
 
@@ -92,44 +103,113 @@ def _start_engine(engine_factory: Callable, card: ModelCard, suite: Suite):
         ) from e
 
 
-def _measure_point(engine, card: ModelCard, batch_size: int, suite: Suite, meter) -> dict:
-    workload = suite.workload
-    num_requests = workload.num_requests(batch_size)
-    prompts = workload.prompts(num_requests, card.vocab_size, MEASURED)
-    if suite.warmup:
-        # Same batch shape, few tokens: compiles and caches what this point needs.
-        engine.generate(workload.prompts(batch_size, card.vocab_size, WARMUP), WARMUP_OSL, batch_size)
+class _Window:
+    """Takes meter snapshots when the engine opens and closes the steady-state window."""
 
-    started_at = _now()
-    meter.begin()
-    result = engine.generate(prompts, workload.osl, batch_size)
-    energy = meter.end()
-    record = {
-        "point": f"{card.name}/batch{batch_size}/isl{workload.isl}/osl{workload.osl}",
-        "status": "ok",
-        "started_at": started_at,
-        "finished_at": _now(),
-        "model": card.summary(),
-        "workload": workload.to_record(),
-        "engine": engine.describe() | {"batch_size": batch_size},
-        "num_requests": result.num_requests,
-        "input_tokens": result.input_tokens,
-        "output_tokens": result.output_tokens,
-        "duration_s": result.duration_s,
-        "output_tok_s": result.output_tokens / result.duration_s,
-        "total_tok_s": (result.input_tokens + result.output_tokens) / result.duration_s,
-        "requests_per_s": result.num_requests / result.duration_s,
-        "throughput_window": "whole point: first request sent to last request finished",
-        "energy": energy.to_record(),
-    }
-    if suite.prefill_probe:
-        # The same number of fresh prompts with one output token each: prefill only.
-        probe = engine.generate(workload.prompts(num_requests, card.vocab_size, PREFILL_PROBE), 1, batch_size)
-        record["prefill_probe"] = {
-            "osl": 1,
-            "duration_s": probe.duration_s,
-            "input_tokens": probe.input_tokens,
-            "output_tokens": probe.output_tokens,
-            "note": "same batch size and ISL, one output token per request, after the measured window",
+    def __init__(self, meter):
+        self.meter = meter
+        self.start = self.end = None
+
+    def open(self) -> None:
+        self.start = self.meter.snapshot()
+
+    def close(self) -> None:
+        self.end = self.meter.snapshot()
+
+
+@dataclass
+class PointMeasurement:
+    """Measures one sweep point: warm-up, measured window(s), prefill probe, checks."""
+
+    suite: Suite
+    meter: object
+    idle_power_w: float | None
+    devices: list
+    gpu_details: list[dict]
+    timeline_path: Path
+
+    def measure(self, engine, card: ModelCard, batch_size: int) -> dict:
+        workload = self.suite.workload
+        num_requests = workload.num_requests(batch_size)
+        prompts = workload.prompts(num_requests, card.vocab_size, MEASURED)
+        label = f"{card.name}/batch{batch_size}/isl{workload.isl}/osl{workload.osl}"
+        if self.suite.warmup:
+            # Same batch shape, few tokens: compiles and caches what this point needs.
+            engine.generate(workload.prompts(batch_size, card.vocab_size, WARMUP), WARMUP_OSL, batch_size)
+
+        started_at = _now()
+        window = _Window(self.meter)
+        whole_start = self.meter.snapshot()
+        result = engine.generate(prompts, workload.osl, batch_size, window)
+        whole_end = self.meter.snapshot()
+        whole = self.meter.reading(whole_start, whole_end)
+        whole.flags.append("whole-point window: includes batch fill and drain")
+        whole_dict = whole.to_record() | {"idle_power_w": self.idle_power_w}
+
+        record = {
+            "point": label,
+            "status": "ok",
+            "started_at": started_at,
+            "finished_at": _now(),
+            "model": card.summary(),
+            "workload": workload.to_record(),
+            "engine": engine.describe() | {"batch_size": batch_size},
+            "num_requests": result.num_requests,
+            "input_tokens": result.input_tokens,
+            "output_tokens": result.output_tokens,
+            "duration_s": result.duration_s,
+            "output_tok_s": result.output_tokens / result.duration_s,
+            "total_tok_s": (result.input_tokens + result.output_tokens) / result.duration_s,
+            "requests_per_s": result.num_requests / result.duration_s,
+            "throughput_window": "whole point: first request sent to last request finished",
+            "energy": whole_dict,
+            "steady_state": self._steady(result, window),
+            "validity": validity.check(
+                whole,
+                self._samples(whole_start.t, whole_end.t),
+                idle_power_w=self.idle_power_w,
+                power_limit_w=sum(g.get("power_limit_w") or 0 for g in self.gpu_details) or None,
+                min_window_s=self.suite.min_window_s,
+                other_processes=gpus.other_processes(self.devices, _own_pids()) if self.devices else [],
+            ),
         }
-    return record
+        if isinstance(self.meter, NvmlMeter):
+            self.meter.sampler.save(self.timeline_path, label, whole_start.t, whole_end.t)
+            record["timeline"] = {"file": TIMELINE_FILE, "point": label}
+        if self.suite.prefill_probe:
+            # The same number of fresh prompts with one output token each: prefill only.
+            probe = engine.generate(workload.prompts(num_requests, card.vocab_size, PREFILL_PROBE), 1, batch_size)
+            record["prefill_probe"] = {
+                "osl": 1,
+                "duration_s": probe.duration_s,
+                "input_tokens": probe.input_tokens,
+                "output_tokens": probe.output_tokens,
+                "note": "same batch size and ISL, one output token per request, after the measured window",
+            }
+        return record
+
+    def _steady(self, result, window: _Window) -> dict:
+        if not (window.start and window.end and result.steady_duration_s > 0):
+            return {"reached": False, "why": "the batch never filled with work still queued "
+                                             "(raise requests_per_batch above 1)"}
+        energy = self.meter.reading(window.start, window.end)
+        return {
+            "reached": True,
+            "duration_s": result.steady_duration_s,
+            "output_tokens": result.steady_output_tokens,
+            "output_tok_s": result.steady_output_tokens / result.steady_duration_s,
+            "energy": energy.to_record(),
+            "j_per_output_token": energy.energy_j / result.steady_output_tokens
+            if energy.energy_j and result.steady_output_tokens else None,
+        }
+
+    def _samples(self, t0: float, t1: float) -> list:
+        return self.meter.sampler.between(t0, t1) if isinstance(self.meter, NvmlMeter) else []
+
+
+def _own_pids() -> set[int]:
+    """This process and its children (vLLM's engine and workers)."""
+    import psutil
+
+    me = psutil.Process()
+    return {me.pid, *(c.pid for c in me.children(recursive=True))}

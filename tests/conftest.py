@@ -1,36 +1,35 @@
 import pytest
 
-from tests.nvml_sim import SimulatedGpu, SimulatedNvml, real_gpu_present
+from tests.nvml_sim import FakeClock, RealClock, SimulatedGpu, SimulatedNvml, real_gpu_present
 
 REAL_GPU = real_gpu_present()
 
 
+def simulate(monkeypatch, *gpus: SimulatedGpu, driver_loaded: bool = True) -> SimulatedNvml:
+    sim = SimulatedNvml(list(gpus), FakeClock(), driver_loaded)
+    sim.install(monkeypatch)
+    return sim
+
+
+@pytest.fixture
+def sim(monkeypatch, request):
+    """Always simulated: two H100s drawing 300 W and 200 W."""
+    if REAL_GPU and "gpu" in request.keywords:
+        pytest.skip("simulation-only test")
+    return simulate(monkeypatch, SimulatedGpu(0, power_w=300.0), SimulatedGpu(1, power_w=200.0))
+
+
 @pytest.fixture
 def nvml(monkeypatch):
-    """Real NVML on a GPU host; otherwise two simulated H100s at 300 and 200 W."""
+    """Real NVML and real time on a GPU host; the two simulated H100s and a fake clock elsewhere."""
     if REAL_GPU:
-        yield None
+        yield None, RealClock
         return
-    sim = SimulatedNvml([SimulatedGpu(0, power_w=300.0), SimulatedGpu(1, power_w=200.0)])
-    sim.install(monkeypatch)
-    yield sim
+    s = simulate(monkeypatch, SimulatedGpu(0, power_w=300.0), SimulatedGpu(1, power_w=200.0))
+    yield s, s.clock
 
 
 @pytest.fixture
 def no_gpu(monkeypatch):
-    """NVML as on a machine without a driver: nvmlInit fails."""
-    import pynvml
-
-    def fail():
-        raise pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
-
-    monkeypatch.setattr(pynvml, "nvmlInit", fail)
-
-
-def pytest_collection_modifyitems(config, items):
-    if REAL_GPU:
-        return
-    skip = pytest.mark.skip(reason="needs a real NVIDIA GPU")
-    for item in items:
-        if "gpu_only" in item.keywords:
-            item.add_marker(skip)
+    """NVML as on a machine without a driver: nvmlInit fails with LibraryNotFound."""
+    return simulate(monkeypatch, driver_loaded=False)

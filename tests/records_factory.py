@@ -28,6 +28,8 @@ def point_record(model="tiny-dense", kind="dense", batch=1, output_tok_s=100.0, 
             "basis": "test basis", "measured": method != "estimated",
         },
     }
+    record["validity"] = {"window_length": {"ok": duration >= 30, "seconds": duration, "minimum_s": 30},
+                          "power_in_range": {"ok": None}, "all_ok": duration >= 30}
     if prefill_s is not None:
         record["prefill_probe"] = {"osl": 1, "duration_s": prefill_s, "input_tokens": output_tokens, "output_tokens": 0}
     return record

@@ -60,7 +60,15 @@ def test_records_carry_their_provenance(sweep):
         energy = r["energy"]
         assert energy["method"] == "estimated" and energy["measured"] is False and energy["boundary"] == "cpu"
         assert energy["energy_j"] > 0 and "measured CPU utilisation" in energy["basis"]
-    assert json.loads((run_dir / "run.json").read_text())["suite"]["models"] == ["tiny-dense", "tiny-moe"]
+        assert "RAPL:" in energy["basis"] and energy["idle_power_w"] is not None
+        steady = r["steady_state"]
+        assert steady["reached"] and 0 < steady["output_tokens"] < r["output_tokens"]
+        assert 0 < steady["duration_s"] < r["duration_s"] and steady["energy"]["energy_j"] > 0
+        # these points are far shorter than the 30 s minimum window: flagged in the record
+        assert r["validity"]["window_length"]["ok"] is False and r["validity"]["all_ok"] is False
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["suite"]["models"] == ["tiny-dense", "tiny-moe"]
+    assert run["meter"]["meter"] == "cpu-estimate" and run["idle_power_w"] >= 0
 
 
 def test_run_prints_the_priced_table_and_writes_the_report(sweep):

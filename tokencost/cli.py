@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("models", help="list the model cards with their parameter counts")
     commands.add_parser("presets", help="list the economic presets")
+    commands.add_parser("doctor", help="what this machine can measure, and the energy method a run would use")
     return parser
 
 
@@ -189,6 +190,16 @@ def cmd_quote(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from bench.doctor import diagnose
+
+    lines = diagnose()
+    width = max(len(item) for item, _ in lines)
+    for item, finding in lines:
+        print(f"{item:<{width}}  {finding}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from tokencost.assumptions import load_assumptions, preset_names
 
@@ -217,7 +228,7 @@ def _human(count: int) -> str:
 
 COMMANDS = {
     "run": cmd_run, "report": cmd_report, "price": cmd_price, "quote": cmd_quote,
-    "models": cmd_models, "presets": cmd_presets,
+    "models": cmd_models, "presets": cmd_presets, "doctor": cmd_doctor,
 }
 
 

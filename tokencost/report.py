@@ -20,12 +20,14 @@ TABLE_COLUMNS = {
     "output_tok_s": "output tok/s",
     "avg_power_w": "W",
     "j_per_output_token": "J/output token",
+    "steady_j_per_output_token": "steady-state J/output token",
     "total_per_mtok_usd": "$/M tokens",
     "input_per_mtok_usd": "$/M input",
     "output_per_mtok_usd": "$/M output",
     "split_method": "input/output split",
     "cost_split": "capital / energy / hosting / rental",
     "cost_vs_api": "x API",
+    "checks": "validity checks",
     "label": "method",
 }
 
@@ -109,7 +111,9 @@ def report_markdown(records: list[dict], priced: pd.DataFrame, pricing: Pricing,
         "",
         markdown_table(priced) if not priced.empty else "No point was measured successfully.",
         "",
-        "Throughput is measured over each whole point. Energy is measured where the method column says so, "
+        "Throughput and energy are measured over each whole point (batch fill and drain included); the "
+        "steady-state column covers only the time the batch was full with work queued. Energy is measured "
+        "where the method column says so, "
         "otherwise estimated from: " + "; ".join(sorted(set(priced["energy_basis"].dropna()))) + ". "
         "Dollar figures are estimates: measured throughput and power priced with the assumptions below. "
         f"'x API' compares $/M tokens with {api.display_name} ({api.provider}, ${api.input_per_mtok_usd:g} in / "

@@ -35,6 +35,8 @@ POINT_FIELDS = {
     "energy.avg_power_w": "avg_power_w",
     "energy.idle_power_w": "idle_power_w",
     "energy.basis": "energy_basis",
+    "steady_state.output_tok_s": "steady_output_tok_s",
+    "steady_state.j_per_output_token": "steady_j_per_output_token",
 }
 
 
@@ -44,7 +46,20 @@ def measured_points(records: list[dict]) -> pd.DataFrame:
     points = flat.reindex(columns=list(POINT_FIELDS)).rename(columns=POINT_FIELDS)
     points["input_tok_s"] = points["input_tokens"] / points["duration_s"]
     points["j_per_output_token"] = points["energy_j"] / points["output_tokens"]
+    points["checks"] = _failed_checks(flat)
     return points
+
+
+def _is_false(value) -> bool:
+    return value is not None and not pd.isna(value) and not bool(value)
+
+
+def _failed_checks(flat: pd.DataFrame) -> pd.Series:
+    """'ok', or the names of the validity checks a point failed."""
+    prefix, suffix = "validity.", ".ok"
+    names = [c[len(prefix):-len(suffix)] for c in flat.columns if c.startswith(prefix) and c.endswith(suffix)]
+    failed = [[n for n in names if _is_false(flat.at[i, f"{prefix}{n}{suffix}"])] for i in flat.index]
+    return pd.Series(["failed: " + ", ".join(f) if f else "ok" for f in failed], index=flat.index, dtype=object)
 
 
 def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptions, api: ApiPrice) -> pd.DataFrame:

@@ -33,6 +33,18 @@ class GenerationResult:
     input_tokens: int
     output_tokens: int
     duration_s: float
+    steady_output_tokens: int = 0  # generated inside the steady-state window
+    steady_duration_s: float = 0.0  # 0 when the point never reached a full batch with work queued
+
+
+class NoWindow:
+    """Window hooks that do nothing."""
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def vllm_version() -> str | None:
@@ -93,11 +105,18 @@ class VllmOfflineEngine:
             **kwargs,
         }
 
-    def generate(self, prompts: list[list[int]], osl: int, batch_size: int) -> GenerationResult:
-        """Run all prompts with at most `batch_size` in flight; each makes exactly `osl` tokens."""
+    def generate(self, prompts: list[list[int]], osl: int, batch_size: int, window=None) -> GenerationResult:
+        """Run all prompts with at most `batch_size` in flight; each makes exactly `osl` tokens.
+
+        The steady-state window opens once `batch_size` requests are all
+        decoding and closes when the last prompt has been submitted (before
+        the batch drains); `window.open()` and `window.close()` are called at
+        those instants and the tokens generated between them are counted.
+        """
         from vllm import SamplingParams, TokensPrompt
         from vllm.sampling_params import RequestOutputKind
 
+        window = window or NoWindow()
         params = SamplingParams(
             temperature=1.0,
             top_p=1.0,
@@ -105,37 +124,60 @@ class VllmOfflineEngine:
             min_tokens=osl,
             ignore_eos=True,
             detokenize=False,
-            output_kind=RequestOutputKind.FINAL_ONLY,
+            output_kind=RequestOutputKind.DELTA,  # new tokens each step, to count them inside the window
         )
         engine = self.llm.llm_engine
         pending = iter(prompts)
-        in_flight = input_tokens = output_tokens = finished = 0
+        prompt_lengths: dict[str, int] = {}  # requests in flight
+        decoding: set[str] = set()
+        finished = input_tokens = output_tokens = steady_tokens = 0
+        state = "filling"  # -> "steady" -> "draining"
+        t_open = t_close = 0.0
 
         def submit_one() -> bool:
-            nonlocal in_flight
             prompt = next(pending, None)
             if prompt is None:
                 return False
-            (request,) = engine.renderer.render_cmpl([TokensPrompt(prompt_token_ids=prompt)])
-            engine.add_request(str(self._next_id), request, params)
+            request_id = str(self._next_id)
             self._next_id += 1
-            in_flight += 1
+            (request,) = engine.renderer.render_cmpl([TokensPrompt(prompt_token_ids=prompt)])
+            engine.add_request(request_id, request, params)
+            prompt_lengths[request_id] = len(prompt)
             return True
 
         start = time.perf_counter()
-        while in_flight < batch_size and submit_one():
+        queue_left = True
+        while len(prompt_lengths) < batch_size and (queue_left := submit_one()):
             pass
-        while in_flight:
+        while prompt_lengths:
+            step_tokens, done = 0, []
             for output in engine.step():
-                if not output.finished:
-                    continue
-                in_flight -= 1
+                new = sum(len(o.token_ids) for o in output.outputs)
+                step_tokens += new
+                if new:
+                    decoding.add(output.request_id)
+                if output.finished:
+                    done.append(output.request_id)
+            output_tokens += step_tokens
+            if state == "steady":
+                steady_tokens += step_tokens
+            for request_id in done:
+                input_tokens += prompt_lengths.pop(request_id)
+                decoding.discard(request_id)
                 finished += 1
-                input_tokens += len(output.prompt_token_ids)
-                output_tokens += sum(len(o.token_ids) for o in output.outputs)
-                submit_one()
+                if queue_left:
+                    queue_left = submit_one()
+            if state == "steady" and not queue_left:
+                window.close()
+                t_close, state = time.perf_counter(), "draining"
+            elif state == "filling" and queue_left and len(decoding) == batch_size:
+                window.open()
+                t_open, state = time.perf_counter(), "steady"
         duration = time.perf_counter() - start
-        return GenerationResult(finished, input_tokens, output_tokens, duration)
+        if not t_close:
+            steady_tokens = 0
+        return GenerationResult(finished, input_tokens, output_tokens, duration, steady_tokens,
+                                t_close - t_open if t_close else 0.0)
 
     def close(self) -> None:
         # Ends vLLM's engine-core process now rather than at interpreter exit.
