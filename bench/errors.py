@@ -10,3 +10,20 @@ class UserError(Exception):
     def __init__(self, field: str, problem: str, fix: str):
         self.field = field
         super().__init__(f"{field}: {problem}; {fix}")
+
+
+class PointTimeout(Exception):
+    """A sweep point ran past the suite's point_timeout_s."""
+
+
+def failure_kind(error: BaseException) -> str:
+    """How a point failed, for its record and for what the sweep does next."""
+    name = type(error).__name__
+    text = str(error).lower()
+    if isinstance(error, PointTimeout):
+        return "timeout"
+    if "OutOfMemory" in name or "out of memory" in text:
+        return "out-of-memory"
+    if "EngineDead" in name or "engine core" in text and "died" in text:
+        return "engine-died"
+    return "error"

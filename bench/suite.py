@@ -1,42 +1,37 @@
 """A suite: which models, which batch sizes, which workload and engine settings."""
 
 import tomllib
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from bench.engines.vllm_offline import EngineSettings
 from bench.errors import UserError
+from bench.validation import parse
 from bench.workload import Workload
 
 
-@dataclass(frozen=True)
-class Suite:
+class Suite(BaseModel):
     """The embedded defaults are the CPU demo: two tiny models, a short batch sweep."""
 
-    models: tuple[str, ...] = ("tiny-dense", "tiny-moe")
-    batch_sizes: tuple[int, ...] = (1, 4, 16, 64)
-    workload: Workload = field(default_factory=Workload)
-    engine: EngineSettings = field(default_factory=EngineSettings)
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)] = ("tiny-dense", "tiny-moe")
+    batch_sizes: Annotated[tuple[Annotated[int, Field(strict=True, gt=0)], ...], Field(min_length=1)] = (1, 4, 16, 64)
+    workload: Workload = Workload()
+    engine: EngineSettings = EngineSettings()
     warmup: bool = True
     prefill_probe: bool = True  # time a prefill-only pass per point, to split input and output cost
-    min_window_s: float = 30.0  # shorter measurement windows are flagged in the record's validity checks
-
-    def __post_init__(self):
-        if not self.models:
-            raise UserError("models", "is empty", "name at least one model card")
-        if not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
-            raise UserError("batch_sizes", f"is {list(self.batch_sizes)}", "give positive integers, e.g. 1,4,16")
+    min_window_s: Annotated[float, Field(ge=0)] = 30.0  # shorter windows are flagged in the record's checks
+    point_timeout_s: Annotated[float, Field(gt=0)] | None = None  # a point running longer is recorded as failed
 
     def to_record(self) -> dict:
-        return {
-            "models": list(self.models),
-            "batch_sizes": list(self.batch_sizes),
-            "workload": self.workload.to_record(),
-            "engine": self.engine.__dict__,
-            "warmup": self.warmup,
-            "prefill_probe": self.prefill_probe,
-            "min_window_s": self.min_window_s,
-        }
+        return self.model_dump(mode="json")
+
+    def points(self) -> list[tuple[str, int]]:
+        """(model, batch size) of every point, in the order they run."""
+        return [(model, batch) for model in self.models for batch in self.batch_sizes]
 
 
 def load_suite(path: Path | None = None) -> Suite:
@@ -46,44 +41,17 @@ def load_suite(path: Path | None = None) -> Suite:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
         raise UserError("--suite", f"{path} does not exist", "give the path of a suite TOML file") from None
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError("--suite", f"{path} is not valid TOML ({e})", "fix the TOML") from None
-    return suite_from_dict(data, str(path))
-
-
-def suite_from_dict(data: dict, where: str = "suite") -> Suite:
-    known = {"models", "batch_sizes", "workload", "engine", "warmup", "prefill_probe", "min_window_s"}
-    for key in data:
-        if key not in known:
-            raise UserError(f"{where} {key}", "is not a suite setting", f"use one of: {', '.join(sorted(known))}")
-    defaults = Suite()
-    return Suite(
-        models=tuple(data.get("models", defaults.models)),
-        batch_sizes=tuple(data.get("batch_sizes", defaults.batch_sizes)),
-        workload=_section(Workload, data.get("workload", {}), f"{where} [workload]"),
-        engine=_section(EngineSettings, data.get("engine", {}), f"{where} [engine]"),
-        warmup=bool(data.get("warmup", True)),
-        prefill_probe=bool(data.get("prefill_probe", True)),
-        min_window_s=float(data.get("min_window_s", defaults.min_window_s)),
-    )
-
-
-def _section(cls, values: dict, where: str):
-    allowed = {f.name for f in fields(cls)}
-    for key in values:
-        if key not in allowed:
-            raise UserError(f"{where} {key}", "is not a setting", f"use one of: {', '.join(sorted(allowed))}")
-    return cls(**values)
+    return parse(Suite, data, str(path))
 
 
 def with_overrides(suite: Suite, models=None, batch_sizes=None, **workload) -> Suite:
     """The suite with command-line overrides applied (None leaves a value as it is)."""
-    changes = {}
+    data = suite.model_dump()
     if models:
-        changes["models"] = tuple(models)
+        data["models"] = tuple(models)
     if batch_sizes:
-        changes["batch_sizes"] = tuple(batch_sizes)
-    workload = {k: v for k, v in workload.items() if v is not None}
-    if workload:
-        changes["workload"] = replace(suite.workload, **workload)
-    return replace(suite, **changes)
+        data["batch_sizes"] = tuple(batch_sizes)
+    data["workload"] |= {k: v for k, v in workload.items() if v is not None}
+    return parse(Suite, data, "command line")

@@ -3,7 +3,7 @@
 import json
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -11,10 +11,11 @@ from typing import Callable
 from bench import environment
 from bench.cards import ModelCard, load_card
 from bench.engines.vllm_offline import VllmOfflineEngine, cpu_environment_defaults
-from bench.errors import UserError
+from bench.errors import UserError, failure_kind
 from bench import gpus, validity
 from bench.power import DEFAULT_WATTS_PER_VCPU, NvmlMeter, make_meter
-from bench.records import RecordWriter
+from bench.records import RECORDS_FILE, RecordWriter
+from bench.secrets import redact
 from bench.suite import Suite
 
 WARMUP_OSL = 8
@@ -35,7 +36,27 @@ def _now() -> str:
 @dataclass
 class SweepResult:
     run_dir: Path
-    points: int
+    measured: int = 0  # points measured by this call
+    failures: list[dict] = field(default_factory=list)  # failed, skipped and interrupted points
+    start_errors: list[UserError] = field(default_factory=list)  # engines that could not start
+
+
+def point_key(model: str, batch_size: int, workload) -> str:
+    return f"{model}/batch{batch_size}/isl{workload.isl}/osl{workload.osl}"
+
+
+def hardware_fingerprint(hardware: dict) -> dict:
+    """What must not change between a run and its resumption."""
+    return {"accelerator": hardware.get("accelerator"), "accelerator_count": hardware.get("accelerator_count"),
+            "gpus": [g.get("uuid") for g in hardware.get("gpus", [])]}
+
+
+def completed_points(run_dir: Path) -> set[str]:
+    from bench.records import read_records
+
+    if not (run_dir / RECORDS_FILE).exists():
+        return set()
+    return {r["point"] for r in read_records(run_dir) if r.get("status") == "ok"}
 
 
 def run_sweep(
@@ -45,11 +66,26 @@ def run_sweep(
     watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU,
     engine_factory: Callable = VllmOfflineEngine,
     log: Callable[[str], None] = print,
+    resume: bool = False,
 ) -> SweepResult:
-    """Measure every point of the suite, appending each record as it completes."""
+    """Measure every point of the suite not measured yet, appending each record as it completes.
+
+    A point that fails (out of memory, timeout, engine error) is recorded as
+    failed and the sweep goes on; after an out-of-memory error the larger
+    batches of that model are skipped, after an engine death the rest of
+    that model. An engine that cannot start fails that model's points. Ctrl-C
+    or SIGTERM records the current point as interrupted and ends engines
+    before the KeyboardInterrupt goes on.
+    """
     cards = [load_card(name) for name in suite.models]  # bad input fails before any engine starts
+    too_long = {}
     for card in cards:
-        suite.workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
+        try:
+            suite.workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
+        except UserError as e:
+            too_long[card.name] = e
+    if len(too_long) == len(cards):
+        raise next(iter(too_long.values()))  # nothing in the sweep can run
 
     cpu_environment_defaults()
     devices = gpus.serving_gpus()
@@ -60,33 +96,90 @@ def run_sweep(
         "hardware": environment.hardware(gpu_details),
         "software": environment.software(),
     }
+    done = completed_points(run_dir) if resume else set()
     writer = RecordWriter(run_dir)
+    result = SweepResult(run_dir)
+
+    def fail(card: ModelCard, batch_size: int, status: str, kind: str, error: BaseException | str) -> None:
+        message = str(error).strip().splitlines()[-1][:500] if str(error).strip() else type(error).__name__
+        record = {
+            "point": point_key(card.name, batch_size, suite.workload), "status": status, "failure": kind,
+            "error_class": type(error).__name__ if isinstance(error, BaseException) else "Skipped",
+            "error": message, "finished_at": _now(), "model": card.summary(),
+            "workload": suite.workload.to_record(), "engine": {"batch_size": batch_size},
+        }
+        writer.append(context | record)
+        result.failures.append(record)
+        log(f"[{card.name}] batch {batch_size}: {status} ({kind}): {message}")
+
     meter.start()
     try:
         idle_w = meter.idle_baseline(IDLE_BASELINE_S[meter.boundary])  # before any engine loads
         log(f"idle baseline: {idle_w if idle_w is not None else float('nan'):.1f} W ({meter.method}, {meter.boundary})")
-        (run_dir / "run.json").write_text(json.dumps(context | {
-            "started_at": _now(), "suite": suite.to_record(), "meter": meter.describe(), "idle_power_w": idle_w,
-        }, indent=2))
+        _write_run_file(run_dir, context | {"suite": suite.to_record(), "meter": meter.describe(),
+                                            "idle_power_w": idle_w}, resume)
         point = PointMeasurement(suite, meter, idle_w, devices, gpu_details, run_dir / TIMELINE_FILE)
-        points = 0
         for card in cards:
+            todo = [b for b in suite.batch_sizes if point_key(card.name, b, suite.workload) not in done]
+            if not todo:
+                continue
+            if card.name in too_long:
+                for b in todo:
+                    fail(card, b, "failed", "context-exceeded", too_long[card.name])
+                continue
             log(f"[{card.name}] starting {engine_factory.__name__} (max batch {max(suite.batch_sizes)})")
-            engine = _start_engine(engine_factory, card, suite)
             try:
-                for batch_size in suite.batch_sizes:
-                    record = point.measure(engine, card, batch_size)
-                    writer.append(context | record)
-                    points += 1
-                    log(
-                        f"[{card.name}] batch {batch_size}: {record['output_tok_s']:.1f} output tok/s, "
-                        f"{record['energy']['avg_power_w'] or float('nan'):.1f} W ({record['energy']['method']})"
-                    )
+                engine = _start_engine(engine_factory, card, suite)
+            except UserError as e:
+                for b in todo:
+                    fail(card, b, "failed", "engine-start", e)
+                result.start_errors.append(e)
+                continue
+            try:
+                _measure_model(engine, card, todo, point, writer, context, result, fail, log)
             finally:
                 engine.close()
     finally:
         meter.stop()
-    return SweepResult(run_dir, points)
+    return result
+
+
+def _measure_model(engine, card, todo, point, writer, context, result, fail, log) -> None:
+    stop_reason = None
+    for batch_size in todo:
+        if stop_reason:
+            fail(card, batch_size, "skipped", stop_reason[0], stop_reason[1])
+            continue
+        try:
+            record = point.measure(engine, card, batch_size)
+        except KeyboardInterrupt:
+            fail(card, batch_size, "interrupted", "interrupted", "stopped by Ctrl-C or SIGTERM")
+            raise
+        except Exception as e:  # a point's failure is recorded; the sweep goes on where that makes sense
+            kind = failure_kind(e)
+            fail(card, batch_size, "failed", kind, e)
+            if kind == "out-of-memory":
+                stop_reason = (kind, f"skipped: batch {batch_size} ran out of memory")
+            elif kind == "engine-died":
+                stop_reason = (kind, f"skipped: the engine died at batch {batch_size}")
+            continue
+        writer.append(context | record)
+        result.measured += 1
+        log(
+            f"[{card.name}] batch {batch_size}: {record['output_tok_s']:.1f} output tok/s, "
+            f"{record['energy']['avg_power_w'] or float('nan'):.1f} W ({record['energy']['method']})"
+        )
+
+
+def _write_run_file(run_dir: Path, run: dict, resume: bool) -> None:
+    path = run_dir / "run.json"
+    if resume and path.exists():
+        previous = json.loads(path.read_text())
+        previous.setdefault("resumed_at", []).append(_now())
+        run = previous
+    else:
+        run = {"started_at": _now(), **run}
+    path.write_text(redact(json.dumps(run, indent=2)))
 
 
 def _start_engine(engine_factory: Callable, card: ModelCard, suite: Suite):
@@ -132,7 +225,7 @@ class PointMeasurement:
         workload = self.suite.workload
         num_requests = workload.num_requests(batch_size)
         prompts = workload.prompts(num_requests, card.vocab_size, MEASURED)
-        label = f"{card.name}/batch{batch_size}/isl{workload.isl}/osl{workload.osl}"
+        label = point_key(card.name, batch_size, workload)
         if self.suite.warmup:
             # Same batch shape, few tokens: compiles and caches what this point needs.
             engine.generate(workload.prompts(batch_size, card.vocab_size, WARMUP), WARMUP_OSL, batch_size)
@@ -140,7 +233,7 @@ class PointMeasurement:
         started_at = _now()
         window = _Window(self.meter)
         whole_start = self.meter.snapshot()
-        result = engine.generate(prompts, workload.osl, batch_size, window)
+        result = engine.generate(prompts, workload.osl, batch_size, window, timeout_s=self.suite.point_timeout_s)
         whole_end = self.meter.snapshot()
         whole = self.meter.reading(whole_start, whole_end)
         whole.flags.append("whole-point window: includes batch fill and drain")

@@ -1,18 +1,20 @@
 """Workloads: fixed input/output lengths and seeded random prompt token ids."""
 
-from dataclasses import asdict, dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import UserError
+
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 
 # Ids below this are left out of prompts: tiny vocabularies keep their special
 # tokens (pad, bos, eos) there.
 FIRST_ORDINARY_TOKEN_ID = 4
 
 
-@dataclass(frozen=True)
-class Workload:
+class Workload(BaseModel):
     """What one sweep point asks of the engine.
 
     Every request has exactly `isl` prompt tokens and generates exactly `osl`
@@ -20,15 +22,12 @@ class Workload:
     and random weights cost the same compute as trained ones.
     """
 
-    isl: int = 128
-    osl: int = 128
-    requests_per_batch: int = 4  # requests per point = batch size x this
-    seed: int = 0
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __post_init__(self):
-        for field in ("isl", "osl", "requests_per_batch"):
-            if getattr(self, field) < 1:
-                raise UserError(field, f"is {getattr(self, field)}", "give a positive integer")
+    isl: PositiveInt = 128
+    osl: PositiveInt = 128
+    requests_per_batch: PositiveInt = 4  # requests per point = batch size x this
+    seed: Annotated[int, Field(strict=True, ge=0)] = 0
 
     def num_requests(self, batch_size: int) -> int:
         return batch_size * self.requests_per_batch
@@ -52,4 +51,4 @@ class Workload:
         return ids.tolist()
 
     def to_record(self) -> dict:
-        return asdict(self)
+        return self.model_dump()

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench.errors import UserError
 from tokencost.assumptions import load_assumptions, preset_names
@@ -35,11 +37,12 @@ def test_override_file_then_set_flags_win_and_change_the_hash(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("pue = 0.5", r"^assumptions pue: is 0.5; give a value in \[1, 5\]"),
-    ("utilization = 0", r"^assumptions utilization: is 0; give a value in \(0, 1\]"),
-    ('life_years = "four"', r"^assumptions life_years: is 'four'; give a number"),
+    ("pue = 0.5", r"^assumptions pue: is 0.5; input should be greater than or equal to 1"),
+    ("utilization = 0", r"^assumptions utilization: is 0; input should be greater than 0"),
+    ('life_years = "four"', r"^assumptions life_years: is 'four'; input should be a valid number"),
     ("colour = 3", r"colour: is not an assumption"),
-    ('ownership = "leased"', r"^assumptions ownership: is 'leased'; use 'owned' or 'rented'"),
+    ('ownership = "leased"', r"^assumptions ownership: is 'leased'; input should be 'owned' or 'rented'"),
+    ("rates = { h100-sxm = -2 }", r"^assumptions rates.h100-sxm: is -2; input should be greater than 0"),
     ("pue = ", r"^--assumptions: .* is not valid TOML"),
 ])
 def test_bad_overrides_name_the_field_and_the_fix(tmp_path, text, message):
@@ -54,5 +57,25 @@ def test_unknown_preset_and_bad_set_flags():
         load_assumptions("cheap")
     with pytest.raises(UserError, match=r"^--set: 'pue' is not key=value"):
         load_assumptions(settings=["pue"])
-    with pytest.raises(UserError, match=r"^assumptions pue: is 9"):
+    with pytest.raises(UserError, match=r"^assumptions pue: is 9; input should be less than or equal to 5"):
         load_assumptions(settings=["pue=9"])
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=200))
+def test_any_override_file_either_loads_or_is_a_user_error(tmp_path, text):
+    path = tmp_path / "fuzz.toml"
+    path.write_text(text)
+    try:
+        load_assumptions(override=path)
+    except UserError as e:
+        assert "\n" not in str(e)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(max_size=30), max_size=3))
+def test_any_set_flags_either_load_or_are_a_user_error(flags):
+    try:
+        load_assumptions(settings=flags)
+    except UserError as e:
+        assert "\n" not in str(e)

@@ -85,3 +85,11 @@ def test_failed_points_are_left_out_of_prices_but_listed(tmp_path):
     table = write_report(_write(tmp_path, records), _pricing())
     assert len(table) == 1
     assert "1 point(s) failed" in (tmp_path / "report.md").read_text()
+
+
+def test_a_run_where_every_point_failed_still_gets_a_report(tmp_path):
+    records = [{**point_record(batch=b), "status": "failed", "error": "timeout"} for b in (1, 2)]
+    table = write_report(_write(tmp_path, records), _pricing())
+    assert table.empty
+    report = (tmp_path / "report.md").read_text()
+    assert "No point was measured successfully" in report and "2 point(s) failed" in report

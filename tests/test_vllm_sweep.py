@@ -104,5 +104,7 @@ def test_engine_that_cannot_start_keeps_earlier_points(tmp_path):
     assert result.returncode == 2
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("tokencost: error: model broken: the engine could not start")
-    assert [r["model"]["name"] for r in read_records(run_dir)] == ["tiny-moe"]
+    records = read_records(run_dir)
+    assert [(r["model"]["name"], r["status"]) for r in records] == [("tiny-moe", "ok"), ("broken", "failed")]
+    assert records[1]["failure"] == "engine-start" and "could not start" in records[1]["error"]
     assert len(pd.read_csv(run_dir / "costs.csv")) == 1

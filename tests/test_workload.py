@@ -1,6 +1,7 @@
 import pytest
 
 from bench.errors import UserError
+from bench.validation import parse
 from bench.workload import FIRST_ORDINARY_TOKEN_ID, Workload
 
 
@@ -27,5 +28,5 @@ def test_lengths_beyond_context_are_refused_with_the_fix():
 
 @pytest.mark.parametrize("field", ["isl", "osl", "requests_per_batch"])
 def test_non_positive_settings_are_refused(field):
-    with pytest.raises(UserError, match=f"^{field}: is 0"):
-        Workload(**{field: 0})
+    with pytest.raises(UserError, match=f"^suite.toml {field}: is 0; input should be greater than 0"):
+        parse(Workload, {field: 0}, "suite.toml")

@@ -3,56 +3,47 @@
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import UserError
-
-OWNERSHIPS = ("owned", "rented")
-RATE_FIELDS = ("rental_usd_per_hour", "reserved_usd_per_hour", "rates")
-
-# number fields -> (lowest, highest, lowest allowed itself)
-LIMITS = {
-    "life_years": (0, 50, False),
-    "cost_of_capital": (0, 1, True),
-    "utilization": (0, 1, False),
-    "usd_per_kwh": (0, 10, True),
-    "pue": (1, 5, True),
-    "hosting_usd_per_kw_month": (0, 10_000, True),
-    "idle_power_fraction": (0, 1, True),
-}
+from bench.validation import parse
 
 
-@dataclass(frozen=True)
-class Assumptions:
+
+class Assumptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     name: str
     description: str
-    ownership: str
-    life_years: float
-    cost_of_capital: float
-    utilization: float
+    ownership: Literal["owned", "rented"]
+    life_years: Annotated[float, Field(gt=0, le=50)]
+    cost_of_capital: Annotated[float, Field(ge=0, le=1)]
+    utilization: Annotated[float, Field(gt=0, le=1)]
     include_server_share: bool
-    usd_per_kwh: float
-    pue: float
-    hosting_usd_per_kw_month: float
-    idle_power_fraction: float
-    rate: str  # for rented: which catalog rate, or "rates" for the preset's own table
-    rates: dict = field(default_factory=dict)
+    usd_per_kwh: Annotated[float, Field(ge=0, le=10)]
+    pue: Annotated[float, Field(ge=1, le=5)]
+    hosting_usd_per_kw_month: Annotated[float, Field(ge=0, le=10_000)]
+    idle_power_fraction: Annotated[float, Field(ge=0, le=1)]
+    # for rented: which catalog rate, or "rates" for the preset's own table
+    rate: Literal["rental_usd_per_hour", "reserved_usd_per_hour", "rates"]
+    rates: dict[str, Annotated[float, Field(gt=0)]] = {}
     api: str = "gpt-4o-mini"
-    sources: dict = field(default_factory=dict)
+    sources: dict[str, str] = {}
 
     @property
     def hash(self) -> str:
-        values = asdict(self)
-        values.pop("sources")
+        values = self.model_dump(exclude={"sources"})
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
     def to_record(self) -> dict:
-        return asdict(self) | {"hash": self.hash}
+        return self.model_dump() | {"hash": self.hash}
 
     def with_changes(self, **changes) -> "Assumptions":
-        return _validated(replace(self, **changes))
+        return parse(Assumptions, self.model_dump() | changes, "assumptions")
 
 
 def _presets() -> dict:
@@ -103,7 +94,7 @@ def _flatten(table: dict, default_source: str = "") -> tuple[dict, dict]:
 
 
 def _known_keys() -> set[str]:
-    return {f for f in Assumptions.__dataclass_fields__ if f not in ("sources",)}
+    return set(Assumptions.model_fields) - {"sources"}
 
 
 def _check_keys(values: dict, where: str) -> None:
@@ -117,7 +108,7 @@ def _read_override(path: Path) -> dict:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise UserError("--assumptions", f"{path} does not exist", "give the path of a TOML file") from None
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError("--assumptions", f"{path} is not valid TOML ({e})", "fix the TOML") from None
 
 
@@ -133,30 +124,5 @@ def _parse_setting(setting: str) -> tuple[str, object]:
 
 
 def _build(values: dict, sources: dict) -> Assumptions:
-    fields = {k: v for k, v in values.items() if k in _known_keys()}
-    try:
-        assumptions = Assumptions(sources=sources, **fields)
-    except TypeError as e:  # a field the presets always give is missing: a broken presets file
-        raise UserError("presets.toml", str(e), "give every assumption in the default preset") from None
-    return _validated(assumptions)
-
-
-def _validated(a: Assumptions) -> Assumptions:
-    for key, (low, high, low_inclusive) in LIMITS.items():
-        value = getattr(a, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"assumptions {key}", f"is {value!r}", "give a number")
-        if not ((value >= low if low_inclusive else value > low) and value <= high):
-            bracket = "[" if low_inclusive else "("
-            raise UserError(f"assumptions {key}", f"is {value}", f"give a value in {bracket}{low}, {high}]")
-    if a.ownership not in OWNERSHIPS:
-        raise UserError("assumptions ownership", f"is {a.ownership!r}", "use 'owned' or 'rented'")
-    if not isinstance(a.include_server_share, bool):
-        raise UserError("assumptions include_server_share", f"is {a.include_server_share!r}", "use true or false")
-    if a.ownership == "rented" and a.rate not in RATE_FIELDS:
-        raise UserError("assumptions rate", f"is {a.rate!r}", f"use one of: {', '.join(RATE_FIELDS)}")
-    if not isinstance(a.rates, dict) or any(
-        isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 for v in a.rates.values()
-    ):
-        raise UserError("assumptions rates", f"is {a.rates!r}", "give a table of hardware key = positive $/hour")
-    return a
+    return parse(Assumptions, {k: v for k, v in values.items() if k in _known_keys()} | {"sources": sources},
+                 "assumptions")

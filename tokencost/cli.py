@@ -5,6 +5,7 @@ them, so `tokencost --help` stays instant.
 """
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--osl", type=int, help="output tokens per request")
     run.add_argument("--requests-per-batch", type=int, help="requests per point = batch size x this")
     run.add_argument("--out", type=Path, help=f"run directory (default: {DEFAULT_RESULTS_DIR}/<run-id>)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="finish the missing points of an interrupted run, with its settings")
     run.add_argument("--watts-per-vcpu", type=float, help="CPU power per vCPU for the estimated meter")
     _add_pricing_options(run)
 
@@ -95,27 +98,83 @@ def cmd_run(args) -> int:
     from bench.suite import load_suite, with_overrides
     from bench.sweep import new_run_id, run_sweep
 
-    suite = with_overrides(
-        load_suite(args.suite),
-        models=args.models,
-        batch_sizes=args.batch_sizes,
-        isl=args.isl,
-        osl=args.osl,
-        requests_per_batch=args.requests_per_batch,
-    )
+    overrides = dict(models=args.models, batch_sizes=args.batch_sizes, isl=args.isl, osl=args.osl,
+                     requests_per_batch=args.requests_per_batch)
+    suite = with_overrides(load_suite(args.suite), **overrides)
     pricing = _pricing(args)  # checked before anything is measured
     if args.watts_per_vcpu is not None and args.watts_per_vcpu <= 0:
         raise UserError("--watts-per-vcpu", f"is {args.watts_per_vcpu}", "give a positive number of watts")
-    run_dir = args.out or DEFAULT_RESULTS_DIR / new_run_id()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"Measuring into {run_dir}")
+    watts_per_vcpu = args.watts_per_vcpu or DEFAULT_WATTS_PER_VCPU
+    if args.resume:
+        run_dir = args.resume
+        changed = args.suite is not None or any(v is not None for v in overrides.values())
+        suite, watts_per_vcpu = _resumable(run_dir, suite if changed else None, args.watts_per_vcpu)
+        print(f"Resuming {run_dir}")
+    else:
+        run_dir = args.out or DEFAULT_RESULTS_DIR / new_run_id()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        print(f"Measuring into {run_dir}")
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        run_sweep(suite, run_dir, watts_per_vcpu=args.watts_per_vcpu or DEFAULT_WATTS_PER_VCPU)
+        result = run_sweep(suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume))
+    except KeyboardInterrupt:
+        _report_if_any(run_dir, pricing)
+        print(f"tokencost: interrupted; completed points are in {run_dir / 'records.jsonl'} "
+              f"(finish them with: tokencost run --resume {run_dir})", file=sys.stderr)
+        return 130
     except UserError:
-        if (run_dir / "records.jsonl").exists():  # price what was measured before the error
-            _report(run_dir, run_dir, pricing)
+        _report_if_any(run_dir, pricing)  # price what was measured before the error
         raise
-    return _report(run_dir, run_dir, pricing)
+    _report(run_dir, run_dir, pricing)
+    if result.failures:
+        print(f"\n{len(result.failures)} point(s) did not complete:", file=sys.stderr)
+        for f in result.failures:
+            print(f"  {f['point']}: {f['status']} ({f['failure']}): {f['error']}", file=sys.stderr)
+    if result.start_errors:
+        raise result.start_errors[0]
+    return 1 if result.failures else 0
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _report_if_any(run_dir: Path, pricing) -> None:
+    if (run_dir / "records.jsonl").exists():
+        _report(run_dir, run_dir, pricing)
+
+
+def _resumable(run_dir: Path, requested, watts_per_vcpu):
+    """The suite and meter setting of an interrupted run, if this machine and these settings may finish it."""
+    import json
+
+    from bench import environment, gpus
+    from bench.suite import Suite
+    from bench.sweep import hardware_fingerprint
+    from bench.validation import parse
+
+    try:
+        run = json.loads((run_dir / "run.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        raise UserError("--resume", f"{run_dir} has no readable run.json", "give a directory written by `tokencost run`") from None
+    suite = parse(Suite, run.get("suite"), f"{run_dir}/run.json suite")
+    if requested is not None and requested != suite:
+        differ = sorted(k for k, v in requested.model_dump().items() if suite.model_dump()[k] != v)
+        raise UserError("--resume", f"the settings differ from the run's ({', '.join(differ)})",
+                        "resume without --suite/--models/--batch-sizes/--isl/--osl, or start a new run")
+    here = hardware_fingerprint(environment.hardware(gpus.describe(gpus.serving_gpus())))
+    there = hardware_fingerprint(run.get("hardware", {}))
+    if here != there:
+        raise UserError("--resume", f"this machine ({here['accelerator']} x {here['accelerator_count']}) is not the "
+                        f"run's ({there['accelerator']} x {there['accelerator_count']})",
+                        "resume on the machine and GPUs that started the run")
+    stored_watts = run.get("meter", {}).get("watts_per_vcpu")
+    if watts_per_vcpu is not None and stored_watts is not None and watts_per_vcpu != stored_watts:
+        raise UserError("--resume", f"--watts-per-vcpu {watts_per_vcpu} differs from the run's {stored_watts}",
+                        "leave --watts-per-vcpu out when resuming")
+    from bench.power import DEFAULT_WATTS_PER_VCPU
+
+    return suite, stored_watts or watts_per_vcpu or DEFAULT_WATTS_PER_VCPU
 
 
 def _require_records(run_dir: Path) -> None:
@@ -239,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"tokencost: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("tokencost: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class Pricing:
 
     def table(self, records: list[dict]) -> pd.DataFrame:
         priced = price_table(measured_points(records), self.catalog, self.assumptions, self.api)
-        priced["cost_split"] = priced.apply(_cost_split, axis=1)
+        priced["cost_split"] = priced.apply(_cost_split, axis=1) if not priced.empty else pd.Series(dtype=object)
         return priced
 
 
@@ -114,7 +114,7 @@ def report_markdown(records: list[dict], priced: pd.DataFrame, pricing: Pricing,
         "Throughput and energy are measured over each whole point (batch fill and drain included); the "
         "steady-state column covers only the time the batch was full with work queued. Energy is measured "
         "where the method column says so, "
-        "otherwise estimated from: " + "; ".join(sorted(set(priced["energy_basis"].dropna()))) + ". "
+        "otherwise estimated from: " + ("; ".join(sorted(set(priced["energy_basis"].dropna()))) or "-") + ". "
         "Dollar figures are estimates: measured throughput and power priced with the assumptions below. "
         f"'x API' compares $/M tokens with {api.display_name} ({api.provider}, ${api.input_per_mtok_usd:g} in / "
         f"${api.output_per_mtok_usd:g} out per M, {api.date}, {api.source}), blended for the workload's token mix.",
@@ -138,7 +138,7 @@ def report_markdown(records: list[dict], priced: pd.DataFrame, pricing: Pricing,
         f"Preset '{a.name}': {a.description}.",
         "",
         *[f"- {key} = {getattr(a, key)!r}: {source}" for key, source in a.sources.items()
-          if key in a.__dataclass_fields__ and key not in ("description",)],
+          if key in type(a).model_fields and key not in ("description",)],
         "",
         "## Hardware figures used",
         "",

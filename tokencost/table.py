@@ -40,6 +40,14 @@ POINT_FIELDS = {
 }
 
 
+PRICED_COLUMNS = [
+    "hardware", "power_w_priced", "power_basis", "hourly_usd", *(f"{c}_usd_per_h" for c in COMPONENTS),
+    *(f"{c}_share" for c in COMPONENTS), "input_time_share", "split_method", "total_per_mtok_usd",
+    "input_per_mtok_usd", "output_per_mtok_usd", "api", "api_per_mtok_usd", "cost_vs_api", "assumptions",
+    "assumptions_hash", "label",
+]
+
+
 def measured_points(records: list[dict]) -> pd.DataFrame:
     """The successful points of some records, flattened to the columns above."""
     flat = pd.json_normalize([r for r in records if r.get("status") == "ok"])
@@ -64,6 +72,8 @@ def _failed_checks(flat: pd.DataFrame) -> pd.Series:
 
 def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptions, api: ApiPrice) -> pd.DataFrame:
     """Cost columns for each point: hourly cost by component, $/M total/input/output, API comparison."""
+    if points.empty:
+        return points.reindex(columns=[*points.columns, *PRICED_COLUMNS])
     shares = input_time_shares(points)
     rows = []
     for p, split in zip(points.to_dict("records"), shares.to_dict("records")):

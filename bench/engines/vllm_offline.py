@@ -11,20 +11,25 @@ import platform
 import time
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from bench.cards import ModelCard
+from bench.errors import PointTimeout
 
 
-@dataclass(frozen=True)
-class EngineSettings:
-    dtype: str = "bfloat16"
-    tensor_parallel_size: int = 1
+class EngineSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
+    tensor_parallel_size: Annotated[int, Field(strict=True, gt=0)] = 1
     # On the CPU backend this is the share of host memory given to the KV cache.
-    gpu_memory_utilization: float | None = None
-    max_model_len: int | None = None
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
+    max_model_len: Annotated[int, Field(strict=True, gt=0)] | None = None
     # True skips torch.compile and graph capture: faster start, slower steps.
     enforce_eager: bool = False
-    seed: int = 0
+    seed: Annotated[int, Field(strict=True, ge=0)] = 0
 
 
 @dataclass(frozen=True)
@@ -105,13 +110,16 @@ class VllmOfflineEngine:
             **kwargs,
         }
 
-    def generate(self, prompts: list[list[int]], osl: int, batch_size: int, window=None) -> GenerationResult:
+    def generate(
+        self, prompts: list[list[int]], osl: int, batch_size: int, window=None, timeout_s: float | None = None
+    ) -> GenerationResult:
         """Run all prompts with at most `batch_size` in flight; each makes exactly `osl` tokens.
 
         The steady-state window opens once `batch_size` requests are all
         decoding and closes when the last prompt has been submitted (before
         the batch drains); `window.open()` and `window.close()` are called at
         those instants and the tokens generated between them are counted.
+        Past `timeout_s` the requests in flight are aborted and PointTimeout raised.
         """
         from vllm import SamplingParams, TokensPrompt
         from vllm.sampling_params import RequestOutputKind
@@ -150,6 +158,9 @@ class VllmOfflineEngine:
         while len(prompt_lengths) < batch_size and (queue_left := submit_one()):
             pass
         while prompt_lengths:
+            if timeout_s is not None and time.perf_counter() - start > timeout_s:
+                engine.abort_request(list(prompt_lengths))
+                raise PointTimeout(f"still running after {timeout_s:g} s ({finished} of {len(prompts)} requests done)")
             step_tokens, done = 0, []
             for output in engine.step():
                 new = sum(len(o.token_ids) for o in output.outputs)

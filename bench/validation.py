@@ -1,0 +1,38 @@
+"""Schema validation (pydantic) with errors a user can act on: one line, the field, the value, what is allowed."""
+
+from pydantic import BaseModel, ValidationError
+
+from bench.errors import UserError
+
+
+def parse(model: type[BaseModel], data, where: str):
+    """`data` validated as `model`; the first problem becomes a UserError naming `where` and the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise as_user_error(e, model, where) from None
+
+
+def as_user_error(error: ValidationError, model: type[BaseModel], where: str) -> UserError:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"])
+    field = f"{where} {location}".strip() if location else where
+    if first["type"] == "extra_forbidden":
+        return UserError(field, "is not a setting", f"use one of: {', '.join(_allowed(model, first['loc'][:-1]))}")
+    if first["type"] == "missing":
+        return UserError(field, "is missing", "give it a value")
+    message = first["msg"]
+    return UserError(field, f"is {_short(first.get('input'))}", message[0].lower() + message[1:])
+
+
+def _allowed(model: type[BaseModel], path) -> list[str]:
+    for part in path:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return sorted(model.model_fields)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
