@@ -42,6 +42,7 @@ class SimulatedGpu:
     power_limit_w: float = 700.0
     counter_supported: bool = True
     gpu_scope_power: bool = True  # False: only module-scope power fields, as on Grace Hopper
+    unsupported_fields: tuple = ()  # field ids that fail on their own, e.g. (NVML_FI_DEV_POWER_AVERAGE,)
     mig_enabled: bool = False
     temperature_c: int = 45
     sm_clock_mhz: int = 1980
@@ -100,7 +101,8 @@ class SimulatedNvml:
             values = (pynvml.c_nvmlFieldValue_t * len(field_ids))()
             for slot, (field_id, scope) in zip(values, field_ids):
                 slot.fieldId, slot.scopeId = field_id, scope
-                supported = scope == pynvml.NVML_POWER_SCOPE_MODULE or h.gpu_scope_power
+                supported = (scope == pynvml.NVML_POWER_SCOPE_MODULE or h.gpu_scope_power) and (
+                    field_id not in h.unsupported_fields)
                 slot.nvmlReturn = pynvml.NVML_SUCCESS if supported else pynvml.NVML_ERROR_NOT_SUPPORTED
                 slot.valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
                 slot.value.uiVal = int(h.power_w * 1000) if supported else 0

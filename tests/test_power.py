@@ -138,3 +138,13 @@ def test_unreadable_rapl_leaves_an_estimate_that_says_why(tmp_path, no_gpu):
 def test_this_machine_without_a_gpu_uses_the_estimate():
     meter = make_meter(gpus.serving_gpus())
     assert meter.method in ("estimated", "rapl")
+
+
+def test_a_field_failing_on_its_own_leaves_the_others(monkeypatch):
+    import pynvml
+
+    simulate(monkeypatch, SimulatedGpu(0, power_w=333.0, unsupported_fields=(pynvml.NVML_FI_DEV_POWER_AVERAGE,)))
+    meter = NvmlMeter(gpus.serving_gpus({}))
+    meter.sampler.sample_once()
+    sample = meter.sampler.samples[-1]
+    assert (sample.power_instant_w, sample.power_average_w, sample.power_scope) == (333.0, None, "gpu")

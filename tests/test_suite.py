@@ -79,3 +79,18 @@ def test_any_structure_either_validates_or_is_a_user_error(data):
         parse(Suite, data, "suite")
     except UserError as e:
         assert "\n" not in str(e)
+
+
+def test_shipped_suites_parse_and_name_real_cards_that_fit():
+    from pathlib import Path
+
+    import bench
+    from bench.cards import load_card
+
+    suites = sorted((Path(bench.__file__).parent / "suites").glob("*.toml"))
+    assert suites
+    for path in suites:
+        suite = load_suite(path)
+        for name in suite.models:
+            card = load_card(name)
+            suite.workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
