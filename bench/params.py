@@ -69,7 +69,7 @@ def _gated_mlp(hidden: int, intermediate: int) -> int:
     return 3 * hidden * intermediate  # gate, up and down projections
 
 
-def _sparse_layers(config: dict) -> set[int]:
+def sparse_layers(config: dict) -> set[int]:
     """Indices of the layers whose MLP is a mixture of experts."""
     layers = config["num_hidden_layers"]
     step = config.get("decoder_sparse_step", 1) or 1
@@ -87,7 +87,7 @@ def count_params(config: dict) -> ParamCount:
     norms = (2 * layers + 1) * hidden
 
     moe = moe_shape(config)
-    sparse = _sparse_layers(config) if moe else set()
+    sparse = sparse_layers(config) if moe else set()
     dense_layers = layers - len(sparse)
     dense_mlp = dense_layers * _gated_mlp(hidden, config["intermediate_size"])
     mlp_total = mlp_active = dense_mlp

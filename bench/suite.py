@@ -2,7 +2,7 @@
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,8 @@ class Suite(BaseModel):
 
     models: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)] = ("tiny-dense", "tiny-moe")
     batch_sizes: Annotated[tuple[Annotated[int, Field(strict=True, gt=0)], ...], Field(min_length=1)] = (1, 4, 16, 64)
+    # vLLM, and the naive transformers baseline that shows what vLLM's batching buys
+    engines: Annotated[tuple[Literal["vllm", "transformers"], ...], Field(min_length=1)] = ("vllm", "transformers")
     workload: Workload = Workload()
     engine: EngineSettings = EngineSettings()
     warmup: bool = True
@@ -29,9 +31,9 @@ class Suite(BaseModel):
     def to_record(self) -> dict:
         return self.model_dump(mode="json")
 
-    def points(self) -> list[tuple[str, int]]:
-        """(model, batch size) of every point, in the order they run."""
-        return [(model, batch) for model in self.models for batch in self.batch_sizes]
+    def points(self) -> list[tuple[str, str, int]]:
+        """(engine, model, batch size) of every point, in the order they run."""
+        return [(engine, model, batch) for engine in self.engines for model in self.models for batch in self.batch_sizes]
 
 
 def load_suite(path: Path | None = None) -> Suite:
@@ -46,9 +48,11 @@ def load_suite(path: Path | None = None) -> Suite:
     return parse(Suite, data, str(path))
 
 
-def with_overrides(suite: Suite, models=None, batch_sizes=None, **workload) -> Suite:
+def with_overrides(suite: Suite, models=None, batch_sizes=None, engines=None, **workload) -> Suite:
     """The suite with command-line overrides applied (None leaves a value as it is)."""
     data = suite.model_dump()
+    if engines:
+        data["engines"] = tuple(engines)
     if models:
         data["models"] = tuple(models)
     if batch_sizes:

@@ -10,7 +10,8 @@ from typing import Callable
 
 from bench import environment
 from bench.cards import ModelCard, load_card
-from bench.engines.vllm_offline import VllmOfflineEngine, cpu_environment_defaults
+from bench.engines import engine_class
+from bench.engines.vllm_offline import cpu_environment_defaults
 from bench.errors import UserError, failure_kind
 from bench import gpus, validity
 from bench.power import DEFAULT_WATTS_PER_VCPU, NvmlMeter, make_meter
@@ -41,8 +42,8 @@ class SweepResult:
     start_errors: list[UserError] = field(default_factory=list)  # engines that could not start
 
 
-def point_key(model: str, batch_size: int, workload) -> str:
-    return f"{model}/batch{batch_size}/isl{workload.isl}/osl{workload.osl}"
+def point_key(model: str, engine: str, batch_size: int, workload) -> str:
+    return f"{model}/{engine}/batch{batch_size}/isl{workload.isl}/osl{workload.osl}"
 
 
 def hardware_fingerprint(hardware: dict) -> dict:
@@ -64,7 +65,6 @@ def run_sweep(
     run_dir: Path,
     *,
     watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU,
-    engine_factory: Callable = VllmOfflineEngine,
     log: Callable[[str], None] = print,
     resume: bool = False,
 ) -> SweepResult:
@@ -100,13 +100,13 @@ def run_sweep(
     writer = RecordWriter(run_dir)
     result = SweepResult(run_dir)
 
-    def fail(card: ModelCard, batch_size: int, status: str, kind: str, error: BaseException | str) -> None:
+    def fail(card: ModelCard, engine: str, batch_size: int, status: str, kind: str, error) -> None:
         message = str(error).strip().splitlines()[-1][:500] if str(error).strip() else type(error).__name__
         record = {
-            "point": point_key(card.name, batch_size, suite.workload), "status": status, "failure": kind,
+            "point": point_key(card.name, engine, batch_size, suite.workload), "status": status, "failure": kind,
             "error_class": type(error).__name__ if isinstance(error, BaseException) else "Skipped",
             "error": message, "finished_at": _now(), "model": card.summary(),
-            "workload": suite.workload.to_record(), "engine": {"batch_size": batch_size},
+            "workload": suite.workload.to_record(), "engine": {"name": engine, "batch_size": batch_size},
         }
         writer.append(context | record)
         result.failures.append(record)
@@ -119,26 +119,27 @@ def run_sweep(
         _write_run_file(run_dir, context | {"suite": suite.to_record(), "meter": meter.describe(),
                                             "idle_power_w": idle_w}, resume)
         point = PointMeasurement(suite, meter, idle_w, devices, gpu_details, run_dir / TIMELINE_FILE)
-        for card in cards:
-            todo = [b for b in suite.batch_sizes if point_key(card.name, b, suite.workload) not in done]
-            if not todo:
-                continue
-            if card.name in too_long:
-                for b in todo:
-                    fail(card, b, "failed", "context-exceeded", too_long[card.name])
-                continue
-            log(f"[{card.name}] starting {engine_factory.__name__} (max batch {max(suite.batch_sizes)})")
-            try:
-                engine = _start_engine(engine_factory, card, suite)
-            except UserError as e:
-                for b in todo:
-                    fail(card, b, "failed", "engine-start", e)
-                result.start_errors.append(e)
-                continue
-            try:
-                _measure_model(engine, card, todo, point, writer, context, result, fail, log)
-            finally:
-                engine.close()
+        for engine_name in suite.engines:
+            for card in cards:
+                todo = [b for b in suite.batch_sizes if point_key(card.name, engine_name, b, suite.workload) not in done]
+                if not todo:
+                    continue
+                if card.name in too_long:
+                    for b in todo:
+                        fail(card, engine_name, b, "failed", "context-exceeded", too_long[card.name])
+                    continue
+                log(f"[{card.name}] starting {engine_name} (max batch {max(suite.batch_sizes)})")
+                try:
+                    engine = _start_engine(engine_class(engine_name), card, suite)
+                except UserError as e:
+                    for b in todo:
+                        fail(card, engine_name, b, "failed", "engine-start", e)
+                    result.start_errors.append(e)
+                    continue
+                try:
+                    _measure_model(engine, card, todo, point, writer, context, result, fail, log)
+                finally:
+                    engine.close()
     finally:
         meter.stop()
     return result
@@ -148,16 +149,16 @@ def _measure_model(engine, card, todo, point, writer, context, result, fail, log
     stop_reason = None
     for batch_size in todo:
         if stop_reason:
-            fail(card, batch_size, "skipped", stop_reason[0], stop_reason[1])
+            fail(card, engine.name, batch_size, "skipped", stop_reason[0], stop_reason[1])
             continue
         try:
             record = point.measure(engine, card, batch_size)
         except KeyboardInterrupt:
-            fail(card, batch_size, "interrupted", "interrupted", "stopped by Ctrl-C or SIGTERM")
+            fail(card, engine.name, batch_size, "interrupted", "interrupted", "stopped by Ctrl-C or SIGTERM")
             raise
         except Exception as e:  # a point's failure is recorded; the sweep goes on where that makes sense
             kind = failure_kind(e)
-            fail(card, batch_size, "failed", kind, e)
+            fail(card, engine.name, batch_size, "failed", kind, e)
             if kind == "out-of-memory":
                 stop_reason = (kind, f"skipped: batch {batch_size} ran out of memory")
             elif kind == "engine-died":
@@ -166,7 +167,7 @@ def _measure_model(engine, card, todo, point, writer, context, result, fail, log
         writer.append(context | record)
         result.measured += 1
         log(
-            f"[{card.name}] batch {batch_size}: {record['output_tok_s']:.1f} output tok/s, "
+            f"[{card.name}] {engine.name} batch {batch_size}: {record['output_tok_s']:.1f} output tok/s, "
             f"{record['energy']['avg_power_w'] or float('nan'):.1f} W ({record['energy']['method']})"
         )
 
@@ -225,7 +226,7 @@ class PointMeasurement:
         workload = self.suite.workload
         num_requests = workload.num_requests(batch_size)
         prompts = workload.prompts(num_requests, card.vocab_size, MEASURED)
-        label = point_key(card.name, batch_size, workload)
+        label = point_key(card.name, engine.name, batch_size, workload)
         if self.suite.warmup:
             # Same batch shape, few tokens: compiles and caches what this point needs.
             engine.generate(workload.prompts(batch_size, card.vocab_size, WARMUP), WARMUP_OSL, batch_size)

@@ -42,6 +42,9 @@ def test_report_writes_tables_and_plots(run_dir):
         assert text in markdown, text
     for name in ("cost_vs_batch.png", "sensitivity.png"):
         assert (run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the tiny cards on the catalog's vCPU figures have a roofline: a fraction of it was reached
+    assert table["roofline_fraction"].between(0, 10).all() and "of roofline" in markdown
+    assert (run_dir / "roofline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the factory's 10 s points are shorter than the 30 s minimum window
     assert (table["checks"] == "failed: window_length").all() and "failed: window_length" in markdown
 

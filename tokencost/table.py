@@ -1,11 +1,17 @@
 """Records to a priced table: one row per measured point, all money applied afterwards."""
 
+from functools import lru_cache
+
 import pandas as pd
+
+from bench.cards import load_card
+from bench.errors import UserError
 
 from tokencost.api_prices import ApiPrice, blended_per_mtok
 from tokencost.assumptions import Assumptions
 from tokencost.catalog import HardwareEntry, find_hardware
 from tokencost.pricing import COMPONENTS, hourly_cost, token_prices
+from tokencost.roofline import ceiling, hardware_of
 from tokencost.split import input_time_shares
 
 # Record fields a cost table needs, under the names the table uses.
@@ -44,7 +50,7 @@ PRICED_COLUMNS = [
     "hardware", "power_w_priced", "power_basis", "hourly_usd", *(f"{c}_usd_per_h" for c in COMPONENTS),
     *(f"{c}_share" for c in COMPONENTS), "input_time_share", "split_method", "total_per_mtok_usd",
     "input_per_mtok_usd", "output_per_mtok_usd", "api", "api_per_mtok_usd", "cost_vs_api", "assumptions",
-    "assumptions_hash", "label",
+    "assumptions_hash", "label", "roofline_output_tok_s", "roofline_fraction", "decode_bound",
 ]
 
 
@@ -87,6 +93,7 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
         share = None if pd.isna(split["input_time_share"]) else split["input_time_share"]
         prices = token_prices(cost.total, p["input_tok_s"], p["output_tok_s"], share)
         api_price = blended_per_mtok(api, p["input_tokens"], p["output_tokens"])
+        roof = _roofline(p, hardware)
         rows.append({
             "hardware": hardware.key,
             "power_w_priced": power_w,
@@ -103,13 +110,33 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
             "cost_vs_api": prices.total / api_price,
             "assumptions": a.name,
             "assumptions_hash": a.hash,
+            "roofline_output_tok_s": roof.output_tok_s if roof else float("nan"),
+            "roofline_fraction": p["output_tok_s"] / roof.output_tok_s if roof else float("nan"),
+            "decode_bound": roof.decode_bound if roof else None,
         })
     priced = pd.concat([points.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     priced["label"] = (
         "tok/s measured; energy " + priced["energy_method"].map(_energy_word)
         + " (" + priced["energy_boundary"].fillna("?") + "); $ estimated from '" + a.name + "'"
     )
-    return priced.sort_values(["kind", "model", "batch_size", "isl", "osl"], ignore_index=True)
+    return priced.sort_values(["engine", "kind", "model", "batch_size", "isl", "osl"], ignore_index=True)
+
+
+@lru_cache(maxsize=64)
+def _card_config(name: str) -> dict | None:
+    try:
+        return load_card(name).config
+    except UserError:
+        return None  # a record from a model card this checkout does not have
+
+
+def _roofline(point: dict, hardware: HardwareEntry):
+    """The point's ceiling, or None without the model card or the hardware's figures."""
+    config = _card_config(point["model"])
+    figures = hardware_of(hardware, point["accelerator_count"])
+    if config is None or figures is None or pd.isna(point["isl"]):
+        return None
+    return ceiling(config, figures, int(point["batch_size"]), int(point["isl"]), int(point["osl"]))
 
 
 def _energy_word(method: str) -> str:
