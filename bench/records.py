@@ -46,7 +46,8 @@ def read_records(run_dir: Path) -> list[dict]:
             record = json.loads(line)
         except json.JSONDecodeError:
             if number == len(lines):
-                warnings.warn(f"{path}:{number}: torn last line (a crash while writing?) ignored", TornRecordWarning)
+                warnings.warn(f"{path}:{number}: torn last line (a crash while writing?) ignored",
+                              TornRecordWarning, stacklevel=2)
                 continue
             raise UserError(f"{path}:{number}", "is not a JSON record", "repair or remove that line") from None
         if not isinstance(record, dict):

@@ -1,7 +1,6 @@
 """The sweep runner: every model of a suite at every batch size, one record per point."""
 
 import json
-import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
