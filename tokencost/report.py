@@ -103,12 +103,12 @@ def write_report(run_dir: Path, pricing: Pricing, out_dir: Path | None = None) -
 def report_markdown(records: list[dict], priced: pd.DataFrame, pricing: Pricing, sensitivity_table) -> str:
     a, api = pricing.assumptions, pricing.api
     first = records[0] if records else {}
-    hardware, engine, workload = (first.get(k, {}) for k in ("hardware", "engine", "workload"))
+    hardware, workload = (first.get(k, {}) for k in ("hardware", "workload"))
     lines = [
         f"# Cost per million tokens: run {first.get('run_id', '?')}",
         "",
         f"Hardware: {hardware.get('accelerator', '?')} x {hardware.get('accelerator_count', '?')}. "
-        f"Engine: {engine.get('name', '?')} {engine.get('version', '')}. "
+        f"Engines: {_engines(records)}. "
         f"Workload: ISL {workload.get('isl')}, OSL {workload.get('osl')}. "
         f"Pricing: preset '{a.name}' ({a.ownership}; hash {a.hash}).",
         "",
@@ -151,6 +151,11 @@ def report_markdown(records: list[dict], priced: pd.DataFrame, pricing: Pricing,
     if failed:
         lines += ["", f"{len(failed)} point(s) failed: " + "; ".join(f"{r.get('point')}: {r.get('error')}" for r in failed)]
     return "\n".join(lines) + "\n"
+
+
+def _engines(records: list[dict]) -> str:
+    versions = {(r["engine"].get("name"), r["engine"].get("version")) for r in records if r.get("status") == "ok"}
+    return ", ".join(f"{name} {version}" for name, version in sorted(versions)) or "?"
 
 
 def _section(title: str, table: pd.DataFrame) -> list[str]:
