@@ -31,10 +31,6 @@ class Suite(BaseModel):
     def to_record(self) -> dict:
         return self.model_dump(mode="json")
 
-    def points(self) -> list[tuple[str, str, int]]:
-        """(engine, model, batch size) of every point, in the order they run."""
-        return [(engine, model, batch) for engine in self.engines for model in self.models for batch in self.batch_sizes]
-
 
 def load_suite(path: Path | None = None) -> Suite:
     if path is None:

@@ -35,8 +35,6 @@ def _now() -> str:
 
 @dataclass
 class SweepResult:
-    run_dir: Path
-    measured: int = 0  # points measured by this call
     failures: list[dict] = field(default_factory=list)  # failed, skipped and interrupted points
     start_errors: list[UserError] = field(default_factory=list)  # engines that could not start
 
@@ -97,7 +95,7 @@ def run_sweep(
     }
     done = completed_points(run_dir) if resume else set()
     writer = RecordWriter(run_dir)
-    result = SweepResult(run_dir)
+    result = SweepResult()
 
     def fail(card: ModelCard, engine: str, batch_size: int, status: str, kind: str, error) -> None:
         message = str(error).strip().splitlines()[-1][:500] if str(error).strip() else type(error).__name__
@@ -164,7 +162,6 @@ def _measure_model(engine, card, todo, point, writer, context, result, fail, log
                 stop_reason = (kind, f"skipped: the engine died at batch {batch_size}")
             continue
         writer.append(context | record)
-        result.measured += 1
         log(
             f"[{card.name}] {engine.name} batch {batch_size}: {record['output_tok_s']:.1f} output tok/s, "
             f"{record['energy']['avg_power_w'] or float('nan'):.1f} W ({record['energy']['method']})"

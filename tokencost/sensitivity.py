@@ -63,7 +63,8 @@ def plot_tornado(table: pd.DataFrame, title: str, path: Path) -> None:
     ax.set_yticks(range(len(ordered)), ordered["factor"])
     ax.axvline(base, color="black", linewidth=0.8)
     ax.set_xlabel("$ per million tokens (input + output)")
-    ax.set_title(f"{title}\nblue: factor -{swing:.0%}, orange: factor +{swing:.0%} (utilization capped at 1, PUE at 1)", fontsize=9)
+    ax.set_title(f"{title} ($ estimated)\nblue: factor -{swing:.0%}, orange: factor +{swing:.0%} "
+                 "(utilization capped at 1, PUE at 1)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
