@@ -92,6 +92,8 @@ class VllmOfflineEngine:
             tensor_parallel_size=settings.tensor_parallel_size,
             enforce_eager=settings.enforce_eager,
             seed=settings.seed,
+            # Points reuse the same seeded prompts; a cache hit would make prefill look free.
+            enable_prefix_caching=False,
         )
         start = time.perf_counter()
         self.llm = LLM(**self.engine_kwargs)
