@@ -50,7 +50,7 @@ def test_report_writes_tables_and_plots(run_dir):
 
 
 def test_prefill_probe_split_reproduces_the_total_spend(run_dir):
-    table = write_report(run_dir, _pricing())
+    table = write_report(run_dir, _pricing()).priced
     row = table.iloc[0]  # 10 s point, 2 s of it prefill
     assert row["input_time_share"] == pytest.approx(0.2)
     spend = row["hourly_usd"] * row["duration_s"] / 3600
@@ -59,7 +59,7 @@ def test_prefill_probe_split_reproduces_the_total_spend(run_dir):
 
 
 def test_cost_falls_as_throughput_rises_at_equal_power(run_dir):
-    dense = write_report(run_dir, _pricing()).query("model == 'tiny-dense'").set_index("batch_size")
+    dense = write_report(run_dir, _pricing()).priced.query("model == 'tiny-dense'").set_index("batch_size")
     # 4x the tokens at 1.25x the power: the hour costs about the same, so $/M falls by almost 4x
     ratio = dense.loc[1, "total_per_mtok_usd"] / dense.loc[4, "total_per_mtok_usd"]
     assert 3.5 < ratio < 4.0
@@ -67,7 +67,7 @@ def test_cost_falls_as_throughput_rises_at_equal_power(run_dir):
 
 
 def test_moe_is_compared_with_the_dense_model_it_pairs_with(run_dir):
-    comparison = dense_vs_moe(write_report(run_dir, _pricing()))
+    comparison = dense_vs_moe(write_report(run_dir, _pricing()).priced)
     assert list(comparison["batch"]) == [1, 4]
     # batch 1: dense 200 tok/s in+out vs MoE 160 at equal power, so the MoE costs 200/160 as much
     assert comparison.iloc[0]["MoE / dense cost"] == pytest.approx(200 / 160, rel=1e-3)
@@ -75,7 +75,7 @@ def test_moe_is_compared_with_the_dense_model_it_pairs_with(run_dir):
 
 def test_measured_gpu_energy_is_labelled_measured_and_priced_with_the_preset(tmp_path):
     record = point_record(accelerator="NVIDIA H100 80GB HBM3", units=1, method="nvml-counter", power_w=350.0)
-    table = write_report(_write(tmp_path, [record]), _pricing("inferencex-hyperscaler", "deepseek-v3"))
+    table = write_report(_write(tmp_path, [record]), _pricing("inferencex-hyperscaler", "deepseek-v3")).priced
     row = table.iloc[0]
     assert row["hardware"] == "h100-sxm" and row["rental_usd_per_h"] == pytest.approx(1.17)
     assert row["label"].startswith("tok/s measured; energy measured [nvml-counter] (gpu)")
@@ -85,14 +85,14 @@ def test_measured_gpu_energy_is_labelled_measured_and_priced_with_the_preset(tmp
 
 def test_failed_points_are_left_out_of_prices_but_listed(tmp_path):
     records = [point_record(), {**point_record(batch=64), "status": "failed", "error": "OOM"}]
-    table = write_report(_write(tmp_path, records), _pricing())
+    table = write_report(_write(tmp_path, records), _pricing()).priced
     assert len(table) == 1
     assert "1 point(s) failed" in (tmp_path / "report.md").read_text()
 
 
 def test_a_run_where_every_point_failed_still_gets_a_report(tmp_path):
     records = [{**point_record(batch=b), "status": "failed", "error": "timeout"} for b in (1, 2)]
-    table = write_report(_write(tmp_path, records), _pricing())
+    table = write_report(_write(tmp_path, records), _pricing()).priced
     assert table.empty
     report = (tmp_path / "report.md").read_text()
     assert "No point was measured successfully" in report and "2 point(s) failed" in report

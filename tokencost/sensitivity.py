@@ -1,9 +1,9 @@
 """Which assumption moves $/M most: each factor alone moved by +-X %, the rest held."""
 
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from tokencost.assumptions import Assumptions
 from tokencost.catalog import HardwareEntry, find_hardware
@@ -48,23 +48,18 @@ def sensitivity(point: dict, catalog: list[HardwareEntry], a: Assumptions, swing
     return table
 
 
-def plot_tornado(table: pd.DataFrame, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def tornado(table: pd.DataFrame, title: str, note: str) -> Figure:
+    """The sensitivity table as a tornado plot; `note` gives the method labels and preset."""
     base, swing = table.attrs["base"], table.attrs["swing"]
     ordered = table.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig = Figure(figsize=(7, 4), layout="tight")
+    ax = fig.subplots()
     for y, row in enumerate(ordered.itertuples()):
         ax.barh(y, row.at_minus - base, left=base, color="tab:blue")
         ax.barh(y, row.at_plus - base, left=base, color="tab:orange")
     ax.set_yticks(range(len(ordered)), ordered["factor"])
     ax.axvline(base, color="black", linewidth=0.8)
     ax.set_xlabel("$ per million tokens (input + output)")
-    ax.set_title(f"{title} ($ estimated)\nblue: factor -{swing:.0%}, orange: factor +{swing:.0%} "
-                 "(utilization capped at 1, PUE at 1)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    ax.set_title(f"{title}\n{note}\nblue: factor -{swing:.0%}, orange: factor +{swing:.0%} "
+                 "(utilization capped at 1, PUE at 1)", fontsize=8.5)
+    return fig
