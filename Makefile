@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench-overhead clean
+.PHONY: install demo test bench-overhead bench-serve-overhead clean
 
 install: $(STAMP)
 
@@ -26,6 +26,9 @@ test: $(STAMP)
 
 bench-overhead: $(STAMP)
 	$(BIN)/python -m bench.overhead
+
+bench-serve-overhead: $(STAMP)
+	$(BIN)/python -m bench.serve_overhead
 
 clean:
 	rm -rf $(VENV) results/runs

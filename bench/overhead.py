@@ -81,25 +81,34 @@ def run_vllm(args) -> dict:
     }
 
 
-def run_side(side: str, args) -> dict:
-    """One side's token counts and elapsed time, measured in a fresh subprocess."""
-    with tempfile.TemporaryDirectory() as tmp:
-        result_path = Path(tmp) / "result.json"
-        command = [
-            sys.executable, "-m", "bench.overhead", "--side", side, "--result", str(result_path),
-            "--model", args.model, "--isl", str(args.isl), "--osl", str(args.osl),
-            "--num-prompts", str(args.num_prompts), "--max-num-seqs", str(args.max_num_seqs),
-        ]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        result = json.loads(result_path.read_text())
+def run_side_process(module: str, side: str, options: list[str], workdir: Path) -> dict:
+    """One side's result, measured by `python -m module --side side` in a fresh subprocess."""
+    result_path = Path(workdir) / "result.json"
+    command = [sys.executable, "-m", module, "--side", side, "--result", str(result_path), *options]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = json.loads(result_path.read_text())
     return result | {"output_tok_s": result["output_tokens"] / result["elapsed_s"]}
+
+
+def run_side(side: str, args) -> dict:
+    options = ["--model", args.model, "--isl", str(args.isl), "--osl", str(args.osl),
+               "--num-prompts", str(args.num_prompts), "--max-num-seqs", str(args.max_num_seqs)]
+    with tempfile.TemporaryDirectory() as tmp:
+        return run_side_process("bench.overhead", side, options, Path(tmp))
+
+
+def answer_side(args, ours, theirs) -> bool:
+    """In a side's subprocess: measure that side and write its result; False in the parent."""
+    if not args.side:
+        return False
+    result = ours(args) if args.side == "ours" else theirs(args)
+    args.result.write_text(json.dumps(result))
+    return True
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.side:
-        result = run_ours(args) if args.side == "ours" else run_vllm(args)
-        args.result.write_text(json.dumps(result))
+    if answer_side(args, run_ours, run_vllm):
         return 0
 
     print(

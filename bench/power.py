@@ -34,7 +34,7 @@ RAPL_ROOT = Path("/sys/class/powercap")
 class EnergyReading:
     """Energy over one window, with how and where it was obtained."""
 
-    method: str  # "nvml-counter", "nvml-sampled", "rapl" (measured) or "estimated"
+    method: str  # "nvml-counter", "nvml-sampled", "rapl" (measured), "estimated" or "none"
     boundary: str  # "gpu" or "cpu": what the joules cover
     duration_s: float
     energy_j: float | None
@@ -46,7 +46,7 @@ class EnergyReading:
 
     @property
     def measured(self) -> bool:
-        return self.method != "estimated"
+        return self.method not in ("estimated", "none")
 
     def to_record(self) -> dict:
         return asdict(self) | {"measured": self.measured}
@@ -217,6 +217,24 @@ class CpuEstimateMeter(Meter):
         )
         return EnergyReading(self.method, self.boundary, duration, power * duration, power, basis, [power * duration])
 
+
+class NoMeter(Meter):
+    """No energy figure: the model runs on a machine this one cannot measure (a remote endpoint)."""
+
+    method = "none"
+    boundary = "none"
+
+    def __init__(self, why: str):
+        self.why = why
+
+    def describe(self) -> dict:
+        return {"meter": "none", "why_not_measured": self.why}
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(time.perf_counter(), ())
+
+    def reading(self, start: Snapshot, end: Snapshot) -> EnergyReading:
+        return EnergyReading(self.method, self.boundary, end.t - start.t, None, None, f"not measured: {self.why}")
 
 
 def _busy_fraction(before: tuple, after: tuple) -> float:

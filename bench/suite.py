@@ -11,6 +11,35 @@ from bench.errors import UserError
 from bench.validation import parse
 from bench.workload import Workload
 
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+
+
+class ServeSettings(BaseModel):
+    """Serving mode: load models, SLOs and the server (started here, or an existing `endpoint`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Closed loop (InferenceX): this many requests in flight; requests = concurrency x requests_per_concurrency.
+    concurrencies: tuple[PositiveInt, ...] = (1, 4, 16)
+    requests_per_concurrency: PositiveInt = 4
+    # Open loop (vllm bench serve): Poisson arrivals at these rates, requests per second.
+    request_rates: tuple[Annotated[float, Field(gt=0)], ...] = ()
+    requests_per_rate: PositiveInt = 32
+    max_concurrency: PositiveInt | None = None  # cap on requests in flight under a rate
+    warmup: bool = True  # warm-up requests before each point, excluded from its metrics
+    slo_ttft_ms: Annotated[float, Field(gt=0)] | None = 2000.0  # goodput counts requests within both SLOs
+    slo_tpot_ms: Annotated[float, Field(gt=0)] | None = 200.0
+    prompt_format: Literal["token-ids", "text"] = "token-ids"  # text: decoded with the card's tokenizer
+    server_args: tuple[str, ...] = ()  # passed to vLLM's server as they are, e.g. ["--data-parallel-size", "2"]
+    startup_timeout_s: Annotated[float, Field(gt=0)] = 900.0
+    # An OpenAI-compatible server that is already running (vLLM, SGLang, TGI, TensorRT-LLM): nothing is started.
+    endpoint: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    endpoint_model: str | None = None  # the served model name (default: the server's first model)
+    api_key_env: str | None = None  # name of the environment variable holding the endpoint's API key
+    # What serves a remote endpoint, for pricing (a local endpoint is described from this machine).
+    endpoint_accelerator: str | None = None
+    endpoint_accelerator_count: PositiveInt = 1
+
 
 class Suite(BaseModel):
     """The embedded defaults are the CPU demo: two tiny models, a short batch sweep."""
@@ -27,6 +56,8 @@ class Suite(BaseModel):
     prefill_probe: bool = True  # time a prefill-only pass per point, to split input and output cost
     min_window_s: Annotated[float, Field(ge=0)] = 30.0  # shorter windows are flagged in the record's checks
     point_timeout_s: Annotated[float, Field(gt=0)] | None = None  # a point running longer is recorded as failed
+    mode: Literal["offline", "serve"] = "offline"  # serve: through vLLM's OpenAI-compatible server, with latencies
+    serve: ServeSettings = ServeSettings()
 
     def to_record(self) -> dict:
         return self.model_dump(mode="json")
@@ -44,9 +75,13 @@ def load_suite(path: Path | None = None) -> Suite:
     return parse(Suite, data, str(path))
 
 
-def with_overrides(suite: Suite, models=None, batch_sizes=None, engines=None, **workload) -> Suite:
+def with_overrides(suite: Suite, models=None, batch_sizes=None, engines=None, mode=None, serve=None,
+                   **workload) -> Suite:
     """The suite with command-line overrides applied (None leaves a value as it is)."""
     data = suite.model_dump()
+    if mode:
+        data["mode"] = mode
+    data["serve"] |= {k: v for k, v in (serve or {}).items() if v is not None}
     if engines:
         data["engines"] = tuple(engines)
     if models:

@@ -38,6 +38,31 @@ def _add_pricing_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hardware", type=Path, help="TOML file with figures for hardware the catalog lacks")
 
 
+def _float_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+    if not values or any(not v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give positive numbers, e.g. 0.5,2,8")
+    return values
+
+
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("serving mode (--mode serve)")
+    group.add_argument("--mode", choices=["offline", "serve"],
+                       help="offline: batches through vLLM's engine (default); serve: requests to vLLM's "
+                            "OpenAI-compatible server, with latencies and cost against interactivity")
+    group.add_argument("--concurrency", type=_int_list, help="closed-loop concurrencies, e.g. 1,4,16,64")
+    group.add_argument("--request-rates", type=_float_list, help="open-loop Poisson request rates per second, e.g. 1,4")
+    group.add_argument("--endpoint", help="measure an OpenAI-compatible server already running at this URL "
+                                          "(SGLang, TGI, TensorRT-LLM, vLLM) instead of starting vLLM")
+    group.add_argument("--endpoint-gpu", help="a remote endpoint's GPU, for pricing (catalog key, e.g. h100-sxm)")
+    group.add_argument("--endpoint-gpus", type=int, help="a remote endpoint's GPU count (default 1)")
+    group.add_argument("--slo-ttft-ms", type=float, help="goodput SLO on time to first token (ms)")
+    group.add_argument("--slo-tpot-ms", type=float, help="goodput SLO on time per output token (ms)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokencost", description="Measure what an LLM token costs to produce, and price it."
@@ -56,16 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish the missing points of an interrupted run, with its settings")
     run.add_argument("--watts-per-vcpu", type=float, help="CPU power per vCPU for the estimated meter")
+    _add_serve_options(run)
     _add_pricing_options(run)
 
-    report = commands.add_parser("report", help="price a measured run and write its tables and plots")
-    report.add_argument("run_dir", type=Path)
-    report.add_argument("-o", "--out", type=Path, help="output directory (default: the run directory)")
+    report = commands.add_parser("report", help="price measured runs; write their tables, plots and web page")
+    report.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    report.add_argument("-o", "--out", type=Path, help="output directory (default: the run directory when one is "
+                                                       f"given, else {DEFAULT_RESULTS_DIR}/report-<time>)")
     _add_pricing_options(report)
 
     price = commands.add_parser("price", help="re-price a measured run without re-measuring; print the table")
-    price.add_argument("run_dir", type=Path)
+    price.add_argument("run_dir", type=Path, metavar="RUN_DIR_OR_JSON",
+                       help="a run directory, or a `vllm bench serve --save-result` JSON file")
     price.add_argument("--csv", type=Path, help="also write the priced table to this CSV file")
+    price.add_argument("--gpu", help="for a vllm bench file: the GPU that served it (catalog key, e.g. h100-sxm)")
+    price.add_argument("--gpus", type=int, default=1, help="for a vllm bench file: GPUs serving (default 1)")
+    price.add_argument("--watts", type=float, help="for a vllm bench file: measured power of all GPUs "
+                                                   "(default: TDP, estimated)")
     _add_pricing_options(price)
 
     quote = commands.add_parser("quote", help="price one throughput figure, e.g. a number from a paper")
@@ -96,6 +128,25 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("-o", "--out", type=Path, help="also write claims.md into this directory")
     _add_pricing_options(claims)
 
+    index = commands.add_parser("index", help="rewrite the README of the published runs and check their sizes")
+    index.add_argument("results_dir", type=Path, nargs="?", default=Path("results"), metavar="RESULTS_DIR",
+                       help="folder of published runs (default: results)")
+    _add_pricing_options(index)
+
+    compare = commands.add_parser("compare",
+                                  help="CI gate: fail (exit 1) when NEW costs more or runs slower than BASELINE")
+    compare.add_argument("baseline", type=Path, metavar="BASELINE",
+                         help="a run directory, a directory of runs (repeats), a records.jsonl or a costs.csv")
+    compare.add_argument("new", type=Path, metavar="NEW", help="the same, for the run to check")
+    compare.add_argument("--max-regression", default="5%",
+                         help="allowed rise in $/M tokens or fall in output tok/s, e.g. 5%% or 0.05 (default 5%%); "
+                              "points measured several times get at least their noise band")
+    compare.add_argument("--require-all", action="store_true",
+                         help="also fail when a baseline point is missing from NEW")
+    compare.add_argument("--json", type=Path, metavar="PATH",
+                         help="write NEW's points as pytest-benchmark JSON (readable by `pytest-benchmark compare`)")
+    _add_pricing_options(compare)
+
     commands.add_parser("models", help="list the model cards with their parameter counts")
     commands.add_parser("presets", help="list the economic presets")
     commands.add_parser("doctor", help="what this machine can measure, and the energy method a run would use")
@@ -114,10 +165,19 @@ def _pricing(args):
 def cmd_run(args) -> int:
     from bench.power import DEFAULT_WATTS_PER_VCPU
     from bench.suite import load_suite, with_overrides
+    from bench.serve_sweep import run_serve_sweep
     from bench.sweep import new_run_id, run_sweep
 
     overrides = dict(models=args.models, batch_sizes=args.batch_sizes, engines=args.engines, isl=args.isl, osl=args.osl,
                      requests_per_batch=args.requests_per_batch)
+    serve = dict(concurrencies=args.concurrency, request_rates=args.request_rates, endpoint=args.endpoint,
+                 endpoint_accelerator=args.endpoint_gpu, endpoint_accelerator_count=args.endpoint_gpus,
+                 slo_ttft_ms=args.slo_ttft_ms, slo_tpot_ms=args.slo_tpot_ms)
+    if args.endpoint or args.concurrency or args.request_rates:
+        args.mode = args.mode or "serve"
+    if any(v is not None for v in serve.values()) and args.mode == "offline":
+        raise UserError("--mode", "is offline but serving options were given", "use --mode serve")
+    overrides |= dict(mode=args.mode, serve=serve)
     suite = with_overrides(load_suite(args.suite), **overrides)
     pricing = _pricing(args)  # checked before anything is measured
     if args.watts_per_vcpu is not None and args.watts_per_vcpu <= 0:
@@ -125,7 +185,8 @@ def cmd_run(args) -> int:
     watts_per_vcpu = args.watts_per_vcpu or DEFAULT_WATTS_PER_VCPU
     if args.resume:
         run_dir = args.resume
-        changed = args.suite is not None or any(v is not None for v in overrides.values())
+        changed = args.suite is not None or any(v is not None for k, v in overrides.items() if k != "serve") \
+            or any(v is not None for v in serve.values())
         suite, watts_per_vcpu = _resumable(run_dir, suite if changed else None, args.watts_per_vcpu)
         print(f"Resuming {run_dir}")
     else:
@@ -134,7 +195,8 @@ def cmd_run(args) -> int:
         print(f"Measuring into {run_dir}")
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        result = run_sweep(suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume))
+        sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
+        result = sweep(suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume))
     except KeyboardInterrupt:
         _report_if_any(run_dir, pricing)
         print(f"tokencost: interrupted; completed points are in {run_dir / 'records.jsonl'} "
@@ -143,7 +205,7 @@ def cmd_run(args) -> int:
     except UserError:
         _report_if_any(run_dir, pricing)  # price what was measured before the error
         raise
-    _report(run_dir, run_dir, pricing)
+    _report([run_dir], run_dir, pricing)
     if result.failures:
         print(f"\n{len(result.failures)} point(s) did not complete:", file=sys.stderr)
         for f in result.failures:
@@ -159,7 +221,7 @@ def _raise_keyboard_interrupt(signum, frame):
 
 def _report_if_any(run_dir: Path, pricing) -> None:
     if (run_dir / "records.jsonl").exists():
-        _report(run_dir, run_dir, pricing)
+        _report([run_dir], run_dir, pricing)
 
 
 def _resumable(run_dir: Path, requested, watts_per_vcpu):
@@ -201,34 +263,66 @@ def _require_records(run_dir: Path) -> None:
 
 
 def cmd_report(args) -> int:
-    _require_records(args.run_dir)
-    return _report(args.run_dir, args.out or args.run_dir, _pricing(args))
+    from datetime import datetime, timezone
+
+    for run_dir in args.run_dirs:
+        _require_records(run_dir)
+    out_dir = args.out
+    if out_dir is None and len(args.run_dirs) == 1:
+        out_dir = args.run_dirs[0]
+    elif out_dir is None:
+        out_dir = DEFAULT_RESULTS_DIR / f"report-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+        print(f"No -o given: writing the report of {len(args.run_dirs)} runs to {out_dir}")
+    return _report(args.run_dirs, out_dir, _pricing(args))
 
 
-def _report(run_dir: Path, out_dir: Path, pricing) -> int:
-    from tokencost.report import OUTPUT_FILES, dense_vs_moe, markdown_table, write_report
+def _report(run_dirs: list[Path], out_dir: Path, pricing) -> int:
+    from tokencost.html_page import PAGE_FILE
+    from tokencost.report import NUMBER_FORMAT, dense_vs_moe, markdown_table, write_report
 
-    priced = write_report(run_dir, pricing, out_dir)
+    from tokencost.serving import serve_markdown
+
+    report = write_report(run_dirs, pricing, out_dir)
     print()
-    print(markdown_table(priced))
-    comparison = dense_vs_moe(priced)
+    if not report.priced.empty or report.serving.empty:
+        print(markdown_table(report.priced))
+    if not report.serving.empty:
+        print(serve_markdown(report.serving))
+    comparison = dense_vs_moe(report.priced)
     if not comparison.empty:
         print()
-        print(comparison.to_markdown(index=False, floatfmt=".4g"))
+        print(comparison.to_markdown(index=False, floatfmt=NUMBER_FORMAT))
     print()
-    print(f"Records: {run_dir / 'records.jsonl'}")
-    print("Report:  " + ", ".join(str(out_dir / name) for name in OUTPUT_FILES))
+    print("Records: " + ", ".join(str(run_dir / "records.jsonl") for run_dir in run_dirs))
+    print("Report:  " + ", ".join(str(path) for path in report.files if path.name != PAGE_FILE))
+    print(f"Page: {out_dir / PAGE_FILE}")
     return 0
 
 
 def cmd_price(args) -> int:
+    import pandas as pd
+
     from bench.records import read_records
     from tokencost.report import markdown_table
+    from tokencost.serving import serve_markdown, serve_table
+    from tokencost.vllm_bench import is_vllm_bench_file, read_vllm_bench
 
-    _require_records(args.run_dir)
+    for name in ("gpus", "watts"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            raise UserError(f"--{name}", f"is {getattr(args, name)}", "give a positive number")
+    if is_vllm_bench_file(args.run_dir):
+        records = [read_vllm_bench(args.run_dir, args.gpu, args.gpus, args.watts)]
+    else:
+        _require_records(args.run_dir)
+        records = read_records(args.run_dir)
     pricing = _pricing(args)
-    priced = pricing.table(read_records(args.run_dir))
-    print(markdown_table(priced))
+    priced = pricing.table(records)
+    serving = serve_table(records, pricing)
+    if not priced.empty or serving.empty:
+        print(markdown_table(priced))
+    if not serving.empty:
+        print(serve_markdown(serving))
+        priced = pd.concat([priced, serving], ignore_index=True) if not priced.empty else serving
     print(f"\nPreset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}); compared with {pricing.api.key}.")
     if args.csv:
         priced.to_csv(args.csv, index=False)
@@ -314,6 +408,46 @@ def cmd_claims(args) -> int:
     return 0
 
 
+def cmd_index(args) -> int:
+    from tokencost.results_index import publication_problems, write_index
+
+    if not args.results_dir.is_dir():
+        raise UserError("RESULTS_DIR", f"{args.results_dir} is not a directory",
+                        "give the folder of published runs, e.g. results")
+    print(f"Index: {write_index(args.results_dir, _pricing(args))}")
+    problems = publication_problems(args.results_dir)
+    for problem in problems:
+        print(f"tokencost: {args.results_dir}/{problem}", file=sys.stderr)
+    if problems:
+        print(f"tokencost: {len(problems)} file(s) in {args.results_dir} must not be published", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_compare(args) -> int:
+    from tokencost import gate
+    from tokencost.benchmark_json import write_benchmark_json
+
+    threshold = gate.parse_threshold(args.max_regression)
+    pricing = _pricing(args)
+    baseline, _ = gate.load_points(args.baseline, pricing, "BASELINE")
+    new, new_records = gate.load_points(args.new, pricing, "NEW")
+    diff = gate.compare(baseline, new, threshold)
+    print(gate.diff_markdown(diff))
+    n = gate.counts(diff)
+    print(f"\n{args.new} against {args.baseline}, preset '{pricing.assumptions.name}', threshold {threshold:.1%}: "
+          f"{n[gate.REGRESSION]} regressed, {n[gate.OK]} ok, {n[gate.IMPROVED]} improved, "
+          f"{n[gate.ONLY_IN_BASELINE]} only in baseline, {n[gate.ONLY_IN_NEW]} only in new.")
+    if args.json:
+        write_benchmark_json(args.json, new, new_records)
+        print(f"pytest-benchmark JSON: {args.json}")
+    missing = n[gate.ONLY_IN_BASELINE] if args.require_all else 0
+    if n[gate.REGRESSION] or missing:
+        print(f"tokencost: gate failed: {n[gate.REGRESSION]} point(s) regressed"
+              + (f", {missing} missing (--require-all)" if missing else ""), file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from bench.doctor import diagnose
 
@@ -353,6 +487,8 @@ def _human(count: int) -> str:
 COMMANDS = {
     "run": cmd_run, "report": cmd_report, "price": cmd_price, "quote": cmd_quote, "project": cmd_project,
     "models": cmd_models, "presets": cmd_presets, "doctor": cmd_doctor, "claims": cmd_claims,
+    "compare": cmd_compare,
+    "index": cmd_index,
 }
 
 

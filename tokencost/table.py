@@ -6,7 +6,6 @@ import pandas as pd
 
 from bench.cards import load_card
 from bench.errors import UserError
-
 from tokencost.api_prices import ApiPrice, blended_per_mtok
 from tokencost.assumptions import Assumptions
 from tokencost.catalog import HardwareEntry, find_hardware
@@ -45,6 +44,25 @@ POINT_FIELDS = {
     "steady_state.j_per_output_token": "steady_j_per_output_token",
 }
 
+# Serving-mode records add the load and the client-side latencies.
+SERVE_FIELDS = {
+    "load.model": "load_model",
+    "load.concurrency": "concurrency",
+    "load.request_rate": "request_rate",
+    "requests_per_s": "requests_per_s",
+    "latency_ms.ttft.median": "ttft_p50_ms",
+    "latency_ms.ttft.p99": "ttft_p99_ms",
+    "latency_ms.tpot.median": "tpot_p50_ms",
+    "latency_ms.tpot.p90": "tpot_p90_ms",
+    "latency_ms.itl.median": "itl_p50_ms",
+    "latency_ms.itl.p99": "itl_p99_ms",
+    "latency_ms.e2e.median": "e2e_p50_ms",
+    "latency_ms.e2e.p99": "e2e_p99_ms",
+    "interactivity_tok_s_user": "interactivity",
+    "interactivity_p90_tok_s_user": "interactivity_p90",
+    "goodput.requests_per_s": "goodput_rps",
+    "goodput.share": "goodput_share",
+}
 
 PRICED_COLUMNS = [
     "hardware", "power_w_priced", "power_basis", "hourly_usd", *(f"{c}_usd_per_h" for c in COMPONENTS),
@@ -54,10 +72,11 @@ PRICED_COLUMNS = [
 ]
 
 
-def measured_points(records: list[dict]) -> pd.DataFrame:
-    """The successful points of some records, flattened to the columns above."""
-    flat = pd.json_normalize([r for r in records if r.get("status") == "ok"])
-    points = flat.reindex(columns=list(POINT_FIELDS)).rename(columns=POINT_FIELDS)
+def measured_points(records: list[dict], mode: str = "offline") -> pd.DataFrame:
+    """The successful points of one mode ("offline" or "serve"), flattened to the columns above."""
+    flat = pd.json_normalize([r for r in records if r.get("status") == "ok" and r.get("mode", "offline") == mode])
+    fields = POINT_FIELDS | (SERVE_FIELDS if mode == "serve" else {})
+    points = flat.reindex(columns=list(fields)).rename(columns=fields)
     points["input_tok_s"] = points["input_tokens"] / points["duration_s"]
     points["j_per_output_token"] = points["energy_j"] / points["output_tokens"]
     points["checks"] = _failed_checks(flat)
@@ -117,7 +136,8 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
     priced = pd.concat([points.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     priced["label"] = (
         "tok/s measured; energy " + priced["energy_method"].map(_energy_word)
-        + " (" + priced["energy_boundary"].fillna("?") + "); $ estimated from '" + a.name + "'"
+        + priced["energy_boundary"].map(lambda b: "" if b == "none" else f" ({b if isinstance(b, str) else '?'})")
+        + "; $ estimated from '" + a.name + "'"
     )
     return priced.sort_values(["engine", "kind", "model", "batch_size", "isl", "osl"], ignore_index=True)
 
@@ -134,10 +154,14 @@ def _roofline(point: dict, hardware: HardwareEntry):
     """The point's ceiling, or None without the model card or the hardware's figures."""
     config = _card_config(point["model"])
     figures = hardware_of(hardware, point["accelerator_count"])
-    if config is None or figures is None or pd.isna(point["isl"]):
+    if config is None or figures is None or pd.isna(point["isl"]) or pd.isna(point["batch_size"]):
         return None
     return ceiling(config, figures, int(point["batch_size"]), int(point["isl"]), int(point["osl"]))
 
 
 def _energy_word(method: str) -> str:
+    if method == "none":
+        return "not measured (power priced at TDP)"
+    if method == "stated":
+        return "as stated by the user (--watts)"
     return "estimated" if method == "estimated" else f"measured [{method}]"
