@@ -68,6 +68,13 @@ def test_timelines_and_large_files_are_flagged_but_local_runs_are_not(tmp_path):
     assert (results / "README.md").read_text().startswith("# Published runs")  # written all the same
 
 
+def test_server_logs_are_flagged(tmp_path):
+    results = _results(tmp_path)
+    (results / "2026-11-27-cpu-demo" / "server-tiny-dense.log").write_text("$ /home/someone/.venv/bin/python ...\n")
+    (problem,) = publication_problems(results)
+    assert problem.startswith("2026-11-27-cpu-demo/server-tiny-dense.log: server logs are not published")
+
+
 def test_cli_index_writes_the_readme(tmp_path):
     results = _results(tmp_path)
     result = tokencost("index", results)

@@ -1,5 +1,6 @@
 """results/ as a publication: the README's table of published runs, and the checks that keep it publishable."""
 
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,11 @@ NOT_PUBLISHED_DIRS = ("runs", "baselines")  # local runs (not committed); the CI
 LINKED_FILES = ("report.md", "index.html", "claims.md")
 NOTE_FILE = "about.md"  # optional: a run's own caveats, quoted under the table
 SIZE_LIMIT_BYTES = 5_000_000
-UNPUBLISHED_FILES = ("timeline.jsonl",)  # power timelines at 10 Hz: kept with local runs only
+# Files kept with local runs only, by name pattern, with the reason.
+UNPUBLISHED_FILES = {
+    "timeline.jsonl": "power timelines are not published",  # 10 Hz samples: large
+    "server-*.log": "server logs are not published (they hold the measuring machine's paths)",
+}
 
 INTRO = """# Published runs
 
@@ -25,7 +30,8 @@ from `tokencost claims`). Re-price any of them without re-measuring:
 `tokencost report results/<run> --preset neocloud-owned`; compare several in
 one report: `tokencost report results/<run> results/<other> -o DIR`.
 Local runs go to `results/runs/`, which is not committed. Power timelines
-(`timeline.jsonl`) are not published, and no published file may exceed 5 MB.
+(`timeline.jsonl`) and server logs (`server-*.log`) are not published, and no
+published file may exceed 5 MB.
 
 This file is written by `tokencost index` from the runs' records."""
 
@@ -75,15 +81,15 @@ def index_markdown(results_dir: Path, pricing: Pricing) -> str:
 
 
 def publication_problems(results_dir: Path) -> list[str]:
-    """Files that must not be published: power timelines, and anything over the size limit."""
+    """Files that must not be published: timelines, server logs, and anything over the size limit."""
     problems = []
     for path in sorted(Path(results_dir).rglob("*")):
         relative = path.relative_to(results_dir)
         if relative.parts[0] == "runs" or not path.is_file():
             continue
-        if path.name in UNPUBLISHED_FILES:
-            problems.append(f"{relative}: power timelines are not published; delete it from results/ "
-                            "(the run in results/runs/ keeps it)")
+        reason = next((why for pattern, why in UNPUBLISHED_FILES.items() if fnmatch(path.name, pattern)), None)
+        if reason:
+            problems.append(f"{relative}: {reason}; delete it from results/ (the run in results/runs/ keeps it)")
         elif path.stat().st_size > SIZE_LIMIT_BYTES:
             problems.append(f"{relative}: {path.stat().st_size / 1e6:.1f} MB is over the "
                             f"{SIZE_LIMIT_BYTES / 1e6:.1f} MB limit for published files; leave it out of results/")
