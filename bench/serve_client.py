@@ -166,7 +166,7 @@ async def closed_loop(client: CompletionsClient, prompts: list, osl: int, concur
 async def poisson(client: CompletionsClient, prompts: list, osl: int, rate: float, seed: int = 0,
                   max_concurrency: int | None = None, window=None) -> LoadResult:
     steady = _Steady(window)
-    gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=len(prompts))
+    arrivals = np.cumsum(np.random.default_rng(seed).exponential(1.0 / rate, size=len(prompts)))
     limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
 
     async def one(prompt) -> RequestTiming:
@@ -180,8 +180,8 @@ async def poisson(client: CompletionsClient, prompts: list, osl: int, rate: floa
 
     start = time.perf_counter()
     tasks = []
-    for i, prompt in enumerate(prompts):
-        delay = start + gaps[: i + 1].sum() - time.perf_counter()
+    for arrival, prompt in zip(arrivals, prompts):
+        delay = start + arrival - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(prompt)))

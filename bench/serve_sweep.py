@@ -7,7 +7,7 @@ over the same instants (whole point, and the client-decided steady state).
 import json
 import os
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 from bench.cards import ModelCard
@@ -77,6 +77,7 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options):
     serve = suite.serve
     engine = "endpoint" if serve.endpoint else "vllm"
     points = load_points(serve)
+    by_key = {serve_point_key(model, engine, p, suite.workload): p for model in suite.models for p in points}
     planned = {
         serve_point_key(model, engine, p, suite.workload): {
             "label": f"{engine} serve {p.label}",
@@ -86,11 +87,10 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options):
     meter = _endpoint_meter(serve) if serve.endpoint else None
     with SweepRun(suite, run_dir, planned, meter=meter, hardware=_endpoint_hardware(serve), **options) as run:
         for card in run.cards:
-            todo = [(p, serve_point_key(card.name, engine, p, suite.workload)) for p in points]
-            todo = [(p, key) for p, key in todo if key not in run.done]
-            keys = [key for _, key in todo]
-            if not todo:
+            keys = run.todo([serve_point_key(card.name, engine, p, suite.workload) for p in points])
+            if not keys:
                 continue
+            todo = [(by_key[key], key) for key in keys]
             if card.name in run.too_long:
                 run.fail_all(card, keys, "context-exceeded", run.too_long[card.name])
                 continue
@@ -154,9 +154,7 @@ class ServePointMeasurement:
         if not card.has_tokenizer:
             raise UserError("serve.prompt_format", f"'text' needs a tokenizer and {card.name}'s card has none",
                             "use prompt_format = 'token-ids', or a card with a tokenizer")
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(card.path))
+        tokenizer = _tokenizer(str(card.path))
         return [tokenizer.decode(p) for p in prompts]
 
     def _load(self, load: LoadPoint, prompts: list, osl: int, window=None):
@@ -219,6 +217,14 @@ class ServePointMeasurement:
         }
         record["validity"]["all_ok"] = all(c["ok"] is not False for n, c in record["validity"].items() if n != "all_ok")
         return record
+
+@lru_cache(maxsize=4)
+def _tokenizer(path: str):
+    """A card's tokenizer, loaded once for all its points' warm-ups and measured prompts."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
 
 def _save_requests(run_dir: Path, key: str, requests) -> None:
     """Per-request timings (not every token's arrival) beside the records, for re-analysis."""

@@ -3,7 +3,7 @@
 A report is a headline and a list of sections, each a title with paragraphs, a table, bullet points,
 figures and CSV files; report.md and index.html render the same sections. SECTION_BUILDERS make them, in
 order, from all the records (offline and serving) and the priced offline points; records of another kind
-add their sections by adding a builder to that list (serving mode will, from tokencost.serving).
+add their sections by adding a builder to that list, as tokencost.serving does for serving mode.
 """
 
 from collections.abc import Callable, Sequence
@@ -21,6 +21,7 @@ from tokencost.catalog import HardwareEntry
 from tokencost.compare import THRESHOLD_PER_MTOK_USD, break_even, threshold
 from tokencost.pricing import COMPONENTS
 from tokencost.sensitivity import sensitivity, tornado
+from tokencost.serving import serve_table, serving_sections
 from tokencost.table import measured_points, price_table
 
 NUMBER_FORMAT = ".4g"  # every number in report.md and index.html
@@ -334,14 +335,8 @@ def _failures(report: Report) -> list[Section]:
                                       + "; ".join(f"{r.get('point')}: {r.get('error')}" for r in failed)])]
 
 
-def _serving(report: Report) -> list[Section]:
-    from tokencost.serving import serving_sections
-
-    return serving_sections(report)
-
-
 SECTION_BUILDERS: list[Callable[[Report], list[Section]]] = [
-    _runs, _costs, _energy, _dense_vs_moe, _gpu_vs_gpu, _serving, _roofline, _break_even, _threshold, _sensitivity,
+    _runs, _costs, _energy, _dense_vs_moe, _gpu_vs_gpu, serving_sections, _roofline, _break_even, _threshold, _sensitivity,
     _assumptions, _hardware_figures, _failures,
 ]
 
@@ -360,8 +355,6 @@ def read_runs(run_dirs: Sequence[Path]) -> list[dict]:
 
 
 def build_report(records: list[dict], pricing: Pricing) -> Report:
-    from tokencost.serving import serve_table
-
     report = Report(records, pricing.table(records), pricing, serve_table(records, pricing))
     for build in SECTION_BUILDERS:
         report.sections += build(report)
