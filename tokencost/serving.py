@@ -195,8 +195,9 @@ def serving_sections(report) -> list:
         Section(
             "Serving: dense vs MoE at the same interactivity",
             [f"Each MoE model and the dense model its card pairs with, at interactivities both fronts reach (the "
-             f"lowest, middle and highest of the overlap), {INTERPOLATION}. 'MoE / dense cost' below 1 means the "
-             "MoE model serves users at that speed more cheaply."],
+             f"lowest, middle and highest of the overlap), {INTERPOLATION}; $ estimated from measured points "
+             "priced as in the method column. 'MoE / dense cost' below 1 means the MoE model serves users at that "
+             "speed more cheaply."],
             table=dense_vs_moe(priced),
         ),
     ]
