@@ -101,7 +101,7 @@ class _Events:
             tokens = total - self.counted if total is not None else 1
             if tokens > 0:
                 if not timing.arrivals and self.on_first_token:
-                    self.on_first_token()
+                    self.on_first_token(now)
                 timing.arrivals.append((now, tokens))
                 self.counted += tokens
         if usage:
@@ -124,10 +124,11 @@ class _Steady:
         self.window = window or NoWindow()
         self.opened = self.closed = None
 
-    def open(self) -> None:
+    def open(self, at: float | None = None) -> None:
+        """Open now; `at` is the read that filled the load, so its tokens fall inside the window."""
         if self.opened is None:
             self.window.open()
-            self.opened = time.perf_counter()
+            self.opened = time.perf_counter() if at is None else at
 
     def close(self) -> None:
         if self.opened is not None and self.closed is None:
@@ -142,11 +143,11 @@ async def closed_loop(client: CompletionsClient, prompts: list, osl: int, concur
     decoding = 0
     results: list[RequestTiming] = []
 
-    def first_token() -> None:
+    def first_token(at: float) -> None:
         nonlocal decoding
         decoding += 1
         if decoding == concurrency and remaining:
-            steady.open()
+            steady.open(at)
 
     async def worker() -> None:
         nonlocal remaining, decoding

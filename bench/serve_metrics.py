@@ -117,6 +117,25 @@ def max_in_flight(requests: list[RequestTiming]) -> int:
     return peak
 
 
-def tokens_between(requests: list[RequestTiming], t0: float, t1: float) -> int:
-    """Output tokens that arrived at the client in [t0, t1]."""
-    return sum(n for r in requests for t, n in r.arrivals if t0 <= t <= t1)
+def tokens_between(requests: list[RequestTiming], t0: float, t1: float) -> tuple[int, int]:
+    """Output tokens that arrived at the client in [t0, t1], and in how many reads."""
+    inside = [n for r in requests for t, n in r.arrivals if t0 <= t <= t1]
+    return sum(inside), len(inside)
+
+
+# A rate timed from fewer reads than this is set by when the client happened to read,
+# e.g. one late read that brings a whole request's tokens at once.
+MIN_STEADY_READS = 8
+
+
+def steady_window(requests: list[RequestTiming], opened: float | None, closed: float | None,
+                  why_not: str) -> tuple[float, int, str]:
+    """The steady window's length and output tokens; (0, 0, why) where it cannot be timed."""
+    if opened is None or closed is None or closed <= opened:
+        return 0.0, 0, why_not
+    tokens, reads = tokens_between(requests, opened, closed)
+    if reads < MIN_STEADY_READS:
+        return 0.0, 0, (f"the steady window was too short to time: {tokens} tokens in {reads} reads over "
+                        f"{(closed - opened) * 1000:.0f} ms (needs {MIN_STEADY_READS} reads); "
+                        "send more requests per point or a longer osl")
+    return closed - opened, tokens, ""

@@ -15,7 +15,7 @@ from bench.endpoint import ExistingEndpoint, is_local
 from bench.errors import UserError
 from bench.power import NoMeter
 from bench.serve_client import CompletionsClient, closed_loop, poisson, run_load
-from bench.serve_metrics import Slo, summarize, tokens_between
+from bench.serve_metrics import Slo, steady_window, summarize
 from bench.server import VllmServer
 from bench.suite import ServeSettings, Suite
 from bench.sweep import (
@@ -189,9 +189,9 @@ class ServePointMeasurement:
             raise RuntimeError(f"all {len(result.requests)} requests failed ({'; '.join(sorted(errors))[:300]})")
         whole = run.meter.reading(whole_start, whole_end)
         whole.flags.append("whole-point window: the measured requests, ramp-up and drain included")
-        opened, closed = result.window_open, result.window_close
-        steady_s = closed - opened if opened and closed else 0.0
-        steady_tokens = tokens_between(result.requests, opened, closed) if steady_s else 0
+        steady_s, steady_tokens, why_not = steady_window(
+            result.requests, result.window_open, result.window_close,
+            "; ".join(result.notes) or "the window did not open")
         record = {
             "point": key,
             "status": "ok",
@@ -207,8 +207,7 @@ class ServePointMeasurement:
             "throughput_window": "client clock: first measured request sent to last one finished",
             "interactivity_definition": "1000 / TPOT ms (median; p90 for the slow tail), tokens/s per user",
             "energy": whole.to_record() | {"idle_power_w": run.idle_power_w},
-            "steady_state": steady_state(run.meter, window, steady_s, steady_tokens,
-                                         "; ".join(result.notes) or "the window did not open"),
+            "steady_state": steady_state(run.meter, window, steady_s, steady_tokens, why_not),
             # An existing endpoint's server is another process on the GPU by design.
             "validity": run.validity(whole, whole_start, whole_end, other_processes_matter=not run.suite.serve.endpoint)
             | {"requests_completed": {"ok": metrics["failed"] == 0, "completed": metrics["completed"],

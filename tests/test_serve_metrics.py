@@ -4,7 +4,16 @@ import math
 
 import pytest
 
-from bench.serve_metrics import RequestTiming, Slo, distribution_ms, max_in_flight, summarize, tokens_between
+from bench.serve_metrics import (
+    MIN_STEADY_READS,
+    RequestTiming,
+    Slo,
+    distribution_ms,
+    max_in_flight,
+    steady_window,
+    summarize,
+    tokens_between,
+)
 
 
 def request(sent, arrivals, end, prompt=10, output=None):
@@ -63,7 +72,25 @@ def test_nothing_completed():
 
 
 def test_tokens_between_counts_chunk_tokens_in_the_window():
-    assert tokens_between([A, B], 0.3, 0.55) == 3 + 1 + 2  # A at .3 .4 .5; B at .5 (1) and .55 (2)
+    # A at .3 .4 .5 (3 reads); B at .5 (1 token) and .55 (2 tokens in one read).
+    assert tokens_between([A, B], 0.3, 0.55) == (3 + 1 + 2, 3 + 2)
+
+
+def test_steady_window_is_timed_only_from_enough_reads():
+    assert MIN_STEADY_READS == 8
+    assert steady_window([A, B], 0.0, 1.0, "") == (1.0, 10, "")  # all 9 reads inside
+    assert steady_window([A, B], None, 1.0, "never filled") == (0.0, 0, "never filled")
+    assert steady_window([A, B], 0.5, 0.5, "never filled") == (0.0, 0, "never filled")
+    duration, tokens, why = steady_window([A, B], 0.3, 0.55, "")
+    assert (duration, tokens) == (0.0, 0)
+    assert why.startswith("the steady window was too short to time: 6 tokens in 5 reads over 250 ms")
+
+
+def test_a_burst_read_at_the_opening_instant_is_inside_but_cannot_time_a_rate():
+    # The client was descheduled: all 16 tokens came in one read, the one that opened the window.
+    burst = request(0.0, [(0.3, 16)], 0.3)
+    assert tokens_between([burst], 0.3, 0.31) == (16, 1)
+    assert steady_window([burst], 0.3, 0.31, "")[:2] == (0.0, 0)
 
 
 def test_single_token_request_has_no_tpot():

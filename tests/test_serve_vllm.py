@@ -165,8 +165,12 @@ def test_serve_run_end_to_end(serve_run):
         assert r["energy"]["method"] == "estimated" and r["energy"]["energy_j"] > 0
         assert_gone(r["engine"]["pid"])  # after success
     for r in records:
-        if r["load"]["concurrency"]:  # more requests than slots: the steady state is reached
-            assert r["steady_state"]["reached"] and 0 < r["steady_state"]["output_tokens"] < r["output_tokens"]
+        steady = r["steady_state"]
+        if steady["reached"]:  # timed from enough reads, inside the point, before the last request
+            assert 0 < steady["output_tokens"] < r["output_tokens"] and 0 < steady["duration_s"] < r["duration_s"]
+            assert steady["energy"]["energy_j"] > 0
+        else:  # on two busy cores the client may read a tiny model's tokens in a few bursts: then it says so
+            assert steady["why"].startswith(("the steady window was too short", "no steady state")), steady
     served = pd.read_json(run_dir / "requests.jsonl", lines=True)
     assert len(served) == sum(r["num_requests"] for r in records) and served["ok"].all()
     costs = pd.read_csv(run_dir / "serve_costs.csv")
