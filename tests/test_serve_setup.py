@@ -120,9 +120,9 @@ def test_streamed_events_split_across_reads_are_counted_once():
     stream = event(1) + event(3) + event(4, finish=True) + b"data: [DONE]\n\n"
     timing = RequestTiming(sent=0.0)
     first = []
-    events = _Events(timing, lambda: first.append(True))
+    events = _Events(timing, first.append)
     cut = len(event(1)) + 10  # the second event arrives in two reads
     assert not events.feed(stream[:cut], 1.0)
     assert events.feed(stream[cut:], 2.0)
     assert timing.arrivals == [(1.0, 1), (2.0, 2), (2.0, 1)]  # the second event carried two tokens
-    assert (timing.prompt_tokens, timing.output_tokens) == (32, 4) and first == [True]
+    assert (timing.prompt_tokens, timing.output_tokens) == (32, 4) and first == [1.0]  # told when it came

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import subprocess
 import time
 
 import pandas as pd
@@ -18,7 +17,7 @@ from bench.serve_sweep import run_serve_sweep
 from bench.server import LOOPBACK, VllmServer
 from bench.suite import load_suite, with_overrides
 from bench.workload import Workload
-from tests.cli import TOKENCOST, tokencost
+from tests.cli import start_tokencost, tokencost
 
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
 
@@ -102,7 +101,10 @@ def test_every_request_is_accounted_for_and_matches_usage(server, load):
     if load[0] == "concurrency":
         assert metrics["max_concurrent_requests"] <= load[2]
     if load[0] == "concurrency":  # closed loop: every slot decoding before the last request is sent
-        assert result.window_close > result.window_open
+        if result.window_open is None:  # a busy machine may stagger the slots: then it says so
+            assert result.notes == ["no steady state: the load never filled before the last request was sent"]
+        else:
+            assert result.window_close > result.window_open and not result.notes
 
 
 def test_an_existing_endpoint_is_measured_without_starting_anything(server, tmp_path):
@@ -187,9 +189,8 @@ def test_sigint_stops_the_server_and_keeps_completed_points(tmp_path):
     suite = tmp_path / "suite.toml"
     suite.write_text(SUITE.replace("osl = 16", "osl = 256"))
     run_dir = tmp_path / "run"
-    process = subprocess.Popen([TOKENCOST, "run", "--suite", str(suite), "--models", "tiny-dense", "--mode", "serve",
-                                "--concurrency", "1,2,4,8", "--out", str(run_dir)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_tokencost("run", "--suite", suite, "--models", "tiny-dense", "--mode", "serve",
+                              "--concurrency", "1,2,4,8", "--out", run_dir)
     records = run_dir / "records.jsonl"
     deadline = time.monotonic() + 600
     while not (records.exists() and records.read_text().strip()) and time.monotonic() < deadline:

@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 
 import pandas as pd
@@ -13,7 +12,7 @@ import pytest
 
 from bench.cards import default_models_dir
 from bench.records import read_records
-from tests.cli import TOKENCOST, tokencost
+from tests.cli import start_tokencost, tokencost
 
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
 
@@ -24,11 +23,6 @@ def _suite(tmp_path, text: str):
     path = tmp_path / "suite.toml"
     path.write_text('engines = ["vllm"]\n' + text + "\n[engine]\nenforce_eager = true\n")
     return path
-
-
-def _start(*args, env=None):
-    return subprocess.Popen([TOKENCOST, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
 
 
 def _wait_for_records(run_dir, count, process, timeout=600):
@@ -52,7 +46,7 @@ def test_kill_9_then_resume_finishes_exactly_the_missing_points(tmp_path):
                              '[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 2')
     run_dir = tmp_path / "run"
     env = os.environ | {"HF_TOKEN": SECRET}
-    process = _start("run", "--suite", suite, "--out", run_dir, env=env)
+    process = start_tokencost("run", "--suite", suite, "--out", run_dir, env=env)
     _wait_for_records(run_dir, 1, process)
     os.killpg(process.pid, signal.SIGKILL)  # the whole process group, vLLM's engine processes too
     process.wait()
@@ -89,7 +83,7 @@ def test_sigint_stops_cleanly_keeping_completed_points(tmp_path):
     suite = _suite(tmp_path, 'models = ["tiny-dense"]\nbatch_sizes = [1, 2, 4, 8]\n'
                              '[workload]\nisl = 16\nosl = 256\nrequests_per_batch = 4')
     run_dir = tmp_path / "run"
-    process = _start("run", "--suite", suite, "--out", run_dir)
+    process = start_tokencost("run", "--suite", suite, "--out", run_dir)
     _wait_for_records(run_dir, 1, process)
     family = psutil.Process(process.pid).children(recursive=True)
     assert family, "vLLM's engine processes should be running"
