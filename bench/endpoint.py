@@ -9,12 +9,16 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from bench.engines.vllm_offline import SAMPLING
 from bench.errors import UserError
 from bench.secrets import redact
 
 
 class ExistingEndpoint:
-    """Same interface as `VllmServer`: a context manager with `base_url` and `describe()`."""
+    """Same interface as `VllmServer`: a context manager with `base_url`, `model`, `api_key`, `exited`
+    and `describe()`."""
+
+    exited = False  # its process is not ours to watch
 
     def __init__(self, url: str, model: str | None = None, api_key: str | None = None):
         self.base_url = url.rstrip("/").removesuffix("/v1")
@@ -46,7 +50,7 @@ class ExistingEndpoint:
     def describe(self) -> dict:
         return {"name": "endpoint", "mode": "serve", "server": "existing endpoint (not started by tokencost)",
                 "url": redact(self.base_url), "served_model": self.model,
-                "sampling": "temperature 1.0, top_p 1.0, ignore_eos"}
+                "sampling": SAMPLING}
 
 
 def is_local(url: str) -> bool:

@@ -76,21 +76,23 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options):
     """Measure every (model, load point) of the suite not measured yet; options: see `SweepRun`."""
     serve = suite.serve
     engine = "endpoint" if serve.endpoint else "vllm"
-    points = load_points(serve)
-    by_key = {serve_point_key(model, engine, p, suite.workload): p for model in suite.models for p in points}
+    if serve.endpoint and len(suite.models) != 1:
+        raise UserError("--models", f"an endpoint serves one model, and {len(suite.models)} cards were named",
+                        "name the one card that describes the served model, e.g. --models llama-3.1-8b")
+    points = {model: {serve_point_key(model, engine, p, suite.workload): p for p in load_points(serve)}
+              for model in suite.models}
     planned = {
-        serve_point_key(model, engine, p, suite.workload): {
-            "label": f"{engine} serve {p.label}",
-            "fields": {"mode": "serve", "engine": {"name": engine, "mode": "serve"}, "load": p.to_record()}}
-        for model in suite.models for p in points
+        key: {"label": f"{engine} serve {p.label}",
+              "fields": {"mode": "serve", "engine": {"name": engine, "mode": "serve"}, "load": p.to_record()}}
+        for model_points in points.values() for key, p in model_points.items()
     }
-    meter = _endpoint_meter(serve) if serve.endpoint else None
-    with SweepRun(suite, run_dir, planned, meter=meter, hardware=_endpoint_hardware(serve), **options) as run:
+    meter, hardware = _endpoint_meter_and_hardware(serve) if serve.endpoint else (None, None)
+    with SweepRun(suite, run_dir, planned, meter=meter, hardware=hardware, **options) as run:
         for card in run.cards:
-            keys = run.todo([serve_point_key(card.name, engine, p, suite.workload) for p in points])
+            keys = run.todo(list(points[card.name]))
             if not keys:
                 continue
-            todo = [(by_key[key], key) for key in keys]
+            todo = [(points[card.name][key], key) for key in keys]
             if card.name in run.too_long:
                 run.fail_all(card, keys, "context-exceeded", run.too_long[card.name])
                 continue
@@ -111,26 +113,24 @@ def _target(card: ModelCard, suite: Suite, run_dir: Path, log):
     if serve.endpoint:
         api_key = os.environ.get(serve.api_key_env) if serve.api_key_env else None
         return ExistingEndpoint(serve.endpoint, serve.endpoint_model, api_key)
-    in_flight = [*serve.concurrencies, serve.max_concurrency or 0]
+    # Open-loop rates with no cap keep vLLM's own limit; a closed-loop cap would queue them inside the server.
+    uncapped_rates = serve.request_rates and not serve.max_concurrency
+    max_num_seqs = None if uncapped_rates else max((*serve.concurrencies, serve.max_concurrency or 0)) or None
     log(f"[{card.name}] starting vLLM's server on loopback (log: {run_dir / f'server-{card.name}.log'})")
-    return VllmServer(card, suite.engine, run_dir / f"server-{card.name}.log", max_num_seqs=max(in_flight) or None,
+    return VllmServer(card, suite.engine, run_dir / f"server-{card.name}.log", max_num_seqs=max_num_seqs,
                       extra_args=serve.server_args, startup_timeout_s=serve.startup_timeout_s)
 
 
-def _endpoint_meter(serve: ServeSettings):
+def _endpoint_meter_and_hardware(serve: ServeSettings) -> tuple:
+    """A local endpoint: this machine's best meter and hardware. A remote one: no meter, hardware as given."""
     if is_local(serve.endpoint):
-        return None  # this machine's best meter sees the serving hardware
-    return NoMeter("the endpoint is on another machine")
-
-
-def _endpoint_hardware(serve: ServeSettings) -> dict | None:
-    if not serve.endpoint or is_local(serve.endpoint):
-        return None
+        return None, None
     if not serve.endpoint_accelerator:
         raise UserError("serve.endpoint_accelerator", "a remote endpoint's hardware is unknown here",
                         "give --endpoint-gpu (e.g. h100-sxm) and --endpoint-gpus, so its cost can be priced")
-    return {"accelerator": serve.endpoint_accelerator, "accelerator_count": serve.endpoint_accelerator_count,
-            "gpus": [], "note": "remote endpoint: hardware as given in the suite, not read from the machine"}
+    return NoMeter("the endpoint is on another machine"), {
+        "accelerator": serve.endpoint_accelerator, "accelerator_count": serve.endpoint_accelerator_count,
+        "gpus": [], "note": "remote endpoint: hardware as given in the suite, not read from the machine"}
 
 
 def _describe(record: dict) -> str:
@@ -145,7 +145,6 @@ class ServePointMeasurement:
         self.run, self.target = run, target
         serve = run.suite.serve
         self.slo = Slo(serve.slo_ttft_ms, serve.slo_tpot_ms)
-        self.model_name = getattr(target, "model", None) or target.card.name
 
     def _prompts(self, card: ModelCard, count: int, stream: int) -> list:
         prompts = self.run.suite.workload.prompts(count, card.vocab_size, stream)
@@ -161,8 +160,8 @@ class ServePointMeasurement:
         seed = self.run.suite.workload.seed
 
         async def drive():
-            async with CompletionsClient(self.target.base_url, self.model_name,
-                                         api_key=getattr(self.target, "api_key", None)) as client:
+            target = self.target
+            async with CompletionsClient(target.base_url, target.model, api_key=target.api_key) as client:
                 if load.kind == "concurrency":
                     return await closed_loop(client, prompts, osl, int(load.value), window)
                 return await poisson(client, prompts, osl, load.value, seed, load.max_concurrency, window)
@@ -184,7 +183,7 @@ class ServePointMeasurement:
         _save_requests(run.run_dir, key, result.requests)
         if not metrics["completed"]:
             errors = {r.error for r in result.requests if r.error}
-            if getattr(self.target, "exited", False):
+            if self.target.exited:
                 raise RuntimeError(f"the server died: its engine core is gone ({'; '.join(sorted(errors))[:200]})")
             raise RuntimeError(f"all {len(result.requests)} requests failed ({'; '.join(sorted(errors))[:300]})")
         whole = run.meter.reading(whole_start, whole_end)
@@ -209,13 +208,15 @@ class ServePointMeasurement:
             "energy": whole.to_record() | {"idle_power_w": run.idle_power_w},
             "steady_state": steady_state(run.meter, window, steady_s, steady_tokens, why_not),
             # An existing endpoint's server is another process on the GPU by design.
-            "validity": run.validity(whole, whole_start, whole_end, other_processes_matter=not run.suite.serve.endpoint)
-            | {"requests_completed": {"ok": metrics["failed"] == 0, "completed": metrics["completed"],
-                                      "failed": metrics["failed"]}},
+            "validity": run.validity(
+                whole, whole_start, whole_end, other_processes_matter=not run.suite.serve.endpoint,
+                extra={"requests_completed": {"ok": metrics["failed"] == 0, "completed": metrics["completed"],
+                                              "failed": metrics["failed"]}}),
             "requests_file": REQUESTS_FILE,
         }
-        record["validity"]["all_ok"] = all(c["ok"] is not False for n, c in record["validity"].items() if n != "all_ok")
+        run.add_timeline(record, key, whole_start, whole_end)
         return record
+
 
 @lru_cache(maxsize=4)
 def _tokenizer(path: str):

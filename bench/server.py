@@ -16,7 +16,12 @@ import urllib.request
 from pathlib import Path
 
 from bench.cards import ModelCard
-from bench.engines.vllm_offline import EngineSettings, on_cpu_backend, vllm_version
+from bench.engines.vllm_offline import (
+    SAMPLING,
+    EngineSettings,
+    on_cpu_backend,
+    vllm_version,
+)
 from bench.errors import UserError
 
 LOOPBACK = "127.0.0.1"
@@ -40,7 +45,6 @@ def port_in_use(port: int) -> bool:
 
 def server_command(card: ModelCard, settings: EngineSettings, port: int, max_num_seqs: int | None,
                    extra_args: tuple[str, ...] = ()) -> list[str]:
-    memory = settings.gpu_memory_utilization or (0.3 if on_cpu_backend() else 0.9)
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
         "--host", LOOPBACK, "--port", str(port),
@@ -48,7 +52,7 @@ def server_command(card: ModelCard, settings: EngineSettings, port: int, max_num
         "--load-format", "auto" if card.has_weights else "dummy",
         "--dtype", settings.dtype,
         "--tensor-parallel-size", str(settings.tensor_parallel_size),
-        "--gpu-memory-utilization", str(memory),
+        "--gpu-memory-utilization", str(settings.memory_share()),
         "--seed", str(settings.seed),
         # Points reuse the same seeded prompts; a cache hit would make prefill look free.
         "--no-enable-prefix-caching",
@@ -71,6 +75,7 @@ class VllmServer:
     def __init__(self, card: ModelCard, settings: EngineSettings, log_path: Path, *, max_num_seqs: int | None = None,
                  extra_args: tuple[str, ...] = (), port: int | None = None, startup_timeout_s: float = 900.0):
         self.card, self.settings, self.log_path = card, settings, Path(log_path)
+        self.model, self.api_key = card.name, None  # served as --served-model-name, no key on loopback
         self.max_num_seqs, self.extra_args = max_num_seqs, tuple(extra_args)
         self.requested_port, self.startup_timeout_s = port, startup_timeout_s
         self.process: subprocess.Popen | None = None
@@ -172,7 +177,7 @@ class VllmServer:
             "enforce_eager": self.settings.enforce_eager,
             "extra_args": list(self.extra_args),
             "log": self.log_path.name,
-            "sampling": "temperature 1.0, top_p 1.0, ignore_eos",
+            "sampling": SAMPLING,
         }
 
 

@@ -167,7 +167,7 @@ class SweepRun:
         self.log(f"[{card.name}] {label}: {describe(record)}")
         self.progress.finish(key, ok=True)
 
-    def validity(self, whole, start, end, *, other_processes_matter: bool = True) -> dict:
+    def validity(self, whole, start, end, *, other_processes_matter: bool = True, extra: dict | None = None) -> dict:
         return validity.check(
             whole,
             self.samples(start.t, end.t),
@@ -176,16 +176,17 @@ class SweepRun:
             min_window_s=self.suite.min_window_s,
             other_processes=gpus.other_processes(self.devices, _own_pids())
             if self.devices and other_processes_matter else [],
+            extra=extra,
         )
 
     def samples(self, t0: float, t1: float) -> list:
         return self.meter.sampler.between(t0, t1) if isinstance(self.meter, NvmlMeter) else []
 
-    def save_timeline(self, key: str, start, end) -> dict | None:
-        if not isinstance(self.meter, NvmlMeter):
-            return None
-        self.meter.sampler.save(self.run_dir / TIMELINE_FILE, key, start.t, end.t)
-        return {"file": TIMELINE_FILE, "point": key}
+    def add_timeline(self, record: dict, key: str, start, end) -> None:
+        """Save the point's power samples (NVML only) and point the record at them."""
+        if isinstance(self.meter, NvmlMeter):
+            self.meter.sampler.save(self.run_dir / TIMELINE_FILE, key, start.t, end.t)
+            record["timeline"] = {"file": TIMELINE_FILE, "point": key}
 
 
 def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
@@ -319,9 +320,7 @@ class PointMeasurement:
                                          "(raise requests_per_batch above 1)"),
             "validity": self.run.validity(whole, whole_start, whole_end),
         }
-        timeline = self.run.save_timeline(label, whole_start, whole_end)
-        if timeline:
-            record["timeline"] = timeline
+        self.run.add_timeline(record, label, whole_start, whole_end)
         if self.suite.prefill_probe:
             # The same number of fresh prompts with one output token each: prefill only.
             probe = engine.generate(workload.prompts(num_requests, card.vocab_size, PREFILL_PROBE), 1, batch_size)

@@ -21,6 +21,7 @@ def check(
     power_limit_w: float | None,
     min_window_s: float,
     other_processes: list[dict],
+    extra: dict | None = None,
 ) -> dict:
     """Each check: ok (True/False/None when it cannot be judged) and the values behind it."""
     checks = {}
@@ -47,5 +48,6 @@ def check(
                 seen.add(name)
     checks["throttling"] = {"ok": not seen if samples else None, "reasons": sorted(seen)}
     checks["other_processes"] = {"ok": not other_processes, "processes": other_processes}
+    checks |= extra or {}
     checks["all_ok"] = all(c["ok"] is not False for c in checks.values())
     return checks

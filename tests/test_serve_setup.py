@@ -106,6 +106,9 @@ def test_a_broken_vllm_bench_file_is_refused(tmp_path):
     broken.write_text(json.dumps({"duration": 3.0}))
     result = tokencost("price", broken, "--gpu", "h100-sxm")
     assert result.returncode == 2 and "is missing" in result.stderr and "vllm bench serve" in result.stderr
+    broken.write_text("[]")  # JSON, but not an object
+    result = tokencost("price", broken, "--gpu", "h100-sxm")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "not a JSON object" in result.stderr
 
 
 def test_streamed_events_split_across_reads_are_counted_once():
@@ -126,3 +129,10 @@ def test_streamed_events_split_across_reads_are_counted_once():
     assert events.feed(stream[cut:], 2.0)
     assert timing.arrivals == [(1.0, 1), (2.0, 2), (2.0, 1)]  # the second event carried two tokens
     assert (timing.prompt_tokens, timing.output_tokens) == (32, 4) and first == [1.0]  # told when it came
+
+
+def test_an_endpoint_is_described_by_one_card(tmp_path):
+    result = tokencost("run", "--endpoint", "http://127.0.0.1:9", "--models", "tiny-dense,tiny-moe", "--out", tmp_path)
+    assert result.returncode == 2, result.stderr
+    error = result.stderr.strip().splitlines()
+    assert len(error) == 1 and "--models: an endpoint serves one model, and 2 cards were named" in error[0], error

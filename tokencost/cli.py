@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _pricing(args):
     from tokencost.assumptions import load_assumptions
     from tokencost.catalog import load_catalog
-    from tokencost.report import Pricing
+    from tokencost.table import Pricing
 
     assumptions = load_assumptions(args.preset, args.assumptions, args.settings)
     return Pricing.of(assumptions, load_catalog(args.hardware), args.api)
@@ -164,8 +164,8 @@ def _pricing(args):
 
 def cmd_run(args) -> int:
     from bench.power import DEFAULT_WATTS_PER_VCPU
-    from bench.suite import load_suite, with_overrides
     from bench.serve_sweep import run_serve_sweep
+    from bench.suite import load_suite, with_overrides
     from bench.sweep import new_run_id, run_sweep
 
     overrides = dict(models=args.models, batch_sizes=args.batch_sizes, engines=args.engines, isl=args.isl, osl=args.osl,
@@ -278,16 +278,11 @@ def cmd_report(args) -> int:
 
 def _report(run_dirs: list[Path], out_dir: Path, pricing) -> int:
     from tokencost.html_page import PAGE_FILE
-    from tokencost.report import NUMBER_FORMAT, dense_vs_moe, markdown_table, write_report
-
-    from tokencost.serving import serve_markdown
+    from tokencost.report import NUMBER_FORMAT, dense_vs_moe, write_report
 
     report = write_report(run_dirs, pricing, out_dir)
     print()
-    if not report.priced.empty or report.serving.empty:
-        print(markdown_table(report.priced))
-    if not report.serving.empty:
-        print(serve_markdown(report.serving))
+    _print_tables(report.priced, report.serving)
     comparison = dense_vs_moe(report.priced)
     if not comparison.empty:
         print()
@@ -299,12 +294,21 @@ def _report(run_dirs: list[Path], out_dir: Path, pricing) -> int:
     return 0
 
 
-def cmd_price(args) -> int:
-    import pandas as pd
-
-    from bench.records import read_records
+def _print_tables(priced, serving) -> None:
+    """The offline cost table (also when there is nothing at all to show), and the serving one if any."""
     from tokencost.report import markdown_table
-    from tokencost.serving import serve_markdown, serve_table
+    from tokencost.serving import serve_markdown
+
+    if not priced.empty or serving.empty:
+        print(markdown_table(priced))
+    if not serving.empty:
+        print(serve_markdown(serving))
+
+
+def cmd_price(args) -> int:
+    from bench.records import read_records
+    from tokencost.gate import merged
+    from tokencost.serving import serve_table
     from tokencost.vllm_bench import is_vllm_bench_file, read_vllm_bench
 
     for name in ("gpus", "watts"):
@@ -316,16 +320,11 @@ def cmd_price(args) -> int:
         _require_records(args.run_dir)
         records = read_records(args.run_dir)
     pricing = _pricing(args)
-    priced = pricing.table(records)
-    serving = serve_table(records, pricing)
-    if not priced.empty or serving.empty:
-        print(markdown_table(priced))
-    if not serving.empty:
-        print(serve_markdown(serving))
-        priced = pd.concat([priced, serving], ignore_index=True) if not priced.empty else serving
+    priced, serving = pricing.table(records), serve_table(records, pricing)
+    _print_tables(priced, serving)
     print(f"\nPreset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}); compared with {pricing.api.key}.")
     if args.csv:
-        priced.to_csv(args.csv, index=False)
+        merged(priced, serving).to_csv(args.csv, index=False)
         print(f"Table: {args.csv}")
     return 0
 

@@ -14,10 +14,11 @@ import pandas as pd
 
 from bench.errors import UserError
 from bench.records import RECORDS_FILE, read_records
+from tokencost.serving import serve_table
 
 KEY_COLUMNS = ("mode", "model", "hardware", "engine", "batch_size", "concurrency", "request_rate", "isl", "osl")
-# A key missing from a table takes this value, so offline rows priced without a
-# mode column (an older costs.csv) still match offline rows that have one.
+# A key missing from a table takes this value, so a costs.csv written before tables
+# had a mode column still matches offline rows that have one.
 KEY_DEFAULTS = {"mode": "offline"}
 NO_VALUE = "-"
 
@@ -81,12 +82,12 @@ def load_points(path: Path, pricing, label: str) -> tuple[pd.DataFrame, list[dic
 
 def priced_table(records: list[dict], pricing) -> pd.DataFrame:
     """Offline points priced as the report prices them, serving points as tokencost.serving does."""
-    tables = [pricing.table(records).assign(mode="offline")]
-    if any(r.get("mode") == "serve" and r.get("status") == "ok" for r in records):
-        from tokencost.serving import serve_table
+    return merged(pricing.table(records), serve_table(records, pricing))
 
-        tables.append(serve_table(records, pricing).assign(mode="serve"))
-    tables = [t for t in tables if not t.empty]
+
+def merged(priced: pd.DataFrame, serving: pd.DataFrame) -> pd.DataFrame:
+    """Offline and serving rows in one table (their `mode` column tells them apart)."""
+    tables = [t for t in (priced, serving) if not t.empty]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 

@@ -15,14 +15,10 @@ import pandas as pd
 from bench.errors import UserError
 from bench.records import read_records
 from tokencost import figures, provenance
-from tokencost.api_prices import ApiPrice, find_api
-from tokencost.assumptions import Assumptions
-from tokencost.catalog import HardwareEntry
 from tokencost.compare import THRESHOLD_PER_MTOK_USD, break_even, threshold
-from tokencost.pricing import COMPONENTS
 from tokencost.sensitivity import sensitivity, tornado
 from tokencost.serving import serve_table, serving_sections
-from tokencost.table import measured_points, price_table
+from tokencost.table import Pricing
 
 NUMBER_FORMAT = ".4g"  # every number in report.md and index.html
 
@@ -52,29 +48,6 @@ FIGURE_NAMES = ("cost_vs_batch", "energy_vs_batch", "cost_components", "dense_vs
 # Every file a report can write (figures only where their data exist).
 OUTPUT_FILES = ("costs.csv", "costs.json", "serve_costs.csv", "report.md", "index.html",
                 *(f"{name}.{fmt}" for name in FIGURE_NAMES for fmt in figures.FORMATS))
-
-
-@dataclass
-class Pricing:
-    """Everything that turns records into money, chosen once per command."""
-
-    assumptions: Assumptions
-    catalog: list[HardwareEntry]
-    api: ApiPrice
-
-    @classmethod
-    def of(cls, assumptions: Assumptions, catalog: list[HardwareEntry], api_key: str | None = None):
-        return cls(assumptions, catalog, find_api(api_key or assumptions.api))
-
-    def table(self, records: list[dict]) -> pd.DataFrame:
-        priced = price_table(measured_points(records), self.catalog, self.assumptions, self.api)
-        priced["cost_split"] = priced.apply(_cost_split, axis=1) if not priced.empty else pd.Series(dtype=object)
-        return priced.sort_values(["hardware", "engine", "kind", "model", "batch_size", "isl", "osl"],
-                                  ignore_index=True, kind="stable")
-
-
-def _cost_split(row) -> str:
-    return " / ".join(f"{row[f'{c}_share']:.0%}" for c in COMPONENTS)
 
 
 

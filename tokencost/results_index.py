@@ -7,8 +7,9 @@ import pandas as pd
 
 from bench.records import RECORDS_FILE, read_records
 from tokencost import provenance
-from tokencost.report import Pricing, cheapest_point
+from tokencost.report import cheapest_point
 from tokencost.serving import serve_table
+from tokencost.table import Pricing
 
 README = "README.md"
 NOT_PUBLISHED_DIRS = ("runs", "baselines")  # local runs (not committed); the CI gate's baselines
@@ -41,8 +42,7 @@ def published_runs(results_dir: Path) -> list[Path]:
                   if d.is_dir() and d.name not in NOT_PUBLISHED_DIRS and (d / RECORDS_FILE).exists())
 
 
-def _run_row(run_dir: Path, pricing: Pricing) -> dict:
-    records = read_records(run_dir)
+def _run_row(run_dir: Path, records: list[dict], pricing: Pricing) -> dict:
     links = ", ".join(f"[{name}]({run_dir.name}/{name})" for name in LINKED_FILES if (run_dir / name).exists())
     return {
         "run": run_dir.name,
@@ -57,16 +57,15 @@ def _run_row(run_dir: Path, pricing: Pricing) -> dict:
     }
 
 
-def _measured_on_gpu(run_dirs: list[Path]) -> bool:
-    return any(str(r.get("energy", {}).get("method", "")).startswith("nvml")
-               for d in run_dirs for r in read_records(d) if r.get("status") == "ok")
+def _measured_on_gpu(records: list[dict]) -> bool:
+    return any(str(r.get("energy", {}).get("method", "")).startswith("nvml") for r in records if r.get("status") == "ok")
 
 
 def index_markdown(results_dir: Path, pricing: Pricing) -> str:
-    runs = published_runs(results_dir)
+    runs = {d: read_records(d) for d in published_runs(results_dir)}
     lines = [INTRO, ""]
     if runs:
-        table = pd.DataFrame([_run_row(d, pricing) for d in runs])
+        table = pd.DataFrame([_run_row(d, records, pricing) for d, records in runs.items()])
         explained = (f"'cheapest' is the lowest $ per million tokens of the run's points, priced with preset "
                      f"'{pricing.assumptions.name}', with its method labels: throughput measured, energy measured "
                      "(meter named) or estimated, $ estimated.")
@@ -75,7 +74,7 @@ def index_markdown(results_dir: Path, pricing: Pricing) -> str:
         lines += ["No run is published yet.", ""]
     notes = [(d.name, (d / NOTE_FILE).read_text().strip()) for d in runs if (d / NOTE_FILE).exists()]
     lines += [f"**{name}**: {' '.join(text.split())}\n" for name, text in notes]
-    if not _measured_on_gpu(runs):
+    if not _measured_on_gpu([r for records in runs.values() for r in records]):
         lines += ["No GPU-measured run is published yet.", ""]
     return "\n".join(lines)
 

@@ -12,9 +12,7 @@ import textwrap
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from tokencost import figures
 from tokencost.table import measured_points, price_table
 
 FRONT_GROUP = ["model", "hardware", "engine", "isl", "osl"]
@@ -131,8 +129,13 @@ def serve_markdown(priced: pd.DataFrame) -> str:
     return table.to_markdown(index=False, floatfmt=".4g")
 
 
-def fronts_figure(priced: pd.DataFrame, y: str, ylabel: str, higher_y_better: bool) -> Figure:
+def fronts_figure(priced: pd.DataFrame, y: str, ylabel: str, higher_y_better: bool):
     """Every serving point against interactivity, with each group's Pareto front drawn through it."""
+    # Plotting imports live in the plotting functions: pricing serving points (price, compare) skips them.
+    from matplotlib.figure import Figure
+
+    from tokencost import figures
+
     fig = Figure(figsize=(7, 4.8), layout="tight")
     ax = fig.subplots()
     several_hardware = priced["hardware"].nunique() > 1
@@ -159,7 +162,9 @@ def fronts_figure(priced: pd.DataFrame, y: str, ylabel: str, higher_y_better: bo
 
 def serving_sections(report) -> list:
     """The report's serving section: the table, cost at target interactivities, and the two front plots."""
-    from tokencost.report import Figure as ReportFigure, Section
+    from tokencost import figures
+    from tokencost.report import Figure as ReportFigure
+    from tokencost.report import Section
 
     priced = report.serving
     if priced.empty:

@@ -1,12 +1,13 @@
 """Records to a priced table: one row per measured point, all money applied afterwards."""
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import pandas as pd
 
 from bench.cards import load_card
 from bench.errors import UserError
-from tokencost.api_prices import ApiPrice, blended_per_mtok
+from tokencost.api_prices import ApiPrice, blended_per_mtok, find_api
 from tokencost.assumptions import Assumptions
 from tokencost.catalog import HardwareEntry, find_hardware
 from tokencost.pricing import COMPONENTS, hourly_cost, token_prices
@@ -80,6 +81,7 @@ def measured_points(records: list[dict], mode: str = "offline") -> pd.DataFrame:
     points["input_tok_s"] = points["input_tokens"] / points["duration_s"]
     points["j_per_output_token"] = points["energy_j"] / points["output_tokens"]
     points["checks"] = _failed_checks(flat)
+    points["mode"] = mode  # so tables of both modes can be told apart once merged or saved
     return points
 
 
@@ -165,3 +167,26 @@ def _energy_word(method: str) -> str:
     if method == "stated":
         return "as stated by the user (--watts)"
     return "estimated" if method == "estimated" else f"measured [{method}]"
+
+
+@dataclass
+class Pricing:
+    """Everything that turns records into money, chosen once per command."""
+
+    assumptions: Assumptions
+    catalog: list[HardwareEntry]
+    api: ApiPrice
+
+    @classmethod
+    def of(cls, assumptions: Assumptions, catalog: list[HardwareEntry], api_key: str | None = None):
+        return cls(assumptions, catalog, find_api(api_key or assumptions.api))
+
+    def table(self, records: list[dict]) -> pd.DataFrame:
+        priced = price_table(measured_points(records), self.catalog, self.assumptions, self.api)
+        priced["cost_split"] = priced.apply(_cost_split, axis=1) if not priced.empty else pd.Series(dtype=object)
+        return priced.sort_values(["hardware", "engine", "kind", "model", "batch_size", "isl", "osl"],
+                                  ignore_index=True, kind="stable")
+
+
+def _cost_split(row) -> str:
+    return " / ".join(f"{row[f'{c}_share']:.0%}" for c in COMPONENTS)

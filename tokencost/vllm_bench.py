@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench.cards import list_card_names, load_card
 from bench.errors import UserError
+from bench.serve_metrics import interactivity
 
 REQUIRED = ("duration", "completed", "total_input_tokens", "total_output_tokens", "output_throughput",
             "median_ttft_ms", "median_tpot_ms")
@@ -26,18 +27,17 @@ def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UserError(str(path), f"is not a readable JSON file ({e})",
                         "give a file written by `vllm bench serve --save-result`") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: content", "is not a JSON object", "give a file written by `vllm bench serve --save-result`")
     missing = [key for key in REQUIRED if not isinstance(data.get(key), (int, float))]
-    if not isinstance(data, dict) or missing:
-        raise UserError(f"{path}: {', '.join(missing) or 'content'}", "is missing",
-                        "give a file written by `vllm bench serve --save-result`")
+    if missing:
+        raise UserError(f"{path}: {', '.join(missing)}", "is missing", "give a file written by `vllm bench serve --save-result`")
     if not data["completed"]:
         raise UserError(f"{path}: completed", "is 0", "give a benchmark that completed requests")
     rate = float(data.get("request_rate") or math.inf)
     closed = math.isinf(rate)
     concurrency = data.get("max_concurrency")
     duration = data["duration"]
-    tpot_median = data["median_tpot_ms"]
-    tpot_p90 = data.get("p90_tpot_ms")
     goodput = data.get("request_goodput")
     return {
         "run_id": Path(path).stem,
@@ -65,8 +65,8 @@ def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None)
         "total_tok_s": data.get("total_token_throughput"),
         "latency_ms": {ours: {stat: data.get(f"{stat}_{theirs}_ms") for stat in ("mean", "median", "p90", "p99")}
                        for ours, theirs in METRICS.items()},
-        "interactivity_tok_s_user": 1000 / tpot_median if tpot_median else None,
-        "interactivity_p90_tok_s_user": 1000 / tpot_p90 if tpot_p90 else None,
+        "interactivity_tok_s_user": interactivity(data["median_tpot_ms"]),
+        "interactivity_p90_tok_s_user": interactivity(data.get("p90_tpot_ms")),
         "goodput": {"requests_per_s": goodput, "share": goodput * duration / data["completed"] if goodput else None},
         "energy": _energy(watts, duration),
         "source": {"file": Path(path).name, "tool": "vllm bench serve", "date": data.get("date")},

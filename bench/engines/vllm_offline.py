@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from bench.cards import ModelCard
 from bench.errors import PointTimeout
 
+SAMPLING = "temperature 1.0, top_p 1.0, ignore_eos"  # every engine, server and endpoint request
+
 
 class EngineSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -30,6 +32,10 @@ class EngineSettings(BaseModel):
     # True skips torch.compile and graph capture: faster start, slower steps.
     enforce_eager: bool = False
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
+
+    def memory_share(self) -> float:
+        """gpu_memory_utilization, defaulting to 0.3 of host memory on a CPU and 0.9 of a GPU's."""
+        return self.gpu_memory_utilization or (0.3 if on_cpu_backend() else 0.9)
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,6 @@ class VllmOfflineEngine:
         self.card = card
         self.max_batch_size = max_batch_size
         self.settings = settings
-        memory = settings.gpu_memory_utilization or (0.3 if on_cpu_backend() else 0.9)
         self.engine_kwargs = dict(
             model=str(card.path),
             load_format="auto" if card.has_weights else "dummy",
@@ -88,7 +93,7 @@ class VllmOfflineEngine:
             dtype=settings.dtype,
             max_num_seqs=max_batch_size,
             max_model_len=settings.max_model_len,
-            gpu_memory_utilization=memory,
+            gpu_memory_utilization=settings.memory_share(),
             tensor_parallel_size=settings.tensor_parallel_size,
             enforce_eager=settings.enforce_eager,
             seed=settings.seed,
@@ -108,7 +113,7 @@ class VllmOfflineEngine:
             "version": vllm_version(),
             "backend": "cpu" if on_cpu_backend() else "cuda",
             "startup_s": round(self.startup_s, 2),
-            "sampling": "temperature 1.0, top_p 1.0, ignore_eos",
+            "sampling": SAMPLING,
             **kwargs,
         }
 
