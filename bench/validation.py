@@ -1,8 +1,13 @@
 """Schema validation (pydantic) with errors a user can act on: one line, the field, the value, what is allowed."""
 
-from pydantic import BaseModel, ValidationError
+from typing import Annotated
+
+from pydantic import BaseModel, Field, ValidationError
 
 from bench.errors import UserError
+
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 def parse(model: type[BaseModel], data, where: str):

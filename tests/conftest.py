@@ -1,8 +1,13 @@
+"""Shared fixtures: NVML simulated (or real on a GPU host), the default pricing, and the published CPU demo run."""
+
 import pytest
 
-from tests.nvml_sim import FakeClock, RealClock, SimulatedGpu, SimulatedNvml, real_gpu_present
+from tests.support import FIXTURES
+from tests.support.nvml_sim import FakeClock, RealClock, SimulatedGpu, SimulatedNvml, real_gpu_present
 
 REAL_GPU = real_gpu_present()
+# A copy of the real published run results/2026-11-27-cpu-demo (records only).
+CPU_DEMO = FIXTURES / "reports" / "cpu-demo"
 
 
 def simulate(monkeypatch, *gpus: SimulatedGpu, driver_loaded: bool = True) -> SimulatedNvml:
@@ -33,3 +38,13 @@ def nvml(monkeypatch):
 def no_gpu(monkeypatch):
     """NVML as on a machine without a driver: nvmlInit fails with LibraryNotFound."""
     return simulate(monkeypatch, driver_loaded=False)
+
+
+@pytest.fixture(scope="session")
+def pricing():
+    """The default pricing: preset 'owned', the shipped catalog, the preset's API."""
+    from tokencost.pricing.assumptions import load_assumptions
+    from tokencost.pricing.catalog import load_catalog
+    from tokencost.pricing.priced_runs import Pricing
+
+    return Pricing.of(load_assumptions(None), load_catalog())

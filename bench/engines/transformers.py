@@ -1,0 +1,100 @@
+"""Hugging Face transformers engine: static batches through `generate`, the naive baseline.
+
+It shows what vLLM's continuous batching and paged attention buy on the same
+hardware, and it runs where vLLM is not installed (torch and transformers
+only). Each point runs its prompts in static batches of `batch_size`; every
+request has exactly ISL prompt tokens and generates exactly OSL tokens.
+"""
+
+import time
+from importlib import metadata
+
+from bench.engines.base import SAMPLING, GenerationResult, WindowHooks
+from bench.errors import PointTimeout
+from bench.inputs.cards import ModelCard
+from bench.inputs.suite import EngineSettings
+from bench.run.window import NoWindow
+
+DTYPES = {"bfloat16": "bfloat16", "float16": "float16", "float32": "float32", "auto": "bfloat16"}
+
+
+class TransformersEngine:
+    name = "transformers"
+    mode = "static-batch"
+
+    def __init__(self, card: ModelCard, max_batch_size: int, settings: EngineSettings):
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        self.torch = torch
+        self.card = card
+        self.settings = settings
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = getattr(torch, DTYPES[settings.dtype])
+        start = time.perf_counter()
+        torch.manual_seed(settings.seed)
+        if card.has_weights:
+            self.model = AutoModelForCausalLM.from_pretrained(card.path, dtype=dtype).to(self.device)
+        else:
+            # Random weights, created on the device itself: the same compute per token as trained ones.
+            with torch.device(self.device):
+                self.model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(card.path), dtype=dtype)
+        self.model.eval()
+        self.startup_s = time.perf_counter() - start
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "mode": self.mode,
+            "version": metadata.version("transformers"),
+            "backend": self.device,
+            "startup_s": round(self.startup_s, 2),
+            "sampling": f"{SAMPLING.describe()} (min_new_tokens = max_new_tokens)",
+            "load_format": "checkpoint" if self.card.has_weights else "dummy",
+            "dtype": self.settings.dtype,
+            "max_num_seqs": None,
+            "seed": self.settings.seed,
+            "steady_state": "full static batches, prefill included",
+        }
+
+    def generate(
+        self, prompts: list[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
+        timeout_s: float | None = None,
+    ) -> GenerationResult:
+        torch = self.torch
+        window = window or NoWindow()
+        batches = [prompts[i : i + batch_size] for i in range(0, len(prompts), batch_size)]
+        full = [len(b) == batch_size for b in batches]
+        input_tokens = output_tokens = steady_tokens = 0
+        t_open = t_close = 0.0
+        start = time.perf_counter()
+        for i, batch in enumerate(batches):
+            if full[i] and not t_open:
+                window.begin()
+                t_open = time.perf_counter()
+            ids = torch.tensor(batch, device=self.device)
+            with torch.inference_mode():
+                out = self.model.generate(
+                    ids, attention_mask=torch.ones_like(ids), max_new_tokens=osl, min_new_tokens=osl,
+                    do_sample=True, temperature=SAMPLING.temperature, top_p=SAMPLING.top_p, top_k=0, pad_token_id=0,
+                )
+            if self.device == "cuda":
+                torch.cuda.synchronize()  # window edges must see the GPU's work finished
+            generated = (out.shape[1] - ids.shape[1]) * len(batch)
+            input_tokens += ids.numel()
+            output_tokens += generated
+            if t_open and not t_close:
+                steady_tokens += generated
+            if t_open and not t_close and (i + 1 == len(batches) or not full[i + 1]):
+                window.end()
+                t_close = time.perf_counter()
+            if timeout_s is not None and time.perf_counter() - start > timeout_s and i + 1 < len(batches):
+                raise PointTimeout(f"still running after {timeout_s:g} s ({(i + 1) * batch_size} of {len(prompts)} requests done)")
+        duration = time.perf_counter() - start
+        return GenerationResult(len(prompts), input_tokens, output_tokens, duration, steady_tokens,
+                                t_close - t_open if t_close else 0.0)
+
+    def close(self) -> None:
+        del self.model
+        if self.device == "cuda":
+            self.torch.cuda.empty_cache()

@@ -1,0 +1,1 @@
+"""What to measure: suites, workloads and model cards (with their parameter counts). Imports only the kernel."""

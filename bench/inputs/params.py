@@ -1,0 +1,113 @@
+"""Parameter counts computed from a Hugging Face config.
+
+Counts embeddings, attention (with optional biases and q/k norms), dense or
+expert MLPs, routers and norms. "Active" parameters are those one token
+touches: every weight except the experts a token is not routed to.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ParamCount:
+    total: int
+    active: int
+    embedding: int
+    attention: int
+    mlp_total: int
+    mlp_active: int
+    router: int
+    norms: int
+
+    @property
+    def is_moe(self) -> bool:
+        return self.mlp_total != self.mlp_active
+
+
+@dataclass(frozen=True)
+class MoeShape:
+    num_experts: int
+    top_k: int
+    expert_intermediate: int
+    shared_intermediate: int  # 0 when the model has no shared expert
+
+
+def moe_shape(config: dict) -> MoeShape | None:
+    """The expert layout of a config, or None for a dense model."""
+    num_experts = config.get("num_local_experts") or config.get("num_experts") or 0
+    if not num_experts:
+        return None
+    expert_intermediate = config.get("moe_intermediate_size") or config["intermediate_size"]
+    return MoeShape(
+        num_experts=num_experts,
+        top_k=config["num_experts_per_tok"],
+        expert_intermediate=expert_intermediate,
+        shared_intermediate=config.get("shared_expert_intermediate_size") or 0,
+    )
+
+
+def head_dim(config: dict) -> int:
+    return config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+
+
+def _attention_params(config: dict) -> int:
+    hidden = config["hidden_size"]
+    q_dim = config["num_attention_heads"] * head_dim(config)
+    kv_dim = config.get("num_key_value_heads", config["num_attention_heads"]) * head_dim(config)
+    params = hidden * q_dim + 2 * hidden * kv_dim + q_dim * hidden
+    if config.get("attention_bias") or config.get("model_type") in ("qwen2", "qwen2_moe"):
+        params += q_dim + 2 * kv_dim
+    model_type = config.get("model_type", "")
+    if model_type in ("qwen3", "qwen3_moe"):
+        params += 2 * head_dim(config)  # per-head RMSNorm on q and k
+    elif model_type == "olmoe":
+        params += q_dim + kv_dim  # RMSNorm over the whole q and k projections
+    return params
+
+
+def gated_mlp_params(hidden: int, intermediate: int) -> int:
+    return 3 * hidden * intermediate  # gate, up and down projections
+
+
+def sparse_layers(config: dict) -> set[int]:
+    """Indices of the layers whose MLP is a mixture of experts."""
+    layers = config["num_hidden_layers"]
+    step = config.get("decoder_sparse_step", 1) or 1
+    dense_only = set(config.get("mlp_only_layers") or [])
+    return {i for i in range(layers) if (i + 1) % step == 0 and i not in dense_only}
+
+
+def count_params(config: dict) -> ParamCount:
+    hidden = config["hidden_size"]
+    layers = config["num_hidden_layers"]
+    vocab = config["vocab_size"]
+
+    embedding = vocab * hidden * (1 if config.get("tie_word_embeddings") else 2)
+    attention = layers * _attention_params(config)
+    norms = (2 * layers + 1) * hidden
+
+    moe = moe_shape(config)
+    sparse = sparse_layers(config) if moe else set()
+    dense_layers = layers - len(sparse)
+    dense_mlp = dense_layers * gated_mlp_params(hidden, config["intermediate_size"])
+    mlp_total = mlp_active = dense_mlp
+    router = 0
+    if moe:
+        expert = gated_mlp_params(hidden, moe.expert_intermediate)
+        shared = gated_mlp_params(hidden, moe.shared_intermediate)
+        shared_gate = hidden if moe.shared_intermediate else 0
+        mlp_total += len(sparse) * (moe.num_experts * expert + shared + shared_gate)
+        mlp_active += len(sparse) * (moe.top_k * expert + shared + shared_gate)
+        router = len(sparse) * hidden * moe.num_experts
+
+    fixed = embedding + attention + norms + router
+    return ParamCount(
+        total=fixed + mlp_total,
+        active=fixed + mlp_active,
+        embedding=embedding,
+        attention=attention,
+        mlp_total=mlp_total,
+        mlp_active=mlp_active,
+        router=router,
+        norms=norms,
+    )

@@ -1,0 +1,111 @@
+"""A suite: which models, which batch sizes, which workload and engine settings."""
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bench.environment import on_cpu_backend
+from bench.errors import UserError
+from bench.inputs.workload import Workload
+from bench.validation import PositiveInt, parse
+
+# vLLM, and the naive transformers baseline that shows what vLLM's batching buys (bench.engines.ENGINES).
+EngineName = Literal["vllm", "transformers"]
+
+
+class EngineSettings(BaseModel):
+    """Settings every engine and vLLM's server take from a suite's [engine] table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
+    tensor_parallel_size: PositiveInt = 1
+    # On the CPU backend this is the share of host memory given to the KV cache.
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
+    max_model_len: PositiveInt | None = None
+    # True skips torch.compile and graph capture: faster start, slower steps.
+    enforce_eager: bool = False
+    seed: Annotated[int, Field(strict=True, ge=0)] = 0
+
+    def memory_share(self) -> float:
+        """gpu_memory_utilization, defaulting to 0.3 of host memory on a CPU and 0.9 of a GPU's."""
+        return self.gpu_memory_utilization or (0.3 if on_cpu_backend() else 0.9)
+
+
+class ServeSettings(BaseModel):
+    """Serving mode: load models, SLOs and the server (started here, or an existing `endpoint`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Closed loop (InferenceX): this many requests in flight; requests = concurrency x requests_per_concurrency.
+    concurrencies: tuple[PositiveInt, ...] = (1, 4, 16)
+    requests_per_concurrency: PositiveInt = 4
+    # Open loop (vllm bench serve): Poisson arrivals at these rates, requests per second.
+    request_rates: tuple[Annotated[float, Field(gt=0)], ...] = ()
+    requests_per_rate: PositiveInt = 32
+    max_concurrency: PositiveInt | None = None  # cap on requests in flight under a rate
+    warmup: bool = True  # warm-up requests before each point, excluded from its metrics
+    slo_ttft_ms: Annotated[float, Field(gt=0)] | None = 2000.0  # goodput counts requests within both SLOs
+    slo_tpot_ms: Annotated[float, Field(gt=0)] | None = 200.0
+    prompt_format: Literal["token-ids", "text"] = "token-ids"  # text: decoded with the card's tokenizer
+    server_args: tuple[str, ...] = ()  # passed to vLLM's server as they are, e.g. ["--data-parallel-size", "2"]
+    startup_timeout_s: Annotated[float, Field(gt=0)] = 900.0
+    # An OpenAI-compatible server that is already running (vLLM, SGLang, TGI, TensorRT-LLM): nothing is started.
+    endpoint: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    endpoint_model: str | None = None  # the served model name (default: the server's first model)
+    api_key_env: str | None = None  # name of the environment variable holding the endpoint's API key
+    # What serves a remote endpoint, for pricing (a local endpoint is described from this machine).
+    endpoint_accelerator: str | None = None
+    endpoint_accelerator_count: PositiveInt = 1
+
+
+class Suite(BaseModel):
+    """The embedded defaults are the CPU demo: two tiny models, a short batch sweep."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)] = ("tiny-dense", "tiny-moe")
+    batch_sizes: Annotated[tuple[PositiveInt, ...], Field(min_length=1)] = (1, 4, 16, 64)
+    engines: Annotated[tuple[EngineName, ...], Field(min_length=1)] = ("vllm", "transformers")
+    workload: Workload = Workload()
+    engine: EngineSettings = EngineSettings()
+    warmup: bool = True
+    prefill_probe: bool = True  # time a prefill-only pass per point, to split input and output cost
+    min_window_s: Annotated[float, Field(ge=0)] = 30.0  # shorter windows are flagged in the record's checks
+    point_timeout_s: Annotated[float, Field(gt=0)] | None = None  # a point running longer is recorded as failed
+    mode: Literal["offline", "serve"] = "offline"  # serve: through vLLM's OpenAI-compatible server, with latencies
+    serve: ServeSettings = ServeSettings()
+
+    def to_record(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+def load_suite(path: Path | None = None) -> Suite:
+    if path is None:
+        return Suite()
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError("--suite", f"{path} does not exist", "give the path of a suite TOML file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserError("--suite", f"{path} is not valid TOML ({e})", "fix the TOML") from None
+    return parse(Suite, data, str(path))
+
+
+def with_overrides(suite: Suite, models=None, batch_sizes=None, engines=None, mode=None, serve=None,
+                   **workload) -> Suite:
+    """The suite with command-line overrides applied (None leaves a value as it is)."""
+    data = suite.model_dump()
+    if mode:
+        data["mode"] = mode
+    data["serve"] |= {k: v for k, v in (serve or {}).items() if v is not None}
+    if engines:
+        data["engines"] = tuple(engines)
+    if models:
+        data["models"] = tuple(models)
+    if batch_sizes:
+        data["batch_sizes"] = tuple(batch_sizes)
+    data["workload"] |= {k: v for k, v in workload.items() if v is not None}
+    return parse(Suite, data, "command line")

@@ -1,0 +1,63 @@
+"""Workloads: fixed input/output lengths and seeded random prompt token ids."""
+
+from enum import IntEnum
+from typing import Annotated
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from bench.errors import UserError
+from bench.validation import PositiveInt
+
+# Ids below this are left out of prompts: tiny vocabularies keep their special
+# tokens (pad, bos, eos) there.
+FIRST_ORDINARY_TOKEN_ID = 4
+WARMUP_OSL = 8  # output tokens of a warm-up request: enough to compile and cache the batch shape
+
+
+class PromptStream(IntEnum):
+    """Independent seeded prompt streams: warm-ups and probes never repeat a measured prompt."""
+
+    MEASURED = 0
+    WARMUP = 1
+    PREFILL_PROBE = 2
+
+
+class Workload(BaseModel):
+    """What one sweep point asks of the engine.
+
+    Every request has exactly `isl` prompt tokens and generates exactly `osl`
+    tokens (end-of-sequence is ignored), so token counts are known in advance
+    and random weights cost the same compute as trained ones.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    isl: PositiveInt = 128
+    osl: PositiveInt = 128
+    requests_per_batch: PositiveInt = 4  # requests per point = batch size x this
+    seed: Annotated[int, Field(strict=True, ge=0)] = 0
+
+    def num_requests(self, batch_size: int) -> int:
+        return batch_size * self.requests_per_batch
+
+    def check_fits(self, max_context: int, model_name: str) -> None:
+        if max_context and self.isl + self.osl > max_context:
+            raise UserError(
+                "isl+osl",
+                f"{self.isl}+{self.osl} exceeds {model_name}'s context of {max_context} tokens",
+                f"lower --isl/--osl to at most {max_context} tokens together",
+            )
+
+    def prompts(self, num_requests: int, vocab_size: int, stream: PromptStream = PromptStream.MEASURED) -> list[list[int]]:
+        """`num_requests` prompts of `isl` random token ids, the same for a given seed and stream.
+
+        Other streams give unrelated prompts: warm-ups and probes use their own,
+        so vLLM's prefix cache never serves a measured prompt from an earlier run.
+        """
+        rng = np.random.default_rng([self.seed, int(stream)])
+        ids = rng.integers(FIRST_ORDINARY_TOKEN_ID, vocab_size, size=(num_requests, self.isl))
+        return ids.tolist()
+
+    def to_record(self) -> dict:
+        return self.model_dump()

@@ -1,0 +1,263 @@
+"""The record: one sweep point as it goes into records.jsonl, defined once for every writer and reader.
+
+Offline and serving points, ok or failed (failed, skipped, interrupted), and
+result files of other tools imported to be priced all take this shape. The
+sweep's coordinates are fields of their own: `batch_size` for an offline
+point, `concurrency` (closed loop) or `request_rate` (open loop) for a serving
+point. Sections a point does not have are absent (None). Records written by an
+older tokencost are migrated to this schema on read (bench.run.records).
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+SCHEMA_VERSION = 3
+
+Status = Literal["ok", "failed", "skipped", "interrupted"]
+Mode = Literal["offline", "serve"]
+
+
+class _Section(BaseModel):
+    # Strict: a number written as a string, NaN or infinity is a damaged record, not a value.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class ModelInfo(_Section):
+    """The model card as it goes into a record (bench.inputs.cards.ModelCard.summary)."""
+
+    name: str
+    kind: Literal["dense", "moe", "unknown"]
+    display_name: str | None = None
+    architecture: str | None = None
+    pairs_with: str | None = None
+    hf_id: str | None = None
+    total_params: int | None = None
+    active_params: int | None = None
+    weights: Literal["checkpoint", "dummy"] | None = None
+
+
+class WorkloadInfo(_Section):
+    isl: int
+    osl: int
+    requests_per_batch: int | None = None
+    seed: int | None = None
+    prompt_format: str | None = None  # serving: token ids or text
+    note: str | None = None  # e.g. "mean lengths" for an imported file
+
+
+class EngineInfo(BaseModel):
+    """What generated the tokens: name, mode, version and the settings that engine reports (its own keys)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+
+    name: str
+    mode: str | None = None
+    version: str | None = None
+    backend: str | None = None
+    startup_s: float | None = None
+    sampling: str | None = None
+
+
+class HardwareInfo(_Section):
+    """What the model ran on, in the units it is priced by: GPUs, or vCPUs without a GPU."""
+
+    accelerator: str
+    accelerator_count: int
+    cpu_model: str | None = None
+    vcpus: int | None = None
+    memory_gb: float | None = None
+    machine: str | None = None
+    gpus: list[dict] = []
+    note: str | None = None
+
+
+class SoftwareInfo(_Section):
+    python: str | None = None
+    packages: dict[str, str] = {}
+    git_commit: str | None = None
+
+
+class EnergyInfo(_Section):
+    """Energy over a window, with how and where it was obtained (bench.energy.meters.EnergyReading)."""
+
+    method: str  # nvml-counter, nvml-sampled, rapl (measured); estimated; stated (by the user); none
+    boundary: str  # gpu, cpu or none: what the joules cover
+    energy_j: float | None
+    avg_power_w: float | None
+    basis: str
+    measured: bool
+    duration_s: float | None = None
+    per_device_j: list[float | None] = []
+    flags: list[str] = []
+    sampled_avg_power_w: float | None = None
+    idle_power_w: float | None = None  # the run's idle baseline (whole-point readings only)
+
+
+class SteadyState(_Section):
+    """The window with the load full and work still queued, or why there was none."""
+
+    reached: bool
+    why: str | None = None
+    duration_s: float | None = None
+    output_tokens: int | None = None
+    output_tok_s: float | None = None
+    energy: EnergyInfo | None = None
+    j_per_output_token: float | None = None
+
+
+class Check(BaseModel):
+    """One validity check: ok (True, False, or None when it cannot be judged) and the values behind it."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+
+    ok: bool | None
+
+
+class Validity(_Section):
+    checks: dict[str, Check] = {}
+    all_ok: bool | None = None  # no check failed (one that cannot be judged does not fail)
+
+    @classmethod
+    def of(cls, checks: dict[str, dict]) -> "Validity":
+        return cls(checks=checks, all_ok=all(c["ok"] is not False for c in checks.values()))
+
+    def failed(self) -> list[str]:
+        return [name for name, check in self.checks.items() if check.ok is False]
+
+
+class PrefillProbe(_Section):
+    osl: int
+    duration_s: float
+    input_tokens: int
+    output_tokens: int
+    note: str | None = None
+
+
+class Timeline(_Section):
+    file: str
+    point: str
+
+
+class Load(_Section):
+    """How a serving point's requests were sent (its coordinate is the record's concurrency or request_rate)."""
+
+    model: Literal["closed-loop concurrency", "open-loop Poisson"]
+    max_concurrency: int | None = None
+    num_requests: int | None = None
+    steady_window: str | None = None
+    warmup_requests: int | None = None
+
+
+class Distribution(_Section):
+    mean: float | None = None
+    std: float | None = None
+    median: float | None = None
+    p90: float | None = None
+    p99: float | None = None
+    count: int | None = None
+
+
+class Latency(_Section):
+    ttft: Distribution
+    tpot: Distribution
+    itl: Distribution
+    e2e: Distribution
+
+
+class Goodput(_Section):
+    slo_ttft_ms: float | None = None
+    slo_tpot_ms: float | None = None
+    requests_meeting_slo: int | None = None
+    share: float | None = None
+    requests_per_s: float | None = None
+
+
+class Source(_Section):
+    """Where an imported record came from."""
+
+    file: str
+    tool: str
+    date: str | None = None
+
+
+class PointRecord(_Section):
+    schema_version: Literal[3] = SCHEMA_VERSION
+    run_id: str
+    point: str
+    status: Status
+    mode: Mode = "offline"
+    started_at: str | None = None
+    finished_at: str | None = None
+    model: ModelInfo
+    workload: WorkloadInfo
+    engine: EngineInfo
+    hardware: HardwareInfo
+    software: SoftwareInfo | None = None
+
+    # The point's coordinates in the sweep.
+    batch_size: int | None = None  # offline: requests in flight
+    concurrency: int | None = None  # serving, closed loop: requests in flight
+    request_rate: float | None = None  # serving, open loop: requests per second
+    load: Load | None = None  # serving: how requests were sent
+
+    # What an ok point measured.
+    num_requests: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    duration_s: float | None = None
+    output_tok_s: float | None = None
+    total_tok_s: float | None = None
+    requests_per_s: float | None = None
+    throughput_window: str | None = None
+    energy: EnergyInfo | None = None
+    steady_state: SteadyState | None = None
+    validity: Validity | None = None
+    prefill_probe: PrefillProbe | None = None  # offline
+    timeline: Timeline | None = None  # GPU runs: power samples beside the records
+
+    # What a serving point measured on the client.
+    requests_completed: int | None = None
+    requests_failed: int | None = None
+    latency_ms: Latency | None = None
+    interactivity_tok_s_user: float | None = None
+    interactivity_p90_tok_s_user: float | None = None
+    interactivity_definition: str | None = None
+    goodput: Goodput | None = None
+    max_concurrent_requests: int | None = None
+    requests_file: str | None = None
+
+    # Why a point did not complete.
+    failure: str | None = None  # out-of-memory, timeout, engine-died, engine-start, context-exceeded, ...
+    error_class: str | None = None
+    error: str | None = None
+
+    source: Source | None = None  # imported from another tool's result file
+
+    @model_validator(mode="after")
+    def _complete(self) -> "PointRecord":
+        if self.status == "ok":
+            missing = [f for f in ("input_tokens", "output_tokens", "duration_s", "output_tok_s", "energy")
+                       if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"an ok point needs {', '.join(missing)}")
+            if not self.duration_s > 0:
+                raise ValueError(f"duration_s is {self.duration_s}; an ok point lasts a positive time")
+        elif self.failure is None or self.error is None:
+            raise ValueError(f"a {self.status} point needs its failure and error")
+        if self.mode == "serve" and self.load is None:
+            raise ValueError("a serving point needs its load")
+        return self
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def in_flight(self) -> int | None:
+        """Requests the engine held at once: the batch size offline, the concurrency of a closed loop."""
+        return self.batch_size if self.mode == "offline" else self.concurrency
+
+    def to_json(self) -> dict:
+        """The record as written: fields never set are left out."""
+        return self.model_dump(mode="json", exclude_unset=True) | {"schema_version": SCHEMA_VERSION}

@@ -1,0 +1,128 @@
+"""Records on disk: one JSON object per sweep point in results/<run-id>/records.jsonl.
+
+Each point is appended and fsynced as soon as it completes, so a crash never
+costs the points already measured. Reading migrates records written by an
+older tokencost to the current schema (bench.run.record) and validates them.
+"""
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.run.record import SCHEMA_VERSION, PointRecord
+from bench.secrets import redact
+from bench.validation import parse
+
+RECORDS_FILE = "records.jsonl"
+FIX = "repair or remove that line"
+
+
+class RecordWriter:
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / RECORDS_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def append(self, record: PointRecord) -> None:
+        line = redact(json.dumps(record.to_json()))
+        with self.path.open("a") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def has_records(run_dir: Path) -> bool:
+    return (Path(run_dir) / RECORDS_FILE).is_file()
+
+
+def read_records(run_dir: Path) -> list[PointRecord]:
+    """All records of a run (its directory or its records.jsonl), migrated to the current schema.
+
+    A torn last line (a crash mid-write) is skipped with a warning; any other damage is a UserError
+    naming the line and the field.
+    """
+    path = Path(run_dir)
+    if path.is_dir():
+        path = path / RECORDS_FILE
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError:
+        raise UserError(str(path), "is not UTF-8 text", "give a records.jsonl written by tokencost") from None
+    except OSError as e:
+        raise UserError(str(path), f"cannot be read ({e.strerror or e})",
+                        "give a run directory or a records.jsonl written by tokencost") from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                warnings.warn(f"{path}:{number}: torn last line (a crash while writing?) ignored",
+                              TornRecordWarning, stacklevel=2)
+                continue
+            raise UserError(f"{path}:{number}", "is not a JSON record", FIX) from None
+        if not isinstance(data, dict):
+            raise UserError(f"{path}:{number}", "is not a JSON object", FIX)
+        where = f"{path}:{number}"
+        records.append(parse(PointRecord, migrated(data, where), where))
+    return records
+
+
+class TornRecordWarning(UserWarning):
+    pass
+
+
+def _v1_to_v2(record: dict) -> dict:
+    """Schema 2 added steady-state windows, validity checks and the idle baseline."""
+    record.setdefault("steady_state", {"reached": False, "why": "recorded with schema 1, before steady-state windows"})
+    record.setdefault("validity", {})
+    record["energy"] = {"idle_power_w": None, **record.get("energy", {})}
+    return record
+
+
+def _v2_to_v3(record: dict) -> dict:
+    """Schema 3 gave the sweep's coordinates fields of their own (a serving point kept its concurrency in
+    engine.batch_size), named the serving request counts, and put the validity checks under `checks`."""
+    engine = dict(record.get("engine") or {})
+    batch_size = engine.pop("batch_size", None)
+    record["engine"] = engine
+    if record.get("mode", "offline") == "serve":
+        load = dict(record.get("load") or {})
+        record["concurrency"] = load.pop("concurrency", None)
+        record["request_rate"] = load.pop("request_rate", None)
+        record["load"] = load
+        for old, new in (("completed", "requests_completed"), ("failed", "requests_failed")):
+            if old in record:
+                record[new] = record.pop(old)
+    else:
+        record["batch_size"] = batch_size
+    if isinstance(record.get("validity"), dict):
+        checks = dict(record["validity"])
+        all_ok = checks.pop("all_ok", None)
+        record["validity"] = {"checks": checks, "all_ok": all_ok}
+    return record
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
+
+
+def migrated(record: dict, where: str) -> dict:
+    """The record in the current schema's layout (not yet validated)."""
+    version = record.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1 or version > SCHEMA_VERSION:
+        raise UserError(
+            f"{where} schema_version",
+            f"{version!r} is not supported (this tokencost reads versions 1 to {SCHEMA_VERSION})",
+            "upgrade tokencost to read newer records",
+        )
+    record = dict(record)
+    while version < SCHEMA_VERSION:
+        try:
+            record = MIGRATIONS[version](record) | {"schema_version": version + 1}
+        except (TypeError, ValueError, AttributeError) as e:
+            raise UserError(where, f"a schema {version} record that cannot be migrated ({e})", FIX) from None
+        version += 1
+    return record

@@ -1,0 +1,271 @@
+"""One run directory being measured: its cards, meter, run.json, records, failures, progress and resume policy.
+
+Both sweeps (offline and serving) plan their points, then hand each point's
+measurement to `SweepRun.measure_point`, which appends its record, or records
+the failure and decides whether the model's remaining points can still run.
+"""
+
+import json
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from bench import environment
+from bench.energy import checks, gpus
+from bench.energy.meters import DEFAULT_WATTS_PER_VCPU, EnergyReading, Meter, make_meter
+from bench.errors import UserError, failure_kind
+from bench.inputs.cards import ModelCard, load_card
+from bench.inputs.suite import Suite
+from bench.run.point import PointWindows, now
+from bench.run.progress import Progress
+from bench.run.record import HardwareInfo, PointRecord, SoftwareInfo, Validity
+from bench.run.records import RecordWriter, has_records, read_records
+from bench.secrets import redact
+from bench.validation import parse
+
+RUN_FILE = "run.json"
+IDLE_BASELINE_S = {"gpu": 5.0, "cpu": 2.0}
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{socket.gethostname().split('.')[0]}"
+
+
+@dataclass(frozen=True)
+class PlannedPoint:
+    """A point of the sweep: its key, a label for logs, and the record fields it has even if it fails."""
+
+    key: str
+    label: str
+    fields: dict  # PointRecord fields: mode, engine, and the coordinate (batch_size, concurrency, request_rate)
+
+
+@dataclass
+class SweepResult:
+    failures: list[PointRecord] = field(default_factory=list)  # failed, skipped and interrupted points
+    start_errors: list[UserError] = field(default_factory=list)  # engines that could not start
+
+
+def read_run_file(run_dir: Path) -> dict:
+    """run.json of a run directory, as written by `tokencost run`."""
+    path = Path(run_dir) / RUN_FILE
+    fix = "give a directory written by `tokencost run`"
+    try:
+        run = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise UserError("--resume", f"{run_dir} has no readable {RUN_FILE}", fix) from None
+    if not isinstance(run, dict):
+        raise UserError("--resume", f"{path} is not a JSON object", fix)
+    return run
+
+
+def run_suite(run_dir: Path) -> Suite:
+    """The suite an earlier run was measured with (to resume it with the same settings)."""
+    return parse(Suite, read_run_file(run_dir).get("suite"), f"{run_dir}/{RUN_FILE} suite")
+
+
+def run_watts_per_vcpu(run_dir: Path) -> float | None:
+    """The power per vCPU an earlier run's estimate used, if it used one."""
+    return (read_run_file(run_dir).get("meter") or {}).get("watts_per_vcpu")
+
+
+def hardware_fingerprint(hardware: dict) -> dict:
+    """What must not change between a run and its resumption."""
+    return {"accelerator": hardware.get("accelerator"), "accelerator_count": hardware.get("accelerator_count"),
+            "gpus": [g.get("uuid") for g in hardware.get("gpus", [])]}
+
+
+def describe_point(record: PointRecord) -> str:
+    """One log line for a measured point."""
+    energy = record.energy
+    power = f"{energy.avg_power_w or float('nan'):.1f} W ({energy.method})"
+    if record.mode == "serve":
+        return (f"{record.output_tok_s:.1f} output tok/s, TTFT p50 {record.latency_ms.ttft.median:.0f} ms, "
+                f"{record.interactivity_tok_s_user or float('nan'):.1f} tok/s/user, {power}")
+    return f"{record.output_tok_s:.1f} output tok/s, {power}"
+
+
+class SweepRun:
+    """One run directory being measured.
+
+    `with SweepRun(...) as run:` starts the meter, takes the idle baseline
+    before any engine loads, and writes run.json. With `resume`, the run
+    directory's run.json must describe the same suite, machine and meter
+    setting, and points already measured are skipped. `meter` and `hardware`
+    replace this machine's own (a remote endpoint is neither measured nor
+    described here).
+    """
+
+    def __init__(self, suite: Suite, run_dir: Path, planned: list[PlannedPoint], *,
+                 watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU, log: Callable[[str], None] = print,
+                 resume: bool = False, meter: Meter | None = None, hardware: dict | None = None):
+        self.suite, self.run_dir, self.resume = suite, Path(run_dir), resume
+        self.planned = {p.key: p for p in planned}
+        self.cards = [load_card(name) for name in suite.models]  # bad input fails before any engine starts
+        self.too_long = {}
+        for card in self.cards:
+            try:
+                suite.workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
+            except UserError as e:
+                self.too_long[card.name] = e
+        if len(self.too_long) == len(self.cards):
+            raise next(iter(self.too_long.values()))  # nothing in the sweep can run
+        previous = self._previous_run(watts_per_vcpu) if resume else None
+        if not resume and (self.run_dir / RUN_FILE).exists():
+            raise UserError("--out", f"{self.run_dir} already holds a run",
+                            f"give a new directory, or finish that run with --resume {self.run_dir}")
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError("--resume" if resume else "--out", f"{self.run_dir} cannot be a run directory "
+                            f"({e.strerror or e})", "give a directory this user can write") from None
+
+        environment.cpu_environment_defaults()
+        self.devices = gpus.serving_gpus() if hardware is None else []
+        self.meter = meter or make_meter(self.devices, watts_per_vcpu)
+        self.gpu_details = gpus.describe(self.devices)
+        self.hardware = hardware or environment.hardware(self.gpu_details)
+        if previous is not None:
+            self._check_same_machine(previous)
+        self.context = {
+            "run_id": self.run_dir.name,
+            "hardware": HardwareInfo(**self.hardware),
+            "software": SoftwareInfo(**environment.software()),
+        }
+        self.done = self._completed_points() if resume else set()
+        self.progress = Progress(sum(key not in self.done for key in self.planned))
+        self.log = self.progress.logging(log)
+        self.writer = RecordWriter(self.run_dir)
+        self.result = SweepResult()
+        self.finished: set[str] = set()
+        self.stop_reason: tuple[str, str] | None = None  # why the current model's remaining points are skipped
+        self.idle_power_w = None
+
+    def _previous_run(self, watts_per_vcpu: float) -> dict:
+        """The run.json being resumed, once its suite and meter setting are this run's."""
+        previous = read_run_file(self.run_dir)
+        stored = run_suite(self.run_dir)
+        if stored != self.suite:
+            differ = sorted(k for k, v in self.suite.model_dump().items() if stored.model_dump()[k] != v)
+            raise UserError("--resume", f"the settings differ from the run's ({', '.join(differ)})",
+                            "resume without --suite/--models/--batch-sizes/--isl/--osl, or start a new run")
+        stored_watts = (previous.get("meter") or {}).get("watts_per_vcpu")
+        if stored_watts is not None and watts_per_vcpu != stored_watts:
+            raise UserError("--resume", f"--watts-per-vcpu {watts_per_vcpu} differs from the run's {stored_watts}",
+                            "leave --watts-per-vcpu out when resuming")
+        return previous
+
+    def _check_same_machine(self, previous: dict) -> None:
+        here = hardware_fingerprint(self.hardware)
+        there = hardware_fingerprint(previous.get("hardware") or {})
+        if here != there:
+            raise UserError("--resume", f"this machine ({here['accelerator']} x {here['accelerator_count']}) is not "
+                            f"the run's ({there['accelerator']} x {there['accelerator_count']})",
+                            "resume on the machine and GPUs that started the run")
+
+    def _completed_points(self) -> set[str]:
+        return {r.point for r in read_records(self.run_dir) if r.ok} if has_records(self.run_dir) else set()
+
+    def __enter__(self):
+        self.meter.start()
+        try:
+            self.idle_power_w = self.meter.idle_baseline(IDLE_BASELINE_S.get(self.meter.boundary, 0.0))
+            watts = self.idle_power_w if self.idle_power_w is not None else float("nan")
+            self.log(f"idle baseline: {watts:.1f} W ({self.meter.method}, {self.meter.boundary})")
+            self._write_run_file()
+        except BaseException:
+            self.meter.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.meter.stop()
+
+    def _write_run_file(self) -> None:
+        path = self.run_dir / RUN_FILE
+        if self.resume and path.exists():
+            run = read_run_file(self.run_dir)
+            run.setdefault("resumed_at", []).append(now())
+        else:
+            run = {"started_at": now(), "run_id": self.run_dir.name, "hardware": self.hardware,
+                   "software": self.context["software"].model_dump(), "suite": self.suite.to_record(),
+                   "meter": self.meter.describe(), "idle_power_w": self.idle_power_w}
+        path.write_text(redact(json.dumps(run, indent=2)))
+
+    def todo(self, keys: list[str]) -> list[str]:
+        return [key for key in keys if key not in self.done]
+
+    def point_windows(self) -> PointWindows:
+        return PointWindows(self)
+
+    def record(self, card: ModelCard, key: str, status: str, **fields) -> PointRecord:
+        """A record of one planned point: the run's context, the point's planned fields, then `fields`."""
+        base = self.context | {"point": key, "status": status, "model": card.summary(),
+                               "workload": self.suite.workload.to_record()}
+        return PointRecord(**(base | self.planned[key].fields | fields))
+
+    def start_model(self) -> None:
+        self.stop_reason = None
+
+    def fail(self, card: ModelCard, key: str, status: str, kind: str, error) -> None:
+        message = str(error).strip().splitlines()[-1][:500] if str(error).strip() else type(error).__name__
+        record = self.record(card, key, status, failure=kind, finished_at=now(), error=message,
+                             error_class=type(error).__name__ if isinstance(error, BaseException) else "Skipped")
+        self.writer.append(record)
+        self.result.failures.append(record)
+        self.log(f"[{card.name}] {self.planned[key].label}: {status} ({kind}): {message}")
+        self.progress.finish(key, ok=False, status=status)
+
+    def fail_all(self, card: ModelCard, keys: list[str], kind: str, error) -> None:
+        for key in keys:
+            self.fail(card, key, "failed", kind, error)
+
+    def measure_point(self, card: ModelCard, key: str, measure: Callable[[], PointRecord]) -> None:
+        """Run `measure` for one point and append its record; a failure is recorded and the sweep goes on."""
+        if self.stop_reason:
+            self.fail(card, key, "skipped", *self.stop_reason)
+            return
+        label = self.planned[key].label
+        self.progress.start(key)
+        try:
+            record = measure()
+        except KeyboardInterrupt:
+            self.fail(card, key, "interrupted", "interrupted", "stopped by Ctrl-C or SIGTERM")
+            raise
+        except Exception as e:  # a point's failure is recorded; the sweep goes on where that makes sense
+            kind = failure_kind(e)
+            self.fail(card, key, "failed", kind, e)
+            if kind == "out-of-memory":
+                self.stop_reason = (kind, f"skipped: {label} ran out of memory")
+            elif kind == "engine-died":
+                self.stop_reason = (kind, f"skipped: the engine died at {label}")
+            return
+        self.writer.append(record)
+        self.finished.add(key)
+        self.log(f"[{card.name}] {label}: {describe_point(record)}")
+        self.progress.finish(key, ok=True)
+
+    def checks_for(self, whole: EnergyReading, t0: float, t1: float, *, other_processes_matter: bool = True,
+                   extra: dict | None = None) -> Validity:
+        """The validity checks of a point's whole-point reading over [t0, t1]."""
+        return Validity.of(checks.check(
+            whole,
+            self.meter.samples(t0, t1),
+            idle_power_w=self.idle_power_w,
+            power_limit_w=sum(g.get("power_limit_w") or 0 for g in self.gpu_details) or None,
+            min_window_s=self.suite.min_window_s,
+            other_processes=gpus.other_processes(self.devices, _own_pids())
+            if self.devices and other_processes_matter else [],
+            extra=extra,
+        ))
+
+
+def _own_pids() -> set[int]:
+    """This process and its children (vLLM's engine and workers)."""
+    me = psutil.Process()
+    return {me.pid, *(c.pid for c in me.children(recursive=True))}

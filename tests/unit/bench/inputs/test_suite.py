@@ -1,0 +1,97 @@
+"""Suite files and command-line overrides, validated by schema."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.errors import UserError
+from bench.inputs.suite import Suite, load_suite, with_overrides
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "suite.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_embedded_defaults_are_the_cpu_demo():
+    suite = load_suite(None)
+    assert suite.models == ("tiny-dense", "tiny-moe") and suite.batch_sizes == (1, 4, 16, 64)
+    assert suite.engines == ("vllm", "transformers")
+    assert len(suite.engines) * len(suite.models) * len(suite.batch_sizes) == 16
+
+
+def test_a_suite_file_round_trips_through_its_record(tmp_path):
+    suite = load_suite(_write(tmp_path, 'models = ["tiny-moe"]\nbatch_sizes = [2, 8]\n[workload]\nisl = 64\n'
+                                        '[engine]\nenforce_eager = true\n'))
+    assert (suite.models, suite.batch_sizes, suite.workload.isl, suite.engine.enforce_eager) == (
+        ("tiny-moe",), (2, 8), 64, True)
+    assert Suite.model_validate(suite.to_record()) == suite
+
+
+@pytest.mark.parametrize("text, message", [
+    ("batch_sizes = []", r"batch_sizes: is \(\) ?; tuple should have at least 1 item|batch_sizes: is \[\]; "),
+    ("batch_sizes = [4, -1]", r"batch_sizes.1: is -1; input should be greater than 0"),
+    ('batch_sizes = ["4"]', r"batch_sizes.0: is '4'; input should be a valid integer"),
+    ("[workload]\nisl = 0", r"workload.isl: is 0; input should be greater than 0"),
+    ("[workload]\nbatch = 3", r"workload.batch: is not a setting; use one of: isl, osl, requests_per_batch, seed"),
+    ('[engine]\ndtype = "int3"', r"engine.dtype: is 'int3'; input should be 'auto', 'bfloat16'"),
+    ("[engine]\ngpu_memory_utilization = 1.5", r"engine.gpu_memory_utilization: is 1.5; input should be less"),
+    ("colour = 1", r"colour: is not a setting; use one of: batch_sizes, engine"),
+    ("models = [", r"^--suite: .* is not valid TOML"),
+])
+def test_bad_suites_name_the_field_the_value_and_what_is_allowed(tmp_path, text, message):
+    with pytest.raises(UserError, match=message):
+        load_suite(_write(tmp_path, text))
+
+
+def test_command_line_overrides_are_validated_too():
+    suite = with_overrides(Suite(), models=["tiny-moe"], batch_sizes=[3], isl=16, osl=None)
+    assert (suite.models, suite.batch_sizes, suite.workload.isl, suite.workload.osl) == (("tiny-moe",), (3,), 16, 128)
+    with pytest.raises(UserError, match=r"^command line workload.osl: is -5; input should be greater than 0"):
+        with_overrides(Suite(), osl=-5)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_any_text_either_parses_or_is_a_user_error(tmp_path, text):
+    path = tmp_path / "fuzz.toml"
+    path.write_text(text)
+    try:
+        load_suite(path)
+    except UserError as e:
+        assert "\n" not in str(e)
+
+
+toml_values = st.recursive(
+    st.one_of(st.integers(-10, 10_000), st.floats(allow_nan=False), st.booleans(), st.text(max_size=8)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.sampled_from(["models", "batch_sizes", "workload", "engine", "warmup", "min_window_s",
+                                        "point_timeout_s", "other"]), toml_values, max_size=5))
+def test_any_structure_either_validates_or_is_a_user_error(data):
+    from bench.validation import parse
+
+    try:
+        parse(Suite, data, "suite")
+    except UserError as e:
+        assert "\n" not in str(e)
+
+
+def test_shipped_suites_parse_and_name_real_cards_that_fit():
+    from pathlib import Path
+
+    import bench
+    from bench.inputs.cards import load_card
+
+    suites = sorted((Path(bench.__file__).parent / "suites").glob("*.toml"))
+    assert suites
+    for path in suites:
+        suite = load_suite(path)
+        for name in suite.models:
+            card = load_card(name)
+            suite.workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)

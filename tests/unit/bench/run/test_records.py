@@ -1,0 +1,138 @@
+"""Records on disk: written through the schema, read back identical, migrated from older schemas, and refused
+with one line naming the line and the field when damaged."""
+
+import json
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.errors import UserError
+from bench.run.record import SCHEMA_VERSION
+from bench.run.records import RecordWriter, TornRecordWarning, read_records
+from tests.conftest import CPU_DEMO
+from tests.support import FIXTURES
+from tests.support.records_factory import point_record, write_run
+
+
+def test_round_trip_gives_the_same_records(tmp_path):
+    records = [point_record(batch=1, prefill_s=2.0), point_record(batch=4, status="failed", error="OOM")]
+    write_run(tmp_path, *records)
+    assert read_records(tmp_path) == records
+    lines = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
+    assert [line["schema_version"] for line in lines] == [SCHEMA_VERSION] * 2
+    assert lines[0]["prefill_probe"]["osl"] == 1 and "energy" not in lines[1]  # fields never set are left out
+
+
+def test_torn_last_line_is_skipped_with_a_warning(tmp_path):
+    write_run(tmp_path, point_record())
+    with (tmp_path / "records.jsonl").open("a") as f:
+        f.write('{"schema_version": 3, "point": "b", "tok')
+    with pytest.warns(TornRecordWarning, match="records.jsonl:2: torn last line"):
+        assert [r.point for r in read_records(tmp_path)] == [point_record().point]
+
+
+def test_corrupt_middle_line_is_an_error(tmp_path):
+    good = json.dumps(point_record().to_json())
+    (tmp_path / "records.jsonl").write_text(f"{good}\nnot json\n{good}\n")
+    with pytest.raises(UserError, match="records.jsonl:2: is not a JSON record"):
+        read_records(tmp_path)
+
+
+def test_schema_1_records_are_migrated():
+    records = read_records(FIXTURES / "claims")  # written with schema 1
+    assert records and all(r.schema_version == SCHEMA_VERSION for r in records)
+    first = records[0]
+    assert first.energy.idle_power_w is None and first.steady_state.reached is False
+    assert "schema 1" in first.steady_state.why and first.batch_size is not None
+
+
+def test_schema_2_offline_records_get_their_batch_size_as_a_field():
+    raw = json.loads((CPU_DEMO / "records.jsonl").read_text().splitlines()[0])
+    assert raw["schema_version"] == 2 and "batch_size" in raw["engine"]
+    record = read_records(CPU_DEMO)[0]
+    assert record.batch_size == raw["engine"]["batch_size"] and "batch_size" not in record.engine.model_extra
+    assert record.validity.all_ok is raw["validity"]["all_ok"]
+    assert set(record.validity.checks) == set(raw["validity"]) - {"all_ok"}
+
+
+def test_schema_2_serving_records_get_their_concurrency_or_rate_as_fields(tmp_path):
+    raw = json.loads((CPU_DEMO / "records.jsonl").read_text().splitlines()[0])
+    raw |= {"mode": "serve", "completed": 8, "failed": 0, "engine": {**raw["engine"], "batch_size": 4},
+            "load": {"model": "closed-loop concurrency", "concurrency": 4, "request_rate": None, "num_requests": 8}}
+    rate = raw | {"engine": {**raw["engine"], "batch_size": None},
+                  "load": {"model": "open-loop Poisson", "concurrency": None, "request_rate": 2.5, "num_requests": 8}}
+    (tmp_path / "records.jsonl").write_text(json.dumps(raw) + "\n" + json.dumps(rate) + "\n")
+    closed, opened = read_records(tmp_path)
+    assert (closed.concurrency, closed.request_rate, closed.batch_size) == (4, None, None)
+    assert (opened.concurrency, opened.request_rate) == (None, 2.5)
+    assert closed.requests_completed == 8 and closed.requests_failed == 0 and closed.in_flight == 4
+    assert "batch_size" not in closed.engine.model_extra and closed.load.num_requests == 8
+
+
+def test_a_malformed_old_record_is_a_user_error(tmp_path):
+    (tmp_path / "records.jsonl").write_text(json.dumps({"schema_version": 1, "energy": "lots"}) + "\n")
+    with pytest.raises(UserError, match="records.jsonl:1: a schema 1 record that cannot be migrated"):
+        read_records(tmp_path)
+
+
+@pytest.mark.parametrize("version", [99, 0, "2", None, True])
+def test_unknown_schema_versions_are_refused(tmp_path, version):
+    (tmp_path / "records.jsonl").write_text(json.dumps({"schema_version": version}) + "\n")
+    with pytest.raises(UserError, match=r"schema_version: .* is not supported \(this tokencost reads versions 1 to 3\)"):
+        read_records(tmp_path)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"output_tok_s": "100"}, "output_tok_s: is '100'"),  # a number written as text
+    ({"duration_s": None}, "an ok point needs duration_s"),
+    ({"energy": {"method": "estimated"}}, "energy.boundary: is missing"),
+    ({"batch_size": 2.5}, "batch_size: is 2.5"),
+    ({"surprise": 1}, "surprise: is not a setting"),
+])
+def test_a_damaged_record_names_its_line_and_field(tmp_path, change, field):
+    record = point_record().to_json() | change
+    (tmp_path / "records.jsonl").write_text(json.dumps(record) + "\n")
+    with pytest.raises(UserError, match="records.jsonl:1") as error:
+        read_records(tmp_path)
+    assert field in str(error.value) and "\n" not in str(error.value)
+
+
+def test_nan_is_a_damaged_record_not_a_number(tmp_path):
+    (tmp_path / "records.jsonl").write_text(json.dumps(point_record().to_json() | {"output_tok_s": float("nan")}) + "\n")
+    with pytest.raises(UserError, match="records.jsonl:1 output_tok_s: is nan"):
+        read_records(tmp_path)
+
+
+def test_a_directory_or_missing_records_file_is_a_user_error(tmp_path):
+    (tmp_path / "records.jsonl").mkdir()
+    with pytest.raises(UserError, match="records.jsonl: cannot be read"):
+        read_records(tmp_path / "records.jsonl")
+    with pytest.raises(UserError, match="cannot be read"):
+        read_records(tmp_path / "nowhere")
+
+
+def test_secrets_never_reach_a_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_abcdefSECRET123")
+    RecordWriter(tmp_path).append(point_record(
+        error_class="token hf_abcdefSECRET123", status="failed",
+        error="https://user:pa55word@api.example.test/v1?api_key=sk-live-999&x=1"))
+    text = (tmp_path / "records.jsonl").read_text()
+    for secret in ("hf_abcdefSECRET123", "pa55word", "sk-live-999"):
+        assert secret not in text
+    assert "https://[redacted]@api.example.test/v1?api_key=[redacted]&x=1" in text
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.text(max_size=80), st.builds(json.dumps, st.dictionaries(
+    st.sampled_from(["schema_version", "point", "status", "energy", "batch_size", "engine"]),
+    st.one_of(st.integers(-2, 5), st.text(max_size=5), st.none(), st.floats()), max_size=5))), max_size=5))
+def test_any_records_file_either_reads_or_is_a_user_error(tmp_path, lines):
+    (tmp_path / "records.jsonl").write_text("\n".join(lines))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TornRecordWarning)
+            read_records(tmp_path)
+    except UserError as e:
+        assert "\n" not in str(e)

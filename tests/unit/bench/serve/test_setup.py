@@ -1,0 +1,91 @@
+"""Serving mode without a server: the command line, load points, the server's command, bad input."""
+
+import json
+import socket
+
+import pytest
+
+from bench.errors import UserError
+from bench.inputs.cards import load_card
+from bench.inputs.suite import EngineSettings, ServeSettings
+from bench.inputs.workload import Workload
+from bench.serve.client import _Events
+from bench.serve.metrics import RequestTiming
+from bench.serve.server import LOOPBACK, VllmServer, server_command
+from bench.serve.sweep import load_points, serve_point_key
+from tests.support.run_cli import tokencost
+
+
+def test_load_points_follow_the_suite():
+    serve = ServeSettings(concurrencies=(1, 8), requests_per_concurrency=10, request_rates=(0.5, 4.0),
+                          requests_per_rate=20, max_concurrency=16)
+    points = load_points(serve)
+    assert [(p.label, p.num_requests, p.max_concurrency) for p in points] == [
+        ("conc1", 10, None), ("conc8", 80, None), ("rate0.5", 20, 16), ("rate4", 20, 16)]
+    assert serve_point_key("tiny-moe", "vllm", points[1], Workload(isl=64, osl=32)) == \
+        "tiny-moe/vllm-serve/conc8/isl64/osl32"
+
+
+def test_the_server_command_binds_loopback_and_passes_parallelism_through():
+    settings = EngineSettings(tensor_parallel_size=2, max_model_len=4096, enforce_eager=True)
+    command = server_command(load_card("llama-3.1-8b"), settings, 8123, 64,
+                             ("--data-parallel-size", "2", "--distributed-executor-backend", "ray"))
+    text = " ".join(command)
+    assert "--host 127.0.0.1 --port 8123" in text and "0.0.0.0" not in text
+    assert "--tensor-parallel-size 2" in text and "--max-num-seqs 64" in text and "--max-model-len 4096" in text
+    assert "--no-enable-prefix-caching" in command and "--enforce-eager" in command
+    assert "--load-format dummy" in text and "--skip-tokenizer-init" in command  # a config-only card
+    assert command[-4:] == ["--data-parallel-size", "2", "--distributed-executor-backend", "ray"]
+
+
+def test_a_port_in_use_is_refused_before_anything_starts(tmp_path):
+    with socket.socket() as taken:
+        taken.bind((LOOPBACK, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = VllmServer(load_card("tiny-dense"), EngineSettings(), tmp_path / "server.log", port=port)
+        with pytest.raises(UserError, match=f"127.0.0.1:{port} is already in use"):
+            server.start()
+        assert server.process is None
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--mode", "offline", "--concurrency", "4"], "--mode: is offline but serving options were given"),
+    (["--endpoint", "http://192.0.2.1:8000"], "serve.endpoint_accelerator: a remote endpoint's hardware is unknown"),
+    (["--endpoint", "ftp://example.org"], "serve.endpoint"),
+    (["--mode", "serve", "--slo-ttft-ms", "-5"], "--slo-ttft-ms: is -5; give a positive number"),
+])
+def test_bad_serving_options_give_one_line_and_exit_2(tmp_path, args, message):
+    result = tokencost("run", *args, "--models", "tiny-dense", "--out", tmp_path / "run")
+    assert result.returncode == 2, result.stderr
+    error = result.stderr.strip().splitlines()
+    assert len(error) == 1 and message in error[0], result.stderr
+
+
+def test_bad_rates_are_refused_by_the_parser(tmp_path):
+    result = tokencost("run", "--request-rates", "fast", "--out", tmp_path / "run")
+    assert result.returncode == 2 and "--request-rates" in result.stderr
+
+
+def test_streamed_events_split_across_reads_are_counted_once():
+    def event(tokens, finish=False):
+        usage = {"prompt_tokens": 32, "completion_tokens": tokens, "total_tokens": 32 + tokens}
+        return b"data: " + json.dumps({"choices": [{"text": "x", "finish_reason": "length" if finish else None}],
+                                       "usage": usage}).encode() + b"\n\n"
+
+    stream = event(1) + event(3) + event(4, finish=True) + b"data: [DONE]\n\n"
+    timing = RequestTiming(sent=0.0)
+    first = []
+    events = _Events(timing, first.append)
+    cut = len(event(1)) + 10  # the second event arrives in two reads
+    assert not events.feed(stream[:cut], 1.0)
+    assert events.feed(stream[cut:], 2.0)
+    assert timing.arrivals == [(1.0, 1), (2.0, 2), (2.0, 1)]  # the second event carried two tokens
+    assert (timing.prompt_tokens, timing.output_tokens) == (32, 4) and first == [1.0]  # told when it came
+
+
+def test_an_endpoint_is_described_by_one_card(tmp_path):
+    result = tokencost("run", "--endpoint", "http://127.0.0.1:9", "--models", "tiny-dense,tiny-moe", "--out", tmp_path)
+    assert result.returncode == 2, result.stderr
+    error = result.stderr.strip().splitlines()
+    assert len(error) == 1 and "--models: an endpoint serves one model, and 2 cards were named" in error[0], error

@@ -1,0 +1,50 @@
+"""The offline sweep's bookkeeping with a stand-in engine: records, failures, skips and progress."""
+
+from bench import environment, offline
+from bench.inputs.suite import load_suite, with_overrides
+from bench.run import run as run_module
+from bench.run.record import EnergyInfo
+from bench.run.records import read_records
+
+
+class FakeEngine:
+    name = "vllm"
+
+    def describe(self) -> dict:
+        return {"name": self.name, "mode": "offline", "version": "fake"}
+
+    def close(self):
+        pass
+
+
+def test_a_sweep_records_and_reports_every_point_measured_failed_or_skipped(tmp_path, monkeypatch, capsys):
+    def measure(self, engine, card, key, batch_size):
+        if batch_size == 4:
+            raise RuntimeError("CUDA out of memory")  # the larger batches of this model are then skipped
+        energy = EnergyInfo(method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test",
+                            measured=False)
+        return self.run.record(card, key, "ok", engine=engine.describe(), input_tokens=16, output_tokens=8,
+                               duration_s=10.0, output_tok_s=100.0, energy=energy)
+
+    monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.05, "gpu": 0.05})
+    monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
+    monkeypatch.setattr(offline, "_start_engine", lambda *args: FakeEngine())
+    monkeypatch.setattr(offline.PointMeasurement, "measure", measure)
+    suite = with_overrides(load_suite(None), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"],
+                           isl=16, osl=8)
+    logged = []
+    result = offline.run_sweep(suite, tmp_path / "run", log=logged.append)
+
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert [line.split(",")[0] for line in lines] == [
+        "[1/3] tiny-dense/vllm/batch1/isl16/osl8 ok",
+        "[2/3] tiny-dense/vllm/batch4/isl16/osl8 failed",
+        "[3/3] tiny-dense/vllm/batch16/isl16/osl8 skipped",
+    ]
+    assert lines[-1].endswith("ETA 0s")
+    assert any("batch 4: failed (out-of-memory)" in message for message in logged)  # the sweep's own log goes on
+    records = read_records(tmp_path / "run")
+    assert [(r.batch_size, r.status, r.failure) for r in records] == [
+        (1, "ok", None), (4, "failed", "out-of-memory"), (16, "skipped", "out-of-memory")]
+    assert records[2].error == "skipped: vllm batch 4 ran out of memory" and records[2].error_class == "Skipped"
+    assert [f.point for f in result.failures] == [r.point for r in records[1:]]

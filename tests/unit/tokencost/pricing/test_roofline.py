@@ -1,0 +1,56 @@
+"""Roofline ceilings against hand-computed cases."""
+
+import pytest
+
+from bench.inputs.cards import load_card
+from tokencost.pricing.catalog import find_hardware, load_catalog
+from tokencost.pricing.roofline import RooflineHardware, ceiling, expected_distinct_experts, hardware_of, weight_bytes_read
+
+H100 = hardware_of(find_hardware("h100-sxm", load_catalog()), 1)
+
+
+def test_8b_dense_at_batch_1_is_bandwidth_over_weight_bytes():
+    config = load_card("llama-3.1-8b").config
+    # 8.03 B parameters less the 0.525 B input embedding table (read a row at a time), 2 bytes each
+    weights = (8_030_261_248 - 128_256 * 4096) * 2
+    assert weight_bytes_read(config, 1, 2) == weights
+    c = ceiling(config, H100, batch=1, isl=1, osl=1)
+    assert c.decode_bound == "memory"
+    # ~3.35 TB/s / 15.0 GB ~ 223 decode steps a second (209 if the whole 16 GB were read)
+    step_bytes = weights + 1.5 * 32 * 2 * 8 * 128 * 2  # plus 1.5 tokens of KV cache
+    assert 1 / c.decode_step_s == pytest.approx(3.35e12 / step_bytes, rel=1e-6)
+    assert 200 < 1 / c.decode_step_s < 230
+
+
+def test_compute_bound_at_large_batch():
+    c = ceiling(load_card("llama-3.1-8b").config, H100, batch=4096, isl=1, osl=1)
+    assert c.decode_bound == "compute" and c.prefill_bound == "compute"
+
+
+def test_expected_distinct_experts():
+    assert expected_distinct_experts(128, 8, 1) == pytest.approx(8)
+    assert expected_distinct_experts(128, 8, 2) == pytest.approx(128 * (1 - (120 / 128) ** 2))
+    assert expected_distinct_experts(128, 8, 10_000) == pytest.approx(128)
+
+
+def test_moe_reads_few_experts_at_batch_1_and_all_at_large_batch():
+    config = load_card("qwen3-30b-a3b").config
+    total = 30_532_122_624 - 151_936 * 2048
+    expert_bytes = 48 * 3 * 2048 * 768 * 2  # one expert in every layer
+    assert weight_bytes_read(config, 1, 2) == pytest.approx((total - 48 * 120 * 3 * 2048 * 768) * 2)
+    assert weight_bytes_read(config, 1e6, 2) == pytest.approx(total * 2)
+    assert weight_bytes_read(config, 8, 2) > weight_bytes_read(config, 1, 2) + 10 * expert_bytes
+
+
+def test_max_batch_by_memory_leaves_room_for_weights():
+    config = load_card("llama-3.1-8b").config
+    c = ceiling(config, H100, batch=1, isl=1024, osl=1024)
+    kv_per_sequence = 2048 * 32 * 2 * 8 * 128 * 2
+    assert c.max_batch_by_memory == int((80e9 - weight_bytes_read(config, float("inf"), 2)) // kv_per_sequence)
+
+
+def test_hardware_without_figures_has_no_roofline():
+    assert hardware_of(find_hardware("a10g", load_catalog()), 1) is not None
+    bare = type("E", (), {"get": staticmethod(lambda name: None)})()
+    assert hardware_of(bare, 1) is None
+    assert isinstance(H100, RooflineHardware) and H100.bandwidth_bytes_s == 3.35e12

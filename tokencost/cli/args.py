@@ -1,0 +1,202 @@
+"""The command line's parser: every command's options, with argparse types that check values as they are read.
+
+A bad value ends as one line, `tokencost: error: --flag: what is wrong; the fix`, with exit code 2,
+before anything is measured.
+"""
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+DEFAULT_RESULTS_DIR = Path("results") / "runs"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with its errors as one line naming the option (no usage block), exit code 2."""
+
+    def error(self, message: str):
+        sys.stderr.write(f"tokencost: error: {message.removeprefix('argument ')}\n")
+        sys.exit(2)
+
+
+def _number(text: str, kind):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"is {value}; give a positive integer")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"is {value:g}; give a positive number")
+    return value
+
+
+def share(text: str) -> float:
+    value = _number(text, float)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"is {value:g}; give a share between 0 and 1")
+    return value
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        return [positive_int(v) for v in text.split(",") if v.strip()] or _empty(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give positive integers, e.g. 1,4,16") from None
+
+
+def float_list(text: str) -> list[float]:
+    try:
+        return [positive_float(v) for v in text.split(",") if v.strip()] or _empty(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give positive numbers, e.g. 0.5,2,8") from None
+
+
+def name_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()] or _empty(text)
+
+
+def _empty(text: str):
+    raise argparse.ArgumentTypeError(f"{text!r} names nothing")
+
+
+def threshold(text: str) -> float:
+    """'5%' or '0.05' -> 0.05."""
+    value = text.strip()
+    percent = value.endswith("%")
+    try:
+        number = float(value.rstrip("%").strip())
+    except ValueError:
+        number = float("nan")
+    fraction = number / 100 if percent else number
+    if not 0 <= fraction < float("inf") or (not percent and fraction >= 1):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a threshold; give a percentage such as 5% "
+                                         "or a fraction below 1 such as 0.05")
+    return fraction
+
+
+def _pricing_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("pricing")
+    group.add_argument("--preset", help="economic preset (see `tokencost presets`; default: owned)")
+    group.add_argument("--assumptions", type=Path, help="TOML file overriding any assumption of the preset")
+    group.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one assumption, e.g. --set usd_per_kwh=0.12 (repeatable)")
+    group.add_argument("--api", help="API to compare with (default: the preset's, gpt-4o-mini)")
+    group.add_argument("--hardware", type=Path, help="TOML file with figures for hardware the catalog lacks")
+
+
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("serving mode (--mode serve)")
+    group.add_argument("--mode", choices=["offline", "serve"],
+                       help="offline: batches through vLLM's engine (default); serve: requests to vLLM's "
+                            "OpenAI-compatible server, with latencies and cost against interactivity")
+    group.add_argument("--concurrency", type=int_list, help="closed-loop concurrencies, e.g. 1,4,16,64")
+    group.add_argument("--request-rates", type=float_list, help="open-loop Poisson request rates per second, e.g. 1,4")
+    group.add_argument("--endpoint", help="measure an OpenAI-compatible server already running at this URL "
+                                          "(SGLang, TGI, TensorRT-LLM, vLLM) instead of starting vLLM")
+    group.add_argument("--endpoint-gpu", help="a remote endpoint's GPU, for pricing (catalog key, e.g. h100-sxm)")
+    group.add_argument("--endpoint-gpus", type=positive_int, help="a remote endpoint's GPU count (default 1)")
+    group.add_argument("--slo-ttft-ms", type=positive_float, help="goodput SLO on time to first token (ms)")
+    group.add_argument("--slo-tpot-ms", type=positive_float, help="goodput SLO on time per output token (ms)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="tokencost", description="Measure what an LLM token costs to produce, and price it.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="measure a sweep with vLLM, then price and report it")
+    run.add_argument("--suite", type=Path, help="suite TOML file (default: the embedded CPU demo suite)")
+    run.add_argument("--models", type=name_list, help="comma-separated model cards, e.g. tiny-dense,tiny-moe")
+    run.add_argument("--batch-sizes", type=int_list, help="comma-separated batch sizes, e.g. 1,4,16")
+    run.add_argument("--engines", type=name_list, help="comma-separated engines: vllm, transformers")
+    run.add_argument("--isl", type=positive_int, help="input (prompt) tokens per request")
+    run.add_argument("--osl", type=positive_int, help="output tokens per request")
+    run.add_argument("--requests-per-batch", type=positive_int, help="requests per point = batch size x this")
+    run.add_argument("--out", type=Path, help=f"run directory (default: {DEFAULT_RESULTS_DIR}/<run-id>)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="finish the missing points of an interrupted run, with its settings")
+    run.add_argument("--watts-per-vcpu", type=positive_float, help="CPU power per vCPU for the estimated meter")
+    _serve_options(run)
+    _pricing_options(run)
+
+    report = commands.add_parser("report", help="price measured runs; write their tables, plots and web page")
+    report.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    report.add_argument("-o", "--out", type=Path, help="output directory (default: the run directory when one is "
+                                                       f"given, else {DEFAULT_RESULTS_DIR}/report-<time>)")
+    _pricing_options(report)
+
+    price = commands.add_parser("price", help="re-price a measured run without re-measuring; print the table")
+    price.add_argument("source", type=Path, metavar="RUN_DIR_OR_JSON",
+                       help="a run directory, or a `vllm bench serve --save-result` JSON file")
+    price.add_argument("--csv", type=Path, help="also write the priced table to this CSV file")
+    price.add_argument("--gpu", help="for a vllm bench file: the GPU that served it (catalog key, e.g. h100-sxm)")
+    price.add_argument("--gpus", type=positive_int, default=1, help="for a vllm bench file: GPUs serving (default 1)")
+    price.add_argument("--watts", type=positive_float, help="for a vllm bench file: measured power of all GPUs "
+                                                            "(default: TDP, estimated)")
+    _pricing_options(price)
+
+    quote = commands.add_parser("quote", help="price one throughput figure, e.g. a number from a paper")
+    quote.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h100-sxm or 'NVIDIA H200'")
+    quote.add_argument("--tok-s", type=positive_float, required=True, help="tokens per second of the whole deployment")
+    quote.add_argument("--gpus", type=positive_int, default=1, help="GPUs serving (default 1)")
+    quote.add_argument("--watts", type=positive_float, help="measured power of all GPUs (default: TDP x GPUs, estimated)")
+    quote.add_argument("--input-share", type=share,
+                       help="share of time spent on input (prefill), to split input and output $/M")
+    quote.add_argument("--input-tokens-share", type=share, default=0.5,
+                       help="share of the tokens that are input, to split the throughput (default 0.5)")
+    _pricing_options(quote)
+
+    project = commands.add_parser("project", help="project tok/s and $/M on hardware you do not have "
+                                                  "(labelled projected)")
+    project.add_argument("--model", required=True, help="model card, e.g. qwen3-30b-a3b")
+    project.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h200")
+    project.add_argument("--gpus", type=positive_int, default=1, help="GPUs serving the model (default 1)")
+    project.add_argument("--batch-sizes", type=int_list, default=[1, 8, 32, 128])
+    project.add_argument("--isl", type=positive_int, default=1024)
+    project.add_argument("--osl", type=positive_int, default=1024)
+    project.add_argument("--efficiency", help="a run directory to take the measured efficiency from, or a fraction "
+                                              "(default: 1.0, the bare ceiling)")
+    project.add_argument("--csv", type=Path, help="also write the table to this CSV file")
+    _pricing_options(project)
+
+    claims = commands.add_parser("claims", help="check common claims about token costs against measured runs")
+    claims.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    claims.add_argument("-o", "--out", type=Path, help="also write claims.md into this directory")
+    _pricing_options(claims)
+
+    index = commands.add_parser("index", help="rewrite the README of the published runs and check their sizes")
+    index.add_argument("results_dir", type=Path, nargs="?", default=Path("results"), metavar="RESULTS_DIR",
+                       help="folder of published runs (default: results)")
+    _pricing_options(index)
+
+    compare = commands.add_parser("compare",
+                                  help="CI gate: fail (exit 1) when NEW costs more or runs slower than BASELINE")
+    compare.add_argument("baseline", type=Path, metavar="BASELINE",
+                         help="a run directory, a directory of runs (repeats), a records.jsonl or a costs.csv")
+    compare.add_argument("new", type=Path, metavar="NEW", help="the same, for the run to check")
+    compare.add_argument("--max-regression", type=threshold, default="5%",
+                         help="allowed rise in $/M tokens or fall in output tok/s, e.g. 5%% or 0.05 (default 5%%); "
+                              "points measured several times get at least their noise band")
+    compare.add_argument("--require-all", action="store_true",
+                         help="also fail when a baseline point is missing from NEW")
+    compare.add_argument("--json", type=Path, metavar="PATH",
+                         help="write NEW's points as pytest-benchmark JSON (readable by `pytest-benchmark compare`)")
+    _pricing_options(compare)
+
+    commands.add_parser("models", help="list the model cards with their parameter counts")
+    commands.add_parser("presets", help="list the economic presets")
+    commands.add_parser("doctor", help="what this machine can measure, and the energy method a run would use")
+    return parser

@@ -1,0 +1,40 @@
+"""What several commands share: the pricing their options choose, run directories checked, tables printed."""
+
+from pathlib import Path
+
+
+def pricing_from(args):
+    """The pricing the command's --preset, --assumptions, --set, --api and --hardware options choose."""
+    from tokencost.pricing.assumptions import load_assumptions
+    from tokencost.pricing.catalog import load_catalog
+    from tokencost.pricing.priced_runs import Pricing
+
+    assumptions = load_assumptions(args.preset, args.assumptions, args.settings)
+    return Pricing.of(assumptions, load_catalog(args.hardware), args.api)
+
+
+def require_records(run_dirs: list[Path]) -> None:
+    """Refuse a run directory that holds no records."""
+    from bench.errors import UserError
+    from bench.run.records import RECORDS_FILE, has_records
+
+    for run_dir in run_dirs:
+        if not has_records(run_dir):
+            raise UserError("RUN_DIR", f"{run_dir} has no {RECORDS_FILE}", "give a directory written by `tokencost run`")
+
+
+def read_run_records(run_dirs: list[Path]) -> list:
+    from bench.run.records import read_records
+
+    require_records(run_dirs)
+    return [r for run_dir in run_dirs for r in read_records(run_dir)]
+
+
+def print_tables(priced) -> None:
+    """The offline cost table (also when there is nothing at all to show), and the serving one if any."""
+    from tokencost.publish.columns import OFFLINE_HEADERS, SERVING_HEADERS, markdown_table, shown
+
+    if not priced.offline.empty or priced.serving.empty:
+        print(markdown_table(shown(priced.offline, OFFLINE_HEADERS)))
+    if not priced.serving.empty:
+        print(markdown_table(shown(priced.serving, SERVING_HEADERS)))

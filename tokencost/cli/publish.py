@@ -1,0 +1,82 @@
+"""Commands that write or judge published results: `report`, `index`, `compare`; and the tables they print."""
+
+import sys
+from pathlib import Path
+
+from tokencost.cli.args import DEFAULT_RESULTS_DIR
+from tokencost.cli.common import pricing_from, print_tables, require_records
+
+
+def report_and_print(run_dirs: list[Path], out_dir: Path, pricing) -> int:
+    """Write the report of these runs into out_dir, and print its tables and where its files are."""
+    from bench.run.records import RECORDS_FILE
+    from tokencost.analysis.pairs import offline_moe_vs_dense
+    from tokencost.publish.columns import markdown_table
+    from tokencost.publish.html_page import PAGE_FILE
+    from tokencost.publish.write import write_report
+
+    report = write_report(run_dirs, pricing, out_dir)
+    print()
+    print_tables(report.priced)
+    comparison = offline_moe_vs_dense(report.offline)
+    if not comparison.empty:
+        print()
+        print(markdown_table(comparison))
+    print()
+    print("Records: " + ", ".join(str(run_dir / RECORDS_FILE) for run_dir in run_dirs))
+    print("Report:  " + ", ".join(str(path) for path in report.files if path.name != PAGE_FILE))
+    print(f"Page: {out_dir / PAGE_FILE}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from datetime import UTC, datetime
+
+    require_records(args.run_dirs)
+    out_dir = args.out
+    if out_dir is None and len(args.run_dirs) == 1:
+        out_dir = args.run_dirs[0]
+    elif out_dir is None:
+        out_dir = DEFAULT_RESULTS_DIR / f"report-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        print(f"No -o given: writing the report of {len(args.run_dirs)} runs to {out_dir}")
+    return report_and_print(args.run_dirs, out_dir, pricing_from(args))
+
+
+def cmd_index(args) -> int:
+    from bench.errors import UserError
+    from tokencost.publish.results_index import publication_problems, write_index
+
+    if not args.results_dir.is_dir():
+        raise UserError("RESULTS_DIR", f"{args.results_dir} is not a directory",
+                        "give the folder of published runs, e.g. results")
+    print(f"Index: {write_index(args.results_dir, pricing_from(args))}")
+    problems = publication_problems(args.results_dir)
+    for problem in problems:
+        print(f"tokencost: {args.results_dir}/{problem}", file=sys.stderr)
+    if problems:
+        print(f"tokencost: {len(problems)} file(s) in {args.results_dir} must not be published", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_compare(args) -> int:
+    from tokencost.gate import compare as gate
+    from tokencost.gate.benchmark_json import write_benchmark_json
+
+    pricing = pricing_from(args)
+    baseline, _ = gate.load_points(args.baseline, pricing, "BASELINE")
+    new, new_records = gate.load_points(args.new, pricing, "NEW")
+    diff = gate.compare(baseline, new, args.max_regression)
+    print(gate.diff_markdown(diff))
+    n = gate.counts(diff)
+    print(f"\n{args.new} against {args.baseline}, preset '{pricing.assumptions.name}', "
+          f"threshold {args.max_regression:.1%}: {n[gate.REGRESSION]} regressed, {n[gate.OK]} ok, "
+          f"{n[gate.IMPROVED]} improved, {n[gate.ONLY_IN_BASELINE]} only in baseline, {n[gate.ONLY_IN_NEW]} only in new.")
+    if args.json:
+        write_benchmark_json(args.json, new, new_records)
+        print(f"pytest-benchmark JSON: {args.json}")
+    missing = n[gate.ONLY_IN_BASELINE] if args.require_all else 0
+    if n[gate.REGRESSION] or missing:
+        print(f"tokencost: gate failed: {n[gate.REGRESSION]} point(s) regressed"
+              + (f", {missing} missing (--require-all)" if missing else ""), file=sys.stderr)
+        return 1
+    return 0

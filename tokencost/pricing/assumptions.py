@@ -1,0 +1,126 @@
+"""Economic assumptions: a preset (data/presets.toml), a user's override file, and --set flags."""
+
+import hashlib
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bench.errors import UserError
+from bench.validation import parse
+
+
+class Assumptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+    ownership: Literal["owned", "rented"]
+    life_years: Annotated[float, Field(gt=0, le=50)]
+    cost_of_capital: Annotated[float, Field(ge=0, le=1)]
+    utilization: Annotated[float, Field(gt=0, le=1)]
+    include_server_share: bool
+    usd_per_kwh: Annotated[float, Field(ge=0, le=10)]
+    pue: Annotated[float, Field(ge=1, le=5)]
+    hosting_usd_per_kw_month: Annotated[float, Field(ge=0, le=10_000)]
+    idle_power_fraction: Annotated[float, Field(ge=0, le=1)]
+    # for rented: which catalog rate, or "rates" for the preset's own table
+    rate: Literal["rental_usd_per_hour", "reserved_usd_per_hour", "rates"]
+    rates: dict[str, Annotated[float, Field(gt=0)]] = {}
+    api: str = "gpt-4o-mini"
+    sources: dict[str, str] = {}
+
+    @property
+    def hash(self) -> str:
+        values = self.model_dump(exclude={"sources"})
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+    def with_changes(self, **changes) -> "Assumptions":
+        return parse(Assumptions, self.model_dump() | changes, "assumptions")
+
+
+def _presets() -> dict:
+    return tomllib.loads(resources.files("tokencost").joinpath("data/presets.toml").read_text())
+
+
+def preset_names() -> list[str]:
+    return [k for k, v in _presets().items() if isinstance(v, dict)]
+
+
+def load_assumptions(preset: str | None = None, override: Path | None = None, settings=()) -> Assumptions:
+    """The named preset (default: the catalog's default), then an override file, then key=value settings."""
+    presets = _presets()
+    name = preset or presets["default"]
+    if name not in preset_names():
+        raise UserError("--preset", f"{name!r} is not a preset", f"use one of: {', '.join(preset_names())}")
+    values, sources = _flatten(presets[presets["default"]])  # every field has a value...
+    preset_values, preset_sources = _flatten(presets[name])  # ...and the preset says its own
+    values |= preset_values
+    sources |= preset_sources
+    values["name"] = name
+    if override is not None:
+        file_values, file_sources = _flatten(_read_override(Path(override)), f"from {override}")
+        _check_keys(file_values, f"assumptions file {override}")
+        values |= file_values
+        sources |= file_sources
+        values["name"] = file_values.get("name", f"{name}+{Path(override).stem}")
+    for setting in settings:
+        key, value = _parse_setting(setting)
+        _check_keys({key: value}, "--set")
+        values[key] = value
+        sources[key] = f"set on the command line: {setting}"
+        values["name"] = values["name"] if values["name"].endswith("+set") else values["name"] + "+set"
+    return _build(values, sources)
+
+
+def _flatten(table: dict, default_source: str = "") -> tuple[dict, dict]:
+    values, sources = {}, {}
+    for key, raw in table.items():
+        if isinstance(raw, dict) and "value" in raw:
+            values[key] = raw["value"]
+            sources[key] = raw.get("source", default_source)
+        else:
+            values[key] = raw
+            if default_source and key not in ("name", "description"):
+                sources[key] = default_source
+    return values, sources
+
+
+def _known_keys() -> set[str]:
+    return set(Assumptions.model_fields) - {"sources"}
+
+
+def _check_keys(values: dict, where: str) -> None:
+    for key in values:
+        if key not in _known_keys():
+            raise UserError(f"{where} {key}", "is not an assumption", f"use one of: {', '.join(sorted(_known_keys()))}")
+
+
+def _read_override(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError("--assumptions", f"{path} does not exist", "give the path of a TOML file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserError("--assumptions", f"{path} is not valid TOML ({e})", "fix the TOML") from None
+    except OSError as e:
+        raise UserError("--assumptions", f"{path} cannot be read ({e.strerror or e})", "give the path of a TOML file") from None
+
+
+def _parse_setting(setting: str) -> tuple[str, object]:
+    key, sep, text = setting.partition("=")
+    if not sep or not key.strip():
+        raise UserError("--set", f"{setting!r} is not key=value", "write e.g. --set usd_per_kwh=0.12")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()  # a bare word, e.g. ownership=rented
+    return key.strip(), value
+
+
+def _build(values: dict, sources: dict) -> Assumptions:
+    return parse(Assumptions, {k: v for k, v in values.items() if k in _known_keys()} | {"sources": sources},
+                 "assumptions")

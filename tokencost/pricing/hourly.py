@@ -1,0 +1,109 @@
+"""Money math: the hourly cost of the hardware in use, and $ per million tokens.
+
+$/M tokens = hourly cost / (tokens per second x 3600) x 1e6.
+
+Owned hardware, per hour of serving (utilisation u = serving hours / all hours):
+  capital = units x (price [+ server share]) x CRF(cost of capital, life) / (8760 u)
+  energy  = (busy W + idle W x (1 - u) / u) / 1000 x PUE x $/kWh
+  hosting = units x TDP kW x $/kW-month x 12 / (8760 u)
+Rented hardware: rental = units x $/unit-hour / u (the provider's rate covers energy and hosting).
+"""
+
+from dataclasses import dataclass
+
+from bench.errors import UserError
+from tokencost.pricing.assumptions import Assumptions
+from tokencost.pricing.catalog import HardwareEntry
+
+HOURS_PER_YEAR = 8760
+COMPONENTS = ("capital", "energy", "hosting", "rental")
+
+
+def capital_recovery_factor(rate: float, years: float) -> float:
+    """Share of the price to pay each year to repay it over `years` at interest `rate`."""
+    if rate == 0:
+        return 1 / years
+    return rate / (1 - (1 + rate) ** -years)
+
+
+@dataclass(frozen=True)
+class HourlyCost:
+    """Cost of one hour of serving, by component, in USD."""
+
+    capital: float = 0.0
+    energy: float = 0.0
+    hosting: float = 0.0
+    rental: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.capital + self.energy + self.hosting + self.rental
+
+    def shares(self) -> dict[str, float]:
+        return {c: getattr(self, c) / self.total if self.total else float("nan") for c in COMPONENTS}
+
+
+def unit_price(hardware: HardwareEntry, a: Assumptions) -> float:
+    price = hardware.require("price_usd", "use a rental preset (e.g. --preset on-demand-rental) or give price_usd in --hardware")
+    if a.include_server_share:
+        price += hardware.get("server_share_usd") or 0.0
+    return price
+
+
+def rental_rate(hardware: HardwareEntry, a: Assumptions) -> float:
+    if a.rate == "rates":
+        if hardware.key not in a.rates:
+            raise UserError(
+                f"preset {a.name} rates", f"has no rate for {hardware.key}",
+                f"use hardware it covers ({', '.join(a.rates)}) or --set 'rates={{{hardware.key}=2.0}}'",
+            )
+        return a.rates[hardware.key]
+    return hardware.require(a.rate, f"use another preset or give {a.rate} in --hardware")
+
+
+def hourly_cost(
+    units: float, hardware: HardwareEntry, busy_power_w: float, a: Assumptions, idle_power_w: float | None = None
+) -> HourlyCost:
+    """Cost of one serving hour of `units` accelerators drawing `busy_power_w` in all."""
+    u = a.utilization
+    if a.ownership == "rented":
+        return HourlyCost(rental=units * rental_rate(hardware, a) / u)
+    capital = units * unit_price(hardware, a) * capital_recovery_factor(a.cost_of_capital, a.life_years) / (HOURS_PER_YEAR * u)
+    if idle_power_w is None:
+        idle_power_w = units * (hardware.get("idle_w") or a.idle_power_fraction * hardware.tdp_w)
+    energy = (busy_power_w + idle_power_w * (1 - u) / u) / 1000 * a.pue * a.usd_per_kwh
+    hosting = units * hardware.tdp_w / 1000 * a.hosting_usd_per_kw_month * 12 / (HOURS_PER_YEAR * u)
+    return HourlyCost(capital=capital, energy=energy, hosting=hosting)
+
+
+def mtok_per_hour(tokens_per_s: float) -> float:
+    """Millions of tokens an hour at `tokens_per_s`."""
+    return tokens_per_s * 3600 / 1e6
+
+
+def usd_per_mtok(hourly_usd: float, tokens_per_s: float) -> float:
+    if tokens_per_s <= 0:
+        raise UserError("tokens per second", f"is {tokens_per_s}", "give a positive throughput")
+    return hourly_usd / mtok_per_hour(tokens_per_s)
+
+
+@dataclass(frozen=True)
+class TokenPrices:
+    """$ per million tokens at one point, with input and output split by `input_time_share`."""
+
+    total: float
+    input: float
+    output: float
+
+
+def token_prices(hourly_usd: float, input_tok_s: float, output_tok_s: float, input_time_share: float | None) -> TokenPrices:
+    """Total, input and output $/M. Without a time share, each type is charged the whole hour
+    (InferenceX's convention), so input and output prices do not add up to the spend."""
+    total = usd_per_mtok(hourly_usd, input_tok_s + output_tok_s)
+    if input_time_share is None:
+        return TokenPrices(total, usd_per_mtok(hourly_usd, input_tok_s), usd_per_mtok(hourly_usd, output_tok_s))
+    return TokenPrices(
+        total,
+        usd_per_mtok(hourly_usd * input_time_share, input_tok_s) if input_time_share > 0 else 0.0,
+        usd_per_mtok(hourly_usd * (1 - input_time_share), output_tok_s) if input_time_share < 1 else 0.0,
+    )

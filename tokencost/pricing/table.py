@@ -1,0 +1,167 @@
+"""Records to a priced table: one row per measured point, all money applied afterwards."""
+
+from functools import lru_cache
+
+import pandas as pd
+
+from bench.errors import UserError
+from bench.inputs.cards import load_card
+from bench.run.record import Mode, PointRecord
+from tokencost.pricing.api_prices import ApiPrice, blended_per_mtok
+from tokencost.pricing.assumptions import Assumptions
+from tokencost.pricing.catalog import HardwareEntry, find_hardware
+from tokencost.pricing.hourly import COMPONENTS, hourly_cost, token_prices
+from tokencost.pricing.roofline import ceiling, hardware_of
+from tokencost.pricing.split import input_time_shares
+
+
+# Table columns read from a record: one definition, so a renamed record field fails here, loudly.
+POINT_COLUMNS = {
+    "run_id": lambda r: r.run_id,
+    "model": lambda r: r.model.name,
+    "kind": lambda r: r.model.kind,
+    "pairs_with": lambda r: r.model.pairs_with,
+    "total_params": lambda r: r.model.total_params,
+    "active_params": lambda r: r.model.active_params,
+    "engine": lambda r: r.engine.name,
+    "batch_size": lambda r: r.batch_size,
+    "isl": lambda r: r.workload.isl,
+    "osl": lambda r: r.workload.osl,
+    "num_requests": lambda r: r.num_requests,
+    "input_tokens": lambda r: r.input_tokens,
+    "output_tokens": lambda r: r.output_tokens,
+    "duration_s": lambda r: r.duration_s,
+    "output_tok_s": lambda r: r.output_tok_s,
+    "total_tok_s": lambda r: r.total_tok_s,
+    "prefill_duration_s": lambda r: r.prefill_probe and r.prefill_probe.duration_s,
+    "accelerator": lambda r: r.hardware.accelerator,
+    "accelerator_count": lambda r: r.hardware.accelerator_count,
+    "energy_method": lambda r: r.energy.method,
+    "energy_boundary": lambda r: r.energy.boundary,
+    "energy_j": lambda r: r.energy.energy_j,
+    "avg_power_w": lambda r: r.energy.avg_power_w,
+    "idle_power_w": lambda r: r.energy.idle_power_w,
+    "energy_basis": lambda r: r.energy.basis,
+    "steady_output_tok_s": lambda r: r.steady_state and r.steady_state.output_tok_s,
+    "steady_j_per_output_token": lambda r: r.steady_state and r.steady_state.j_per_output_token,
+}
+
+# Serving points add their load and the client-side latencies.
+SERVE_COLUMNS = {
+    "load_model": lambda r: r.load.model,
+    "concurrency": lambda r: r.concurrency,
+    "request_rate": lambda r: r.request_rate,
+    "requests_per_s": lambda r: r.requests_per_s,
+    "ttft_p50_ms": lambda r: r.latency_ms and r.latency_ms.ttft.median,
+    "ttft_p99_ms": lambda r: r.latency_ms and r.latency_ms.ttft.p99,
+    "tpot_p50_ms": lambda r: r.latency_ms and r.latency_ms.tpot.median,
+    "tpot_p90_ms": lambda r: r.latency_ms and r.latency_ms.tpot.p90,
+    "itl_p50_ms": lambda r: r.latency_ms and r.latency_ms.itl.median,
+    "itl_p99_ms": lambda r: r.latency_ms and r.latency_ms.itl.p99,
+    "e2e_p50_ms": lambda r: r.latency_ms and r.latency_ms.e2e.median,
+    "e2e_p99_ms": lambda r: r.latency_ms and r.latency_ms.e2e.p99,
+    "interactivity": lambda r: r.interactivity_tok_s_user,
+    "interactivity_p90": lambda r: r.interactivity_p90_tok_s_user,
+    "goodput_rps": lambda r: r.goodput and r.goodput.requests_per_s,
+    "goodput_share": lambda r: r.goodput and r.goodput.share,
+}
+
+PRICED_COLUMNS = [
+    "hardware", "power_w_priced", "power_basis", "hourly_usd", *(f"{c}_usd_per_h" for c in COMPONENTS),
+    *(f"{c}_share" for c in COMPONENTS), "input_time_share", "split_method", "total_per_mtok_usd",
+    "input_per_mtok_usd", "output_per_mtok_usd", "api", "api_per_mtok_usd", "cost_vs_api", "assumptions",
+    "assumptions_hash", "label", "roofline_output_tok_s", "roofline_fraction", "decode_bound", "cost_split",
+]
+SORT_COLUMNS = ["hardware", "engine", "kind", "model", "batch_size", "concurrency", "request_rate", "isl", "osl"]
+
+
+def measured_points(records: list[PointRecord], mode: Mode = "offline") -> pd.DataFrame:
+    """The successful points of one mode ("offline" or "serve"), one row each."""
+    chosen = [r for r in records if r.ok and r.mode == mode]
+    columns = POINT_COLUMNS | (SERVE_COLUMNS if mode == "serve" else {})
+    points = pd.DataFrame([{name: read(r) for name, read in columns.items()} for r in chosen], columns=list(columns))
+    points["input_tok_s"] = points["input_tokens"] / points["duration_s"]
+    points["j_per_output_token"] = points["energy_j"] / points["output_tokens"]
+    points["checks"] = pd.Series([_checks(r) for r in chosen], index=points.index, dtype=object)
+    points["mode"] = mode  # so tables of both modes can be told apart once merged or saved
+    return points
+
+
+def _checks(r: PointRecord) -> str:
+    """'ok', or the names of the validity checks a point failed."""
+    failed = r.validity.failed() if r.validity else []
+    return "failed: " + ", ".join(failed) if failed else "ok"
+
+
+def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptions, api: ApiPrice) -> pd.DataFrame:
+    """Cost columns for each point: hourly cost by component, $/M total/input/output, API comparison."""
+    if points.empty:
+        return points.reindex(columns=[*points.columns, *PRICED_COLUMNS])
+    shares = input_time_shares(points)
+    rows = []
+    for p, split in zip(points.to_dict("records"), shares.to_dict("records")):
+        hardware = find_hardware(p["accelerator"], catalog)
+        units = p["accelerator_count"]
+        power_w, power_basis = p["avg_power_w"], p["energy_method"]
+        if pd.isna(power_w):
+            power_w, power_basis = units * hardware.tdp_w, "estimated-from-tdp"
+        idle_w = None if pd.isna(p["idle_power_w"]) else p["idle_power_w"]
+        cost = hourly_cost(units, hardware, power_w, a, idle_power_w=idle_w)
+        share = None if pd.isna(split["input_time_share"]) else split["input_time_share"]
+        prices = token_prices(cost.total, p["input_tok_s"], p["output_tok_s"], share)
+        api_price = blended_per_mtok(api, p["input_tokens"], p["output_tokens"])
+        roof = _roofline(p, hardware)
+        rows.append({
+            "hardware": hardware.key,
+            "power_w_priced": power_w,
+            "power_basis": power_basis,
+            "hourly_usd": cost.total,
+            **{f"{c}_usd_per_h": getattr(cost, c) for c in COMPONENTS},
+            **{f"{c}_share": s for c, s in cost.shares().items()},
+            **split,
+            "total_per_mtok_usd": prices.total,
+            "input_per_mtok_usd": prices.input,
+            "output_per_mtok_usd": prices.output,
+            "api": api.key,
+            "api_per_mtok_usd": api_price,
+            "cost_vs_api": prices.total / api_price,
+            "assumptions": a.name,
+            "assumptions_hash": a.hash,
+            "roofline_output_tok_s": roof.output_tok_s if roof else float("nan"),
+            "roofline_fraction": p["output_tok_s"] / roof.output_tok_s if roof else float("nan"),
+            "decode_bound": roof.decode_bound if roof else None,
+            "cost_split": " / ".join(f"{s:.0%}" for s in cost.shares().values()),
+        })
+    priced = pd.concat([points.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+    priced["label"] = (
+        "tok/s measured; energy " + priced["energy_method"].map(_energy_word)
+        + priced["energy_boundary"].map(lambda b: "" if b == "none" else f" ({b if isinstance(b, str) else '?'})")
+        + "; $ estimated from '" + a.name + "'"
+    )
+    return priced.sort_values([c for c in SORT_COLUMNS if c in priced], ignore_index=True, kind="stable")
+
+
+@lru_cache(maxsize=64)
+def _card_config(name: str) -> dict | None:
+    try:
+        return load_card(name).config
+    except UserError:
+        return None  # a record from a model card this checkout does not have
+
+
+def _roofline(point: dict, hardware: HardwareEntry):
+    """The point's ceiling at the requests it held in flight, or None without the card or hardware figures."""
+    config = _card_config(point["model"])
+    figures = hardware_of(hardware, point["accelerator_count"])
+    in_flight = point["batch_size"] if pd.notna(point["batch_size"]) else point.get("concurrency")
+    if config is None or figures is None or pd.isna(point["isl"]) or in_flight is None or pd.isna(in_flight):
+        return None
+    return ceiling(config, figures, int(in_flight), int(point["isl"]), int(point["osl"]))
+
+
+def _energy_word(method: str) -> str:
+    if method == "none":
+        return "not measured (power priced at TDP)"
+    if method == "stated":
+        return "as stated by the user (--watts)"
+    return "estimated" if method == "estimated" else f"measured [{method}]"

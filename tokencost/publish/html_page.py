@@ -1,0 +1,101 @@
+"""A report as one self-contained web page (index.html): inline CSS, plots embedded as PNG data, no fetches."""
+
+import base64
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+
+from tokencost.publish.document import NUMBER_FORMAT, Report, Section
+
+PAGE_FILE = "index.html"
+
+STYLE = """
+*{box-sizing:border-box}
+body{margin:0 auto;max-width:70rem;padding:1rem;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+color:#1a1a1a;background:#fff;overflow-wrap:anywhere}
+h1{font-size:1.5rem;line-height:1.25}
+h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+.headline{list-style:none;padding:0}
+.headline li{margin:.25rem 0}
+.cheapest{background:#f3f7ff;border-left:4px solid #3367d6;padding:.5rem .75rem}
+.table-wrap{overflow-x:auto;width:fit-content;max-width:100%;-webkit-overflow-scrolling:touch;border:1px solid #eee}
+table{border-collapse:collapse;font-size:.8rem;overflow-wrap:normal}
+th,td{padding:.25rem .5rem;border-bottom:1px solid #eee;text-align:left;vertical-align:top;white-space:nowrap}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1rem 0}
+img{max-width:100%;height:auto;display:block}
+figcaption{font-size:.85rem;color:#444}
+footer{margin-top:2rem;font-size:.8rem;color:#666}
+"""
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "" if pd.isna(value) else format(value, NUMBER_FORMAT)
+    return "" if value is None else str(value)
+
+
+def table_html(table: pd.DataFrame) -> str:
+    """A table in a wrapper that scrolls sideways on narrow screens; numbers as in report.md."""
+    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
+               and not pd.api.types.is_bool_dtype(table[c])]
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in table.columns)
+    rows = "".join(
+        "<tr>" + "".join(f'<td{" class=num" if c in numeric else ""}>{escape(_cell(v))}</td>'
+                         for c, v in zip(table.columns, row)) + "</tr>"
+        for row in table.itertuples(index=False)
+    )
+    return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+
+def _plot_html(out_dir: Path, plot) -> str:
+    data = base64.b64encode((out_dir / f"{plot.name}.png").read_bytes()).decode()
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{escape(plot.title)}">'
+            f"<figcaption>{escape(plot.caption)}</figcaption></figure>")
+
+
+def _section_html(section: Section, out_dir: Path) -> str:
+    parts = [f"<section><h2>{escape(section.title)}</h2>"]
+    parts += [f"<p>{escape(p)}</p>" for p in section.text]
+    if section.table is not None and not section.table.empty:
+        parts.append(table_html(section.table))
+    if section.bullets:
+        parts.append("<ul>" + "".join(f"<li>{escape(b)}</li>" for b in section.bullets) + "</ul>")
+    parts += [_plot_html(out_dir, p) for p in section.plots]
+    return "".join(parts) + "</section>"
+
+
+def render_page(report: Report, out_dir: Path) -> str:
+    """The page; the plots are read from out_dir, where the report has written them."""
+    items = "".join(f"<li><strong>{escape(k)}:</strong> {escape(v)}</li>" for k, v in report.headline.items())
+    body = "\n".join(_section_html(s, Path(out_dir)) for s in report.sections)
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(report.title)}</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<header>
+<h1>{escape(report.title)}</h1>
+<ul class="headline">{items}</ul>
+<p class="cheapest"><strong>Cheapest point:</strong> {escape(report.cheapest)}</p>
+<p>Every figure says how it was obtained: throughput is measured; energy is measured (the meter is named) or
+estimated; dollars are estimated from the pricing preset and its sources below.</p>
+</header>
+<main>
+{body}
+</main>
+<footer>Written by <code>tokencost report</code> from the runs' records.jsonl.</footer>
+</body>
+</html>
+"""
+
+
+def write_page(report: Report, out_dir: Path) -> Path:
+    path = Path(out_dir) / PAGE_FILE
+    path.write_text(render_page(report, out_dir))
+    return path

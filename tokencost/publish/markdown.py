@@ -1,0 +1,36 @@
+"""Documents as Markdown: the report (report.md) and the claims (claims.md)."""
+
+import pandas as pd
+
+from tokencost.pricing.priced_runs import Pricing
+from tokencost.publish.columns import markdown_table
+from tokencost.publish.document import Report
+
+
+def report_markdown(report: Report) -> str:
+    headline = report.headline | {"Cheapest point": report.cheapest}
+    lines = [f"# {report.title}", "", *[f"- {key}: {value}" for key, value in headline.items()], ""]
+    for section in report.sections:
+        lines += [f"## {section.title}", ""]
+        for paragraph in section.text:
+            lines += [paragraph, ""]
+        if section.table is not None and not section.table.empty:
+            lines += [markdown_table(section.table), ""]
+        if section.bullets:
+            lines += [f"- {b}" for b in section.bullets] + [""]
+        for plot in section.plots:
+            lines += [f"![{plot.title}]({plot.name}.png)", "", f"*{plot.caption}* ([SVG]({plot.name}.svg))", ""]
+    return "\n".join(lines)
+
+
+def claims_markdown(table: pd.DataFrame, runs: list[str], pricing: Pricing) -> str:
+    """The claims table (tokencost.analysis.claims.check_claims) with its verdicts, evidence and projections."""
+    lines = ["# Claims about token costs, checked against measured runs", "",
+             f"Runs: {', '.join(runs)}. Pricing preset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}).",
+             ""]
+    for row in table.itertuples():
+        figure = "" if row.figure is None or pd.isna(row.figure) else f" Figure: {row.figure:.4g}."
+        lines += [f"## {row.claim}", "", f"**Verdict: {row.verdict}.**{figure}", "", f"Evidence: {row.evidence}.", ""]
+        if row.projection:
+            lines += [row.projection + ".", ""]
+    return "\n".join(lines)

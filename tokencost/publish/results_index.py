@@ -1,0 +1,101 @@
+"""results/ as a publication: the README's table of published runs, and the checks that keep it publishable."""
+
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pandas as pd
+
+from bench.run.record import PointRecord
+from bench.run.records import has_records, read_records
+from tokencost.pricing.priced_runs import Pricing
+from tokencost.publish import provenance
+from tokencost.publish.write import cheapest_point
+
+README = "README.md"
+NOT_PUBLISHED_DIRS = ("runs", "baselines")  # local runs (not committed); the CI gate's baselines
+LINKED_FILES = ("report.md", "index.html", "claims.md")
+NOTE_FILE = "about.md"  # optional: a run's own caveats, quoted under the table
+SIZE_LIMIT_BYTES = 5_000_000
+# Files kept with local runs only, by name pattern, with the reason.
+UNPUBLISHED_FILES = {
+    "timeline.jsonl": "power timelines are not published",  # 10 Hz samples: large
+    "server-*.log": "server logs are not published (they hold the measuring machine's paths)",
+}
+
+INTRO = """# Published runs
+
+Each folder is one run as `tokencost run` wrote it (`records.jsonl`,
+`run.json`), with the report built from it (`report.md`, the web page
+`index.html`, `costs.csv`, `costs.json`, plots as PNG and SVG, and `claims.md`
+from `tokencost claims`). Re-price any of them without re-measuring:
+`tokencost report results/<run> --preset neocloud-owned`; compare several in
+one report: `tokencost report results/<run> results/<other> -o DIR`.
+Local runs go to `results/runs/`, which is not committed. Power timelines
+(`timeline.jsonl`) and server logs (`server-*.log`) are not published, and no
+published file may exceed 5 MB.
+
+This file is written by `tokencost index` from the runs' records."""
+
+
+def published_runs(results_dir: Path) -> list[Path]:
+    return sorted(d for d in Path(results_dir).iterdir()
+                  if d.is_dir() and d.name not in NOT_PUBLISHED_DIRS and has_records(d))
+
+
+def _run_row(run_dir: Path, records: list[PointRecord], pricing: Pricing) -> dict:
+    links = ", ".join(f"[{name}]({run_dir.name}/{name})" for name in LINKED_FILES if (run_dir / name).exists())
+    return {
+        "run": run_dir.name,
+        "what": f"{provenance.models(records)}; {provenance.loads(records)}; "
+                f"{provenance.workloads(records)}; {provenance.weights(records)} weights; "
+                f"mode {provenance.modes(records)}",
+        "engines": provenance.engines(records),
+        "hardware": provenance.hardware(records),
+        "when": provenance.dates(records),
+        "report": links or "-",
+        "cheapest": cheapest_point(pricing.price(records)),
+    }
+
+
+def _measured_on_gpu(records: list[PointRecord]) -> bool:
+    return any(r.energy.method.startswith("nvml") for r in records if r.ok)
+
+
+def index_markdown(results_dir: Path, pricing: Pricing) -> str:
+    runs = {d: read_records(d) for d in published_runs(results_dir)}
+    lines = [INTRO, ""]
+    if runs:
+        table = pd.DataFrame([_run_row(d, records, pricing) for d, records in runs.items()])
+        explained = (f"'cheapest' is the lowest $ per million tokens of the run's points, priced with preset "
+                     f"'{pricing.assumptions.name}', with its method labels: throughput measured, energy measured "
+                     "(meter named) or estimated, $ estimated.")
+        lines += [table.to_markdown(index=False), "", explained, ""]
+    else:
+        lines += ["No run is published yet.", ""]
+    notes = [(d.name, (d / NOTE_FILE).read_text().strip()) for d in runs if (d / NOTE_FILE).exists()]
+    lines += [f"**{name}**: {' '.join(text.split())}\n" for name, text in notes]
+    if not _measured_on_gpu([r for records in runs.values() for r in records]):
+        lines += ["No GPU-measured run is published yet.", ""]
+    return "\n".join(lines)
+
+
+def publication_problems(results_dir: Path) -> list[str]:
+    """Files that must not be published: timelines, server logs, and anything over the size limit."""
+    problems = []
+    for path in sorted(Path(results_dir).rglob("*")):
+        relative = path.relative_to(results_dir)
+        if relative.parts[0] == "runs" or not path.is_file():
+            continue
+        reason = next((why for pattern, why in UNPUBLISHED_FILES.items() if fnmatch(path.name, pattern)), None)
+        if reason:
+            problems.append(f"{relative}: {reason}; delete it from results/ (the run in results/runs/ keeps it)")
+        elif path.stat().st_size > SIZE_LIMIT_BYTES:
+            problems.append(f"{relative}: {path.stat().st_size / 1e6:.1f} MB is over the "
+                            f"{SIZE_LIMIT_BYTES / 1e6:.1f} MB limit for published files; leave it out of results/")
+    return problems
+
+
+def write_index(results_dir: Path, pricing: Pricing) -> Path:
+    path = Path(results_dir) / README
+    path.write_text(index_markdown(results_dir, pricing))
+    return path

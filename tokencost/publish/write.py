@@ -1,0 +1,86 @@
+"""A report of one or more runs: read the records, price them, build the sections, write every file."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.run.record import PointRecord
+from bench.run.records import read_records
+from tokencost.analysis.pairs import cheapest
+from tokencost.pricing.priced_runs import PricedRuns, Pricing
+from tokencost.publish import figures, provenance
+from tokencost.publish.document import NUMBER_FORMAT, Report
+from tokencost.publish.html_page import write_page
+from tokencost.publish.markdown import report_markdown
+from tokencost.publish.sections import SECTION_BUILDERS
+
+REPORT_FILE = "report.md"
+
+
+def read_runs(run_dirs: Sequence[Path]) -> list[PointRecord]:
+    """The records of several runs; a run given twice is refused rather than counted twice."""
+    records, seen = [], {}
+    for run_dir in run_dirs:
+        run_records = read_records(run_dir)
+        for run_id in dict.fromkeys(r.run_id for r in run_records):
+            if run_id in seen:
+                raise UserError("RUN_DIR", f"{run_dir} and {seen[run_id]} both hold run {run_id}", "give each run once")
+            seen[run_id] = run_dir
+        records += run_records
+    return records
+
+
+def cheapest_point(priced: PricedRuns) -> str:
+    """The cheapest offline point, or the cheapest serving point of a serving-only run, in words."""
+    if not priced.offline.empty or priced.serving.empty:
+        best = cheapest(priced.offline)
+        if best is None:
+            return "none: no point was measured successfully"
+        where = f", batch {best['batch_size']}"
+    else:
+        best = cheapest(priced.serving)
+        where = f" serving at {best['load']}, {best['interactivity']:{NUMBER_FORMAT}} tok/s/user"
+    return (f"${best['total_per_mtok_usd']:{NUMBER_FORMAT}} per million tokens: {best['model']} ({best['kind']}), "
+            f"{best['engine']}{where}, ISL {best['isl']}/OSL {best['osl']}, on {best['hardware']} ({best['label']})")
+
+
+def build_report(records: list[PointRecord], pricing: Pricing) -> Report:
+    a = pricing.assumptions
+    priced = pricing.price(records)
+    report = Report(records, priced, pricing, cheapest=cheapest_point(priced), headline={
+        "What": f"{provenance.models(records)} on {provenance.engines(records)}; {provenance.workloads(records)}",
+        "Hardware": provenance.hardware(records),
+        "When": provenance.dates(records),
+        "Pricing": f"preset '{a.name}' ({a.ownership}; hash {a.hash})",
+    })
+    for build in SECTION_BUILDERS:
+        report.sections += build(report)
+    return report
+
+
+def write_report(run_dirs: Path | Sequence[Path], pricing: Pricing, out_dir: Path | None = None) -> Report:
+    """Price the records of one or more runs; write the tables, report.md, the plots and index.html.
+
+    The output directory defaults to the run directory when there is exactly one.
+    """
+    run_dirs = [Path(run_dirs)] if isinstance(run_dirs, (str, Path)) else [Path(d) for d in run_dirs]
+    if out_dir is None and len(run_dirs) != 1:
+        raise ValueError("a report of several runs needs an output directory")
+    report = build_report(read_runs(run_dirs), pricing)
+    publish(report, Path(out_dir or run_dirs[0]))
+    return report
+
+
+def publish(report: Report, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report.offline.to_csv(out_dir / "costs.csv", index=False)
+    report.offline.to_json(out_dir / "costs.json", orient="records", indent=1, double_precision=15)
+    report.files = [out_dir / "costs.csv", out_dir / "costs.json"]
+    for section in report.sections:
+        for name, data in section.csv_files.items():
+            data.to_csv(out_dir / name, index=False)
+            report.files.append(out_dir / name)
+        for plot in section.plots:
+            report.files += figures.save(plot.figure, out_dir, plot.name)
+    (out_dir / REPORT_FILE).write_text(report_markdown(report))
+    report.files += [out_dir / REPORT_FILE, write_page(report, out_dir)]
