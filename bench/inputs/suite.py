@@ -91,6 +91,9 @@ def load_suite(path: Path | None = None) -> Suite:
         raise UserError("--suite", f"{path} does not exist", "give the path of a suite TOML file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError("--suite", f"{path} is not valid TOML ({e})", "fix the TOML") from None
+    except OSError as e:
+        raise UserError("--suite", f"{path} cannot be read ({e.strerror or e})",
+                        "give the path of a suite TOML file") from None
     return parse(Suite, data, str(path))
 
 
