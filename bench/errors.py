@@ -9,7 +9,9 @@ class UserError(Exception):
 
     def __init__(self, field: str, problem: str, fix: str):
         self.field = field
-        super().__init__(f"{field}: {problem}; {fix}")
+        # A user's value may hold line breaks; the message stays one line.
+        message = f"{field}: {problem}; {fix}"
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 class PointTimeout(Exception):

@@ -6,6 +6,7 @@ before anything is measured.
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -73,6 +74,39 @@ def _empty(text: str):
     raise argparse.ArgumentTypeError(f"{text!r} names nothing")
 
 
+def _writable_ancestor(path: Path) -> None:
+    """Refuse a path whose nearest existing ancestor is not a directory this user can write."""
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise argparse.ArgumentTypeError(f"{path}: {ancestor} is not a directory; give another path")
+    if not os.access(ancestor, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{path}: {ancestor} is not writable; give another path")
+
+
+def output_file(text: str) -> Path:
+    """A file to write (missing parent folders are created)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a directory; give a file path")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{path} is not writable; give another path")
+    _writable_ancestor(path)
+    return path
+
+
+def output_dir(text: str) -> Path:
+    """A directory to write into (created if missing)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a file; give a directory")
+    if path.is_dir() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{path} is not writable; give another directory")
+    _writable_ancestor(path)
+    return path
+
+
 def threshold(text: str) -> float:
     """'5%' or '0.05' -> 0.05."""
     value = text.strip()
@@ -125,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--isl", type=positive_int, help="input (prompt) tokens per request")
     run.add_argument("--osl", type=positive_int, help="output tokens per request")
     run.add_argument("--requests-per-batch", type=positive_int, help="requests per point = batch size x this")
-    run.add_argument("--out", type=Path, help=f"run directory (default: {DEFAULT_RESULTS_DIR}/<run-id>)")
+    run.add_argument("--out", type=output_dir, help=f"run directory (default: {DEFAULT_RESULTS_DIR}/<run-id>)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish the missing points of an interrupted run, with its settings")
     run.add_argument("--watts-per-vcpu", type=positive_float, help="CPU power per vCPU for the estimated meter")
@@ -134,14 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="price measured runs; write their tables, plots and web page")
     report.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    report.add_argument("-o", "--out", type=Path, help="output directory (default: the run directory when one is "
+    report.add_argument("-o", "--out", type=output_dir, help="output directory (default: the run directory when one is "
                                                        f"given, else {DEFAULT_RESULTS_DIR}/report-<time>)")
     _pricing_options(report)
 
     price = commands.add_parser("price", help="re-price a measured run without re-measuring; print the table")
     price.add_argument("source", type=Path, metavar="RUN_DIR_OR_JSON",
                        help="a run directory, or a `vllm bench serve --save-result` JSON file")
-    price.add_argument("--csv", type=Path, help="also write the priced table to this CSV file")
+    price.add_argument("--csv", type=output_file, help="also write the priced table to this CSV file")
     price.add_argument("--gpu", help="for a vllm bench file: the GPU that served it (catalog key, e.g. h100-sxm)")
     price.add_argument("--gpus", type=positive_int, default=1, help="for a vllm bench file: GPUs serving (default 1)")
     price.add_argument("--watts", type=positive_float, help="for a vllm bench file: measured power of all GPUs "
@@ -169,12 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("--osl", type=positive_int, default=1024)
     project.add_argument("--efficiency", help="a run directory to take the measured efficiency from, or a fraction "
                                               "(default: 1.0, the bare ceiling)")
-    project.add_argument("--csv", type=Path, help="also write the table to this CSV file")
+    project.add_argument("--csv", type=output_file, help="also write the table to this CSV file")
     _pricing_options(project)
 
     claims = commands.add_parser("claims", help="check common claims about token costs against measured runs")
     claims.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    claims.add_argument("-o", "--out", type=Path, help="also write claims.md into this directory")
+    claims.add_argument("-o", "--out", type=output_dir, help="also write claims.md into this directory")
     _pricing_options(claims)
 
     index = commands.add_parser("index", help="rewrite the README of the published runs and check their sizes")
@@ -192,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "points measured several times get at least their noise band")
     compare.add_argument("--require-all", action="store_true",
                          help="also fail when a baseline point is missing from NEW")
-    compare.add_argument("--json", type=Path, metavar="PATH",
+    compare.add_argument("--json", type=output_file, metavar="PATH",
                          help="write NEW's points as pytest-benchmark JSON (readable by `pytest-benchmark compare`)")
     _pricing_options(compare)
 

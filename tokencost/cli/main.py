@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"tokencost: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a path that went away or turned unwritable after the options were checked
+        where = e.filename or "a file"
+        print(f"tokencost: error: {where}: {e.strerror or e}; check the path and its permissions", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("tokencost: interrupted", file=sys.stderr)
         return 130

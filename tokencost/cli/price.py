@@ -20,6 +20,7 @@ def cmd_price(args) -> int:
     print_tables(priced)
     print(f"\nPreset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}); compared with {pricing.api.key}.")
     if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
         priced.merged().to_csv(args.csv, index=False)
         print(f"Table: {args.csv}")
     return 0
@@ -70,6 +71,7 @@ def cmd_project(args) -> int:
     print(table.drop(columns=["label"]).to_markdown(index=False, floatfmt=NUMBER_FORMAT))
     print(f"\nAll figures PROJECTED, not measured: {table['label'].iloc[0]}")
     if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.csv, index=False)
     return 0
 

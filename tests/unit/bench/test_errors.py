@@ -24,3 +24,8 @@ def test_failures_are_classified_for_the_record_and_the_next_step(error, kind):
 
 def test_user_errors_are_one_line_with_field_problem_and_fix():
     assert str(UserError("isl", "is 0", "give a positive integer")) == "isl: is 0; give a positive integer"
+
+
+def test_a_user_error_stays_one_line_whatever_the_value():
+    error = UserError("--set 0\n0", "is not an assumption", "use one of: pue")
+    assert str(error) == "--set 0\\n0: is not an assumption; use one of: pue"

@@ -131,3 +131,43 @@ def test_bad_batch_sizes_flag():
 
 def test_report_of_a_directory_without_records(tmp_path):
     _one_line_error(tokencost("report", tmp_path), "RUN_DIR:")
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """A directory, a binary file and a file where a directory is expected."""
+    (tmp_path / "a-dir").mkdir()
+    (tmp_path / "binary.dat").write_bytes(bytes(range(256)) * 4)
+    return tmp_path
+
+
+PUBLISHED = default_models_dir().parent / "results" / "2026-11-27-cpu-demo"
+
+
+@pytest.mark.parametrize("args, field", [
+    (["run", "--suite", "{dir}/a-dir"], "--suite:"),
+    (["run", "--suite", "{dir}/binary.dat"], "--suite:"),
+    (["run", "--out", "{dir}/binary.dat"], "--out:"),
+    (["run", "--batch-sizes", "1e14"], "--batch-sizes:"),
+    (["run", "--isl", "nan"], "--isl:"),
+    (["run", "--watts-per-vcpu", "nan"], "--watts-per-vcpu:"),
+    (["run", "--request-rates", "inf"], "--request-rates:"),
+    (["price", "{dir}/a-dir"], "RUN_DIR:"),
+    (["price", "{dir}/binary.dat", "--gpu", "h100-sxm"], "{dir}/binary.dat:"),
+    (["price", PUBLISHED, "--csv", "{dir}/a-dir"], "--csv:"),
+    (["price", PUBLISHED, "--csv", "{dir}/binary.dat/x.csv"], "--csv:"),
+    (["quote", "--gpu", "h100-sxm", "--tok-s", "inf"], "--tok-s:"),
+    (["quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--hardware", "{dir}/binary.dat"], "--hardware:"),
+    (["quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--assumptions", "{dir}/a-dir"], "--assumptions:"),
+    (["report", PUBLISHED, "-o", "{dir}/binary.dat"], "-o/--out:"),
+    (["claims", PUBLISHED, "-o", "{dir}/binary.dat"], "-o/--out:"),
+    (["compare", "{dir}/binary.dat", "{dir}/binary.dat"], "{dir}/binary.dat:"),
+    (["compare", PUBLISHED, PUBLISHED, "--json", "{dir}/a-dir"], "--json:"),
+    (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--isl", "1e15"], "--isl:"),
+    (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--csv", "{dir}/a-dir"], "--csv:"),
+    (["index", "{dir}/binary.dat"], "RESULTS_DIR:"),
+])
+def test_hostile_input_is_one_line_and_exit_2(hostile, args, field):
+    result = tokencost(*[str(a).replace("{dir}", str(hostile)) for a in args], cwd=hostile)
+    _one_line_error(result, field.replace("{dir}", str(hostile)))
+    assert not (hostile / "results").exists()  # nothing was measured or written
