@@ -64,9 +64,10 @@ def read_run_file(run_dir: Path) -> dict:
     return run
 
 
-def run_suite(run_dir: Path) -> Suite:
+def run_suite(run_dir: Path, run: dict | None = None) -> Suite:
     """The suite an earlier run was measured with (to resume it with the same settings)."""
-    return parse(Suite, read_run_file(run_dir).get("suite"), f"{run_dir}/{RUN_FILE} suite")
+    run = read_run_file(run_dir) if run is None else run
+    return parse(Suite, run.get("suite"), f"{run_dir}/{RUN_FILE} suite")
 
 
 def run_watts_per_vcpu(run_dir: Path) -> float | None:
@@ -149,7 +150,7 @@ class SweepRun:
     def _previous_run(self, watts_per_vcpu: float) -> dict:
         """The run.json being resumed, once its suite and meter setting are this run's."""
         previous = read_run_file(self.run_dir)
-        stored = run_suite(self.run_dir)
+        stored = run_suite(self.run_dir, previous)
         if stored != self.suite:
             differ = sorted(k for k, v in self.suite.model_dump().items() if stored.model_dump()[k] != v)
             raise UserError("--resume", f"the settings differ from the run's ({', '.join(differ)})",
