@@ -37,11 +37,10 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
         point = PointMeasurement(run)
         for engine_name in suite.engines:
             for card in run.cards:
-                todo = [(b, key) for b in suite.batch_sizes
-                        if (key := point_key(card.name, engine_name, b, suite.workload)) not in run.done]
-                if not todo:
+                batch_of = {point_key(card.name, engine_name, b, suite.workload): b for b in suite.batch_sizes}
+                keys = run.todo(list(batch_of))
+                if not keys:
                     continue
-                keys = [key for _, key in todo]
                 if card.name in run.too_long:
                     run.fail_all(card, keys, "context-exceeded", run.too_long[card.name])
                     continue
@@ -54,8 +53,8 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                     continue
                 try:
                     run.start_model()
-                    for batch_size, key in todo:
-                        run.measure_point(card, key, partial(point.measure, engine, card, key, batch_size))
+                    for key in keys:
+                        run.measure_point(card, key, partial(point.measure, engine, card, key, batch_of[key]))
                 finally:
                     engine.close()
     return run.result

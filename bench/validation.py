@@ -7,7 +7,6 @@ from pydantic import BaseModel, Field, ValidationError
 from bench.errors import UserError
 
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 def parse(model: type[BaseModel], data, where: str):

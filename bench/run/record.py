@@ -253,11 +253,6 @@ class PointRecord(_Section):
     def ok(self) -> bool:
         return self.status == "ok"
 
-    @property
-    def in_flight(self) -> int | None:
-        """Requests the engine held at once: the batch size offline, the concurrency of a closed loop."""
-        return self.batch_size if self.mode == "offline" else self.concurrency
-
     def to_json(self) -> dict:
         """The record as written: fields never set are left out."""
         return self.model_dump(mode="json", exclude_unset=True) | {"schema_version": SCHEMA_VERSION}

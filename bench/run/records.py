@@ -79,7 +79,8 @@ def _v1_to_v2(record: dict) -> dict:
     """Schema 2 added steady-state windows, validity checks and the idle baseline."""
     record.setdefault("steady_state", {"reached": False, "why": "recorded with schema 1, before steady-state windows"})
     record.setdefault("validity", {})
-    record["energy"] = {"idle_power_w": None, **record.get("energy", {})}
+    if "energy" in record:  # a failed point has none
+        record["energy"] = {"idle_power_w": None, **record["energy"]}
     return record
 
 

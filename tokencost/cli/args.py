@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     price = commands.add_parser("price", help="re-price a measured run without re-measuring; print the table")
     price.add_argument("source", type=Path, metavar="RUN_DIR_OR_JSON",
-                       help="a run directory, or a `vllm bench serve --save-result` JSON file")
+                       help="a run directory, its records.jsonl, or a `vllm bench serve --save-result` JSON file")
     price.add_argument("--csv", type=output_file, help="also write the priced table to this CSV file")
     price.add_argument("--gpu", help="for a vllm bench file: the GPU that served it (catalog key, e.g. h100-sxm)")
     price.add_argument("--gpus", type=positive_int, default=1, help="for a vllm bench file: GPUs serving (default 1)")

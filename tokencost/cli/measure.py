@@ -13,7 +13,7 @@ def cmd_run(args) -> int:
     from bench.errors import UserError
     from bench.inputs.suite import load_suite, with_overrides
     from bench.offline import run_sweep
-    from bench.run.records import RECORDS_FILE, has_records
+    from bench.run.records import RECORDS_FILE
     from bench.run.run import new_run_id, run_suite, run_watts_per_vcpu
     from bench.serve.sweep import run_serve_sweep
 
@@ -43,16 +43,17 @@ def cmd_run(args) -> int:
         print(f"Measuring into {run_dir}")
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
+    records_before = _size(run_dir / RECORDS_FILE)
     try:
         result = sweep(suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume))
     except KeyboardInterrupt:
-        if has_records(run_dir):
+        if _size(run_dir / RECORDS_FILE) > records_before:
             report_and_print([run_dir], run_dir, pricing)
         print(f"tokencost: interrupted; completed points are in {run_dir / RECORDS_FILE} "
               f"(finish them with: tokencost run --resume {run_dir})", file=sys.stderr)
         return 130
     except UserError:
-        if has_records(run_dir):
+        if _size(run_dir / RECORDS_FILE) > records_before:
             report_and_print([run_dir], run_dir, pricing)  # price what was measured before the error
         raise
     report_and_print([run_dir], run_dir, pricing)
@@ -63,6 +64,12 @@ def cmd_run(args) -> int:
     if result.start_errors:
         raise result.start_errors[0]
     return 1 if result.failures else 0
+
+
+def _size(path) -> int:
+    """Bytes in a file, 0 if there is none: whether this run appended records (a refused run appends none,
+    and its directory's report is left as it was)."""
+    return path.stat().st_size if path.is_file() else 0
 
 
 def _raise_keyboard_interrupt(signum, frame):

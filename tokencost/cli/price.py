@@ -9,10 +9,10 @@ def cmd_price(args) -> int:
     from bench.run.records import read_records
     from tokencost.imports.vllm_bench import read_vllm_bench
 
-    if args.source.is_file() and args.source.suffix != ".jsonl":
+    if args.source.is_file() and args.source.suffix == ".json":
         records = [read_vllm_bench(args.source, args.gpu, args.gpus, args.watts)]
     elif args.source.is_file():
-        records = read_records(args.source)
+        records = read_records(args.source)  # a records.jsonl
     else:
         records = read_run_records([args.source])
     pricing = pricing_from(args)

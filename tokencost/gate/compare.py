@@ -1,7 +1,7 @@
 """The CI gate: a new run's points against a baseline's, priced alike; a regression fails the build.
 
 Points are matched on their key columns (mode, model, hardware, engine, batch
-size or concurrency, ISL, OSL). A point measured several times is summarised by
+size, concurrency or request rate, ISL, OSL). A point measured several times is summarised by
 its median, and a change only counts when it exceeds the larger of the
 threshold and the noise band: the relative spread (max - min) / median of the
 repeats on either side.

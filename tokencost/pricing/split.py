@@ -16,7 +16,8 @@ Methods, in order of preference for each point:
 import numpy as np
 import pandas as pd
 
-GROUP = ["model", "accelerator", "engine", "batch_size"]
+# Points share a fit only at the same coordinate: batch size offline, concurrency or request rate serving.
+GROUP = ["model", "accelerator", "engine", "batch_size", "concurrency", "request_rate"]
 WHOLE_HOUR = "whole-hour (not split)"
 
 
@@ -29,7 +30,7 @@ def input_time_shares(points: pd.DataFrame) -> pd.DataFrame:
     share[probed] = (points.loc[probed, "prefill_duration_s"] / points.loc[probed, "duration_s"]).clip(0, 1)
     method[probed] = "prefill-probe"
 
-    for _, group in points[~probed].groupby(GROUP, dropna=False):
+    for _, group in points[~probed].groupby([c for c in GROUP if c in points], dropna=False):
         fit = fit_time_per_token(group)
         if fit is None:
             continue

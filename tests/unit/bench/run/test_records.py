@@ -48,6 +48,16 @@ def test_schema_1_records_are_migrated():
     assert "schema 1" in first.steady_state.why and first.batch_size is not None
 
 
+def test_schema_1_failed_records_are_migrated_without_an_energy_reading(tmp_path):
+    v1 = json.loads((FIXTURES / "claims" / "records.jsonl").read_text().splitlines()[0])
+    for key in ("energy", "input_tokens", "output_tokens", "duration_s", "output_tok_s", "total_tok_s"):
+        v1.pop(key)
+    v1 |= {"status": "failed", "failure": "out-of-memory", "error": "CUDA out of memory"}
+    (tmp_path / "records.jsonl").write_text(json.dumps(v1) + "\n")
+    (record,) = read_records(tmp_path)
+    assert record.status == "failed" and record.energy is None and record.failure == "out-of-memory"
+
+
 def test_schema_2_offline_records_get_their_batch_size_as_a_field():
     raw = json.loads((CPU_DEMO / "records.jsonl").read_text().splitlines()[0])
     assert raw["schema_version"] == 2 and "batch_size" in raw["engine"]
@@ -67,7 +77,7 @@ def test_schema_2_serving_records_get_their_concurrency_or_rate_as_fields(tmp_pa
     closed, opened = read_records(tmp_path)
     assert (closed.concurrency, closed.request_rate, closed.batch_size) == (4, None, None)
     assert (opened.concurrency, opened.request_rate) == (None, 2.5)
-    assert closed.requests_completed == 8 and closed.requests_failed == 0 and closed.in_flight == 4
+    assert closed.requests_completed == 8 and closed.requests_failed == 0
     assert "batch_size" not in closed.engine.model_extra and closed.load.num_requests == 8
 
 

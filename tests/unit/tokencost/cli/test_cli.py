@@ -171,3 +171,24 @@ def test_hostile_input_is_one_line_and_exit_2(hostile, args, field):
     result = tokencost(*[str(a).replace("{dir}", str(hostile)) for a in args], cwd=hostile)
     _one_line_error(result, field.replace("{dir}", str(hostile)))
     assert not (hostile / "results").exists()  # nothing was measured or written
+
+
+def test_a_refused_run_leaves_the_run_directory_as_it_was(tmp_path):
+    run_dir = write_run(tmp_path / "run", point_record())
+    (run_dir / "run.json").write_text(json.dumps({
+        "suite": {"models": ["tiny-dense"]},
+        "hardware": {"accelerator": "CPU (some other machine)", "accelerator_count": 64, "gpus": []}}))
+    (run_dir / "report.md").write_text("the run's own report")
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    other_machine = tokencost("run", "--resume", run_dir)
+    _one_line_error(other_machine, "--resume:")
+    existing = tokencost("run", "--out", run_dir, "--models", "tiny-dense")
+    assert "already holds a run" in _one_line_error(existing, "--out:")
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_price_reads_a_records_file_too(tmp_path):
+    write_run(tmp_path, point_record())
+    result = tokencost("price", tmp_path / "records.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert "Preset 'owned'" in result.stdout

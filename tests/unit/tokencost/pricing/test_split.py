@@ -28,6 +28,16 @@ def test_least_squares_recovers_exact_per_token_times():
     assert shares.loc[0, "split_method"].startswith("least-squares (n=3, rms error 0.0%")
 
 
+def test_serving_points_share_a_fit_only_at_the_same_concurrency():
+    # at concurrency 4: 1 ms per input token, 10 ms per output token; at concurrency 16: 2 ms and 40 ms
+    rows = [{"batch_size": None, "concurrency": c, "request_rate": None, "input_tokens": i, "output_tokens": o,
+             "duration_s": a * i + b * o}
+            for c, a, b in ((4, 0.001, 0.01), (16, 0.002, 0.04)) for i, o in [(1000, 100), (4000, 100)]]
+    shares = input_time_shares(_points(rows))
+    assert shares["split_method"].str.startswith("least-squares (n=2, rms error 0.0%").all()
+    assert shares.loc[0, "input_time_share"] == pytest.approx(1.0 / 2.0)  # 1 s of input, 1 s of output
+
+
 def test_one_token_mix_cannot_be_split():
     rows = [{"input_tokens": 100 * k, "output_tokens": 100 * k, "duration_s": float(k)} for k in (1, 2)]
     shares = input_time_shares(_points(rows))

@@ -1,7 +1,7 @@
 """Reports over one or several runs: files, tables, labels, the merge of hardware, the extension point.
 
 The CPU demo records are a copy of a real published run (results/2026-11-27-cpu-demo); the H100 run
-is synthetic (tests/records_factory.synthetic_h100_records), made up to have a second hardware key.
+is synthetic (tests/support/records_factory.synthetic_h100_records), made up to have a second hardware key.
 """
 
 import json
