@@ -156,8 +156,8 @@ class NvmlMeter(Meter):
             flags.append("no-power-samples")
         return EnergyReading("nvml-sampled", "gpu", duration, energy,
                              energy / duration if energy is not None and duration > 0 else None,
-                             f"instant power sampled every {self.sampler.interval_s:g} s, integrated over time, "
-                             f"summed over {len(self.devices)} GPU(s)",
+                             f"{self.sampler.power_basis(start.t, end.t)} sampled every {self.sampler.interval_s:g} s, "
+                             f"integrated over time, summed over {len(self.devices)} GPU(s)",
                              [None] * len(per_device), flags, sampled_w)
 
 

@@ -8,6 +8,7 @@ the meter's clock advance together from one fake clock, so expected joules
 are exact.
 """
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -42,25 +43,49 @@ class SimulatedGpu:
     power_limit_w: float = 700.0
     counter_supported: bool = True
     gpu_scope_power: bool = True  # False: only module-scope power fields, as on Grace Hopper
-    unsupported_fields: tuple = ()  # field ids that fail on their own, e.g. (NVML_FI_DEV_POWER_AVERAGE,)
+    unsupported_fields: tuple = ()  # field ids NOT_SUPPORTED at both scopes, e.g. (NVML_FI_DEV_POWER_INSTANT,)
+    power_usage_supported: bool = True  # nvmlDeviceGetPowerUsage
+    event_reasons_function: bool = True  # False: the driver predates nvmlDeviceGetCurrentClocksEventReasons
     mig_enabled: bool = False
     temperature_c: int = 45
     sm_clock_mhz: int = 1980
     clock_event_reasons: int = 0
     processes: list = field(default_factory=list)
     fail_counter_after: float | None = None  # clock time after which the counter raises Unknown
+    memory_mib: int = 81559  # an H100 80GB as nvidia-smi reports it (an H200: 143771)
+    memory_used_mib: int = 0
+    # NVML error codes returned once, by the next call only, keyed by a function name (the call raises),
+    # a field id (its value at every scope asked in the next nvmlDeviceGetFieldValues) or (field id, scope id).
+    fail_once: dict = field(default_factory=dict)
 
     @property
     def uuid(self) -> str:
-        return f"GPU-{self.index}a1e0000-0000-0000-0000-000000000000"
+        """Realistic-looking and unique; the first group is `{index}a1e0000` for GPUs 0-9 (prefixes like GPU-3a1e)."""
+        tail = hashlib.sha1(f"gpu{self.index}".encode()).hexdigest()
+        return f"GPU-{self.index % 16:x}a1e{self.index // 16:04x}-{tail[:4]}-{tail[4:8]}-{tail[8:12]}-{tail[12:24]}"
 
     @property
     def pci_bus_id(self) -> str:
         return f"00000000:{0x18 + self.index:02X}:00.0"
 
 
+def eight_gpu_node(**kw) -> list[SimulatedGpu]:
+    """An 8-GPU node (an HGX H100 by default), GPUs 0..7 sharing the settings in `kw`."""
+    return [SimulatedGpu(i, **kw) for i in range(8)]
+
+
 def _error(code):
     return pynvml.NVMLError(code)  # NVMLError maps the code to its subclass, e.g. NVMLError_NotSupported
+
+
+def _failing_once(name, function):
+    """`function`, raising first the error a GPU argument holds for `name` in its fail_once."""
+    def call(*args, **kwargs):
+        gpu = next((a for a in args if isinstance(a, SimulatedGpu)), None)
+        if gpu is not None and name in gpu.fail_once:
+            raise _error(gpu.fail_once.pop(name))
+        return function(*args, **kwargs)
+    return call
 
 
 class SimulatedNvml:
@@ -99,14 +124,31 @@ class SimulatedNvml:
 
         def field_values(h, field_ids):
             values = (pynvml.c_nvmlFieldValue_t * len(field_ids))()
+            keys = [*(tuple(f) for f in field_ids), *(f for f, _ in field_ids)]
+            failing = {key: h.fail_once.pop(key) for key in keys if key in h.fail_once}
             for slot, (field_id, scope) in zip(values, field_ids):
                 slot.fieldId, slot.scopeId = field_id, scope
                 supported = (scope == pynvml.NVML_POWER_SCOPE_MODULE or h.gpu_scope_power) and (
                     field_id not in h.unsupported_fields)
-                slot.nvmlReturn = pynvml.NVML_SUCCESS if supported else pynvml.NVML_ERROR_NOT_SUPPORTED
+                code = pynvml.NVML_SUCCESS if supported else pynvml.NVML_ERROR_NOT_SUPPORTED
+                slot.nvmlReturn = failing.get((field_id, scope), failing.get(field_id, code))
                 slot.valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
-                slot.value.uiVal = int(h.power_w * 1000) if supported else 0
+                slot.value.uiVal = int(h.power_w * 1000) if slot.nvmlReturn == pynvml.NVML_SUCCESS else 0
             return values
+
+        def power_usage(h):
+            if not h.power_usage_supported:
+                raise _error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+            return int(h.power_w * 1000)
+
+        def event_reasons(h):
+            if not h.event_reasons_function:
+                raise _error(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+            return h.clock_event_reasons
+
+        def memory_info(h, version=None):
+            total, used = h.memory_mib * 2**20, h.memory_used_mib * 2**20
+            return SimpleNamespace(total=total, free=total - used, used=used)
 
         def mig_mode(h):
             if h.mig_enabled:
@@ -131,11 +173,15 @@ class SimulatedNvml:
             "nvmlDeviceGetClockInfo": lambda h, clock: h.sm_clock_mhz,
             "nvmlDeviceGetMaxClockInfo": lambda h, clock: 1980,
             "nvmlDeviceGetTemperature": lambda h, sensor: h.temperature_c,
-            "nvmlDeviceGetCurrentClocksEventReasons": lambda h: h.clock_event_reasons,
+            "nvmlDeviceGetCurrentClocksEventReasons": event_reasons,
+            "nvmlDeviceGetCurrentClocksThrottleReasons": lambda h: h.clock_event_reasons,
+            "nvmlDeviceGetPowerUsage": power_usage,
+            "nvmlDeviceGetMemoryInfo": memory_info,
             "nvmlDeviceGetMigMode": mig_mode,
             "nvmlDeviceGetComputeRunningProcesses": lambda h: [SimpleNamespace(pid=p) for p in h.processes],
         }
         for name, function in functions.items():
+            function = _failing_once(name, function)
             monkeypatch.setattr(pynvml, name, mock.create_autospec(getattr(pynvml, name), side_effect=function))
         monkeypatch.setattr(time, "perf_counter", self.clock.perf_counter)
         monkeypatch.setattr(time, "sleep", self.clock.sleep)

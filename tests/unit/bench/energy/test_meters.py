@@ -19,9 +19,9 @@ def _window(meter, clock, seconds, samples=3):
 
 
 @pytest.mark.gpu
-def test_counter_energy_is_summed_over_the_serving_gpus(nvml):
+def test_counter_energy_is_summed_over_the_visible_gpus(nvml):
     sim, clock = nvml
-    meter = NvmlMeter(gpus.serving_gpus({}))
+    meter = NvmlMeter(gpus.visible_gpus({}))
     reading = _window(meter, clock, 10.0 if sim else 2.0)
     assert reading.method == "nvml-counter" and reading.boundary == "gpu" and reading.measured
     assert reading.energy_j == pytest.approx(sum(reading.per_device_j))
@@ -35,14 +35,14 @@ def test_counter_energy_is_summed_over_the_serving_gpus(nvml):
 @pytest.mark.gpu
 def test_idle_baseline_is_the_average_power_over_the_wait(nvml):
     sim, _ = nvml
-    idle = NvmlMeter(gpus.serving_gpus({})).idle_baseline(5.0 if sim else 1.0)
+    idle = NvmlMeter(gpus.visible_gpus({})).idle_baseline(5.0 if sim else 1.0)
     assert idle > 0
     if sim:
         assert idle == pytest.approx(500.0)
 
 
 def test_window_the_counter_did_not_see_tick_is_flagged_not_zero(sim):
-    meter = NvmlMeter(gpus.serving_gpus({}))
+    meter = NvmlMeter(gpus.visible_gpus({}))
     start = meter.snapshot()
     reading = meter.reading(start, meter.snapshot())
     assert reading.energy_j is None and reading.avg_power_w is None
@@ -51,7 +51,7 @@ def test_window_the_counter_did_not_see_tick_is_flagged_not_zero(sim):
 
 def test_gpu_without_the_counter_falls_back_to_sampled_power(monkeypatch):
     sim = simulate(monkeypatch, SimulatedGpu(0, power_w=250.0, counter_supported=False), SimulatedGpu(1, power_w=150.0))
-    meter = NvmlMeter(gpus.serving_gpus({}))
+    meter = NvmlMeter(gpus.visible_gpus({}))
     assert meter.method == "nvml-sampled" and meter.counter_supported == [False, True]
     reading = _window(meter, sim.clock, 10.0, samples=5)
     assert reading.method == "nvml-sampled" and "counter-unavailable" in reading.flags
@@ -61,7 +61,7 @@ def test_gpu_without_the_counter_falls_back_to_sampled_power(monkeypatch):
 
 def test_counter_failing_mid_run_falls_back_to_sampled_power(monkeypatch):
     sim = simulate(monkeypatch, SimulatedGpu(0, power_w=300.0, fail_counter_after=1004.0))
-    meter = NvmlMeter(gpus.serving_gpus({}))
+    meter = NvmlMeter(gpus.visible_gpus({}))
     reading = _window(meter, sim.clock, 10.0)
     assert reading.method == "nvml-sampled" and "counter-unavailable" in reading.flags
     assert reading.energy_j == pytest.approx(3000.0)
@@ -69,7 +69,7 @@ def test_counter_failing_mid_run_falls_back_to_sampled_power(monkeypatch):
 
 def test_module_scope_power_is_used_where_gpu_scope_is_not_supported(monkeypatch):
     simulate(monkeypatch, SimulatedGpu(0, power_w=420.0, gpu_scope_power=False))
-    meter = NvmlMeter(gpus.serving_gpus({}))
+    meter = NvmlMeter(gpus.visible_gpus({}))
     meter.sampler.sample_once()
     sample = meter.sampler.samples[-1]
     assert (sample.power_scope, sample.power_instant_w, sample.power_average_w) == ("module", 420.0, 420.0)
@@ -78,7 +78,7 @@ def test_module_scope_power_is_used_where_gpu_scope_is_not_supported(monkeypatch
 
 def test_sampler_records_clock_temperature_and_clock_event_reasons(monkeypatch, tmp_path):
     sim = simulate(monkeypatch, SimulatedGpu(0, temperature_c=71, sm_clock_mhz=1755, clock_event_reasons=0x4))
-    meter = NvmlMeter(gpus.serving_gpus({}))
+    meter = NvmlMeter(gpus.visible_gpus({}))
     _window(meter, sim.clock, 1.0)
     sample = meter.sampler.samples[-1]
     assert (sample.temperature_c, sample.sm_clock_mhz, sample.clock_event_reasons) == (71, 1755, 0x4)
@@ -89,7 +89,7 @@ def test_sampler_records_clock_temperature_and_clock_event_reasons(monkeypatch, 
 
 def test_sampler_thread_runs_and_stops(nvml):
     sim, clock = nvml
-    meter = NvmlMeter(gpus.serving_gpus({}))
+    meter = NvmlMeter(gpus.visible_gpus({}))
     meter.sampler.interval_s = 0.01
     meter.start()
     import threading
@@ -137,7 +137,7 @@ def test_unreadable_rapl_leaves_an_estimate_that_says_why(tmp_path, no_gpu):
 @pytest.mark.skipif(REAL_GPU, reason="a GPU host measures with NVML")
 def test_this_machine_without_a_gpu_uses_rapl_where_readable_else_the_estimate_saying_why():
     zones, why = rapl_zones()
-    meter = make_meter(gpus.serving_gpus())
+    meter = make_meter(gpus.visible_gpus())
     if zones:
         assert isinstance(meter, RaplMeter) and meter.zones == zones
     else:
@@ -148,7 +148,7 @@ def test_a_field_failing_on_its_own_leaves_the_others(monkeypatch):
     import pynvml
 
     simulate(monkeypatch, SimulatedGpu(0, power_w=333.0, unsupported_fields=(pynvml.NVML_FI_DEV_POWER_AVERAGE,)))
-    meter = NvmlMeter(gpus.serving_gpus({}))
+    meter = NvmlMeter(gpus.visible_gpus({}))
     meter.sampler.sample_once()
     sample = meter.sampler.samples[-1]
     assert (sample.power_instant_w, sample.power_average_w, sample.power_scope) == (333.0, None, "gpu")
