@@ -64,9 +64,10 @@ def test_the_image_is_vllms_own_at_the_version_the_cuda_extra_pins():
 
 def test_the_image_installs_tokencost_and_runs_it_by_default():
     text = DOCKERFILE.read_text()
-    assert re.search(r"^RUN python3 -m pip install --no-cache-dir -e \.$", text, flags=re.MULTILINE)
+    assert re.search(r"^RUN if command -v uv ", text, flags=re.MULTILINE)
+    assert "uv pip install --system" in text and "python3 -m pip install --no-cache-dir -e ." in text
     assert 'ENTRYPOINT ["tokencost"]' in text
-    assert re.search(r'^CMD \["run"', text, flags=re.MULTILINE)
+    assert re.search(r'^CMD \["run", "--suite", "bench/suites/h100.toml"\]$', text, flags=re.MULTILINE)
     for copied in ("pyproject.toml", "bench", "tokencost", "models"):
         assert re.search(rf"^COPY .*\b{copied}\b", text, flags=re.MULTILINE), copied
 
@@ -74,14 +75,15 @@ def test_the_image_installs_tokencost_and_runs_it_by_default():
 def test_the_workflow_measures_reports_uploads_and_gates():
     text = WORKFLOW.read_text()
     assert "runs-on: [self-hosted, gpu]" in text
-    assert ".venv/bin/python -m pip install -e '.[cuda]'" in text
-    steps = ["tokencost doctor", "tokencost run --suite bench/suites/h100-dense-vs-moe.toml --out",
-             'tokencost report "$RUN_DIR"', "actions/upload-artifact@v", 'tokencost compare "$BASELINE_DIR" "$RUN_DIR"']
+    assert """-m pip install -e '.[cuda,test]'""" in text
+    steps = ["tokencost doctor --require-gpu", "python -m bench.energy.gpu_check --seconds 10", "python -m pytest -m gpu",
+             'tokencost run --suite "$TOKENCOST_SUITE" --out "$RUN_DIR"', 'tokencost report "$RUN_DIR"',
+             "actions/upload-artifact@v", 'tokencost compare "$BASELINE_DIR" "$RUN_DIR"']
     positions = [text.index(step) for step in steps]
     assert positions == sorted(positions)
     assert "RUN_DIR: results/runs/ci-${{ github.run_id }}" in text
     assert "BASELINE_DIR: results/baselines/gpu" in text
-    assert (ROOT / "bench" / "suites" / "h100-dense-vs-moe.toml").exists()
+    assert "TOKENCOST_SUITE: ${{ vars.TOKENCOST_SUITE || 'bench/suites/h100.toml' }}" in text
     assert (ROOT / "results" / "baselines" / "gpu").is_dir()
 
 
