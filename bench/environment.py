@@ -21,7 +21,8 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def hardware(gpus: list[dict]) -> dict:
+def hardware(gpus: list[dict], idle_gpus: list[dict] = ()) -> dict:
+    """The machine; `gpus` are the engine's (metered and priced), `idle_gpus` visible ones it leaves idle."""
     return {
         "cpu_model": cpu_model(),
         "vcpus": psutil.cpu_count(logical=True),
@@ -31,6 +32,7 @@ def hardware(gpus: list[dict]) -> dict:
         # What the model runs on, in the units it is priced by: GPUs, or vCPUs without a GPU.
         "accelerator": gpus[0]["name"] if gpus else f"CPU ({cpu_model()})",
         "accelerator_count": len(gpus) if gpus else psutil.cpu_count(logical=True),
+        **({"idle_gpus": list(idle_gpus)} if idle_gpus else {}),
     }
 
 
@@ -45,19 +47,22 @@ def software() -> dict:
 
 
 def git_commit() -> str | None:
+    """The checkout's commit ("-dirty" with uncommitted changes to tracked files); without a checkout (an
+    image has no .git), the commit the image was built from (TOKENCOST_GIT_COMMIT), else None."""
     repo = Path(__file__).resolve().parent.parent
+    built_from = os.environ.get("TOKENCOST_GIT_COMMIT", "").strip() or None
     try:
         out = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
         )
+        if out.returncode != 0:
+            return built_from
         dirty = subprocess.run(
             ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5,
+            capture_output=True, text=True, timeout=5, check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0:
-        return None
+        return built_from
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
@@ -77,6 +82,18 @@ def on_cpu_backend() -> bool:
         return True
     except metadata.PackageNotFoundError:
         return False
+
+
+def gpu_environment_defaults() -> None:
+    """Settings a GPU run needs before any engine starts (the user's own values win).
+
+    CUDA numbers GPUs in PCI bus order, the order the harness resolves
+    CUDA_VISIBLE_DEVICES in through NVML. vLLM spawns its workers rather than
+    forking them from this process, whose power sampler thread may be inside
+    NVML at that instant (a fork would copy a held lock).
+    """
+    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
 
 
 def cpu_environment_defaults() -> None:

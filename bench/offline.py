@@ -9,13 +9,21 @@ from bench.engines.base import Engine
 from bench.errors import UserError
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import Suite
-from bench.inputs.workload import WARMUP_OSL, PromptStream
+from bench.inputs.workload import WARMUP_OSL, PromptStream, PromptSupply
 from bench.run.record import PointRecord, PrefillProbe
 from bench.run.run import PlannedPoint, SweepResult, SweepRun
 
 
 def point_key(model: str, engine: str, batch_size: int, workload) -> str:
     return f"{model}/{engine}/batch{batch_size}/isl{workload.isl}/osl{workload.osl}"
+
+
+def plan(suite: Suite) -> list[PlannedPoint]:
+    return [
+        PlannedPoint(point_key(model, engine, b, suite.workload), f"{engine} batch {b}",
+                     {"mode": "offline", "engine": {"name": engine}, "batch_size": b}, model, b)
+        for engine in suite.engines for model in suite.models for b in suite.batch_sizes
+    ]
 
 
 def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
@@ -28,12 +36,7 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     or SIGTERM records the current point as interrupted and ends engines
     before the KeyboardInterrupt goes on. Options: see `SweepRun`.
     """
-    planned = [
-        PlannedPoint(point_key(model, engine, b, suite.workload), f"{engine} batch {b}",
-                     {"mode": "offline", "engine": {"name": engine}, "batch_size": b})
-        for engine in suite.engines for model in suite.models for b in suite.batch_sizes
-    ]
-    with SweepRun(suite, run_dir, planned, **options) as run:
+    with SweepRun(suite, run_dir, plan(suite), **options) as run:
         point = PointMeasurement(run)
         for engine_name in suite.engines:
             for card in run.cards:
@@ -44,15 +47,22 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                 if card.name in run.too_long:
                     run.fail_all(card, keys, "context-exceeded", run.too_long[card.name])
                     continue
-                run.log(f"[{card.name}] starting {engine_name} (max batch {max(suite.batch_sizes)})")
+                run.start_model()
+                keys = run.skip_what_cannot_fit(card, {k: batch_of[k] for k in keys})
+                if not keys:
+                    continue
+                largest = max(batch_of[k] for k in keys)
+                run.log(f"[{card.name}] starting {engine_name} (max batch {largest})")
                 try:
-                    engine = _start_engine(engine_class(engine_name), card, suite)
+                    engine = _start_engine(engine_class(engine_name), card, largest, suite)
                 except UserError as e:
                     run.fail_all(card, keys, "engine-start", e)
                     run.result.start_errors.append(e)
                     continue
                 try:
-                    run.start_model()
+                    keys = run.skip_beyond_kv_capacity(card, engine, {k: batch_of[k] for k in keys})
+                    if keys:
+                        run.measure_loaded_idle(card)
                     for key in keys:
                         run.measure_point(card, key, partial(point.measure, engine, card, key, batch_of[key]))
                 finally:
@@ -60,9 +70,9 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     return run.result
 
 
-def _start_engine(engine_factory: Callable[..., Engine], card: ModelCard, suite: Suite) -> Engine:
+def _start_engine(engine_factory: Callable[..., Engine], card: ModelCard, max_batch_size: int, suite: Suite) -> Engine:
     try:
-        return engine_factory(card, max(suite.batch_sizes), suite.engine)
+        return engine_factory(card, max_batch_size, suite.engine)
     except UserError:
         raise
     except Exception as e:  # vLLM raises many kinds; the user needs the gist and a fix
@@ -83,10 +93,12 @@ class PointMeasurement:
     def measure(self, engine: Engine, card: ModelCard, key: str, batch_size: int) -> PointRecord:
         workload = self.suite.workload
         num_requests = workload.num_requests(batch_size)
-        prompts = workload.prompts(num_requests, card.vocab_size, PromptStream.MEASURED)
+        # At least requests_per_batch rounds, and more until the point has lasted min_window_s.
+        prompts = PromptSupply(workload, card.vocab_size, batch_size, num_requests, self.suite.min_window_s)
         if self.suite.warmup:
-            # Same batch shape, few tokens: compiles and caches what this point needs.
-            engine.generate(workload.prompts(batch_size, card.vocab_size, PromptStream.WARMUP), WARMUP_OSL,
+            # Two rounds of the batch, few tokens each: compiles and caches the full-batch shapes and the
+            # refill steps that mix prefill with decode.
+            engine.generate(workload.prompts(2 * batch_size, card.vocab_size, PromptStream.WARMUP), WARMUP_OSL,
                             batch_size)
 
         with self.run.point_windows() as windows:

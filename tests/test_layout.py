@@ -23,7 +23,7 @@ LAYERS = [
     ["tokencost.imports", "tokencost.pricing"],
     ["tokencost"],  # the package itself (its docstring)
     # bench, which never imports tokencost
-    ["bench.overhead"],
+    ["bench.overhead", "bench.gpu_smoke"],
     ["bench.offline", "bench.serve"],
     ["bench.engines"],
     ["bench.run"],
@@ -32,7 +32,7 @@ LAYERS = [
 ]
 # Rooms on one floor stay out of each other's way too.
 APART = [("tokencost.gate", "tokencost.analysis"), ("tokencost.imports", "tokencost.pricing"),
-         ("bench.offline", "bench.serve"), ("bench.inputs", "bench.energy")]
+         ("bench.offline", "bench.serve"), ("bench.inputs", "bench.energy"), ("bench.overhead", "bench.gpu_smoke")]
 
 
 def module_name(path: Path) -> str:

@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    devices = gpus.serving_gpus()
+    devices = gpus.visible_gpus()
     if not devices:
         print("no NVIDIA GPU found: nothing to check (see `tokencost doctor`)")
         return 1

@@ -1,11 +1,13 @@
-"""Which NVIDIA GPUs serve the model, found through NVML the way CUDA numbers them.
+"""Which NVIDIA GPUs the engine uses, found through NVML the way CUDA numbers them.
 
-NVML enumerates GPUs by PCI bus id; CUDA (and so CUDA_VISIBLE_DEVICES) orders
-them fastest-first unless CUDA_DEVICE_ORDER=PCI_BUS_ID. GPUs are therefore
-matched by UUID, never by assuming the two orders agree.
+A run meters and prices exactly the engine's GPUs: the first tensor x pipeline
+x data parallel GPUs that CUDA_VISIBLE_DEVICES leaves visible. The harness
+never initialises CUDA itself (that would change how vLLM starts its workers),
+so CUDA's numbering is worked out from NVML's PCI bus ids and UUIDs.
 """
 
 import os
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -22,8 +24,14 @@ class GpuDevice:
     pci_bus_id: str
 
 
+_checked_module = None  # the pynvml module last found official (the check reads package metadata)
+
+
 def official_pynvml():
     """The `pynvml` module of NVIDIA's nvidia-ml-py; the old unofficial `pynvml` package is refused."""
+    global _checked_module
+    if _checked_module is not None and sys.modules.get("pynvml") is _checked_module:
+        return _checked_module
     try:
         import pynvml
     except ImportError:
@@ -38,6 +46,7 @@ def official_pynvml():
             "pynvml", f"the module at {pynvml.__file__} is not NVIDIA's nvidia-ml-py",
             "pip uninstall pynvml && pip install --force-reinstall nvidia-ml-py",
         )
+    _checked_module = pynvml
     return pynvml
 
 
@@ -69,57 +78,96 @@ def all_gpus() -> list[GpuDevice]:
     return devices
 
 
-def _cuda_order_uuids(count: int) -> list[str] | None:
-    """UUIDs in CUDA's own device order, from torch when it is installed and sees CUDA."""
-    try:
-        import torch
+@dataclass(frozen=True)
+class GpuSet:
+    """The GPUs a run's engine uses (metered and priced) and the visible ones it leaves idle."""
 
-        if not torch.cuda.is_available():
-            return None
-        return [f"GPU-{torch.cuda.get_device_properties(i).uuid}" for i in range(min(count, torch.cuda.device_count()))]
-    except Exception:  # no torch, or a torch that cannot talk to the driver
-        return None
+    engine: list[GpuDevice]
+    idle: list[GpuDevice]
 
 
-def serving_gpus(env: dict | None = None) -> list[GpuDevice]:
-    """The GPUs this process's engine will use: CUDA_VISIBLE_DEVICES resolved to NVML devices."""
+def cuda_order(devices: list[GpuDevice], env) -> list[GpuDevice]:
+    """The GPUs in CUDA's numbering, worked out from NVML alone (CUDA is never initialised here).
+
+    With CUDA_DEVICE_ORDER=PCI_BUS_ID, CUDA numbers by PCI bus id. Its default,
+    FASTEST_FIRST, ranks by compute capability and size and leaves ties in bus
+    order, so on a node of identical GPUs the two agree. For mixed GPUs
+    without PCI_BUS_ID the order cannot be known without CUDA, so it is refused.
+    """
+    by_bus = sorted(devices, key=lambda d: d.pci_bus_id)
+    order = env.get("CUDA_DEVICE_ORDER", "FASTEST_FIRST")
+    if order not in ("PCI_BUS_ID", "FASTEST_FIRST"):
+        raise UserError("CUDA_DEVICE_ORDER", f"{order!r} is not an order CUDA knows", "use PCI_BUS_ID")
+    if order == "FASTEST_FIRST" and len({d.name for d in devices}) > 1:
+        raise UserError("CUDA_DEVICE_ORDER", "GPUs of different models are numbered fastest-first by CUDA, "
+                        "an order NVML cannot reproduce", "set CUDA_DEVICE_ORDER=PCI_BUS_ID, or give GPU UUIDs "
+                        "in CUDA_VISIBLE_DEVICES")
+    return by_bus
+
+
+def visible_gpus(env=None) -> list[GpuDevice]:
+    """The GPUs this process and its children can use, in CUDA's numbering: CUDA_VISIBLE_DEVICES resolved."""
     env = os.environ if env is None else env
     devices = all_gpus()
-    if not devices:
-        return []
-    pynvml = official_pynvml()
     visible = env.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
-        chosen = devices
-    else:
-        items = [v.strip() for v in visible.split(",") if v.strip()]
-        by_uuid = {d.uuid: d for d in devices}
-        if env.get("CUDA_DEVICE_ORDER") == "PCI_BUS_ID":
-            cuda_order = [d.uuid for d in sorted(devices, key=lambda d: d.pci_bus_id)]
+    if not devices or visible is None:
+        return cuda_order(devices, env) if devices and visible is None else []
+    items = [v.strip() for v in visible.split(",")]
+    chosen = []
+    for item in items:
+        if item.startswith("MIG-"):
+            _refuse_mig(item)
+        if item.startswith("GPU-"):
+            matches = [d for d in devices if d.uuid.startswith(item)]
+            if len(matches) != 1:
+                found = f"matches {len(matches)} GPUs" if matches else "matches no GPU"
+                raise UserError("CUDA_VISIBLE_DEVICES", f"{item} {found}", "use a full UUID from `nvidia-smi -L`")
+            device = matches[0]
+        elif item.isdigit() and int(item) < len(devices):
+            device = cuda_order(devices, env)[int(item)]
         else:
-            cuda_order = _cuda_order_uuids(len(devices)) or [d.uuid for d in devices]
-        chosen = []
-        for item in items:
-            if item.startswith("MIG-"):
-                _refuse_mig(item)
-            if item.startswith("GPU-"):
-                matches = [d for u, d in by_uuid.items() if u.startswith(item)]
-                if len(matches) != 1:
-                    found = f"matches {len(matches)} GPUs" if matches else "matches no GPU"
-                    raise UserError("CUDA_VISIBLE_DEVICES", f"{item} {found}", "use a full UUID from `nvidia-smi -L`")
-                chosen.append(matches[0])
-            elif item.isdigit() and int(item) < len(cuda_order):
-                chosen.append(by_uuid[cuda_order[int(item)]])
-            else:
-                break  # CUDA ignores the rest of the list after an invalid entry
-    for d in chosen:
+            break  # CUDA ignores the rest of the list after an invalid entry (-1 hides every GPU)
+        if device in chosen:
+            raise UserError("CUDA_VISIBLE_DEVICES", f"{visible!r} names {device.uuid} twice",
+                            "name each GPU once")
+        chosen.append(device)
+    if not chosen:
+        raise UserError("CUDA_VISIBLE_DEVICES", f"{visible!r} leaves none of this machine's {len(devices)} "
+                        "GPUs visible", "name GPUs by index or UUID (nvidia-smi -L), or unset it")
+    return chosen
+
+
+def engine_gpus(count: int, env=None) -> GpuSet:
+    """The first `count` visible GPUs, which a vLLM engine of tensor x pipeline x data parallel `count` uses.
+
+    Empty on a machine without NVIDIA GPUs. Fewer visible GPUs than the engine
+    needs is an error, never a silent fallback to fewer GPUs or to the CPU.
+    """
+    visible = visible_gpus(env)
+    if not visible:
+        return GpuSet([], [])
+    if count > len(visible):
+        raise UserError("engine parallelism", f"the engine needs {count} GPUs and {len(visible)} are visible",
+                        "lower tensor/pipeline/data_parallel_size, or make more GPUs visible (CUDA_VISIBLE_DEVICES)")
+    engine = visible[:count]
+    pynvml = official_pynvml()
+    for d in engine:
         try:
             current, _ = pynvml.nvmlDeviceGetMigMode(d.handle)
         except pynvml.NVMLError:
             continue  # no MIG support on this GPU
         if current == pynvml.NVML_DEVICE_MIG_ENABLE:
             _refuse_mig(d.uuid)
-    return chosen
+    return GpuSet(engine, visible[count:])
+
+
+def memory_bytes(devices: list[GpuDevice]) -> int | None:
+    """The smallest total memory among the GPUs (what each engine shard can count on), or None."""
+    pynvml = official_pynvml()
+    try:
+        return min(pynvml.nvmlDeviceGetMemoryInfo(d.handle).total for d in devices) if devices else None
+    except pynvml.NVMLError:
+        return None
 
 
 def _refuse_mig(which: str):
@@ -151,16 +199,3 @@ def describe(devices: list[GpuDevice]) -> list[dict]:
                 entry.setdefault("unsupported", []).append(f"{key}: {e}")
         info.append(entry)
     return info
-
-
-def other_processes(devices: list[GpuDevice], own_pids: set[int]) -> list[dict]:
-    """Compute processes on the serving GPUs that are not ours (their work would be in our joules)."""
-    pynvml = official_pynvml()
-    found = []
-    for d in devices:
-        try:
-            processes = pynvml.nvmlDeviceGetComputeRunningProcesses(d.handle)
-        except pynvml.NVMLError:
-            continue
-        found += [{"gpu": d.uuid, "pid": p.pid} for p in processes if p.pid not in own_pids]
-    return found

@@ -1,5 +1,6 @@
 """What every offline engine is: the Engine protocol, its result, and the sampling every request uses."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,8 +42,9 @@ class WindowHooks(Protocol):
 class Engine(Protocol):
     """An offline engine: built once per model with room for the sweep's largest batch.
 
-    `generate` runs every prompt with at most `batch_size` in flight, each
-    making exactly `osl` tokens; it calls `window.begin()` when its steady
+    `generate` runs the prompts with at most `batch_size` in flight, each
+    making exactly `osl` tokens, taking each prompt only when it can start
+    (so a time-sized supply decides how many run); it calls `window.begin()` when its steady
     state starts (the batch full, work still queued) and `window.end()` when
     it stops, and raises bench.errors.PointTimeout past `timeout_s`.
     """
@@ -54,7 +56,7 @@ class Engine(Protocol):
 
     def describe(self) -> dict: ...
 
-    def generate(self, prompts: list[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
+    def generate(self, prompts: Iterable[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
                  timeout_s: float | None = None) -> GenerationResult: ...
 
     def close(self) -> None: ...

@@ -7,7 +7,9 @@ request has exactly ISL prompt tokens and generates exactly OSL tokens.
 """
 
 import time
+from collections.abc import Iterable
 from importlib import metadata
+from itertools import islice
 
 from bench.engines.base import SAMPLING, GenerationResult, WindowHooks
 from bench.errors import PointTimeout
@@ -58,18 +60,18 @@ class TransformersEngine:
         }
 
     def generate(
-        self, prompts: list[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
+        self, prompts: Iterable[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
         timeout_s: float | None = None,
     ) -> GenerationResult:
         torch = self.torch
         window = window or NoWindow()
-        batches = [prompts[i : i + batch_size] for i in range(0, len(prompts), batch_size)]
-        full = [len(b) == batch_size for b in batches]
-        input_tokens = output_tokens = steady_tokens = 0
+        supply = iter(prompts)
+        batch = list(islice(supply, batch_size))  # the next batch is taken only after one ran (time-sized supplies)
+        requests = input_tokens = output_tokens = steady_tokens = 0
         t_open = t_close = 0.0
         start = time.perf_counter()
-        for i, batch in enumerate(batches):
-            if full[i] and not t_open:
+        while batch:
+            if len(batch) == batch_size and not t_open:
                 window.begin()
                 t_open = time.perf_counter()
             ids = torch.tensor(batch, device=self.device)
@@ -81,17 +83,19 @@ class TransformersEngine:
             if self.device == "cuda":
                 torch.cuda.synchronize()  # window edges must see the GPU's work finished
             generated = (out.shape[1] - ids.shape[1]) * len(batch)
+            requests += len(batch)
             input_tokens += ids.numel()
             output_tokens += generated
             if t_open and not t_close:
                 steady_tokens += generated
-            if t_open and not t_close and (i + 1 == len(batches) or not full[i + 1]):
+            batch = list(islice(supply, batch_size))
+            if t_open and not t_close and len(batch) < batch_size:
                 window.end()
                 t_close = time.perf_counter()
-            if timeout_s is not None and time.perf_counter() - start > timeout_s and i + 1 < len(batches):
-                raise PointTimeout(f"still running after {timeout_s:g} s ({(i + 1) * batch_size} of {len(prompts)} requests done)")
+            if timeout_s is not None and time.perf_counter() - start > timeout_s and batch:
+                raise PointTimeout(f"still running after {timeout_s:g} s ({requests} requests done)")
         duration = time.perf_counter() - start
-        return GenerationResult(len(prompts), input_tokens, output_tokens, duration, steady_tokens,
+        return GenerationResult(requests, input_tokens, output_tokens, duration, steady_tokens,
                                 t_close - t_open if t_close else 0.0)
 
     def close(self) -> None:

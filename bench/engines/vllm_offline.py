@@ -6,7 +6,9 @@ request API (add_request / step), refilling as requests finish, the way
 `vllm bench throughput` runs when batch size equals max_num_seqs.
 """
 
+import os
 import time
+from collections.abc import Iterable
 
 from bench.engines.base import SAMPLING, GenerationResult, WindowHooks
 from bench.environment import on_cpu_backend, vllm_version
@@ -21,6 +23,9 @@ class VllmOfflineEngine:
     mode = "offline"
 
     def __init__(self, card: ModelCard, max_batch_size: int, settings: EngineSettings):
+        # vLLM reads this when its engine client is first imported: an engine core that is not ready by then
+        # (weights, compile, graph capture, or a hung start) fails the start instead of hanging the run.
+        os.environ.setdefault("VLLM_ENGINE_READY_TIMEOUT_S", str(int(settings.startup_timeout_s)))
         from vllm import LLM
 
         self.card = card
@@ -34,8 +39,10 @@ class VllmOfflineEngine:
             dtype=settings.dtype,
             max_num_seqs=max_batch_size,
             max_model_len=settings.max_model_len,
+            max_num_batched_tokens=settings.max_num_batched_tokens,
             gpu_memory_utilization=settings.memory_share(),
             tensor_parallel_size=settings.tensor_parallel_size,
+            pipeline_parallel_size=settings.pipeline_parallel_size,
             enforce_eager=settings.enforce_eager,
             seed=settings.seed,
             # Points reuse the same seeded prompts; a cache hit would make prefill look free.
@@ -44,7 +51,14 @@ class VllmOfflineEngine:
         start = time.perf_counter()
         self.llm = LLM(**self.engine_kwargs)
         self.startup_s = time.perf_counter() - start
+        self.effective = effective_settings(self.llm.llm_engine.vllm_config)
         self._next_id = 0
+
+    @property
+    def kv_cache_blocks(self) -> tuple[int, int] | None:
+        """(blocks, tokens a block) of the KV cache vLLM allocated, once it started."""
+        blocks, size = self.effective.get("num_gpu_blocks"), self.effective.get("block_size")
+        return (blocks, size) if blocks and size else None
 
     def describe(self) -> dict:
         kwargs = {k: v for k, v in self.engine_kwargs.items() if k != "model"}
@@ -56,13 +70,18 @@ class VllmOfflineEngine:
             "startup_s": round(self.startup_s, 2),
             "sampling": SAMPLING.describe(),
             **kwargs,
+            "effective": self.effective,
         }
 
     def generate(
-        self, prompts: list[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
+        self, prompts: Iterable[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
         timeout_s: float | None = None,
     ) -> GenerationResult:
-        """Run all prompts with at most `batch_size` in flight; each makes exactly `osl` tokens.
+        """Run the prompts with at most `batch_size` in flight; each makes exactly `osl` tokens.
+
+        Prompts are taken one at a time as slots free up, so a supply that
+        stops once enough time has passed (bench.inputs.workload.PromptSupply)
+        sizes the point by time.
 
         The steady-state window opens once `batch_size` requests are all
         decoding and closes when the last prompt has been submitted (before
@@ -109,7 +128,7 @@ class VllmOfflineEngine:
         while prompt_lengths:
             if timeout_s is not None and time.perf_counter() - start > timeout_s:
                 engine.abort_request(list(prompt_lengths))
-                raise PointTimeout(f"still running after {timeout_s:g} s ({finished} of {len(prompts)} requests done)")
+                raise PointTimeout(f"still running after {timeout_s:g} s ({finished} requests done)")
             step_tokens, done = 0, []
             for output in engine.step():
                 new = sum(len(o.token_ids) for o in output.outputs)
@@ -147,3 +166,24 @@ class VllmOfflineEngine:
             core.shutdown()
         del self.llm
 
+
+
+def effective_settings(vllm_config) -> dict:
+    """The settings vLLM settled on, which its defaults choose per GPU and entry point (LLM vs server)."""
+    cache, scheduler = vllm_config.cache_config, vllm_config.scheduler_config
+    compilation = vllm_config.compilation_config
+    attention = getattr(vllm_config, "attention_config", None)
+    sizes = compilation.cudagraph_capture_sizes or []
+    return {
+        "num_gpu_blocks": cache.num_gpu_blocks,
+        "block_size": cache.block_size,
+        "kv_cache_tokens": (cache.num_gpu_blocks or 0) * cache.block_size,
+        "max_num_batched_tokens": scheduler.max_num_batched_tokens,
+        "max_num_seqs": scheduler.max_num_seqs,
+        "chunked_prefill": bool(getattr(scheduler, "enable_chunked_prefill", False)),
+        "compilation_mode": str(getattr(compilation, "mode", None)),
+        "cudagraph_mode": str(compilation.cudagraph_mode),
+        "cudagraph_capture_sizes": len(sizes),
+        "cudagraph_max_capture_size": max(sizes, default=None),
+        "attention_backend": str(getattr(attention, "backend", None) or "auto"),
+    }

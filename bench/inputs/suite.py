@@ -22,16 +22,34 @@ class EngineSettings(BaseModel):
 
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
     tensor_parallel_size: PositiveInt = 1
+    pipeline_parallel_size: PositiveInt = 1
+    data_parallel_size: PositiveInt = 1  # serve mode only: vLLM's offline engine runs one replica
     # On the CPU backend this is the share of host memory given to the KV cache.
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
     max_model_len: PositiveInt | None = None
+    # Tokens a scheduler step may batch; vLLM's default differs between its LLM class and its server.
+    max_num_batched_tokens: PositiveInt | None = None
     # True skips torch.compile and graph capture: faster start, slower steps.
     enforce_eager: bool = False
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
+    # vLLM's own limit on an engine core becoming ready (weights, compile, graphs), then the start fails.
+    startup_timeout_s: Annotated[float, Field(gt=0)] = 900.0
 
-    def memory_share(self) -> float:
-        """gpu_memory_utilization, defaulting to 0.3 of host memory on a CPU and 0.9 of a GPU's."""
-        return self.gpu_memory_utilization or (0.3 if on_cpu_backend() else 0.9)
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.tensor_parallel_size * self.pipeline_parallel_size
+
+    @property
+    def gpus(self) -> int:
+        """How many GPUs a vLLM engine with these settings uses: tensor x pipeline x data parallel."""
+        return self.gpus_per_replica * self.data_parallel_size
+
+    def memory_share(self, on_gpu: bool | None = None) -> float:
+        """gpu_memory_utilization, defaulting to 0.3 of host memory on a CPU and 0.9 of a GPU's.
+
+        `on_gpu` None: whichever this machine's vLLM build runs on."""
+        on_gpu = not on_cpu_backend() if on_gpu is None else on_gpu
+        return self.gpu_memory_utilization or (0.9 if on_gpu else 0.3)
 
 
 class ServeSettings(BaseModel):
@@ -50,7 +68,7 @@ class ServeSettings(BaseModel):
     slo_ttft_ms: Annotated[float, Field(gt=0)] | None = 2000.0  # goodput counts requests within both SLOs
     slo_tpot_ms: Annotated[float, Field(gt=0)] | None = 200.0
     prompt_format: Literal["token-ids", "text"] = "token-ids"  # text: decoded with the card's tokenizer
-    server_args: tuple[str, ...] = ()  # passed to vLLM's server as they are, e.g. ["--data-parallel-size", "2"]
+    server_args: tuple[str, ...] = ()  # passed to vLLM's server as they are, e.g. ["--max-num-batched-tokens", "8192"]
     startup_timeout_s: Annotated[float, Field(gt=0)] = 900.0
     # An OpenAI-compatible server that is already running (vLLM, SGLang, TGI, TensorRT-LLM): nothing is started.
     endpoint: Annotated[str, Field(pattern=r"^https?://")] | None = None
@@ -73,13 +91,45 @@ class Suite(BaseModel):
     engine: EngineSettings = EngineSettings()
     warmup: bool = True
     prefill_probe: bool = True  # time a prefill-only pass per point, to split input and output cost
-    min_window_s: Annotated[float, Field(ge=0)] = 30.0  # shorter windows are flagged in the record's checks
+    # A measured point keeps adding requests (beyond workload.requests_per_batch per batch slot) until it has
+    # lasted this long, and a shorter window is flagged in its checks. NVML's counter ticks every ~100 ms,
+    # so 10 s bounds that error under 1%; 0 sizes points by request count alone.
+    min_window_s: Annotated[float, Field(ge=0)] = 10.0
     point_timeout_s: Annotated[float, Field(gt=0)] | None = None  # a point running longer is recorded as failed
     mode: Literal["offline", "serve"] = "offline"  # serve: through vLLM's OpenAI-compatible server, with latencies
     serve: ServeSettings = ServeSettings()
+    # Dense-vs-MoE pairs for this suite, MoE card -> dense card, overriding the cards' own pairs_with
+    # (a run logs each MoE model's pair, or that its dense model is not in the run).
+    pairs: dict[str, str] = {}
 
     def to_record(self) -> dict:
         return self.model_dump(mode="json")
+
+    def check(self) -> None:
+        """Settings that are valid one by one but not together; a UserError before any engine starts."""
+        engine = self.engine
+        if self.mode == "offline" and engine.data_parallel_size > 1:
+            raise UserError("engine.data_parallel_size", f"is {engine.data_parallel_size} in offline mode, "
+                            "where vLLM runs one replica", "use mode = 'serve' for data parallel, or set it to 1")
+        if self.mode == "offline" and "transformers" in self.engines and engine.gpus > 1:
+            raise UserError("engines", f"the transformers baseline runs on one GPU, and the [engine] settings "
+                            f"ask for {engine.gpus}", "run the baseline in a suite of its own with parallel sizes 1")
+        for arg in self.serve.server_args:
+            flag = arg.split("=", 1)[0]
+            if flag in PARALLEL_SERVER_FLAGS:
+                raise UserError("serve.server_args", f"{flag} would change how many GPUs the server uses behind "
+                                "the harness's back", f"set [engine] {PARALLEL_SERVER_FLAGS[flag]} instead")
+
+    def pair_of(self, card_name: str, card_pair: str | None) -> str | None:
+        return self.pairs.get(card_name, card_pair)
+
+
+# vLLM server flags that set the engine's parallelism (and so the GPUs metered and priced).
+PARALLEL_SERVER_FLAGS = {
+    "--tensor-parallel-size": "tensor_parallel_size", "-tp": "tensor_parallel_size",
+    "--pipeline-parallel-size": "pipeline_parallel_size", "-pp": "pipeline_parallel_size",
+    "--data-parallel-size": "data_parallel_size", "-dp": "data_parallel_size",
+}
 
 
 def load_suite(path: Path | None = None) -> Suite:
@@ -98,11 +148,13 @@ def load_suite(path: Path | None = None) -> Suite:
 
 
 def with_overrides(suite: Suite, models=None, batch_sizes=None, engines=None, mode=None, serve=None,
-                   **workload) -> Suite:
+                   min_window_s=None, **workload) -> Suite:
     """The suite with command-line overrides applied (None leaves a value as it is)."""
     data = suite.model_dump()
     if mode:
         data["mode"] = mode
+    if min_window_s is not None:
+        data["min_window_s"] = min_window_s
     data["serve"] |= {k: v for k, v in (serve or {}).items() if v is not None}
     if engines:
         data["engines"] = tuple(engines)

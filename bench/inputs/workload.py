@@ -1,5 +1,7 @@
 """Workloads: fixed input/output lengths and seeded random prompt token ids."""
 
+import time
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Annotated
 
@@ -61,3 +63,38 @@ class Workload(BaseModel):
 
     def to_record(self) -> dict:
         return self.model_dump()
+
+
+class PromptSupply:
+    """The prompts of one measured point, sized by time as well as count.
+
+    It hands out at least `minimum` prompts, then keeps going while less than
+    `min_seconds` have passed since the first was taken; it only stops after a
+    whole round of `round_size` (the batch size), so every batch is full. The
+    prompts are the workload's seeded stream, so a point is reproducible up to
+    how many of them it used.
+    """
+
+    def __init__(self, workload: Workload, vocab_size: int, round_size: int, minimum: int, min_seconds: float,
+                 stream: PromptStream = PromptStream.MEASURED, clock: Callable[[], float] | None = None):
+        self.workload, self.vocab_size, self.round_size = workload, vocab_size, round_size
+        self.minimum, self.min_seconds = minimum, min_seconds
+        self.clock = clock or time.perf_counter
+        self.rng = np.random.default_rng([workload.seed, int(stream)])
+        self.taken = 0
+        self.started: float | None = None
+        self._round: list[list[int]] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> list[int]:
+        if not self._round:
+            if self.started is None:
+                self.started = self.clock()
+            elif self.taken >= self.minimum and self.clock() - self.started >= self.min_seconds:
+                raise StopIteration
+            ids = self.rng.integers(FIRST_ORDINARY_TOKEN_ID, self.vocab_size, size=(self.round_size, self.workload.isl))
+            self._round = ids.tolist()[::-1]  # popped from the end, so handed out in order
+        self.taken += 1
+        return self._round.pop()

@@ -25,6 +25,7 @@ class MeasuringRun(Protocol):
     meter: Meter
     run_dir: Path
     idle_power_w: float | None
+    loaded_idle_power_w: float | None
 
     def checks_for(self, whole: EnergyReading, t0: float, t1: float, *, other_processes_matter: bool = True,
                    extra: dict | None = None) -> Validity: ...
@@ -79,7 +80,8 @@ class PointWindows:
         return Measured(
             started_at=self.started_at,
             finished_at=now(),
-            energy=EnergyInfo(**whole.to_record(), idle_power_w=run.idle_power_w),
+            energy=EnergyInfo(**whole.to_record(), idle_power_w=run.idle_power_w,
+                              loaded_idle_power_w=run.loaded_idle_power_w),
             steady_state=steady_state(self.steady, steady_s, steady_tokens, why_not),
             validity=checks,
             timeline=Timeline(file=TIMELINE_FILE, point=key) if saved else None,

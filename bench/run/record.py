@@ -68,7 +68,8 @@ class HardwareInfo(_Section):
     vcpus: int | None = None
     memory_gb: float | None = None
     machine: str | None = None
-    gpus: list[dict] = []
+    gpus: list[dict] = []  # the engine's GPUs: metered and priced
+    idle_gpus: list[dict] = []  # visible to the engine's process but not used by it: neither metered nor priced
     note: str | None = None
 
 
@@ -91,7 +92,8 @@ class EnergyInfo(_Section):
     per_device_j: list[float | None] = []
     flags: list[str] = []
     sampled_avg_power_w: float | None = None
-    idle_power_w: float | None = None  # the run's idle baseline (whole-point readings only)
+    idle_power_w: float | None = None  # the run's idle baseline, before any engine (whole-point readings only)
+    loaded_idle_power_w: float | None = None  # with the point's engine loaded and no requests
 
 
 class SteadyState(_Section):

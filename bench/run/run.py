@@ -15,9 +15,10 @@ from pathlib import Path
 import psutil
 
 from bench import environment
-from bench.energy import checks, gpus
+from bench.energy import checks, gpus, processes
 from bench.energy.meters import DEFAULT_WATTS_PER_VCPU, EnergyReading, Meter, make_meter
 from bench.errors import UserError, failure_kind
+from bench.inputs import fit
 from bench.inputs.cards import ModelCard, load_card
 from bench.inputs.suite import Suite
 from bench.run.point import PointWindows, now
@@ -43,6 +44,8 @@ class PlannedPoint:
     key: str
     label: str
     fields: dict  # PointRecord fields: mode, engine, and the coordinate (batch_size, concurrency, request_rate)
+    model: str = ""
+    in_flight: int | None = None  # sequences the engine holds at once, where the load fixes it
 
 
 @dataclass
@@ -107,6 +110,7 @@ class SweepRun:
                  resume: bool = False, meter: Meter | None = None, hardware: dict | None = None):
         self.suite, self.run_dir, self.resume = suite, Path(run_dir), resume
         self.planned = {p.key: p for p in planned}
+        suite.check()
         self.cards = [load_card(name) for name in suite.models]  # bad input fails before any engine starts
         self.too_long = {}
         for card in self.cards:
@@ -127,10 +131,14 @@ class SweepRun:
                             f"({e.strerror or e})", "give a directory this user can write") from None
 
         environment.cpu_environment_defaults()
-        self.devices = gpus.serving_gpus() if hardware is None else []
+        gpu_set = self._engine_gpus() if hardware is None else gpus.GpuSet([], [])
+        self.devices = gpu_set.engine
         self.meter = meter or make_meter(self.devices, watts_per_vcpu)
         self.gpu_details = gpus.describe(self.devices)
-        self.hardware = hardware or environment.hardware(self.gpu_details)
+        self.hardware = hardware or environment.hardware(self.gpu_details, gpus.describe(gpu_set.idle))
+        memory = gpus.memory_bytes(self.devices)
+        self.fits = {card.name: fit.estimate(card, suite.engine, suite.workload.isl + suite.workload.osl, memory)
+                     for card in self.cards} if memory else {}
         if previous is not None:
             self._check_same_machine(previous)
         self.context = {
@@ -146,6 +154,16 @@ class SweepRun:
         self.finished: set[str] = set()
         self.stop_reason: tuple[str, str] | None = None  # why the current model's remaining points are skipped
         self.idle_power_w = None
+        self.loaded_idle_power_w = None  # the current model's engine loaded, no requests
+
+    def _engine_gpus(self) -> gpus.GpuSet:
+        """The GPUs the suite's engine will use; an existing local endpoint's server may use every visible one."""
+        if not gpus.all_gpus():
+            return gpus.GpuSet([], [])
+        environment.gpu_environment_defaults()
+        if self.suite.mode == "serve" and self.suite.serve.endpoint:
+            return gpus.GpuSet(gpus.visible_gpus(), [])
+        return gpus.engine_gpus(self.suite.engine.gpus)
 
     def _previous_run(self, watts_per_vcpu: float) -> dict:
         """The run.json being resumed, once its suite and meter setting are this run's."""
@@ -178,6 +196,8 @@ class SweepRun:
             self.idle_power_w = self.meter.idle_baseline(IDLE_BASELINE_S.get(self.meter.boundary, 0.0))
             watts = self.idle_power_w if self.idle_power_w is not None else float("nan")
             self.log(f"idle baseline: {watts:.1f} W ({self.meter.method}, {self.meter.boundary})")
+            for note in pair_notes(self.suite, self.cards):
+                self.log(note)
             self._write_run_file()
         except BaseException:
             self.meter.stop()
@@ -206,12 +226,56 @@ class SweepRun:
 
     def record(self, card: ModelCard, key: str, status: str, **fields) -> PointRecord:
         """A record of one planned point: the run's context, the point's planned fields, then `fields`."""
-        base = self.context | {"point": key, "status": status, "model": card.summary(),
+        model = card.summary() | {"pairs_with": self.suite.pair_of(card.name, card.pairs_with)}
+        base = self.context | {"point": key, "status": status, "model": model,
                                "workload": self.suite.workload.to_record()}
         return PointRecord(**(base | self.planned[key].fields | fields))
 
     def start_model(self) -> None:
         self.stop_reason = None
+        self.loaded_idle_power_w = None
+
+    def measure_loaded_idle(self, card: ModelCard) -> None:
+        """Idle power with the model's engine loaded: what an idle deployment draws, for pricing idle hours."""
+        self.loaded_idle_power_w = self.meter.idle_baseline(IDLE_BASELINE_S.get(self.meter.boundary, 0.0))
+        watts = self.loaded_idle_power_w if self.loaded_idle_power_w is not None else float("nan")
+        self.log(f"[{card.name}] idle with the engine loaded: {watts:.1f} W")
+
+    def skip_beyond_kv_capacity(self, card: ModelCard, engine, in_flight: dict[str, int]) -> list[str]:
+        """The points a started engine's (or server's) real KV cache holds; the others are recorded as skipped."""
+        blocks = getattr(engine, "kv_cache_blocks", None)
+        if not blocks:
+            return list(in_flight)  # no paged KV cache (transformers), or a server that does not say
+        num_blocks, block_size = blocks
+        workload = self.suite.workload
+        capacity = fit.sequences_in_blocks(num_blocks, block_size, workload.isl + workload.osl)
+        return self.skip_what_cannot_fit(card, in_flight, capacity, f"{num_blocks} blocks of {block_size} tokens")
+
+    def skip_what_cannot_fit(self, card: ModelCard, in_flight: dict[str, int], capacity: int | None = None,
+                             basis: str = "") -> list[str]:
+        """Record as skipped the points whose sequences in flight cannot fit; return the keys that can run.
+
+        `in_flight` maps a point to the sequences the engine holds at once (data
+        parallel replicas share them). Without `capacity` (the sequences one
+        started replica's KV cache holds) the estimate made from the GPUs'
+        memory decides; without either, every point runs.
+        """
+        estimate = self.fits.get(card.name)
+        runnable = []
+        for key, sequences in in_flight.items():
+            per_replica = fit.in_flight_per_replica(sequences, self.suite.engine)
+            if capacity is not None:
+                reason = None if per_replica <= capacity else (
+                    f"{per_replica} sequences in flight would preempt: vLLM's KV cache holds {capacity} sequences of "
+                    f"{self.suite.workload.isl + self.suite.workload.osl} tokens ({basis})")
+            else:
+                reason = estimate.why_not(per_replica) if estimate else None
+                reason = reason and f"estimated before starting: {reason}"
+            if reason:
+                self.fail(card, key, "skipped", "does-not-fit", reason)
+            else:
+                runnable.append(key)
+        return runnable
 
     def fail(self, card: ModelCard, key: str, status: str, kind: str, error) -> None:
         message = str(error).strip().splitlines()[-1][:500] if str(error).strip() else type(error).__name__
@@ -260,10 +324,26 @@ class SweepRun:
             idle_power_w=self.idle_power_w,
             power_limit_w=sum(g.get("power_limit_w") or 0 for g in self.gpu_details) or None,
             min_window_s=self.suite.min_window_s,
-            other_processes=gpus.other_processes(self.devices, _own_pids())
-            if self.devices and other_processes_matter else [],
+            other_processes=processes.other_processes(self.devices, _own_pids())
+            if self.devices and other_processes_matter else None,
             extra=extra,
         ))
+
+
+def pair_notes(suite: Suite, cards) -> list[str]:
+    """One line per MoE model of the suite: the dense model it is compared with, or why there is none."""
+    names = {c.name for c in cards}
+    notes = []
+    for card in cards:
+        if card.kind != "moe":
+            continue
+        dense = suite.pair_of(card.name, card.pairs_with)
+        if dense in names:
+            notes.append(f"pair: {card.name} (MoE) vs {dense} (dense)")
+        else:
+            notes.append(f"pair: {card.name} (MoE) has no dense model in this suite"
+                         + (f" ({dense} is not in it)" if dense else "") + ": no dense-vs-MoE comparison")
+    return notes
 
 
 def _own_pids() -> set[int]:

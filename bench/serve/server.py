@@ -6,6 +6,7 @@ ends its engine-core and worker processes too, on success, failure and Ctrl-C.
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -49,6 +50,8 @@ def server_command(card: ModelCard, settings: EngineSettings, port: int, max_num
         "--load-format", "auto" if card.has_weights else "dummy",
         "--dtype", settings.dtype,
         "--tensor-parallel-size", str(settings.tensor_parallel_size),
+        "--pipeline-parallel-size", str(settings.pipeline_parallel_size),
+        "--data-parallel-size", str(settings.data_parallel_size),
         "--gpu-memory-utilization", str(settings.memory_share()),
         "--seed", str(settings.seed),
         # Points reuse the same seeded prompts; a cache hit would make prefill look free.
@@ -61,9 +64,11 @@ def server_command(card: ModelCard, settings: EngineSettings, port: int, max_num
         command += ["--max-num-seqs", str(max_num_seqs)]
     if settings.max_model_len:
         command += ["--max-model-len", str(settings.max_model_len)]
+    if settings.max_num_batched_tokens:
+        command += ["--max-num-batched-tokens", str(settings.max_num_batched_tokens)]
     if settings.enforce_eager:
         command.append("--enforce-eager")
-    return command + list(extra_args)  # data parallel, Ray, etc. pass through unchanged
+    return command + list(extra_args)  # a distributed backend, batching limits, etc. pass through unchanged
 
 
 class VllmServer:
@@ -78,10 +83,17 @@ class VllmServer:
         self.process: subprocess.Popen | None = None
         self.port = None
         self.startup_s = None
+        self.effective: dict = {}
 
     @property
     def base_url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def kv_cache_blocks(self) -> tuple[int, int] | None:
+        """(blocks, tokens a block) of one engine replica's KV cache, as the server reports it."""
+        blocks, size = self.effective.get("num_gpu_blocks"), self.effective.get("block_size")
+        return (blocks, size) if blocks and size else None
 
     @property
     def exited(self) -> bool:
@@ -106,6 +118,7 @@ class VllmServer:
                 self._launch()
                 self._wait_healthy()
                 self.startup_s = time.perf_counter() - started
+                self.effective = effective_settings(_get_text(f"{self.base_url}/metrics"), self._log_tail(10_000))
                 return
             except _PortTaken:
                 continue
@@ -171,10 +184,13 @@ class VllmServer:
             "max_num_seqs": self.max_num_seqs,
             "dtype": self.settings.dtype,
             "tensor_parallel_size": self.settings.tensor_parallel_size,
+            "pipeline_parallel_size": self.settings.pipeline_parallel_size,
+            "data_parallel_size": self.settings.data_parallel_size,
             "enforce_eager": self.settings.enforce_eager,
             "extra_args": list(self.extra_args),
             "log": self.log_path.name,
             "sampling": SAMPLING.describe(),
+            "effective": self.effective,
         }
 
 
@@ -187,6 +203,38 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+CACHE_INFO = re.compile(r"^vllm:cache_config_info\{(?P<labels>[^}]*)\}", re.MULTILINE)
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+BATCHED_TOKENS = re.compile(r"max_num_batched_tokens=(\d+)")
+
+
+def effective_settings(metrics: str, log: str) -> dict:
+    """What the running server settled on: its KV cache (from /metrics) and batching limit (from its log).
+
+    With data parallel replicas each reports its own cache; the smallest is
+    what one replica can count on.
+    """
+    engines = [dict(LABEL.findall(m["labels"])) for m in CACHE_INFO.finditer(metrics)]
+    blocks = [int(e["num_gpu_blocks"]) for e in engines if e.get("num_gpu_blocks", "").isdigit()]
+    size = next((int(e["block_size"]) for e in engines if e.get("block_size", "").isdigit()), None)
+    batched = BATCHED_TOKENS.findall(log)
+    return {
+        "num_gpu_blocks": min(blocks, default=None),
+        "block_size": size,
+        "kv_cache_tokens": min(blocks) * size if blocks and size else None,
+        "engine_replicas": len(engines) or None,
+        "max_num_batched_tokens": int(batched[-1]) if batched else None,
+    }
+
+
+def _get_text(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.read().decode(errors="replace")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return ""
 
 
 def _healthy(base_url: str) -> bool:

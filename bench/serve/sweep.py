@@ -39,6 +39,11 @@ class LoadPoint:
         return f"conc{int(self.value)}" if self.kind == "concurrency" else f"rate{self.value:g}"
 
     @property
+    def sequences_in_flight(self) -> int | None:
+        """The most requests the server holds at once, where the load fixes it (uncapped rates do not)."""
+        return int(self.value) if self.kind == "concurrency" else self.max_concurrency
+
+    @property
     def in_flight(self) -> int:
         """How many requests a warm-up keeps in flight to resemble this point."""
         if self.kind == "concurrency":
@@ -68,21 +73,35 @@ def serve_point_key(model: str, engine: str, point: LoadPoint, workload) -> str:
     return f"{model}/{engine}-serve/{point.label}/isl{workload.isl}/osl{workload.osl}"
 
 
+def _engine_name(suite: Suite) -> str:
+    return "endpoint" if suite.serve.endpoint else "vllm"
+
+
+def _points(suite: Suite) -> dict[str, dict[str, LoadPoint]]:
+    """Each model's load points by key."""
+    engine = _engine_name(suite)
+    return {model: {serve_point_key(model, engine, p, suite.workload): p for p in load_points(suite.serve)}
+            for model in suite.models}
+
+
+def plan(suite: Suite) -> list[PlannedPoint]:
+    engine = _engine_name(suite)
+    return [
+        PlannedPoint(key, f"{engine} serve {p.label}", {"engine": {"name": engine, "mode": "serve"}, **p.record_fields()},
+                     model, p.sequences_in_flight)
+        for model, model_points in _points(suite).items() for key, p in model_points.items()
+    ]
+
+
 def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     """Measure every (model, load point) of the suite not measured yet; options: see `SweepRun`."""
     serve = suite.serve
-    engine = "endpoint" if serve.endpoint else "vllm"
     if serve.endpoint and len(suite.models) != 1:
         raise UserError("--models", f"an endpoint serves one model, and {len(suite.models)} cards were named",
                         "name the one card that describes the served model, e.g. --models llama-3.1-8b")
-    points = {model: {serve_point_key(model, engine, p, suite.workload): p for p in load_points(serve)}
-              for model in suite.models}
-    planned = [
-        PlannedPoint(key, f"{engine} serve {p.label}", {"engine": {"name": engine, "mode": "serve"}, **p.record_fields()})
-        for model_points in points.values() for key, p in model_points.items()
-    ]
+    points = _points(suite)
     meter, hardware = _endpoint_meter_and_hardware(serve) if serve.endpoint else (None, None)
-    with SweepRun(suite, run_dir, planned, meter=meter, hardware=hardware, **options) as run:
+    with SweepRun(suite, run_dir, plan(suite), meter=meter, hardware=hardware, **options) as run:
         for card in run.cards:
             keys = run.todo(list(points[card.name]))
             if not keys:
@@ -91,9 +110,19 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                 run.fail_all(card, keys, "context-exceeded", run.too_long[card.name])
                 continue
             run.start_model()
+            in_flight = {k: n for k in keys if (n := points[card.name][k].sequences_in_flight)}
+            unfit = set(in_flight) - set(run.skip_what_cannot_fit(card, in_flight))
+            keys = [k for k in keys if k not in unfit]
+            if not keys:
+                continue
             try:
                 with _target(card, suite, run_dir, run.log) as target:
                     point = ServePointMeasurement(run, target)
+                    beyond = set(in_flight) - set(run.skip_beyond_kv_capacity(
+                        card, target, {k: n for k, n in in_flight.items() if k in keys}))
+                    keys = [k for k in keys if k not in beyond]
+                    if keys:
+                        run.measure_loaded_idle(card)
                     for key in keys:
                         run.measure_point(card, key, partial(point.measure, card, key, points[card.name][key]))
             except UserError as e:  # the server could not start (or the endpoint did not answer)

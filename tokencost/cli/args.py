@@ -45,6 +45,13 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    value = _number(text, float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"is {value:g}; give 0 or a positive number")
+    return value
+
+
 def share(text: str) -> float:
     value = _number(text, float)
     if not 0 <= value <= 1:
@@ -158,11 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engines", type=name_list, help="comma-separated engines: vllm, transformers")
     run.add_argument("--isl", type=positive_int, help="input (prompt) tokens per request")
     run.add_argument("--osl", type=positive_int, help="output tokens per request")
-    run.add_argument("--requests-per-batch", type=positive_int, help="requests per point = batch size x this")
+    run.add_argument("--requests-per-batch", type=positive_int,
+                     help="fewest requests per point = batch size x this (points also last --min-window-s)")
+    run.add_argument("--min-window-s", type=non_negative_float,
+                     help="each point keeps adding requests until it has lasted this long; shorter is flagged "
+                          "(default 10; 0 sizes points by request count alone)")
     run.add_argument("--out", type=output_dir, help=f"run directory (default: {DEFAULT_RESULTS_DIR}/<run-id>)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish the missing points of an interrupted run, with its settings")
     run.add_argument("--watts-per-vcpu", type=positive_float, help="CPU power per vCPU for the estimated meter")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the GPUs and points the run would use and whether each fits; start nothing")
+    run.add_argument("--gpu-memory-gib", type=positive_float,
+                     help="with --dry-run: each GPU's memory, to check fit for a host other than this one (e.g. 79.6)")
     _serve_options(run)
     _pricing_options(run)
 
@@ -232,5 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("models", help="list the model cards with their parameter counts")
     commands.add_parser("presets", help="list the economic presets")
-    commands.add_parser("doctor", help="what this machine can measure, and the energy method a run would use")
+    doctor = commands.add_parser("doctor", help="what this machine can measure, whether a GPU run can start "
+                                                "here, and the energy method a run would use")
+    doctor.add_argument("--suite", type=Path, help="suite TOML whose [engine] parallelism (tensor x pipeline x data) "
+                                                   "sets how many GPUs the engine uses (default: 1)")
+    doctor.add_argument("--require-gpu", action="store_true",
+                        help="exit 1, naming each one, when a requirement of a GPU run is not met")
     return parser

@@ -25,13 +25,20 @@ def cmd_run(args) -> int:
         args.mode = args.mode or "serve"
     if any(v is not None for v in serve.values()) and args.mode == "offline":
         raise UserError("--mode", "is offline but serving options were given", "use --mode serve")
-    overrides = dict(models=args.models, batch_sizes=args.batch_sizes, engines=args.engines, mode=args.mode)
+    overrides = dict(models=args.models, batch_sizes=args.batch_sizes, engines=args.engines, mode=args.mode,
+                     min_window_s=args.min_window_s)
     changed = args.suite is not None or any(v is not None for v in (*workload.values(), *overrides.values(),
                                                                      *serve.values()))
     if args.resume and not changed:
         suite = run_suite(args.resume)  # the run's own settings; the sweep refuses any other
     else:
         suite = with_overrides(load_suite(args.suite), serve=serve, **overrides, **workload)
+    if args.gpu_memory_gib is not None and not args.dry_run:
+        raise UserError("--gpu-memory-gib", "only plans a dry run", "add --dry-run, or leave it out")
+    if args.dry_run:
+        from tokencost.cli.dry_run import dry_run
+
+        return dry_run(suite, args.gpu_memory_gib)
     pricing = pricing_from(args)  # checked before anything is measured
     if args.resume:
         run_dir = args.resume
@@ -77,13 +84,24 @@ def _raise_keyboard_interrupt(signum, frame):
 
 
 def cmd_doctor(args) -> int:
-    from bench.energy.doctor import diagnose
+    from bench.energy.doctor import diagnose, missing, render
 
-    lines = diagnose()
-    width = max(len(item) for item, _ in lines)
-    for item, finding in lines:
-        print(f"{item:<{width}}  {finding}")
-    return 0
+    gpu_count = 1  # the engine's GPUs: tensor x pipeline x data parallel of the suite's [engine]
+    if args.suite is not None:
+        from bench.inputs.suite import load_suite
+
+        gpu_count = load_suite(args.suite).engine.gpus
+    findings = diagnose(gpu_count)
+    for line in render(findings):
+        print(line)
+    if not args.require_gpu:
+        return 0  # informational: a CPU machine is a valid place to run
+    failed = missing(findings)
+    for f in failed:
+        print(f"MISSING: {f.item}: {f.text}")
+    if not failed:
+        print("GPU run: every requirement is met")
+    return 1 if failed else 0
 
 
 def cmd_models(args) -> int:

@@ -41,6 +41,9 @@ POINT_COLUMNS = {
     "energy_j": lambda r: r.energy.energy_j,
     "avg_power_w": lambda r: r.energy.avg_power_w,
     "idle_power_w": lambda r: r.energy.idle_power_w,
+    # What an idle deployment draws (its engine loaded); the run's pre-engine baseline where not measured.
+    "idle_power_w_priced": lambda r: r.energy.loaded_idle_power_w if r.energy.loaded_idle_power_w is not None
+    else r.energy.idle_power_w,
     "energy_basis": lambda r: r.energy.basis,
     "steady_output_tok_s": lambda r: r.steady_state and r.steady_state.output_tok_s,
     "steady_j_per_output_token": lambda r: r.steady_state and r.steady_state.j_per_output_token,
@@ -105,7 +108,7 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
         power_w, power_basis = p["avg_power_w"], p["energy_method"]
         if pd.isna(power_w):
             power_w, power_basis = units * hardware.tdp_w, "estimated-from-tdp"
-        idle_w = None if pd.isna(p["idle_power_w"]) else p["idle_power_w"]
+        idle_w = None if pd.isna(p["idle_power_w_priced"]) else p["idle_power_w_priced"]
         cost = hourly_cost(units, hardware, power_w, a, idle_power_w=idle_w)
         share = None if pd.isna(split["input_time_share"]) else split["input_time_share"]
         prices = token_prices(cost.total, p["input_tok_s"], p["output_tok_s"], share)

@@ -95,3 +95,30 @@ def test_shipped_suites_parse_and_name_real_cards_that_fit():
         for name in suite.models:
             card = load_card(name)
             suite.workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"engine": {"data_parallel_size": 2}},
+     "^engine.data_parallel_size: is 2 in offline mode, where vLLM runs one replica; use mode = 'serve'"),
+    ({"engines": ["vllm", "transformers"], "engine": {"tensor_parallel_size": 2}},
+     "^engines: the transformers baseline runs on one GPU, and the \\[engine\\] settings ask for 2"),
+    ({"mode": "serve", "serve": {"server_args": ["--data-parallel-size=2"]}},
+     "^serve.server_args: --data-parallel-size would change how many GPUs .*; set \\[engine\\] data_parallel_size"),
+    ({"mode": "serve", "serve": {"server_args": ["-tp", "2"]}}, "set \\[engine\\] tensor_parallel_size instead"),
+])
+def test_settings_that_do_not_go_together_are_refused_before_anything_starts(settings, message):
+    with pytest.raises(UserError, match=message):
+        Suite(**settings).check()
+
+
+def test_the_gpus_an_engine_uses_are_tensor_x_pipeline_x_data_parallel():
+    suite = Suite(mode="serve", engine={"tensor_parallel_size": 2, "pipeline_parallel_size": 2, "data_parallel_size": 2})
+    suite.check()
+    assert (suite.engine.gpus_per_replica, suite.engine.gpus) == (4, 8)
+
+
+def test_a_suite_pair_overrides_the_cards_own():
+    suite = Suite(models=["qwen3-8b", "qwen3-30b-a3b"], pairs={"qwen3-30b-a3b": "qwen3-8b"})
+    suite.check()
+    assert suite.pair_of("qwen3-30b-a3b", "qwen3-32b") == "qwen3-8b"
+    assert suite.pair_of("olmoe-1b-7b", "llama-3.1-8b") == "llama-3.1-8b"

@@ -30,3 +30,24 @@ def test_lengths_beyond_context_are_refused_with_the_fix():
 def test_non_positive_settings_are_refused(field):
     with pytest.raises(UserError, match=f"^suite.toml {field}: is 0; input should be greater than 0"):
         parse(Workload, {field: 0}, "suite.toml")
+
+
+def test_a_prompt_supply_keeps_going_in_whole_rounds_until_its_time_is_up():
+    from bench.inputs.workload import PromptSupply
+
+    workload, now = Workload(isl=8, seed=3), [0.0]
+    supply = PromptSupply(workload, 500, round_size=4, minimum=8, min_seconds=5.0, clock=lambda: now[0])
+    taken = []
+    for prompt in supply:
+        taken.append(prompt)
+        now[0] += 0.5  # half a second a prompt: a round takes 2 s, so 5 s have passed once the third round is out
+    assert len(taken) == supply.taken == 12
+    assert taken == workload.prompts(12, 500)  # the same seeded stream as a fixed-count point
+
+
+def test_a_prompt_supply_gives_at_least_its_minimum_however_slow():
+    from bench.inputs.workload import PromptSupply
+
+    now = [0.0]
+    supply = PromptSupply(Workload(isl=4), 100, round_size=2, minimum=6, min_seconds=0.0, clock=lambda: now[0])
+    assert len(list(supply)) == 6

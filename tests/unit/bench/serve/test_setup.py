@@ -29,13 +29,13 @@ def test_load_points_follow_the_suite():
 def test_the_server_command_binds_loopback_and_passes_parallelism_through():
     settings = EngineSettings(tensor_parallel_size=2, max_model_len=4096, enforce_eager=True)
     command = server_command(load_card("llama-3.1-8b"), settings, 8123, 64,
-                             ("--data-parallel-size", "2", "--distributed-executor-backend", "ray"))
+                             ("--max-num-batched-tokens", "8192", "--distributed-executor-backend", "ray"))
     text = " ".join(command)
     assert "--host 127.0.0.1 --port 8123" in text and "0.0.0.0" not in text
     assert "--tensor-parallel-size 2" in text and "--max-num-seqs 64" in text and "--max-model-len 4096" in text
     assert "--no-enable-prefix-caching" in command and "--enforce-eager" in command
     assert "--load-format dummy" in text and "--skip-tokenizer-init" in command  # a config-only card
-    assert command[-4:] == ["--data-parallel-size", "2", "--distributed-executor-backend", "ray"]
+    assert command[-4:] == ["--max-num-batched-tokens", "8192", "--distributed-executor-backend", "ray"]
 
 
 def test_a_port_in_use_is_refused_before_anything_starts(tmp_path):
@@ -89,3 +89,27 @@ def test_an_endpoint_is_described_by_one_card(tmp_path):
     assert result.returncode == 2, result.stderr
     error = result.stderr.strip().splitlines()
     assert len(error) == 1 and "--models: an endpoint serves one model, and 2 cards were named" in error[0], error
+
+
+def test_the_servers_kv_cache_and_batching_limit_are_read_from_its_metrics_and_log():
+    from bench.serve.server import effective_settings
+
+    metrics = (
+        '# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n'
+        'vllm:cache_config_info{block_size="16",cache_dtype="auto",engine="0",num_gpu_blocks="8320"} 1.0\n'
+        'vllm:cache_config_info{block_size="16",cache_dtype="auto",engine="1",num_gpu_blocks="8192"} 1.0\n'
+        'vllm:num_requests_running{engine="0"} 0.0\n')
+    log = "INFO [scheduler.py:308] Chunked prefill is enabled with max_num_batched_tokens=8192.\n"
+    assert effective_settings(metrics, log) == {
+        "num_gpu_blocks": 8192, "block_size": 16, "kv_cache_tokens": 8192 * 16, "engine_replicas": 2,
+        "max_num_batched_tokens": 8192}
+    assert effective_settings("", "") == {"num_gpu_blocks": None, "block_size": None, "kv_cache_tokens": None,
+                                          "engine_replicas": None, "max_num_batched_tokens": None}
+
+
+def test_parallel_sizes_and_the_batching_limit_become_server_flags():
+    settings = EngineSettings(tensor_parallel_size=2, pipeline_parallel_size=2, data_parallel_size=2,
+                              max_num_batched_tokens=8192)
+    text = " ".join(server_command(load_card("llama-3.1-8b"), settings, 8123, 64))
+    assert "--tensor-parallel-size 2 --pipeline-parallel-size 2 --data-parallel-size 2" in text
+    assert "--max-num-batched-tokens 8192" in text

@@ -57,6 +57,11 @@ def test_detected_names_map_to_entries(nvml_name, key):
     assert find_hardware(nvml_name, load_catalog()).key == key
 
 
+def test_the_h200_nvl_is_not_priced_as_the_sxm_part():
+    with pytest.raises(UserError, match=r"^hardware: 'NVIDIA H200 NVL' is not in the hardware catalog"):
+        find_hardware("NVIDIA H200 NVL", load_catalog())
+
+
 def test_unknown_gpu_is_a_clear_error_unless_the_user_supplies_figures(tmp_path):
     with pytest.raises(UserError, match=r"^hardware: 'NVIDIA RTX PRO 6000' is not in the hardware catalog; supply"):
         find_hardware("NVIDIA RTX PRO 6000", load_catalog())

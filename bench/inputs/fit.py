@@ -1,0 +1,97 @@
+"""Will a model and its KV cache fit the GPUs at a batch size? An estimate made before any engine starts.
+
+vLLM gives each GPU `gpu_memory_utilization` of its memory. The weights (BF16
+or FP16: 2 bytes a parameter, split over tensor x pipeline parallel GPUs) and
+a reserve for activations, CUDA graphs and memory outside PyTorch come first;
+the rest holds the KV cache, in blocks of 16 tokens. A batch fits when every
+sequence of ISL + OSL tokens has its blocks at once; beyond that vLLM
+preempts and recomputes, and the point would not be measuring that batch.
+
+The reserve is an estimate (vLLM measures its own when it starts), so after
+an engine starts, the KV capacity it reports decides instead (bench.offline).
+"""
+
+import math
+from dataclasses import dataclass
+
+from bench.inputs.cards import ModelCard
+from bench.inputs.params import head_dim
+from bench.inputs.suite import EngineSettings
+
+GIB = 1024**3
+RESERVE_PER_GPU_BYTES = int(2.5 * GIB)  # activations of vLLM's profiling run, CUDA graphs, NCCL and CUDA context
+BLOCK_TOKENS = 16  # vLLM's default KV block size on CUDA
+DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "auto": 2, "float32": 4}
+
+
+def kv_bytes_per_token(config: dict, settings: EngineSettings) -> int:
+    """KV cache bytes one token takes on one GPU: keys and values of its layers and KV heads there."""
+    layers = math.ceil(config["num_hidden_layers"] / settings.pipeline_parallel_size)
+    kv_heads = config.get("num_key_value_heads") or config["num_attention_heads"]
+    heads = math.ceil(kv_heads / settings.tensor_parallel_size)  # fewer heads than GPUs: each GPU keeps one
+    return 2 * layers * heads * head_dim(config) * DTYPE_BYTES[settings.dtype]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Memory of one GPU of the engine, as the estimate divides it (bytes)."""
+
+    model: str
+    gpu_memory: int
+    budget: int  # gpu_memory x gpu_memory_utilization
+    share: float  # gpu_memory_utilization
+    weights: int
+    reserve: int
+    kv_per_token: int
+    sequence_tokens: int  # ISL + OSL
+
+    @property
+    def kv_room(self) -> int:
+        return max(0, self.budget - self.weights - self.reserve)
+
+    @property
+    def max_sequences(self) -> int:
+        """Sequences of ISL + OSL tokens whose KV blocks fit at once, per engine replica."""
+        blocks = self.kv_room // (self.kv_per_token * BLOCK_TOKENS)
+        return blocks // math.ceil(self.sequence_tokens / BLOCK_TOKENS)
+
+    def why_not(self, in_flight: int) -> str | None:
+        """None when `in_flight` sequences per replica fit, else the reason in one line."""
+        if self.weights + self.reserve > self.budget:
+            return (f"{self.model}'s weights ({self.weights / GIB:.1f} GiB a GPU) and a {self.reserve / GIB:.1f} GiB "
+                    f"reserve exceed the {self.budget / GIB:.1f} GiB vLLM may use (gpu_memory_utilization "
+                    f"{self.share:g} of {self.gpu_memory / GIB:.1f} GiB)")
+        if in_flight > self.max_sequences:
+            return (f"{in_flight} sequences of {self.sequence_tokens} tokens need more KV cache than the "
+                    f"{self.kv_room / GIB:.1f} GiB left a GPU, which holds {self.max_sequences}")
+        return None
+
+    def describe(self, in_flight: int) -> str:
+        verdict = self.why_not(in_flight)
+        return verdict or (f"fits: weights {self.weights / GIB:.1f} GiB + reserve {self.reserve / GIB:.1f} GiB, "
+                           f"KV room {self.kv_room / GIB:.1f} GiB for {self.max_sequences} sequences of "
+                           f"{self.sequence_tokens} tokens")
+
+
+def estimate(card: ModelCard, settings: EngineSettings, sequence_tokens: int, gpu_memory_bytes: int) -> Fit:
+    weights = card.params.total * DTYPE_BYTES[settings.dtype] // settings.gpus_per_replica
+    return Fit(
+        model=card.name,
+        gpu_memory=gpu_memory_bytes,
+        budget=int(gpu_memory_bytes * settings.memory_share(on_gpu=True)),
+        share=settings.memory_share(on_gpu=True),
+        weights=weights,
+        reserve=RESERVE_PER_GPU_BYTES,
+        kv_per_token=kv_bytes_per_token(card.config, settings),
+        sequence_tokens=sequence_tokens,
+    )
+
+
+def in_flight_per_replica(batch_or_concurrency: int, settings: EngineSettings) -> int:
+    """Sequences one replica holds when the engine runs this many: data parallel replicas share them."""
+    return math.ceil(batch_or_concurrency / settings.data_parallel_size)
+
+
+def sequences_in_blocks(num_blocks: int, block_size: int, sequence_tokens: int) -> int:
+    """How many sequences of `sequence_tokens` fit in vLLM's real KV cache of `num_blocks` blocks."""
+    return num_blocks // math.ceil(sequence_tokens / block_size)
