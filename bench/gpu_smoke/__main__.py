@@ -1,0 +1,5 @@
+import sys
+
+from bench.gpu_smoke.smoke import main
+
+sys.exit(main())
