@@ -9,6 +9,7 @@ from bench.engines.base import Engine
 from bench.errors import UserError
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import Suite
+from bench.inputs import fit
 from bench.inputs.workload import WARMUP_OSL, PromptStream, PromptSupply
 from bench.run.record import PointRecord, PrefillProbe
 from bench.run.run import PlannedPoint, SweepResult, SweepRun
@@ -48,10 +49,13 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                     run.fail_all(card, keys, "context-exceeded", run.too_long[card.name])
                     continue
                 run.start_model()
-                keys = run.skip_what_cannot_fit(card, {k: batch_of[k] for k in keys})
+                if engine_name in fit.ESTIMATED_ENGINES:
+                    keys = run.skip_what_cannot_fit(card, {k: batch_of[k] for k in keys})
                 if not keys:
                     continue
-                largest = max(batch_of[k] for k in keys)
+                # The same engine whichever points are left (a resumed run starts it as the first run did).
+                largest = max(run.fitting(card, suite.batch_sizes) if engine_name in fit.ESTIMATED_ENGINES
+                              else suite.batch_sizes)
                 run.log(f"[{card.name}] starting {engine_name} (max batch {largest})")
                 try:
                     engine = _start_engine(engine_class(engine_name), card, largest, suite)
@@ -109,9 +113,9 @@ class PointMeasurement:
                                     "the batch never filled with work still queued (raise requests_per_batch above 1)")
         probe = {}
         if self.suite.prefill_probe:
-            # The same number of fresh prompts with one output token each: prefill only.
-            timed = engine.generate(workload.prompts(num_requests, card.vocab_size, PromptStream.PREFILL_PROBE), 1,
-                                    batch_size)
+            # As many fresh prompts as the point ran, one output token each: its prefill alone.
+            timed = engine.generate(
+                workload.prompts(result.num_requests, card.vocab_size, PromptStream.PREFILL_PROBE), 1, batch_size)
             probe["prefill_probe"] = PrefillProbe(
                 osl=1, duration_s=timed.duration_s, input_tokens=timed.input_tokens, output_tokens=timed.output_tokens,
                 note="same batch size and ISL, one output token per request, after the measured window")

@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+from bench import environment
 from bench.energy import gpus
 from bench.energy.meters import NvmlMeter
 
@@ -58,7 +59,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    devices = gpus.visible_gpus()
+    environment.gpu_environment_defaults()  # cuda:0, where the load runs, is then the first GPU in bus order
+    devices = gpus.engine_gpus(1).engine  # the GPU the load runs on, not every visible one
     if not devices:
         print("no NVIDIA GPU found: nothing to check (see `tokencost doctor`)")
         return 1

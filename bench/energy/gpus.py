@@ -110,8 +110,12 @@ def visible_gpus(env=None) -> list[GpuDevice]:
     env = os.environ if env is None else env
     devices = all_gpus()
     visible = env.get("CUDA_VISIBLE_DEVICES")
-    if not devices or visible is None:
-        return cuda_order(devices, env) if devices and visible is None else []
+    if not devices:
+        return []
+    if visible is None or any(v.strip().isdigit() for v in visible.split(",")):
+        _refuse_numbering_with_mig(devices)
+    if visible is None:
+        return cuda_order(devices, env)
     items = [v.strip() for v in visible.split(",")]
     chosen = []
     for item in items:
@@ -150,15 +154,27 @@ def engine_gpus(count: int, env=None) -> GpuSet:
         raise UserError("engine parallelism", f"the engine needs {count} GPUs and {len(visible)} are visible",
                         "lower tensor/pipeline/data_parallel_size, or make more GPUs visible (CUDA_VISIBLE_DEVICES)")
     engine = visible[:count]
-    pynvml = official_pynvml()
     for d in engine:
-        try:
-            current, _ = pynvml.nvmlDeviceGetMigMode(d.handle)
-        except pynvml.NVMLError:
-            continue  # no MIG support on this GPU
-        if current == pynvml.NVML_DEVICE_MIG_ENABLE:
+        if in_mig_mode(d):
             _refuse_mig(d.uuid)
     return GpuSet(engine, visible[count:])
+
+
+def in_mig_mode(device: GpuDevice) -> bool:
+    pynvml = official_pynvml()
+    try:
+        current, _ = pynvml.nvmlDeviceGetMigMode(device.handle)
+    except pynvml.NVMLError:
+        return False  # no MIG support on this GPU
+    return current == pynvml.NVML_DEVICE_MIG_ENABLE
+
+
+def _refuse_numbering_with_mig(devices: list[GpuDevice]) -> None:
+    """CUDA numbers a GPU in MIG mode by its slices, not as one device, so indices no longer match NVML's GPUs."""
+    mig = [d.uuid for d in devices if in_mig_mode(d)]
+    if mig:
+        raise UserError("CUDA_VISIBLE_DEVICES", f"{mig[0]} is in MIG mode, which changes how CUDA numbers GPUs",
+                        "name the GPUs to use by UUID (nvidia-smi -L), or disable MIG (nvidia-smi -mig 0)")
 
 
 def memory_bytes(devices: list[GpuDevice]) -> int | None:

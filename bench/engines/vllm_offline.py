@@ -169,7 +169,17 @@ class VllmOfflineEngine:
 
 
 def effective_settings(vllm_config) -> dict:
-    """The settings vLLM settled on, which its defaults choose per GPU and entry point (LLM vs server)."""
+    """The settings vLLM settled on, which its defaults choose per GPU and entry point (LLM vs server).
+
+    Empty when this vLLM's config is laid out otherwise: the engine is up and the run goes on.
+    """
+    try:
+        return _effective_settings(vllm_config)
+    except (AttributeError, TypeError, ValueError):
+        return {}
+
+
+def _effective_settings(vllm_config) -> dict:
     cache, scheduler = vllm_config.cache_config, vllm_config.scheduler_config
     compilation = vllm_config.compilation_config
     attention = getattr(vllm_config, "attention_config", None)
@@ -185,5 +195,5 @@ def effective_settings(vllm_config) -> dict:
         "cudagraph_mode": str(compilation.cudagraph_mode),
         "cudagraph_capture_sizes": len(sizes),
         "cudagraph_max_capture_size": max(sizes, default=None),
-        "attention_backend": str(getattr(attention, "backend", None) or "auto"),
+        "attention_backend_requested": str(getattr(attention, "backend", None) or "auto"),  # vLLM's log says which ran
     }

@@ -22,6 +22,7 @@ GIB = 1024**3
 RESERVE_PER_GPU_BYTES = int(2.5 * GIB)  # activations of vLLM's profiling run, CUDA graphs, NCCL and CUDA context
 BLOCK_TOKENS = 16  # vLLM's default KV block size on CUDA
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "auto": 2, "float32": 4}
+ESTIMATED_ENGINES = frozenset({"vllm"})  # engines with vLLM's paged KV cache, which this estimate models
 
 
 def kv_bytes_per_token(config: dict, settings: EngineSettings) -> int:

@@ -136,7 +136,8 @@ class SweepRun:
         self.meter = meter or make_meter(self.devices, watts_per_vcpu)
         self.gpu_details = gpus.describe(self.devices)
         self.hardware = hardware or environment.hardware(self.gpu_details, gpus.describe(gpu_set.idle))
-        memory = gpus.memory_bytes(self.devices)
+        # An existing endpoint was started by someone else, with settings the estimate does not know.
+        memory = None if suite.mode == "serve" and suite.serve.endpoint else gpus.memory_bytes(self.devices)
         self.fits = {card.name: fit.estimate(card, suite.engine, suite.workload.isl + suite.workload.osl, memory)
                      for card in self.cards} if memory else {}
         if previous is not None:
@@ -157,12 +158,10 @@ class SweepRun:
         self.loaded_idle_power_w = None  # the current model's engine loaded, no requests
 
     def _engine_gpus(self) -> gpus.GpuSet:
-        """The GPUs the suite's engine will use; an existing local endpoint's server may use every visible one."""
+        """The GPUs the suite's engine will use (for an existing local endpoint: as [engine] describes its server)."""
         if not gpus.all_gpus():
             return gpus.GpuSet([], [])
         environment.gpu_environment_defaults()
-        if self.suite.mode == "serve" and self.suite.serve.endpoint:
-            return gpus.GpuSet(gpus.visible_gpus(), [])
         return gpus.engine_gpus(self.suite.engine.gpus)
 
     def _previous_run(self, watts_per_vcpu: float) -> dict:
@@ -240,6 +239,13 @@ class SweepRun:
         self.loaded_idle_power_w = self.meter.idle_baseline(IDLE_BASELINE_S.get(self.meter.boundary, 0.0))
         watts = self.loaded_idle_power_w if self.loaded_idle_power_w is not None else float("nan")
         self.log(f"[{card.name}] idle with the engine loaded: {watts:.1f} W")
+
+    def fitting(self, card: ModelCard, batch_sizes) -> list[int]:
+        """The batch sizes the estimate lets the card's engine hold (all of them without an estimate)."""
+        estimate = self.fits.get(card.name)
+        fits = [b for b in batch_sizes
+                if not estimate or not estimate.why_not(fit.in_flight_per_replica(b, self.suite.engine))]
+        return fits or list(batch_sizes)
 
     def skip_beyond_kv_capacity(self, card: ModelCard, engine, in_flight: dict[str, int]) -> list[str]:
         """The points a started engine's (or server's) real KV cache holds; the others are recorded as skipped."""

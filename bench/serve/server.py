@@ -127,11 +127,14 @@ class VllmServer:
 
     def _launch(self) -> None:
         command = server_command(self.card, self.settings, self.port, self.max_num_seqs, self.extra_args)
+        # vLLM's own wait for its engine cores, no shorter than ours for the whole server.
+        ready_s = max(self.startup_timeout_s, self.settings.startup_timeout_s)
+        env = os.environ | {"VLLM_ENGINE_READY_TIMEOUT_S": str(int(ready_s))}
         with open(self.log_path, "ab") as log:
             log.write(f"\n$ {' '.join(command)}\n".encode())
             log.flush()
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            start_new_session=True)  # its own group: stop() ends its children too
+                                            env=env, start_new_session=True)  # its own group: stop() ends its children
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
@@ -211,19 +214,18 @@ BATCHED_TOKENS = re.compile(r"max_num_batched_tokens=(\d+)")
 
 
 def effective_settings(metrics: str, log: str) -> dict:
-    """What the running server settled on: its KV cache (from /metrics) and batching limit (from its log).
-
-    With data parallel replicas each reports its own cache; the smallest is
-    what one replica can count on.
-    """
+    """What the running server settled on: one replica's KV cache (from /metrics) and its batching limit
+    (from its log)."""
     engines = [dict(LABEL.findall(m["labels"])) for m in CACHE_INFO.finditer(metrics)]
-    blocks = [int(e["num_gpu_blocks"]) for e in engines if e.get("num_gpu_blocks", "").isdigit()]
+    totals = [int(e["num_gpu_blocks"]) for e in engines if e.get("num_gpu_blocks", "").isdigit()]
     size = next((int(e["block_size"]) for e in engines if e.get("block_size", "").isdigit()), None)
+    # vLLM's front end sums the replicas' blocks, and every replica's line reports that sum.
+    blocks = min(totals) // len(engines) if totals else None
     batched = BATCHED_TOKENS.findall(log)
     return {
-        "num_gpu_blocks": min(blocks, default=None),
+        "num_gpu_blocks": blocks,  # one replica's
         "block_size": size,
-        "kv_cache_tokens": min(blocks) * size if blocks and size else None,
+        "kv_cache_tokens": blocks * size if blocks and size else None,
         "engine_replicas": len(engines) or None,
         "max_num_batched_tokens": int(batched[-1]) if batched else None,
     }

@@ -83,7 +83,7 @@ def test_the_workflow_measures_reports_uploads_and_gates():
     assert positions == sorted(positions)
     assert "RUN_DIR: results/runs/ci-${{ github.run_id }}" in text
     assert "BASELINE_DIR: results/baselines/gpu" in text
-    assert "TOKENCOST_SUITE: ${{ vars.TOKENCOST_SUITE || 'bench/suites/h100.toml' }}" in text
+    assert 'TOKENCOST_SUITE=${TOKENCOST_SUITE:-${REPO_SUITE:-bench/suites/h100.toml}}' in text
     assert (ROOT / "results" / "baselines" / "gpu").is_dir()
 
 

@@ -91,27 +91,44 @@ def test_an_unfinished_venv_is_built_again(job, tmp_path):
     assert "-m pip install -e .[cuda,test]" in run_install(job, tmp_path, "py3.12.9-aaa")
 
 
-def test_doctor_require_gpu_is_the_first_step_after_the_install_then_the_quick_gates(job):
+def test_doctor_require_gpu_is_the_first_check_after_the_install_then_the_quick_gates(job):
     i, _ = install_step(job)
     steps = [s.get("run", "") for s in job["steps"][i + 1:]]
-    assert "tokencost doctor --require-gpu" in steps[0]
-    assert steps[1].strip() == 'python -m bench.energy.gpu_check --seconds 10 --json "$RUN_DIR/gpu-check.json"'
-    assert steps[2].strip() == "python -m pytest -m gpu -q"
-    assert steps[3].strip().startswith("tokencost run ")
-    for gate in job["steps"][i + 1:i + 4]:
+    assert "CUDA_VISIBLE_DEVICES=" in steps[0]  # the runner's GPUs and suite, which doctor checks
+    assert 'tokencost doctor --require-gpu --suite "$TOKENCOST_SUITE"' in steps[1]
+    assert steps[2].strip() == 'python -m bench.energy.gpu_check --seconds 10 --json "$RUN_DIR/gpu-check.json"'
+    assert steps[3].strip() == "python -m pytest -m gpu -q"
+    assert steps[4].strip().startswith("tokencost run ")
+    for gate in job["steps"][i + 1:i + 5]:
         assert "if" not in gate, "a failed precondition must stop the job before the measurement"
 
 
-def test_gpus_are_pinned_per_runner_and_nothing_is_fetched_while_measuring(job):
+def test_nothing_is_fetched_while_measuring_and_gpus_are_numbered_by_bus(job):
     env = job["env"]
     assert env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
-    assert env["CUDA_VISIBLE_DEVICES"] == "${{ vars.TOKENCOST_GPUS || '0' }}"
     assert env["HF_HUB_OFFLINE"] == "1"
     assert env["VLLM_NO_USAGE_STATS"] == "1"
+    # set per runner by a step, never here, where a job-wide value would hide the runner's own
+    assert "CUDA_VISIBLE_DEVICES" not in env and "TOKENCOST_SUITE" not in env
 
 
-def test_the_suite_comes_from_a_variable_and_the_measurement_has_a_step_timeout(job):
-    assert job["env"]["TOKENCOST_SUITE"] == "${{ vars.TOKENCOST_SUITE || 'bench/suites/h100.toml' }}"
+@pytest.mark.parametrize("runner_env, repo_vars, gpus, suite", [
+    ({"TOKENCOST_GPUS": "2,3", "TOKENCOST_SUITE": "bench/suites/h200.toml"}, {"REPO_GPUS": "0", "REPO_SUITE": "x"},
+     "2,3", "bench/suites/h200.toml"),  # the runner's own .env wins
+    ({}, {"REPO_GPUS": "1", "REPO_SUITE": "bench/suites/h200.toml"}, "1", "bench/suites/h200.toml"),
+    ({}, {"REPO_GPUS": "", "REPO_SUITE": ""}, "0", "bench/suites/h100.toml"),  # unset repository variables
+])
+def test_each_runner_pins_its_own_gpus_and_suite(job, tmp_path, runner_env, repo_vars, gpus, suite):
+    _, pick = step(job, named="This runner's GPUs and suite")
+    github_env = tmp_path / "github_env"
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_ENV": str(github_env), **runner_env, **repo_vars}
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", pick["run"]], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert github_env.read_text().splitlines() == [f"CUDA_VISIBLE_DEVICES={gpus}", f"TOKENCOST_SUITE={suite}"]
+    assert set(pick["env"].values()) == {"${{ vars.TOKENCOST_GPUS }}", "${{ vars.TOKENCOST_SUITE }}"}
+
+
+def test_the_measurement_has_a_step_timeout(job):
     _, measure = step(job, runs="tokencost run ")
     assert measure["id"] == "measure"
     assert measure["run"].strip() == 'tokencost run --suite "$TOKENCOST_SUITE" --out "$RUN_DIR"'

@@ -100,11 +100,17 @@ def test_unknown_uuid_is_a_user_error(monkeypatch):
         gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-nope"})
 
 
-def test_mig_is_refused_on_the_engine_gpus_only(monkeypatch):
-    simulate(monkeypatch, SimulatedGpu(0, mig_enabled=True), SimulatedGpu(1))
+def test_mig_is_refused_on_the_engine_gpus_and_indices_are_refused_beside_it(monkeypatch):
+    sim = simulate(monkeypatch, SimulatedGpu(0, mig_enabled=True), SimulatedGpu(1), SimulatedGpu(2))
+    mig, _, other = (g.uuid for g in sim.gpus)
     with pytest.raises(UserError, match="MIG slice: NVML energy counts the whole GPU"):
-        gpus.engine_gpus(1, {})
-    assert len(gpus.engine_gpus(1, {"CUDA_VISIBLE_DEVICES": "1,0"}).engine) == 1  # the MIG GPU only idles
+        gpus.engine_gpus(1, {"CUDA_VISIBLE_DEVICES": mig})
+    # CUDA numbers a MIG-mode GPU by its slices, so an index (or no mask) no longer names the GPU NVML means
+    for mask in ({}, {"CUDA_VISIBLE_DEVICES": "1"}):
+        with pytest.raises(UserError, match=f"^CUDA_VISIBLE_DEVICES: {mig} is in MIG mode, .*; name the GPUs"):
+            gpus.engine_gpus(1, mask)
+    chosen = gpus.engine_gpus(1, {"CUDA_VISIBLE_DEVICES": f"{other},{mig}"})  # by UUID: the MIG GPU only idles
+    assert [d.uuid for d in chosen.engine] == [other] and [d.uuid for d in chosen.idle] == [mig]
     with pytest.raises(UserError, match="^CUDA_VISIBLE_DEVICES: MIG-1234 is"):
         gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": "MIG-1234"})
 

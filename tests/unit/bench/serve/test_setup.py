@@ -94,14 +94,15 @@ def test_an_endpoint_is_described_by_one_card(tmp_path):
 def test_the_servers_kv_cache_and_batching_limit_are_read_from_its_metrics_and_log():
     from bench.serve.server import effective_settings
 
+    # Two data parallel replicas of 8320 blocks: vLLM's front end sums them, and each replica's line says 16640.
     metrics = (
         '# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n'
-        'vllm:cache_config_info{block_size="16",cache_dtype="auto",engine="0",num_gpu_blocks="8320"} 1.0\n'
-        'vllm:cache_config_info{block_size="16",cache_dtype="auto",engine="1",num_gpu_blocks="8192"} 1.0\n'
+        'vllm:cache_config_info{block_size="16",cache_dtype="auto",engine="0",num_gpu_blocks="16640"} 1.0\n'
+        'vllm:cache_config_info{block_size="16",cache_dtype="auto",engine="1",num_gpu_blocks="16640"} 1.0\n'
         'vllm:num_requests_running{engine="0"} 0.0\n')
     log = "INFO [scheduler.py:308] Chunked prefill is enabled with max_num_batched_tokens=8192.\n"
     assert effective_settings(metrics, log) == {
-        "num_gpu_blocks": 8192, "block_size": 16, "kv_cache_tokens": 8192 * 16, "engine_replicas": 2,
+        "num_gpu_blocks": 8320, "block_size": 16, "kv_cache_tokens": 8320 * 16, "engine_replicas": 2,
         "max_num_batched_tokens": 8192}
     assert effective_settings("", "") == {"num_gpu_blocks": None, "block_size": None, "kv_cache_tokens": None,
                                           "engine_replicas": None, "max_num_batched_tokens": None}

@@ -57,9 +57,10 @@ def test_detected_names_map_to_entries(nvml_name, key):
     assert find_hardware(nvml_name, load_catalog()).key == key
 
 
-def test_the_h200_nvl_is_not_priced_as_the_sxm_part():
-    with pytest.raises(UserError, match=r"^hardware: 'NVIDIA H200 NVL' is not in the hardware catalog"):
-        find_hardware("NVIDIA H200 NVL", load_catalog())
+@pytest.mark.parametrize("other_part", ["NVIDIA H200 NVL", "NVIDIA GH200 480GB", "NVIDIA GB200"])
+def test_parts_named_like_a_catalog_gpu_are_not_priced_as_it(other_part):
+    with pytest.raises(UserError, match=rf"^hardware: '{other_part}' is not in the hardware catalog"):
+        find_hardware(other_part, load_catalog())
 
 
 def test_unknown_gpu_is_a_clear_error_unless_the_user_supplies_figures(tmp_path):
