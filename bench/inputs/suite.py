@@ -57,7 +57,8 @@ class ServeSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # Closed loop (InferenceX): this many requests in flight; requests = concurrency x requests_per_concurrency.
+    # Closed loop (InferenceX): this many requests in flight; at least concurrency x requests_per_concurrency
+    # requests, in rounds of the concurrency until the point has lasted min_window_s.
     concurrencies: tuple[PositiveInt, ...] = (1, 4, 16)
     requests_per_concurrency: PositiveInt = 4
     # Open loop (vllm bench serve): Poisson arrivals at these rates, requests per second.

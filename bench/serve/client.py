@@ -16,6 +16,7 @@ the number in flight has settled) and closes at the last arrival.
 import asyncio
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -138,32 +139,38 @@ class _Steady:
             self.closed = time.perf_counter()
 
 
-async def closed_loop(client: CompletionsClient, prompts: list, osl: int, concurrency: int,
+async def closed_loop(client: CompletionsClient, prompts: Iterable, osl: int, concurrency: int,
                       window: WindowHooks | None = None) -> LoadResult:
+    """`concurrency` requests in flight, each slot sending its next prompt as its last one finishes.
+
+    Prompts are taken one ahead of need, so the window closes as the last one is
+    sent; a time-sized supply (bench.inputs.workload.PromptSupply) decides there
+    how many the point sends.
+    """
     steady = _Steady(window)
     queue = iter(prompts)
-    remaining = len(prompts)
+    upcoming = next(queue, None)
     decoding = 0
     results: list[RequestTiming] = []
 
     def first_token(at: float) -> None:
         nonlocal decoding
         decoding += 1
-        if decoding == concurrency and remaining:
+        if decoding == concurrency and upcoming is not None:
             steady.begin(at)
 
     async def worker() -> None:
-        nonlocal remaining, decoding
-        while (prompt := next(queue, None)) is not None:
-            remaining -= 1
-            if not remaining:
+        nonlocal upcoming, decoding
+        while upcoming is not None:
+            prompt, upcoming = upcoming, next(queue, None)
+            if upcoming is None:
                 steady.end()
             timing = await client.send(prompt, osl, first_token)
             if timing.arrivals:
                 decoding -= 1
             results.append(timing)
 
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(prompts)))))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return _result(results, steady)
 
 

@@ -6,6 +6,7 @@ over the same instants (whole point, and the client-decided steady state).
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -14,7 +15,7 @@ from bench.energy.meters import NoMeter
 from bench.errors import UserError
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import ServeSettings, Suite
-from bench.inputs.workload import WARMUP_OSL, PromptStream
+from bench.inputs.workload import WARMUP_OSL, PromptStream, PromptSupply
 from bench.run.record import Load, PointRecord
 from bench.run.run import PlannedPoint, SweepResult, SweepRun
 from bench.secrets import redact
@@ -163,16 +164,27 @@ class ServePointMeasurement:
         self.slo = Slo(serve.slo_ttft_ms, serve.slo_tpot_ms)
 
     def _prompts(self, card: ModelCard, count: int, stream: PromptStream) -> list:
-        prompts = self.run.suite.workload.prompts(count, card.vocab_size, stream)
+        return list(self._formatted(card, self.run.suite.workload.prompts(count, card.vocab_size, stream)))
+
+    def _measured_prompts(self, card: ModelCard, load: LoadPoint) -> Iterable:
+        """A closed loop's prompts are sized by time too (at least its count, until min_window_s has passed);
+        an open loop's are its count, their arrival times drawn in advance."""
+        if load.kind != "concurrency":
+            return self._prompts(card, load.num_requests, PromptStream.MEASURED)
+        suite = self.run.suite
+        return self._formatted(card, PromptSupply(suite.workload, card.vocab_size, int(load.value),
+                                                  load.num_requests, suite.min_window_s))
+
+    def _formatted(self, card: ModelCard, prompts: Iterable) -> Iterable:
+        """Token ids as they are, or text decoded with the card's tokenizer (lazily, as the load takes them)."""
         if self.run.suite.serve.prompt_format == "token-ids":
             return prompts
         if not card.has_tokenizer:
             raise UserError("serve.prompt_format", f"'text' needs a tokenizer and {card.name}'s card has none",
                             "use prompt_format = 'token-ids', or a card with a tokenizer")
-        tokenizer = _tokenizer(str(card.path))
-        return [tokenizer.decode(p) for p in prompts]
+        return map(_tokenizer(str(card.path)).decode, prompts)
 
-    def _load(self, load: LoadPoint, prompts: list, osl: int, window=None) -> LoadResult:
+    def _load(self, load: LoadPoint, prompts: Iterable, osl: int, window=None) -> LoadResult:
         seed = self.run.suite.workload.seed
 
         async def drive():
@@ -186,7 +198,7 @@ class ServePointMeasurement:
 
     def measure(self, card: ModelCard, key: str, load: LoadPoint) -> PointRecord:
         run, serve = self.run, self.run.suite.serve
-        prompts = self._prompts(card, load.num_requests, PromptStream.MEASURED)
+        prompts = self._measured_prompts(card, load)
         if serve.warmup:
             warm = LoadPoint("concurrency", load.in_flight, load.in_flight)
             self._load(warm, self._prompts(card, load.in_flight, PromptStream.WARMUP), WARMUP_OSL)
@@ -213,8 +225,8 @@ class ServePointMeasurement:
             workload=run.suite.workload.to_record() | {"prompt_format": serve.prompt_format},
             engine=self.target.describe(),
             load=run.planned[key].fields["load"].model_copy(
-                update={"warmup_requests": load.in_flight if serve.warmup else 0}),
-            num_requests=load.num_requests,
+                update={"warmup_requests": load.in_flight if serve.warmup else 0, "num_requests": len(result.requests)}),
+            num_requests=len(result.requests),
             requests_completed=metrics.completed,
             requests_failed=metrics.failed,
             input_tokens=metrics.input_tokens,

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
 
 ISL, OSL = 32, 16
 SUITE = """
+min_window_s = 3.0
 [workload]
 isl = 32
 osl = 16
@@ -111,7 +112,7 @@ def test_every_request_is_accounted_for_and_matches_usage(server, load):
 
 
 def test_an_existing_endpoint_is_measured_without_starting_anything(server, tmp_path):
-    suite = with_overrides(load_suite(None), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve",
+    suite = with_overrides(load_suite(None), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve", min_window_s=0,
                            serve={"concurrencies": (2,), "requests_per_concurrency": 2, "endpoint": server.base_url,
                                   "warmup": False})
     result = run_serve_sweep(suite, tmp_path / "run", log=lambda message: None)
@@ -134,7 +135,7 @@ def test_a_client_error_fails_the_point_and_the_server_still_stops(tmp_path, mon
         return await real_send(self, prompt, osl, on_first_token)
 
     monkeypatch.setattr(serve_client.CompletionsClient, "send", failing_send)
-    suite = with_overrides(load_suite(None), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve",
+    suite = with_overrides(load_suite(None), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve", min_window_s=0,
                            serve={"concurrencies": (1, 2), "requests_per_concurrency": 2, "warmup": False})
     suite = suite.model_copy(update={"engine": EngineSettings(enforce_eager=True)})
     result = run_serve_sweep(suite, tmp_path / "run", log=lambda message: None)
@@ -165,6 +166,11 @@ def test_serve_run_end_to_end(serve_run):
         assert r.status == "ok" and r.mode == "serve" and r.batch_size is None
         assert r.requests_completed == r.num_requests and r.requests_failed == 0
         assert r.output_tokens == r.num_requests * OSL and r.input_tokens == r.num_requests * ISL
+        if r.concurrency:  # a closed loop is sized by time too: at least its count, and 3 s
+            assert r.num_requests >= 2 * r.concurrency and r.num_requests % r.concurrency == 0
+            assert r.duration_s >= 3.0 and r.load.num_requests == r.num_requests
+        else:  # an open loop sends its count, arrivals drawn in advance
+            assert r.num_requests == 12
         assert r.energy.method == "estimated" and r.energy.energy_j > 0
         assert_gone(r.engine.pid)  # after success
     for r in records:

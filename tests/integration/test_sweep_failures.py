@@ -42,7 +42,7 @@ def _ok_points(run_dir):
 
 
 def test_kill_9_then_resume_finishes_exactly_the_missing_points(tmp_path):
-    suite = _suite(tmp_path, 'models = ["tiny-dense", "tiny-moe"]\nbatch_sizes = [1, 2]\n'
+    suite = _suite(tmp_path, 'min_window_s = 0\nmodels = ["tiny-dense", "tiny-moe"]\nbatch_sizes = [1, 2]\n'
                              '[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 2')
     run_dir = tmp_path / "run"
     env = os.environ | {"HF_TOKEN": SECRET}
@@ -80,7 +80,7 @@ def test_resume_refuses_other_settings(tmp_path):
 
 
 def test_sigint_stops_cleanly_keeping_completed_points(tmp_path):
-    suite = _suite(tmp_path, 'models = ["tiny-dense"]\nbatch_sizes = [1, 2, 4, 8]\n'
+    suite = _suite(tmp_path, 'min_window_s = 0\nmodels = ["tiny-dense"]\nbatch_sizes = [1, 2, 4, 8]\n'
                              '[workload]\nisl = 16\nosl = 256\nrequests_per_batch = 4')
     run_dir = tmp_path / "run"
     process = start_tokencost("run", "--suite", suite, "--out", run_dir)
@@ -105,7 +105,7 @@ def test_failing_points_are_recorded_and_the_sweep_goes_on(tmp_path):
     config = json.loads((models / "tiny-short" / "config.json").read_text())
     config["max_position_embeddings"] = 64
     (models / "tiny-short" / "config.json").write_text(json.dumps(config))
-    suite = _suite(tmp_path, 'models = ["tiny-short", "tiny-dense"]\nbatch_sizes = [1, 2]\npoint_timeout_s = 0.2\n'
+    suite = _suite(tmp_path, 'min_window_s = 0\nmodels = ["tiny-short", "tiny-dense"]\nbatch_sizes = [1, 2]\npoint_timeout_s = 0.2\n'
                              '[workload]\nisl = 48\nosl = 2048\nrequests_per_batch = 2')
     run_dir = tmp_path / "run"
     result = tokencost("run", "--suite", suite, "--out", run_dir,
