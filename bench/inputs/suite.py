@@ -95,7 +95,7 @@ class Suite(BaseModel):
     # A measured point keeps adding requests (beyond workload.requests_per_batch per batch slot) until it has
     # lasted this long, and a shorter window is flagged in its checks. NVML's counter ticks every ~100 ms,
     # so 10 s bounds that error under 1%; 0 sizes points by request count alone.
-    min_window_s: Annotated[float, Field(ge=0)] = 10.0
+    min_window_s: Annotated[float, Field(ge=0, le=3600)] = 10.0  # an hour a point at most
     point_timeout_s: Annotated[float, Field(gt=0)] | None = None  # a point running longer is recorded as failed
     mode: Literal["offline", "serve"] = "offline"  # serve: through vLLM's OpenAI-compatible server, with latencies
     serve: ServeSettings = ServeSettings()

@@ -122,3 +122,9 @@ def test_a_suite_pair_overrides_the_cards_own():
     suite.check()
     assert suite.pair_of("qwen3-30b-a3b", "qwen3-32b") == "qwen3-8b"
     assert suite.pair_of("olmoe-1b-7b", "llama-3.1-8b") == "llama-3.1-8b"
+
+
+def test_a_point_cannot_be_asked_to_last_beyond_an_hour():
+    with pytest.raises(UserError, match="^command line min_window_s: is 1000000000000000.0; input should be less"):
+        with_overrides(load_suite(None), min_window_s=1e15)
+    assert with_overrides(load_suite(None), min_window_s=0).min_window_s == 0
