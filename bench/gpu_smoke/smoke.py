@@ -453,8 +453,14 @@ def main(argv: list[str] | None = None, runner=run_command, echo=print) -> int:
     parser.add_argument("--quick", action="store_true", help="leave out the gpu tests and the transformers sweep")
     parser.add_argument("--budget-s", type=float, default=450.0, help="time for all checks together (default 450)")
     args = parser.parse_args(argv)
+    if not 0 < args.budget_s < 86400:  # NaN fails too
+        parser.error(f"--budget-s: {args.budget_s:g} is not a number of seconds between 0 and a day")
     out = args.out or Path(tempfile.mkdtemp(prefix="gpu-smoke-"))
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # before any check runs: a summary that cannot be written would lose them all
+        out.mkdir(parents=True, exist_ok=True)
+        (out / SUMMARY_FILE).touch()
+    except OSError as e:
+        parser.error(f"--out: {out} cannot hold {SUMMARY_FILE} ({e.strerror or e}); give a writable folder")
     with tempfile.TemporaryDirectory(prefix="gpu-smoke-work-") as work:
         ctx = Context(runner, child_env(os.environ), Path(work))
         results = run_checks(CHECKS, ctx, args.quick, args.budget_s, out, echo)

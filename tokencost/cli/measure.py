@@ -35,6 +35,9 @@ def cmd_run(args) -> int:
         suite = with_overrides(load_suite(args.suite), serve=serve, **overrides, **workload)
     if args.gpu_memory_gib is not None and not args.dry_run:
         raise UserError("--gpu-memory-gib", "only plans a dry run", "add --dry-run, or leave it out")
+    if args.gpu_memory_gib is not None and args.gpu_memory_gib > 4096:
+        raise UserError("--gpu-memory-gib", f"is {args.gpu_memory_gib:g}, more than any one GPU has",
+                        "give one GPU's memory in GiB, e.g. 79.6 for an H100 or 140.4 for an H200")
     if args.dry_run:
         from tokencost.cli.dry_run import dry_run
 

@@ -475,3 +475,18 @@ def test_the_module_names_the_device_command_and_the_wheels():
     doc = gpu_smoke.__doc__
     assert "PYTHONUNBUFFERED=1 python3 -m bench.gpu_smoke --out $OUT" in doc
     assert "echo /.whl/ >> .git/info/exclude" in doc and "-d .whl pydantic" in doc
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "{file}/sub"], "--out: {file}/sub cannot hold gpu_smoke.json (Not a directory); give a writable folder"),
+    (["--budget-s", "nan"], "--budget-s: nan is not a number of seconds between 0 and a day"),
+    (["--budget-s", "1e15"], "--budget-s: 1e+15 is not a number of seconds between 0 and a day"),
+])
+def test_bad_options_are_one_line_and_exit_2_before_any_check(tmp_path, capsys, args, message):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    ran = []
+    with pytest.raises(SystemExit) as stopped:
+        gpu_smoke.main([a.format(file=a_file) for a in args], runner=lambda *a: ran.append(a))
+    assert stopped.value.code == 2 and not ran
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message.format(file=a_file))

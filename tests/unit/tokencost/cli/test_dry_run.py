@@ -44,6 +44,8 @@ def test_what_cannot_fit_is_named_with_its_reason_and_the_exit_code_says_so():
     (["--gpu-memory-gib", "80"], "tokencost: error: --gpu-memory-gib: only plans a dry run; add --dry-run"),
     (["--dry-run", "--gpu-memory-gib", "nan"], "tokencost: error: --gpu-memory-gib:"),
     (["--dry-run", "--suite", REPO / "bench/suites"], "tokencost: error: --suite:"),
+    (["--dry-run", "--gpu-memory-gib", "1e15"], "tokencost: error: --gpu-memory-gib: is 1e+15, more than any one GPU"),
+    (["--dry-run", "--min-window-s", "-1"], "tokencost: error: --min-window-s: is -1; give 0 or a positive number"),
 ])
 def test_bad_dry_run_input_is_one_line_and_exit_2(args, message):
     done = tokencost("run", *args)
