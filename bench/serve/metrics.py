@@ -1,9 +1,11 @@
-"""Serving metrics from per-request timelines, defined as `vllm bench serve` defines them.
+"""Serving metrics from per-request timelines, as `vllm bench serve`'s calculate_metrics defines them.
 
-TTFT: send to first token. E2E: send to last byte. TPOT: (E2E - TTFT) / (output
-tokens - 1), per request. ITL: gaps between successive token-carrying chunks.
-Interactivity: 1000 / TPOT in ms, tokens per second per user (InferenceX's x
-axis). Goodput: requests per second that met every SLO.
+TTFT: send to first token. E2E: send to last token. TPOT: (E2E - TTFT) /
+(output tokens - 1), per request. ITL: gaps between successive token-carrying
+chunks. Duration: first send to the last return of any request, failed ones
+included. Interactivity: 1000 / TPOT in ms, tokens per second per user
+(InferenceX's x axis). Goodput: requests per second that met every SLO.
+The deliberate differences from vLLM are listed in the README ("Serving mode").
 """
 
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ class RequestTiming:
     """One request as the client saw it; times are time.perf_counter() seconds."""
 
     sent: float
-    end: float | None = None
+    end: float | None = None  # when the request returned, failed or not (after [DONE] when it succeeded)
     arrivals: list[tuple[float, int]] = field(default_factory=list)  # (time, tokens) per token-carrying chunk
     prompt_tokens: int | None = None  # from the server's usage
     output_tokens: int | None = None
@@ -36,7 +38,8 @@ class RequestTiming:
 
     @property
     def e2e(self) -> float:
-        return self.end - self.sent
+        """Send to the last token (vLLM's latency); to the return for a request that got no token."""
+        return (self.arrivals[-1][0] if self.arrivals else self.end) - self.sent
 
     @property
     def tpot(self) -> float | None:
@@ -55,8 +58,9 @@ class Slo:
     tpot_ms: float | None = None
 
     def met_by(self, r: RequestTiming) -> bool:
-        ttft_ok = self.ttft_ms is None or r.ttft * 1000 <= self.ttft_ms
-        tpot_ok = self.tpot_ms is None or (r.tpot or 0.0) * 1000 <= self.tpot_ms
+        # Compared as vLLM does (slo_ms / 1000 >= seconds), so a time equal to the SLO passes in both.
+        ttft_ok = self.ttft_ms is None or self.ttft_ms / 1000 >= r.ttft
+        tpot_ok = self.tpot_ms is None or self.tpot_ms / 1000 >= (r.tpot or 0.0)
         return ttft_ok and tpot_ok
 
 
@@ -98,8 +102,9 @@ def summarize(requests: list[RequestTiming], slo: Slo) -> ServeMetrics:
     done = [r for r in requests if r.ok]
     if not done:
         return ServeMetrics(completed=0, failed=len(requests))
+    returned = [r for r in requests if r.end is not None]
     start = min(r.sent for r in requests)
-    end = max(r.end for r in done)
+    end = max(r.end for r in returned)  # the last return, failed requests included (vLLM's benchmark_duration)
     duration = end - start
     input_tokens = sum(r.prompt_tokens or 0 for r in done)
     output_tokens = sum(r.output_tokens or 0 for r in done)
@@ -125,7 +130,7 @@ def summarize(requests: list[RequestTiming], slo: Slo) -> ServeMetrics:
         interactivity_p90_tok_s_user=interactivity(tpot.p90),
         goodput=Goodput(slo_ttft_ms=slo.ttft_ms, slo_tpot_ms=slo.tpot_ms, requests_meeting_slo=good,
                         share=good / len(done), requests_per_s=good / duration),
-        max_concurrent_requests=max_in_flight(done),
+        max_concurrent_requests=max_in_flight(returned),
     )
 
 
