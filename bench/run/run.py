@@ -284,7 +284,8 @@ class SweepRun:
         return runnable
 
     def fail(self, card: ModelCard, key: str, status: str, kind: str, error) -> None:
-        message = str(error).strip().splitlines()[-1][:500] if str(error).strip() else type(error).__name__
+        text = redact(str(error)).strip()  # an engine's or server's message may quote a key or a URL password
+        message = text.splitlines()[-1][:500] if text else type(error).__name__
         record = self.record(card, key, status, failure=kind, finished_at=now(), error=message,
                              error_class=type(error).__name__ if isinstance(error, BaseException) else "Skipped")
         self.writer.append(record)

@@ -25,6 +25,7 @@ import numpy as np
 from bench.engines.base import SAMPLING, WindowHooks
 from bench.errors import PointTimeout
 from bench.run.window import NoWindow
+from bench.secrets import redact
 from bench.serve.metrics import RequestTiming
 
 
@@ -63,16 +64,18 @@ class CompletionsClient:
         try:
             async with self.session.post(self.url, json=self.body(prompt, osl), headers=self.headers) as response:
                 if response.status != 200:
-                    timing.error = f"HTTP {response.status}: {(await response.text())[:200]}"
+                    # The body is the server's text (it may echo the key): redacted whole, then cut short.
+                    timing.error = redact(f"HTTP {response.status}: {await response.text()}")[:200]
                     return timing
                 # Whatever arrived in one read: under load several events share a read and its timestamp,
                 # which keeps the client's cost per token low (as `vllm bench serve` reads).
                 async for data in response.content.iter_any():
                     if events.feed(data, time.perf_counter()):
                         break
-            timing.end = time.perf_counter()
         except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError, UnicodeDecodeError) as e:
-            timing.error = f"{type(e).__name__}: {e}"[:300]
+            timing.error = redact(f"{type(e).__name__}: {e}")[:300]
+        finally:
+            timing.end = time.perf_counter()  # its return, failed or not: the last one ends the duration
         return timing
 
 

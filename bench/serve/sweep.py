@@ -20,7 +20,7 @@ from bench.run.record import Load, PointRecord
 from bench.run.run import PlannedPoint, SweepResult, SweepRun
 from bench.secrets import redact
 from bench.serve.client import CompletionsClient, LoadResult, closed_loop, poisson, run_load
-from bench.serve.endpoint import ExistingEndpoint, is_local
+from bench.serve.endpoint import ExistingEndpoint, check_endpoint, is_local
 from bench.serve.metrics import Slo, steady_window, summarize
 from bench.serve.server import VllmServer
 
@@ -97,6 +97,7 @@ def plan(suite: Suite) -> list[PlannedPoint]:
 def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     """Measure every (model, load point) of the suite not measured yet; options: see `SweepRun`."""
     serve = suite.serve
+    check_endpoint(serve.endpoint, serve.api_key_env, os.environ)  # one line, before anything starts or is written
     if serve.endpoint and len(suite.models) != 1:
         raise UserError("--models", f"an endpoint serves one model, and {len(suite.models)} cards were named",
                         "name the one card that describes the served model, e.g. --models llama-3.1-8b")
@@ -262,8 +263,9 @@ def _save_requests(run_dir: Path, key: str, requests) -> None:
         for r in requests:
             f.write(redact(json.dumps({
                 "point": key, "sent_s": round(r.sent - start, 6), "ok": r.ok,
-                "ttft_ms": r.ttft * 1000 if r.arrivals else None, "e2e_ms": r.e2e * 1000 if r.end else None,
+                "ttft_ms": r.ttft * 1000 if r.arrivals else None, "e2e_ms": r.e2e * 1000 if r.ok else None,
                 "tpot_ms": r.tpot * 1000 if r.ok and r.tpot is not None else None,
                 "prompt_tokens": r.prompt_tokens, "output_tokens": r.output_tokens, "chunks": len(r.arrivals),
-                "error": r.error,
+                # Redacted before JSON escapes a secret's quotes or backslashes, and again as a whole line.
+                "error": redact(r.error) if r.error else None,
             })) + "\n")

@@ -67,7 +67,11 @@ def load_points(path: Path, pricing: Pricing, label: str) -> tuple[pd.DataFrame,
 
 
 def _priced_csv(path: Path, pricing: Pricing, label: str) -> pd.DataFrame:
-    points = pd.read_csv(path)
+    try:
+        points = pd.read_csv(path)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        reason = "is empty" if isinstance(e, pd.errors.EmptyDataError) else "is not a readable CSV table"
+        raise UserError(label, f"{path} {reason}", "give a costs.csv written by tokencost") from None
     if "mode" in points and "batch_size" in points:
         # Tables priced before schema 3 gave serving rows their concurrency as batch size too.
         points.loc[points["mode"] == "serve", "batch_size"] = float("nan")
