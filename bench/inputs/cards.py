@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.inputs.params import ParamCount, count_params
+from bench.inputs.params import ParamCount, config_problem, count_params
+from bench.inputs.workload import FIRST_ORDINARY_TOKEN_ID
 
 KINDS = ("dense", "moe")
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt")
@@ -65,17 +66,33 @@ class ModelCard:
         }
 
 
+def is_path(name_or_path: str) -> bool:
+    """Whether --models/--model names a folder rather than a card of the models folder: only when it says so
+    (a path separator, or a leading '.'), so a folder of the current directory never shadows a card."""
+    separators = {os.sep, os.altsep, "/"} - {None}
+    return name_or_path.startswith(".") or any(s in name_or_path for s in separators)
+
+
 def load_card(name_or_path: str, models_dir: Path | None = None) -> ModelCard:
+    """The card a bare name gives in the models folder, or the card folder a path (see is_path) gives;
+    refused in one line naming CARD/config.json FIELD when its config cannot describe a model."""
     models_dir = models_dir or default_models_dir()
-    path = Path(name_or_path)
-    if not path.is_dir():
-        path = models_dir / name_or_path
-    if not path.is_dir():
+    path = Path(name_or_path) if is_path(name_or_path) else models_dir / name_or_path
+    if not name_or_path or not path.is_dir():
         known = ", ".join(list_card_names(models_dir)) or "none"
-        raise UserError("model", f"no model card named {name_or_path!r}", f"use one of: {known}")
+        if name_or_path and is_path(name_or_path):
+            raise UserError("model", f"{name_or_path} is not a card folder",
+                            f"give a folder holding config.json, or a card name: {known}")
+        here = f", or ./{name_or_path} for the folder here" if name_or_path and Path(name_or_path).is_dir() else ""
+        raise UserError("model", f"no model card named {name_or_path!r}", f"use one of: {known}{here}")
     config = _read_config(path)
     meta = _read_card_toml(path)
-    kind = meta.get("kind", "moe" if count_params(config).is_moe else "dense")
+    try:
+        params = count_params(config)
+    except (TypeError, ValueError, KeyError, ZeroDivisionError) as e:  # a shape config_problem does not foresee
+        raise UserError(f"{path.name}/config.json", f"cannot be counted ({type(e).__name__}: {e})",
+                        "fix the config") from None
+    kind = meta.get("kind", "moe" if params.is_moe else "dense")
     if kind not in KINDS:
         raise UserError(f"{path.name}/card.toml kind", f"{kind!r} is not a kind", "use 'dense' or 'moe'")
     return ModelCard(
@@ -84,10 +101,23 @@ def load_card(name_or_path: str, models_dir: Path | None = None) -> ModelCard:
         display_name=meta.get("display_name", path.name),
         kind=kind,
         config=config,
-        params=count_params(config),
+        params=params,
         pairs_with=meta.get("pairs_with"),
         hf_id=meta.get("hf_id"),
     )
+
+
+def card_name(name_or_path: str, models_dir: Path | None = None) -> str:
+    """The name a run knows a card by (its folder's name), for a card name or the path of a card folder.
+
+    Runs key points and records by that name and load cards by it again (resuming too), so a folder
+    given by path must be that card of the models folder."""
+    models_dir = models_dir or default_models_dir()
+    card = load_card(name_or_path, models_dir)
+    if card.path.resolve() != (models_dir / card.name).resolve():
+        raise UserError("--models", f"{name_or_path} is not in the models folder {models_dir}",
+                        f"copy it into {models_dir}, or set TOKENCOST_MODELS_DIR to the folder that holds it")
+    return card.name
 
 
 def list_card_names(models_dir: Path | None = None) -> list[str]:
@@ -105,12 +135,15 @@ def _read_config(path: Path) -> dict:
         raise UserError(field, "missing", "add a Hugging Face config.json to the card folder") from None
     except json.JSONDecodeError as e:
         raise UserError(field, f"not valid JSON ({e.msg} at line {e.lineno})", "fix the JSON") from None
+    except UnicodeDecodeError:
+        raise UserError(field, "is not UTF-8 text", "save it as UTF-8 JSON") from None
     if not isinstance(config, dict):
         raise UserError(field, "is not a JSON object", "use a Hugging Face config.json")
-    for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size", "intermediate_size"):
-        value = config.get(key)
-        if not isinstance(value, int) or value <= 0:
-            raise UserError(f"{field} {key}", f"is {value!r}", "give a positive integer")
+    # Prompts draw ids from FIRST_ORDINARY_TOKEN_ID up, so the vocabulary must hold at least one more.
+    problem = config_problem(config, min_vocab=FIRST_ORDINARY_TOKEN_ID + 1)
+    if problem:
+        key, what, fix = problem
+        raise UserError(f"{field} {key}", what, fix)
     return config
 
 
@@ -119,6 +152,10 @@ def _read_card_toml(path: Path) -> dict:
     if not card.exists():
         return {}
     try:
-        return tomllib.loads(card.read_text())
-    except tomllib.TOMLDecodeError as e:
+        meta = tomllib.loads(card.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path.name}/card.toml", f"not valid TOML ({e})", "fix the TOML") from None
+    for key in ("display_name", "kind", "pairs_with", "hf_id"):
+        if key in meta and not isinstance(meta[key], str):
+            raise UserError(f"{path.name}/card.toml {key}", f"is {meta[key]!r}", "give it as a string")
+    return meta

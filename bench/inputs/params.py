@@ -32,6 +32,60 @@ class MoeShape:
     shared_intermediate: int  # 0 when the model has no shared expert
 
 
+REQUIRED_DIMENSIONS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size", "intermediate_size")
+OPTIONAL_DIMENSIONS = ("num_key_value_heads", "head_dim", "max_position_embeddings", "moe_intermediate_size")
+EXPERT_KEYS = ("num_local_experts", "num_experts")
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no count
+
+
+def config_problem(config: dict, min_vocab: int = 1) -> tuple[str, str, str] | None:
+    """The first thing that keeps `config` from describing a model, as (key, problem, fix); None if it can.
+
+    Checked when a card loads, so counts, fit estimates and engines never see an impossible shape."""
+    for key in REQUIRED_DIMENSIONS:
+        if not _is_count(config.get(key)) or config[key] <= 0:
+            return key, f"is {config.get(key)!r}", "give a positive integer"
+    for key in OPTIONAL_DIMENSIONS + ("num_experts_per_tok",):
+        # null is read as absent (e.g. head_dim), except KV heads: some readers take a null there at its word
+        present = key in config if key == "num_key_value_heads" else config.get(key) is not None
+        if present and (not _is_count(config[key]) or config[key] <= 0):
+            return key, f"is {config[key]!r}", "give a positive integer, or leave it out"
+    for key in ("shared_expert_intermediate_size", "decoder_sparse_step"):
+        if config.get(key) is not None and (not _is_count(config[key]) or config[key] < 0):
+            return key, f"is {config[key]!r}", "give 0 or a positive integer, or leave it out"
+    layers = config.get("mlp_only_layers")
+    if layers is not None and (not isinstance(layers, list) or not all(_is_count(i) for i in layers)):
+        return "mlp_only_layers", f"is {layers!r}", "give a list of layer indices"
+    if config["vocab_size"] < min_vocab:
+        return "vocab_size", f"is {config['vocab_size']}, fewer than the {min_vocab} ids prompts need", \
+            f"give at least {min_vocab} (ids below {min_vocab - 1} are kept for special tokens)"
+    heads = config["num_attention_heads"]
+    if config.get("head_dim") is None and config["hidden_size"] % heads:
+        return "num_attention_heads", f"{heads} heads do not divide hidden_size {config['hidden_size']}", \
+            "give head_dim, or a head count that divides hidden_size"
+    kv_heads = config.get("num_key_value_heads", heads)
+    if heads % kv_heads:
+        return "num_key_value_heads", f"{kv_heads} KV heads do not divide {heads} attention heads", \
+            "give a number of KV heads that divides num_attention_heads"
+    for key in EXPERT_KEYS:
+        if key in config and (not _is_count(config[key]) or config[key] <= 0):
+            # 0 is refused too: a dense model leaves the key out, and 0 would hide a typo as a dense model.
+            return key, f"is {config[key]!r}", "give the number of experts, or leave it out for a dense model"
+    experts = next((config[key] for key in EXPERT_KEYS if key in config), None)
+    if experts is not None:
+        top_k = config.get("num_experts_per_tok")
+        if top_k is None:
+            return "num_experts_per_tok", f"is missing for a model with {experts} experts", \
+                "give the experts each token is routed to"
+        if top_k > experts:
+            return "num_experts_per_tok", f"is {top_k}, more than the {experts} experts", \
+                f"give at most {experts}"
+    return None
+
+
 def moe_shape(config: dict) -> MoeShape | None:
     """The expert layout of a config, or None for a dense model."""
     num_experts = config.get("num_local_experts") or config.get("num_experts") or 0

@@ -8,8 +8,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench.environment import on_cpu_backend
 from bench.errors import UserError
-from bench.inputs.workload import Workload
-from bench.validation import PositiveInt, parse
+from bench.inputs.workload import MAX_REQUESTS_PER_SLOT, MAX_TOKENS, Workload
+from bench.validation import parse
+
+# Caps far above any real deployment, so a typo (an extra digit, an exponent) is refused with one line
+# before any engine or server starts, whether it came from a suite file or a command-line flag.
+MAX_IN_FLIGHT = 65_536  # batch sizes, concurrencies, max_concurrency: sequences one deployment holds at once
+MAX_PARALLEL = 1_024  # each of tensor, pipeline and data parallel size
+MAX_GPUS = 65_536  # GPUs behind a remote endpoint
+MAX_REQUESTS_PER_RATE = 1_000_000  # requests of one open-loop point
+MAX_REQUEST_RATE = 100_000.0  # requests per second of an open-loop point
+MAX_SLO_MS = 3_600_000.0  # an hour: a goodput SLO on TTFT or TPOT
+MAX_WAIT_S = 86_400.0  # a day: startup timeouts and a point's timeout
+
+
+def _count(cap: int):
+    return Annotated[int, Field(strict=True, gt=0, le=cap)]
+
+
+def _positive(cap: float):
+    return Annotated[float, Field(gt=0, le=cap)]  # the cap also refuses inf and nan
+
 
 # vLLM, and the naive transformers baseline that shows what vLLM's batching buys (bench.engines.ENGINES).
 EngineName = Literal["vllm", "transformers"]
@@ -18,22 +37,22 @@ EngineName = Literal["vllm", "transformers"]
 class EngineSettings(BaseModel):
     """Settings every engine and vLLM's server take from a suite's [engine] table."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
-    tensor_parallel_size: PositiveInt = 1
-    pipeline_parallel_size: PositiveInt = 1
-    data_parallel_size: PositiveInt = 1  # serve mode only: vLLM's offline engine runs one replica
+    tensor_parallel_size: _count(MAX_PARALLEL) = 1
+    pipeline_parallel_size: _count(MAX_PARALLEL) = 1
+    data_parallel_size: _count(MAX_PARALLEL) = 1  # serve mode only: vLLM's offline engine runs one replica
     # On the CPU backend this is the share of host memory given to the KV cache.
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
-    max_model_len: PositiveInt | None = None
+    max_model_len: _count(MAX_TOKENS) | None = None  # and at most the card's context (checked before a run)
     # Tokens a scheduler step may batch; vLLM's default differs between its LLM class and its server.
-    max_num_batched_tokens: PositiveInt | None = None
+    max_num_batched_tokens: _count(MAX_TOKENS) | None = None
     # True skips torch.compile and graph capture: faster start, slower steps.
     enforce_eager: bool = False
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
     # vLLM's own limit on an engine core becoming ready (weights, compile, graphs), then the start fails.
-    startup_timeout_s: Annotated[float, Field(gt=0)] = 900.0
+    startup_timeout_s: _positive(MAX_WAIT_S) = 900.0
 
     @property
     def gpus_per_replica(self) -> int:
@@ -55,38 +74,38 @@ class EngineSettings(BaseModel):
 class ServeSettings(BaseModel):
     """Serving mode: load models, SLOs and the server (started here, or an existing `endpoint`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # Closed loop (InferenceX): this many requests in flight; at least concurrency x requests_per_concurrency
     # requests, in rounds of the concurrency until the point has lasted min_window_s.
-    concurrencies: tuple[PositiveInt, ...] = (1, 4, 16)
-    requests_per_concurrency: PositiveInt = 4
+    concurrencies: tuple[_count(MAX_IN_FLIGHT), ...] = (1, 4, 16)
+    requests_per_concurrency: _count(MAX_REQUESTS_PER_SLOT) = 4
     # Open loop (vllm bench serve): Poisson arrivals at these rates, requests per second.
-    request_rates: tuple[Annotated[float, Field(gt=0)], ...] = ()
-    requests_per_rate: PositiveInt = 32
-    max_concurrency: PositiveInt | None = None  # cap on requests in flight under a rate
+    request_rates: tuple[_positive(MAX_REQUEST_RATE), ...] = ()
+    requests_per_rate: _count(MAX_REQUESTS_PER_RATE) = 32
+    max_concurrency: _count(MAX_IN_FLIGHT) | None = None  # cap on requests in flight under a rate
     warmup: bool = True  # warm-up requests before each point, excluded from its metrics
-    slo_ttft_ms: Annotated[float, Field(gt=0)] | None = 2000.0  # goodput counts requests within both SLOs
-    slo_tpot_ms: Annotated[float, Field(gt=0)] | None = 200.0
+    slo_ttft_ms: _positive(MAX_SLO_MS) | None = 2000.0  # goodput counts requests within both SLOs
+    slo_tpot_ms: _positive(MAX_SLO_MS) | None = 200.0
     prompt_format: Literal["token-ids", "text"] = "token-ids"  # text: decoded with the card's tokenizer
     server_args: tuple[str, ...] = ()  # passed to vLLM's server as they are, e.g. ["--max-num-batched-tokens", "8192"]
-    startup_timeout_s: Annotated[float, Field(gt=0)] = 900.0
+    startup_timeout_s: _positive(MAX_WAIT_S) = 900.0
     # An OpenAI-compatible server that is already running (vLLM, SGLang, TGI, TensorRT-LLM): nothing is started.
     endpoint: Annotated[str, Field(pattern=r"^https?://")] | None = None
     endpoint_model: str | None = None  # the served model name (default: the server's first model)
     api_key_env: str | None = None  # name of the environment variable holding the endpoint's API key
     # What serves a remote endpoint, for pricing (a local endpoint is described from this machine).
     endpoint_accelerator: str | None = None
-    endpoint_accelerator_count: PositiveInt = 1
+    endpoint_accelerator_count: _count(MAX_GPUS) = 1
 
 
 class Suite(BaseModel):
     """The embedded defaults are the CPU demo: two tiny models, a short batch sweep."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     models: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)] = ("tiny-dense", "tiny-moe")
-    batch_sizes: Annotated[tuple[PositiveInt, ...], Field(min_length=1)] = (1, 4, 16, 64)
+    batch_sizes: Annotated[tuple[_count(MAX_IN_FLIGHT), ...], Field(min_length=1)] = (1, 4, 16, 64)
     engines: Annotated[tuple[EngineName, ...], Field(min_length=1)] = ("vllm", "transformers")
     workload: Workload = Workload()
     engine: EngineSettings = EngineSettings()
@@ -96,7 +115,7 @@ class Suite(BaseModel):
     # lasted this long, and a shorter window is flagged in its checks. NVML's counter ticks every ~100 ms,
     # so 10 s bounds that error under 1%; 0 sizes points by request count alone.
     min_window_s: Annotated[float, Field(ge=0, le=3600)] = 10.0  # an hour a point at most
-    point_timeout_s: Annotated[float, Field(gt=0)] | None = None  # a point running longer is recorded as failed
+    point_timeout_s: _positive(MAX_WAIT_S) | None = None  # a point running longer is recorded as failed
     mode: Literal["offline", "serve"] = "offline"  # serve: through vLLM's OpenAI-compatible server, with latencies
     serve: ServeSettings = ServeSettings()
     # Dense-vs-MoE pairs for this suite, MoE card -> dense card, overriding the cards' own pairs_with

@@ -9,12 +9,17 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import UserError
-from bench.validation import PositiveInt
 
 # Ids below this are left out of prompts: tiny vocabularies keep their special
 # tokens (pad, bos, eos) there.
 FIRST_ORDINARY_TOKEN_ID = 4
 WARMUP_OSL = 8  # output tokens of a warm-up request: enough to compile and cache the batch shape
+
+
+# Caps on a workload, far above any real one, so a typo (an extra digit, an exponent) is refused before
+# an engine starts rather than after it has tried to allocate or generate it.
+MAX_TOKENS = 10_000_000  # isl, osl, and isl + osl for a card that gives no context: more than any model's
+MAX_REQUESTS_PER_SLOT = 100_000  # requests_per_batch (and the serving settings' requests per concurrency)
 
 
 class PromptStream(IntEnum):
@@ -33,18 +38,19 @@ class Workload(BaseModel):
     and random weights cost the same compute as trained ones.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    isl: PositiveInt = 128
-    osl: PositiveInt = 128
-    requests_per_batch: PositiveInt = 4  # requests per point = batch size x this
+    isl: Annotated[int, Field(strict=True, gt=0, le=MAX_TOKENS)] = 128
+    osl: Annotated[int, Field(strict=True, gt=0, le=MAX_TOKENS)] = 128
+    requests_per_batch: Annotated[int, Field(strict=True, gt=0, le=MAX_REQUESTS_PER_SLOT)] = 4  # x batch size
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
 
     def num_requests(self, batch_size: int) -> int:
         return batch_size * self.requests_per_batch
 
     def check_fits(self, max_context: int, model_name: str) -> None:
-        if max_context and self.isl + self.osl > max_context:
+        max_context = max_context or MAX_TOKENS  # a card that gives no context still has the cap
+        if self.isl + self.osl > max_context:
             raise UserError(
                 "isl+osl",
                 f"{self.isl}+{self.osl} exceeds {model_name}'s context of {max_context} tokens",

@@ -7,6 +7,7 @@ cannot tell, a roofline projection may be given, always labelled projected.
 
 import pandas as pd
 
+from bench.errors import UserError
 from bench.inputs.cards import load_card
 from tokencost.analysis.pairs import cheapest, moe_dense_pairs
 from tokencost.pricing.catalog import find_hardware
@@ -31,8 +32,9 @@ def moe_vs_dense(priced: pd.DataFrame) -> dict:
 
 def h100_vs_a100(priced: pd.DataFrame, catalog) -> dict:
     claim = "H100 gives about 3x A100's inference efficiency (tokens per joule)"
-    h100 = priced[priced["hardware"].str.startswith("h100")]
-    a100 = priced[priced["hardware"].str.startswith("a100")]
+    hardware = priced["hardware"].astype(str)  # an empty table's column holds no strings for .str
+    h100 = priced[hardware.str.startswith("h100")]
+    a100 = priced[hardware.str.startswith("a100")]
     keys = ["model", "engine", "batch_size", "isl", "osl"]
     pairs = h100.merge(a100, on=keys, suffixes=("_h100", "_a100"))
     pairs = pairs[pairs["j_per_output_token_h100"].notna() & pairs["j_per_output_token_a100"].notna()]
@@ -50,10 +52,15 @@ def _projected_h100_a100(priced: pd.DataFrame, catalog) -> str:
     a100 = hardware_of(find_hardware("a100-80gb-sxm", catalog), 1)
     lines = []
     for model in sorted(priced["model"].unique())[:2]:
-        config = load_card(model).config
+        try:
+            config = load_card(model).config
+        except UserError:  # a record of a model with no card here (e.g. an imported file): nothing to project
+            continue
         for batch in (1, 128):
             ratio = ceiling(config, h100, batch, 1024, 1024).output_tok_s / ceiling(config, a100, batch, 1024, 1024).output_tok_s
             lines.append(f"{model} batch {batch}: {ratio:.2f}x tok/s")
+    if not lines:
+        return ""
     tdp = find_hardware("h100-sxm", catalog).tdp_w / find_hardware("a100-80gb-sxm", catalog).tdp_w
     return ("PROJECTED from rooflines (not measured): H100 over A100 ceiling " + "; ".join(lines)
             + f"; at TDP ({tdp:.2f}x the power) tokens per joule gain is those ratios / {tdp:.2f}")

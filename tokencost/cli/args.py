@@ -12,6 +12,14 @@ from pathlib import Path
 
 DEFAULT_RESULTS_DIR = Path("results") / "runs"
 
+# Caps on what the pricing commands are told, far above any real deployment: a typo (an extra digit, an
+# exponent) is refused in one line instead of printing a price of 0 or inf. (Suite values, batch sizes
+# and token lengths are capped by the suite's own bounds, bench.inputs.suite and bench.inputs.workload.)
+MAX_GPUS = 65_536  # GPUs of one deployment (the same cap as bench.inputs.suite.MAX_GPUS)
+MAX_TOK_S = 1e10  # tokens per second of a whole deployment
+MAX_WATTS_PER_GPU = 5_000.0  # measured power of one GPU with its share of the server
+MAX_WATTS_PER_VCPU = 1_000.0  # the estimated meter's power per vCPU
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, with its errors as one line naming the option (no usage block), exit code 2."""
@@ -52,6 +60,25 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def _at_most(parse, cap: float):
+    """`parse`, refusing values above `cap`."""
+    def bounded(text: str):
+        value = parse(text)
+        if value > cap:
+            shown = value if isinstance(value, int) else f"{value:g}"
+            raise argparse.ArgumentTypeError(f"is {shown}, above the cap of {cap:g}; give at most {cap:g}")
+        return value
+
+    bounded.__name__ = parse.__name__  # argparse names the type in some of its messages
+    return bounded
+
+
+gpu_count = _at_most(positive_int, MAX_GPUS)
+tokens_per_s = _at_most(positive_float, MAX_TOK_S)
+watts_per_vcpu = _at_most(positive_float, MAX_WATTS_PER_VCPU)
+watts_of_all_gpus = _at_most(positive_float, MAX_GPUS * MAX_WATTS_PER_GPU)  # per GPU: checked by the command
+
+
 def share(text: str) -> float:
     value = _number(text, float)
     if not 0 <= value <= 1:
@@ -59,22 +86,43 @@ def share(text: str) -> float:
     return value
 
 
+def open_share(text: str) -> float:
+    """A share strictly between 0 and 1: both sides must have something to divide by."""
+    value = share(text)
+    if value in (0, 1):
+        raise argparse.ArgumentTypeError(f"is {value:g}, which leaves no {'input' if value == 0 else 'output'} "
+                                         "tokens to price; give a share above 0 and below 1")
+    return value
+
+
+def _items(text: str) -> list[str]:
+    """Comma-separated items; an empty one between commas ("1,,4") is refused as a likely typo."""
+    items = [v.strip() for v in text.split(",")]
+    if items and not items[-1]:
+        items.pop()  # a trailing comma is harmless
+    if any(not v for v in items):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty item; separate the values with single commas")
+    return items
+
+
 def int_list(text: str) -> list[int]:
+    items = _items(text)
     try:
-        return [positive_int(v) for v in text.split(",") if v.strip()] or _empty(text)
+        return [positive_int(v) for v in items] or _empty(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"{text!r}: give positive integers, e.g. 1,4,16") from None
 
 
 def float_list(text: str) -> list[float]:
+    items = _items(text)
     try:
-        return [positive_float(v) for v in text.split(",") if v.strip()] or _empty(text)
+        return [positive_float(v) for v in items] or _empty(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"{text!r}: give positive numbers, e.g. 0.5,2,8") from None
 
 
 def name_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()] or _empty(text)
+    return _items(text) or _empty(text)
 
 
 def _empty(text: str):
@@ -144,14 +192,18 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mode", choices=["offline", "serve"],
                        help="offline: batches through vLLM's engine (default); serve: requests to vLLM's "
                             "OpenAI-compatible server, with latencies and cost against interactivity")
-    group.add_argument("--concurrency", type=int_list, help="closed-loop concurrencies, e.g. 1,4,16,64")
-    group.add_argument("--request-rates", type=float_list, help="open-loop Poisson request rates per second, e.g. 1,4")
+    group.add_argument("--concurrency", type=int_list, help="closed-loop concurrencies, e.g. 1,4,16,64 "
+                                                            "(each at most 65536)")
+    group.add_argument("--request-rates", type=float_list, help="open-loop Poisson request rates per second, e.g. 1,4 "
+                                                                "(each at most 100000)")
     group.add_argument("--endpoint", help="measure an OpenAI-compatible server already running at this URL "
                                           "(SGLang, TGI, TensorRT-LLM, vLLM) instead of starting vLLM")
     group.add_argument("--endpoint-gpu", help="a remote endpoint's GPU, for pricing (catalog key, e.g. h100-sxm)")
-    group.add_argument("--endpoint-gpus", type=positive_int, help="a remote endpoint's GPU count (default 1)")
-    group.add_argument("--slo-ttft-ms", type=positive_float, help="goodput SLO on time to first token (ms)")
-    group.add_argument("--slo-tpot-ms", type=positive_float, help="goodput SLO on time per output token (ms)")
+    group.add_argument("--endpoint-gpus", type=gpu_count, help="a remote endpoint's GPU count (default 1)")
+    group.add_argument("--slo-ttft-ms", type=positive_float, help="goodput SLO on time to first token "
+                                                                  "(ms, at most 3600000)")
+    group.add_argument("--slo-tpot-ms", type=positive_float, help="goodput SLO on time per output token "
+                                                                  "(ms, at most 3600000)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,19 +213,23 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="measure a sweep with vLLM, then price and report it")
     run.add_argument("--suite", type=Path, help="suite TOML file (default: the embedded CPU demo suite)")
     run.add_argument("--models", type=name_list, help="comma-separated model cards, e.g. tiny-dense,tiny-moe")
-    run.add_argument("--batch-sizes", type=int_list, help="comma-separated batch sizes, e.g. 1,4,16")
+    run.add_argument("--batch-sizes", type=int_list, help="comma-separated batch sizes, e.g. 1,4,16 "
+                                                          "(each at most 65536)")
     run.add_argument("--engines", type=name_list, help="comma-separated engines: vllm, transformers")
-    run.add_argument("--isl", type=positive_int, help="input (prompt) tokens per request")
+    run.add_argument("--isl", type=positive_int, help="input (prompt) tokens per request "
+                                                      "(ISL + OSL: at most 10000000 and the model's context)")
     run.add_argument("--osl", type=positive_int, help="output tokens per request")
     run.add_argument("--requests-per-batch", type=positive_int,
-                     help="fewest requests per point = batch size x this (points also last --min-window-s)")
+                     help="fewest requests per point = batch size x this, at most 100000 "
+                          "(points also last --min-window-s)")
     run.add_argument("--min-window-s", type=non_negative_float,
                      help="each point keeps adding requests until it has lasted this long; shorter is flagged "
                           "(default 10; 0 sizes points by request count alone)")
     run.add_argument("--out", type=output_dir, help=f"run directory (default: {DEFAULT_RESULTS_DIR}/<run-id>)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="finish the missing points of an interrupted run, with its settings")
-    run.add_argument("--watts-per-vcpu", type=positive_float, help="CPU power per vCPU for the estimated meter")
+    run.add_argument("--watts-per-vcpu", type=watts_per_vcpu,
+                     help=f"CPU power per vCPU for the estimated meter (at most {MAX_WATTS_PER_VCPU:g})")
     run.add_argument("--dry-run", action="store_true",
                      help="print the GPUs and points the run would use and whether each fits; start nothing")
     run.add_argument("--gpu-memory-gib", type=positive_float,
@@ -192,27 +248,30 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a run directory, its records.jsonl, or a `vllm bench serve --save-result` JSON file")
     price.add_argument("--csv", type=output_file, help="also write the priced table to this CSV file")
     price.add_argument("--gpu", help="for a vllm bench file: the GPU that served it (catalog key, e.g. h100-sxm)")
-    price.add_argument("--gpus", type=positive_int, default=1, help="for a vllm bench file: GPUs serving (default 1)")
-    price.add_argument("--watts", type=positive_float, help="for a vllm bench file: measured power of all GPUs "
-                                                            "(default: TDP, estimated)")
+    price.add_argument("--gpus", type=gpu_count, default=1, help="for a vllm bench file: GPUs serving (default 1)")
+    price.add_argument("--watts", type=watts_of_all_gpus, help="for a vllm bench file: measured power of all GPUs "
+                       f"(default: TDP, estimated; at most {MAX_WATTS_PER_GPU:g} W a GPU)")
     _pricing_options(price)
 
     quote = commands.add_parser("quote", help="price one throughput figure, e.g. a number from a paper")
     quote.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h100-sxm or 'NVIDIA H200'")
-    quote.add_argument("--tok-s", type=positive_float, required=True, help="tokens per second of the whole deployment")
-    quote.add_argument("--gpus", type=positive_int, default=1, help="GPUs serving (default 1)")
-    quote.add_argument("--watts", type=positive_float, help="measured power of all GPUs (default: TDP x GPUs, estimated)")
+    quote.add_argument("--tok-s", type=tokens_per_s, required=True,
+                       help=f"tokens per second of the whole deployment (at most {MAX_TOK_S:g})")
+    quote.add_argument("--gpus", type=gpu_count, default=1, help=f"GPUs serving (default 1, at most {MAX_GPUS})")
+    quote.add_argument("--watts", type=watts_of_all_gpus, help="measured power of all GPUs (default: TDP x GPUs, "
+                                                               f"estimated; at most {MAX_WATTS_PER_GPU:g} W a GPU)")
     quote.add_argument("--input-share", type=share,
                        help="share of time spent on input (prefill), to split input and output $/M")
-    quote.add_argument("--input-tokens-share", type=share, default=0.5,
-                       help="share of the tokens that are input, to split the throughput (default 0.5)")
+    quote.add_argument("--input-tokens-share", type=open_share, default=0.5,
+                       help="share of the tokens that are input, to split the throughput (above 0, below 1; "
+                            "default 0.5)")
     _pricing_options(quote)
 
     project = commands.add_parser("project", help="project tok/s and $/M on hardware you do not have "
                                                   "(labelled projected)")
     project.add_argument("--model", required=True, help="model card, e.g. qwen3-30b-a3b")
     project.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h200")
-    project.add_argument("--gpus", type=positive_int, default=1, help="GPUs serving the model (default 1)")
+    project.add_argument("--gpus", type=gpu_count, default=1, help="GPUs serving the model (default 1)")
     project.add_argument("--batch-sizes", type=int_list, default=[1, 8, 32, 128])
     project.add_argument("--isl", type=positive_int, default=1024)
     project.add_argument("--osl", type=positive_int, default=1024)
@@ -245,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write NEW's points as pytest-benchmark JSON (readable by `pytest-benchmark compare`)")
     _pricing_options(compare)
 
-    commands.add_parser("models", help="list the model cards with their parameter counts")
+    models_help = ("list the model cards with their parameter counts; a card that cannot load is listed as "
+                   "BROKEN with why, and the exit status is then 1")
+    commands.add_parser("models", help=models_help, description=models_help)
     commands.add_parser("presets", help="list the economic presets")
     doctor = commands.add_parser("doctor", help="what this machine can measure, whether a GPU run can start "
                                                 "here, and the energy method a run would use")

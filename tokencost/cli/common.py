@@ -27,7 +27,23 @@ def read_run_records(run_dirs: list[Path]) -> list:
     from bench.run.records import read_records
 
     require_records(run_dirs)
-    return [r for run_dir in run_dirs for r in read_records(run_dir)]
+    return [r for run_dir in run_dirs for r in priceable(read_records(run_dir), run_dir)]
+
+
+def priceable(records: list, where) -> list:
+    """The records, once every completed point has tokens to price: $/M divides by its input and output
+    throughput, and a 0 there would surface as a bare "tokens per second: is 0" naming no file or point."""
+    from bench.errors import UserError
+
+    for r in records:
+        if not r.ok:
+            continue
+        for field, value in (("input_tokens", r.input_tokens), ("output_tokens", r.output_tokens),
+                             ("output_tok_s", r.output_tok_s)):
+            if not value > 0:
+                raise UserError(f"{where} {r.point} {field}", f"is {value}",
+                                "a completed point has tokens to price: fix the record, or leave the point out")
+    return records
 
 
 def print_tables(priced) -> None:

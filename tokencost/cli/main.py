@@ -1,8 +1,13 @@
-"""`tokencost`: parse the command line, run the command, and turn a user's mistake into one line and exit 2."""
+"""`tokencost`: parse the command line, run the command, and turn a user's mistake into one line and exit 2.
+
+Anything else is a bug of ours: its traceback is shown (secrets masked) under a line that says so, exit 3.
+"""
 
 import sys
+import traceback
 
 from bench.errors import UserError
+from bench.secrets import redact
 from tokencost.cli import measure, price, publish
 from tokencost.cli.args import build_parser
 
@@ -19,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UserError as e:
-        print(f"tokencost: error: {e}", file=sys.stderr)
+        print(f"tokencost: error: {redact(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:  # a path that went away or turned unwritable after the options were checked
         where = e.filename or "a file"
@@ -28,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tokencost: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - no input of a user's should get here
+        print(redact("".join(traceback.format_exception(e))).rstrip(), file=sys.stderr)
+        print(f"tokencost: internal error ({type(e).__name__}): this is a bug in tokencost, not a problem with "
+              "your input; please report it with the traceback above", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

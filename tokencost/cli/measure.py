@@ -9,9 +9,11 @@ from tokencost.cli.publish import report_and_print
 
 
 def cmd_run(args) -> int:
+    """Measure a sweep. Every check comes before anything is printed, created or started: a refused run
+    answers one line and leaves no trace (not even "Measuring into" or an empty run directory)."""
     from bench.energy.meters import DEFAULT_WATTS_PER_VCPU
     from bench.errors import UserError
-    from bench.inputs.suite import load_suite, with_overrides
+    from bench.inputs.suite import load_suite
     from bench.offline import run_sweep
     from bench.run.records import RECORDS_FILE
     from bench.run.run import new_run_id, run_suite, run_watts_per_vcpu
@@ -25,6 +27,11 @@ def cmd_run(args) -> int:
         args.mode = args.mode or "serve"
     if any(v is not None for v in serve.values()) and args.mode == "offline":
         raise UserError("--mode", "is offline but serving options were given", "use --mode serve")
+    if args.gpu_memory_gib is not None and not args.dry_run:
+        raise UserError("--gpu-memory-gib", "only plans a dry run", "add --dry-run, or leave it out")
+    if args.gpu_memory_gib is not None and args.gpu_memory_gib > 4096:
+        raise UserError("--gpu-memory-gib", f"is {args.gpu_memory_gib:g}, more than any one GPU has",
+                        "give one GPU's memory in GiB, e.g. 79.6 for an H100 or 140.4 for an H200")
     overrides = dict(models=args.models, batch_sizes=args.batch_sizes, engines=args.engines, mode=args.mode,
                      min_window_s=args.min_window_s)
     changed = args.suite is not None or any(v is not None for v in (*workload.values(), *overrides.values(),
@@ -32,30 +39,31 @@ def cmd_run(args) -> int:
     if args.resume and not changed:
         suite = run_suite(args.resume)  # the run's own settings; the sweep refuses any other
     else:
-        suite = with_overrides(load_suite(args.suite), serve=serve, **overrides, **workload)
-    if args.gpu_memory_gib is not None and not args.dry_run:
-        raise UserError("--gpu-memory-gib", "only plans a dry run", "add --dry-run, or leave it out")
-    if args.gpu_memory_gib is not None and args.gpu_memory_gib > 4096:
-        raise UserError("--gpu-memory-gib", f"is {args.gpu_memory_gib:g}, more than any one GPU has",
-                        "give one GPU's memory in GiB, e.g. 79.6 for an H100 or 140.4 for an H200")
+        suite = _with_flags(load_suite(args.suite), serve=serve, **overrides, **workload)
+    suite.check()
+    suite = _with_card_names(suite, "--models" if args.models else "models")
+    pricing = pricing_from(args)  # checked before anything is measured
+    _check_endpoint_gpu(suite, pricing)
     if args.dry_run:
         from tokencost.cli.dry_run import dry_run
 
         return dry_run(suite, args.gpu_memory_gib)
-    pricing = pricing_from(args)  # checked before anything is measured
     if args.resume:
         run_dir = args.resume
         watts_per_vcpu = args.watts_per_vcpu or run_watts_per_vcpu(run_dir) or DEFAULT_WATTS_PER_VCPU
-        print(f"Resuming {run_dir}")
+        header = f"Resuming {run_dir}"
     else:
         run_dir = args.out or DEFAULT_RESULTS_DIR / new_run_id()
         watts_per_vcpu = args.watts_per_vcpu or DEFAULT_WATTS_PER_VCPU
-        print(f"Measuring into {run_dir}")
+        header = f"Measuring into {run_dir}"
+    new_dirs = _missing_dirs(run_dir)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
     records_before = _size(run_dir / RECORDS_FILE)
     try:
-        result = sweep(suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume))
+        # The sweep checks the run directory and this machine before it logs its first line.
+        result = sweep(suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume),
+                       log=_after_header(header))
     except KeyboardInterrupt:
         if _size(run_dir / RECORDS_FILE) > records_before:
             report_and_print([run_dir], run_dir, pricing)
@@ -65,6 +73,8 @@ def cmd_run(args) -> int:
     except UserError:
         if _size(run_dir / RECORDS_FILE) > records_before:
             report_and_print([run_dir], run_dir, pricing)  # price what was measured before the error
+        else:
+            _remove_empty(new_dirs)  # a refused run leaves no empty run directory behind
         raise
     report_and_print([run_dir], run_dir, pricing)
     if result.failures:
@@ -74,6 +84,98 @@ def cmd_run(args) -> int:
     if result.start_errors:
         raise result.start_errors[0]
     return 1 if result.failures else 0
+
+
+# Suite fields the command line sets, and their flags: an out-of-range flag is named as the user typed it.
+FLAG_OF_FIELD = {
+    "models": "--models", "batch_sizes": "--batch-sizes", "engines": "--engines", "mode": "--mode",
+    "min_window_s": "--min-window-s", "workload.isl": "--isl", "workload.osl": "--osl",
+    "workload.requests_per_batch": "--requests-per-batch", "serve.concurrencies": "--concurrency",
+    "serve.request_rates": "--request-rates", "serve.endpoint": "--endpoint",
+    "serve.endpoint_accelerator": "--endpoint-gpu", "serve.endpoint_accelerator_count": "--endpoint-gpus",
+    "serve.slo_ttft_ms": "--slo-ttft-ms", "serve.slo_tpot_ms": "--slo-tpot-ms",
+}
+
+
+def _with_flags(suite, **overrides):
+    """The suite with the command line's values; a value out of the suite's bounds is named by its flag."""
+    from bench.errors import UserError
+    from bench.inputs.suite import with_overrides
+
+    try:
+        return with_overrides(suite, **overrides)
+    except UserError as e:
+        path = e.field.removeprefix("command line ")
+        field = next((f for f in FLAG_OF_FIELD if path == f or path.startswith(f + ".")), None)
+        if field is None:
+            raise
+        problem, _, fix = str(e)[len(e.field) + 2:].partition("; ")
+        # The flag as typed, and the suite setting that takes the same value (and has the same bounds).
+        raise UserError(FLAG_OF_FIELD[field], problem, f"{fix} (suite setting {field})") from None
+
+
+def _with_card_names(suite, field: str):
+    """The suite naming each model by its card's name, resolved once: points and records are keyed by card name,
+    so a card given as a folder path must not reach the sweep as that path. Also refuses a max_model_len
+    beyond a card's context before any engine is asked for it."""
+    from bench.errors import UserError
+    from bench.inputs.cards import card_name, load_card
+
+    names = tuple(card_name(m) for m in suite.models)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(field, f"names the card {twice[0]} more than once", "name each card once")
+    max_len = suite.engine.max_model_len
+    for name in names:
+        context = load_card(name).max_context
+        if max_len and context and max_len > context:
+            raise UserError("engine.max_model_len", f"is {max_len}, beyond {name}'s context of {context} tokens",
+                            f"give at most {context}, or leave it out to use the model's context")
+    return suite if names == suite.models else suite.model_copy(update={"models": names})
+
+
+def _check_endpoint_gpu(suite, pricing) -> None:
+    """A remote endpoint's GPU must be priceable, or its measured points could not be reported."""
+    from bench.errors import UserError
+    from tokencost.pricing.catalog import find_hardware
+
+    gpu = suite.serve.endpoint_accelerator
+    if suite.mode == "serve" and gpu:
+        try:
+            find_hardware(gpu, pricing.catalog)
+        except UserError:
+            raise UserError("--endpoint-gpu", f"{gpu!r} is not in the hardware catalog",
+                            "give a catalog key such as h100-sxm (see tokencost/data/hardware.toml), "
+                            "or its figures with --hardware FILE") from None
+
+
+def _after_header(header: str):
+    """A log that prints `header` before its first line (the sweep logs once it has accepted the run)."""
+    pending = [header]
+
+    def log(line: str) -> None:
+        while pending:
+            print(pending.pop())
+        print(line)
+
+    return log
+
+
+def _missing_dirs(path) -> list:
+    """The folders of `path` that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty(dirs) -> None:
+    for folder in dirs:
+        try:
+            folder.rmdir()  # only ever an empty folder; anything written there stays
+        except OSError:
+            return
 
 
 def _size(path) -> int:
@@ -108,16 +210,26 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_models(args) -> int:
+    """Every card, one line each; a card that cannot load is listed as broken with why, and the exit is 1."""
+    from bench.errors import UserError
     from bench.inputs.cards import list_card_names, load_card
 
     print(f"{'card':<16} {'kind':<6} {'architecture':<22} {'total params':>14} {'active params':>14}  pairs with")
+    broken = 0
     for name in list_card_names():
-        card = load_card(name)
+        try:
+            card = load_card(name)
+        except UserError as e:
+            broken += 1
+            print(f"{name:<16} BROKEN: {e}")
+            continue
         print(
             f"{card.name:<16} {card.kind:<6} {card.architecture:<22} "
             f"{_human(card.params.total):>14} {_human(card.params.active):>14}  {card.pairs_with or ''}"
         )
-    return 0
+    if broken:
+        print(f"tokencost: {broken} model card(s) broken; runs cannot use them until fixed", file=sys.stderr)
+    return 1 if broken else 0
 
 
 def _human(count: int) -> str:

@@ -2,17 +2,22 @@
 
 from pathlib import Path
 
-from tokencost.cli.common import pricing_from, print_tables, read_run_records
+from tokencost.cli.common import priceable, pricing_from, print_tables, read_run_records
 
 
 def cmd_price(args) -> int:
+    from bench.errors import UserError
     from bench.run.records import read_records
     from tokencost.imports.vllm_bench import read_vllm_bench
 
     if args.source.is_file() and args.source.suffix == ".json":
+        _check_watts(args.watts, args.gpus)
         records = [read_vllm_bench(args.source, args.gpu, args.gpus, args.watts)]
     elif args.source.is_file():
-        records = read_records(args.source)  # a records.jsonl
+        records = priceable(read_records(args.source), args.source)  # a records.jsonl
+        if not records:
+            raise UserError("RUN_DIR_OR_JSON", f"{args.source} holds no records",
+                            "give a run directory, its records.jsonl, or a `vllm bench serve --save-result` file")
     else:
         records = read_run_records([args.source])
     pricing = pricing_from(args)
@@ -31,6 +36,7 @@ def cmd_quote(args) -> int:
     from tokencost.pricing.catalog import find_hardware
     from tokencost.pricing.hourly import hourly_cost, token_prices
 
+    _check_watts(args.watts, args.gpus)
     pricing = pricing_from(args)
     hardware = find_hardware(args.gpu, pricing.catalog)
     watts = args.watts or args.gpus * hardware.tdp_w
@@ -49,11 +55,32 @@ def cmd_quote(args) -> int:
     return 0
 
 
+def _check_watts(watts: float | None, gpus: int) -> None:
+    """--watts is the power of all the GPUs: more than any GPU draws, per GPU, is a typo."""
+    from bench.errors import UserError
+    from tokencost.cli.args import MAX_WATTS_PER_GPU
+
+    if watts is not None and watts / gpus > MAX_WATTS_PER_GPU:
+        raise UserError("--watts", f"is {watts:g} W for {gpus} GPU(s), above {MAX_WATTS_PER_GPU:g} W a GPU",
+                        "give the measured power of all the GPUs together, in watts")
+
+
 def cmd_project(args) -> int:
     from bench.errors import UserError
+    from bench.inputs.cards import load_card
+    from bench.inputs.suite import MAX_IN_FLIGHT
+    from bench.inputs.workload import MAX_TOKENS
     from tokencost.analysis.projection import measured_efficiency, project
     from tokencost.publish.document import NUMBER_FORMAT
 
+    card = load_card(args.model)  # a broken card is named before anything is projected
+    context = card.max_context or MAX_TOKENS
+    if args.isl + args.osl > context:
+        raise UserError("--isl/--osl", f"{args.isl}+{args.osl} exceeds {card.name}'s context of {context} tokens",
+                        f"lower --isl/--osl to at most {context} tokens together")
+    if max(args.batch_sizes) > MAX_IN_FLIGHT:
+        raise UserError("--batch-sizes", f"is {max(args.batch_sizes)}, above the cap of {MAX_IN_FLIGHT}",
+                        f"give batch sizes of at most {MAX_IN_FLIGHT}")
     pricing = pricing_from(args)
     if args.efficiency is None:
         efficiency, source = 1.0, "none given: the bare ceiling"
@@ -82,8 +109,11 @@ def cmd_claims(args) -> int:
 
     records = read_run_records(args.run_dirs)
     pricing = pricing_from(args)
-    table = check_claims(pricing.price(records).offline, pricing)
+    priced = pricing.price(records)
+    table = check_claims(priced.offline, pricing)
     print(table[["claim", "verdict", "evidence"]].to_markdown(index=False))
+    if priced.offline.empty and not priced.serving.empty:
+        print("\nThe claims are judged on offline (batch) points; these runs hold serving points only.")
     for projection in table["projection"][table["projection"] != ""]:
         print(f"\n{projection}")
     if args.out:

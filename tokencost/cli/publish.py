@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from tokencost.cli.args import DEFAULT_RESULTS_DIR
-from tokencost.cli.common import pricing_from, print_tables, require_records
+from tokencost.cli.common import pricing_from, print_tables, read_run_records
 
 
 def report_and_print(run_dirs: list[Path], out_dir: Path, pricing) -> int:
@@ -32,7 +32,7 @@ def report_and_print(run_dirs: list[Path], out_dir: Path, pricing) -> int:
 def cmd_report(args) -> int:
     from datetime import UTC, datetime
 
-    require_records(args.run_dirs)
+    read_run_records(args.run_dirs)  # refuses a directory without records, or a point with nothing to price
     out_dir = args.out
     if out_dir is None and len(args.run_dirs) == 1:
         out_dir = args.run_dirs[0]

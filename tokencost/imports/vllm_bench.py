@@ -10,9 +10,14 @@ from bench.run.record import PointRecord
 from bench.serve.metrics import interactivity
 from bench.validation import parse
 
-REQUIRED = ("duration", "completed", "total_input_tokens", "total_output_tokens", "output_throughput",
-            "median_ttft_ms", "median_tpot_ms")
+# Required figures, and whether each is a count of requests or tokens (a whole number) or a measure.
+REQUIRED = {"duration": float, "completed": int, "total_input_tokens": int, "total_output_tokens": int,
+            "output_throughput": float, "median_ttft_ms": float, "median_tpot_ms": float}
+# Optional figures, checked the same way when present: never negative, never a bool, never inf or nan.
+OPTIONAL = {"failed": int, "num_prompts": int, "max_concurrency": int, "request_throughput": float,
+            "total_token_throughput": float, "request_goodput": float}
 METRICS = {"ttft": "ttft", "tpot": "tpot", "itl": "itl", "e2e": "e2el"}  # ours: theirs
+FIX = "give a file written by `vllm bench serve --save-result`"
 
 
 def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None) -> PointRecord:
@@ -23,20 +28,26 @@ def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None)
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(str(path), f"is not a readable JSON file ({e})",
-                        "give a file written by `vllm bench serve --save-result`") from None
+        raise UserError(str(path), f"is not a readable JSON file ({e})", FIX) from None
     if not isinstance(data, dict):
-        raise UserError(f"{path}: content", "is not a JSON object", "give a file written by `vllm bench serve --save-result`")
-    missing = [key for key in REQUIRED if not isinstance(data.get(key), (int, float))]
+        raise UserError(f"{path}: content", "is not a JSON object", FIX)
+    missing = [key for key in REQUIRED if data.get(key) is None]
     if missing:
-        raise UserError(f"{path}: {', '.join(missing)}", "is missing", "give a file written by `vllm bench serve --save-result`")
-    if not data["completed"]:
-        raise UserError(f"{path}: completed", "is 0", "give a benchmark that completed requests")
-    rate = float(data.get("request_rate") or math.inf)
-    closed = math.isinf(rate)
+        raise UserError(f"{path}: {', '.join(missing)}", "is missing", FIX)
+    for key, kind in (REQUIRED | OPTIONAL).items():
+        _check_figure(path, key, data.get(key), kind)
+    for key in ("duration", "completed", "total_input_tokens", "total_output_tokens", "output_throughput",
+                "num_prompts", "max_concurrency"):
+        if data.get(key) == 0:  # never negative by now; 0 would divide a price or set no load
+            raise UserError(f"{path}: {key}", f"is {data[key]}", "give the file of a benchmark that completed requests")
+    rate = _request_rate(path, data.get("request_rate"))
     concurrency = data.get("max_concurrency")
+    closed = math.isinf(rate)
+    if closed and concurrency is None:
+        # vllm bench serve's default load: every request sent at once, none capped, so all are in flight.
+        concurrency = data.get("num_prompts") or data["completed"] + (data.get("failed") or 0)
     duration = data["duration"]
-    goodput = data.get("request_goodput")
+    goodput = data.get("request_goodput")  # None: no SLO was given; 0.0: no request met it
     return parse(PointRecord, {
         "run_id": Path(path).stem,
         "point": f"{data.get('model_id')}/vllm-bench-serve/{'conc' + str(concurrency) if closed else f'rate{rate:g}'}",
@@ -49,7 +60,7 @@ def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None)
         "concurrency": concurrency if closed else None,
         "request_rate": None if closed else rate,
         "load": {"model": "closed-loop concurrency" if closed else "open-loop Poisson",
-                 "max_concurrency": concurrency, "num_requests": data.get("num_prompts")},
+                 "max_concurrency": data.get("max_concurrency"), "num_requests": data.get("num_prompts")},
         "hardware": {"accelerator": gpu, "accelerator_count": gpus, "gpus": [],
                      "note": "as given on the command line"},
         "num_requests": data.get("num_prompts"),
@@ -61,20 +72,54 @@ def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None)
         "requests_per_s": data.get("request_throughput"),
         "output_tok_s": data["output_throughput"],
         "total_tok_s": data.get("total_token_throughput"),
-        "latency_ms": {ours: {stat: data.get(f"{stat}_{theirs}_ms") for stat in ("mean", "median", "p90", "p99")}
+        "latency_ms": {ours: {stat: _latency(data.get(f"{stat}_{theirs}_ms")) for stat in ("mean", "median", "p90", "p99")}
                        for ours, theirs in METRICS.items()},
         "interactivity_tok_s_user": interactivity(data["median_tpot_ms"]),
-        "interactivity_p90_tok_s_user": interactivity(data.get("p90_tpot_ms")),
-        "goodput": {"requests_per_s": goodput, "share": goodput * duration / data["completed"] if goodput else None},
+        "interactivity_p90_tok_s_user": interactivity(_latency(data.get("p90_tpot_ms"))),
+        "goodput": {"requests_per_s": goodput,
+                    "share": None if goodput is None else goodput * duration / data["completed"]},
         "energy": _energy(watts, duration),
         "source": {"file": Path(path).name, "tool": "vllm bench serve", "date": data.get("date")},
     }, str(path))
 
 
+def _check_figure(path: Path, key: str, value, kind) -> None:
+    """A figure of the file: absent (None), or a finite non-negative number; a whole one for a count."""
+    if value is None:
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)  # JSON true is no count
+    if kind is int and number and isinstance(value, float) and value.is_integer():
+        number = True  # 16.0 requests is 16
+    elif kind is int and number:
+        number = isinstance(value, int)
+    if not number or not math.isfinite(value) or value < 0:
+        what = "a whole number of at least 0" if kind is int else "a finite number of at least 0"
+        raise UserError(f"{path}: {key}", f"is {value!r}", f"give {what}, as `vllm bench serve --save-result` writes")
+
+
+def _request_rate(path: Path, value) -> float:
+    """Requests per second; vLLM writes "inf" (or Infinity, or nothing) when all are sent at once."""
+    if value is None or value == "inf" or value == "Infinity":
+        return math.inf
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
+        raise UserError(f"{path}: request_rate", f"is {value!r}",
+                        'give a positive number of requests per second, or "inf" for all at once')
+    return float(value)
+
+
+def _latency(value):
+    """A latency statistic as the record holds it: a finite non-negative number, else unknown."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return value if ok else None
+
+
 def _model(model_id: str) -> dict:
     """The card whose name or Hugging Face id matches, so the model's kind and pairing are known."""
     for name in list_card_names():
-        card = load_card(name)
+        try:
+            card = load_card(name)
+        except UserError:
+            continue  # a broken card (listed as such by `tokencost models`) describes nothing here
         if model_id in (card.name, card.hf_id, str(card.path)):
             return card.summary()
     return {"name": model_id, "kind": "unknown", "pairs_with": None}

@@ -13,8 +13,11 @@ from bench.errors import UserError
 from bench.validation import parse
 
 
+MAX_RATE_USD_PER_HOUR = 10_000.0  # a preset's own rental rate per accelerator-hour: beyond any real one
+
+
 class Assumptions(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str
     description: str
@@ -29,7 +32,7 @@ class Assumptions(BaseModel):
     idle_power_fraction: Annotated[float, Field(ge=0, le=1)]
     # for rented: which catalog rate, or "rates" for the preset's own table
     rate: Literal["rental_usd_per_hour", "reserved_usd_per_hour", "rates"]
-    rates: dict[str, Annotated[float, Field(gt=0)]] = {}
+    rates: dict[str, Annotated[float, Field(gt=0, le=MAX_RATE_USD_PER_HOUR)]] = {}  # the cap refuses inf too
     api: str = "gpt-4o-mini"
     sources: dict[str, str] = {}
 
@@ -61,19 +64,24 @@ def load_assumptions(preset: str | None = None, override: Path | None = None, se
     values |= preset_values
     sources |= preset_sources
     values["name"] = name
+    where = "assumptions"  # a bad value is named with where it came from: the preset, the file or --set
     if override is not None:
         file_values, file_sources = _flatten(_read_override(Path(override)), f"from {override}")
-        _check_keys(file_values, f"assumptions file {override}")
+        where = f"--assumptions {override}"
+        _check_keys(file_values, where)
         values |= file_values
         sources |= file_sources
         values["name"] = file_values.get("name", f"{name}+{Path(override).stem}")
+        if settings:
+            _build(values, sources, where)
     for setting in settings:
         key, value = _parse_setting(setting)
         _check_keys({key: value}, "--set")
         values[key] = value
         sources[key] = f"set on the command line: {setting}"
         values["name"] = values["name"] if values["name"].endswith("+set") else values["name"] + "+set"
-    return _build(values, sources)
+        where = "--set"
+    return _build(values, sources, where)
 
 
 def _flatten(table: dict, default_source: str = "") -> tuple[dict, dict]:
@@ -121,6 +129,6 @@ def _parse_setting(setting: str) -> tuple[str, object]:
     return key.strip(), value
 
 
-def _build(values: dict, sources: dict) -> Assumptions:
+def _build(values: dict, sources: dict, where: str = "assumptions") -> Assumptions:
     return parse(Assumptions, {k: v for k, v in values.items() if k in _known_keys()} | {"sources": sources},
-                 "assumptions")
+                 where)

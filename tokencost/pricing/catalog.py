@@ -1,5 +1,6 @@
 """The hardware catalog (data/hardware.toml): specs, prices and rental rates, each sourced and dated."""
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -80,9 +81,13 @@ def _entry(key: str, table: dict, where: str) -> HardwareEntry:
         # A user's file may give a bare number; the shipped catalog always gives value, source and date.
         raw = raw if isinstance(raw, dict) else {"value": raw, "source": f"user-supplied in {where}", "date": ""}
         value = raw.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise UserError(f"{where} {key}.{name}", f"is {value!r}", "give a non-negative number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            # TOML has nan and inf: either would price every token at nan or $0/inf without a word
+            raise UserError(f"{where} {key}.{name}", f"is {value!r}", "give a finite number, 0 or more")
         figures[name] = SourcedValue(float(value), str(raw.get("source", "")), str(raw.get("date", "")))
+    for name in ("display_name", "match"):
+        if name in table and not isinstance(table[name], str):
+            raise UserError(f"{where} {key}.{name}", f"is {table[name]!r}", "give it as a string")
     match = table.get("match", re.escape(key))
     try:
         re.compile(match)

@@ -72,14 +72,17 @@ def test_config_missing_a_dimension(models_dir):
     del config["num_hidden_layers"]
     (models_dir / "tiny-dense" / "config.json").write_text(json.dumps(config))
     env = os.environ | {"TOKENCOST_MODELS_DIR": str(models_dir)}
-    line = _one_line_error(tokencost("models", env=env), "tiny-dense/config.json num_hidden_layers:")
+    line = _one_line_error(tokencost("run", "--models", "tiny-dense", env=env), "tiny-dense/config.json num_hidden_layers:")
     assert "give a positive integer" in line
+    listed = tokencost("models", env=env)  # listed as broken, with why, and exit 1 (see `tokencost models --help`)
+    assert listed.returncode == 1, listed.stderr
+    assert "tiny-dense       BROKEN: tiny-dense/config.json num_hidden_layers: is None" in listed.stdout
 
 
 def test_bad_assumptions_file(tmp_path):
     path = tmp_path / "a.toml"
     path.write_text("pue = 0.2\n")
-    _one_line_error(tokencost("run", "--assumptions", path, "--out", tmp_path / "r"), "assumptions pue:")
+    _one_line_error(tokencost("run", "--assumptions", path, "--out", tmp_path / "r"), f"--assumptions {path} pue:")
 
 
 def test_unknown_preset_and_api():

@@ -37,12 +37,12 @@ def test_override_file_then_set_flags_win_and_change_the_hash(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("pue = 0.5", r"^assumptions pue: is 0.5; input should be greater than or equal to 1"),
-    ("utilization = 0", r"^assumptions utilization: is 0; input should be greater than 0"),
-    ('life_years = "four"', r"^assumptions life_years: is 'four'; input should be a valid number"),
+    ("pue = 0.5", r"^--assumptions \S+ pue: is 0.5; input should be greater than or equal to 1"),
+    ("utilization = 0", r"^--assumptions \S+ utilization: is 0; input should be greater than 0"),
+    ('life_years = "four"', r"^--assumptions \S+ life_years: is 'four'; input should be a valid number"),
     ("colour = 3", r"colour: is not an assumption"),
-    ('ownership = "leased"', r"^assumptions ownership: is 'leased'; input should be 'owned' or 'rented'"),
-    ("rates = { h100-sxm = -2 }", r"^assumptions rates.h100-sxm: is -2; input should be greater than 0"),
+    ('ownership = "leased"', r"^--assumptions \S+ ownership: is 'leased'; input should be 'owned' or 'rented'"),
+    ("rates = { h100-sxm = -2 }", r"^--assumptions \S+ rates.h100-sxm: is -2; input should be greater than 0"),
     ("pue = ", r"^--assumptions: .* is not valid TOML"),
 ])
 def test_bad_overrides_name_the_field_and_the_fix(tmp_path, text, message):
@@ -57,7 +57,7 @@ def test_unknown_preset_and_bad_set_flags():
         load_assumptions("cheap")
     with pytest.raises(UserError, match=r"^--set: 'pue' is not key=value"):
         load_assumptions(settings=["pue"])
-    with pytest.raises(UserError, match=r"^assumptions pue: is 9; input should be less than or equal to 5"):
+    with pytest.raises(UserError, match=r"^--set pue: is 9; input should be less than or equal to 5"):
         load_assumptions(settings=["pue=9"])
 
 
