@@ -245,6 +245,11 @@ class PointRecord(_Section):
                 raise ValueError(f"an ok point needs {', '.join(missing)}")
             if not self.duration_s > 0:
                 raise ValueError(f"duration_s is {self.duration_s}; an ok point lasts a positive time")
+            if not (self.output_tokens > 0 and self.output_tok_s > 0):
+                raise ValueError(f"output_tokens is {self.output_tokens} and output_tok_s {self.output_tok_s}; "
+                                 "an ok point generated tokens")
+            if self.input_tokens < 0:
+                raise ValueError(f"input_tokens is {self.input_tokens}; a count is never negative")
         elif self.failure is None or self.error is None:
             raise ValueError(f"a {self.status} point needs its failure and error")
         if self.mode == "serve" and self.load is None:

@@ -265,12 +265,13 @@ def test_a_goodput_of_zero_is_shown_as_zero(world, capsys):
     assert values.split("|")[column].strip() == "0"
 
 
-def test_a_record_with_nothing_to_price_names_its_run_point_and_field(world, capsys):
-    run_dir = write_run(world / "run", point_record(output_tok_s=0.0, input_tokens=1000))
-    one_line_error(capsys, f"{run_dir} tiny-dense/vllm/batch1/isl16/osl16 output_tokens: is 0", "price", run_dir)
-    one_line_error(capsys, f"{run_dir / 'records.jsonl'} tiny-dense/vllm/batch1/isl16/osl16 output_tokens: is 0",
-                   "price", run_dir / "records.jsonl")
-    one_line_error(capsys, f"{run_dir} tiny-dense", "report", run_dir, "-o", world / "report")
+def test_a_record_with_nothing_to_price_is_refused_naming_its_file_and_line(world, capsys):
+    run_dir = write_run(world / "run", point_record())
+    record = json.loads((run_dir / "records.jsonl").read_text())
+    (run_dir / "records.jsonl").write_text(json.dumps(record | {"output_tokens": 0, "output_tok_s": 0.0}) + "\n")
+    for args in (["price", run_dir], ["price", run_dir / "records.jsonl"],
+                 ["report", run_dir, "-o", world / "report"]):
+        one_line_error(capsys, f"{run_dir / 'records.jsonl'}:1:", *args)
     assert not (world / "report").exists()
 
 
