@@ -7,7 +7,9 @@ older tokencost to the current schema (bench.run.record) and validates them.
 
 import json
 import os
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.errors import UserError
@@ -20,16 +22,84 @@ FIX = "repair or remove that line"
 
 
 class RecordWriter:
-    def __init__(self, run_dir: Path):
+    """Appends records to <run_dir>/records.jsonl, each a whole line of its own.
+
+    A torn last line already there (a crash or a full disk mid-write) is set aside before anything is
+    appended: a record written onto the fragment would be lost with it, and the file refused.
+    """
+
+    def __init__(self, run_dir: Path, log: Callable[[str], None] = print):
         self.path = Path(run_dir) / RECORDS_FILE
+        self.log = log
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        set_aside_torn_tail(self.path, log)
 
     def append(self, record: PointRecord) -> None:
         line = redact(json.dumps(record.to_json()))
+        set_aside_torn_tail(self.path, self.log)  # an append of this run that a full disk cut short
         with self.path.open("a") as f:
             f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+
+def set_aside_torn_tail(path: Path, log: Callable[[str], None] = print) -> Path | None:
+    """Move a records file's torn tail, byte for byte, to `<file>.torn-<UTC time>` beside it, cut the file back
+    to its last complete record, and say so in one line; returns where the tail went.
+
+    The torn tail is what follows the last line that parses as a JSON object, when that is more than
+    whitespace: none of it is a record. A last record that is whole but lost only its newline keeps its
+    place and gets the newline. Damage above the last record is left to read_records, which names the line.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    keep = len(data)  # the file is cut back to data[:keep]
+    while keep:
+        begin = data.rfind(b"\n", 0, keep - 1) + 1  # where the line that ends at `keep` begins
+        if _is_object(data[begin:keep]):
+            break
+        keep = begin
+    tail = data[keep:]
+    if not tail.strip():
+        if keep == len(data) and data and not data.endswith(b"\n"):
+            _append_synced(path, b"\n")
+            log(f"{path}: its last record had lost its newline (a crash while writing?); added it")
+        return None
+    aside = _aside_name(path)
+    with aside.open("xb") as f:  # first the copy, synced, then the cut: a crash in between loses nothing
+        f.write(tail)
+        f.flush()
+        os.fsync(f.fileno())
+    with path.open("r+b") as f:
+        f.truncate(keep)
+        os.fsync(f.fileno())
+    log(f"{path}: its end was not a complete record (a crash or a full disk while writing); moved those "
+        f"{len(tail)} bytes to {aside.name}, every complete record is kept")
+    return aside
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:  # not JSON, or UTF-8 cut short
+        return False
+
+
+def _aside_name(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside, n = path.with_name(f"{path.name}.torn-{stamp}"), 1
+    while aside.exists():
+        aside, n = path.with_name(f"{path.name}.torn-{stamp}-{n}"), n + 1
+    return aside
+
+
+def _append_synced(path: Path, data: bytes) -> None:
+    with path.open("ab") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def has_records(run_dir: Path) -> bool:

@@ -147,10 +147,11 @@ class SweepRun:
             "hardware": HardwareInfo(**self.hardware),
             "software": SoftwareInfo(**environment.software()),
         }
+        # First, so that a torn last line (a crash mid-write) is set aside before the records are read or appended to.
+        self.writer = RecordWriter(self.run_dir, log=log)
         self.done = self._completed_points() if resume else set()
         self.progress = Progress(sum(key not in self.done for key in self.planned))
         self.log = self.progress.logging(log)
-        self.writer = RecordWriter(self.run_dir)
         self.result = SweepResult()
         self.finished: set[str] = set()
         self.stop_reason: tuple[str, str] | None = None  # why the current model's remaining points are skipped

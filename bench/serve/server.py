@@ -122,6 +122,11 @@ class VllmServer:
                 return
             except _PortTaken:
                 continue
+            except BaseException:
+                # Ctrl-C or SIGTERM mid-start included: the server has a session of its own, so no signal of
+                # ours reaches it, and `with` calls no __exit__ for a start that raised.
+                self.stop()
+                raise
         raise UserError("port", f"the server could not bind a free port in {PORT_RETRIES} tries",
                         "check what is taking loopback ports, then retry")
 
@@ -170,10 +175,12 @@ class VllmServer:
         try:
             self.process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
+            pass
+        finally:
+            # Workers that outlived the server, and everything if a second Ctrl-C cut the grace short.
             _signal_group(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        _signal_group(self.process.pid, signal.SIGKILL)  # workers that outlived the server
-        self.process = None
+            self.process = None
 
     def describe(self) -> dict:
         return {

@@ -59,19 +59,19 @@ def cmd_run(args) -> int:
     new_dirs = _missing_dirs(run_dir)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
-    records_before = _size(run_dir / RECORDS_FILE)
+    records_before = _state(run_dir / RECORDS_FILE)
     try:
         # The sweep checks the run directory and this machine before it logs its first line.
         result = sweep(suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume),
                        log=_after_header(header))
     except KeyboardInterrupt:
-        if _size(run_dir / RECORDS_FILE) > records_before:
+        if _state(run_dir / RECORDS_FILE) != records_before:
             report_and_print([run_dir], run_dir, pricing)
         print(f"tokencost: interrupted; completed points are in {run_dir / RECORDS_FILE} "
               f"(finish them with: tokencost run --resume {run_dir})", file=sys.stderr)
         return 130
     except UserError:
-        if _size(run_dir / RECORDS_FILE) > records_before:
+        if _state(run_dir / RECORDS_FILE) != records_before:
             report_and_print([run_dir], run_dir, pricing)  # price what was measured before the error
         else:
             _remove_empty(new_dirs)  # a refused run leaves no empty run directory behind
@@ -178,10 +178,11 @@ def _remove_empty(dirs) -> None:
             return
 
 
-def _size(path) -> int:
-    """Bytes in a file, 0 if there is none: whether this run appended records (a refused run appends none,
-    and its directory's report is left as it was)."""
-    return path.stat().st_size if path.is_file() else 0
+def _state(path) -> tuple[int, int] | None:
+    """Size and modification time of a file (None if there is none): whether this run wrote records (a
+    refused run writes none, and its directory's report is left as it was; a resumed run may first cut a
+    torn tail off, so the size alone could shrink while records were added)."""
+    return (path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else None
 
 
 def _raise_keyboard_interrupt(signum, frame):

@@ -32,7 +32,9 @@ POINT_COLUMNS = {
     "output_tokens": lambda r: r.output_tokens,
     "duration_s": lambda r: r.duration_s,
     "output_tok_s": lambda r: r.output_tok_s,
-    "total_tok_s": lambda r: r.total_tok_s,
+    # Older and imported records may lack it: input and output tokens over the same window.
+    "total_tok_s": lambda r: r.total_tok_s if r.total_tok_s is not None or not r.duration_s
+    else ((r.input_tokens or 0) + (r.output_tokens or 0)) / r.duration_s,
     "prefill_duration_s": lambda r: r.prefill_probe and r.prefill_probe.duration_s,
     "accelerator": lambda r: r.hardware.accelerator,
     "accelerator_count": lambda r: r.hardware.accelerator_count,

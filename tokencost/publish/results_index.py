@@ -20,6 +20,7 @@ SIZE_LIMIT_BYTES = 5_000_000
 UNPUBLISHED_FILES = {
     "timeline.jsonl": "power timelines are not published",  # 10 Hz samples: large
     "server-*.log": "server logs are not published (they hold the measuring machine's paths)",
+    "records.jsonl.torn-*": "a torn line set aside on resume is not a record",
 }
 
 INTRO = """# Published runs

@@ -2,7 +2,9 @@
 with one line naming the line and the field when damaged."""
 
 import json
+import tempfile
 import warnings
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 
 from bench.errors import UserError
 from bench.run.record import SCHEMA_VERSION
-from bench.run.records import RecordWriter, TornRecordWarning, read_records
+from bench.run.records import RecordWriter, TornRecordWarning, read_records, set_aside_torn_tail
 from tests.conftest import CPU_DEMO
 from tests.support import FIXTURES
 from tests.support.records_factory import point_record, write_run
@@ -146,3 +148,125 @@ def test_any_records_file_either_reads_or_is_a_user_error(tmp_path, lines):
             read_records(tmp_path)
     except UserError as e:
         assert "\n" not in str(e)
+
+
+def _line(record) -> bytes:
+    return (json.dumps(record.to_json()) + "\n").encode()
+
+
+def _reads_without_warning(run_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a torn line left in place would warn
+        return read_records(run_dir)
+
+
+def _reports(run_dir, out) -> bool:
+    from tokencost.cli.main import main
+
+    return main(["report", str(run_dir), "-o", str(out)]) == 0
+
+
+@pytest.mark.parametrize("newline", [b"", b"\n"], ids=["cut-short", "then-a-newline"])
+def test_a_torn_last_line_is_moved_aside_before_the_next_append(tmp_path, newline):
+    run_dir = tmp_path / "run"
+    first, second, third = point_record(batch=1), point_record(batch=2), point_record(batch=4)
+    write_run(run_dir, first, second)
+    fragment = _line(third)[:37] + newline  # a crash (or a full disk) part-way through a record
+    with (run_dir / "records.jsonl").open("ab") as f:
+        f.write(fragment)
+
+    logged = []
+    RecordWriter(run_dir, log=logged.append).append(third)
+
+    (aside,) = run_dir.glob("records.jsonl.torn-*")
+    assert aside.read_bytes() == fragment  # moved, byte for byte
+    assert (run_dir / "records.jsonl").read_bytes() == _line(first) + _line(second) + _line(third)
+    assert _reads_without_warning(run_dir) == [first, second, third]
+    assert len(logged) == 1 and "torn" in logged[0] and aside.name in logged[0] and "\n" not in logged[0]
+    assert _reports(run_dir, tmp_path / "report")
+
+
+def test_a_whole_last_record_that_lost_only_its_newline_keeps_its_place(tmp_path):
+    first, second = point_record(batch=1), point_record(batch=2)
+    (tmp_path / "records.jsonl").write_bytes(_line(first) + _line(second)[:-1])
+    logged = []
+    RecordWriter(tmp_path, log=logged.append).append(point_record(batch=4))
+    assert not list(tmp_path.glob("*.torn-*")) and len(logged) == 1
+    assert [r.batch_size for r in _reads_without_warning(tmp_path)] == [1, 2, 4]
+
+
+def test_a_sound_file_or_damage_above_the_last_line_is_left_as_it_is(tmp_path):
+    good = _line(point_record())
+    for text in (b"", good + good, good + b"\n", good + b"not json\n" + good):
+        (tmp_path / "records.jsonl").write_bytes(text)
+        logged = []
+        RecordWriter(tmp_path, log=logged.append)
+        assert (tmp_path / "records.jsonl").read_bytes() == text and logged == []
+    with pytest.raises(UserError, match="records.jsonl:2: is not a JSON record"):  # read_records names that line
+        read_records(tmp_path)
+    assert not list(tmp_path.glob("*.torn-*"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300) | st.lists(st.sampled_from(['{"a": 1}', '{"a', "", " ", "[1]", "{}"])).map(
+    lambda lines: "\n".join(lines).encode()))
+def test_setting_a_tail_aside_never_loses_a_byte_and_the_next_record_is_a_line_of_its_own(data):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "records.jsonl"
+        path.write_bytes(data)
+        aside = set_aside_torn_tail(path, log=lambda line: None)
+        kept, moved = path.read_bytes(), aside.read_bytes() if aside else b""
+        assert kept + moved in (data, data + b"\n")  # nothing lost; at most a whole record's newline added
+        RecordWriter(folder, log=lambda line: None).append(point_record())
+        assert path.read_bytes() == kept + _line(point_record())
+
+
+def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, monkeypatch):
+    from bench import environment, offline
+    from bench.inputs.suite import load_suite, with_overrides
+    from bench.run import run as run_module
+    from bench.run.record import EnergyInfo
+
+    class FakeEngine:
+        name = "vllm"
+
+        def describe(self):
+            return {"name": self.name, "mode": "offline", "version": "fake"}
+
+        def close(self):
+            pass
+
+    measured = []
+
+    def measure(self, engine, card, key, batch_size):
+        measured.append(batch_size)
+        energy = EnergyInfo(method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test",
+                            measured=False)
+        return self.run.record(card, key, "ok", engine=engine.describe(), num_requests=2, input_tokens=16,
+                               output_tokens=8, duration_s=10.0, output_tok_s=0.8, total_tok_s=2.4, energy=energy)
+
+    monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.0, "gpu": 0.0})
+    monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
+    monkeypatch.setattr(offline, "_start_engine", lambda *args: FakeEngine())
+    monkeypatch.setattr(offline.PointMeasurement, "measure", measure)
+    suite = with_overrides(load_suite(None), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"],
+                           isl=16, osl=8)
+    run_dir = tmp_path / "run"
+    offline.run_sweep(suite, run_dir, log=lambda line: None)
+    path = run_dir / "records.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    fragment = lines[1][: len(lines[1]) // 2]
+    path.write_bytes(lines[0] + fragment)  # killed while writing the second point's record
+
+    measured.clear()
+    logged = []
+    offline.run_sweep(suite, run_dir, resume=True, log=logged.append)
+
+    assert measured == [4, 16]  # the torn point is measured again, the complete one is not
+    (aside,) = run_dir.glob("records.jsonl.torn-*")
+    assert aside.read_bytes() == fragment
+    assert any(aside.name in line for line in logged)
+    records = _reads_without_warning(run_dir)
+    assert [(r.batch_size, r.status) for r in records] == [(1, "ok"), (4, "ok"), (16, "ok")]
+    assert path.read_bytes().startswith(lines[0])  # the record before the tear, untouched
+    assert _reports(run_dir, tmp_path / "report")

@@ -33,3 +33,12 @@ def test_a_published_run_prices_as_it_did(run, preset):
             assert now[column].to_numpy() == pytest.approx(before[column].to_numpy(), rel=1e-12, nan_ok=True), column
         else:
             assert now[column].fillna("").tolist() == before[column].fillna("").tolist(), column
+
+
+def test_a_record_without_total_throughput_is_priced_from_its_token_counts(pricing):
+    from tests.support.records_factory import point_record
+
+    record = point_record(output_tok_s=100.0)  # 1000 input and 1000 output tokens over 10 s
+    record = record.model_copy(update={"total_tok_s": None})
+    table = pricing.price([record]).merged()
+    assert table["total_tok_s"].iloc[0] == 200.0
