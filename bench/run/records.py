@@ -183,12 +183,12 @@ MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
 def migrated(record: dict, where: str) -> dict:
     """The record in the current schema's layout (not yet validated)."""
     version = record.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1 or version > SCHEMA_VERSION:
-        raise UserError(
-            f"{where} schema_version",
-            f"{version!r} is not supported (this tokencost reads versions 1 to {SCHEMA_VERSION})",
-            "upgrade tokencost to read newer records",
-        )
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise UserError(f"{where} schema_version", f"is {version!r}, not a schema version",
+                        f"give a whole number from 1 to {SCHEMA_VERSION}; records written by tokencost have one")
+    if version > SCHEMA_VERSION:
+        raise UserError(f"{where} schema_version", f"{version} is newer than this tokencost reads "
+                        f"(1 to {SCHEMA_VERSION})", "upgrade tokencost to read newer records")
     record = dict(record)
     while version < SCHEMA_VERSION:
         try:

@@ -42,7 +42,7 @@ def expected_distinct_experts(num_experts: int, top_k: int, tokens: float) -> fl
 
 
 def kv_bytes_per_token(config: dict, bytes_per_param: float) -> float:
-    kv_heads = config.get("num_key_value_heads", config["num_attention_heads"])
+    kv_heads = config.get("num_key_value_heads") or config["num_attention_heads"]
     return config["num_hidden_layers"] * 2 * kv_heads * head_dim(config) * bytes_per_param
 
 

@@ -2,6 +2,7 @@
 with one line naming the line and the field when damaged."""
 
 import json
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -92,7 +93,7 @@ def test_a_malformed_old_record_is_a_user_error(tmp_path):
 @pytest.mark.parametrize("version", [99, 0, "2", None, True])
 def test_unknown_schema_versions_are_refused(tmp_path, version):
     (tmp_path / "records.jsonl").write_text(json.dumps({"schema_version": version}) + "\n")
-    with pytest.raises(UserError, match=r"schema_version: .* is not supported \(this tokencost reads versions 1 to 3\)"):
+    with pytest.raises(UserError, match=r"schema_version: (99 is newer than this tokencost reads|is .*, not a schema)"):
         read_records(tmp_path)
 
 
@@ -270,3 +271,18 @@ def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, mon
     assert [(r.batch_size, r.status) for r in records] == [(1, "ok"), (4, "ok"), (16, "ok")]
     assert path.read_bytes().startswith(lines[0])  # the record before the tear, untouched
     assert _reports(run_dir, tmp_path / "report")
+
+
+@pytest.mark.parametrize("version, message", [
+    ("3", "schema_version: is '3', not a schema version; give a whole number from 1 to"),
+    (True, "schema_version: is True, not a schema version"),
+    (0, "schema_version: is 0, not a schema version"),
+    (99, "schema_version: 99 is newer than this tokencost reads (1 to 3); upgrade tokencost"),
+])
+def test_a_schema_version_that_is_not_one_is_not_told_to_upgrade(tmp_path, version, message):
+    from tests.support.records_factory import point_record
+
+    record = point_record().to_json() | {"schema_version": version}
+    (tmp_path / "records.jsonl").write_text(json.dumps(record) + "\n")
+    with pytest.raises(UserError, match=re.escape(message)):
+        read_records(tmp_path)
