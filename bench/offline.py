@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench.engines import engine_class
 from bench.engines.base import Engine
+from bench.engines.starting import interruptible_start
 from bench.errors import UserError
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import Suite
@@ -75,56 +76,9 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
 
 
 def _start_engine(engine_factory: Callable[..., Engine], card: ModelCard, max_batch_size: int, suite: Suite) -> Engine:
-    """The engine, started; Ctrl-C or SIGTERM during the start ends the start at once, leaving no process of it.
-
-    vLLM's engine launch swallows a KeyboardInterrupt (in 0.32, vllm.utils.network_utils.zmq_socket_ctx catches
-    it), then waits for an engine core that can no longer answer until VLLM_ENGINE_READY_TIMEOUT_S, and the
-    start fails as a mere engine error. So during the start our signal handlers raise an exception vLLM lets
-    through (its own cleanup runs on the way out), which leaves here as the KeyboardInterrupt it stands for.
-    """
-    import contextlib
-    import signal
-    import threading
-
-    import psutil
-
-    class StartInterrupted(BaseException):
-        pass
-
-    def interrupting(handler):
-        def handle(signum, frame):
-            try:
-                handler(signum, frame)
-            except KeyboardInterrupt as e:
-                raise StartInterrupted(*e.args) from None
-        return handle
-
-    def cmdline_has(process, text):
-        with contextlib.suppress(psutil.Error):
-            return text in " ".join(process.cmdline())
-        return False
-
-    handlers = {}
-    if threading.current_thread() is threading.main_thread():  # only its handlers can be set
-        handlers = {sig: h for sig in (signal.SIGINT, signal.SIGTERM) if callable(h := signal.getsignal(sig))}
-    ours = psutil.Process()
-    before = {p.pid for p in ours.children(recursive=True)}
+    """The engine, started; Ctrl-C or SIGTERM during the start ends it at once (bench.engines.starting)."""
     try:
-        for sig, handler in handlers.items():
-            signal.signal(sig, interrupting(handler))
-        return engine_factory(card, max_batch_size, suite.engine)
-    except (KeyboardInterrupt, StartInterrupted) as e:
-        # vLLM's cleanup has run; end whatever of the start it left behind (the engine core and its workers).
-        # Multiprocessing's resource tracker stays: it ignores SIGTERM, and ends with us once it has cleaned up.
-        started = [p for p in ours.children(recursive=True)
-                   if p.pid not in before and not cmdline_has(p, "multiprocessing.resource_tracker")]
-        for p in started:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                p.terminate()
-        for p in psutil.wait_procs(started, timeout=10)[1]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                p.kill()
-        raise KeyboardInterrupt(*e.args) from None
+        return interruptible_start(lambda: engine_factory(card, max_batch_size, suite.engine))
     except UserError:
         raise
     except Exception as e:  # vLLM raises many kinds; the user needs the gist and a fix
@@ -134,9 +88,6 @@ def _start_engine(engine_factory: Callable[..., Engine], card: ModelCard, max_ba
             f"the engine could not start ({type(e).__name__}: {gist})",
             "check the card's config.json and the [engine] settings; the engine log above has details",
         ) from e
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
 
 
 class PointMeasurement:
