@@ -8,6 +8,7 @@ from bench.engines import engine_class
 from bench.engines.base import Engine
 from bench.engines.starting import interruptible_start
 from bench.errors import UserError
+from bench.secrets import redact
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import Suite
 from bench.inputs import fit
@@ -82,7 +83,7 @@ def _start_engine(engine_factory: Callable[..., Engine], card: ModelCard, max_ba
     except UserError:
         raise
     except Exception as e:  # vLLM raises many kinds; the user needs the gist and a fix
-        gist = (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
+        gist = redact((str(e).strip().splitlines() or [type(e).__name__])[-1])[:300]  # masked before it is cut
         raise UserError(
             f"model {card.name}",
             f"the engine could not start ({type(e).__name__}: {gist})",

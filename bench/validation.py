@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, ValidationError
 
 from bench.errors import UserError
+from bench.secrets import redact
 
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 
@@ -38,5 +39,6 @@ def _allowed(model: type[BaseModel], path) -> list[str]:
 
 
 def _short(value) -> str:
-    text = repr(value)
+    """The value as a user wrote it, secrets masked before it is cut (a cut one would no longer match)."""
+    text = redact(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."

@@ -49,9 +49,8 @@ def config_problem(config: dict, min_vocab: int = 1) -> tuple[str, str, str] | N
         if not _is_count(config.get(key)) or config[key] <= 0:
             return key, f"is {config.get(key)!r}", "give a positive integer"
     for key in OPTIONAL_DIMENSIONS + ("num_experts_per_tok",):
-        # null is read as absent (e.g. head_dim), except KV heads: some readers take a null there at its word
-        present = key in config if key == "num_key_value_heads" else config.get(key) is not None
-        if present and (not _is_count(config[key]) or config[key] <= 0):
+        # null is read as absent, as the parameter count, roofline and fit read it
+        if config.get(key) is not None and (not _is_count(config[key]) or config[key] <= 0):
             return key, f"is {config[key]!r}", "give a positive integer, or leave it out"
     for key in ("shared_expert_intermediate_size", "decoder_sparse_step"):
         if config.get(key) is not None and (not _is_count(config[key]) or config[key] < 0):
@@ -66,12 +65,12 @@ def config_problem(config: dict, min_vocab: int = 1) -> tuple[str, str, str] | N
     if config.get("head_dim") is None and config["hidden_size"] % heads:
         return "num_attention_heads", f"{heads} heads do not divide hidden_size {config['hidden_size']}", \
             "give head_dim, or a head count that divides hidden_size"
-    kv_heads = config.get("num_key_value_heads", heads)
+    kv_heads = config.get("num_key_value_heads") or heads
     if heads % kv_heads:
         return "num_key_value_heads", f"{kv_heads} KV heads do not divide {heads} attention heads", \
             "give a number of KV heads that divides num_attention_heads"
     for key in EXPERT_KEYS:
-        if key in config and (not _is_count(config[key]) or config[key] <= 0):
+        if config.get(key) is not None and (not _is_count(config[key]) or config[key] <= 0):
             # 0 is refused too: a dense model leaves the key out, and 0 would hide a typo as a dense model.
             return key, f"is {config[key]!r}", "give the number of experts, or leave it out for a dense model"
     experts = next((config[key] for key in EXPERT_KEYS if key in config), None)
@@ -107,7 +106,7 @@ def head_dim(config: dict) -> int:
 def _attention_params(config: dict) -> int:
     hidden = config["hidden_size"]
     q_dim = config["num_attention_heads"] * head_dim(config)
-    kv_dim = config.get("num_key_value_heads", config["num_attention_heads"]) * head_dim(config)
+    kv_dim = (config.get("num_key_value_heads") or config["num_attention_heads"]) * head_dim(config)
     params = hidden * q_dim + 2 * hidden * kv_dim + q_dim * hidden
     if config.get("attention_bias") or config.get("model_type") in ("qwen2", "qwen2_moe"):
         params += q_dim + 2 * kv_dim

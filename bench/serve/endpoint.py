@@ -46,6 +46,11 @@ def check_endpoint(url: str | None, api_key_env: str | None, environ) -> None:
                         "serve.api_key_env in the suite (sent as 'Authorization: Bearer')")
     if not parts.hostname:
         raise UserError("--endpoint", "has no host", URL_EXAMPLE)
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise UserError("--endpoint", "has a host name that is not valid (an empty label, or one over 63 "
+                        "characters)", URL_EXAMPLE) from None
     if port == 0:
         raise UserError("--endpoint", "has port 0, which no server listens on", URL_EXAMPLE)
     if parts.query or parts.fragment:
@@ -119,7 +124,7 @@ def is_local(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError, ValueError):  # unresolvable, or a host name IDNA cannot encode
         return False
     own = {a.address.split("%")[0] for nics in psutil.net_if_addrs().values() for a in nics}
     return any(ipaddress.ip_address(a.split("%")[0]).is_loopback or a.split("%")[0] in own for a in addresses)

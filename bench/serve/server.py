@@ -19,6 +19,7 @@ from pathlib import Path
 from bench.engines.base import SAMPLING
 from bench.environment import on_cpu_backend, vllm_version
 from bench.errors import UserError
+from bench.secrets import redact
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import EngineSettings
 
@@ -152,7 +153,7 @@ class VllmServer:
                     raise _PortTaken()
                 raise UserError(f"model {self.card.name}",
                                 f"the vLLM server exited with code {code} while starting "
-                                f"({tail.splitlines()[-1][:300] if tail else 'no output'})",
+                                f"({redact(tail.splitlines()[-1])[:300] if tail else 'no output'})",
                                 f"read the server log {self.log_path}; check the card and [engine] settings")
             if _healthy(self.base_url):
                 return

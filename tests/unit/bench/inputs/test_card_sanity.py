@@ -25,7 +25,6 @@ BROKEN = {
                            "num_attention_heads"),
     "zero-kv-heads": ({"num_key_value_heads": 0}, "num_key_value_heads"),
     "negative-kv-heads": ({"num_key_value_heads": -2}, "num_key_value_heads"),
-    "null-kv-heads": ({"num_key_value_heads": None}, "num_key_value_heads"),
     "kv-not-dividing-heads": ({"num_key_value_heads": 3}, "num_key_value_heads"),
     "vocab-below-reserved-ids": ({"vocab_size": 4}, "vocab_size"),
     "float-layers": ({"num_hidden_layers": 2.5}, "num_hidden_layers"),
@@ -106,3 +105,10 @@ def test_a_bare_name_missing_from_the_models_folder_points_at_the_folder_here(tm
     with pytest.raises(UserError, match=r"^model: no model card named 'my-card'; use one of: .*, or ./my-card for"):
         load_card("my-card", tmp_path / "models")
     assert load_card("./my-card", tmp_path / "models").name == "my-card"
+
+
+def test_a_null_kv_head_count_reads_as_absent_like_everywhere_else(tmp_path):
+    _card(tmp_path, "null-kv", num_key_value_heads=None)  # then every head has its own K and V, as in MHA
+    heads = load_card("null-kv", tmp_path).config["num_attention_heads"]
+    _card(tmp_path, "mha", num_key_value_heads=heads)
+    assert load_card("null-kv", tmp_path).params == load_card("mha", tmp_path).params

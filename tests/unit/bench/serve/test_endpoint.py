@@ -104,3 +104,12 @@ def test_a_model_list_that_is_not_one_is_a_user_error(monkeypatch):
         monkeypatch.setattr("urllib.request.urlopen", lambda request, timeout, body=body: Answer(body))
         with pytest.raises(UserError, match="^--endpoint: the server"):
             ExistingEndpoint("http://127.0.0.1:9").__enter__()
+
+
+@pytest.mark.parametrize("url", ["http://" + "a" * 64 + ":8000", "http://a..b:8000/v1", "http://.:8000"])
+def test_a_host_name_idna_cannot_encode_is_one_line_not_a_crash(url):
+    from bench.serve.endpoint import check_endpoint, is_local
+
+    with pytest.raises(UserError, match="^--endpoint: has a host name that is not valid"):
+        check_endpoint(url, None, {})
+    assert is_local(url) is False

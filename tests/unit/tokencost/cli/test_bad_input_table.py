@@ -315,3 +315,12 @@ def test_a_validation_error_never_echoes_a_url_password(capsys):
     assert main(["run", "--dry-run", "--endpoint", "ftp://user:s3cret-pass@host/v1", "--models", "tiny-dense"]) == 2
     err = capsys.readouterr().err
     assert "s3cret-pass" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_long_url_password_is_masked_before_the_value_is_cut(capsys):
+    from tokencost.cli.main import main
+
+    password = "p4ss" * 30  # long enough that the shown value is cut inside it
+    assert main(["run", "--dry-run", "--endpoint", f"ftp://user:{password}@host/v1", "--models", "tiny-dense"]) == 2
+    err = capsys.readouterr().err
+    assert "p4ssp4ss" not in err and len(err.strip().splitlines()) == 1
