@@ -11,7 +11,15 @@ import pytest
 from bench.engines.starting import interruptible_start
 
 
-def test_an_interrupt_reaches_through_a_start_that_swallows_it_and_ends_what_the_start_launched():
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own Ctrl-C handler, as in a terminal (a shell without job control starts jobs with it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_reaches_through_a_start_that_swallows_it_and_ends_what_the_start_launched(ctrl_c_raises):
     launched = []
     handler = signal.getsignal(signal.SIGINT)
 
