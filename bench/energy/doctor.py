@@ -5,6 +5,8 @@ whether it is a requirement of a GPU run that is met (True), one that is not
 (False), or information only (None); `tokencost doctor --require-gpu` exits 1
 on any False. CUDA is never initialised here: what torch sees is asked of a
 child process (the harness must stay CUDA-free so vLLM can fork its workers).
+The host memory's bandwidth is measured (a second or so, numpy only): on a GPU
+host too, where it is the CPU's memory, not the GPU's.
 """
 
 import json
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from bench import memory_bandwidth
 from bench.energy import gpus
 from bench.energy.meters import NvmlMeter, make_meter, rapl_zones
 from bench.energy.processes import NAMESPACE_NOTE, in_pid_namespace
@@ -67,10 +70,12 @@ def python_header() -> Path:
     return Path(sysconfig.get_paths()["include"]) / "Python.h"
 
 
-def diagnose(gpu_count: int = 1, env=None, torch_probe=None, which=None, header: Path | None = None) -> list[Finding]:
+def diagnose(gpu_count: int = 1, env=None, torch_probe=None, which=None, header: Path | None = None,
+             bandwidth=None) -> list[Finding]:
     """Findings for an engine of `gpu_count` GPUs (tensor x pipeline x data parallel) under `env`.
 
-    torch_probe, which and header stand in for the torch child process, shutil.which and Python.h in tests.
+    torch_probe, which, header and bandwidth stand in for the torch child process, shutil.which, Python.h and
+    the host-memory probe (bench.memory_bandwidth.measure) in tests.
     """
     env = os.environ if env is None else env
     findings, pynvml = _bindings()
@@ -85,6 +90,7 @@ def diagnose(gpu_count: int = 1, env=None, torch_probe=None, which=None, header:
     findings.append(Finding("PID namespace", f"yes: {NAMESPACE_NOTE}" if namespaced else "no (the host's)"))
     zones, why = rapl_zones()
     findings.append(Finding("RAPL (CPU energy)", f"{len(zones)} package zone(s) readable" if zones else why))
+    findings.append(Finding("memory bandwidth", (bandwidth or memory_bandwidth.measure)().summary()))
     findings.append(Finding("energy method", f"{meter.method} (boundary {meter.boundary}): "
                                              f"{METHOD_REASONS[meter.method]}"))
     return findings

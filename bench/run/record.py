@@ -71,6 +71,13 @@ class HardwareInfo(_Section):
     gpus: list[dict] = []  # the engine's GPUs: metered and priced
     idle_gpus: list[dict] = []  # visible to the engine's process but not used by it: neither metered nor priced
     note: str | None = None
+    # Host memory (never a GPU's), measured once per run before any engine starts (bench.memory_bandwidth);
+    # absent in records written before it was, and for a remote endpoint. GB/s are 10^9 bytes per second.
+    memory_bandwidth_gb_s: float | None = None  # working set well past the last-level cache
+    cache_bandwidth_gb_s: float | None = None  # working set a quarter of the last-level cache
+    llc_bytes: int | None = None  # last-level cache of the run's CPUs, every instance summed
+    bandwidth_threads: int | None = None  # threads the probe copied with: the CPUs the run may use
+    bandwidth_method: str | None = None  # the probe, its working sets and repeats, and what bytes it counts
 
 
 class SoftwareInfo(_Section):

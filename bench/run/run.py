@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import environment
+from bench import environment, memory_bandwidth
 from bench.energy import checks, gpus, processes
 from bench.energy.meters import DEFAULT_WATTS_PER_VCPU, EnergyReading, Meter, make_meter
 from bench.errors import UserError, failure_kind
@@ -30,6 +30,8 @@ from bench.validation import parse
 
 RUN_FILE = "run.json"
 IDLE_BASELINE_S = {"gpu": 5.0, "cpu": 2.0}
+BANDWIDTH_FIELDS = ("memory_bandwidth_gb_s", "cache_bandwidth_gb_s", "llc_bytes", "bandwidth_threads",
+                    "bandwidth_method")
 
 
 def new_run_id() -> str:
@@ -84,6 +86,17 @@ def hardware_fingerprint(hardware: dict) -> dict:
             "gpus": [g.get("uuid") for g in hardware.get("gpus", [])]}
 
 
+def host_memory_bandwidth(previous: dict | None, log: Callable[[str], None] = print) -> dict:
+    """This machine's host-memory bandwidth with the run's threads, as run.json and every record's hardware hold
+    it: measured once per run, before any engine starts; a resumed run keeps the figures its run.json holds."""
+    stored = (previous or {}).get("hardware") or {}
+    if stored.get("memory_bandwidth_gb_s") is not None:
+        return {k: stored.get(k) for k in BANDWIDTH_FIELDS}
+    found = memory_bandwidth.measure()
+    log(f"memory bandwidth: {found.summary()}")
+    return found.record_fields()
+
+
 def describe_point(record: PointRecord) -> str:
     """One log line for a measured point."""
     energy = record.energy
@@ -136,6 +149,8 @@ class SweepRun:
         self.meter = meter or make_meter(self.devices, watts_per_vcpu)
         self.gpu_details = gpus.describe(self.devices)
         self.hardware = hardware or environment.hardware(self.gpu_details, gpus.describe(gpu_set.idle))
+        if hardware is None:  # this machine: its host memory's bandwidth, before any engine starts
+            self.hardware |= host_memory_bandwidth(previous, log)
         # An existing endpoint was started by someone else, with settings the estimate does not know.
         memory = None if suite.mode == "serve" and suite.serve.endpoint else gpus.memory_bytes(self.devices)
         self.fits = {card.name: fit.estimate(card, suite.engine, suite.workload.isl + suite.workload.osl, memory)
@@ -212,6 +227,9 @@ class SweepRun:
         if self.resume and path.exists():
             run = read_run_file(self.run_dir)
             run.setdefault("resumed_at", []).append(now())
+            for key in BANDWIDTH_FIELDS:  # a run started before tokencost measured it gets this session's
+                if key in self.hardware and isinstance(run.get("hardware"), dict):
+                    run["hardware"].setdefault(key, self.hardware[key])
         else:
             run = {"started_at": now(), "run_id": self.run_dir.name, "hardware": self.hardware,
                    "software": self.context["software"].model_dump(), "suite": self.suite.to_record(),
