@@ -1,10 +1,15 @@
-"""Hosted API prices (data/api_prices.toml), each dated and sourced."""
+"""Hosted API prices (data/api_prices.toml), each dated and sourced, with the dates each price was in force."""
 
+import datetime as dt
+import math
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from importlib import resources
 
 from bench.errors import UserError
+
+DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
 @dataclass(frozen=True)
@@ -14,20 +19,88 @@ class ApiPrice:
     provider: str
     input_per_mtok_usd: float
     output_per_mtok_usd: float
-    date: str
+    date: str  # when the price was seen in force (YYYY, YYYY-MM or YYYY-MM-DD)
     source: str
+    valid_from: str = ""  # first day the price applied; "" when only `date` is known
+    valid_to: str | None = None  # the day it stopped applying; None: still in force as of its source
+    cached_input_per_mtok_usd: float | None = None  # input served from the provider's prompt cache, where published
+    superseded_by: str | None = None  # the key of the price that replaced it, if in the file
+
+    @property
+    def in_force_from(self) -> dt.date:
+        return parse_date(self.valid_from or self.date)
+
+
+def parse_date(text: str) -> dt.date:
+    """A YYYY, YYYY-MM or YYYY-MM-DD date as the first day of that year, month or day."""
+    m = DATE.match(text.strip()) if isinstance(text, str) else None
+    try:
+        return dt.date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
+    except (TypeError, ValueError):  # no match, or a month or day out of range
+        raise ValueError(f"{text!r} is not a date like 2025, 2025-09 or 2025-09-05") from None
+
+
+def _as_date(when: dt.date | str | None) -> dt.date:
+    if when is None:
+        return dt.date.today()
+    return when if isinstance(when, dt.date) else parse_date(when)
+
+
+def is_superseded(api: ApiPrice, when: dt.date | str | None = None) -> bool:
+    """Whether the price had stopped applying by `when` (default today): its valid_to is on or before it."""
+    return api.valid_to is not None and parse_date(api.valid_to) <= _as_date(when)
+
+
+def in_force(api: ApiPrice, when: dt.date | str | None = None) -> bool:
+    """Whether the price applied on `when` (default today), as far as its sources say."""
+    return api.in_force_from <= _as_date(when) and not is_superseded(api, when)
 
 
 def load_api_prices() -> dict[str, ApiPrice]:
-    data = tomllib.loads(resources.files("tokencost").joinpath("data/api_prices.toml").read_text())
-    return {key: ApiPrice(key=key, **entry) for key, entry in data.items()}
+    text = resources.files("tokencost").joinpath("data/api_prices.toml").read_text()
+    return {key: _price(key, entry) for key, entry in tomllib.loads(text).items()}
+
+
+NAMES = {f.name for f in fields(ApiPrice)} - {"key"}
+REQUIRED = {f.name for f in fields(ApiPrice) if f.default is MISSING and f.default_factory is MISSING} - {"key"}
+
+
+def _price(key: str, entry: dict) -> ApiPrice:
+    where = f"api_prices.toml {key}"
+    if not isinstance(entry, dict):
+        raise UserError(where, "is not a table", "write it as [key] with its fields")
+    unknown, missing = set(entry) - NAMES, REQUIRED - set(entry)
+    if unknown or missing:
+        problem = f"has unknown field(s) {sorted(unknown)}" if unknown else f"lacks {sorted(missing)}"
+        raise UserError(where, problem, f"use the fields {', '.join(sorted(NAMES))}")
+    for name in ("input_per_mtok_usd", "output_per_mtok_usd", "cached_input_per_mtok_usd"):
+        value = entry.get(name, 1.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise UserError(f"{where}.{name}", f"is {value!r}", "give a price above 0 in USD per million tokens")
+    for name in ("date", "valid_from", "valid_to"):
+        if entry.get(name):
+            try:
+                parse_date(entry[name])
+            except ValueError as e:
+                raise UserError(f"{where}.{name}", str(e), "write the date as YYYY, YYYY-MM or YYYY-MM-DD") from None
+    price = ApiPrice(key=key, **entry)
+    if price.cached_input_per_mtok_usd is not None and price.cached_input_per_mtok_usd > price.input_per_mtok_usd:
+        raise UserError(f"{where}.cached_input_per_mtok_usd", "is above the input price",
+                        "give the provider's cache-hit input price")
+    if price.valid_to is not None and parse_date(price.valid_to) < price.in_force_from:
+        raise UserError(f"{where}.valid_to", f"{price.valid_to} is before valid_from {price.valid_from}",
+                        "give the day the price stopped applying")
+    return price
 
 
 def find_api(key: str) -> ApiPrice:
     prices = load_api_prices()
-    if key not in prices:
-        raise UserError("--api", f"{key!r} is not in the API price file", f"use one of: {', '.join(prices)}")
-    return prices[key]
+    if key in prices:
+        return prices[key]
+    by_case = {k.lower(): k for k in prices}
+    if isinstance(key, str) and key.strip().lower() in by_case:
+        return prices[by_case[key.strip().lower()]]
+    raise UserError("--api", f"{key!r} is not in the API price file", f"use one of: {', '.join(prices)}")
 
 
 def blended_per_mtok(api: ApiPrice, input_tokens: float, output_tokens: float) -> float:
