@@ -1,4 +1,8 @@
-"""Which assumption moves $/M most: each factor alone moved by +-X %, the rest held."""
+"""Which assumption moves $/M most: each factor alone moved by +-X %, the rest held.
+
+The base is the table's own figure for the point: the same power, the same measured idle watts and the
+preset's power boundary (tokencost.pricing.hourly).
+"""
 
 from dataclasses import replace
 
@@ -20,7 +24,9 @@ def _cost(point: dict, hardware: HardwareEntry, a: Assumptions, price_scale=1.0,
         hardware = replace(hardware, figures=figures)
         if a.rate == "rates":
             a = a.with_changes(rates={k: v * price_scale for k, v in a.rates.items()})
-    cost = hourly_cost(point["accelerator_count"], hardware, point["power_w_priced"], a)
+    idle = point.get("idle_power_w_priced")  # measured idle watts, as the table priced them
+    idle = None if idle is None or pd.isna(idle) else idle
+    cost = hourly_cost(point["accelerator_count"], hardware, point["power_w_priced"], a, idle_power_w=idle)
     return usd_per_mtok(cost.total, point["total_tok_s"] * tok_s_scale)
 
 

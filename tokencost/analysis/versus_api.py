@@ -1,5 +1,7 @@
 """Self-hosting against an API: break-even volume, and the $0.10 per million tokens threshold."""
 
+import math
+
 import pandas as pd
 
 from tokencost.analysis.pairs import cheapest_per
@@ -8,20 +10,42 @@ from tokencost.pricing.hourly import mtok_per_hour
 
 HOURS_PER_MONTH = 730
 THRESHOLD_PER_MTOK_USD = 0.10
+BREAK_EVEN_COLUMNS = ["model", "batch_size", "api", "monthly_cost_usd", "capacity_mtok_per_month",
+                      "break_even_mtok_per_month", "break_even_share_of_capacity", "verdict"]
 
 
 def break_even(priced: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
     """Per model, at its cheapest point: the monthly token volume above which self-hosting beats the API.
 
-    Self-hosting costs the deployment's monthly bill whatever the volume (its
-    hourly cost per serving hour x utilisation x 730 h); the API costs its
-    blended price per token. Break-even volume = monthly bill / API price.
+    monthly_cost_usd is the bill serving at capacity (the preset's utilisation of 730 h, the rest idle);
+    capacity = measured tok/s over those serving hours. How the bill moves with volume V depends on how the
+    hours are paid for:
+    - on-demand rental (billed only while serving): every token costs the point's $/M at any volume, so
+      there is no break-even volume (NaN); the verdict compares $/M with the API's price.
+    - owned: capital and hosting are a fixed monthly bill F; the hardware serves V / (M tokens an hour)
+      hours at busy power and idles the rest of the 730 h at idle power (the table's billed watts, x PUE x
+      $/kWh). Break-even: F + idle $/h x 730 + (busy - idle) $/h x V / (M tokens an hour) = V x API price.
+    - other rentals (term contracts, InferenceX's hourly rates): a fixed bill of the rate over all hours;
+      break-even = that bill / API price.
+    A volume above capacity (or none at all: energy alone dearer than the API) means the API is cheaper
+    even at full load.
     """
     rows = []
     for best in cheapest_per(priced, "model"):
         monthly_usd = best["hourly_usd"] * a.utilization * HOURS_PER_MONTH
-        capacity_mtok = mtok_per_hour(best["total_tok_s"]) * a.utilization * HOURS_PER_MONTH
-        volume_mtok = monthly_usd / best["api_per_mtok_usd"]
+        mtok_an_hour = mtok_per_hour(best["total_tok_s"])
+        capacity_mtok = mtok_an_hour * a.utilization * HOURS_PER_MONTH
+        api = best["api_per_mtok_usd"]
+        if a.billed_only_while_serving:
+            volume_mtok = float("nan")
+            cheaper = best["total_per_mtok_usd"] < api
+            verdict = (f"no break-even volume: on-demand rental is paid only while serving, so self-hosting costs "
+                       f"${best['total_per_mtok_usd']:.4g}/M at any volume against the API's ${api:.4g}/M: "
+                       + ("self-hosting is cheaper" if cheaper else "the API is cheaper"))
+        else:
+            volume_mtok = _owned_volume(best, a, mtok_an_hour) if a.ownership == "owned" else monthly_usd / api
+            verdict = ("self-hosting can pay off" if volume_mtok <= capacity_mtok
+                       else "the API is cheaper even at full load")
         rows.append({
             "model": best["model"],
             "batch_size": best["batch_size"],
@@ -30,10 +54,21 @@ def break_even(priced: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
             "capacity_mtok_per_month": capacity_mtok,
             "break_even_mtok_per_month": volume_mtok,
             "break_even_share_of_capacity": volume_mtok / capacity_mtok,
-            "verdict": "self-hosting can pay off" if volume_mtok <= capacity_mtok
-            else "the API is cheaper even at full load",
+            "verdict": verdict,
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=BREAK_EVEN_COLUMNS)
+
+
+def _owned_volume(best: pd.Series, a: Assumptions, mtok_an_hour: float) -> float:
+    """M tokens a month at which owning costs what the API does, idle hours at idle power; inf if never."""
+    usd_per_wh = a.pue * a.usd_per_kwh / 1000
+    busy_usd_h = best["billed_power_w"] * usd_per_wh
+    idle_usd_h = best["billed_idle_power_w"] * usd_per_wh
+    fixed_month = (best["capital_usd_per_h"] + best["hosting_usd_per_h"]) * a.utilization * HOURS_PER_MONTH
+    margin = best["api_per_mtok_usd"] - (busy_usd_h - idle_usd_h) / mtok_an_hour  # each M tokens' saving
+    if not margin > 0:
+        return math.inf
+    return (fixed_month + idle_usd_h * HOURS_PER_MONTH) / margin
 
 
 def threshold(priced: pd.DataFrame, target_per_mtok_usd: float = THRESHOLD_PER_MTOK_USD) -> pd.DataFrame:

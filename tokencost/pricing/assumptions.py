@@ -14,6 +14,10 @@ from bench.validation import parse
 
 
 MAX_RATE_USD_PER_HOUR = 10_000.0  # a preset's own rental rate per accelerator-hour: beyond any real one
+MAX_HOST_W = 10_000.0  # a host's share per GPU: a whole 8-GPU node's non-GPU power is well below this
+# Values that move no figure at the gpu boundary: left out of the hash there, so a preset that prices as it
+# did before the boundary existed keeps its hash (and the costs.csv files priced with it stay comparable).
+INERT_AT_GPU_BOUNDARY = ("power_boundary", "host_w_per_gpu", "host_w_by_hardware")
 
 
 class Assumptions(BaseModel):
@@ -30,6 +34,11 @@ class Assumptions(BaseModel):
     pue: Annotated[float, Field(ge=1, le=5)]
     hosting_usd_per_kw_month: Annotated[float, Field(ge=0, le=10_000)]
     idle_power_fraction: Annotated[float, Field(ge=0, le=1)]
+    # Which watts J/token and tok/s per MW are reported at, and which the electricity bill covers
+    # (tokencost.pricing.hourly: gpu = the metered devices; node = + the host's share; facility = node x PUE).
+    power_boundary: Literal["gpu", "node", "facility"]
+    host_w_per_gpu: Annotated[float, Field(ge=0, le=MAX_HOST_W)]  # the host's share per GPU, by default
+    host_w_by_hardware: dict[str, Annotated[float, Field(ge=0, le=MAX_HOST_W)]] = {}  # per catalog key, per unit
     # for rented: which catalog rate, or "rates" for the preset's own table
     rate: Literal["rental_usd_per_hour", "reserved_usd_per_hour", "rates"]
     rates: dict[str, Annotated[float, Field(gt=0, le=MAX_RATE_USD_PER_HOUR)]] = {}  # the cap refuses inf too
@@ -38,8 +47,14 @@ class Assumptions(BaseModel):
 
     @property
     def hash(self) -> str:
-        values = self.model_dump(exclude={"sources"})
+        inert = set(INERT_AT_GPU_BOUNDARY) if self.power_boundary == "gpu" else set()
+        values = self.model_dump(exclude={"sources"} | inert)
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def billed_only_while_serving(self) -> bool:
+        """On-demand rental: hours are paid only while serving, so there is no fixed monthly bill."""
+        return self.ownership == "rented" and self.rate == "rental_usd_per_hour"
 
     def with_changes(self, **changes) -> "Assumptions":
         return parse(Assumptions, self.model_dump() | changes, "assumptions")

@@ -2,11 +2,26 @@
 
 $/M tokens = hourly cost / (tokens per second x 3600) x 1e6.
 
+Power boundary (assumption `power_boundary`): which watts a figure covers. With G the metered watts of the
+priced units (NVML GPU watts; in a CPU-only run, the CPU package's, measured or estimated) and
+H = units x the host's share per unit (CPUs, memory, NICs, fans, switch share; `host_w_by_hardware`,
+else `host_w_per_gpu`):
+  gpu      reported W = G             billed IT W = G       (a floor: the host is left out)
+  node     reported W = G + H         billed IT W = G + H
+  facility reported W = (G + H) x PUE billed IT W = G + H   (the same bill as node)
+Reported W give J/token (W / tok/s) and tok/s per MW; the electricity bill is always billed IT W x PUE x
+$/kWh: what the meter of the building charges for the servers the preset pays for. node and facility differ
+only in what is reported, never in $. The host's share is taken as constant, busy or idle.
+
 Owned hardware, per hour of serving (utilisation u = serving hours / all hours):
   capital = units x (price [+ server share]) x CRF(cost of capital, life) / (8760 u)
-  energy  = (busy W + idle W x (1 - u) / u) / 1000 x PUE x $/kWh
-  hosting = units x TDP kW x $/kW-month x 12 / (8760 u)
-Rented hardware: rental = units x $/unit-hour / u (the provider's rate covers energy and hosting).
+  energy  = (billed busy W + billed idle W x (1 - u) / u) / 1000 x PUE x $/kWh
+            billed idle W = the GPUs' idle W (+ H beyond the gpu boundary)
+  hosting = provisioned kW x $/kW-month x 12 / (8760 u)
+            provisioned kW = units x TDP (+ H beyond the gpu boundary): rent per kW of IT load, the
+            colocation convention (cooling is inside its price), so facility is priced as node
+Rented hardware: rental = units x $/unit-hour / u (the provider's rate covers energy and hosting);
+the boundary then moves only the reported J/token and tok/s per MW.
 """
 
 from dataclasses import dataclass
@@ -61,18 +76,57 @@ def rental_rate(hardware: HardwareEntry, a: Assumptions) -> float:
     return hardware.require(a.rate, f"use another preset or give {a.rate} in --hardware")
 
 
+def host_w_per_unit(hardware: HardwareEntry, a: Assumptions) -> float:
+    """The host's share per priced unit (a GPU, or a vCPU in a CPU-only run), in watts."""
+    return a.host_w_by_hardware.get(hardware.key, a.host_w_per_gpu)
+
+
+@dataclass(frozen=True)
+class BoundaryPower:
+    """Watts of `units` priced units at the preset's power boundary (see the module's docstring)."""
+
+    boundary: str
+    device_w: float  # G: the metered (or TDP-estimated) watts of the units
+    host_w: float  # H: the units' share of their host, counted beyond the gpu boundary (0 at gpu)
+    pue: float
+
+    @property
+    def billed_w(self) -> float:
+        """IT watts the electricity bill covers (before PUE)."""
+        return self.device_w + self.host_w
+
+    @property
+    def watts(self) -> float:
+        """Watts reported at the boundary: J/token and tok/s per MW use these."""
+        return self.billed_w * (self.pue if self.boundary == "facility" else 1.0)
+
+
+def boundary_power(units: float, hardware: HardwareEntry, device_w: float, a: Assumptions) -> BoundaryPower:
+    host = 0.0 if a.power_boundary == "gpu" else units * host_w_per_unit(hardware, a)
+    return BoundaryPower(a.power_boundary, device_w, host, a.pue)
+
+
+def idle_device_w(units: float, hardware: HardwareEntry, a: Assumptions) -> float:
+    """What idle units draw where not measured: the catalog's idle watts, else a share of TDP."""
+    return units * (hardware.get("idle_w") or a.idle_power_fraction * hardware.tdp_w)
+
+
 def hourly_cost(
     units: float, hardware: HardwareEntry, busy_power_w: float, a: Assumptions, idle_power_w: float | None = None
 ) -> HourlyCost:
-    """Cost of one serving hour of `units` accelerators drawing `busy_power_w` in all."""
+    """Cost of one serving hour of `units` accelerators whose metered watts are `busy_power_w` in all
+    (`idle_power_w` when idle); the host's share is added beyond the gpu boundary."""
     u = a.utilization
     if a.ownership == "rented":
         return HourlyCost(rental=units * rental_rate(hardware, a) / u)
     capital = units * unit_price(hardware, a) * capital_recovery_factor(a.cost_of_capital, a.life_years) / (HOURS_PER_YEAR * u)
     if idle_power_w is None:
-        idle_power_w = units * (hardware.get("idle_w") or a.idle_power_fraction * hardware.tdp_w)
-    energy = (busy_power_w + idle_power_w * (1 - u) / u) / 1000 * a.pue * a.usd_per_kwh
-    hosting = units * hardware.tdp_w / 1000 * a.hosting_usd_per_kw_month * 12 / (HOURS_PER_YEAR * u)
+        idle_power_w = idle_device_w(units, hardware, a)
+    busy = boundary_power(units, hardware, busy_power_w, a)
+    idle = boundary_power(units, hardware, idle_power_w, a)
+    energy = (busy.billed_w + idle.billed_w * (1 - u) / u) / 1000 * a.pue * a.usd_per_kwh
+    provisioned_kw = boundary_power(units, hardware, units * hardware.tdp_w, a).billed_w / 1000
+    hosting = provisioned_kw * a.hosting_usd_per_kw_month * 12 / (HOURS_PER_YEAR * u)
     return HourlyCost(capital=capital, energy=energy, hosting=hosting)
 
 

@@ -10,8 +10,8 @@ from tokencost.analysis.pairs import cheapest, hardware_comparison, offline_moe_
 from tokencost.analysis.sensitivity import sensitivity
 from tokencost.analysis.versus_api import THRESHOLD_PER_MTOK_USD, break_even, threshold
 from tokencost.publish import figures, provenance
-from tokencost.publish.columns import OFFLINE_HEADERS, shown
-from tokencost.publish.document import NUMBER_FORMAT, Plot, Report, Section
+from tokencost.publish.columns import OFFLINE_COMPACT, OFFLINE_HEADERS, cost_table
+from tokencost.publish.document import NUMBER_FORMAT, Plot, Report, Section, stated_once
 from tokencost.publish.serving_sections import serving_sections
 
 
@@ -25,23 +25,25 @@ def _costs(report: Report) -> list[Section]:
     if priced.empty:
         return [] if not report.serving.empty else [Section("Cost per million tokens",
                                                             ["No point was measured successfully."])]
-    note = figures.methods(priced)
-    basis = "; ".join(sorted(set(priced["energy_basis"].dropna()))) or "-"
+    note = report.methods.caption(priced["label"])
+    basis = "; ".join(stated_once(sorted(set(priced["energy_basis"].dropna())))) or "-"
     return [Section(
         "Cost per million tokens",
         [
             ("Throughput and energy are measured over each whole point (batch fill and drain included); the "
              "steady-state column covers only the time the batch was full with work queued. Energy is measured "
-             f"where the method column says so, otherwise estimated from: {basis}. Dollar figures are estimates: "
-             "measured throughput and power priced with the assumptions below. "
+             f"where its method (Methods, above) says so, otherwise estimated from: {basis}. Dollar figures are "
+             "estimates: measured throughput and power priced with the assumptions below. "
              f"'x API' compares $/M tokens with {api.display_name} ({api.provider}, ${api.input_per_mtok_usd:g} in "
              f"/ ${api.output_per_mtok_usd:g} out per M, {api.date}, {api.source}), blended for the workload's "
              "token mix."),
             ("Input/output split: prefill-probe = the same prompts timed with one output token (prefill only) over "
-             "the point's time; least-squares = time fitted as a x input + b x output tokens across ISL/OSL points; "
-             "whole-hour = not split, each type charged the whole hour (InferenceX's convention)."),
+             "the point's time; least-squares = time fitted as a x input + b x output tokens across ISL/OSL points "
+             "(3 or more, so its error is measured; with 4 or more also a fixed time per point, the intercept, "
+             "spread over both in proportion; the method says which); whole-hour = not split, each type charged the "
+             "whole hour (InferenceX's convention), also where only 2 points would fit exactly, unverified."),
         ],
-        table=shown(priced, OFFLINE_HEADERS),
+        **cost_table(priced, OFFLINE_COMPACT, OFFLINE_HEADERS, report.methods),
         plots=[
             Plot("cost_vs_batch", "Cost vs batch size", f"$ per million tokens against batch size. {note}.",
                  figures.cost_vs_batch(priced)),
@@ -60,7 +62,7 @@ def _energy(report: Report) -> list[Section]:
         ("Joules per output token over each whole point: all the energy of the point (prefill included) over the "
          "output tokens it produced.")],
         plots=[Plot("energy_vs_batch", "Energy per output token vs batch size",
-                    f"Joules per output token against batch size. {figures.methods(priced)}.",
+                    f"Joules per output token against batch size. {report.methods.caption(priced['label'])}.",
                     figures.energy_vs_batch(priced))])]
 
 
@@ -74,7 +76,8 @@ def _moe_vs_dense(report: Report) -> list[Section]:
           "batch size and lengths. 'MoE / dense cost' below 1 means the MoE model is cheaper per token.")],
         table=comparison,
         plots=[Plot("dense_vs_moe", "Dense vs MoE at matched settings",
-                    f"$ per million tokens of each MoE model and its dense pair. {figures.methods(report.offline)}.",
+                    "$ per million tokens of each MoE model and its dense pair. "
+                    f"{report.methods.caption(report.offline['label'])}.",
                     figures.dense_vs_moe_bars(comparison, report.offline))],
     )]
 
@@ -92,7 +95,7 @@ def _gpu_vs_gpu(report: Report) -> list[Section]:
         ["$ per million tokens of the same model, engine, batch size and lengths on each hardware (catalog key)."],
         table=comparison,
         plots=[Plot("gpu_vs_gpu", "GPU vs GPU at matched settings",
-                    f"$ per million tokens on each hardware. {figures.methods(priced)}.",
+                    f"$ per million tokens on each hardware. {report.methods.caption(priced['label'])}.",
                     figures.hardware_bars(comparison, hardware, priced))],
     )]
 
@@ -112,9 +115,19 @@ def _roofline(report: Report) -> list[Section]:
 def _break_even(report: Report) -> list[Section]:
     if report.offline.empty:
         return []
-    table = break_even(report.offline, report.pricing.assumptions)
+    a = report.pricing.assumptions
+    table = break_even(report.offline, a)
     title = f"Break-even volume against {report.pricing.api.display_name} (cheapest point per model)"
-    return [Section(title, table=table)] if not table.empty else []
+    if a.billed_only_while_serving:
+        how = (f"Preset '{a.name}' rents on demand, paid only while serving: every token costs the point's $/M at "
+               "any volume, so there is no break-even volume; the verdict compares $/M with the API's price.")
+    elif a.ownership == "owned":
+        how = ("The monthly cost is the bill serving at capacity. Capital and hosting are a fixed monthly bill; "
+               "below capacity the hardware idles, so the break-even volume charges the hours not serving at the "
+               "idle watts, not the busy ones.")
+    else:
+        how = f"Preset '{a.name}' pays its rate for every hour: a fixed monthly bill over the API's price per token."
+    return [Section(title, [how], table=table)] if not table.empty else []
 
 
 def _threshold(report: Report) -> list[Section]:
@@ -137,7 +150,8 @@ def _sensitivity(report: Report) -> list[Section]:
         f"(base ${table.attrs['base']:{NUMBER_FORMAT}}/M)",
         [f"At the cheapest point ({where}), each factor alone moved down and up, the rest held."],
         table=table,
-        plots=[Plot("sensitivity", "Sensitivity of $/M", f"What moves $/M most at {where}. {note}.",
+        plots=[Plot("sensitivity", "Sensitivity of $/M",
+                    f"What moves $/M most at {where}. {report.methods.caption([note])}.",
                     figures.tornado(table, f"Sensitivity of $/M at {where}", note))],
     )]
 

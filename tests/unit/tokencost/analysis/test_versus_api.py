@@ -14,14 +14,15 @@ def _priced(**overrides):
 
 
 def test_break_even_volume_by_hand():
-    result = break_even(_priced(), load_assumptions()).iloc[0]
+    # a fixed bill (a 3-year rental at utilisation 1; owned and on-demand hours: test_break_even.py):
+    result = break_even(_priced(), load_assumptions("inferencex-rental")).iloc[0]
     # $2/h x 730 h = $1,460 a month; at $1/M the API costs the same at 1,460 M tokens a month,
     # and the GPU makes 1000 tok/s x 3600 x 730 = 2,628 M tokens a month
     assert result["monthly_cost_usd"] == pytest.approx(1460)
     assert result["break_even_mtok_per_month"] == pytest.approx(1460)
     assert result["capacity_mtok_per_month"] == pytest.approx(2628)
     assert result["verdict"] == "self-hosting can pay off"
-    cheap_api = break_even(_priced(api_per_mtok_usd=0.1), load_assumptions()).iloc[0]
+    cheap_api = break_even(_priced(api_per_mtok_usd=0.1), load_assumptions("inferencex-rental")).iloc[0]
     assert cheap_api["verdict"] == "the API is cheaper even at full load"
 
 

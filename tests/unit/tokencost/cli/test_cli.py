@@ -93,8 +93,8 @@ def test_unknown_preset_and_api():
 def test_quote_prices_one_throughput_figure():
     result = tokencost("quote", "--gpu", "NVIDIA H100 80GB HBM3", "--tok-s", "1000", "--set", "usd_per_kwh=0.10")
     assert result.returncode == 0, result.stderr
-    # capital 0.963185 + energy 0.7 kW x 1.58 x $0.10 = 0.1106 -> $1.073785/h -> $0.2983/M
-    assert "hourly cost per serving hour: $1.0738" in result.stdout
+    # capital 0.963185 + energy 0.7 kW x 1.58 x $0.10 = 0.1106 -> $1.073785/h -> $0.2983/M (4 significant digits)
+    assert "hourly cost per serving hour: $1.074" in result.stdout
     assert "$/M tokens: 0.2983 total" in result.stdout
     assert "TDP, estimated" in result.stdout
 
