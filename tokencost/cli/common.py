@@ -46,11 +46,10 @@ def priceable(records: list, where) -> list:
     return records
 
 
-def print_tables(priced) -> None:
-    """The offline cost table (also when there is nothing at all to show), and the serving one if any."""
-    from tokencost.publish.columns import OFFLINE_HEADERS, SERVING_HEADERS, markdown_table, shown
+def print_tables(priced, wide: bool = False) -> None:
+    """The offline cost table (also when there is nothing at all to show), and the serving one if any: the
+    compact columns that fit 120 terminal columns, with what every row shares and the methods stated once
+    under them; every column with --wide."""
+    from tokencost.publish.columns import console_tables
 
-    if not priced.offline.empty or priced.serving.empty:
-        print(markdown_table(shown(priced.offline, OFFLINE_HEADERS)))
-    if not priced.serving.empty:
-        print(markdown_table(shown(priced.serving, SERVING_HEADERS)))
+    print(console_tables(priced, wide))

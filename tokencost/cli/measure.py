@@ -66,17 +66,17 @@ def cmd_run(args) -> int:
                        log=_after_header(header))
     except KeyboardInterrupt:
         if _state(run_dir / RECORDS_FILE) != records_before:
-            report_and_print([run_dir], run_dir, pricing)
+            report_and_print([run_dir], run_dir, pricing, args.wide)
         print(f"tokencost: interrupted; completed points are in {run_dir / RECORDS_FILE} "
               f"(finish them with: tokencost run --resume {run_dir})", file=sys.stderr)
         return 130
     except UserError:
         if _state(run_dir / RECORDS_FILE) != records_before:
-            report_and_print([run_dir], run_dir, pricing)  # price what was measured before the error
+            report_and_print([run_dir], run_dir, pricing, args.wide)  # price what was measured before the error
         else:
             _remove_empty(new_dirs)  # a refused run leaves no empty run directory behind
         raise
-    report_and_print([run_dir], run_dir, pricing)
+    report_and_print([run_dir], run_dir, pricing, args.wide)
     if result.failures:
         print(f"\n{len(result.failures)} point(s) did not complete:", file=sys.stderr)
         for f in result.failures:

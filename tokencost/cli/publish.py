@@ -7,7 +7,7 @@ from tokencost.cli.args import DEFAULT_RESULTS_DIR
 from tokencost.cli.common import pricing_from, print_tables, read_run_records
 
 
-def report_and_print(run_dirs: list[Path], out_dir: Path, pricing) -> int:
+def report_and_print(run_dirs: list[Path], out_dir: Path, pricing, wide: bool = False) -> int:
     """Write the report of these runs into out_dir, and print its tables and where its files are."""
     from bench.run.records import RECORDS_FILE
     from tokencost.analysis.pairs import offline_moe_vs_dense
@@ -17,16 +17,30 @@ def report_and_print(run_dirs: list[Path], out_dir: Path, pricing) -> int:
 
     report = write_report(run_dirs, pricing, out_dir)
     print()
-    print_tables(report.priced)
+    print_tables(report.priced, wide)
     comparison = offline_moe_vs_dense(report.offline)
     if not comparison.empty:
         print()
-        print(markdown_table(comparison))
+        print(markdown_table(comparison) if wide else pairs_console(comparison))
     print()
-    print("Records: " + ", ".join(str(run_dir / RECORDS_FILE) for run_dir in run_dirs))
-    print("Report:  " + ", ".join(str(path) for path in report.files if path.name != PAGE_FILE))
+    for run_dir in run_dirs:
+        print(f"Records: {run_dir / RECORDS_FILE}")
+    files = [path for path in report.files if path.name != PAGE_FILE]
+    plots = [path for path in files if path.suffix in (".png", ".svg")]
+    named = ", ".join(path.name for path in files if path not in plots)
+    print(f"Report:  {out_dir}/ ({named}{f' and {len(plots)} plot files' if plots else ''})")
     print(f"Page: {out_dir / PAGE_FILE}")
     return 0
+
+
+def pairs_console(comparison) -> str:
+    """The MoE vs dense table for a terminal: what every row shares is said once, under it."""
+    from tokencost.publish.columns import console_table
+
+    shared = [c for c in ("engine", "hardware", "MoE", "dense", "isl", "osl")
+              if c in comparison and comparison[c].nunique(dropna=False) == 1]
+    note = "Every row: " + "; ".join(f"{c} {comparison[c].iloc[0]}" for c in shared) + "." if shared else ""
+    return "\n".join(line for line in (console_table(comparison.drop(columns=shared)), note) if line)
 
 
 def cmd_report(args) -> int:
@@ -39,7 +53,7 @@ def cmd_report(args) -> int:
     elif out_dir is None:
         out_dir = DEFAULT_RESULTS_DIR / f"report-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
         print(f"No -o given: writing the report of {len(args.run_dirs)} runs to {out_dir}")
-    return report_and_print(args.run_dirs, out_dir, pricing_from(args))
+    return report_and_print(args.run_dirs, out_dir, pricing_from(args), args.wide)
 
 
 def cmd_index(args) -> int:

@@ -1,8 +1,23 @@
-"""Which columns of a priced table are shown, and under which headers, in reports and on the terminal."""
+"""Which columns of a priced table are shown, under which headers and in which format, in reports and on the
+terminal.
+
+Two views of a priced table: every column (OFFLINE_HEADERS, SERVING_HEADERS: `--wide`, and the full table
+folded under a report's main table), and a compact one (OFFLINE_COMPACT, SERVING_COMPACT: the default) that
+fits 120 terminal columns or a laptop screen. In the compact view a context column whose value is the same in
+every row (hardware, engine, boundary, checks, method) is stated once under the table instead of in each row,
+and the method labels are cited by number ([1]). costs.csv and costs.json always hold every column.
+"""
+
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pandas as pd
+from tabulate import tabulate
 
-from tokencost.publish.document import NUMBER_FORMAT
+from tokencost.publish.document import Methods, number
+
+CONSOLE_WIDTH = 120  # the default view's lines fit a terminal this wide
 
 OFFLINE_HEADERS = {
     "hardware": "hardware",
@@ -15,6 +30,10 @@ OFFLINE_HEADERS = {
     "roofline_fraction": "of roofline",
     "j_per_output_token": "J/output token",
     "steady_j_per_output_token": "steady-state J/output token",
+    "power_boundary": "power boundary",
+    "power_w_boundary": "W at boundary",
+    "j_per_output_token_boundary": "J/output token at boundary",
+    "tok_s_per_mw": "tok/s per MW",
     "total_per_mtok_usd": "$/M tokens",
     "input_per_mtok_usd": "$/M input",
     "output_per_mtok_usd": "$/M output",
@@ -39,17 +58,185 @@ SERVING_HEADERS = {
     "goodput_share": "within SLO",
     "avg_power_w": "W",
     "j_per_output_token": "J/output token",
+    "power_boundary": "power boundary",
+    "power_w_boundary": "W at boundary",
+    "j_per_output_token_boundary": "J/output token at boundary",
+    "tok_s_per_mw": "tok/s per MW",
     "total_per_mtok_usd": "$/M tokens",
     "on_cost_front": "on front",
     "checks": "validity checks",
     "label": "method",
 }
+# Columns a pricing change adds: shown where the priced table has them, left out (not blank) where it has not.
+OPTIONAL = {"power_boundary", "power_w_boundary", "j_per_output_token_boundary", "tok_s_per_mw"}
+
+
+def text(value) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def whole(value) -> str:
+    return "" if pd.isna(value) else f"{int(value)}"
+
+
+def percent(value) -> str:
+    return "" if pd.isna(value) else f"{number(100 * value, 3)}%"
+
+
+def checks(value) -> str:
+    """'ok', or how many validity checks failed ('failed: a, b' -> '2 failed')."""
+    value = text(value)
+    return f"{len(value.removeprefix('failed: ').split(', '))} failed" if value.startswith("failed: ") else value
+
+
+def yes(value) -> str:
+    return "yes" if value is True or value == 1 else ""
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    keys: tuple[str, ...]  # the priced table's column: the first of these that the table has values in
+    format: Callable[[object], str] = text
+    number: bool = False  # right-aligned
+    shared: bool = False  # when every row has the same value, it is stated once under the table instead...
+    stated: Callable[[object], str] | None = None  # ...as "<header> <stated(value)>" (default: as formatted)
+    cited: bool = False  # the method label: its cells cite the Methods list by number
+
+    def key(self, priced: pd.DataFrame) -> str | None:
+        """The column it shows; None when the table has no value for it (an empty table: the first it has)."""
+        present = [k for k in self.keys if k in priced]
+        return next((k for k in present if priced[k].notna().any()), present[0] if present and priced.empty else None)
+
+
+def _n(digits: int) -> Callable[[object], str]:
+    return lambda value: number(value, digits)
+
+
+# Power and energy at the stated power boundary (gpu, node, facility) where the pricing gives one; else as the
+# meter measured them, at the boundary its method label names (e.g. "energy measured [nvml-counter] (gpu)").
+_W = Column("W", ("power_w_boundary", "avg_power_w"), _n(3), number=True)
+_J = Column("J/out tok", ("j_per_output_token_boundary", "j_per_output_token"), _n(3), number=True)
+_BOUNDARY = Column("boundary", ("power_boundary",), shared=True)
+_USD = Column("$/M tok", ("total_per_mtok_usd",), _n(4), number=True)
+_CHECKS = Column("checks", ("checks",), checks, shared=True, stated=text)
+_METHOD = Column("method", ("label",), shared=True, cited=True)
+
+OFFLINE_COMPACT = [
+    Column("model", ("model",)),
+    Column("engine", ("engine",), shared=True),
+    Column("hardware", ("hardware",), shared=True),
+    Column("batch", ("batch_size",), whole, number=True),
+    Column("out tok/s", ("output_tok_s",), _n(4), number=True),
+    _W, _BOUNDARY, _J, _USD,
+    Column("x API", ("cost_vs_api",), _n(3), number=True),
+    _CHECKS, _METHOD,
+]
+
+SERVING_COMPACT = [
+    Column("model", ("model",)),
+    Column("engine", ("engine",), shared=True),
+    Column("hardware", ("hardware",), shared=True),
+    Column("load", ("load",)),
+    Column("out tok/s", ("output_tok_s",), _n(4), number=True),
+    Column("tok/s/user", ("interactivity",), _n(4), number=True),
+    Column("within SLO", ("goodput_share",), percent, number=True),
+    _W, _BOUNDARY, _J, _USD,
+    Column("on front", ("on_cost_front",), yes),
+    _CHECKS, _METHOD,
+]
 
 
 def shown(priced: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
-    """The table's shown columns under their headers."""
-    return priced.reindex(columns=list(headers)).rename(columns=headers)
+    """The table's shown columns under their headers (an optional column only where the table has it)."""
+    keys = [k for k in headers if k in priced or k not in OPTIONAL]
+    return priced.reindex(columns=keys).rename(columns=headers)
+
+
+def full_view(priced: pd.DataFrame, headers: dict[str, str], methods: Methods) -> pd.DataFrame:
+    """Every shown column, the method cited by number (its text is in the Methods list)."""
+    table = shown(priced, headers)
+    if "label" in headers:
+        table[headers["label"]] = priced["label"].map(methods.ref)
+    return table
+
+
+def compact_view(priced: pd.DataFrame, columns: list[Column], methods: Methods) -> tuple[pd.DataFrame, list[str]]:
+    """The compact table as text cells (numbers formatted, no scientific notation), and its notes: what every row
+    shares, and which checks failed. A column without any value is left out."""
+    cells, shared, right = {}, [], []
+    for column in columns:
+        key = column.key(priced)
+        if key is None:
+            continue
+        values = priced[key]
+        formatted = values.map(methods.ref if column.cited else column.format)
+        if column.shared and not priced.empty and values.nunique(dropna=False) == 1:
+            said = column.stated(values.iloc[0]) if column.stated else formatted.iloc[0]
+            shared.append(f"{column.header} {said}")
+            continue
+        cells[column.header] = formatted
+        if column.number:
+            right.append(column.header)
+    table = pd.DataFrame(cells, index=priced.index).reset_index(drop=True)
+    table.attrs["right"] = right
+    notes = [f"Every row: {'; '.join(shared)}."] if shared else []
+    if _CHECKS.header in table and not priced.empty:
+        failed = sorted({c for v in priced["checks"].dropna() if v.startswith("failed: ")
+                         for c in v.removeprefix("failed: ").split(", ")})
+        notes += [f"Failed checks: {', '.join(failed)} (--wide names them per row)."] if failed else []
+    return table, notes
+
+
+def cost_table(priced: pd.DataFrame, columns: list[Column], headers: dict[str, str], methods: Methods) -> dict:
+    """A report section's cost table: the compact view, its notes, and every column to unfold below it."""
+    table, notes = compact_view(priced, columns, methods)
+    return {"table": table, "table_notes": notes, "full_table": full_view(priced, headers, methods)}
 
 
 def markdown_table(table: pd.DataFrame) -> str:
-    return table.to_markdown(index=False, floatfmt=NUMBER_FORMAT)
+    """A table as Markdown: float cells as number(); a compact view's text cells as they are."""
+    return text_cells(table).to_markdown(index=False, disable_numparse=True, colalign=alignment(table) or None)
+
+
+def console_table(table: pd.DataFrame) -> str:
+    """A compact view for the terminal: columns two spaces apart, a rule under the headers, no pipes."""
+    return tabulate(text_cells(table), headers="keys", tablefmt="simple", showindex=False, disable_numparse=True,
+                    colalign=alignment(table) or None)
+
+
+def text_cells(table: pd.DataFrame) -> pd.DataFrame:
+    if "right" in table.attrs:
+        return table
+    return table.assign(**{c: table[c].map(number) for c in table.select_dtypes("float").columns})
+
+
+def alignment(table: pd.DataFrame) -> list[str]:
+    """Numbers right-aligned: a compact view's columns named in attrs['right'], else the numeric columns."""
+    if "right" in table.attrs:
+        return ["right" if c in table.attrs["right"] else "left" for c in table.columns]
+    return ["right" if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+            else "left" for c in table.columns]
+
+
+def console_tables(priced, wide: bool = False, width: int = CONSOLE_WIDTH) -> str:
+    """The cost tables a command prints: offline (also when there is nothing at all to show), then serving if
+    any. By default the compact views, each with its notes, and the Methods they cite; every column if wide."""
+    methods = Methods.of(priced.offline, priced.serving)
+    shows = [(priced.offline, OFFLINE_HEADERS, OFFLINE_COMPACT)] if not priced.offline.empty or priced.serving.empty \
+        else []
+    shows += [(priced.serving, SERVING_HEADERS, SERVING_COMPACT)] if not priced.serving.empty else []
+    blocks = []
+    for table, headers, columns in shows:
+        if wide:
+            blocks.append(markdown_table(shown(table, headers)))
+            continue
+        compact, notes = compact_view(table, columns, methods)
+        blocks.append("\n".join([console_table(compact), *(_wrap(note, width) for note in notes)]))
+    if not wide and methods.labels:
+        blocks.append("Methods:\n" + "\n".join(_wrap(line, width) for line in methods.lines()))
+    return "\n\n".join(blocks)
+
+
+def _wrap(line: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(line, width, subsequent_indent="    ", break_on_hyphens=False))

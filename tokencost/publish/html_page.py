@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tokencost.publish.document import NUMBER_FORMAT, Report, Section
+from tokencost.publish.columns import alignment, text, text_cells
+from tokencost.publish.document import FULL_TABLE, METHODS_NOTE, Report, Section
 
 PAGE_FILE = "index.html"
 
@@ -23,6 +24,11 @@ h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.8rem;overflow-wrap:normal}
 th,td{padding:.25rem .5rem;border-bottom:1px solid #eee;text-align:left;vertical-align:top;white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+.note{font-size:.85rem;color:#444;margin:.25rem 0}
+details{margin:.5rem 0}
+summary{cursor:pointer;font-size:.9rem}
+.methods{padding-left:0;list-style:none}
+.methods li{margin:.25rem 0}
 figure{margin:1rem 0}
 img{max-width:100%;height:auto;display:block}
 figcaption{font-size:.85rem;color:#444}
@@ -30,21 +36,13 @@ footer{margin-top:2rem;font-size:.8rem;color:#666}
 """
 
 
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return "" if pd.isna(value) else format(value, NUMBER_FORMAT)
-    return "" if value is None else str(value)
-
-
 def table_html(table: pd.DataFrame) -> str:
-    """A table in a wrapper that scrolls sideways on narrow screens; numbers as in report.md."""
-    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
-               and not pd.api.types.is_bool_dtype(table[c])]
+    """A table in a wrapper that scrolls sideways on narrow screens; numbers as in report.md, right-aligned."""
+    cells, right = text_cells(table), [a == "right" for a in alignment(table)]
     head = "".join(f"<th>{escape(str(c))}</th>" for c in table.columns)
     rows = "".join(
-        "<tr>" + "".join(f'<td{" class=num" if c in numeric else ""}>{escape(_cell(v))}</td>'
-                         for c, v in zip(table.columns, row)) + "</tr>"
-        for row in table.itertuples(index=False)
+        "<tr>" + "".join(f'<td{" class=num" if r else ""}>{escape(text(v))}</td>' for r, v in zip(right, row))
+        + "</tr>" for row in cells.itertuples(index=False)
     )
     return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
@@ -60,6 +58,9 @@ def _section_html(section: Section, out_dir: Path) -> str:
     parts += [f"<p>{escape(p)}</p>" for p in section.text]
     if section.table is not None and not section.table.empty:
         parts.append(table_html(section.table))
+        parts += [f'<p class="note">{escape(note)}</p>' for note in section.table_notes]
+    if section.full_table is not None and not section.full_table.empty:
+        parts.append(f"<details><summary>{escape(FULL_TABLE)}</summary>{table_html(section.full_table)}</details>")
     if section.bullets:
         parts.append("<ul>" + "".join(f"<li>{escape(b)}</li>" for b in section.bullets) + "</ul>")
     parts += [_plot_html(out_dir, p) for p in section.plots]
@@ -87,12 +88,22 @@ def render_page(report: Report, out_dir: Path) -> str:
 estimated; dollars are estimated from the pricing preset and its sources below.</p>
 </header>
 <main>
+{_methods_html(report)}
 {body}
 </main>
 <footer>Written by <code>tokencost report</code> from the runs' records.jsonl.</footer>
 </body>
 </html>
 """
+
+
+def _methods_html(report: Report) -> str:
+    """Each method stated once; tables and captions cite them as [1], [2], ..."""
+    if not report.methods.labels:
+        return ""
+    items = "".join(f'<li id="method-{n}">{escape(line)}</li>' for n, line in enumerate(report.methods.lines(), 1))
+    return (f'<section id="methods"><h2>Methods</h2><p>{escape(METHODS_NOTE)}</p>'
+            f'<ul class="methods">{items}</ul></section>')
 
 
 def write_page(report: Report, out_dir: Path) -> Path:

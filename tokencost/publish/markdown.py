@@ -4,18 +4,23 @@ import pandas as pd
 
 from tokencost.pricing.priced_runs import Pricing
 from tokencost.publish.columns import markdown_table
-from tokencost.publish.document import Report
+from tokencost.publish.document import FULL_TABLE, METHODS_NOTE, Report
 
 
 def report_markdown(report: Report) -> str:
     headline = report.headline | {"Cheapest point": report.cheapest}
     lines = [f"# {report.title}", "", *[f"- {key}: {value}" for key, value in headline.items()], ""]
+    if report.methods.labels:
+        lines += ["## Methods", "", METHODS_NOTE, "", *[f"- {line}" for line in report.methods.lines()], ""]
     for section in report.sections:
         lines += [f"## {section.title}", ""]
         for paragraph in section.text:
             lines += [paragraph, ""]
         if section.table is not None and not section.table.empty:
-            lines += [markdown_table(section.table), ""]
+            lines += [markdown_table(section.table), "", *[f"{note}\n" for note in section.table_notes]]
+        if section.full_table is not None and not section.full_table.empty:
+            lines += [f"<details><summary>{FULL_TABLE}</summary>", "", markdown_table(section.full_table), "",
+                      "</details>", ""]
         if section.bullets:
             lines += [f"- {b}" for b in section.bullets] + [""]
         for plot in section.plots:

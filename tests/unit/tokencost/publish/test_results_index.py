@@ -35,7 +35,7 @@ def test_index_lists_each_published_run_with_what_where_when_and_its_cheapest_co
                  "2026-11-27", "[report.md](2026-11-27-cpu-demo/report.md)",
                  "[index.html](2026-11-27-cpu-demo/index.html)",
                  "$0.0002357 per million tokens: tiny-moe (moe), vllm, batch 64",
-                 "tok/s measured; energy estimated (cpu); $ estimated from 'owned'"):
+                 "(tok/s measured; energy estimated (cpu);", "$ estimated from 'owned')"):
         assert text in cpu, text
     assert "NVIDIA H100 80GB HBM3 x 1" in h100 and "energy measured [nvml-counter] (gpu)" in h100
     assert "| -" in h100  # no report written for it yet
