@@ -1,5 +1,6 @@
 """Commands that price without measuring: `price`, `quote`, `project`, `claims`, `presets`."""
 
+import textwrap
 from pathlib import Path
 
 from tokencost.cli.common import priceable, pricing_from, print_tables, read_run_records
@@ -22,7 +23,7 @@ def cmd_price(args) -> int:
         records = read_run_records([args.source])
     pricing = pricing_from(args)
     priced = pricing.price(records)
-    print_tables(priced)
+    print_tables(priced, args.wide)
     print(f"\nPreset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}); compared with {pricing.api.key}.")
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
@@ -32,26 +33,61 @@ def cmd_price(args) -> int:
 
 
 def cmd_quote(args) -> int:
+    import textwrap
+
     from tokencost.pricing.api_prices import blended_per_mtok
     from tokencost.pricing.catalog import find_hardware
-    from tokencost.pricing.hourly import hourly_cost, token_prices
+    from tokencost.pricing.hourly import boundary_power, hourly_cost, token_prices
+    from tokencost.publish.document import number
 
     _check_watts(args.watts, args.gpus)
     pricing = pricing_from(args)
+    a = pricing.assumptions
     hardware = find_hardware(args.gpu, pricing.catalog)
     watts = args.watts or args.gpus * hardware.tdp_w
-    cost = hourly_cost(args.gpus, hardware, watts, pricing.assumptions)
+    cost = hourly_cost(args.gpus, hardware, watts, a)
+    power = boundary_power(args.gpus, hardware, watts, a)
     input_tok_s = args.tok_s * args.input_tokens_share
-    prices = token_prices(cost.total, input_tok_s, args.tok_s - input_tok_s, args.input_share)
+    output_tok_s = args.tok_s - input_tok_s
+    prices = token_prices(cost.total, input_tok_s, output_tok_s, args.input_share)
     api = blended_per_mtok(pricing.api, args.input_tokens_share, 1 - args.input_tokens_share)
-    a = pricing.assumptions
-    print(f"{args.gpus} x {hardware.display_name} at {args.tok_s:g} tok/s, "
-          f"{watts:g} W ({'given' if args.watts else 'TDP, estimated'}), preset '{a.name}' ({a.ownership})")
-    print(f"hourly cost per serving hour: ${cost.total:.4f}  "
-          + "  ".join(f"{c} ${getattr(cost, c):.4f} ({s:.0%})" for c, s in cost.shares().items() if getattr(cost, c)))
-    split = "split by time share" if args.input_share is not None else "whole hour charged to each (not split)"
-    print(f"$/M tokens: {prices.total:.4f} total; {prices.input:.4f} input, {prices.output:.4f} output ({split})")
-    print(f"{pricing.api.display_name} at this token mix: ${api:.4f}/M, so self-hosting costs {prices.total / api:.3g}x the API")
+
+    def usd(value: float) -> str:
+        return "$" + number(value)
+
+    device = f"{number(watts)} W {'given' if args.watts else 'at TDP, estimated'}"
+    if a.power_boundary == "gpu":
+        at_boundary = f"{device}, GPUs only (a floor: no host)"
+    else:
+        node = f"{device} + {number(power.host_w)} W host share"
+        at_boundary = f"{node} = {number(power.watts)} W" if a.power_boundary == "node" else \
+            f"({node}) x PUE {a.pue:g} = {number(power.watts)} W"
+    if a.ownership == "rented":
+        bill = "electricity: inside the rental rate"
+    else:
+        covered = "GPUs" if a.power_boundary == "gpu" else "node"
+        bill = (f"electricity billed: {number(power.billed_w)} W ({covered}) x PUE {a.pue:g} x ${a.usd_per_kwh:g}/kWh"
+                + (f", idle hours ({1 - a.utilization:.0%}) at idle watts" if a.utilization < 1 else ""))
+    lines = [
+        f"{args.gpus} x {hardware.display_name} at {number(args.tok_s)} tok/s; preset '{a.name}' ({a.ownership}, "
+        f"hash {a.hash})",
+        f"power at the {a.power_boundary} boundary: {at_boundary}",
+        f"  {number(power.watts / args.tok_s)} J per token ({number(power.watts / output_tok_s)} J per output "
+        f"token); {number(args.tok_s / power.watts * 1e6)} tok/s per MW",
+        bill,
+        f"hourly cost per serving hour: {usd(cost.total)} = " + " + ".join(
+            f"{c} {usd(getattr(cost, c))} ({s:.0%})" for c, s in cost.shares().items() if getattr(cost, c)),
+        f"$/M tokens: {number(prices.total)} total",
+    ]
+    if args.input_share is not None:
+        lines.append(f"$/M by type: {number(prices.input)} input, {number(prices.output)} output (the hour split "
+                     f"by --input-share {args.input_share:g} of time on input)")
+    else:
+        lines.append("$/M by type: not split; give --input-share (the share of time spent on input) to split the "
+                     "hour between input and output")
+    lines.append(f"{pricing.api.display_name} at this token mix: {usd(api)}/M, so self-hosting costs "
+                 f"{number(prices.total / api, 3)}x the API")
+    print("\n".join(textwrap.fill(line, 120, subsequent_indent="  ") for line in lines))
     return 0
 
 
@@ -71,7 +107,6 @@ def cmd_project(args) -> int:
     from bench.inputs.suite import MAX_IN_FLIGHT
     from bench.inputs.workload import MAX_TOKENS
     from tokencost.analysis.projection import measured_efficiency, project
-    from tokencost.publish.document import NUMBER_FORMAT
 
     card = load_card(args.model)  # a broken card is named before anything is projected
     context = card.max_context or MAX_TOKENS
@@ -82,11 +117,10 @@ def cmd_project(args) -> int:
         raise UserError("--batch-sizes", f"is {max(args.batch_sizes)}, above the cap of {MAX_IN_FLIGHT}",
                         f"give batch sizes of at most {MAX_IN_FLIGHT}")
     pricing = pricing_from(args)
-    if args.efficiency is None:
-        efficiency, source = 1.0, "none given: the bare ceiling"
-    elif Path(args.efficiency).is_dir():
-        efficiency, source = measured_efficiency(Path(args.efficiency), pricing)
-    else:
+    efficiency, source = None, ""
+    if args.efficiency is not None and Path(args.efficiency).is_dir():
+        efficiency, source = measured_efficiency(Path(args.efficiency), pricing, card.kind)
+    elif args.efficiency is not None:
         try:
             efficiency, source = float(args.efficiency), "given on the command line"
         except ValueError:
@@ -94,9 +128,14 @@ def cmd_project(args) -> int:
                             "give a run directory or a fraction such as 0.4") from None
         if not 0 < efficiency <= 1:
             raise UserError("--efficiency", f"is {efficiency}", "give a fraction in (0, 1]")
-    table = project(args.model, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, efficiency, source, pricing)
-    print(table.drop(columns=["label"]).to_markdown(index=False, floatfmt=NUMBER_FORMAT))
-    print(f"\nAll figures PROJECTED, not measured: {table['label'].iloc[0]}")
+    table, notes = project(args.model, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, pricing,
+                           efficiency, source)
+    print(f"{card.name} on {args.gpus} x {args.gpu}, ISL {args.isl} / OSL {args.osl}, preset '{pricing.assumptions.name}'")
+    if not table.empty:
+        print(projection_table(table))
+        print(textwrap.fill(f"All figures PROJECTED, not measured: {table['label'].iloc[0]}", 120))
+    for note in notes:
+        print(textwrap.fill(f"Note: {note}", 120))
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.csv, index=False)
@@ -130,3 +169,16 @@ def cmd_presets(args) -> int:
         a = load_assumptions(name)
         print(f"{name:<24} {a.ownership:<7} {a.description}")
     return 0
+
+
+def projection_table(table) -> str:
+    """The projection rows as a table that reads at 120 columns."""
+    shown = table.assign(
+        band=table["error_band"].map(lambda e: "n/a" if e != e or e is None else f"+/-{e:.0%}"),
+        ceiling=table["ceiling_output_tok_s"].map("{:,.0f}".format),
+        projected=table["projected_output_tok_s"].map("{:,.0f}".format),
+        usd=table["projected_total_per_mtok_usd"].map(lambda v: f"{v:.4g}" if v >= 0.001 else f"{v:.6f}"),
+    )[["batch_size", "max_batch", "decode_bound", "ceiling", "projected", "band", "usd"]]
+    return shown.rename(columns={"batch_size": "batch", "max_batch": "KV holds", "decode_bound": "bound",
+                                 "ceiling": "ceiling tok/s", "projected": "projected tok/s", "band": "error",
+                                 "usd": "$/M tokens"}).to_markdown(index=False)

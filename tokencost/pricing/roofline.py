@@ -1,12 +1,18 @@
 """Roofline: the most tokens per second a model can reach on an accelerator.
 
-Each decode step reads the weights it touches once (for an MoE, the expected
-number of distinct experts a batch of B tokens routes to, under uniform
-top-k routing) plus every sequence's KV cache, and does 2 FLOPs per active
-parameter per token plus attention. The step takes the longer of bytes /
-bandwidth and FLOPs / peak FLOPS; a batch of requests takes one prefill and
-OSL decode steps at the average context. These are ceilings: no real engine
-reaches them, and the ratio of measured to ceiling is the efficiency.
+Each decode step reads the weights it touches once plus every sequence's KV
+cache, and does 2 FLOPs per active parameter per token plus attention. The
+step takes the longer of bytes / bandwidth and FLOPs / peak FLOPS; a batch of
+requests takes one prefill and OSL decode steps at the average context.
+Prefill computes logits for each sequence's last token only, as engines do.
+
+For a dense model this is a ceiling: no real engine reaches it, and the ratio
+of measured to ceiling is the efficiency. For an MoE model the bytes depend on
+routing: under uniform top-k routing a batch of B tokens touches the expected
+number of distinct experts E(1 - (1 - k/E)^B). That is the *most* any routing
+with the same per-token k reads on average (the count is concave in the
+experts' shares), so it is an expectation, not a ceiling. The ceiling proper
+assumes the fewest experts a batch can touch, k per layer (`bound_*` fields).
 """
 
 from dataclasses import dataclass
@@ -33,7 +39,9 @@ class Ceiling:
     prefill_bound: str
     decode_step_s: float
     prefill_s: float
-    max_batch_by_memory: int  # sequences of ISL+OSL tokens whose KV cache fits beside the weights
+    # The true ceiling: for an MoE, every batch touching only k experts a layer; for a dense model, the same figures.
+    bound_output_tok_s: float
+    bound_total_tok_s: float
 
 
 def expected_distinct_experts(num_experts: int, top_k: int, tokens: float) -> float:
@@ -46,11 +54,13 @@ def kv_bytes_per_token(config: dict, bytes_per_param: float) -> float:
     return config["num_hidden_layers"] * 2 * kv_heads * head_dim(config) * bytes_per_param
 
 
-def weight_bytes_read(config: dict, tokens: float, bytes_per_param: float) -> float:
+def weight_bytes_read(config: dict, tokens: float, bytes_per_param: float, fewest_experts: bool = False) -> float:
     """Bytes of weights one forward pass over `tokens` tokens reads.
 
     The input embedding table is not read whole (only the rows of the tokens),
-    unless it is tied to the output layer, which is.
+    unless it is tied to the output layer, which is. An MoE layer reads the
+    experts uniform routing is expected to touch, or with `fewest_experts` the
+    top_k that every token could share.
     """
     weights = count_params(config).total
     if not config.get("tie_word_embeddings"):
@@ -58,15 +68,21 @@ def weight_bytes_read(config: dict, tokens: float, bytes_per_param: float) -> fl
     moe = moe_shape(config)
     if moe:
         expert = gated_mlp_params(config["hidden_size"], moe.expert_intermediate)
-        untouched = moe.num_experts - expected_distinct_experts(moe.num_experts, moe.top_k, tokens)
-        weights -= len(sparse_layers(config)) * untouched * expert
+        touched = min(moe.top_k, moe.num_experts) if fewest_experts else \
+            expected_distinct_experts(moe.num_experts, moe.top_k, tokens)
+        weights -= len(sparse_layers(config)) * (moe.num_experts - touched) * expert
     return weights * bytes_per_param
 
 
+def _lm_head_flops(config: dict) -> float:
+    return 2 * config["vocab_size"] * config["hidden_size"]
+
+
 def _active_flops_per_token(config: dict) -> float:
+    """FLOPs of one token through every layer and the output layer (an embedding lookup is not a matmul)."""
     active = count_params(config).active
     if not config.get("tie_word_embeddings"):
-        active -= config["vocab_size"] * config["hidden_size"]  # an embedding lookup is not a matmul
+        active -= config["vocab_size"] * config["hidden_size"]
     return 2 * active
 
 
@@ -84,22 +100,31 @@ def hardware_of(entry, units: float, dtype: str = "bfloat16") -> RooflineHardwar
     return RooflineHardware(bandwidth * 1e12 * units, flops * 1e12 * units, memory * 1e9 * units)
 
 
-def ceiling(config: dict, hardware: RooflineHardware, batch: int, isl: int, osl: int, dtype: str = "bfloat16") -> Ceiling:
+def ceiling(config: dict, hardware: RooflineHardware, batch: int, isl: int, osl: int, dtype: str = "bfloat16",
+            average_context: float | None = None) -> Ceiling:
+    """The ceiling for `batch` sequences of ISL prompt and OSL output tokens.
+
+    `average_context` is the mean context a decode step reads (default ISL + OSL/2,
+    right for fixed lengths; with variable output lengths it is ISL + E[O^2] / 2E[O])."""
     bpp = BYTES_PER_PARAM[dtype]
     kv_token = kv_bytes_per_token(config, bpp)
+    if average_context is None:
+        average_context = isl + osl / 2
 
-    def step(tokens: float, query_tokens: float, context: float, kv_read_tokens: float) -> tuple[float, str]:
-        bytes_moved = weight_bytes_read(config, tokens, bpp) + kv_read_tokens * kv_token
-        flops = _active_flops_per_token(config) * tokens + _attention_flops(config, query_tokens, context)
+    def step(tokens: float, logits: float, context: float, kv_read_tokens: float, fewest: bool) -> tuple[float, str]:
+        bytes_moved = weight_bytes_read(config, tokens, bpp, fewest) + kv_read_tokens * kv_token
+        flops = (_active_flops_per_token(config) * tokens - _lm_head_flops(config) * (tokens - logits)
+                 + _attention_flops(config, tokens, context))
         memory_s, compute_s = bytes_moved / hardware.bandwidth_bytes_s, flops / hardware.flops
         return max(memory_s, compute_s), "memory" if memory_s >= compute_s else "compute"
 
-    prefill_s, prefill_bound = step(batch * isl, batch * isl, isl / 2, batch * isl)
-    average_context = isl + osl / 2
-    decode_s, decode_bound = step(batch, batch, average_context, batch * average_context)
-    total_s = prefill_s + osl * decode_s
-    weights = weight_bytes_read(config, float("inf"), bpp)
-    free = hardware.memory_bytes - weights
+    def batch_time(fewest: bool) -> tuple[float, float, str, float, str]:
+        prefill_s, prefill_bound = step(batch * isl, batch, isl / 2, batch * isl, fewest)
+        decode_s, decode_bound = step(batch, batch, average_context, batch * average_context, fewest)
+        return prefill_s + osl * decode_s, prefill_s, prefill_bound, decode_s, decode_bound
+
+    total_s, prefill_s, prefill_bound, decode_s, decode_bound = batch_time(fewest=False)
+    bound_s = batch_time(fewest=True)[0]
     return Ceiling(
         output_tok_s=batch * osl / total_s,
         total_tok_s=batch * (isl + osl) / total_s,
@@ -107,5 +132,24 @@ def ceiling(config: dict, hardware: RooflineHardware, batch: int, isl: int, osl:
         prefill_bound=prefill_bound,
         decode_step_s=decode_s,
         prefill_s=prefill_s,
-        max_batch_by_memory=max(0, int(free // (kv_token * (isl + osl)))),
+        bound_output_tok_s=batch * osl / bound_s,
+        bound_total_tok_s=batch * (isl + osl) / bound_s,
     )
+
+
+def host_hardware(entry, units: float, measured: dict, resident_bytes: float) -> tuple[RooflineHardware | None, str]:
+    """A CPU point's figures with the bandwidth its run measured, and which bandwidth that is.
+
+    `measured` holds the record's memory_bandwidth_gb_s, cache_bandwidth_gb_s, llc_bytes and
+    bandwidth_threads. When the weights and KV cache a step reads (`resident_bytes`) fit in the
+    last-level cache, the step streams from the cache, so the cache's bandwidth bounds it.
+    Without a measurement, the catalog's figures stand."""
+    catalog = hardware_of(entry, units)
+    dram = measured.get("memory_bandwidth_gb_s")
+    if catalog is None or not dram:
+        return catalog, "catalog"
+    share = units / (measured.get("bandwidth_threads") or units)  # the probe ran on every CPU the run could use
+    cache, llc = measured.get("cache_bandwidth_gb_s"), measured.get("llc_bytes")
+    if cache and llc and resident_bytes <= llc:
+        return RooflineHardware(cache * 1e9 * share, catalog.flops, catalog.memory_bytes), "measured cache (cache-resident)"
+    return RooflineHardware(dram * 1e9 * share, catalog.flops, catalog.memory_bytes), "measured DRAM"

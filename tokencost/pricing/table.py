@@ -10,8 +10,10 @@ from bench.run.record import Mode, PointRecord
 from tokencost.pricing.api_prices import ApiPrice, blended_per_mtok
 from tokencost.pricing.assumptions import Assumptions
 from tokencost.pricing.catalog import HardwareEntry, find_hardware
-from tokencost.pricing.hourly import COMPONENTS, hourly_cost, token_prices
-from tokencost.pricing.roofline import ceiling, hardware_of
+from tokencost.pricing.hourly import (
+    COMPONENTS, boundary_power, host_w_per_unit, hourly_cost, idle_device_w, token_prices,
+)
+from tokencost.pricing.roofline import ceiling, hardware_of, host_hardware, kv_bytes_per_token, weight_bytes_read
 from tokencost.pricing.split import input_time_shares
 
 
@@ -23,6 +25,7 @@ POINT_COLUMNS = {
     "pairs_with": lambda r: r.model.pairs_with,
     "total_params": lambda r: r.model.total_params,
     "active_params": lambda r: r.model.active_params,
+    "weights": lambda r: r.model.weights,  # "dummy": random weights, a run of the machinery rather than of a model
     "engine": lambda r: r.engine.name,
     "batch_size": lambda r: r.batch_size,
     "isl": lambda r: r.workload.isl,
@@ -38,6 +41,11 @@ POINT_COLUMNS = {
     "prefill_duration_s": lambda r: r.prefill_probe and r.prefill_probe.duration_s,
     "accelerator": lambda r: r.hardware.accelerator,
     "accelerator_count": lambda r: r.hardware.accelerator_count,
+    # the host memory bandwidth the run measured (bench.memory_bandwidth); absent in older records
+    "memory_bandwidth_gb_s": lambda r: r.hardware.memory_bandwidth_gb_s,
+    "cache_bandwidth_gb_s": lambda r: r.hardware.cache_bandwidth_gb_s,
+    "llc_bytes": lambda r: r.hardware.llc_bytes,
+    "bandwidth_threads": lambda r: r.hardware.bandwidth_threads,
     "energy_method": lambda r: r.energy.method,
     "energy_boundary": lambda r: r.energy.boundary,
     "energy_j": lambda r: r.energy.energy_j,
@@ -71,12 +79,19 @@ SERVE_COLUMNS = {
     "goodput_share": lambda r: r.goodput and r.goodput.share,
 }
 
+# Power at the preset's boundary (tokencost.pricing.hourly): what J/token and tok/s per MW are reported at, and
+# the IT watts the electricity bill covers while serving and while idle (NaN when rented: the rate covers them).
+BOUNDARY_COLUMNS = ["power_boundary", "power_w_boundary", "j_per_output_token_boundary", "tok_s_per_mw",
+                    "billed_power_w", "billed_idle_power_w"]
 PRICED_COLUMNS = [
-    "hardware", "power_w_priced", "power_basis", "hourly_usd", *(f"{c}_usd_per_h" for c in COMPONENTS),
+    "hardware", "power_w_priced", "power_basis", *BOUNDARY_COLUMNS, "hourly_usd",
+    *(f"{c}_usd_per_h" for c in COMPONENTS),
     *(f"{c}_share" for c in COMPONENTS), "input_time_share", "split_method", "total_per_mtok_usd",
     "input_per_mtok_usd", "output_per_mtok_usd", "api", "api_per_mtok_usd", "cost_vs_api", "assumptions",
     "assumptions_hash", "label", "roofline_output_tok_s", "roofline_fraction", "decode_bound", "cost_split",
+    "roofline_expected_tok_s", "roofline_basis",
 ]
+CEILING_TOO_LOW = "ceiling_too_low"  # measured above the roofline: the hardware figures understate the machine
 SORT_COLUMNS = ["hardware", "engine", "kind", "model", "batch_size", "concurrency", "request_rate", "isl", "osl"]
 
 
@@ -103,7 +118,7 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
     if points.empty:
         return points.reindex(columns=[*points.columns, *PRICED_COLUMNS])
     shares = input_time_shares(points)
-    rows = []
+    rows, boundaries = [], []
     for p, split in zip(points.to_dict("records"), shares.to_dict("records")):
         hardware = find_hardware(p["accelerator"], catalog)
         units = p["accelerator_count"]
@@ -112,14 +127,26 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
             power_w, power_basis = units * hardware.tdp_w, "estimated-from-tdp"
         idle_w = None if pd.isna(p["idle_power_w_priced"]) else p["idle_power_w_priced"]
         cost = hourly_cost(units, hardware, power_w, a, idle_power_w=idle_w)
+        busy = boundary_power(units, hardware, power_w, a)
+        idle = boundary_power(units, hardware, idle_device_w(units, hardware, a) if idle_w is None else idle_w, a)
+        boundaries.append(_boundary_words(a, host_w_per_unit(hardware, a), p["accelerator"]))
         share = None if pd.isna(split["input_time_share"]) else split["input_time_share"]
         prices = token_prices(cost.total, p["input_tok_s"], p["output_tok_s"], share)
         api_price = blended_per_mtok(api, p["input_tokens"], p["output_tokens"])
-        roof = _roofline(p, hardware)
+        roof, roof_basis = _roofline(p, hardware)
         rows.append({
             "hardware": hardware.key,
             "power_w_priced": power_w,
             "power_basis": power_basis,
+            "power_boundary": a.power_boundary,
+            "power_w_boundary": busy.watts,
+            # the measured joules scaled to the boundary where measured; else the priced watts over tok/s
+            "j_per_output_token_boundary": p["j_per_output_token"] * busy.watts / power_w
+            if pd.notna(p["j_per_output_token"]) and power_w > 0
+            else busy.watts / p["output_tok_s"] if p["output_tok_s"] > 0 else float("nan"),
+            "tok_s_per_mw": p["total_tok_s"] / busy.watts * 1e6 if busy.watts > 0 else float("nan"),
+            "billed_power_w": float("nan") if a.ownership == "rented" else busy.billed_w,
+            "billed_idle_power_w": float("nan") if a.ownership == "rented" else idle.billed_w,
             "hourly_usd": cost.total,
             **{f"{c}_usd_per_h": getattr(cost, c) for c in COMPONENTS},
             **{f"{c}_share": s for c, s in cost.shares().items()},
@@ -132,18 +159,34 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
             "cost_vs_api": prices.total / api_price,
             "assumptions": a.name,
             "assumptions_hash": a.hash,
-            "roofline_output_tok_s": roof.output_tok_s if roof else float("nan"),
-            "roofline_fraction": p["output_tok_s"] / roof.output_tok_s if roof else float("nan"),
+            # the ceiling proper (an MoE's fewest experts), and uniform routing's expectation beside it
+            "roofline_output_tok_s": roof.bound_output_tok_s if roof else float("nan"),
+            "roofline_expected_tok_s": roof.output_tok_s if roof else float("nan"),
+            "roofline_fraction": p["output_tok_s"] / roof.bound_output_tok_s if roof else float("nan"),
+            "roofline_basis": roof_basis,
             "decode_bound": roof.decode_bound if roof else None,
             "cost_split": " / ".join(f"{s:.0%}" for s in cost.shares().values()),
         })
     priced = pd.concat([points.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+    # Above its ceiling, a point proves the ceiling's figures wrong; it is no efficiency.
+    over = priced["roofline_fraction"] > 1
+    priced.loc[over, "checks"] = priced.loc[over, "checks"].map(
+        lambda c: ("failed: " if c == "ok" else f"{c}, ") + CEILING_TOO_LOW)
     priced["label"] = (
         "tok/s measured; energy " + priced["energy_method"].map(_energy_word)
         + priced["energy_boundary"].map(lambda b: "" if b == "none" else f" ({b if isinstance(b, str) else '?'})")
-        + "; $ estimated from '" + a.name + "'"
+        + pd.Series(boundaries, index=priced.index) + "; $ estimated from '" + a.name + "'"
     )
     return priced.sort_values([c for c in SORT_COLUMNS if c in priced], ignore_index=True, kind="stable")
+
+
+def _boundary_words(a: Assumptions, host_w: float, accelerator: str) -> str:
+    """The label's words for the power boundary: what the reported watts cover."""
+    if a.power_boundary == "gpu":
+        return "; power: gpu boundary, a floor"
+    host = f"+{host_w:g} W/{'vCPU' if str(accelerator).startswith('CPU (') else 'GPU'} host"
+    return f"; power: node boundary, {host}" if a.power_boundary == "node" \
+        else f"; power: facility boundary, ({host}) x PUE {a.pue:g}"
 
 
 @lru_cache(maxsize=64)
@@ -154,14 +197,24 @@ def _card_config(name: str) -> dict | None:
         return None  # a record from a model card this checkout does not have
 
 
-def _roofline(point: dict, hardware: HardwareEntry):
-    """The point's ceiling at the requests it held in flight, or None without the card or hardware figures."""
+def _roofline(point: dict, hardware: HardwareEntry) -> tuple:
+    """The point's ceiling at the requests it held in flight and the bandwidth it used, or (None, None)
+    without the card or hardware figures. A CPU run's measured bandwidth replaces the catalog's."""
     config = _card_config(point["model"])
-    figures = hardware_of(hardware, point["accelerator_count"])
     in_flight = point["batch_size"] if pd.notna(point["batch_size"]) else point.get("concurrency")
-    if config is None or figures is None or pd.isna(point["isl"]) or in_flight is None or pd.isna(in_flight):
-        return None
-    return ceiling(config, figures, int(in_flight), int(point["isl"]), int(point["osl"]))
+    if config is None or pd.isna(point["isl"]) or in_flight is None or pd.isna(in_flight):
+        return None, None
+    batch, isl, osl = int(in_flight), int(point["isl"]), int(point["osl"])
+    measured = {k: point.get(k) for k in ("memory_bandwidth_gb_s", "cache_bandwidth_gb_s", "llc_bytes",
+                                          "bandwidth_threads") if pd.notna(point.get(k))}
+    if hardware.key.startswith("cpu") and measured:
+        resident = weight_bytes_read(config, float("inf"), 2) + batch * (isl + osl) * kv_bytes_per_token(config, 2)
+        figures, basis = host_hardware(hardware, point["accelerator_count"], measured, resident)
+    else:
+        figures, basis = hardware_of(hardware, point["accelerator_count"]), "catalog"
+    if figures is None:
+        return None, None
+    return ceiling(config, figures, batch, isl, osl), basis
 
 
 def _energy_word(method: str) -> str:

@@ -44,7 +44,7 @@ def commands(tmp_path: Path) -> dict[str, list]:
         "quote": ["quote", "--gpu", "h100-sxm", "--tok-s", "1000"],
         "report": ["report", CPU_DEMO, serve_demo, "-o", tmp_path / "report"],
         "compare": ["compare", CPU_DEMO, CPU_DEMO],
-        "project": ["project", "--model", "qwen3-30b-a3b", "--gpu", "h200", "--efficiency", CPU_DEMO],
+        "project": ["project", "--model", "qwen3-30b-a3b", "--gpu", "h200"],
         "claims": ["claims", CPU_DEMO, "-o", tmp_path / "claims"],
         "presets": ["presets"],
         "models": ["models"],

@@ -1,0 +1,76 @@
+"""The shipped calibration is what its data gives, and its errors are what the README says."""
+
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from tokencost.analysis.calibration import (
+    FITTED, TARGET_ERROR, comparison, fit, measurements, readme_table, shipped_calibrations, training_rows,
+)
+from tokencost.pricing.catalog import load_catalog
+
+README = Path(__file__).parents[4] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def h100():
+    points = measurements()
+    calibration = fit(points, "h100-sxm", load_catalog())
+    return calibration, comparison(points[points["gpu"] == "h100-sxm"], calibration, load_catalog())
+
+
+def test_the_shipped_calibration_is_what_the_committed_data_fits(h100):
+    shipped = shipped_calibrations()["h100-sxm"]
+    calibration, _ = h100
+    for kind in ("dense", "moe"):
+        assert shipped.efficiency[kind] == pytest.approx(calibration.efficiency[kind], abs=1e-3)
+        assert shipped.held_out_error[kind] == pytest.approx(calibration.held_out_error[kind], abs=1e-3)
+    assert shipped.collective_latency_s == pytest.approx(calibration.collective_latency_s, rel=1e-2)
+
+
+def test_every_published_h100_point_is_within_the_target(h100):
+    _, table = h100
+    assert len(table) == 52
+    worst = (table["ratio"] - 1).abs().max()
+    assert worst <= TARGET_ERROR, table.loc[(table["ratio"] - 1).abs().idxmax()].to_dict()
+
+
+def test_held_out_points_include_models_the_fit_never_saw(h100):
+    _, table = h100
+    held = table[~table["trained"]]
+    assert {"qwen3-8b", "qwen3-32b"} <= set(held["model"])
+    assert "qwen3-8b" not in set(table[table["trained"]]["model"])
+    assert training_rows(measurements()).sum() < len(measurements()) / 2
+
+
+def test_the_memory_limit_at_the_points_the_source_found_full(h100):
+    _, table = h100
+    capped = table[table["memory_capped"]].set_index(["model", "gpus"])
+    # one GPU, no sharing of prompts between requests: the estimate lands within 5 %
+    for key in [("qwen3-32b", 1), ("qwen3-30b-a3b", 1)]:
+        assert capped.loc[key, "projected_max_batch"] == pytest.approx(capped.loc[key, "batch"], rel=0.05)
+    # more room, more turns of one conversation in flight together, sharing their prefix: the estimate is low
+    assert capped.loc[("llama-3.1-8b", 1), "projected_max_batch"] < capped.loc[("llama-3.1-8b", 1), "batch"]
+
+
+def test_the_readme_carries_the_table_and_the_errors(h100):
+    calibration, table = h100
+    text = README.read_text()
+    assert readme_table(table) in text
+    for kind in ("dense", "moe"):
+        assert f"{calibration.held_out_error[kind]:.0%}" in text
+
+
+def test_b200_is_shipped_with_its_larger_error_stated():
+    b200 = shipped_calibrations()["b200"]
+    assert min(b200.held_out_error.values()) > TARGET_ERROR
+    text = README.read_text()
+    assert all(f"{e:.0%}" in text for e in b200.held_out_error.values())
+
+
+def test_fitted_file_names_its_source():
+    data = tomllib.loads(resources.files("tokencost").joinpath(FITTED).read_text())
+    assert all(re.search(r"ml-energy/leaderboard @0cd52dab", entry["source"]) for entry in data.values())

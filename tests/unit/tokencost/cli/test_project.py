@@ -1,0 +1,53 @@
+"""`tokencost project`: calibrated by default, never past the KV cache, never from a CPU's efficiency."""
+
+import re
+
+from tests.conftest import CPU_DEMO
+from tests.support.records_factory import point_record, write_run
+from tests.unit.tokencost.cli.test_hostile_review import one_line_error, tokencost
+
+
+def test_default_projection_is_calibrated_banded_and_fits_120_columns(capsys):
+    code, out, err = tokencost(capsys, "project", "--model", "qwen3-30b-a3b", "--gpu", "h100-sxm",
+                               "--batch-sizes", "1,8,32,512")
+    assert code == 0, err
+    assert max(map(len, out.splitlines())) <= 120
+    text = " ".join(out.split())  # long lines are wrapped
+    assert "calibrated on h100-sxm" in text and "+/-14%" in text
+    assert "batch 512 not projected: the KV cache of 1 x h100-sxm holds 89 sequences" in text
+    rows = [line for line in out.splitlines() if re.match(r"\|\s+\d", line)]
+    assert [int(r.split("|")[1]) for r in rows] == [1, 8, 32, 89]  # stops at the batch that fits, and projects it
+
+
+def test_another_gpu_says_its_calibration_is_borrowed(capsys):
+    code, out, _ = tokencost(capsys, "project", "--model", "llama-3.1-8b", "--gpu", "h200")
+    assert code == 0
+    assert "calibration fitted on h100-sxm, applied to h200 without measurements of it" in " ".join(out.split())
+
+
+def test_a_given_efficiency_has_no_error_band(capsys):
+    code, out, _ = tokencost(capsys, "project", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--efficiency", "0.5")
+    assert code == 0
+    assert "roofline x 50.0% efficiency (given on the command line), no held-out error" in " ".join(out.split())
+    assert "| n/a " in out
+
+
+def test_an_efficiency_measured_on_cpus_is_refused(capsys):
+    line = one_line_error(capsys, "--efficiency", "project", "--model", "qwen3-30b-a3b", "--gpu", "h200",
+                          "--efficiency", CPU_DEMO)
+    assert "measured on CPUs" in line
+
+
+def test_an_efficiency_from_another_model_kind_says_so(tmp_path, capsys):
+    run = write_run(tmp_path / "run", point_record(model="llama-3.1-8b", batch=8, output_tok_s=500.0,
+                                                   accelerator="NVIDIA H100 80GB HBM3", units=1, power_w=400.0,
+                                                   method="nvml-counter", isl=128, osl=128))
+    code, out, err = tokencost(capsys, "project", "--model", "qwen3-30b-a3b", "--gpu", "h100-sxm",
+                               "--efficiency", run)
+    assert code == 0, err
+    assert "no moe point: taken from dense models" in " ".join(out.split())
+
+
+def test_a_cpu_is_no_projection_target(capsys):
+    line = one_line_error(capsys, "--gpu", "project", "--model", "tiny-dense", "--gpu", "cpu-vcpu")
+    assert "not a GPU" in line

@@ -1,0 +1,103 @@
+"""Projected serving throughput: the roofline's step times, made real by a calibration.
+
+An engine serving B sequences with continuous batching spends, per output token
+of every sequence, one decode step of
+
+    roofline decode step / efficiency  +  collectives x (latency + bytes per sequence x B / bandwidth)
+
+and, once per sequence, its share of the roofline prefill / efficiency. The
+efficiency (one per model kind: dense, MoE) and the collectives' latency and
+bandwidth are fitted to published measurements (tokencost.analysis.calibration);
+they are not the hardware's datasheet figures, and absorb whatever else an
+engine spends per step.
+
+Collectives, per decode step, on G GPUs:
+- dense, tensor parallel: 2 all-reduces a layer, each moving 2(G-1)/G x hidden x 2 bytes a sequence (ring);
+- MoE, expert parallel: 2 all-to-alls (dispatch, combine) a sparse layer, each moving
+  top_k x (G-1)/G x hidden x 2 bytes a sequence.
+
+The batch stops where the KV cache is full: vLLM's share of each GPU's memory
+(0.9), less the weights and a reserve (bench.inputs.fit), holds the sequences
+at their average context. A batch beyond that is not served as a batch, so it
+is not projected.
+"""
+
+import math
+from dataclasses import dataclass
+
+from bench.inputs.cards import ModelCard
+from bench.inputs.fit import GIB, estimate
+from bench.inputs.params import moe_shape, sparse_layers
+from bench.inputs.suite import EngineSettings
+from tokencost.pricing.roofline import Ceiling, RooflineHardware, ceiling
+
+ACTIVATION_BYTES = 2  # BF16 activations cross the links
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What turns a roofline into a projection for one engine on one kind of GPU."""
+
+    key: str
+    engine: str
+    fitted_on: str  # the catalog key of the GPU the measurements come from
+    efficiency: dict[str, float]  # by model kind ("dense", "moe")
+    collective_latency_s: float
+    collective_bandwidth_bytes_s: float
+    held_out_error: dict[str, float]  # worst |projected / measured - 1| on points left out of the fit, by kind
+    source: str
+
+
+@dataclass(frozen=True)
+class Collectives:
+    per_step: int
+    bytes_per_sequence: float
+
+
+def collectives(config: dict, gpus: int) -> Collectives:
+    """The collectives one decode step runs across `gpus` GPUs, and the bytes each moves per sequence."""
+    if gpus <= 1:
+        return Collectives(0, 0.0)
+    hidden_bytes = config["hidden_size"] * ACTIVATION_BYTES
+    moe = moe_shape(config)
+    if moe:
+        return Collectives(2 * len(sparse_layers(config)), moe.top_k * (gpus - 1) / gpus * hidden_bytes)
+    return Collectives(2 * config["num_hidden_layers"], 2 * (gpus - 1) / gpus * hidden_bytes)
+
+
+def kv_capacity(card: ModelCard, memory_bytes_per_gpu: float, gpus: int, average_context: float,
+                dtype: str = "bfloat16") -> int:
+    """Sequences at `average_context` tokens whose KV cache fits beside the weights on `gpus` GPUs."""
+    settings = EngineSettings(tensor_parallel_size=gpus, dtype=dtype)
+    fit = estimate(card, settings, math.ceil(average_context), int(memory_bytes_per_gpu))
+    return int(fit.kv_room // (fit.kv_per_token * average_context))
+
+
+@dataclass(frozen=True)
+class Projection:
+    batch: int  # the batch projected
+    max_batch: int  # the most sequences the KV cache holds
+    output_tok_s: float
+    total_tok_s: float
+    ceiling: Ceiling
+
+    @property
+    def fits(self) -> bool:
+        return self.batch <= self.max_batch
+
+
+def project_throughput(card: ModelCard, hardware: RooflineHardware, gpus: int, batch: int, isl: int, osl: int,
+                       calibration: Calibration, average_context: float | None = None,
+                       dtype: str = "bfloat16") -> Projection:
+    """Projected tok/s of `batch` sequences on `gpus` GPUs whose figures (all of them together) are `hardware`."""
+    if average_context is None:
+        average_context = isl + osl / 2
+    roof = ceiling(card.config, hardware, batch, isl, osl, dtype, average_context)
+    efficiency = calibration.efficiency[card.kind]
+    comm = collectives(card.config, gpus)
+    comm_s = comm.per_step * (calibration.collective_latency_s
+                              + comm.bytes_per_sequence * batch / calibration.collective_bandwidth_bytes_s)
+    total_s = roof.prefill_s / efficiency + osl * (roof.decode_step_s / efficiency + comm_s)
+    # memory_gb in the catalog is the HBM size, which is binary (an "80 GB" H100 has 80 GiB)
+    max_batch = kv_capacity(card, hardware.memory_bytes / 1e9 / gpus * GIB, gpus, average_context, dtype)
+    return Projection(batch, max_batch, batch * osl / total_s, batch * (isl + osl) / total_s, roof)
