@@ -67,13 +67,13 @@ def project(model: str, gpu: str, gpus: int, batch_sizes, isl: int, osl: int, pr
     projections = [project_throughput(card, figures, gpus, batch, isl, osl, calibration) for batch in batch_sizes]
     max_batch = projections[0].max_batch if projections else 0
     too_big = [p.batch for p in projections if not p.fits]
-    if too_big:
+    if max_batch == 0:
+        notes.append(f"{card.name} does not fit {gpus} x {hardware.key} at all: its weights leave no room for a KV cache")
+    elif too_big:
         notes.append(f"batch {', '.join(map(str, too_big))} not projected: the KV cache of {gpus} x {hardware.key} "
                      f"holds {max_batch} sequences of {card.name} at {isl}+{osl} tokens")
-        if 0 < max_batch not in batch_sizes:
+        if max_batch not in batch_sizes:
             projections.append(project_throughput(card, figures, gpus, max_batch, isl, osl, calibration))
-    if max_batch == 0:
-        notes.append(f"{card.name} does not fit {gpus} x {hardware.key} at all")
     rows = []
     for p in sorted((p for p in projections if p.fits and p.batch > 0), key=lambda p: p.batch):
         rows.append({

@@ -51,3 +51,9 @@ def test_an_efficiency_from_another_model_kind_says_so(tmp_path, capsys):
 def test_a_cpu_is_no_projection_target(capsys):
     line = one_line_error(capsys, "--gpu", "project", "--model", "tiny-dense", "--gpu", "cpu-vcpu")
     assert "not a GPU" in line
+
+
+def test_a_model_too_big_for_the_gpu_is_not_projected(capsys):
+    code, out, _ = tokencost(capsys, "project", "--model", "qwen3-32b", "--gpu", "l4")
+    assert code == 0
+    assert "qwen3-32b does not fit 1 x l4 at all" in out and "$/M" not in out
