@@ -6,6 +6,7 @@ the failure and decides whether the model's remaining points can still run.
 """
 
 import json
+import textwrap
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,7 +94,8 @@ def host_memory_bandwidth(previous: dict | None, log: Callable[[str], None] = pr
     if stored.get("memory_bandwidth_gb_s") is not None:
         return {k: stored.get(k) for k in BANDWIDTH_FIELDS}
     found = memory_bandwidth.measure()
-    log(f"memory bandwidth: {found.summary()}")
+    for line in textwrap.wrap(f"memory bandwidth: {found.summary()}", 120, subsequent_indent="  "):
+        log(line)
     return found.record_fields()
 
 
