@@ -6,8 +6,8 @@ the failure and decides whether the model's remaining points can still run.
 """
 
 import json
-import textwrap
 import socket
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
