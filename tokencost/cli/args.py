@@ -298,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder of published runs (default: results)")
     _pricing_options(index)
 
+    gpu_table = commands.add_parser("gpu-table", help="rebuild the published GPU cost table (projected, and "
+                                    "others' measurements priced alike) from its committed inputs")
+    gpu_table.add_argument("folder", type=Path, nargs="?", default=Path("results/gpu-cost-table"), metavar="DIR",
+                           help="folder holding the table's inputs.toml (default: results/gpu-cost-table)")
+
     compare = commands.add_parser("compare",
                                   help="CI gate: fail (exit 1) when NEW costs more or runs slower than BASELINE")
     compare.add_argument("baseline", type=Path, metavar="BASELINE",

@@ -56,6 +56,14 @@ def cmd_report(args) -> int:
     return report_and_print(args.run_dirs, out_dir, pricing_from(args), args.wide)
 
 
+def cmd_gpu_table(args) -> int:
+    from tokencost.publish.gpu_table import write
+
+    for path in write(args.folder):
+        print(f"Wrote {path}")
+    return 0
+
+
 def cmd_index(args) -> int:
     from bench.errors import UserError
     from tokencost.publish.results_index import publication_problems, write_index

@@ -12,6 +12,7 @@ from tokencost.publish import provenance
 from tokencost.publish.write import cheapest_point
 
 README = "README.md"
+GPU_TABLE = "gpu-cost-table"  # written by `tokencost gpu-table`, not a run
 NOT_PUBLISHED_DIRS = ("runs", "baselines")  # local runs (not committed); the CI gate's baselines
 LINKED_FILES = ("report.md", "index.html", "claims.md")
 NOTE_FILE = "about.md"  # optional: a run's own caveats, quoted under the table
@@ -77,6 +78,12 @@ def index_markdown(results_dir: Path, pricing: Pricing) -> str:
     lines += [f"**{name}**: {' '.join(text.split())}\n" for name, text in notes]
     if not _measured_on_gpu([r for records in runs.values() for r in records]):
         lines += ["No GPU-measured run is published yet.", ""]
+    table = Path(results_dir) / GPU_TABLE
+    if (table / "summary.md").exists():
+        lines += ["## GPU cost table: projected, and measured by others", "",
+                  (table / "summary.md").read_text().strip(), "",
+                  f"The seed questions answered from it, with error bands: [{GPU_TABLE}/report.md]({GPU_TABLE}/report.md); "
+                  f"every row in [{GPU_TABLE}/costs.csv]({GPU_TABLE}/costs.csv).", ""]
     return "\n".join(lines)
 
 

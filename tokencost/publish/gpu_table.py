@@ -1,0 +1,192 @@
+"""The published GPU cost table: projections with their error bands, beside others' GPU measurements priced alike.
+
+Built from committed inputs only (the folder's inputs.toml, the model cards, the catalog, the presets, the
+calibration and its published measurements), so anyone can rebuild it with `tokencost gpu-table DIR` and get
+the same files. Two kinds of rows, never mixed up:
+
+- projected: tokencost's serving model calibrated on published vLLM measurements (tokencost.analysis.calibration),
+  at fixed prompt and output lengths, power at TDP. Tokens are input + output tokens of all the GPUs serving
+  the model; each row carries the held-out error band of its calibration.
+- measured by ML.ENERGY, priced by tokencost: their steady-state output tok/s of all the GPUs and their
+  measured GPU power (vLLM 0.11.1, BF16, LMArena chat), priced under the same presets. They publish output
+  tokens only, so these rows have $/M output tokens (the whole hour charged to output tokens) and no total.
+"""
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bench.errors import UserError
+from bench.inputs.cards import load_card
+from tokencost.analysis.calibration import (
+    comparison,
+    measurements,
+    shipped_calibrations,
+)
+from tokencost.analysis.projection import project
+from tokencost.pricing.assumptions import load_assumptions
+from tokencost.pricing.catalog import find_hardware, load_catalog
+from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
+from tokencost.pricing.priced_runs import Pricing
+from tokencost.pricing.roofline import hardware_of
+from tokencost.pricing.serving_model import kv_capacity
+from tokencost.publish.document import number
+
+INPUTS = "inputs.toml"
+GPU_COUNTS = (1, 2, 4, 8)
+MEASURED_BY = "measured by ML.ENERGY, priced by tokencost"
+SOURCE_DATE = "2026-02-27"  # the leaderboard data's commit date (tokencost/data/calibration/README.md)
+PROJECTED_TOKENS = "input + output tokens a second of all the GPUs serving the model"
+MEASURED_TOKENS = "output tokens a second of the whole system (all its GPUs); input tokens not published"
+
+
+@dataclass(frozen=True)
+class TableInputs:
+    models: list[str]
+    gpus: list[str]
+    shapes: list[tuple[int, int]]
+    batch_sizes: list[int]
+    presets: list[str]
+    main_preset: str
+
+
+def read_inputs(folder: Path) -> TableInputs:
+    path = Path(folder) / INPUTS
+    try:
+        data = tomllib.loads(path.read_text())["table"]
+        inputs = TableInputs(models=list(data["models"]), gpus=list(data["gpus"]),
+                             shapes=[(int(i), int(o)) for i, o in data["shapes"]],
+                             batch_sizes=sorted(int(b) for b in data["batch_sizes"]),
+                             presets=list(data["presets"]), main_preset=str(data["main_preset"]))
+    except FileNotFoundError:
+        raise UserError("DIR", f"{path} does not exist", "give the folder that holds the table's inputs.toml") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
+        raise UserError(str(path), f"is not a table of inputs ({e!r})",
+                        "give [table] with models, gpus, shapes, batch_sizes, presets and main_preset") from None
+    if inputs.main_preset not in inputs.presets:
+        raise UserError(f"{path} main_preset", f"{inputs.main_preset!r} is not among presets", "list it in presets")
+    return inputs
+
+
+def fewest_gpus(card, entry, isl: int, osl: int) -> int | None:
+    """The fewest GPUs (1, 2, 4 or 8) whose memory holds the weights and one sequence's KV cache."""
+    figures = hardware_of(entry, 1)
+    for count in GPU_COUNTS:
+        if kv_capacity(card, figures.memory_bytes / 1e9 * 2**30, count, isl + osl / 2) >= 1:
+            return count
+    return None
+
+
+def projected_rows(inputs: TableInputs, catalog) -> pd.DataFrame:
+    pricing = Pricing.of(load_assumptions(inputs.main_preset), catalog)
+    rows = []
+    for model in inputs.models:
+        card = load_card(model)
+        for gpu in inputs.gpus:
+            entry = find_hardware(gpu, catalog)
+            for isl, osl in inputs.shapes:
+                count = fewest_gpus(card, entry, isl, osl)
+                if count is None:
+                    continue
+                table, notes = project(model, gpu, count, inputs.batch_sizes, isl, osl, pricing)
+                borrowed = next((n for n in notes if n.startswith("calibration fitted on")), "")
+                for row in table.to_dict("records"):
+                    rows.append({
+                        "basis": "projected", "mode": "offline", "engine": "vllm", "model": model, "kind": card.kind,
+                        "hardware": entry.key, "accelerator_count": count, "batch_size": row["batch_size"],
+                        "max_batch": row["max_batch"], "isl": isl, "osl": osl,
+                        "output_tok_s": row["projected_output_tok_s"],
+                        "total_tok_s": row["projected_output_tok_s"] * (isl + osl) / osl,
+                        "power_w": count * entry.tdp_w, "error_band": row["error_band"], "precision": "bf16",
+                        "token_definition": PROJECTED_TOKENS,
+                        "label": row["label"].split("; $ from")[0] + (f"; {borrowed}" if borrowed else ""),
+                    })
+    return pd.DataFrame(rows)
+
+
+def measured_rows(catalog) -> pd.DataFrame:
+    points = measurements()
+    rows = []
+    for gpu, calibration in shipped_calibrations().items():
+        chosen = points[points["gpu"] == gpu]
+        projected = comparison(chosen, calibration, catalog)
+        for (_, point), (_, check) in zip(chosen.iterrows(), projected.iterrows()):
+            rows.append({
+                "basis": "measured by ML.ENERGY", "mode": "offline", "engine": "vllm", "model": point["card"],
+                "kind": load_card(point["card"]).kind, "hardware": gpu, "accelerator_count": point["gpus"],
+                "batch_size": point["max_num_seqs"], "in_flight": point["avg_batch_size"],
+                "osl": round(point["avg_output_len"]), "output_tok_s": point["output_tok_s"],
+                "power_w": point["avg_power_w"], "measured_j_per_output_token": point["j_per_output_token"],
+                "projected_output_tok_s": check["projected_tok_s"], "projected_over_measured": check["ratio"],
+                "error_band": calibration.held_out_error[check["kind"]], "precision": "bf16",
+                "token_definition": MEASURED_TOKENS, "source": calibration.source, "date": SOURCE_DATE,
+                "label": f"{MEASURED_BY}; vLLM 0.11.1, BF16, LMArena chat, steady state, output tokens of all GPUs, "
+                         "GPU power measured",
+            })
+    return pd.DataFrame(rows)
+
+
+def priced(rows: pd.DataFrame, inputs: TableInputs, catalog) -> pd.DataFrame:
+    """$/M output tokens (and total tokens where known) under every preset; the main preset's also as
+    total_per_mtok_usd, the column `tokencost compare` reads."""
+    rows = rows.copy()
+    for preset in inputs.presets:
+        assumptions = load_assumptions(preset)
+        hourly, capital_share = [], []
+        for row in rows.to_dict("records"):
+            entry = find_hardware(row["hardware"], catalog)
+            try:
+                cost = hourly_cost(row["accelerator_count"], entry, row["power_w"], assumptions)
+            except UserError:  # a rate or price the catalog or preset does not have for this GPU
+                hourly.append(math.nan)
+                capital_share.append(math.nan)
+                continue
+            hourly.append(cost.total)
+            capital_share.append(cost.shares()["capital"])
+        rows[f"usd_per_h {preset}"] = hourly
+        rows[f"capital_share {preset}"] = capital_share
+        rows[f"usd_per_m_output {preset}"] = [h / (t * 3600 / 1e6) for h, t in zip(hourly, rows["output_tok_s"])]
+        rows[f"usd_per_m_total {preset}"] = [
+            usd_per_mtok(h, t) if pd.notna(t) and pd.notna(h) else math.nan
+            for h, t in zip(hourly, rows.get("total_tok_s", pd.Series(math.nan, index=rows.index)))]
+    main = inputs.main_preset
+    rows["total_per_mtok_usd"] = rows[f"usd_per_m_total {main}"].where(
+        rows[f"usd_per_m_total {main}"].notna(), rows[f"usd_per_m_output {main}"])
+    rows["j_per_output_token"] = rows["power_w"] / rows["output_tok_s"]
+    rows["tok_s_per_gpu"] = rows["output_tok_s"] / rows["accelerator_count"]
+    return rows
+
+
+def build(folder: Path) -> pd.DataFrame:
+    inputs = read_inputs(folder)
+    catalog = load_catalog()
+    rows = pd.concat([projected_rows(inputs, catalog), measured_rows(catalog)], ignore_index=True)
+    order = ["basis", "model", "hardware", "accelerator_count", "isl", "osl", "batch_size"]
+    return priced(rows, inputs, catalog).sort_values(order, kind="stable", ignore_index=True)
+
+
+def write(folder: Path) -> list[Path]:
+    """Rebuild the table's files in `folder` from its inputs.toml."""
+    from tokencost.publish.gpu_answers import answers_markdown, summary_markdown
+
+    folder = Path(folder)
+    inputs = read_inputs(folder)
+    table = build(folder)
+    costs = folder / "costs.csv"
+    table.to_csv(costs, index=False, float_format="%.6g")
+    table = pd.read_csv(costs)  # what the files say is what the report says
+    report, summary = folder / "report.md", folder / "summary.md"
+    report.write_text(answers_markdown(table, inputs))
+    summary.write_text(summary_markdown(table, inputs))
+    return [costs, report, summary]
+
+
+def band_text(band) -> str:
+    return "" if band is None or pd.isna(band) else f"+/-{band:.0%}"
+
+
+def usd(value) -> str:
+    return "n/a" if value is None or pd.isna(value) else "$" + number(value, 3)
