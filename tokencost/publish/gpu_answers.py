@@ -30,13 +30,15 @@ def _cost_range(cost: float, band: float) -> tuple[float, float]:
     return cost / (1 + band), cost / (1 - band) if band < 1 else float("inf")
 
 
-def summary_table(table: pd.DataFrame, main: str) -> pd.DataFrame:
-    """One row per model and GPU: the cheapest projected batch at the first shape, and the cheapest published
-    measurement per model, GPU and GPU count."""
+def summary_table(table: pd.DataFrame, main: str, shape: tuple[int, int] | None = None,
+                  measured_too: bool = True) -> pd.DataFrame:
+    """One row per model and GPU: the cheapest projected batch at `shape` (default the first), and the cheapest
+    published measurement per model, GPU and GPU count."""
     projected = _projected(table)
-    first = projected[(projected["isl"] == projected["isl"].iloc[0]) & (projected["osl"] == projected["osl"].iloc[0])]
+    isl, osl = shape or (projected["isl"].iloc[0], projected["osl"].iloc[0])
+    first = projected[(projected["isl"] == isl) & (projected["osl"] == osl)]
     best = first.loc[first.groupby(["model", "hardware"])[f"usd_per_m_total {main}"].idxmin()]
-    measured = _measured(table)
+    measured = _measured(table) if measured_too else _measured(table).iloc[:0]
     cheapest = measured.loc[measured.groupby(["model", "hardware", "accelerator_count"])[
         f"usd_per_m_output {main}"].idxmin()]
     rows = []
@@ -207,6 +209,11 @@ def answers_markdown(table: pd.DataFrame, inputs) -> str:
         "## The table",
         "",
         summary_markdown(table, inputs),
+        *[line for isl, osl in inputs.shapes[1:] for line in (
+            f"## Longer inputs: ISL {isl} / OSL {osl}", "",
+            "The cheapest projected batch per model and GPU at these lengths (projected only: no published "
+            "measurement uses them).", "",
+            summary_table(table, main, (isl, osl), measured_too=False).to_markdown(index=False), "")],
         *chip_share(table, inputs.presets),
         *h100_vs_a100(table, main),
         *moe_vs_dense(table, main),
