@@ -81,20 +81,27 @@ def cmd_index(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    import json
+
     from tokencost.gate import compare as gate
-    from tokencost.gate.benchmark_json import write_benchmark_json
+    from tokencost.gate.benchmark_json import benchmark_json
 
     pricing = pricing_from(args)
     baseline, _ = gate.load_points(args.baseline, pricing, "BASELINE")
     new, new_records = gate.load_points(args.new, pricing, "NEW")
+    gate.refuse_projections(new, args.new, "NEW")
     diff = gate.compare(baseline, new, args.max_regression)
     print(gate.diff_markdown(diff))
     n = gate.counts(diff)
     print(f"\n{args.new} against {args.baseline}, preset '{pricing.assumptions.name}', "
           f"threshold {args.max_regression:.1%}: {n[gate.REGRESSION]} regressed, {n[gate.OK]} ok, "
           f"{n[gate.IMPROVED]} improved, {n[gate.ONLY_IN_BASELINE]} only in baseline, {n[gate.ONLY_IN_NEW]} only in new.")
+    for line in gate.projection_lines(diff):
+        print(line)
     if args.json:
-        write_benchmark_json(args.json, new, new_records)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        data = gate.with_verdicts(benchmark_json(new, new_records), diff)
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
         print(f"pytest-benchmark JSON: {args.json}")
     missing = n[gate.ONLY_IN_BASELINE] if args.require_all else 0
     if n[gate.REGRESSION] or missing:

@@ -5,12 +5,20 @@ import pandas as pd
 from tokencost.pricing.api_prices import blended_per_mtok, in_force, load_api_prices
 from tokencost.pricing.assumptions import load_assumptions
 from tokencost.publish.document import number
-from tokencost.publish.gpu_table import MEASURED_BY, band_text, usd
 
+MEASURED_BY = "measured by ML.ENERGY, priced by tokencost"
 PAIRS = (("qwen3-30b-a3b", "qwen3-32b"), ("qwen3-30b-a3b", "qwen3-8b"), ("olmoe-1b-7b", "llama-3.1-8b"))
 TEN_CENTS = 0.10
 CHIP_SHARE = (0.60, 0.70)
 GPT4_LAUNCH = "gpt-4-launch"
+
+
+def band_text(band) -> str:
+    return "" if band is None or pd.isna(band) else f"+/-{band:.0%}"
+
+
+def usd(value) -> str:
+    return "n/a" if value is None or pd.isna(value) else "$" + number(value, 3)
 
 
 def _projected(table: pd.DataFrame) -> pd.DataFrame:

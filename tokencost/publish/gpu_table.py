@@ -21,6 +21,8 @@ import pandas as pd
 
 from bench.errors import UserError
 from bench.inputs.cards import load_card
+from bench.inputs.suite import MAX_IN_FLIGHT
+from bench.inputs.workload import MAX_TOKENS
 from tokencost.analysis.calibration import (
     comparison,
     measurements,
@@ -33,11 +35,14 @@ from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
 from tokencost.pricing.roofline import hardware_of
 from tokencost.pricing.serving_model import kv_capacity
-from tokencost.publish.document import number
+from tokencost.publish.gpu_answers import (
+    MEASURED_BY,
+    answers_markdown,
+    summary_markdown,
+)
 
 INPUTS = "inputs.toml"
 GPU_COUNTS = (1, 2, 4, 8)
-MEASURED_BY = "measured by ML.ENERGY, priced by tokencost"
 SOURCE_DATE = "2026-02-27"  # the leaderboard data's commit date (tokencost/data/calibration/README.md)
 PROJECTED_TOKENS = "input + output tokens a second of all the GPUs serving the model"
 MEASURED_TOKENS = "output tokens a second of the whole system (all its GPUs); input tokens not published"
@@ -61,11 +66,18 @@ def read_inputs(folder: Path) -> TableInputs:
                              shapes=[(int(i), int(o)) for i, o in data["shapes"]],
                              batch_sizes=sorted(int(b) for b in data["batch_sizes"]),
                              presets=list(data["presets"]), main_preset=str(data["main_preset"]))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise UserError("DIR", f"{path} does not exist", "give the folder that holds the table's inputs.toml") from None
+    except OSError as e:
+        raise UserError("DIR", f"{path} cannot be read ({e.strerror or e})",
+                        "give the folder that holds the table's inputs.toml") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
         raise UserError(str(path), f"is not a table of inputs ({e!r})",
                         "give [table] with models, gpus, shapes, batch_sizes, presets and main_preset") from None
+    if not all(0 < b <= MAX_IN_FLIGHT for b in inputs.batch_sizes) or not inputs.batch_sizes:
+        raise UserError(f"{path} batch_sizes", f"is {inputs.batch_sizes}", f"give batch sizes from 1 to {MAX_IN_FLIGHT}")
+    if not all(0 < n <= MAX_TOKENS for shape in inputs.shapes for n in shape) or not inputs.shapes:
+        raise UserError(f"{path} shapes", f"is {inputs.shapes}", f"give [ISL, OSL] pairs from 1 to {MAX_TOKENS} tokens")
     if inputs.main_preset not in inputs.presets:
         raise UserError(f"{path} main_preset", f"{inputs.main_preset!r} is not among presets", "list it in presets")
     return inputs
@@ -170,23 +182,15 @@ def build(folder: Path) -> pd.DataFrame:
 
 def write(folder: Path) -> list[Path]:
     """Rebuild the table's files in `folder` from its inputs.toml."""
-    from tokencost.publish.gpu_answers import answers_markdown, summary_markdown
-
     folder = Path(folder)
     inputs = read_inputs(folder)
     table = build(folder)
-    costs = folder / "costs.csv"
-    table.to_csv(costs, index=False, float_format="%.6g")
-    table = pd.read_csv(costs)  # what the files say is what the report says
-    report, summary = folder / "report.md", folder / "summary.md"
-    report.write_text(answers_markdown(table, inputs))
-    summary.write_text(summary_markdown(table, inputs))
+    costs, report, summary = folder / "costs.csv", folder / "report.md", folder / "summary.md"
+    try:
+        table.to_csv(costs, index=False, float_format="%.6g")
+        table = pd.read_csv(costs)  # what the files say is what the report says
+        report.write_text(answers_markdown(table, inputs))
+        summary.write_text(summary_markdown(table, inputs))
+    except OSError as e:
+        raise UserError("DIR", f"{folder} cannot be written ({e.strerror or e})", "give a folder you may write") from None
     return [costs, report, summary]
-
-
-def band_text(band) -> str:
-    return "" if band is None or pd.isna(band) else f"+/-{band:.0%}"
-
-
-def usd(value) -> str:
-    return "n/a" if value is None or pd.isna(value) else "$" + number(value, 3)

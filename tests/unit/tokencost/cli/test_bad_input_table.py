@@ -101,6 +101,9 @@ CASES["input path of the wrong kind"] = [
     (["run", "--resume", "{dir}/binary.dat"], "--resume:"),
     (["run", "--resume", "{dir}/list-run"], "--resume:"),
     (["index", "{dir}/binary.dat"], "RESULTS_DIR:"),
+    (["gpu-table", "{dir}/a-dir"], "DIR:"),
+    (["gpu-table", "{dir}/binary.dat"], "DIR:"),
+    (["gpu-table", "{dir}/missing"], "DIR:"),
     (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--efficiency", "{dir}/a-dir"], "--efficiency:"),
 ]
 
