@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from tokencost.analysis.calibration import shipped_calibrations
 from tokencost.pricing.api_prices import blended_per_mtok, in_force, load_api_prices
 from tokencost.pricing.assumptions import load_assumptions
 from tokencost.publish.document import number
@@ -161,8 +162,9 @@ def ten_cents(table: pd.DataFrame, presets: list[str]) -> list[str]:
         row = projected.loc[projected[column].idxmin()]
         low, high = _cost_range(row[column], row["error_band"])
         verdict = "yes" if high <= TEN_CENTS else "within the band" if low <= TEN_CENTS else "no"
+        borrowed = "" if row["hardware"] in shipped_calibrations() else ", a band borrowed from another GPU's calibration"
         lines.append(f"- '{preset}': cheapest projected {usd(row[column])} per million tokens "
-                     f"({usd(low)} to {usd(high)} in the error band): {row['model']}, "
+                     f"({usd(low)} to {usd(high)} in the error band{borrowed}): {row['model']}, "
                      f"{row['accelerator_count']:.0f} x {row['hardware']}, batch {row['batch_size']:.0f}, "
                      f"ISL/OSL {row['isl']:.0f}/{row['osl']:.0f}: **{verdict}**.")
     measured = _measured(table)
