@@ -5,16 +5,7 @@ from bench.inputs.suite import load_suite, with_overrides
 from bench.run import run as run_module
 from bench.run.record import EnergyInfo
 from bench.run.records import read_records
-
-
-class FakeEngine:
-    name = "vllm"
-
-    def describe(self) -> dict:
-        return {"name": self.name, "mode": "offline", "version": "fake"}
-
-    def close(self):
-        pass
+from tests.support.fake_engine import FakeEngine
 
 
 def test_a_sweep_records_and_reports_every_point_measured_failed_or_skipped(tmp_path, monkeypatch, capsys):

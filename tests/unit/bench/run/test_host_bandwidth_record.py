@@ -10,6 +10,7 @@ from bench.run.record import EnergyInfo, HardwareInfo
 from bench.run.records import read_records
 from bench.run.run import BANDWIDTH_FIELDS, host_memory_bandwidth
 from tests.conftest import CPU_DEMO
+from tests.support.fake_engine import FakeEngine
 from tests.support.records_factory import point_record, write_run
 
 MEASURED = {"memory_bandwidth_gb_s": 26.2, "cache_bandwidth_gb_s": 91.4, "llc_bytes": 33554432,
@@ -42,16 +43,6 @@ def test_records_of_an_older_schema_still_read():
     records = read_records(CPU_DEMO)  # schema 2, written before the probe
     assert records and all(r.hardware.memory_bandwidth_gb_s is None and r.hardware.bandwidth_method is None
                            for r in records)
-
-
-class FakeEngine:
-    name = "vllm"
-
-    def describe(self) -> dict:
-        return {"name": self.name, "mode": "offline", "version": "fake"}
-
-    def close(self):
-        pass
 
 
 def test_a_run_measures_it_once_before_any_engine_and_every_record_carries_it(tmp_path, monkeypatch):
