@@ -324,8 +324,8 @@ class SweepRun:
             self.fail(card, key, "skipped", *self.stop_reason)
             return
         label = self.planned[key].label
-        self.progress.start(key)
         try:
+            self.progress.start(key)
             record = measure()
         except KeyboardInterrupt:
             self.fail(card, key, "interrupted", "interrupted", "stopped by Ctrl-C or SIGTERM")

@@ -85,6 +85,9 @@ def test_sigint_stops_cleanly_keeping_completed_points(tmp_path):
     run_dir = tmp_path / "run"
     process = start_tokencost("run", "--suite", suite, "--out", run_dir)
     _wait_for_records(run_dir, 1, process)
+    # Into the next point (several seconds long): a signal the instant a record is appended lands between
+    # points, where there is no current point to record as interrupted.
+    time.sleep(1.0)
     family = psutil.Process(process.pid).children(recursive=True)
     assert family, "vLLM's engine processes should be running"
     process.send_signal(signal.SIGINT)
