@@ -1,7 +1,8 @@
-"""The offline sweep: every engine and model of a suite at every batch size, one record per point."""
+"""The offline sweep: every engine, model and workload of a suite at every batch size, one record per point."""
 
 from collections.abc import Callable
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from bench.engines import engine_class
@@ -12,20 +13,25 @@ from bench.secrets import redact
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import Suite
 from bench.inputs import fit
-from bench.inputs.workload import WARMUP_OSL, PromptStream, PromptSupply
-from bench.run.record import PointRecord, PrefillProbe
+from bench.inputs.requests import Request
+from bench.inputs.workload import WARMUP_OSL, PromptStream, PromptSupply, Workload
+from bench.run.prefix_cache import hit_rate_check, point_salt
+from bench.run.record import PointRecord, PrefillProbe, PrefixCache, Validity
 from bench.run.run import PlannedPoint, SweepResult, SweepRun
 
 
-def point_key(model: str, engine: str, batch_size: int, workload) -> str:
-    return f"{model}/{engine}/batch{batch_size}/isl{workload.isl}/osl{workload.osl}"
+def point_key(model: str, engine: str, batch_size: int, workload: Workload) -> str:
+    return f"{model}/{engine}/batch{batch_size}/{workload.key()}"
 
 
 def plan(suite: Suite) -> list[PlannedPoint]:
     return [
-        PlannedPoint(point_key(model, engine, b, suite.workload), f"{engine} batch {b}",
-                     {"mode": "offline", "engine": {"name": engine}, "batch_size": b}, model, b)
-        for engine in suite.engines for model in suite.models for b in suite.batch_sizes
+        PlannedPoint(point_key(model, engine, b, workload),
+                     f"{engine} batch {b}" + ("" if workload is suite.workload else f" {workload.label}"),
+                     {"mode": "offline", "engine": {"name": engine}, "batch_size": b}, model, b, workload)
+        for engine in suite.engines for model in suite.models
+        for workload in suite.workloads if engine in suite.engines_for(workload)
+        for b in suite.batch_sizes_for(workload)
     ]
 
 
@@ -39,16 +45,19 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     or SIGTERM records the current point as interrupted and ends engines
     before the KeyboardInterrupt goes on. Options: see `SweepRun`.
     """
-    with SweepRun(suite, run_dir, plan(suite), **options) as run:
+    planned = plan(suite)
+    with SweepRun(suite, run_dir, planned, **options) as run:
         point = PointMeasurement(run)
         for engine_name in suite.engines:
             for card in run.cards:
-                batch_of = {point_key(card.name, engine_name, b, suite.workload): b for b in suite.batch_sizes}
+                points = [p for p in planned if p.model == card.name and p.fields["engine"]["name"] == engine_name]
+                batch_of = {p.key: p.in_flight for p in points}
                 keys = run.todo(list(batch_of))
+                for key in list(keys):
+                    if error := run.unfit(card, run.workload_of(key)):
+                        run.fail(card, key, "failed", "context-exceeded", error)
+                        keys.remove(key)
                 if not keys:
-                    continue
-                if card.name in run.too_long:
-                    run.fail_all(card, keys, "context-exceeded", run.too_long[card.name])
                     continue
                 run.start_model()
                 if engine_name in fit.ESTIMATED_ENGINES:
@@ -56,8 +65,8 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                 if not keys:
                     continue
                 # The same engine whichever points are left (a resumed run starts it as the first run did).
-                largest = max(run.fitting(card, suite.batch_sizes) if engine_name in fit.ESTIMATED_ENGINES
-                              else suite.batch_sizes)
+                largest = max(run.fitting(card, list(batch_of)) if engine_name in fit.ESTIMATED_ENGINES
+                              else batch_of.values())
                 run.log(f"[{card.name}] starting {engine_name} (max batch {largest})")
                 try:
                     engine = _start_engine(engine_class(engine_name), card, largest, suite)
@@ -92,38 +101,45 @@ def _start_engine(engine_factory: Callable[..., Engine], card: ModelCard, max_ba
 
 
 class PointMeasurement:
-    """Measures one offline sweep point: warm-up, measured window(s), prefill probe, checks."""
+    """Measures one offline sweep point: warm-up, measured window(s), prefill probes, prefix-cache hits, checks."""
 
     def __init__(self, run: SweepRun):
         self.run, self.suite = run, run.suite
 
     def measure(self, engine: Engine, card: ModelCard, key: str, batch_size: int) -> PointRecord:
-        workload = self.suite.workload
-        num_requests = workload.num_requests(batch_size)
+        workload = self.run.workload_of(key)
+        salt = point_salt(key)
+        # Random and lengths prompts share nothing: each request is salted apart, so nothing can hit.
+        cache_salt = None if workload.cache_aware else key
         # At least requests_per_batch rounds, and more until the point has lasted min_window_s.
-        prompts = PromptSupply(workload, card.vocab_size, batch_size, num_requests, self.suite.min_window_s)
+        prompts = PromptSupply(workload, card.vocab_size, batch_size, workload.min_first_requests(batch_size),
+                               self.suite.min_window_s, salt=salt)
         if self.suite.warmup:
             # Two rounds of the batch, few tokens each: compiles and caches the full-batch shapes and the
             # refill steps that mix prefill with decode.
-            engine.generate(workload.prompts(2 * batch_size, card.vocab_size, PromptStream.WARMUP), WARMUP_OSL,
-                            batch_size)
+            engine.generate(workload.warmup_requests(2 * batch_size, card.vocab_size, salt), WARMUP_OSL, batch_size,
+                            salt=f"{key}/warm-up")
 
+        counters = getattr(engine, "prefix_cache_counters", lambda: None)
+        before = counters()
         with self.run.point_windows() as windows:
             result = engine.generate(prompts, workload.osl, batch_size, windows.steady,
-                                     timeout_s=self.suite.point_timeout_s)
+                                     timeout_s=self.suite.point_timeout_s, salt=cache_salt)
+        after = counters()
         measured = windows.measured(key, "includes batch fill and drain", result.steady_duration_s,
                                     result.steady_output_tokens,
                                     "the batch never filled with work still queued (raise requests_per_batch above 1)")
-        probe = {}
+        cache = prefix_cache(engine, workload, result, before, after)
+        if cache and workload.cache_aware:
+            measured.validity = _with_cache_check(measured.validity, cache)
+        probes = {}
         if self.suite.prefill_probe:
-            # As many fresh prompts as the point ran, one output token each: its prefill alone.
-            timed = engine.generate(
-                workload.prompts(result.num_requests, card.vocab_size, PromptStream.PREFILL_PROBE), 1, batch_size)
-            probe["prefill_probe"] = PrefillProbe(
-                osl=1, duration_s=timed.duration_s, input_tokens=timed.input_tokens, output_tokens=timed.output_tokens,
-                note="same batch size and ISL, one output token per request, after the measured window")
+            probes = self._prefill_probes(engine, card, key, workload, batch_size, prompts.taken, counters)
         return self.run.record(
             card, key, "ok",
+            **({} if workload.kind == "random" else {"workload": workload.to_record() | {
+                "isl": round(result.input_tokens / result.num_requests),
+                "osl": round(result.output_tokens / result.num_requests)}}),
             engine=engine.describe(),
             num_requests=result.num_requests,
             input_tokens=result.input_tokens,
@@ -134,5 +150,69 @@ class PointMeasurement:
             requests_per_s=result.num_requests / result.duration_s,
             throughput_window="whole point: first request sent to last request finished",
             **measured.fields(),
-            **probe,
+            **probes,
+            **({"prefix_cache": cache} if cache else {}),
         )
+
+    def _prefill_probes(self, engine: Engine, card: ModelCard, key: str, workload: Workload, batch_size: int,
+                        taken: int, counters) -> dict:
+        """The point's prefill alone (one output token a request), at its batch size: first with every request
+        salted apart (nothing cached), then, for cache-aware workloads, the same requests again with their
+        blocks now cached. Random workloads probe fresh prompts of their own stream."""
+        if workload.cache_aware:
+            requests = list(_with_later_turns(islice(workload.requests(card.vocab_size, point_salt(key)), taken)))
+        else:
+            requests = list(islice(workload.requests(card.vocab_size, point_salt(key), PromptStream.PREFILL_PROBE),
+                                   taken))
+        probe_requests = [Request(r.prompt, 1) for r in requests]
+        probes = {"prefill_probe": self._probe(engine, probe_requests, batch_size, f"{key}/probe", counters,
+                                               "same batch size and prompts, one output token each, after the "
+                                               "measured window, every request salted apart: nothing cached")}
+        if workload.cache_aware:
+            probes["cached_prefill_probe"] = self._probe(
+                engine, probe_requests, batch_size, f"{key}/probe", counters,
+                "the same requests and salts again right after: their whole blocks in the prefix cache")
+        return probes
+
+    @staticmethod
+    def _probe(engine: Engine, requests: list[Request], batch_size: int, salt: str, counters,
+               note: str) -> PrefillProbe:
+        before = counters()
+        timed = engine.generate(requests, 1, batch_size, salt=salt)
+        after = counters()
+        return PrefillProbe(osl=1, duration_s=timed.duration_s, input_tokens=timed.input_tokens,
+                            output_tokens=timed.output_tokens, note=note,
+                            cached_tokens=after[1] - before[1] if before and after else None)
+
+
+def _with_later_turns(requests):
+    """Every request of a multi-turn session (its turns in order); other requests as they are."""
+    for request in requests:
+        while request is not None:
+            yield request
+            request = request.next_turn() if request.next_turn else None
+
+
+def prefix_cache(engine: Engine, workload: Workload, result, before, after) -> PrefixCache | None:
+    """The prefix cache over the measured point: vLLM's counters beside what the workload implies."""
+    if not hasattr(engine, "prefix_cache_counters"):
+        return None  # no prefix cache (the transformers baseline)
+    queries = hits = None
+    if before and after:
+        queries, hits = after[0] - before[0], after[1] - before[1]
+    block_size = engine.describe().get("effective", {}).get("block_size")
+    return PrefixCache(
+        enabled=True, salted=not workload.cache_aware, queries=queries, hits=hits,
+        hit_rate=hits / queries if queries else None,
+        implied_hits=result.implied_hit_tokens,
+        implied_hit_rate=result.implied_hit_tokens / result.input_tokens if result.input_tokens else None,
+        block_size=block_size,
+        source="vLLM engine stats (vllm:prefix_cache_queries and _hits), before and after the point"
+        if queries is not None else "unavailable: this vLLM's engine reports no prefix-cache counters",
+    )
+
+
+def _with_cache_check(validity: Validity, cache: PrefixCache) -> Validity:
+    """The point's checks plus the prefix cache's (hit_rate_check)."""
+    checks = {name: check.model_dump() for name, check in validity.checks.items()}
+    return Validity.of(checks | {"prefix_cache_hit_rate": hit_rate_check(cache.hit_rate, cache.implied_hit_rate)})

@@ -31,6 +31,7 @@ class GenerationResult:
     duration_s: float
     steady_output_tokens: int = 0  # generated inside the steady-state window
     steady_duration_s: float = 0.0  # 0 when the point never reached a full batch with work queued
+    implied_hit_tokens: int = 0  # prompt tokens the requests' structure lets a prefix cache serve (unsalted only)
 
 
 class WindowHooks(Protocol):
@@ -56,7 +57,7 @@ class Engine(Protocol):
 
     def describe(self) -> dict: ...
 
-    def generate(self, prompts: Iterable[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
-                 timeout_s: float | None = None) -> GenerationResult: ...
+    def generate(self, prompts: Iterable, osl: int, batch_size: int, window: WindowHooks | None = None,
+                 timeout_s: float | None = None, salt: str | None = None) -> GenerationResult: ...
 
     def close(self) -> None: ...

@@ -14,6 +14,7 @@ from itertools import islice
 from bench.engines.base import SAMPLING, GenerationResult, WindowHooks
 from bench.errors import PointTimeout
 from bench.inputs.cards import ModelCard
+from bench.inputs.requests import as_request
 from bench.inputs.suite import EngineSettings
 from bench.run.window import NoWindow
 
@@ -60,12 +61,13 @@ class TransformersEngine:
         }
 
     def generate(
-        self, prompts: Iterable[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
-        timeout_s: float | None = None,
+        self, prompts: Iterable, osl: int, batch_size: int, window: WindowHooks | None = None,
+        timeout_s: float | None = None, salt: str | None = None,
     ) -> GenerationResult:
+        """Static batches of fixed-length prompts (the random workload only); no prefix cache, so `salt` is moot."""
         torch = self.torch
         window = window or NoWindow()
-        supply = iter(prompts)
+        supply = (as_request(item, osl).prompt for item in prompts)
         batch = list(islice(supply, batch_size))  # the next batch is taken only after one ran (time-sized supplies)
         requests = input_tokens = output_tokens = steady_tokens = 0
         t_open = t_close = 0.0

@@ -14,7 +14,9 @@ from bench.engines.base import SAMPLING, GenerationResult, WindowHooks
 from bench.environment import on_cpu_backend, vllm_version
 from bench.errors import PointTimeout
 from bench.inputs.cards import ModelCard
+from bench.inputs.requests import Request, as_request, implied_hits
 from bench.inputs.suite import EngineSettings
+from bench.run import prefix_cache
 from bench.run.window import NoWindow
 
 
@@ -45,8 +47,10 @@ class VllmOfflineEngine:
             pipeline_parallel_size=settings.pipeline_parallel_size,
             enforce_eager=settings.enforce_eager,
             seed=settings.seed,
-            # Points reuse the same seeded prompts; a cache hit would make prefill look free.
-            enable_prefix_caching=False,
+            # On, as vLLM serves by default; a workload without reuse gives each request its own cache salt,
+            # so nothing hits (bench.inputs.workload). Its stats are on so its hit counters can be read.
+            enable_prefix_caching=True,
+            disable_log_stats=False,
         )
         start = time.perf_counter()
         self.llm = LLM(**self.engine_kwargs)
@@ -59,6 +63,10 @@ class VllmOfflineEngine:
         """(blocks, tokens a block) of the KV cache vLLM allocated, once it started."""
         blocks, size = self.effective.get("num_gpu_blocks"), self.effective.get("block_size")
         return (blocks, size) if blocks and size else None
+
+    def prefix_cache_counters(self) -> tuple[int, int] | None:
+        """(queries, hits) of vLLM's prefix cache so far, in prompt tokens; None where this vLLM does not say."""
+        return prefix_cache.counters((m.name, getattr(m, "value", None)) for m in self.llm.get_metrics())
 
     def describe(self) -> dict:
         kwargs = {k: v for k, v in self.engine_kwargs.items() if k != "model"}
@@ -74,60 +82,78 @@ class VllmOfflineEngine:
         }
 
     def generate(
-        self, prompts: Iterable[list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
-        timeout_s: float | None = None,
+        self, prompts: Iterable[Request | list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
+        timeout_s: float | None = None, salt: str | None = None,
     ) -> GenerationResult:
-        """Run the prompts with at most `batch_size` in flight; each makes exactly `osl` tokens.
+        """Run the requests with at most `batch_size` in flight; each makes exactly its output length
+        (`osl` for plain token-id prompts).
 
-        Prompts are taken one at a time as slots free up, so a supply that
+        Requests are taken one at a time as slots free up, so a supply that
         stops once enough time has passed (bench.inputs.workload.PromptSupply)
-        sizes the point by time.
+        sizes the point by time. A multi-turn request's next turn takes its
+        slot as soon as it finishes. With `salt`, request i carries the cache
+        salt "salt-i": no request can hit another's blocks in the prefix cache,
+        and a second call with the same salt and requests hits its own.
 
         The steady-state window opens once `batch_size` requests are all
-        decoding and closes when the last prompt has been submitted (before
-        the batch drains); `window.begin()` and `window.end()` are called at
-        those instants and the tokens generated between them are counted.
-        Past `timeout_s` the requests in flight are aborted and PointTimeout raised.
+        decoding and closes when a finished request leaves a slot that nothing
+        can take (the batch drains after); `window.begin()` and `window.end()`
+        are called at those instants and the tokens generated between them are
+        counted. Past `timeout_s` the requests in flight are aborted and
+        PointTimeout raised.
         """
         from vllm import SamplingParams, TokensPrompt
         from vllm.sampling_params import RequestOutputKind
 
         window = window or NoWindow()
-        params = SamplingParams(
-            temperature=SAMPLING.temperature,
-            top_p=SAMPLING.top_p,
-            max_tokens=osl,
-            min_tokens=osl,
-            ignore_eos=SAMPLING.ignore_eos,
-            detokenize=False,
-            output_kind=RequestOutputKind.DELTA,  # new tokens each step, to count them inside the window
-        )
+        params_for: dict[int, SamplingParams] = {}
+
+        def params(length: int) -> SamplingParams:
+            if length not in params_for:
+                params_for[length] = SamplingParams(
+                    temperature=SAMPLING.temperature, top_p=SAMPLING.top_p, max_tokens=length, min_tokens=length,
+                    ignore_eos=SAMPLING.ignore_eos, detokenize=False,
+                    output_kind=RequestOutputKind.DELTA,  # new tokens each step, to count them inside the window
+                )
+            return params_for[length]
+
         engine = self.llm.llm_engine
+        block_size = self.effective.get("block_size") or 1
         pending = iter(prompts)
-        prompt_lengths: dict[str, int] = {}  # requests in flight
+        in_flight: dict[str, Request] = {}
         decoding: set[str] = set()
-        finished = input_tokens = output_tokens = steady_tokens = 0
+        finished = input_tokens = output_tokens = steady_tokens = implied = submitted = 0
         state = "filling"  # -> "steady" -> "draining"
         t_open = t_close = 0.0
 
-        def submit_one() -> bool:
-            prompt = next(pending, None)
-            if prompt is None:
-                return False
+        def submit(request: Request) -> None:
+            nonlocal implied, submitted
             request_id = str(self._next_id)
             self._next_id += 1
-            (request,) = engine.renderer.render_cmpl([TokensPrompt(prompt_token_ids=prompt)])
-            engine.add_request(request_id, request, params)
-            prompt_lengths[request_id] = len(prompt)
+            prompt = TokensPrompt(prompt_token_ids=request.prompt)
+            if salt is not None:
+                prompt["cache_salt"] = f"{salt}-{submitted}"
+            else:
+                implied += implied_hits(request, block_size)
+            submitted += 1
+            (rendered,) = engine.renderer.render_cmpl([prompt])
+            engine.add_request(request_id, rendered, params(request.osl))
+            in_flight[request_id] = request
+
+        def submit_next() -> bool:
+            item = next(pending, None)
+            if item is None:
+                return False
+            submit(as_request(item, osl))
             return True
 
         start = time.perf_counter()
         queue_left = True
-        while len(prompt_lengths) < batch_size and (queue_left := submit_one()):
+        while len(in_flight) < batch_size and (queue_left := submit_next()):
             pass
-        while prompt_lengths:
+        while in_flight:
             if timeout_s is not None and time.perf_counter() - start > timeout_s:
-                engine.abort_request(list(prompt_lengths))
+                engine.abort_request(list(in_flight))
                 raise PointTimeout(f"still running after {timeout_s:g} s ({finished} requests done)")
             step_tokens, done = 0, []
             for output in engine.step():
@@ -140,13 +166,20 @@ class VllmOfflineEngine:
             output_tokens += step_tokens
             if state == "steady":
                 steady_tokens += step_tokens
+            idle_slot = False
             for request_id in done:
-                input_tokens += prompt_lengths.pop(request_id)
+                request = in_flight.pop(request_id)
+                input_tokens += len(request.prompt)
                 decoding.discard(request_id)
                 finished += 1
-                if queue_left:
-                    queue_left = submit_one()
-            if state == "steady" and not queue_left:
+                if request.next_turn is not None:
+                    submit(request.next_turn())  # the session goes on in the same slot
+                elif queue_left:
+                    queue_left = submit_next()
+                    idle_slot = not queue_left
+                else:
+                    idle_slot = True
+            if state == "steady" and idle_slot:
                 window.end()
                 t_close, state = time.perf_counter(), "draining"
             elif state == "filling" and queue_left and len(decoding) == batch_size:
@@ -156,7 +189,7 @@ class VllmOfflineEngine:
         if not t_close:
             steady_tokens = 0
         return GenerationResult(finished, input_tokens, output_tokens, duration, steady_tokens,
-                                t_close - t_open if t_close else 0.0)
+                                t_close - t_open if t_close else 0.0, implied)
 
     def close(self) -> None:
         # Ends vLLM's engine-core process now rather than at interpreter exit.

@@ -108,6 +108,10 @@ class Suite(BaseModel):
     batch_sizes: Annotated[tuple[_count(MAX_IN_FLIGHT), ...], Field(min_length=1)] = (1, 4, 16, 64)
     engines: Annotated[tuple[EngineName, ...], Field(min_length=1)] = ("vllm", "transformers")
     workload: Workload = Workload()
+    # More workloads measured beside `workload` with the same engine, e.g. the random floor and a shared-prefix
+    # mix; each at those of the suite's batch sizes (serving: concurrencies) that its own `batch_sizes` lists,
+    # or at all of them.
+    extra_workloads: tuple[Workload, ...] = ()
     engine: EngineSettings = EngineSettings()
     warmup: bool = True
     prefill_probe: bool = True  # time a prefill-only pass per point, to split input and output cost
@@ -125,6 +129,20 @@ class Suite(BaseModel):
     def to_record(self) -> dict:
         return self.model_dump(mode="json")
 
+    @property
+    def workloads(self) -> tuple[Workload, ...]:
+        return (self.workload, *self.extra_workloads)
+
+    def batch_sizes_for(self, workload: Workload) -> tuple[int, ...]:
+        return _among(self.batch_sizes, workload.batch_sizes)
+
+    def concurrencies_for(self, workload: Workload) -> tuple[int, ...]:
+        return _among(self.serve.concurrencies, workload.batch_sizes)
+
+    def engines_for(self, workload: Workload) -> tuple[str, ...]:
+        """The engines that run a workload: the transformers baseline has no prefix cache and runs random only."""
+        return tuple(e for e in self.engines if e == "vllm" or workload.kind == "random")
+
     def check(self) -> None:
         """Settings that are valid one by one but not together; a UserError before any engine starts."""
         engine = self.engine
@@ -134,6 +152,13 @@ class Suite(BaseModel):
         if self.mode == "offline" and "transformers" in self.engines and engine.gpus > 1:
             raise UserError("engines", f"the transformers baseline runs on one GPU, and the [engine] settings "
                             f"ask for {engine.gpus}", "run the baseline in a suite of its own with parallel sizes 1")
+        keys = [w.key() for w in self.workloads]
+        if len(set(keys)) < len(keys):
+            raise UserError("extra_workloads", "lists a workload twice (or the main one again)",
+                            "give each workload once")
+        if self.serve.prompt_format == "text" and any(w.kind != "random" for w in self.workloads):
+            raise UserError("serve.prompt_format", "'text' is for the random workload only: the other kinds "
+                            "build prompts from token ids", "use prompt_format = 'token-ids'")
         for arg in self.serve.server_args:
             flag = arg.split("=", 1)[0]
             if flag in PARALLEL_SERVER_FLAGS:
@@ -142,6 +167,17 @@ class Suite(BaseModel):
 
     def pair_of(self, card_name: str, card_pair: str | None) -> str | None:
         return self.pairs.get(card_name, card_pair)
+
+
+def _among(sizes: tuple[int, ...], chosen: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The sizes a workload is measured at: all, or those it chose (none, when it chose only others)."""
+    return sizes if chosen is None else tuple(size for size in sizes if size in chosen)
+
+
+# The embedded demo also measures one realistic-workload point per model: a shared-prefix mix at batch 16
+# (its prefix is one KV block of vLLM's CPU backend), beside the random floor at the same batch.
+DEMO_EXTRA_WORKLOADS = (Workload(kind="shared-prefix", isl=256, osl=128, batch_sizes=(16,),
+                                 shared_prefix={"prefixes": 4, "prefix_len": 128}),)
 
 
 # vLLM server flags that set the engine's parallelism (and so the GPUs metered and priced).
@@ -153,8 +189,9 @@ PARALLEL_SERVER_FLAGS = {
 
 
 def load_suite(path: Path | None = None) -> Suite:
+    """The suite in a TOML file; without one, the embedded CPU demo."""
     if path is None:
-        return Suite()
+        return Suite(extra_workloads=DEMO_EXTRA_WORKLOADS)
     try:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -169,8 +206,16 @@ def load_suite(path: Path | None = None) -> Suite:
 
 def with_overrides(suite: Suite, models=None, batch_sizes=None, engines=None, mode=None, serve=None,
                    min_window_s=None, **workload) -> Suite:
-    """The suite with command-line overrides applied (None leaves a value as it is)."""
-    data = suite.model_dump()
+    """The suite with command-line overrides applied (None leaves a value as it is). A new workload kind
+    takes that kind's default isl unless --isl is given too."""
+    data = suite.model_dump(exclude_unset=False)
+    kind = workload.pop("kind", None)
+    if kind and kind != data["workload"]["kind"]:
+        data["workload"]["kind"] = kind
+        if workload.get("isl") is None:
+            del data["workload"]["isl"]
+    for section, settings in workload.pop("kind_settings", {}).items():
+        data["workload"][section] |= {k: v for k, v in settings.items() if v is not None}
     if mode:
         data["mode"] = mode
     if min_window_s is not None:

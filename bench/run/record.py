@@ -38,12 +38,15 @@ class ModelInfo(_Section):
 
 
 class WorkloadInfo(_Section):
-    isl: int
+    isl: int  # random and shared-prefix: every request's; the other kinds: the mean over the point's requests
     osl: int
     requests_per_batch: int | None = None
     seed: int | None = None
     prompt_format: str | None = None  # serving: token ids or text
     note: str | None = None  # e.g. "mean lengths" for an imported file
+    kind: str | None = None  # random (absent in older records), shared-prefix, multi-turn, trace, lengths
+    label: str | None = None  # the kind and its parameters in a few words, e.g. "shared-prefix 4x96+32"
+    params: dict | None = None  # the kind's own parameters, as the suite gave them
 
 
 class EngineInfo(BaseModel):
@@ -141,6 +144,27 @@ class PrefillProbe(_Section):
     input_tokens: int
     output_tokens: int
     note: str | None = None
+    cached_tokens: int | None = None  # prompt tokens vLLM served from its prefix cache during the probe
+
+
+class PrefixCache(_Section):
+    """vLLM's prefix cache over a point's measured requests: what its counters saw, beside what the workload implies.
+
+    Hit and query counts are prompt tokens, read from vLLM's `vllm:prefix_cache_hits` and
+    `vllm:prefix_cache_queries` counters before and after the point (the engine's stats offline, the server's
+    /metrics in serving mode). `implied_*` is what the workload's structure allows: tokens of a request's
+    prompt that an earlier request of the point already sent, in whole KV blocks, never the last prompt token.
+    """
+
+    enabled: bool  # prefix caching was on in the engine
+    salted: bool = False  # every request carried its own cache_salt: nothing could hit (the random floor)
+    queries: int | None = None
+    hits: int | None = None
+    hit_rate: float | None = None  # hits / queries, measured
+    implied_hits: int | None = None
+    implied_hit_rate: float | None = None  # implied_hits / prompt tokens sent
+    block_size: int | None = None  # tokens per KV block, which the implied hits are rounded to
+    source: str | None = None  # where the counters came from, or why there are none
 
 
 class Timeline(_Section):
@@ -151,7 +175,7 @@ class Timeline(_Section):
 class Load(_Section):
     """How a serving point's requests were sent (its coordinate is the record's concurrency or request_rate)."""
 
-    model: Literal["closed-loop concurrency", "open-loop Poisson"]
+    model: Literal["closed-loop concurrency", "open-loop Poisson", "open-loop trace replay"]
     max_concurrency: int | None = None
     num_requests: int | None = None
     steady_window: str | None = None
@@ -207,7 +231,7 @@ class PointRecord(_Section):
     # The point's coordinates in the sweep.
     batch_size: int | None = None  # offline: requests in flight
     concurrency: int | None = None  # serving, closed loop: requests in flight
-    request_rate: float | None = None  # serving, open loop: requests per second
+    request_rate: float | None = None  # serving, open loop: requests per second (a trace replay: its mean)
     load: Load | None = None  # serving: how requests were sent
 
     # What an ok point measured.
@@ -222,7 +246,10 @@ class PointRecord(_Section):
     energy: EnergyInfo | None = None
     steady_state: SteadyState | None = None
     validity: Validity | None = None
-    prefill_probe: PrefillProbe | None = None  # offline
+    prefill_probe: PrefillProbe | None = None  # offline: the point's prefill with nothing cached
+    # Offline, cache-aware workloads: the same prompts' prefill again, their blocks now in vLLM's prefix cache.
+    cached_prefill_probe: PrefillProbe | None = None
+    prefix_cache: PrefixCache | None = None  # vLLM engines: the cache's hits over the measured point
     timeline: Timeline | None = None  # GPU runs: power samples beside the records
 
     # What a serving point measured on the client.

@@ -6,6 +6,7 @@ the failure and decides whether the model's remaining points can still run.
 """
 
 import json
+import math
 import socket
 import textwrap
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from bench.errors import UserError, failure_kind
 from bench.inputs import fit
 from bench.inputs.cards import ModelCard, load_card
 from bench.inputs.suite import Suite
+from bench.inputs.workload import Workload
 from bench.run.point import PointWindows, now
 from bench.run.progress import Progress
 from bench.run.record import HardwareInfo, PointRecord, SoftwareInfo, Validity
@@ -49,6 +51,7 @@ class PlannedPoint:
     fields: dict  # PointRecord fields: mode, engine, and the coordinate (batch_size, concurrency, request_rate)
     model: str = ""
     in_flight: int | None = None  # sequences the engine holds at once, where the load fixes it
+    workload: Workload | None = None  # the suite's main workload where None
 
 
 @dataclass
@@ -127,13 +130,14 @@ class SweepRun:
         self.planned = {p.key: p for p in planned}
         suite.check()
         self.cards = [load_card(name) for name in suite.models]  # bad input fails before any engine starts
-        self.too_long = {}
+        self.too_long: dict[tuple[str, str], UserError] = {}  # (card, workload key) -> why it cannot run
         for card in self.cards:
-            try:
-                suite.workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
-            except UserError as e:
-                self.too_long[card.name] = e
-        if len(self.too_long) == len(self.cards):
+            for workload in suite.workloads:
+                try:
+                    workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
+                except UserError as e:
+                    self.too_long[card.name, workload.key()] = e
+        if len(self.too_long) == len(self.cards) * len(suite.workloads):
             raise next(iter(self.too_long.values()))  # nothing in the sweep can run
         previous = self._previous_run(watts_per_vcpu) if resume else None
         if not resume and (self.run_dir / RUN_FILE).exists():
@@ -155,8 +159,9 @@ class SweepRun:
             self.hardware |= host_memory_bandwidth(previous, log)
         # An existing endpoint was started by someone else, with settings the estimate does not know.
         memory = None if suite.mode == "serve" and suite.serve.endpoint else gpus.memory_bytes(self.devices)
-        self.fits = {card.name: fit.estimate(card, suite.engine, suite.workload.isl + suite.workload.osl, memory)
-                     for card in self.cards} if memory else {}
+        # Estimated per card and workload, at each workload's mean context (bench.inputs.fit).
+        self.fits = {(card.name, w.key()): fit.estimate(card, suite.engine, context_of(w), memory)
+                     for card in self.cards for w in suite.workloads} if memory else {}
         if previous is not None:
             self._check_same_machine(previous)
         self.context = {
@@ -238,6 +243,13 @@ class SweepRun:
                    "meter": self.meter.describe(), "idle_power_w": self.idle_power_w}
         path.write_text(redact(json.dumps(run, indent=2)))
 
+    def unfit(self, card: ModelCard, workload: Workload) -> UserError | None:
+        """Why the workload's longest request cannot run on the card's context; None if it can."""
+        return self.too_long.get((card.name, workload.key()))
+
+    def workload_of(self, key: str) -> Workload:
+        return self.planned[key].workload or self.suite.workload
+
     def todo(self, keys: list[str]) -> list[str]:
         return [key for key in keys if key not in self.done]
 
@@ -248,7 +260,7 @@ class SweepRun:
         """A record of one planned point: the run's context, the point's planned fields, then `fields`."""
         model = card.summary() | {"pairs_with": self.suite.pair_of(card.name, card.pairs_with)}
         base = self.context | {"point": key, "status": status, "model": model,
-                               "workload": self.suite.workload.to_record()}
+                               "workload": self.workload_of(key).to_record()}
         return PointRecord(**(base | self.planned[key].fields | fields))
 
     def start_model(self) -> None:
@@ -261,12 +273,13 @@ class SweepRun:
         watts = self.loaded_idle_power_w if self.loaded_idle_power_w is not None else float("nan")
         self.log(f"[{card.name}] idle with the engine loaded: {watts:.1f} W")
 
-    def fitting(self, card: ModelCard, batch_sizes) -> list[int]:
-        """The batch sizes the estimate lets the card's engine hold (all of them without an estimate)."""
-        estimate = self.fits.get(card.name)
-        fits = [b for b in batch_sizes
-                if not estimate or not estimate.why_not(fit.in_flight_per_replica(b, self.suite.engine))]
-        return fits or list(batch_sizes)
+    def fitting(self, card: ModelCard, keys: list[str]) -> list[int]:
+        """The batch sizes of the points that the estimate lets the card's engine hold (all without an estimate)."""
+        def fits(key: str) -> bool:
+            estimate = self.fits.get((card.name, self.workload_of(key).key()))
+            batch = self.planned[key].in_flight
+            return not estimate or not estimate.why_not(fit.in_flight_per_replica(batch, self.suite.engine))
+        return [self.planned[k].in_flight for k in keys if fits(k)] or [self.planned[k].in_flight for k in keys]
 
     def skip_beyond_kv_capacity(self, card: ModelCard, engine, in_flight: dict[str, int]) -> list[str]:
         """The points a started engine's (or server's) real KV cache holds; the others are recorded as skipped."""
@@ -274,27 +287,29 @@ class SweepRun:
         if not blocks:
             return list(in_flight)  # no paged KV cache (transformers), or a server that does not say
         num_blocks, block_size = blocks
-        workload = self.suite.workload
-        capacity = fit.sequences_in_blocks(num_blocks, block_size, workload.isl + workload.osl)
-        return self.skip_what_cannot_fit(card, in_flight, capacity, f"{num_blocks} blocks of {block_size} tokens")
+        return self.skip_what_cannot_fit(card, in_flight, (num_blocks, block_size))
 
-    def skip_what_cannot_fit(self, card: ModelCard, in_flight: dict[str, int], capacity: int | None = None,
-                             basis: str = "") -> list[str]:
+    def skip_what_cannot_fit(self, card: ModelCard, in_flight: dict[str, int],
+                             blocks: tuple[int, int] | None = None) -> list[str]:
         """Record as skipped the points whose sequences in flight cannot fit; return the keys that can run.
 
         `in_flight` maps a point to the sequences the engine holds at once (data
-        parallel replicas share them). Without `capacity` (the sequences one
-        started replica's KV cache holds) the estimate made from the GPUs'
-        memory decides; without either, every point runs.
+        parallel replicas share them). With `blocks` (one started replica's KV
+        cache: blocks, tokens a block) the sequences of the point's workload it
+        holds decide; without, the estimate made from the GPUs' memory; without
+        either, every point runs.
         """
-        estimate = self.fits.get(card.name)
         runnable = []
         for key, sequences in in_flight.items():
             per_replica = fit.in_flight_per_replica(sequences, self.suite.engine)
-            if capacity is not None:
+            workload = self.workload_of(key)
+            estimate = self.fits.get((card.name, workload.key()))
+            if blocks is not None:
+                context = context_of(workload)
+                capacity = fit.sequences_in_blocks(*blocks, context)
                 reason = None if per_replica <= capacity else (
                     f"{per_replica} sequences in flight would preempt: vLLM's KV cache holds {capacity} sequences of "
-                    f"{self.suite.workload.isl + self.suite.workload.osl} tokens ({basis})")
+                    f"{context} tokens ({blocks[0]} blocks of {blocks[1]} tokens)")
             else:
                 reason = estimate.why_not(per_replica) if estimate else None
                 reason = reason and f"estimated before starting: {reason}"
@@ -356,6 +371,13 @@ class SweepRun:
             if self.devices and other_processes_matter else None,
             extra=extra,
         ))
+
+
+def context_of(workload: Workload) -> int:
+    """Tokens a sequence of the workload holds in the KV cache: its prompt and output (at the mean, where
+    lengths vary), which decides how many sequences fit."""
+    isl, osl = workload.mean_lengths()
+    return math.ceil(isl + osl)
 
 
 def pair_notes(suite: Suite, cards) -> list[str]:

@@ -4,6 +4,14 @@
   sent as each finishes, until all prompts are sent.
 - Open loop (`vllm bench serve`): requests arrive as a seeded Poisson process
   at `rate` per second, optionally capped at `max_concurrency` in flight.
+- Trace replay: requests are sent at their own times (a Mooncake trace's
+  timestamps, scaled), whatever the server's pace: open loop.
+
+Prompts are requests (bench.inputs.requests.Request) or plain token ids. A
+multi-turn request's next turn is sent by the same slot once it has finished
+and the user's think time has passed. With a `salt`, request i carries the
+cache salt "salt-i", so no request can hit another's blocks in vLLM's prefix
+cache.
 
 The steady-state window is decided from the client's view and reported through
 `window.begin()` / `window.end()` at the instants it opens and closes:
@@ -24,6 +32,7 @@ import numpy as np
 
 from bench.engines.base import SAMPLING, WindowHooks
 from bench.errors import PointTimeout
+from bench.inputs.requests import Request, as_request
 from bench.run.window import NoWindow
 from bench.secrets import redact
 from bench.serve.metrics import RequestTiming
@@ -49,8 +58,8 @@ class CompletionsClient:
     async def __aexit__(self, *exc) -> None:
         await self.session.close()
 
-    def body(self, prompt: list[int] | str, osl: int) -> dict:
-        return {
+    def body(self, prompt: list[int] | str, osl: int, cache_salt: str | None = None) -> dict:
+        return ({"cache_salt": cache_salt} if cache_salt else {}) | {
             "model": self.model, "prompt": prompt, "max_tokens": osl, "min_tokens": osl,
             "ignore_eos": SAMPLING.ignore_eos, "temperature": SAMPLING.temperature, "top_p": SAMPLING.top_p,
             "stream": True,
@@ -58,11 +67,13 @@ class CompletionsClient:
             "stream_options": {"include_usage": True, "continuous_usage_stats": True},
         }
 
-    async def send(self, prompt: list[int] | str, osl: int, on_first_token=None) -> RequestTiming:
-        timing = RequestTiming(sent=time.perf_counter())
+    async def send(self, prompt: list[int] | str, osl: int, on_first_token=None, cache_salt: str | None = None,
+                   reused: int = 0) -> RequestTiming:
+        timing = RequestTiming(sent=time.perf_counter(), reused=reused)
         events = _Events(timing, on_first_token)
+        body = self.body(prompt, osl, cache_salt)
         try:
-            async with self.session.post(self.url, json=self.body(prompt, osl), headers=self.headers) as response:
+            async with self.session.post(self.url, json=body, headers=self.headers) as response:
                 if response.status != 200:
                     # The body is the server's text (it may echo the key): redacted whole, then cut short.
                     timing.error = redact(f"HTTP {response.status}: {await response.text()}")[:200]
@@ -142,19 +153,44 @@ class _Steady:
             self.closed = time.perf_counter()
 
 
+class _Sender:
+    """Sends requests (and a multi-turn request's later turns) through one client, each with its own salt."""
+
+    def __init__(self, client: CompletionsClient, osl: int, salt: str | None):
+        self.client, self.osl, self.salt = client, osl, salt
+        self.sent = 0
+        self.results: list[RequestTiming] = []
+
+    async def session(self, item, on_first_token=None, on_finished=None) -> None:
+        """The request, then each next turn once the previous has finished and its think time passed."""
+        request = as_request(item, self.osl) if not isinstance(item, str) else Request(item, self.osl)
+        while request is not None:
+            salt = f"{self.salt}-{self.sent}" if self.salt else None
+            self.sent += 1
+            timing = await self.client.send(request.prompt, request.osl, on_first_token, salt, request.reused)
+            self.results.append(timing)
+            if on_finished:
+                on_finished(timing)
+            if request.next_turn is None or not timing.ok:
+                return
+            if request.think_s:
+                await asyncio.sleep(request.think_s)
+            request = request.next_turn()
+
+
 async def closed_loop(client: CompletionsClient, prompts: Iterable, osl: int, concurrency: int,
-                      window: WindowHooks | None = None) -> LoadResult:
+                      window: WindowHooks | None = None, salt: str | None = None) -> LoadResult:
     """`concurrency` requests in flight, each slot sending its next prompt as its last one finishes.
 
     Prompts are taken one ahead of need, so the window closes as the last one is
     sent; a time-sized supply (bench.inputs.workload.PromptSupply) decides there
-    how many the point sends.
+    how many the point sends. A multi-turn session keeps its slot until its last turn.
     """
     steady = _Steady(window)
+    sender = _Sender(client, osl, salt)
     queue = iter(prompts)
     upcoming = next(queue, None)
     decoding = 0
-    results: list[RequestTiming] = []
 
     def first_token(at: float) -> None:
         nonlocal decoding
@@ -162,46 +198,63 @@ async def closed_loop(client: CompletionsClient, prompts: Iterable, osl: int, co
         if decoding == concurrency and upcoming is not None:
             steady.begin(at)
 
+    def finished(timing: RequestTiming) -> None:
+        nonlocal decoding
+        if timing.arrivals:
+            decoding -= 1
+
     async def worker() -> None:
-        nonlocal upcoming, decoding
+        nonlocal upcoming
         while upcoming is not None:
             prompt, upcoming = upcoming, next(queue, None)
             if upcoming is None:
                 steady.end()
-            timing = await client.send(prompt, osl, first_token)
-            if timing.arrivals:
-                decoding -= 1
-            results.append(timing)
+            await sender.session(prompt, first_token, finished)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return _result(results, steady)
+    return _result(sender.results, steady)
 
 
 async def poisson(client: CompletionsClient, prompts: list, osl: int, rate: float, seed: int = 0,
-                  max_concurrency: int | None = None, window: WindowHooks | None = None) -> LoadResult:
-    steady = _Steady(window)
+                  max_concurrency: int | None = None, window: WindowHooks | None = None,
+                  salt: str | None = None) -> LoadResult:
     arrivals = np.cumsum(np.random.default_rng(seed).exponential(1.0 / rate, size=len(prompts)))
+    return await _open_loop(client, zip(arrivals, prompts), osl, max_concurrency, window, salt)
+
+
+async def replay(client: CompletionsClient, requests: list[Request], time_scale: float = 1.0,
+                 max_concurrency: int | None = None, window: WindowHooks | None = None,
+                 salt: str | None = None) -> LoadResult:
+    """Each request sent at its own time, `at_s` / `time_scale` after the first: a trace's schedule, open loop."""
+    schedule = ((request.at_s / time_scale, request) for request in requests)
+    return await _open_loop(client, schedule, 0, max_concurrency, window, salt)  # requests carry their lengths
+
+
+async def _open_loop(client: CompletionsClient, schedule, osl: int, max_concurrency: int | None,
+                     window: WindowHooks | None, salt: str | None) -> LoadResult:
+    """Requests sent at the scheduled (seconds from now, prompt) instants, whatever is in flight."""
+    steady = _Steady(window)
+    sender = _Sender(client, osl, salt)
     limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
 
-    async def one(prompt) -> RequestTiming:
+    async def one(prompt) -> None:
         if limit is None:
-            timing = await client.send(prompt, osl)
+            await sender.session(prompt)
         else:
             async with limit:
-                timing = await client.send(prompt, osl)
+                await sender.session(prompt)
         steady.begin()  # the first finish: one request lifetime in, the number in flight has settled
-        return timing
 
     start = time.perf_counter()
     tasks = []
-    for arrival, prompt in zip(arrivals, prompts):
+    for arrival, prompt in schedule:
         delay = start + arrival - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(prompt)))
     steady.end()
-    results = await asyncio.gather(*tasks)
-    return _result(list(results), steady)
+    await asyncio.gather(*tasks)
+    return _result(sender.results, steady)
 
 
 def _result(results: list[RequestTiming], steady: _Steady) -> LoadResult:

@@ -27,6 +27,7 @@ class RequestTiming:
     prompt_tokens: int | None = None  # from the server's usage
     output_tokens: int | None = None
     error: str | None = None
+    reused: int = 0  # leading prompt tokens an earlier request of the point sent (bench.inputs.requests.Request)
 
     @property
     def ok(self) -> bool:

@@ -55,8 +55,8 @@ def server_command(card: ModelCard, settings: EngineSettings, port: int, max_num
         "--data-parallel-size", str(settings.data_parallel_size),
         "--gpu-memory-utilization", str(settings.memory_share()),
         "--seed", str(settings.seed),
-        # Points reuse the same seeded prompts; a cache hit would make prefill look free.
-        "--no-enable-prefix-caching",
+        # On, as vLLM serves by default; a workload without reuse salts each request apart (bench.serve.client).
+        "--enable-prefix-caching",
         "--disable-uvicorn-access-log",
     ]
     if not card.has_tokenizer:
@@ -74,6 +74,8 @@ def server_command(card: ModelCard, settings: EngineSettings, port: int, max_num
 
 class VllmServer:
     """`with VllmServer(...) as server:` gives a healthy server at `server.base_url`."""
+
+    takes_cache_salt = True  # vLLM's completions API keeps requests with different salts apart in its prefix cache
 
     def __init__(self, card: ModelCard, settings: EngineSettings, log_path: Path, *, max_num_seqs: int | None = None,
                  extra_args: tuple[str, ...] = (), port: int | None = None, startup_timeout_s: float = 900.0):

@@ -6,20 +6,25 @@ over the same instants (whole point, and the client-decided steady state).
 
 import json
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from itertools import islice
 from pathlib import Path
 
 from bench.energy.meters import NoMeter
 from bench.errors import UserError
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import ServeSettings, Suite
-from bench.inputs.workload import WARMUP_OSL, PromptStream, PromptSupply
-from bench.run.record import Load, PointRecord
+from bench.inputs.requests import Request, implied_hits
+from bench.inputs.workload import WARMUP_OSL, PromptSupply, Workload
+from bench.run.prefix_cache import counters_in_exposition, hit_rate_check, point_salt
+from bench.run.record import Load, PointRecord, PrefixCache
 from bench.run.run import PlannedPoint, SweepResult, SweepRun
 from bench.secrets import redact
-from bench.serve.client import CompletionsClient, LoadResult, closed_loop, poisson, run_load
+from bench.serve.client import CompletionsClient, LoadResult, closed_loop, poisson, replay, run_load
 from bench.serve.endpoint import ExistingEndpoint, check_endpoint, is_local
 from bench.serve.metrics import Slo, steady_window, summarize
 from bench.serve.server import VllmServer
@@ -30,13 +35,16 @@ MIN_WARMUP_REQUESTS = 4
 
 @dataclass(frozen=True)
 class LoadPoint:
-    kind: str  # "concurrency" (closed loop) or "rate" (Poisson arrivals)
-    value: float
+    kind: str  # "concurrency" (closed loop), "rate" (Poisson arrivals) or "replay" (a trace's own times)
+    value: float  # the concurrency, the rate, or a replay's time scale
     num_requests: int
     max_concurrency: int | None = None
+    mean_rate: float | None = None  # a replay: the trace's requests per second, scaled
 
     @property
     def label(self) -> str:
+        if self.kind == "replay":
+            return "replay" + (f"-x{self.value:g}" if self.value != 1 else "")
         return f"conc{int(self.value)}" if self.kind == "concurrency" else f"rate{self.value:g}"
 
     @property
@@ -55,42 +63,56 @@ class LoadPoint:
         """The point's coordinate and load, as its record (ok or failed) carries them."""
         closed = self.kind == "concurrency"
         load = Load(
-            model="closed-loop concurrency" if closed else "open-loop Poisson",
+            model={"concurrency": "closed-loop concurrency", "rate": "open-loop Poisson"}.get(
+                self.kind, "open-loop trace replay"),
             max_concurrency=self.max_concurrency,
             num_requests=self.num_requests,
             steady_window="opens when every slot is decoding, closes when the last request is sent" if closed
             else "opens when the first request finishes, closes at the last arrival",
         )
-        coordinate = {"concurrency": int(self.value)} if closed else {"request_rate": float(self.value)}
+        rate = self.mean_rate if self.kind == "replay" else self.value
+        coordinate = {"concurrency": int(self.value)} if closed else {"request_rate": float(rate)}
         return {"mode": "serve", **coordinate, "load": load}
 
 
-def load_points(serve: ServeSettings) -> list[LoadPoint]:
-    return [LoadPoint("concurrency", c, c * serve.requests_per_concurrency) for c in serve.concurrencies] + [
-        LoadPoint("rate", r, serve.requests_per_rate, serve.max_concurrency) for r in serve.request_rates]
+def load_points(suite: Suite, workload: Workload | None = None) -> list[LoadPoint]:
+    """The workload's load points: closed loop at each concurrency (those an extra workload chose, if it
+    chose); Poisson at each rate, or for a trace one replay on the trace's own schedule."""
+    serve, workload = suite.serve, workload or suite.workload
+    points = [LoadPoint("concurrency", c, c * serve.requests_per_concurrency) for c in suite.concurrencies_for(workload)]
+    if workload.kind == "trace":
+        rows = workload.trace_rows()
+        span_s = (rows[-1].timestamp_ms - rows[0].timestamp_ms) / 1000 / workload.trace.time_scale
+        return points + [LoadPoint("replay", workload.trace.time_scale, len(rows), serve.max_concurrency,
+                                   len(rows) / span_s if span_s > 0 else None)]
+    if workload.batch_sizes:
+        return points
+    return points + [LoadPoint("rate", r, serve.requests_per_rate, serve.max_concurrency) for r in serve.request_rates]
 
 
-def serve_point_key(model: str, engine: str, point: LoadPoint, workload) -> str:
-    return f"{model}/{engine}-serve/{point.label}/isl{workload.isl}/osl{workload.osl}"
+def serve_point_key(model: str, engine: str, point: LoadPoint, workload: Workload) -> str:
+    return f"{model}/{engine}-serve/{point.label}/{workload.key()}"
 
 
 def _engine_name(suite: Suite) -> str:
     return "endpoint" if suite.serve.endpoint else "vllm"
 
 
-def _points(suite: Suite) -> dict[str, dict[str, LoadPoint]]:
-    """Each model's load points by key."""
+def _points(suite: Suite) -> dict[str, dict[str, tuple[LoadPoint, Workload]]]:
+    """Each model's load points (and their workloads) by key."""
     engine = _engine_name(suite)
-    return {model: {serve_point_key(model, engine, p, suite.workload): p for p in load_points(suite.serve)}
+    return {model: {serve_point_key(model, engine, p, w): (p, w) for w in suite.workloads
+                    for p in load_points(suite, w)}
             for model in suite.models}
 
 
 def plan(suite: Suite) -> list[PlannedPoint]:
     engine = _engine_name(suite)
     return [
-        PlannedPoint(key, f"{engine} serve {p.label}", {"engine": {"name": engine, "mode": "serve"}, **p.record_fields()},
-                     model, p.sequences_in_flight)
-        for model, model_points in _points(suite).items() for key, p in model_points.items()
+        PlannedPoint(key, f"{engine} serve {p.label}" + ("" if w is suite.workload else f" {w.label}"),
+                     {"engine": {"name": engine, "mode": "serve"}, **p.record_fields()}, model, p.sequences_in_flight,
+                     w)
+        for model, model_points in _points(suite).items() for key, (p, w) in model_points.items()
     ]
 
 
@@ -106,13 +128,14 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     with SweepRun(suite, run_dir, plan(suite), meter=meter, hardware=hardware, **options) as run:
         for card in run.cards:
             keys = run.todo(list(points[card.name]))
+            for key in list(keys):
+                if error := run.unfit(card, run.workload_of(key)):
+                    run.fail(card, key, "failed", "context-exceeded", error)
+                    keys.remove(key)
             if not keys:
                 continue
-            if card.name in run.too_long:
-                run.fail_all(card, keys, "context-exceeded", run.too_long[card.name])
-                continue
             run.start_model()
-            in_flight = {k: n for k in keys if (n := points[card.name][k].sequences_in_flight)}
+            in_flight = {k: n for k in keys if (n := points[card.name][k][0].sequences_in_flight)}
             unfit = set(in_flight) - set(run.skip_what_cannot_fit(card, in_flight))
             keys = [k for k in keys if k not in unfit]
             if not keys:
@@ -126,7 +149,7 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                     if keys:
                         run.measure_loaded_idle(card)
                     for key in keys:
-                        run.measure_point(card, key, partial(point.measure, card, key, points[card.name][key]))
+                        run.measure_point(card, key, partial(point.measure, card, key, points[card.name][key][0]))
             except UserError as e:  # the server could not start (or the endpoint did not answer)
                 run.fail_all(card, [k for k in keys if k not in run.finished], "engine-start", e)
                 run.result.start_errors.append(e)
@@ -139,8 +162,10 @@ def _target(card: ModelCard, suite: Suite, run_dir: Path, log):
         api_key = os.environ.get(serve.api_key_env) if serve.api_key_env else None
         return ExistingEndpoint(serve.endpoint, serve.endpoint_model, api_key)
     # Open-loop rates with no cap keep vLLM's own limit; a closed-loop cap would queue them inside the server.
-    uncapped_rates = serve.request_rates and not serve.max_concurrency
-    max_num_seqs = None if uncapped_rates else max((*serve.concurrencies, serve.max_concurrency or 0)) or None
+    open_loop = serve.request_rates or any(w.kind == "trace" for w in suite.workloads)
+    concurrencies = [c for w in suite.workloads for c in suite.concurrencies_for(w)]
+    max_num_seqs = None if open_loop and not serve.max_concurrency else max(
+        (*concurrencies, serve.max_concurrency or 0)) or None
     log(f"[{card.name}] starting vLLM's server on loopback (log: {run_dir / f'server-{card.name}.log'})")
     return VllmServer(card, suite.engine, run_dir / f"server-{card.name}.log", max_num_seqs=max_num_seqs,
                       extra_args=serve.server_args, startup_timeout_s=serve.startup_timeout_s)
@@ -164,47 +189,59 @@ class ServePointMeasurement:
         serve = run.suite.serve
         self.slo = Slo(serve.slo_ttft_ms, serve.slo_tpot_ms)
 
-    def _prompts(self, card: ModelCard, count: int, stream: PromptStream) -> list:
-        return list(self._formatted(card, self.run.suite.workload.prompts(count, card.vocab_size, stream)))
-
-    def _measured_prompts(self, card: ModelCard, load: LoadPoint) -> Iterable:
-        """A closed loop's prompts are sized by time too (at least its count, until min_window_s has passed);
-        an open loop's are its count, their arrival times drawn in advance."""
+    def _measured_prompts(self, card: ModelCard, key: str, load: LoadPoint) -> Iterable:
+        """A closed loop's requests are sized by time too (at least its count, until min_window_s has passed);
+        an open loop's are its count, their arrival times drawn in advance; a replay's are the whole trace."""
+        suite, workload = self.run.suite, self.run.workload_of(key)
+        salt = point_salt(key)
+        if load.kind == "replay":
+            return list(workload.requests(card.vocab_size, salt))
         if load.kind != "concurrency":
-            return self._prompts(card, load.num_requests, PromptStream.MEASURED)
-        suite = self.run.suite
-        return self._formatted(card, PromptSupply(suite.workload, card.vocab_size, int(load.value),
-                                                  load.num_requests, suite.min_window_s))
+            return self._formatted(card, list(islice(workload.requests(card.vocab_size, salt), load.num_requests)))
+        slots = int(load.value)
+        return self._formatted(card, PromptSupply(workload, card.vocab_size, slots,
+                                                  workload.min_first_requests(slots, load.num_requests),
+                                                  suite.min_window_s, salt=salt))
 
-    def _formatted(self, card: ModelCard, prompts: Iterable) -> Iterable:
-        """Token ids as they are, or text decoded with the card's tokenizer (lazily, as the load takes them)."""
+    def _formatted(self, card: ModelCard, requests: Iterable) -> Iterable:
+        """Requests as they are, or (random only) their prompts as text decoded with the card's tokenizer."""
         if self.run.suite.serve.prompt_format == "token-ids":
-            return prompts
+            return requests
         if not card.has_tokenizer:
             raise UserError("serve.prompt_format", f"'text' needs a tokenizer and {card.name}'s card has none",
                             "use prompt_format = 'token-ids', or a card with a tokenizer")
-        return map(_tokenizer(str(card.path)).decode, prompts)
+        decode = _tokenizer(str(card.path)).decode
+        return (decode(r.prompt) for r in requests)
 
-    def _load(self, load: LoadPoint, prompts: Iterable, osl: int, window=None) -> LoadResult:
+    def _load(self, load: LoadPoint, prompts: Iterable, osl: int, window=None, salt: str | None = None) -> LoadResult:
         seed = self.run.suite.workload.seed
+        # Only a vLLM server started here is known to take a cache salt; an endpoint may refuse the field.
+        salt = salt if getattr(self.target, "takes_cache_salt", False) else None
 
         async def drive():
             target = self.target
             async with CompletionsClient(target.base_url, target.model, api_key=target.api_key) as client:
                 if load.kind == "concurrency":
-                    return await closed_loop(client, prompts, osl, int(load.value), window)
-                return await poisson(client, prompts, osl, load.value, seed, load.max_concurrency, window)
+                    return await closed_loop(client, prompts, osl, int(load.value), window, salt)
+                if load.kind == "replay":
+                    return await replay(client, prompts, load.value, load.max_concurrency, window, salt)
+                return await poisson(client, prompts, osl, load.value, seed, load.max_concurrency, window, salt)
 
         return run_load(drive(), self.run.suite.point_timeout_s)
 
     def measure(self, card: ModelCard, key: str, load: LoadPoint) -> PointRecord:
         run, serve = self.run, self.run.suite.serve
-        prompts = self._measured_prompts(card, load)
+        workload = run.workload_of(key)
+        prompts = self._measured_prompts(card, key, load)
         if serve.warmup:
             warm = LoadPoint("concurrency", load.in_flight, load.in_flight)
-            self._load(warm, self._prompts(card, load.in_flight, PromptStream.WARMUP), WARMUP_OSL)
+            requests = workload.warmup_requests(load.in_flight, card.vocab_size, point_salt(key))
+            self._load(warm, self._formatted(card, requests), WARMUP_OSL, salt=f"{key}/warm-up")
+        counters_before = self._prefix_counters()
         with run.point_windows() as windows:
-            result = self._load(load, prompts, run.suite.workload.osl, windows.steady)
+            result = self._load(load, prompts, workload.osl, windows.steady,
+                                salt=None if workload.cache_aware else key)
+        counters_after = self._prefix_counters()
         metrics = summarize(result.requests, self.slo)
         _save_requests(run.run_dir, key, result.requests)
         if not metrics.completed:
@@ -215,15 +252,21 @@ class ServePointMeasurement:
         steady_s, steady_tokens, why_not = steady_window(
             result.requests, result.window_open, result.window_close,
             "; ".join(result.notes) or "the window did not open")
+        cache = self._prefix_cache(workload, result.requests, counters_before, counters_after)
+        extra_checks = {"requests_completed": {"ok": metrics.failed == 0, "completed": metrics.completed,
+                                               "failed": metrics.failed}}
+        if cache and workload.cache_aware:
+            extra_checks["prefix_cache_hit_rate"] = hit_rate_check(cache.hit_rate, cache.implied_hit_rate)
         measured = windows.measured(
             key, "the measured requests, ramp-up and drain included", steady_s, steady_tokens, why_not,
             # An existing endpoint's server is another process on the GPU by design.
-            other_processes_matter=not serve.endpoint,
-            extra_checks={"requests_completed": {"ok": metrics.failed == 0, "completed": metrics.completed,
-                                                 "failed": metrics.failed}})
+            other_processes_matter=not serve.endpoint, extra_checks=extra_checks)
+        means = {} if workload.kind == "random" or not metrics.completed else {
+            "isl": round(metrics.input_tokens / metrics.completed), "osl": round(metrics.output_tokens / metrics.completed)}
         return run.record(
             card, key, "ok",
-            workload=run.suite.workload.to_record() | {"prompt_format": serve.prompt_format},
+            workload=workload.to_record() | means | {"prompt_format": serve.prompt_format},
+            **({"prefix_cache": cache} if cache else {}),
             engine=self.target.describe(),
             load=run.planned[key].fields["load"].model_copy(
                 update={"warmup_requests": load.in_flight if serve.warmup else 0, "num_requests": len(result.requests)}),
@@ -246,6 +289,37 @@ class ServePointMeasurement:
             requests_file=REQUESTS_FILE,
             **measured.fields(),
         )
+
+
+    def _prefix_counters(self) -> tuple[int, int] | None:
+        """(queries, hits) of the server's prefix cache, from its Prometheus /metrics; None where it has none."""
+        request = urllib.request.Request(f"{self.target.base_url}/metrics")
+        if self.target.api_key:
+            request.add_header("Authorization", f"Bearer {self.target.api_key}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+        return counters_in_exposition(text)
+
+    def _prefix_cache(self, workload: Workload, requests, before, after) -> PrefixCache | None:
+        """The server's prefix cache over the point, beside what the workload implies; None for an endpoint
+        that exposes no vLLM counters."""
+        if before is None or after is None:
+            return None
+        queries, hits = after[0] - before[0], after[1] - before[1]
+        block_size = (getattr(self.target, "kv_cache_blocks", None) or (None, None))[1]
+        sent = [r for r in requests if r.prompt_tokens]
+        prompt_tokens = sum(r.prompt_tokens for r in sent)
+        implied = sum(implied_hits(Request([0] * r.prompt_tokens, 1, r.reused), block_size) for r in sent) \
+            if block_size and workload.cache_aware else 0
+        salted = not workload.cache_aware and getattr(self.target, "takes_cache_salt", False)
+        return PrefixCache(
+            enabled=True, salted=salted, queries=queries, hits=hits, hit_rate=hits / queries if queries else None,
+            implied_hits=implied, implied_hit_rate=implied / prompt_tokens if prompt_tokens else None,
+            block_size=block_size, source="the server's /metrics (vllm:prefix_cache_queries and _hits), before and "
+                                          "after the point; the warm-up's requests excluded")
 
 
 @lru_cache(maxsize=4)

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from bench.inputs.cards import load_card
-from bench.inputs.suite import EngineSettings, load_suite, with_overrides
+from bench.inputs.suite import EngineSettings, Suite, with_overrides
 from bench.inputs.workload import Workload
 from bench.run.records import read_records
 from bench.serve import client as serve_client
@@ -112,7 +112,7 @@ def test_every_request_is_accounted_for_and_matches_usage(server, load):
 
 
 def test_an_existing_endpoint_is_measured_without_starting_anything(server, tmp_path):
-    suite = with_overrides(load_suite(None), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve", min_window_s=0,
+    suite = with_overrides(Suite(), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve", min_window_s=0,
                            serve={"concurrencies": (2,), "requests_per_concurrency": 2, "endpoint": server.base_url,
                                   "warmup": False})
     result = run_serve_sweep(suite, tmp_path / "run", log=lambda message: None)
@@ -135,7 +135,7 @@ def test_a_client_error_fails_the_point_and_the_server_still_stops(tmp_path, mon
         return await real_send(self, prompt, osl, on_first_token)
 
     monkeypatch.setattr(serve_client.CompletionsClient, "send", failing_send)
-    suite = with_overrides(load_suite(None), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve", min_window_s=0,
+    suite = with_overrides(Suite(), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve", min_window_s=0,
                            serve={"concurrencies": (1, 2), "requests_per_concurrency": 2, "warmup": False})
     suite = suite.model_copy(update={"engine": EngineSettings(enforce_eager=True)})
     result = run_serve_sweep(suite, tmp_path / "run", log=lambda message: None)

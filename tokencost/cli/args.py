@@ -227,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--requests-per-batch", type=positive_int,
                      help="fewest requests per point = batch size x this, at most 100000 "
                           "(points also last --min-window-s)")
+    run.add_argument("--workload", choices=["random", "shared-prefix", "multi-turn", "trace", "lengths"],
+                     help="what the requests share: random (the floor: nothing cached), shared-prefix, multi-turn, "
+                          "trace (a Mooncake JSONL, --trace), lengths (a length distribution; see the README)")
+    run.add_argument("--prefixes", type=positive_int, help="shared-prefix: how many prefixes the requests share")
+    run.add_argument("--prefix-len", type=positive_int, help="shared-prefix: tokens of each shared prefix "
+                                                             "(the suffix is --isl minus this)")
+    run.add_argument("--turns", type=positive_int, help="multi-turn: turns per session (at least 2)")
+    run.add_argument("--trace", type=str, metavar="FILE", help="trace: a Mooncake-format JSONL file "
+                                                               "(default: the small trace shipped with tokencost)")
     run.add_argument("--min-window-s", type=non_negative_float,
                      help="each point keeps adding requests until it has lasted this long; shorter is flagged "
                           "(default 10; 0 sizes points by request count alone)")

@@ -6,7 +6,7 @@ from bench.inputs import fit
 from bench.inputs.cards import load_card
 from bench.inputs.suite import Suite
 from bench.offline import plan as offline_plan
-from bench.run.run import pair_notes
+from bench.run.run import context_of, pair_notes
 from bench.serve.sweep import plan as serve_plan
 
 GIB = 1024**3
@@ -18,13 +18,12 @@ def dry_run(suite: Suite, gpu_memory_gib: float | None = None, print_line=print)
     cards = {name: load_card(name) for name in suite.models}
     memory = _gpu_memory(suite, gpu_memory_gib, print_line)
     planned = serve_plan(suite) if suite.mode == "serve" else offline_plan(suite)
-    workload = suite.workload
     skipped = 0
     for point in planned:
         card = cards[point.model]
         verdict = _verdict(suite, card, point, memory)
         try:
-            workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
+            (point.workload or suite.workload).check_fits(suite.engine.max_model_len or card.max_context, card.name)
         except UserError as e:
             verdict = f"SKIP: {e}"
         skipped += verdict.startswith("SKIP")
@@ -63,8 +62,7 @@ def _verdict(suite: Suite, card, point, memory: int | None) -> str:
         return "runs (fit not checked: GPU memory unknown)"
     if point.in_flight is None:
         return "runs (fit not checked: an uncapped request rate sets no number in flight)"
-    workload = suite.workload
-    estimate = fit.estimate(card, suite.engine, workload.isl + workload.osl, memory)
+    estimate = fit.estimate(card, suite.engine, context_of(point.workload or suite.workload), memory)
     per_replica = fit.in_flight_per_replica(point.in_flight, suite.engine)
     reason = estimate.why_not(per_replica)
     return f"SKIP: {reason}" if reason else estimate.describe(per_replica)

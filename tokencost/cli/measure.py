@@ -19,7 +19,9 @@ def cmd_run(args) -> int:
     from bench.run.run import new_run_id, run_suite, run_watts_per_vcpu
     from bench.serve.sweep import run_serve_sweep
 
-    workload = dict(isl=args.isl, osl=args.osl, requests_per_batch=args.requests_per_batch)
+    workload = dict(isl=args.isl, osl=args.osl, requests_per_batch=args.requests_per_batch, kind=args.workload)
+    kind_settings = {"shared_prefix": {"prefixes": args.prefixes, "prefix_len": args.prefix_len},
+                     "multi_turn": {"turns": args.turns}, "trace": {"file": args.trace}}
     serve = dict(concurrencies=args.concurrency, request_rates=args.request_rates, endpoint=args.endpoint,
                  endpoint_accelerator=args.endpoint_gpu, endpoint_accelerator_count=args.endpoint_gpus,
                  slo_ttft_ms=args.slo_ttft_ms, slo_tpot_ms=args.slo_tpot_ms)
@@ -34,12 +36,13 @@ def cmd_run(args) -> int:
                         "give one GPU's memory in GiB, e.g. 79.6 for an H100 or 140.4 for an H200")
     overrides = dict(models=args.models, batch_sizes=args.batch_sizes, engines=args.engines, mode=args.mode,
                      min_window_s=args.min_window_s)
+    kind_values = [v for settings in kind_settings.values() for v in settings.values()]
     changed = args.suite is not None or any(v is not None for v in (*workload.values(), *overrides.values(),
-                                                                     *serve.values()))
+                                                                     *serve.values(), *kind_values))
     if args.resume and not changed:
         suite = run_suite(args.resume)  # the run's own settings; the sweep refuses any other
     else:
-        suite = _with_flags(load_suite(args.suite), serve=serve, **overrides, **workload)
+        suite = _with_flags(load_suite(args.suite), serve=serve, kind_settings=kind_settings, **overrides, **workload)
     suite.check()
     suite = _with_card_names(suite, "--models" if args.models else "models")
     pricing = pricing_from(args)  # checked before anything is measured
@@ -91,6 +94,9 @@ FLAG_OF_FIELD = {
     "models": "--models", "batch_sizes": "--batch-sizes", "engines": "--engines", "mode": "--mode",
     "min_window_s": "--min-window-s", "workload.isl": "--isl", "workload.osl": "--osl",
     "workload.requests_per_batch": "--requests-per-batch", "serve.concurrencies": "--concurrency",
+    "workload.kind": "--workload", "workload.shared_prefix.prefixes": "--prefixes",
+    "workload.shared_prefix.prefix_len": "--prefix-len", "workload.multi_turn.turns": "--turns",
+    "workload.trace.file": "--trace",
     "serve.request_rates": "--request-rates", "serve.endpoint": "--endpoint",
     "serve.endpoint_accelerator": "--endpoint-gpu", "serve.endpoint_accelerator_count": "--endpoint-gpus",
     "serve.slo_ttft_ms": "--slo-ttft-ms", "serve.slo_tpot_ms": "--slo-tpot-ms",

@@ -1,7 +1,7 @@
 """The offline sweep's bookkeeping with a stand-in engine: records, failures, skips and progress."""
 
 from bench import environment, offline
-from bench.inputs.suite import load_suite, with_overrides
+from bench.inputs.suite import Suite, with_overrides
 from bench.run import run as run_module
 from bench.run.record import EnergyInfo
 from bench.run.records import read_records
@@ -21,7 +21,7 @@ def test_a_sweep_records_and_reports_every_point_measured_failed_or_skipped(tmp_
     monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
     monkeypatch.setattr(offline, "_start_engine", lambda *args: FakeEngine())
     monkeypatch.setattr(offline.PointMeasurement, "measure", measure)
-    suite = with_overrides(load_suite(None), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"],
+    suite = with_overrides(Suite(), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"],
                            isl=16, osl=8)
     logged = []
     result = offline.run_sweep(suite, tmp_path / "run", log=logged.append)

@@ -34,7 +34,8 @@ def test_a_suite_file_round_trips_through_its_record(tmp_path):
     ("batch_sizes = [4, -1]", r"batch_sizes.1: is -1; input should be greater than 0"),
     ('batch_sizes = ["4"]', r"batch_sizes.0: is '4'; input should be a valid integer"),
     ("[workload]\nisl = 0", r"workload.isl: is 0; input should be greater than 0"),
-    ("[workload]\nbatch = 3", r"workload.batch: is not a setting; use one of: isl, osl, requests_per_batch, seed"),
+    ("[workload]\nbatch = 3", r"workload.batch: is not a setting; use one of: batch_sizes, isl, kind, lengths, multi_turn, osl, "
+     r"requests_per_batch, seed, shared_prefix, trace"),
     ('[engine]\ndtype = "int3"', r"engine.dtype: is 'int3'; input should be 'auto', 'bfloat16'"),
     ("[engine]\ngpu_memory_utilization = 1.5", r"engine.gpu_memory_utilization: is 1.5; input should be less"),
     ("colour = 1", r"colour: is not a setting; use one of: batch_sizes, engine"),

@@ -36,7 +36,7 @@ class ClockedEngine:
     def describe(self) -> dict:
         return {"name": self.name, "mode": self.mode, "version": "stand-in"}
 
-    def generate(self, prompts, osl, batch_size, window=None, timeout_s=None) -> GenerationResult:
+    def generate(self, prompts, osl, batch_size, window=None, timeout_s=None, salt=None) -> GenerationResult:
         supply, requests, input_tokens, start = iter(prompts), 0, 0, self.clock.now
         batch = list(islice(supply, batch_size))
         if window:

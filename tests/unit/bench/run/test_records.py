@@ -224,7 +224,7 @@ def test_setting_a_tail_aside_never_loses_a_byte_and_the_next_record_is_a_line_o
 
 def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, monkeypatch):
     from bench import environment, offline
-    from bench.inputs.suite import load_suite, with_overrides
+    from bench.inputs.suite import Suite, with_overrides
     from bench.run import run as run_module
     from bench.run.record import EnergyInfo
 
@@ -250,7 +250,7 @@ def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, mon
     monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
     monkeypatch.setattr(offline, "_start_engine", lambda *args: FakeEngine())
     monkeypatch.setattr(offline.PointMeasurement, "measure", measure)
-    suite = with_overrides(load_suite(None), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"],
+    suite = with_overrides(Suite(), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"],
                            isl=16, osl=8)
     run_dir = tmp_path / "run"
     offline.run_sweep(suite, run_dir, log=lambda line: None)

@@ -12,7 +12,7 @@ OSL = 8
 class FakeClient:
     """Answers every request with its first token after 10 ms and the rest 50 ms later."""
 
-    async def send(self, prompt, osl, on_first_token=None) -> RequestTiming:
+    async def send(self, prompt, osl, on_first_token=None, cache_salt=None, reused=0) -> RequestTiming:
         timing = RequestTiming(sent=time.perf_counter(), prompt_tokens=len(prompt), output_tokens=osl)
         await asyncio.sleep(0.01)
         first = time.perf_counter()

@@ -7,7 +7,7 @@ import pytest
 
 from bench.errors import UserError
 from bench.inputs.cards import load_card
-from bench.inputs.suite import EngineSettings, ServeSettings
+from bench.inputs.suite import EngineSettings, ServeSettings, Suite
 from bench.inputs.workload import Workload
 from bench.serve.client import _Events
 from bench.serve.metrics import RequestTiming
@@ -19,7 +19,7 @@ from tests.support.run_cli import tokencost
 def test_load_points_follow_the_suite():
     serve = ServeSettings(concurrencies=(1, 8), requests_per_concurrency=10, request_rates=(0.5, 4.0),
                           requests_per_rate=20, max_concurrency=16)
-    points = load_points(serve)
+    points = load_points(Suite(serve=serve))
     assert [(p.label, p.num_requests, p.max_concurrency) for p in points] == [
         ("conc1", 10, None), ("conc8", 80, None), ("rate0.5", 20, 16), ("rate4", 20, 16)]
     assert serve_point_key("tiny-moe", "vllm", points[1], Workload(isl=64, osl=32)) == \
@@ -33,7 +33,7 @@ def test_the_server_command_binds_loopback_and_passes_parallelism_through():
     text = " ".join(command)
     assert "--host 127.0.0.1 --port 8123" in text and "0.0.0.0" not in text
     assert "--tensor-parallel-size 2" in text and "--max-num-seqs 64" in text and "--max-model-len 4096" in text
-    assert "--no-enable-prefix-caching" in command and "--enforce-eager" in command
+    assert "--enable-prefix-caching" in command and "--enforce-eager" in command
     assert "--load-format dummy" in text and "--skip-tokenizer-init" in command  # a config-only card
     assert command[-4:] == ["--max-num-batched-tokens", "8192", "--distributed-executor-backend", "ray"]
 

@@ -1,0 +1,40 @@
+"""vLLM's prefix cache over a point: its hit counters, read from the engine or a server, and the check that
+the hits measured are near those the workload's structure implies."""
+
+import re
+import zlib
+
+COUNTERS = ("vllm:prefix_cache_queries", "vllm:prefix_cache_hits")  # prompt tokens looked up, and found
+# One sample line of a Prometheus exposition of those counters: name, optional labels, value.
+COUNTER_LINE = re.compile(r"^(?P<name>vllm:prefix_cache_(?:queries|hits)(?:_total)?)(?:\{[^}]*\})?\s+"
+                          r"(?P<value>[0-9.eE+-]+)\s*$", re.MULTILINE)
+HIT_RATE_GAP = 0.15  # a measured hit rate this far from the implied one fails the point's check
+
+
+def point_salt(key: str) -> int:
+    """A point's own seed salt: its prompts (and so its KV blocks) are its own, whatever ran before."""
+    return zlib.crc32(key.encode())
+
+
+def counters(metrics) -> tuple[int, int] | None:
+    """(queries, hits) summed over engines from (name, value) pairs of vLLM's metrics; None if either is absent.
+    A Prometheus exposition names them with a `_total` suffix; the engine's own snapshot without."""
+    totals: dict[str, float] = {}
+    for name, value in metrics:
+        name = name.removesuffix("_total")
+        if name in COUNTERS and isinstance(value, (int, float)):
+            totals[name] = totals.get(name, 0) + value
+    if len(totals) < len(COUNTERS):
+        return None
+    return tuple(int(totals[name]) for name in COUNTERS)
+
+
+def counters_in_exposition(text: str) -> tuple[int, int] | None:
+    """(queries, hits) from a server's /metrics text."""
+    return counters((m["name"], float(m["value"])) for m in COUNTER_LINE.finditer(text))
+
+
+def hit_rate_check(measured: float | None, implied: float | None) -> dict:
+    """Whether the measured hit rate is near the one the workload implies (None where either is unknown)."""
+    ok = None if measured is None or implied is None else abs(measured - implied) <= HIT_RATE_GAP
+    return {"ok": ok, "measured": measured, "implied": implied, "max_gap": HIT_RATE_GAP}
