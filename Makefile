@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench-overhead bench-serve-overhead clean
+.PHONY: install demo test bench-overhead bench-serve-overhead bench-replay clean
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ bench-overhead: $(STAMP)
 
 bench-serve-overhead: $(STAMP)
 	$(BIN)/python -m bench.overhead.serve
+
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.overhead.replay
 
 clean:
 	rm -rf $(VENV) results/runs

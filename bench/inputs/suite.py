@@ -154,8 +154,11 @@ class Suite(BaseModel):
                             f"ask for {engine.gpus}", "run the baseline in a suite of its own with parallel sizes 1")
         keys = [w.key() for w in self.workloads]
         if len(set(keys)) < len(keys):
-            raise UserError("extra_workloads", "lists a workload twice (or the main one again)",
-                            "give each workload once")
+            twice = next(w for w in self.workloads if keys.count(w.key()) > 1)
+            raise UserError("extra_workloads", f"holds two workloads labelled '{twice.label}' (or the main one "
+                            "again)", "give each workload once, with kind settings that tell them apart")
+        for workload in self.workloads:
+            workload.check_inputs()
         if self.serve.prompt_format == "text" and any(w.kind != "random" for w in self.workloads):
             raise UserError("serve.prompt_format", "'text' is for the random workload only: the other kinds "
                             "build prompts from token ids", "use prompt_format = 'token-ids'")
@@ -228,4 +231,7 @@ def with_overrides(suite: Suite, models=None, batch_sizes=None, engines=None, mo
     if batch_sizes:
         data["batch_sizes"] = tuple(batch_sizes)
     data["workload"] |= {k: v for k, v in workload.items() if v is not None}
-    return parse(Suite, data, "command line")
+    changed = parse(Suite, data, "command line")
+    # An extra workload the main one now repeats (the demo's shared-prefix point, asked for by flags) goes.
+    extras = tuple(w for w in changed.extra_workloads if w.key() != changed.workload.key())
+    return changed.model_copy(update={"extra_workloads": extras})

@@ -113,9 +113,17 @@ class Workload(BaseModel):
     @model_validator(mode="after")
     def _coherent(self) -> "Workload":
         if self.kind == "shared-prefix" and self.shared_prefix.prefix_len >= self.isl:
-            raise ValueError(f"shared_prefix.prefix_len {self.shared_prefix.prefix_len} leaves no suffix in isl "
-                             f"{self.isl}: give an isl above prefix_len (the suffix is isl - prefix_len)")
+            # A UserError, not a ValueError: pydantic would name the whole workload rather than the setting.
+            raise UserError("workload.shared_prefix.prefix_len", f"is {self.shared_prefix.prefix_len}, which leaves "
+                            f"no suffix in isl {self.isl}", "give a prefix_len below isl (the suffix is isl - prefix_len)")
         return self
+
+    def check_inputs(self) -> None:
+        """Read the files the workload names (a trace, a histogram), so a bad one is refused before anything starts."""
+        if self.kind == "trace":
+            self.trace_rows()
+        elif self.kind == "lengths":
+            lengths_max_context(self.lengths)
 
     @property
     def cache_aware(self) -> bool:

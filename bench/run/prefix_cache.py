@@ -8,7 +8,7 @@ COUNTERS = ("vllm:prefix_cache_queries", "vllm:prefix_cache_hits")  # prompt tok
 # One sample line of a Prometheus exposition of those counters: name, optional labels, value.
 COUNTER_LINE = re.compile(r"^(?P<name>vllm:prefix_cache_(?:queries|hits)(?:_total)?)(?:\{[^}]*\})?\s+"
                           r"(?P<value>[0-9.eE+-]+)\s*$", re.MULTILINE)
-HIT_RATE_GAP = 0.15  # a measured hit rate this far from the implied one fails the point's check
+HIT_RATE_GAP = 0.15  # a measured hit rate further than this from the implied one fails the point's check
 
 
 def point_salt(key: str) -> int:
@@ -36,5 +36,6 @@ def counters_in_exposition(text: str) -> tuple[int, int] | None:
 
 def hit_rate_check(measured: float | None, implied: float | None) -> dict:
     """Whether the measured hit rate is near the one the workload implies (None where either is unknown)."""
-    ok = None if measured is None or implied is None else abs(measured - implied) <= HIT_RATE_GAP
+    # (the tolerance keeps a gap of exactly HIT_RATE_GAP, as floats compute it, inside)
+    ok = None if measured is None or implied is None else abs(measured - implied) <= HIT_RATE_GAP + 1e-9
     return {"ok": ok, "measured": measured, "implied": implied, "max_gap": HIT_RATE_GAP}

@@ -137,8 +137,9 @@ class SweepRun:
                     workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
                 except UserError as e:
                     self.too_long[card.name, workload.key()] = e
-        if len(self.too_long) == len(self.cards) * len(suite.workloads):
-            raise next(iter(self.too_long.values()))  # nothing in the sweep can run
+        main = [self.too_long.get((card.name, suite.workload.key())) for card in self.cards]
+        if all(main):
+            raise main[0]  # the workload asked for fits no model of the sweep
         previous = self._previous_run(watts_per_vcpu) if resume else None
         if not resume and (self.run_dir / RUN_FILE).exists():
             raise UserError("--out", f"{self.run_dir} already holds a run",

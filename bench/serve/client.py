@@ -79,10 +79,13 @@ class CompletionsClient:
                     timing.error = redact(f"HTTP {response.status}: {await response.text()}")[:200]
                     return timing
                 # Whatever arrived in one read: under load several events share a read and its timestamp,
-                # which keeps the client's cost per token low (as `vllm bench serve` reads).
+                # which keeps the client's cost per token low (as `vllm bench serve` reads). It reads on past
+                # [DONE] to the body's end: a body left unread makes aiohttp close the connection rather than
+                # pool it, and the next request would open a new one.
+                done = False
                 async for data in response.content.iter_any():
-                    if events.feed(data, time.perf_counter()):
-                        break
+                    if not done:
+                        done = events.feed(data, time.perf_counter())
         except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError, UnicodeDecodeError) as e:
             timing.error = redact(f"{type(e).__name__}: {e}")[:300]
         finally:
@@ -225,8 +228,9 @@ async def poisson(client: CompletionsClient, prompts: list, osl: int, rate: floa
 async def replay(client: CompletionsClient, requests: list[Request], time_scale: float = 1.0,
                  max_concurrency: int | None = None, window: WindowHooks | None = None,
                  salt: str | None = None) -> LoadResult:
-    """Each request sent at its own time, `at_s` / `time_scale` after the first: a trace's schedule, open loop."""
-    schedule = ((request.at_s / time_scale, request) for request in requests)
+    """Each request sent at its own time, `at_s` / `time_scale` after the replay starts (a trace's first request
+    is at 0): the trace's schedule, open loop. A request without a time is sent at the start."""
+    schedule = (((request.at_s or 0.0) / time_scale, request) for request in requests)
     return await _open_loop(client, schedule, 0, max_concurrency, window, salt)  # requests carry their lengths
 
 

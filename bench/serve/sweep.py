@@ -70,8 +70,9 @@ class LoadPoint:
             steady_window="opens when every slot is decoding, closes when the last request is sent" if closed
             else "opens when the first request finishes, closes at the last arrival",
         )
-        rate = self.mean_rate if self.kind == "replay" else self.value
-        coordinate = {"concurrency": int(self.value)} if closed else {"request_rate": float(rate)}
+        # A replay's coordinate is the trace's mean rate: None for a trace whose requests all start at once.
+        rate = self.mean_rate if self.kind == "replay" else float(self.value)
+        coordinate = {"concurrency": int(self.value)} if closed else {"request_rate": rate}
         return {"mode": "serve", **coordinate, "load": load}
 
 

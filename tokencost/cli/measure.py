@@ -43,6 +43,13 @@ def cmd_run(args) -> int:
         suite = run_suite(args.resume)  # the run's own settings; the sweep refuses any other
     else:
         suite = _with_flags(load_suite(args.suite), serve=serve, kind_settings=kind_settings, **overrides, **workload)
+    _check_kind_flags(args, suite.workload.kind)
+    if args.trace:
+        try:
+            suite.workload.check_inputs()
+        except UserError as e:
+            problem, _, fix = str(e)[len(e.field) + 2:].partition("; ")
+            raise UserError("--trace", problem, fix) from None
     suite.check()
     suite = _with_card_names(suite, "--models" if args.models else "models")
     pricing = pricing_from(args)  # checked before anything is measured
@@ -101,6 +108,21 @@ FLAG_OF_FIELD = {
     "serve.endpoint_accelerator": "--endpoint-gpu", "serve.endpoint_accelerator_count": "--endpoint-gpus",
     "serve.slo_ttft_ms": "--slo-ttft-ms", "serve.slo_tpot_ms": "--slo-tpot-ms",
 }
+
+
+# Flags that set one workload kind's settings, and that kind.
+KIND_FLAGS = {"prefixes": "shared-prefix", "prefix_len": "shared-prefix", "turns": "multi-turn", "trace": "trace"}
+
+
+def _check_kind_flags(args, kind: str) -> None:
+    """A kind's flag given for a workload of another kind would be ignored: refuse it instead."""
+    from bench.errors import UserError
+
+    for name, wanted in KIND_FLAGS.items():
+        if getattr(args, name) is not None and kind != wanted:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(flag, f"sets the {wanted} workload, and this run's workload is {kind}",
+                            f"add --workload {wanted}, or leave {flag} out")
 
 
 def _with_flags(suite, **overrides):
