@@ -46,6 +46,33 @@ def point_record(model="tiny-dense", kind="dense", batch=1, output_tok_s=100.0, 
     return PointRecord(**(record | fields))
 
 
+def workload_record(workload_kind="shared-prefix", label="shared-prefix 4x384+128/128", input_tokens=4000, hits=2400,
+                    implied_hits=2400, probe_s=2.0, cached_probe_s=0.9, cached_probe_hits=2400, isl=512, osl=128,
+                    **kwargs) -> PointRecord:
+    """An offline vLLM point (point_record's, 1000 output tokens over 10 s by default) of `workload_kind` with
+    vLLM's prefix-cache counters: `hits` of its `input_tokens` (None: not counted), `implied_hits` by its
+    structure. Its uncached prefill probe takes `probe_s` for all its prompts; a cache-aware kind also has the
+    cached probe, `cached_probe_s` with `cached_probe_hits` hits. "random" is the floor: its requests salted
+    apart, nothing hits, no cached probe, and its workload written as a random record's (no kind)."""
+    random = workload_kind == "random"
+    cache = {"enabled": True, "salted": random, "queries": input_tokens, "hits": 0 if random else hits,
+             "implied_hits": 0 if random else implied_hits, "block_size": 16, "source": "test counters"}
+    cache |= {"hit_rate": cache["hits"] / input_tokens if cache["hits"] is not None else None,
+              "implied_hit_rate": cache["implied_hits"] / input_tokens}
+    fields = {"workload": {"isl": isl, "osl": osl} | ({} if random else {"kind": workload_kind, "label": label}),
+              "input_tokens": input_tokens, "prefix_cache": cache,
+              "prefill_probe": {"osl": 1, "duration_s": probe_s, "input_tokens": input_tokens, "output_tokens": 0,
+                                "cached_tokens": 0}}
+    if not random:
+        fields["cached_prefill_probe"] = {"osl": 1, "duration_s": cached_probe_s, "input_tokens": input_tokens,
+                                          "output_tokens": 0, "cached_tokens": cached_probe_hits}
+    record = point_record(isl=isl, osl=osl, **(fields | kwargs))
+    return record.model_copy(update={
+        "point": record.point if random else record.point.replace(f"isl{isl}/osl{osl}", label),
+        "total_tok_s": (record.input_tokens + record.output_tokens) / record.duration_s,
+    })
+
+
 def synthetic_h100_records() -> list[PointRecord]:
     """SYNTHETIC records, made up and never measured: the CPU demo's vLLM points (tiny-dense and tiny-moe,
     batch 1-64, ISL/OSL 128/128) as if run on one H100, to give reports a second hardware key to compare."""

@@ -3,17 +3,18 @@
 import numpy as np
 import pandas as pd
 
-from tokencost.pricing.serving import FRONT_GROUP, pareto_front, value_at
+from tokencost.pricing.serving import WORKLOAD_FRONT_GROUP, pareto_front, value_at
 
 
 def at_interactivity(priced: pd.DataFrame, targets: list[float]) -> pd.DataFrame:
     """$/M tokens and output tok/s per GPU at each target interactivity, per front group."""
     rows = []
-    for key, group in priced.groupby(FRONT_GROUP, dropna=False):
+    front_group = [c for c in WORKLOAD_FRONT_GROUP if c in priced]  # a table saved before workloads has none
+    for key, group in priced.groupby(front_group, dropna=False):
         cost_front = pareto_front(group, "interactivity", "total_per_mtok_usd", higher_y_better=False)
         tput_front = pareto_front(group, "interactivity", "output_tok_s_per_gpu", higher_y_better=True)
         for target in targets:
-            rows.append(dict(zip(FRONT_GROUP, key)) | {
+            rows.append(dict(zip(front_group, key)) | {
                 "tok/s/user": target,
                 "$/M tokens": value_at(cost_front, "interactivity", "total_per_mtok_usd", target),
                 "output tok/s per GPU": value_at(tput_front, "interactivity", "output_tok_s_per_gpu", target),
@@ -25,7 +26,7 @@ def at_interactivity(priced: pd.DataFrame, targets: list[float]) -> pd.DataFrame
 def serving_moe_vs_dense(priced: pd.DataFrame) -> pd.DataFrame:
     """Each MoE model against its dense pair at the same interactivity, where both fronts reach it."""
     rows = []
-    keys = ["hardware", "engine", "isl", "osl"]
+    keys = [c for c in ["hardware", "engine", "isl", "osl", "workload_label"] if c in priced]
     for (model, pair, *key), moe in priced[priced["kind"] == "moe"].groupby(["model", "pairs_with", *keys]):
         dense = priced[(priced["model"] == pair) & (priced[keys] == pd.Series(key, index=keys)).all(axis=1)]
         fronts = [pareto_front(g, "interactivity", "total_per_mtok_usd", higher_y_better=False) for g in (moe, dense)]

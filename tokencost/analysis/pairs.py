@@ -2,16 +2,21 @@
 
 import pandas as pd
 
-# An MoE point and its dense pair's point match on all of these.
-PAIR_KEYS = ["engine", "hardware", "batch_size", "isl", "osl"]
+# An MoE point and its dense pair's point match on all of these (the workload where the table has it).
+PAIR_KEYS = ["engine", "hardware", "batch_size", "isl", "osl", "workload_label"]
+
+
+def _present(priced: pd.DataFrame, keys: list[str]) -> list[str]:
+    """The keys the table has: a table saved before workloads were recorded has no workload column."""
+    return [k for k in keys if k in priced]
 
 
 def moe_dense_pairs(priced: pd.DataFrame) -> pd.DataFrame:
     """Each MoE point beside the point of the dense model its card pairs with, at the same PAIR_KEYS;
     the other columns of each side suffixed _moe and _dense."""
     moe = priced[(priced["kind"] == "moe") & priced["pairs_with"].notna()]
-    return moe.merge(priced, left_on=["pairs_with", *PAIR_KEYS], right_on=["model", *PAIR_KEYS],
-                     suffixes=("_moe", "_dense"))
+    keys = _present(priced, PAIR_KEYS)
+    return moe.merge(priced, left_on=["pairs_with", *keys], right_on=["model", *keys], suffixes=("_moe", "_dense"))
 
 
 def offline_moe_vs_dense(priced: pd.DataFrame) -> pd.DataFrame:
@@ -28,7 +33,7 @@ def offline_moe_vs_dense(priced: pd.DataFrame) -> pd.DataFrame:
 
 def hardware_comparison(priced: pd.DataFrame) -> pd.DataFrame:
     """$/M of the same model, engine, batch and lengths on each hardware, where more than one hardware ran it."""
-    keys = ["model", "engine", "batch_size", "isl", "osl"]
+    keys = _present(priced, ["model", "engine", "batch_size", "isl", "osl", "workload_label"])
     wide = priced.pivot_table(index=keys, columns="hardware", values="total_per_mtok_usd", aggfunc="first")
     wide = wide[wide.notna().sum(axis=1) > 1]
     wide.columns = [f"{h} $/M" for h in wide.columns]

@@ -103,7 +103,18 @@ def find_api(key: str) -> ApiPrice:
     raise UserError("--api", f"{key!r} is not in the API price file", f"use one of: {', '.join(prices)}")
 
 
-def blended_per_mtok(api: ApiPrice, input_tokens: float, output_tokens: float) -> float:
-    """The API's $/M tokens for a workload's mix of input and output tokens."""
+def cached_input_price(api: ApiPrice) -> tuple[float, str]:
+    """The API's $/M for input served from its prompt cache, and where it comes from in words: its published
+    cached price, or its input price where it publishes none."""
+    if api.cached_input_per_mtok_usd is not None:
+        return api.cached_input_per_mtok_usd, f"{api.display_name}'s cached-input price"
+    return api.input_per_mtok_usd, f"{api.display_name}'s input price (it publishes no cached-input price)"
+
+
+def blended_per_mtok(api: ApiPrice, input_tokens: float, output_tokens: float, cached_tokens: float = 0) -> float:
+    """The API's $/M tokens for a workload's mix of input and output tokens; `cached_tokens` of the input tokens
+    priced as served from its prompt cache (cached_input_price), like for like with a point's prefix-cache hits."""
     total = input_tokens + output_tokens
-    return (input_tokens * api.input_per_mtok_usd + output_tokens * api.output_per_mtok_usd) / total
+    cached = cached_tokens * cached_input_price(api)[0] if cached_tokens else 0.0
+    return ((input_tokens - cached_tokens) * api.input_per_mtok_usd + cached
+            + output_tokens * api.output_per_mtok_usd) / total

@@ -1,6 +1,7 @@
 """Money math: the hourly cost of the hardware in use, and $ per million tokens.
 
-$/M tokens = hourly cost / (tokens per second x 3600) x 1e6.
+$/M tokens = hourly cost / (tokens per second x 3600) x 1e6;
+for a kind of token timed on its own (a prefill probe's seconds per token): hourly cost / 3600 x seconds x 1e6.
 
 Power boundary (assumption `power_boundary`): which watts a figure covers. With G the metered watts of the
 priced units (NVML GPU watts; in a CPU-only run, the CPU package's, measured or estimated) and
@@ -139,6 +140,12 @@ def usd_per_mtok(hourly_usd: float, tokens_per_s: float) -> float:
     if tokens_per_s <= 0:
         raise UserError("tokens per second", f"is {tokens_per_s}", "give a positive throughput")
     return hourly_usd / mtok_per_hour(tokens_per_s)
+
+
+def usd_per_mtok_of_time(hourly_usd: float, seconds_per_token: float) -> float:
+    """$/M tokens of a kind of token that takes `seconds_per_token` of the hardware's time each: the hour's cost
+    per second times those seconds, a million times (usd_per_mtok at 1 / seconds_per_token tok/s)."""
+    return hourly_usd / 3600 * seconds_per_token * 1e6
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Interactivity is 1000 / median TPOT (tokens per second per user), InferenceX's
 x axis. A front keeps the points no other point beats on both axes, per
-(model, hardware, engine, ISL/OSL); values between front points are
+(model, hardware, engine, ISL/OSL, workload); values between front points are
 interpolated with a monotone cubic (PCHIP), so the interpolated cost never
 turns back between two measured points. InferenceX uses Steffen's monotone
 spline; both keep the front's monotonicity and differ slightly in shape.
@@ -18,6 +18,8 @@ from tokencost.pricing.catalog import HardwareEntry
 from tokencost.pricing.table import measured_points, price_table
 
 FRONT_GROUP = ["model", "hardware", "engine", "isl", "osl"]
+# A front never mixes workloads: a shared-prefix point may share a random point's mean lengths.
+WORKLOAD_FRONT_GROUP = [*FRONT_GROUP, "workload_label"]
 INTERPOLATION = "interpolated along the measured Pareto front (monotone cubic, PCHIP)"
 
 
@@ -31,7 +33,7 @@ def serve_table(records: list[PointRecord], catalog: list[HardwareEntry], a: Ass
     priced["load"] = [f"conc {int(c)}" if pd.notna(c) else f"rate {r:g}/s"
                       for c, r in zip(priced["concurrency"], priced["request_rate"])]
     priced["on_cost_front"] = False
-    for _, group in priced.groupby(FRONT_GROUP, dropna=False):
+    for _, group in priced.groupby(WORKLOAD_FRONT_GROUP, dropna=False):
         front = pareto_front(group, "interactivity", "total_per_mtok_usd", higher_y_better=False)
         priced.loc[front.index, "on_cost_front"] = True
     return priced

@@ -1,15 +1,26 @@
 """How much of a point's time went to input (prefill) and how much to output (decode).
 
 Methods, in order of preference for each point:
+- prefill probes, uncached and cached: a cache-aware workload's point (shared-prefix,
+  multi-turn, trace) has two probes of its prompts with one output token each: one
+  with every request salted apart, nothing cached (T_u seconds for I_u prompt
+  tokens), then the same requests again with their blocks in the prefix cache (T_c
+  seconds for I_c tokens, H_c of them hits). Seconds per uncached input token
+  t_u = T_u / I_u; per cached one t_c = max(0, T_c - (I_c - H_c) t_u) / H_c. The
+  point's input time is (input - H) t_u + H t_c, with H the point's hits counted by
+  vLLM (the hits its workload implies where vLLM counted none, as the method says);
+  over the point's time, clipped to [0, 1], it is the input share.
 - prefill-probe: bench timed the same prompts again with one output token each
   (prefill only); that time over the whole point's time is the input share, the
   rest is decode. Approximate under chunked prefill, where prefills and decodes
   share steps.
-- least-squares: across points of the same model, hardware, engine and batch
-  size with at least 2 ISL/OSL mixes, fit time = a x input tokens + b x output
-  tokens (+ c, a fixed time per point, with 4 or more points); the input share
-  is a x input / (a x input + b x output), so the fixed time c (batch fill and
-  drain) is spread over input and output in proportion. At least one more point
+- least-squares: across points of the same model, hardware, engine, batch
+  size and workload (random points of any lengths, any other kind's points only
+  with those of the same label, whose reuse they share) with at least 2 ISL/OSL
+  mixes, fit time = a x input tokens + b x output tokens (+ c, a fixed time per
+  point, with 4 or more points); the input share is a x input / (a x input + b x
+  output), so the fixed time c (batch fill and drain) is spread over input and
+  output in proportion. At least one more point
   than parameters is required, so the fit's error is measured, not zero by
   construction: 3 points without the intercept, 4 with it. The relative RMS
   error (residual sum of squares over the degrees of freedom left, root, over
@@ -26,9 +37,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-# Points share a fit only at the same coordinate: batch size offline, concurrency or request rate serving.
-GROUP = ["model", "accelerator", "engine", "batch_size", "concurrency", "request_rate"]
+# Points share a fit only at the same coordinate (batch size offline, concurrency or request rate serving) and
+# workload kind; a kind other than random also only with its own label (fit_workload).
+GROUP = ["model", "accelerator", "engine", "batch_size", "concurrency", "request_rate", "workload_kind"]
 WHOLE_HOUR = "whole-hour (not split)"
+CACHED_PROBES = "prefill probes, uncached and cached"
 MIN_POINTS = 3  # without the intercept: 2 parameters and at least 1 degree of freedom left
 MIN_POINTS_WITH_INTERCEPT = 4
 
@@ -48,15 +61,22 @@ class TimeFit(NamedTuple):
 
 
 def input_time_shares(points: pd.DataFrame) -> pd.DataFrame:
-    """Columns input_time_share (NaN where not split) and split_method, aligned with `points`."""
+    """Columns input_time_share (NaN where not split), split_method, and the seconds per uncached and per cached
+    input token the prefill probes measured (NaN where not), aligned with `points`."""
     share = pd.Series(np.nan, index=points.index)
     method = pd.Series(WHOLE_HOUR, index=points.index)
+    uncached_s, cached_s = probe_seconds_per_token(points)
 
     probed = points["prefill_duration_s"].notna() & (points["duration_s"] > 0)
     share[probed] = (points.loc[probed, "prefill_duration_s"] / points.loc[probed, "duration_s"]).clip(0, 1)
     method[probed] = "prefill-probe"
 
-    for _, group in points[~probed].groupby([c for c in GROUP if c in points], dropna=False):
+    both = probed & _number(points, "cached_prefill_duration_s").notna()
+    cached_share, cached_method = _cached_split(points[both], uncached_s[both], cached_s[both])
+    share[both], method[both] = cached_share, cached_method
+
+    keys = [points[c] for c in GROUP if c in points] + ([fit_workload(points)] if "workload_label" in points else [])
+    for _, group in points[~probed].groupby(keys, dropna=False):
         fit = fit_time_per_token(group)
         if fit is None:
             if len(group) == 2 and _mixes(group) == 2:
@@ -66,7 +86,51 @@ def input_time_shares(points: pd.DataFrame) -> pd.DataFrame:
         input_time = fit.per_input_s * group["input_tokens"]
         share[group.index] = input_time / (input_time + fit.per_output_s * group["output_tokens"])
         method[group.index] = fit.method(len(group))
-    return pd.DataFrame({"input_time_share": share, "split_method": method})
+    return pd.DataFrame({"input_time_share": share, "split_method": method,
+                         "uncached_input_s_per_token": uncached_s, "cached_input_s_per_token": cached_s})
+
+
+def fit_workload(points: pd.DataFrame) -> pd.Series:
+    """The workload a fit keys on: "random" for random points (the fit spans their lengths), the label else."""
+    kind = points["workload_kind"] if "workload_kind" in points else pd.Series("random", index=points.index)
+    return points["workload_label"].where(kind.fillna("random") != "random", "random").rename("fit_workload")
+
+
+def _number(points: pd.DataFrame, column: str) -> pd.Series:
+    """A column as floats, NaN where missing (also where the table has no such column)."""
+    if column not in points:
+        return pd.Series(np.nan, index=points.index)
+    return pd.to_numeric(points[column], errors="coerce").astype(float)
+
+
+def probe_seconds_per_token(points: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Seconds per uncached input token t_u = T_u / I_u (the salted probe), and per cached input token
+    t_c = max(0, T_c - (I_c - H_c) t_u) / H_c (the cached probe: its uncached tokens' time taken off, the rest
+    over its hits); NaN where a probe is missing, and t_c also where the cached probe had no hits."""
+    probe_tokens = _number(points, "prefill_input_tokens")
+    uncached = _number(points, "prefill_duration_s") / probe_tokens.where(probe_tokens > 0)
+    hits = _number(points, "cached_prefill_hits")
+    cached_probe_uncached = _number(points, "cached_prefill_input_tokens") - hits
+    rest = _number(points, "cached_prefill_duration_s") - cached_probe_uncached * uncached
+    cached = rest.clip(lower=0) / hits.where(hits > 0)
+    return uncached.rename("uncached_input_s_per_token"), cached.rename("cached_input_s_per_token")
+
+
+def _cached_split(points: pd.DataFrame, uncached_s: pd.Series, cached_s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The input share of points with both probes: (input - H) t_u + H t_c over the point's time, and its method;
+    whole-hour, saying why, where a time or the point's hits are unknown."""
+    hits = _number(points, "cached_input_tokens")
+    measured = points["cached_input_basis"] == "measured" if "cached_input_basis" in points else hits.notna()
+    cached_time = (hits * cached_s).where(hits != 0, 0.0)  # no hits need no cached time
+    input_time = (points["input_tokens"] - hits) * uncached_s + cached_time
+    share = (input_time / points["duration_s"]).clip(0, 1)
+    method = pd.Series(f"{CACHED_PROBES} (hits implied by the workload: vLLM counted none)", index=points.index)
+    method[measured] = f"{CACHED_PROBES} (hits measured)"
+    why = pd.Series("the point's prefix-cache hits are unknown", index=points.index)
+    why[hits.notna() & uncached_s.isna()] = "the uncached probe has no input tokens"
+    why[hits.notna() & uncached_s.notna()] = "the cached probe counted no prefix-cache hits"
+    method[share.isna()] = f"{WHOLE_HOUR.removesuffix(')')}: " + why[share.isna()] + ")"
+    return share, method
 
 
 def _mixes(group: pd.DataFrame) -> int:

@@ -11,11 +11,22 @@ from tokencost.pricing.api_prices import ApiPrice, blended_per_mtok
 from tokencost.pricing.assumptions import Assumptions
 from tokencost.pricing.catalog import HardwareEntry, find_hardware
 from tokencost.pricing.hourly import (
-    COMPONENTS, boundary_power, host_w_per_unit, hourly_cost, idle_device_w, token_prices,
+    COMPONENTS,
+    boundary_power,
+    host_w_per_unit,
+    hourly_cost,
+    idle_device_w,
+    token_prices,
+    usd_per_mtok_of_time,
 )
-from tokencost.pricing.roofline import ceiling, hardware_of, host_hardware, kv_bytes_per_token, weight_bytes_read
+from tokencost.pricing.roofline import (
+    ceiling,
+    hardware_of,
+    host_hardware,
+    kv_bytes_per_token,
+    weight_bytes_read,
+)
 from tokencost.pricing.split import input_time_shares
-
 
 # Table columns read from a record: one definition, so a renamed record field fails here, loudly.
 POINT_COLUMNS = {
@@ -28,8 +39,16 @@ POINT_COLUMNS = {
     "weights": lambda r: r.model.weights,  # "dummy": random weights, a run of the machinery rather than of a model
     "engine": lambda r: r.engine.name,
     "batch_size": lambda r: r.batch_size,
-    "isl": lambda r: r.workload.isl,
+    "isl": lambda r: r.workload.isl,  # for a kind other than random, the mean over the point's requests
     "osl": lambda r: r.workload.osl,
+    # Older records hold random points only, without a kind or label.
+    "workload_kind": lambda r: r.workload.kind or "random",
+    "workload_label": lambda r: r.workload.label or f"{r.workload.kind or 'random'} {r.workload.isl}/{r.workload.osl}",
+    # vLLM's prefix cache over the measured point: hit rate counted, and what the workload's structure allows.
+    "prefix_hit_rate": lambda r: r.prefix_cache and r.prefix_cache.hit_rate,
+    "implied_hit_rate": lambda r: r.prefix_cache and r.prefix_cache.implied_hit_rate,
+    "cached_input_tokens": lambda r: _prefix_hits(r)[0],  # H: the hits vLLM counted, else those implied
+    "cached_input_basis": lambda r: _prefix_hits(r)[1],  # measured, implied, or None (unknown)
     "num_requests": lambda r: r.num_requests,
     "input_tokens": lambda r: r.input_tokens,
     "output_tokens": lambda r: r.output_tokens,
@@ -39,6 +58,11 @@ POINT_COLUMNS = {
     "total_tok_s": lambda r: r.total_tok_s if r.total_tok_s is not None or not r.duration_s
     else ((r.input_tokens or 0) + (r.output_tokens or 0)) / r.duration_s,
     "prefill_duration_s": lambda r: r.prefill_probe and r.prefill_probe.duration_s,
+    "prefill_input_tokens": lambda r: r.prefill_probe and r.prefill_probe.input_tokens,
+    # Cache-aware workloads: the same prompts' prefill again, their blocks in the prefix cache.
+    "cached_prefill_duration_s": lambda r: r.cached_prefill_probe and r.cached_prefill_probe.duration_s,
+    "cached_prefill_input_tokens": lambda r: r.cached_prefill_probe and r.cached_prefill_probe.input_tokens,
+    "cached_prefill_hits": lambda r: r.cached_prefill_probe and r.cached_prefill_probe.cached_tokens,
     "accelerator": lambda r: r.hardware.accelerator,
     "accelerator_count": lambda r: r.hardware.accelerator_count,
     # the host memory bandwidth the run measured (bench.memory_bandwidth); absent in older records
@@ -58,6 +82,10 @@ POINT_COLUMNS = {
     "steady_output_tok_s": lambda r: r.steady_state and r.steady_state.output_tok_s,
     "steady_j_per_output_token": lambda r: r.steady_state and r.steady_state.j_per_output_token,
 }
+
+# Numbers of the prefix cache and its probes, which older records lack.
+REUSE_NUMBERS = ["prefix_hit_rate", "implied_hit_rate", "cached_input_tokens", "prefill_input_tokens",
+                 "cached_prefill_duration_s", "cached_prefill_input_tokens", "cached_prefill_hits"]
 
 # Serving points add their load and the client-side latencies.
 SERVE_COLUMNS = {
@@ -86,13 +114,16 @@ BOUNDARY_COLUMNS = ["power_boundary", "power_w_boundary", "j_per_output_token_bo
 PRICED_COLUMNS = [
     "hardware", "power_w_priced", "power_basis", *BOUNDARY_COLUMNS, "hourly_usd",
     *(f"{c}_usd_per_h" for c in COMPONENTS),
-    *(f"{c}_share" for c in COMPONENTS), "input_time_share", "split_method", "total_per_mtok_usd",
-    "input_per_mtok_usd", "output_per_mtok_usd", "api", "api_per_mtok_usd", "cost_vs_api", "assumptions",
+    *(f"{c}_share" for c in COMPONENTS), "input_time_share", "split_method", "uncached_input_s_per_token",
+    "cached_input_s_per_token", "total_per_mtok_usd", "input_per_mtok_usd", "output_per_mtok_usd",
+    "uncached_input_per_mtok_usd", "cached_input_per_mtok_usd", "api", "api_per_mtok_usd", "cost_vs_api", "assumptions",
     "assumptions_hash", "label", "roofline_output_tok_s", "roofline_fraction", "decode_bound", "cost_split",
     "roofline_expected_tok_s", "roofline_basis",
 ]
 CEILING_TOO_LOW = "ceiling_too_low"  # measured above the roofline: the hardware figures understate the machine
-SORT_COLUMNS = ["hardware", "engine", "kind", "model", "batch_size", "concurrency", "request_rate", "isl", "osl"]
+# Older records are all random, so the workload keys leave their order as it was.
+SORT_COLUMNS = ["hardware", "engine", "kind", "model", "workload_kind", "batch_size", "concurrency", "request_rate",
+                "isl", "osl", "workload_label"]
 
 
 def measured_points(records: list[PointRecord], mode: Mode = "offline") -> pd.DataFrame:
@@ -100,11 +131,23 @@ def measured_points(records: list[PointRecord], mode: Mode = "offline") -> pd.Da
     chosen = [r for r in records if r.ok and r.mode == mode]
     columns = POINT_COLUMNS | (SERVE_COLUMNS if mode == "serve" else {})
     points = pd.DataFrame([{name: read(r) for name, read in columns.items()} for r in chosen], columns=list(columns))
+    points[REUSE_NUMBERS] = points[REUSE_NUMBERS].astype(float)  # NaN, not None, where no record has them
     points["input_tok_s"] = points["input_tokens"] / points["duration_s"]
     points["j_per_output_token"] = points["energy_j"] / points["output_tokens"]
     points["checks"] = pd.Series([_checks(r) for r in chosen], index=points.index, dtype=object)
     points["mode"] = mode  # so tables of both modes can be told apart once merged or saved
     return points
+
+
+def _prefix_hits(r: PointRecord) -> tuple[int | None, str | None]:
+    """The prompt tokens the prefix cache served over the point, and whether vLLM counted them ("measured") or
+    the workload's structure implies them ("implied", where vLLM counted none); (None, None) when unknown."""
+    cache = r.prefix_cache
+    if cache is None:
+        return None, None
+    if cache.hits is not None:
+        return cache.hits, "measured"
+    return (cache.implied_hits, "implied") if cache.implied_hits is not None else (None, None)
 
 
 def _checks(r: PointRecord) -> str:
@@ -132,7 +175,8 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
         boundaries.append(_boundary_words(a, host_w_per_unit(hardware, a), p["accelerator"]))
         share = None if pd.isna(split["input_time_share"]) else split["input_time_share"]
         prices = token_prices(cost.total, p["input_tok_s"], p["output_tok_s"], share)
-        api_price = blended_per_mtok(api, p["input_tokens"], p["output_tokens"])
+        hits = p["cached_input_tokens"] if pd.notna(p["cached_input_tokens"]) else 0
+        api_price = blended_per_mtok(api, p["input_tokens"], p["output_tokens"], cached_tokens=hits)
         roof, roof_basis = _roofline(p, hardware)
         rows.append({
             "hardware": hardware.key,
@@ -154,6 +198,9 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
             "total_per_mtok_usd": prices.total,
             "input_per_mtok_usd": prices.input,
             "output_per_mtok_usd": prices.output,
+            # the probes' seconds per token priced at the point's hourly cost (NaN where not measured)
+            "uncached_input_per_mtok_usd": usd_per_mtok_of_time(cost.total, split["uncached_input_s_per_token"]),
+            "cached_input_per_mtok_usd": usd_per_mtok_of_time(cost.total, split["cached_input_s_per_token"]),
             "api": api.key,
             "api_per_mtok_usd": api_price,
             "cost_vs_api": prices.total / api_price,

@@ -4,8 +4,9 @@ terminal.
 Two views of a priced table: every column (OFFLINE_HEADERS, SERVING_HEADERS: `--wide`, and the full table
 folded under a report's main table), and a compact one (OFFLINE_COMPACT, SERVING_COMPACT: the default) that
 fits 120 terminal columns or a laptop screen. In the compact view a context column whose value is the same in
-every row (hardware, engine, boundary, checks, method) is stated once under the table instead of in each row,
-and the method labels are cited by number ([1]). costs.csv and costs.json always hold every column.
+every row (hardware, engine, workload, boundary, checks, method) is stated once under the table instead of in
+each row, the method labels are cited by number ([1]), and workloads go by short names told in full under the
+table. costs.csv and costs.json always hold every column.
 """
 
 import textwrap
@@ -25,6 +26,9 @@ OFFLINE_HEADERS = {
     "model": "model",
     "kind": "kind",
     "batch_size": "batch",
+    "workload_label": "workload",
+    "prefix_hit_rate": "prefix-cache hit rate",
+    "implied_hit_rate": "implied hit rate",
     "output_tok_s": "output tok/s",
     "avg_power_w": "W",
     "roofline_fraction": "of roofline",
@@ -36,6 +40,8 @@ OFFLINE_HEADERS = {
     "tok_s_per_mw": "tok/s per MW",
     "total_per_mtok_usd": "$/M tokens",
     "input_per_mtok_usd": "$/M input",
+    "uncached_input_per_mtok_usd": "$/M uncached input",
+    "cached_input_per_mtok_usd": "$/M cached input",
     "output_per_mtok_usd": "$/M output",
     "split_method": "input/output split",
     "cost_split": "capital / energy / hosting / rental",
@@ -49,6 +55,9 @@ SERVING_HEADERS = {
     "model": "model",
     "kind": "kind",
     "load": "load",
+    "workload_label": "workload",
+    "prefix_hit_rate": "prefix-cache hit rate",
+    "implied_hit_rate": "implied hit rate",
     "output_tok_s": "output tok/s",
     "output_tok_s_per_gpu": "output tok/s per GPU",
     "ttft_p50_ms": "TTFT p50 ms",
@@ -69,6 +78,11 @@ SERVING_HEADERS = {
 }
 # Columns a pricing change adds: shown where the priced table has them, left out (not blank) where it has not.
 OPTIONAL = {"power_boundary", "power_w_boundary", "j_per_output_token_boundary", "tok_s_per_mw"}
+# Columns of workloads with reuse: shown only where some point's workload is not random.
+REUSE = {"prefix_hit_rate", "implied_hit_rate", "uncached_input_per_mtok_usd", "cached_input_per_mtok_usd"}
+# The compact view's short names of workload kinds (a number added where one kind has several labels).
+SHORT_KINDS = {"random": "random", "shared-prefix": "prefix", "multi-turn": "turns", "trace": "trace",
+               "lengths": "lengths"}
 
 
 def text(value) -> str:
@@ -102,11 +116,14 @@ class Column:
     shared: bool = False  # when every row has the same value, it is stated once under the table instead...
     stated: Callable[[object], str] | None = None  # ...as "<header> <stated(value)>" (default: as formatted)
     cited: bool = False  # the method label: its cells cite the Methods list by number
+    legend: str | None = None  # cells are short names (short_names), each told in full in a note of this title
+    always: bool = False  # shown even where no row has a value (its format says what a missing cell means)
 
     def key(self, priced: pd.DataFrame) -> str | None:
         """The column it shows; None when the table has no value for it (an empty table: the first it has)."""
         present = [k for k in self.keys if k in priced]
-        return next((k for k in present if priced[k].notna().any()), present[0] if present and priced.empty else None)
+        keep = present[0] if present and (priced.empty or self.always) else None
+        return next((k for k in present if priced[k].notna().any()), keep)
 
 
 def _n(digits: int) -> Callable[[object], str]:
@@ -120,17 +137,19 @@ _J = Column("J/out tok", ("j_per_output_token_boundary", "j_per_output_token"), 
 _BOUNDARY = Column("boundary", ("power_boundary",), shared=True)
 _USD = Column("$/M tok", ("total_per_mtok_usd",), _n(4), number=True)
 _CHECKS = Column("checks", ("checks",), checks, shared=True, stated=text)
-_METHOD = Column("method", ("label",), shared=True, cited=True)
+METHOD = Column("method", ("label",), shared=True, cited=True)
+_WORKLOAD = Column("workload", ("workload_label",), shared=True, legend="Workloads")
 
 OFFLINE_COMPACT = [
     Column("model", ("model",)),
     Column("engine", ("engine",), shared=True),
     Column("hardware", ("hardware",), shared=True),
     Column("batch", ("batch_size",), whole, number=True),
+    _WORKLOAD,
     Column("out tok/s", ("output_tok_s",), _n(4), number=True),
     _W, _BOUNDARY, _J, _USD,
     Column("x API", ("cost_vs_api",), _n(3), number=True),
-    _CHECKS, _METHOD,
+    _CHECKS, METHOD,
 ]
 
 SERVING_COMPACT = [
@@ -138,19 +157,37 @@ SERVING_COMPACT = [
     Column("engine", ("engine",), shared=True),
     Column("hardware", ("hardware",), shared=True),
     Column("load", ("load",)),
+    _WORKLOAD,
     Column("out tok/s", ("output_tok_s",), _n(4), number=True),
     Column("tok/s/user", ("interactivity",), _n(4), number=True),
     Column("within SLO", ("goodput_share",), percent, number=True),
     _W, _BOUNDARY, _J, _USD,
     Column("on front", ("on_cost_front",), yes),
-    _CHECKS, _METHOD,
+    _CHECKS, METHOD,
 ]
 
 
 def shown(priced: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
-    """The table's shown columns under their headers (an optional column only where the table has it)."""
-    keys = [k for k in headers if k in priced or k not in OPTIONAL]
+    """The table's shown columns under their headers (an optional column only where the table has it, a column
+    of reuse only where some workload is not random)."""
+    keys = [k for k in headers if (k in priced or k not in OPTIONAL) and (k not in REUSE or has_reuse(priced))]
     return priced.reindex(columns=keys).rename(columns=headers)
+
+
+def has_reuse(priced: pd.DataFrame) -> bool:
+    """Whether some point's workload is other than random (whose requests are salted apart: nothing reused)."""
+    return "workload_kind" in priced and priced["workload_kind"].fillna("random").ne("random").any()
+
+
+def short_names(labels: pd.Series) -> dict[str, str]:
+    """A short name for each workload label, for the compact view: its kind's (SHORT_KINDS), numbered in order of
+    appearance where one kind has several labels, e.g. "shared-prefix 4x384+128/128" -> "prefix" or "prefix2"."""
+    by_short: dict[str, list[str]] = {}
+    for label in dict.fromkeys(labels.dropna()):
+        kind = str(label).split(" ", 1)[0]
+        by_short.setdefault(SHORT_KINDS.get(kind, kind), []).append(label)
+    return {label: short if len(group) == 1 else f"{short}{n}"
+            for short, group in by_short.items() for n, label in enumerate(group, 1)}
 
 
 def full_view(priced: pd.DataFrame, headers: dict[str, str], methods: Methods) -> pd.DataFrame:
@@ -164,7 +201,7 @@ def full_view(priced: pd.DataFrame, headers: dict[str, str], methods: Methods) -
 def compact_view(priced: pd.DataFrame, columns: list[Column], methods: Methods) -> tuple[pd.DataFrame, list[str]]:
     """The compact table as text cells (numbers formatted, no scientific notation), and its notes: what every row
     shares, and which checks failed. A column without any value is left out."""
-    cells, shared, right = {}, [], []
+    cells, shared, right, legends = {}, [], [], []
     for column in columns:
         key = column.key(priced)
         if key is None:
@@ -175,12 +212,17 @@ def compact_view(priced: pd.DataFrame, columns: list[Column], methods: Methods) 
             said = column.stated(values.iloc[0]) if column.stated else formatted.iloc[0]
             shared.append(f"{column.header} {said}")
             continue
+        if column.legend:
+            names = short_names(values)
+            formatted = values.map(names).fillna("")
+            legends.append(f"{column.legend}: {'; '.join(f'{short} = {label}' for label, short in names.items())}.")
         cells[column.header] = formatted
         if column.number:
             right.append(column.header)
     table = pd.DataFrame(cells, index=priced.index).reset_index(drop=True)
     table.attrs["right"] = right
     notes = [f"Every row: {'; '.join(shared)}."] if shared else []
+    notes += legends
     if _CHECKS.header in table and not priced.empty:
         failed = sorted({c for v in priced["checks"].dropna() if v.startswith("failed: ")
                          for c in v.removeprefix("failed: ").split(", ")})

@@ -8,7 +8,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from tokencost.pricing.hourly import COMPONENTS
-from tokencost.pricing.serving import FRONT_GROUP, pareto_front
+from tokencost.pricing.serving import WORKLOAD_FRONT_GROUP, pareto_front
 
 FORMATS = ("png", "svg")
 DPI = 120
@@ -52,13 +52,18 @@ def _point_name(priced: pd.DataFrame, engine: str, batch, hardware: str, model: 
     return f"{name} [{hardware}]" if _several(priced, "hardware") else name
 
 
+def _workload(isl, osl, label) -> str:
+    """A line's workload in words: its lengths for random (as before workloads had kinds), else its label."""
+    return f"ISL {isl}/OSL {osl}" if str(label).startswith("random ") else str(label)
+
+
 def _lines_vs_batch(priced: pd.DataFrame, column: str, ylabel: str, headline: str, note: str) -> Figure:
     fig = Figure(figsize=(7, 4.8), layout="tight")
     ax = fig.subplots()
     markers = {"vllm": "o", "transformers": "s"}
-    for (hardware, engine, model, kind, isl, osl), group in priced.groupby(
-            ["hardware", "engine", "model", "kind", "isl", "osl"]):
-        label = f"{model} ({kind}) {engine}, ISL {isl}/OSL {osl}"
+    for (hardware, engine, model, kind, isl, osl, workload), group in priced.groupby(
+            ["hardware", "engine", "model", "kind", "isl", "osl", "workload_label"]):
+        label = f"{model} ({kind}) {engine}, {_workload(isl, osl, workload)}"
         if _several(priced, "hardware"):
             label += f" on {hardware}"
         ax.plot(group["batch_size"], group[column], marker=markers.get(engine, "^"),
@@ -147,8 +152,10 @@ def roofline(priced: pd.DataFrame) -> Figure:
     """Measured output tok/s against the roofline ceiling, over batch size."""
     fig = Figure(figsize=(7, 4.8), layout="tight")
     ax = fig.subplots()
-    for (hardware, model, isl, osl), group in priced.groupby(["hardware", "model", "isl", "osl"]):
+    for (hardware, model, isl, osl, workload), group in priced.groupby(
+            ["hardware", "model", "isl", "osl", "workload_label"]):
         name = f"{model} on {hardware}" if _several(priced, "hardware") else model
+        name += f" ({workload})" if _several(priced, "workload_label") else ""
         roof = group.drop_duplicates("batch_size")
         line, = ax.plot(roof["batch_size"], roof["roofline_output_tok_s"], linestyle=":", label=f"{name} ceiling")
         for engine, measured in group.groupby("engine"):
@@ -187,9 +194,9 @@ def fronts(priced: pd.DataFrame, y: str, ylabel: str, higher_y_better: bool) -> 
     fig = Figure(figsize=(7, 4.8), layout="tight")
     ax = fig.subplots()
     several_hardware = _several(priced, "hardware")
-    for key, group in priced.groupby(FRONT_GROUP, dropna=False):
-        model, hardware, engine, isl, osl = key
-        name = f"{model} ({group['kind'].iloc[0]}) {engine}, ISL {isl}/OSL {osl}"
+    for key, group in priced.groupby(WORKLOAD_FRONT_GROUP, dropna=False):
+        model, hardware, engine, isl, osl, workload = key
+        name = f"{model} ({group['kind'].iloc[0]}) {engine}, {_workload(isl, osl, workload)}"
         name += f" on {hardware}" if several_hardware else ""
         dots = ax.scatter(group["interactivity"], group[y], alpha=0.4, s=18)
         front = pareto_front(group, "interactivity", y, higher_y_better=higher_y_better)
@@ -203,6 +210,32 @@ def fronts(priced: pd.DataFrame, y: str, ylabel: str, higher_y_better: bool) -> 
     ax.set_ylabel(ylabel)
     _title(ax, f"{ylabel} vs interactivity on {', '.join(priced['hardware'].unique())}: Pareto fronts",
            methods(priced))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig
+
+
+KIND_MARKERS = {"random": "o", "shared-prefix": "s", "multi-turn": "^", "trace": "D", "lengths": "v"}
+
+
+def cost_vs_hit_rate(points: pd.DataFrame) -> Figure:
+    """$/M tokens against the measured prefix-cache hit rate: a colour per model (and mode), a marker per
+    workload kind; points without a measured hit rate are left out."""
+    measured = points.dropna(subset=["prefix_hit_rate", "total_per_mtok_usd"])
+    several_modes = measured["mode"].nunique() > 1
+    fig = Figure(figsize=(7, 4.8), layout="tight")
+    ax = fig.subplots()
+    for (model, mode), group in measured.groupby(["model", "mode"]):
+        color = ax.plot([], [], label=f"{model} ({mode})" if several_modes else model)[0].get_color()
+        for kind, points_of_kind in group.groupby("workload_kind"):
+            ax.scatter(100 * points_of_kind["prefix_hit_rate"], points_of_kind["total_per_mtok_usd"], color=color,
+                       marker=KIND_MARKERS.get(kind, "P"), s=30, alpha=0.8)
+    for kind in dict.fromkeys(measured["workload_kind"]):
+        ax.scatter([], [], color="grey", marker=KIND_MARKERS.get(kind, "P"), label=kind)
+    ax.set_yscale("log")
+    ax.set_xlabel("prefix-cache hit rate, measured by vLLM's counters (%)")
+    ax.set_ylabel("$ per million tokens (input + output)")
+    _title(ax, f"Cost vs prefix-cache hit rate on {', '.join(measured['hardware'].unique())}", methods(measured))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return fig

@@ -45,7 +45,9 @@ def hardware(records: list[PointRecord]) -> str:
 
 
 def workloads(records: list[PointRecord]) -> str:
-    return ", ".join(_unique(f"ISL {r.workload.isl} / OSL {r.workload.osl}" for r in records)) or "?"
+    """Random workloads by their lengths, e.g. 'ISL 128 / OSL 128'; the other kinds by their labels."""
+    return ", ".join(_unique(r.workload.label if r.workload.kind not in (None, "random") and r.workload.label
+                             else f"ISL {r.workload.isl} / OSL {r.workload.osl}" for r in records)) or "?"
 
 
 def dates(records: list[PointRecord]) -> str:

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from tokencost.analysis.pairs import cheapest, hardware_comparison, offline_moe_vs_dense
 from tokencost.analysis.sensitivity import sensitivity
 from tokencost.analysis.versus_api import THRESHOLD_PER_MTOK_USD, break_even, threshold
+from tokencost.pricing.split import CACHED_PROBES
 from tokencost.publish import figures, provenance
 from tokencost.publish.columns import OFFLINE_COMPACT, OFFLINE_HEADERS, cost_table
 from tokencost.publish.document import NUMBER_FORMAT, Plot, Report, Section, stated_once
 from tokencost.publish.serving_sections import serving_sections
+from tokencost.publish.workload_sections import TITLE as WORKLOADS
+from tokencost.publish.workload_sections import workload_sections
 
 
 def _runs(report: Report) -> list[Section]:
@@ -41,7 +44,8 @@ def _costs(report: Report) -> list[Section]:
              "the point's time; least-squares = time fitted as a x input + b x output tokens across ISL/OSL points "
              "(3 or more, so its error is measured; with 4 or more also a fixed time per point, the intercept, "
              "spread over both in proportion; the method says which); whole-hour = not split, each type charged the "
-             "whole hour (InferenceX's convention), also where only 2 points would fit exactly, unverified."),
+             "whole hour (InferenceX's convention), also where only 2 points would fit exactly, unverified."
+             + _reuse_note(priced)),
         ],
         **cost_table(priced, OFFLINE_COMPACT, OFFLINE_HEADERS, report.methods),
         plots=[
@@ -52,6 +56,15 @@ def _costs(report: Report) -> list[Section]:
                  f"component's share. {note}.", figures.cost_components(priced)),
         ],
     )]
+
+
+def _reuse_note(priced) -> str:
+    """The cost section's words on workloads with reuse, where some point has prefix-cache hits ('' else)."""
+    if not (priced["cached_input_tokens"] > 0).any():
+        return ""
+    return (f" {CACHED_PROBES} = the input's uncached and cached tokens each timed by its own prefill probe, and "
+            "'x API' prices a point's prefix-cache hits at the API's cached-input price (its input price where it "
+            f"publishes none): see '{WORKLOADS}', below.")
 
 
 def _energy(report: Report) -> list[Section]:
@@ -182,6 +195,6 @@ def _failures(report: Report) -> list[Section]:
 
 
 SECTION_BUILDERS: list[Callable[[Report], list[Section]]] = [
-    _runs, _costs, _energy, _moe_vs_dense, _gpu_vs_gpu, serving_sections, _roofline, _break_even, _threshold,
-    _sensitivity, _assumptions, _hardware_figures, _failures,
+    _runs, _costs, _energy, _moe_vs_dense, _gpu_vs_gpu, serving_sections, workload_sections, _roofline, _break_even,
+    _threshold, _sensitivity, _assumptions, _hardware_figures, _failures,
 ]

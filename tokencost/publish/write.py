@@ -41,8 +41,11 @@ def cheapest_point(priced: PricedRuns, methods: Methods | None = None) -> str:
     else:
         best = cheapest(priced.serving)
         where = f" serving at {best['load']}, {number(best['interactivity'])} tok/s/user"
+    lengths = f"ISL {best['isl']}/OSL {best['osl']}"
+    if best.get("workload_kind", "random") != "random":
+        lengths = f"{best['workload_label']} (mean {lengths})"
     return (f"${number(best['total_per_mtok_usd'])} per million tokens: {best['model']} ({best['kind']}), "
-            f"{best['engine']}{where}, ISL {best['isl']}/OSL {best['osl']}, on {best['hardware']} "
+            f"{best['engine']}{where}, {lengths}, on {best['hardware']} "
             f"({methods.cite([best['label']]) if methods else best['label']})")
 
 
