@@ -15,7 +15,7 @@ from bench.inputs.suite import Suite
 from bench.inputs import fit
 from bench.inputs.requests import Request
 from bench.inputs.workload import WARMUP_OSL, PromptStream, PromptSupply, Workload
-from bench.run.prefix_cache import hit_rate_check, point_salt
+from bench.run.prefix_cache import cache_salt, hit_rate_check, point_salt
 from bench.run.record import PointRecord, PrefillProbe, PrefixCache, Validity
 from bench.run.run import PlannedPoint, SweepResult, SweepRun
 
@@ -110,7 +110,7 @@ class PointMeasurement:
         workload = self.run.workload_of(key)
         salt = point_salt(key)
         # Random and lengths prompts share nothing: each request is salted apart, so nothing can hit.
-        cache_salt = None if workload.cache_aware else key
+        salt_of_requests = None if workload.cache_aware else cache_salt(key)
         # At least requests_per_batch rounds, and more until the point has lasted min_window_s.
         prompts = PromptSupply(workload, card.vocab_size, batch_size, workload.min_first_requests(batch_size),
                                self.suite.min_window_s, salt=salt)
@@ -118,13 +118,13 @@ class PointMeasurement:
             # Two rounds of the batch, few tokens each: compiles and caches the full-batch shapes and the
             # refill steps that mix prefill with decode.
             engine.generate(workload.warmup_requests(2 * batch_size, card.vocab_size, salt), WARMUP_OSL, batch_size,
-                            salt=f"{key}/warm-up")
+                            salt=cache_salt(f"{key} warm-up"))
 
         counters = getattr(engine, "prefix_cache_counters", lambda: None)
         before = counters()
         with self.run.point_windows() as windows:
             result = engine.generate(prompts, workload.osl, batch_size, windows.steady,
-                                     timeout_s=self.suite.point_timeout_s, salt=cache_salt)
+                                     timeout_s=self.suite.point_timeout_s, salt=salt_of_requests)
         after = counters()
         measured = windows.measured(key, "includes batch fill and drain", result.steady_duration_s,
                                     result.steady_output_tokens,
@@ -165,12 +165,12 @@ class PointMeasurement:
             requests = list(islice(workload.requests(card.vocab_size, point_salt(key), PromptStream.PREFILL_PROBE),
                                    taken))
         probe_requests = [Request(r.prompt, 1) for r in requests]
-        probes = {"prefill_probe": self._probe(engine, probe_requests, batch_size, f"{key}/probe", counters,
+        probes = {"prefill_probe": self._probe(engine, probe_requests, batch_size, cache_salt(f"{key} probe"), counters,
                                                "same batch size and prompts, one output token each, after the "
                                                "measured window, every request salted apart: nothing cached")}
         if workload.cache_aware:
             probes["cached_prefill_probe"] = self._probe(
-                engine, probe_requests, batch_size, f"{key}/probe", counters,
+                engine, probe_requests, batch_size, cache_salt(f"{key} probe"), counters,
                 "the same requests and salts again right after: their whole blocks in the prefix cache")
         return probes
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench.environment import on_cpu_backend
 from bench.errors import UserError
+from bench.inputs.tiers import Tier, tiers_of
 from bench.inputs.workload import MAX_REQUESTS_PER_SLOT, MAX_TOKENS, Workload
 from bench.validation import parse
 
@@ -90,6 +91,14 @@ class ServeSettings(BaseModel):
     prompt_format: Literal["token-ids", "text"] = "token-ids"  # text: decoded with the card's tokenizer
     server_args: tuple[str, ...] = ()  # passed to vLLM's server as they are, e.g. ["--max-num-batched-tokens", "8192"]
     startup_timeout_s: _positive(MAX_WAIT_S) = 900.0
+    repeats: _count(1_000) = 1  # each load point measured this many times (tables show the median and spread)
+    # Capacity search: per model and workload, the highest load meeting each of these tiers (bench.serve.capacity).
+    capacity: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    capacity_load: Literal["concurrency", "rate"] = "concurrency"  # closed loop, or open-loop Poisson
+    capacity_max: _positive(MAX_REQUEST_RATE) = 256.0  # the highest concurrency or rate tried
+    capacity_start_rate: _positive(MAX_REQUEST_RATE) = 1.0  # open loop: the first rate tried
+    capacity_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.1  # bisection stops within this share of the load
+    capacity_repeats: _count(1_000) = 3  # measurements of each load tried while bisecting (a majority decides)
     # An OpenAI-compatible server that is already running (vLLM, SGLang, TGI, TensorRT-LLM): nothing is started.
     endpoint: Annotated[str, Field(pattern=r"^https?://")] | None = None
     endpoint_model: str | None = None  # the served model name (default: the server's first model)
@@ -122,6 +131,7 @@ class Suite(BaseModel):
     point_timeout_s: _positive(MAX_WAIT_S) | None = None  # a point running longer is recorded as failed
     mode: Literal["offline", "serve"] = "offline"  # serve: through vLLM's OpenAI-compatible server, with latencies
     serve: ServeSettings = ServeSettings()
+    tiers: dict[str, Tier] = {}  # service-level tiers of this suite, beside (or replacing) the shipped ones
     # Dense-vs-MoE pairs for this suite, MoE card -> dense card, overriding the cards' own pairs_with
     # (a run logs each MoE model's pair, or that its dense model is not in the run).
     pairs: dict[str, str] = {}
@@ -159,6 +169,14 @@ class Suite(BaseModel):
                             "again)", "give each workload once, with kind settings that tell them apart")
         for workload in self.workloads:
             workload.check_inputs()
+        known = tiers_of(self.tiers)
+        for name in self.serve.capacity:
+            if name not in known:
+                raise UserError("serve.capacity", f"names the tier '{name}', which is not defined",
+                                f"use one of: {', '.join(sorted(known))}, or define it under [tiers.{name}]")
+        if self.serve.capacity and self.mode != "serve":
+            raise UserError("serve.capacity", "searches serving capacity, and the mode is offline",
+                            "use mode = 'serve' (--mode serve)")
         if self.serve.prompt_format == "text" and any(w.kind != "random" for w in self.workloads):
             raise UserError("serve.prompt_format", "'text' is for the random workload only: the other kinds "
                             "build prompts from token ids", "use prompt_format = 'token-ids'")

@@ -1,6 +1,7 @@
 """vLLM's prefix cache over a point: its hit counters, read from the engine or a server, and the check that
 the hits measured are near those the workload's structure implies."""
 
+import hashlib
 import re
 import zlib
 
@@ -14,6 +15,12 @@ HIT_RATE_GAP = 0.15  # a measured hit rate further than this from the implied on
 def point_salt(key: str) -> int:
     """A point's own seed salt: its prompts (and so its KV blocks) are its own, whatever ran before."""
     return zlib.crc32(key.encode())
+
+
+def cache_salt(name: str) -> str:
+    """A vLLM cache salt standing for `name` (a point key, say): vLLM's server takes at most 128 characters and
+    no '/', '@' or backslash, so the name is hashed; requests add "-i" to it to be told apart."""
+    return "tc" + hashlib.sha256(name.encode()).hexdigest()[:24]
 
 
 def counters(metrics) -> tuple[int, int] | None:

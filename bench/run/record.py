@@ -206,6 +206,20 @@ class Goodput(_Section):
     requests_per_s: float | None = None
 
 
+class TierVerdict(_Section):
+    """Whether a serving point kept a service-level tier (bench.inputs.tiers), and by how much."""
+
+    met: bool
+    limits: dict  # the tier's percentile, ttft_ms, tpot_ms and min_tok_s_user as checked
+    ttft_ms: float | None = None  # the point's TTFT at the tier's percentile
+    tpot_ms: float | None = None  # its TPOT at that percentile
+    tok_s_user: float | None = None  # 1000 / that TPOT
+    requests_within: int = 0  # completed requests each within the tier's TTFT and TPOT limits
+    output_tokens_within: int = 0
+    total_tokens_within: int = 0  # their prompt and output tokens: what the tier's $/M is charged on
+    why: str | None = None  # the limits missed, when not met
+
+
 class Source(_Section):
     """Where an imported record came from."""
 
@@ -262,6 +276,8 @@ class PointRecord(_Section):
     goodput: Goodput | None = None
     max_concurrent_requests: int | None = None
     requests_file: str | None = None
+    tiers: dict[str, TierVerdict] | None = None  # every service-level tier of the run, checked
+    repeat: int | None = None  # which measurement of the same point this is (0 first), where repeated
 
     # Why a point did not complete.
     failure: str | None = None  # out-of-memory, timeout, engine-died, engine-start, context-exceeded, ...

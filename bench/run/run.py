@@ -172,7 +172,10 @@ class SweepRun:
         }
         # First, so that a torn last line (a crash mid-write) is set aside before the records are read or appended to.
         self.writer = RecordWriter(self.run_dir, log=log)
-        self.done = self._completed_points() if resume else set()
+        # Ok records by key, this session's and (resumed) earlier ones': a capacity search judges loads by them.
+        self.records = {r.point: r for r in read_records(self.run_dir) if r.ok} \
+            if resume and has_records(self.run_dir) else {}
+        self.done = set(self.records)
         self.progress = Progress(sum(key not in self.done for key in self.planned))
         self.log = self.progress.logging(log)
         self.result = SweepResult()
@@ -209,9 +212,6 @@ class SweepRun:
             raise UserError("--resume", f"this machine ({here['accelerator']} x {here['accelerator_count']}) is not "
                             f"the run's ({there['accelerator']} x {there['accelerator_count']})",
                             "resume on the machine and GPUs that started the run")
-
-    def _completed_points(self) -> set[str]:
-        return {r.point for r in read_records(self.run_dir) if r.ok} if has_records(self.run_dir) else set()
 
     def __enter__(self):
         self.meter.start()
@@ -250,6 +250,13 @@ class SweepRun:
 
     def workload_of(self, key: str) -> Workload:
         return self.planned[key].workload or self.suite.workload
+
+    def plan_point(self, point: PlannedPoint) -> None:
+        """A point planned while the run goes (a capacity search's next load)."""
+        if point.key not in self.planned:
+            self.planned[point.key] = point
+            if point.key not in self.done:
+                self.progress.total += 1
 
     def todo(self, keys: list[str]) -> list[str]:
         return [key for key in keys if key not in self.done]
@@ -355,6 +362,7 @@ class SweepRun:
                 self.stop_reason = (kind, f"skipped: the engine died at {label}")
             return
         self.writer.append(record)
+        self.records[key] = record
         self.finished.add(key)
         self.log(f"[{card.name}] {label}: {describe_point(record)}")
         self.progress.finish(key, ok=True)

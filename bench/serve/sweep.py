@@ -19,15 +19,19 @@ from bench.errors import UserError
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import ServeSettings, Suite
 from bench.inputs.requests import Request, implied_hits
+from bench.inputs import fit
+from bench.inputs.tiers import tiers_of
 from bench.inputs.workload import WARMUP_OSL, PromptSupply, Workload
-from bench.run.prefix_cache import counters_in_exposition, hit_rate_check, point_salt
+from bench.run.prefix_cache import cache_salt, counters_in_exposition, hit_rate_check, point_salt
 from bench.run.record import Load, PointRecord, PrefixCache
-from bench.run.run import PlannedPoint, SweepResult, SweepRun
+from bench.run.run import PlannedPoint, SweepResult, SweepRun, context_of
 from bench.secrets import redact
+from bench.serve.capacity import Outcome, Search, append_outcome
 from bench.serve.client import CompletionsClient, LoadResult, closed_loop, poisson, replay, run_load
 from bench.serve.endpoint import ExistingEndpoint, check_endpoint, is_local
 from bench.serve.metrics import Slo, steady_window, summarize
 from bench.serve.server import VllmServer
+from bench.serve.service_levels import verdicts
 
 REQUESTS_FILE = "requests.jsonl"
 MIN_WARMUP_REQUESTS = 4
@@ -80,7 +84,8 @@ def load_points(suite: Suite, workload: Workload | None = None) -> list[LoadPoin
     """The workload's load points: closed loop at each concurrency (those an extra workload chose, if it
     chose); Poisson at each rate, or for a trace one replay on the trace's own schedule."""
     serve, workload = suite.serve, workload or suite.workload
-    points = [LoadPoint("concurrency", c, c * serve.requests_per_concurrency) for c in suite.concurrencies_for(workload)]
+    points = [LoadPoint("concurrency", c, c * serve.requests_per_concurrency)
+              for c in suite.concurrencies_for(workload)]
     if workload.kind == "trace":
         rows = workload.trace_rows()
         span_s = (rows[-1].timestamp_ms - rows[0].timestamp_ms) / 1000 / workload.trace.time_scale
@@ -99,22 +104,33 @@ def _engine_name(suite: Suite) -> str:
     return "endpoint" if suite.serve.endpoint else "vllm"
 
 
+def repeat_key(key: str, repeat: int) -> str:
+    """The key of a point's repeat: the first measurement keeps the point's own key."""
+    return key if repeat == 0 else f"{key}/repeat{repeat}"
+
+
 def _points(suite: Suite) -> dict[str, dict[str, tuple[LoadPoint, Workload]]]:
-    """Each model's load points (and their workloads) by key."""
+    """Each model's load points (and their workloads) by key, every repeat its own."""
     engine = _engine_name(suite)
-    return {model: {serve_point_key(model, engine, p, w): (p, w) for w in suite.workloads
-                    for p in load_points(suite, w)}
+    return {model: {repeat_key(serve_point_key(model, engine, p, w), r): (p, w) for w in suite.workloads
+                    for p in load_points(suite, w) for r in range(suite.serve.repeats)}
             for model in suite.models}
 
 
-def plan(suite: Suite) -> list[PlannedPoint]:
+def planned_point(suite: Suite, model: str, key: str, load: LoadPoint, workload: Workload) -> PlannedPoint:
     engine = _engine_name(suite)
-    return [
-        PlannedPoint(key, f"{engine} serve {p.label}" + ("" if w is suite.workload else f" {w.label}"),
-                     {"engine": {"name": engine, "mode": "serve"}, **p.record_fields()}, model, p.sequences_in_flight,
-                     w)
-        for model, model_points in _points(suite).items() for key, (p, w) in model_points.items()
-    ]
+    repeat = int(key.rsplit("/repeat", 1)[1]) if "/repeat" in key else 0
+    label = f"{engine} serve {load.label}" + ("" if workload is suite.workload else f" {workload.label}") + \
+        (f" (repeat {repeat + 1})" if repeat else "")
+    fields = {"engine": {"name": engine, "mode": "serve"}, **load.record_fields()}
+    if suite.serve.repeats > 1 or repeat:
+        fields["repeat"] = repeat
+    return PlannedPoint(key, label, fields, model, load.sequences_in_flight, workload)
+
+
+def plan(suite: Suite) -> list[PlannedPoint]:
+    return [planned_point(suite, model, key, p, w)
+            for model, model_points in _points(suite).items() for key, (p, w) in model_points.items()]
 
 
 def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
@@ -133,13 +149,13 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                 if error := run.unfit(card, run.workload_of(key)):
                     run.fail(card, key, "failed", "context-exceeded", error)
                     keys.remove(key)
-            if not keys:
+            if not keys and not serve.capacity:
                 continue
             run.start_model()
             in_flight = {k: n for k in keys if (n := points[card.name][k][0].sequences_in_flight)}
             unfit = set(in_flight) - set(run.skip_what_cannot_fit(card, in_flight))
             keys = [k for k in keys if k not in unfit]
-            if not keys:
+            if not keys and not serve.capacity:
                 continue
             try:
                 with _target(card, suite, run_dir, run.log) as target:
@@ -147,10 +163,12 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                     beyond = set(in_flight) - set(run.skip_beyond_kv_capacity(
                         card, target, {k: n for k, n in in_flight.items() if k in keys}))
                     keys = [k for k in keys if k not in beyond]
-                    if keys:
-                        run.measure_loaded_idle(card)
+                    run.measure_loaded_idle(card)
                     for key in keys:
                         run.measure_point(card, key, partial(point.measure, card, key, points[card.name][key][0]))
+                    for workload in suite.workloads if serve.capacity else ():
+                        if not run.unfit(card, workload):
+                            CapacitySearches(run, card, target, point, workload).search_all()
             except UserError as e:  # the server could not start (or the endpoint did not answer)
                 run.fail_all(card, [k for k in keys if k not in run.finished], "engine-start", e)
                 run.result.start_errors.append(e)
@@ -237,11 +255,11 @@ class ServePointMeasurement:
         if serve.warmup:
             warm = LoadPoint("concurrency", load.in_flight, load.in_flight)
             requests = workload.warmup_requests(load.in_flight, card.vocab_size, point_salt(key))
-            self._load(warm, self._formatted(card, requests), WARMUP_OSL, salt=f"{key}/warm-up")
+            self._load(warm, self._formatted(card, requests), WARMUP_OSL, salt=cache_salt(f"{key} warm-up"))
         counters_before = self._prefix_counters()
         with run.point_windows() as windows:
             result = self._load(load, prompts, workload.osl, windows.steady,
-                                salt=None if workload.cache_aware else key)
+                                salt=None if workload.cache_aware else cache_salt(key))
         counters_after = self._prefix_counters()
         metrics = summarize(result.requests, self.slo)
         _save_requests(run.run_dir, key, result.requests)
@@ -253,6 +271,7 @@ class ServePointMeasurement:
         steady_s, steady_tokens, why_not = steady_window(
             result.requests, result.window_open, result.window_close,
             "; ".join(result.notes) or "the window did not open")
+        tiers = verdicts(tiers_of(run.suite.tiers), result.requests)
         cache = self._prefix_cache(workload, result.requests, counters_before, counters_after)
         extra_checks = {"requests_completed": {"ok": metrics.failed == 0, "completed": metrics.completed,
                                                "failed": metrics.failed}}
@@ -263,11 +282,13 @@ class ServePointMeasurement:
             # An existing endpoint's server is another process on the GPU by design.
             other_processes_matter=not serve.endpoint, extra_checks=extra_checks)
         means = {} if workload.kind == "random" or not metrics.completed else {
-            "isl": round(metrics.input_tokens / metrics.completed), "osl": round(metrics.output_tokens / metrics.completed)}
+            "isl": round(metrics.input_tokens / metrics.completed),
+            "osl": round(metrics.output_tokens / metrics.completed)}
         return run.record(
             card, key, "ok",
             workload=workload.to_record() | means | {"prompt_format": serve.prompt_format},
             **({"prefix_cache": cache} if cache else {}),
+            tiers=tiers,
             engine=self.target.describe(),
             load=run.planned[key].fields["load"].model_copy(
                 update={"warmup_requests": load.in_flight if serve.warmup else 0, "num_requests": len(result.requests)}),
@@ -321,6 +342,61 @@ class ServePointMeasurement:
             implied_hits=implied, implied_hit_rate=implied / prompt_tokens if prompt_tokens else None,
             block_size=block_size, source="the server's /metrics (vllm:prefix_cache_queries and _hits), before and "
                                           "after the point; the warm-up's requests excluded")
+
+
+class CapacitySearches:
+    """Every tier's capacity search for one model and workload on a running server (bench.serve.capacity)."""
+
+    def __init__(self, run: SweepRun, card: ModelCard, target, point: "ServePointMeasurement", workload: Workload):
+        self.run, self.card, self.target, self.point, self.workload = run, card, target, point, workload
+        serve = run.suite.serve
+        self.closed = serve.capacity_load == "concurrency"
+        self.maximum, self.note = serve.capacity_max, None
+        self.attempted: set[str] = set()  # keys measured by the searches, failed ones included (never retried)
+        blocks = getattr(target, "kv_cache_blocks", None)
+        if self.closed and blocks:  # no more in flight than the server's KV cache holds without preempting
+            fits = fit.sequences_in_blocks(*blocks, context_of(workload)) * run.suite.engine.data_parallel_size
+            if fits < self.maximum:
+                self.maximum, self.note = float(fits), f"the KV cache holds {fits} sequences"
+
+    def load(self, value: float) -> LoadPoint:
+        serve = self.run.suite.serve
+        if self.closed:
+            return LoadPoint("concurrency", int(value), int(value) * serve.requests_per_concurrency)
+        return LoadPoint("rate", value, serve.requests_per_rate, serve.max_concurrency)
+
+    def verdicts(self, value: float, runs: int, tier: str) -> list[bool]:
+        """The tier's verdict of each measurement at this load, measuring until there are `runs`."""
+        run, load = self.run, self.load(value)
+        engine = _engine_name(run.suite)
+        keys = [repeat_key(serve_point_key(self.card.name, engine, load, self.workload), r) for r in range(runs)]
+        for key in keys:
+            if key not in run.records and key not in self.attempted:
+                self.attempted.add(key)
+                run.plan_point(planned_point(run.suite, self.card.name, key, load, self.workload))
+                run.measure_point(self.card, key, partial(self.point.measure, self.card, key, load))
+        return [bool(key in run.records and run.records[key].tiers and run.records[key].tiers[tier].met)
+                for key in keys]
+
+    def search_all(self) -> None:
+        serve = self.run.suite.serve
+        for tier in serve.capacity:
+            start = 1.0 if self.closed else serve.capacity_start_rate
+            search = Search(self.closed, start, max(self.maximum, start), serve.capacity_tolerance,
+                            serve.capacity_repeats)
+            low, high = search.run(lambda value, runs: self.verdicts(value, runs, tier))
+            outcome = Outcome(
+                model=self.card.name, workload=self.workload.label, workload_key=self.workload.key(), tier=tier,
+                load=serve.capacity_load, status="never" if low is None else "found" if high is not None
+                else "at-least", capacity=low, first_failing=high, tolerance=serve.capacity_tolerance,
+                repeats=serve.capacity_repeats, maximum=self.maximum,
+                tried={f"{v:g}": verdicts for v, verdicts in sorted(search.verdicts.items())},
+                points=[] if low is None else [repeat_key(serve_point_key(
+                    self.card.name, _engine_name(self.run.suite), self.load(low), self.workload), r)
+                    for r in range(len(search.verdicts[low]))],
+                note=self.note)
+            append_outcome(self.run.run_dir, outcome)
+            self.run.log(f"[{self.card.name}] capacity: {outcome.summary()}")
 
 
 @lru_cache(maxsize=4)

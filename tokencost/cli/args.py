@@ -209,6 +209,12 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
                                                                   "(ms, at most 3600000)")
     group.add_argument("--slo-tpot-ms", type=positive_float, help="goodput SLO on time per output token "
                                                                   "(ms, at most 3600000)")
+    group.add_argument("--repeats", type=positive_int, help="measure each serving point this many times; tables "
+                                                           "show the median and the spread (at most 1000)")
+    group.add_argument("--capacity", type=name_list, metavar="TIER[,TIER]",
+                       help="search the highest load each model keeps each tier at (tiers: tokencost tiers)")
+    group.add_argument("--capacity-load", choices=["concurrency", "rate"],
+                       help="search closed-loop concurrency (default) or open-loop request rate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,11 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     price = commands.add_parser("price", help="re-price a measured run without re-measuring; print the table")
     price.add_argument("source", type=Path, metavar="RUN_DIR_OR_JSON",
-                       help="a run directory, its records.jsonl, or a `vllm bench serve --save-result` JSON file")
+                       help="a run directory, its records.jsonl, or a JSON result file of `vllm bench serve "
+                            "--save-result`, AIPerf (profile_export_aiperf.json) or GuideLLM (benchmarks.json)")
     price.add_argument("--csv", type=output_file, help="also write the priced table to this CSV file")
-    price.add_argument("--gpu", help="for a vllm bench file: the GPU that served it (catalog key, e.g. h100-sxm)")
-    price.add_argument("--gpus", type=gpu_count, default=1, help="for a vllm bench file: GPUs serving (default 1)")
-    price.add_argument("--watts", type=watts_of_all_gpus, help="for a vllm bench file: measured power of all GPUs "
+    price.add_argument("--gpu", help="for a result file: the GPU that served it (catalog key, e.g. h100-sxm)")
+    price.add_argument("--gpus", type=gpu_count, default=1, help="for a result file: GPUs serving (default 1)")
+    price.add_argument("--watts", type=watts_of_all_gpus, help="for a result file: measured power of all GPUs "
                        f"(default: TDP, estimated; at most {MAX_WATTS_PER_GPU:g} W a GPU)")
     _wide_option(price)
     _pricing_options(price)
@@ -330,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "BROKEN with why, and the exit status is then 1")
     commands.add_parser("models", help=models_help, description=models_help)
     commands.add_parser("presets", help="list the economic presets")
+    commands.add_parser("tiers", help="list the service-level tiers serving points are checked against")
     doctor = commands.add_parser("doctor", help="what this machine can measure, whether a GPU run can start "
                                                 "here, and the energy method a run would use")
     doctor.add_argument("--suite", type=Path, help="suite TOML whose [engine] parallelism (tensor x pipeline x data) "

@@ -15,6 +15,7 @@ COMMANDS = {
     "run": measure.cmd_run, "doctor": measure.cmd_doctor, "models": measure.cmd_models,
     "price": price.cmd_price, "quote": price.cmd_quote, "project": price.cmd_project, "claims": price.cmd_claims,
     "presets": price.cmd_presets,
+    "tiers": measure.cmd_tiers,
     "report": publish.cmd_report, "index": publish.cmd_index, "gpu-table": publish.cmd_gpu_table, "compare": publish.cmd_compare,
 }
 

@@ -24,8 +24,9 @@ def cmd_run(args) -> int:
                      "multi_turn": {"turns": args.turns}, "trace": {"file": args.trace}}
     serve = dict(concurrencies=args.concurrency, request_rates=args.request_rates, endpoint=args.endpoint,
                  endpoint_accelerator=args.endpoint_gpu, endpoint_accelerator_count=args.endpoint_gpus,
-                 slo_ttft_ms=args.slo_ttft_ms, slo_tpot_ms=args.slo_tpot_ms)
-    if args.endpoint or args.concurrency or args.request_rates:
+                 slo_ttft_ms=args.slo_ttft_ms, slo_tpot_ms=args.slo_tpot_ms, repeats=args.repeats,
+                 capacity=args.capacity, capacity_load=args.capacity_load)
+    if args.endpoint or args.concurrency or args.request_rates or args.capacity:
         args.mode = args.mode or "serve"
     if any(v is not None for v in serve.values()) and args.mode == "offline":
         raise UserError("--mode", "is offline but serving options were given", "use --mode serve")
@@ -106,8 +107,19 @@ FLAG_OF_FIELD = {
     "workload.trace.file": "--trace",
     "serve.request_rates": "--request-rates", "serve.endpoint": "--endpoint",
     "serve.endpoint_accelerator": "--endpoint-gpu", "serve.endpoint_accelerator_count": "--endpoint-gpus",
-    "serve.slo_ttft_ms": "--slo-ttft-ms", "serve.slo_tpot_ms": "--slo-tpot-ms",
+    "serve.slo_ttft_ms": "--slo-ttft-ms", "serve.slo_tpot_ms": "--slo-tpot-ms", "serve.repeats": "--repeats",
+    "serve.capacity": "--capacity", "serve.capacity_load": "--capacity-load",
 }
+
+
+def cmd_tiers(args) -> int:
+    """The shipped service-level tiers: name, limits, what they stand for and where their figures come from."""
+    from bench.inputs.tiers import shipped_tiers
+
+    for name, tier in shipped_tiers().items():
+        print(f"{name:<12} {tier.describe():<40} {tier.description}")
+        print(f"{'':<12} source: {tier.source or 'tokencost, stated, not measured'}")
+    return 0
 
 
 # Flags that set one workload kind's settings, and that kind.

@@ -78,6 +78,13 @@ CASES["unknown name"] = [
     (["report", str(PUBLISHED), "--api", "nope", "-o", "{dir}/new-report"], "--api:"),
     (["models", "--bogus"], "unrecognized arguments"),
     (["presets", "extra"], "unrecognized arguments"),
+    (["tiers", "extra"], "unrecognized arguments"),
+    (["run", "--mode", "serve", "--capacity", "no-such-tier"], "serve.capacity:"),
+    (["run", "--capacity", "chat", "--mode", "offline"], "--mode"),
+    (["run", "--mode", "serve", "--repeats", "0"], "--repeats:"),
+    (["run", "--mode", "serve", "--repeats", "1e15"], "--repeats:"),
+    (["run", "--mode", "serve", "--capacity", ","], "--capacity:"),
+    (["run", "--mode", "serve", "--capacity-load", "bogus"], "--capacity-load:"),
     (["doctor", "--require-gpu=yes"], "--require-gpu"),
     (["frobnicate"], "frobnicate"),
 ]
