@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.errors import UserError
+from bench.inputs.text_files import read_user_text
 from bench.inputs.requests import Request, token_ids
 
 MAX_LENGTH = 10_000_000  # as bench.inputs.workload's MAX_TOKENS: refuses typos early
@@ -148,23 +149,8 @@ def read_histogram(file: str) -> Histogram:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(HISTOGRAM_FIELD, f"{path} does not exist", "give the path of a histogram CSV file") from None
-    except IsADirectoryError:
-        raise UserError(HISTOGRAM_FIELD, f"{path} is a directory", "give the path of a CSV file in it") from None
-    except PermissionError:
-        raise UserError(HISTOGRAM_FIELD, f"{path} cannot be read (permission denied)",
-                        "make it readable or give another file") from None
-    except OSError as e:
-        raise UserError(HISTOGRAM_FIELD, f"{path} cannot be read ({e.strerror or e})", "give a readable file") from None
-    if b"\0" in data:
-        raise _bad(path, data[:data.index(b"\0")].count(b"\n") + 1, "is binary, not text")
-    try:
-        return data.decode("utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark
-    except UnicodeDecodeError as e:
-        raise _bad(path, data[:e.start].count(b"\n") + 1, "is not UTF-8 text") from None
+    # utf-8-sig: a spreadsheet's CSV may start with a byte-order mark
+    return read_user_text(path, HISTOGRAM_FIELD, "a histogram CSV file", HISTOGRAM_FIX, encoding="utf-8-sig")
 
 
 def _bad(path: Path, line: int, problem: str) -> UserError:

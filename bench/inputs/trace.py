@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import UserError
+from bench.inputs.text_files import read_user_text
 from bench.inputs.requests import Request, token_ids
 
 SHIPPED_TRACE = Path(__file__).parent / "traces" / "agentic-small.jsonl"
@@ -62,25 +63,7 @@ def load_trace(settings: TraceSettings) -> list[TraceRow]:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(FILE_FIELD, f"{path} does not exist", "give the path of a trace file") from None
-    except IsADirectoryError:
-        raise UserError(FILE_FIELD, f"{path} is a directory", "give the path of a trace file in it") from None
-    except PermissionError:
-        raise UserError(FILE_FIELD, f"{path} cannot be read (permission denied)",
-                        "make it readable or give another file") from None
-    except OSError as e:
-        raise UserError(FILE_FIELD, f"{path} cannot be read ({e.strerror or e})", "give a readable file") from None
-    if b"\0" in data:
-        line = data[:data.index(b"\0")].count(b"\n") + 1
-        raise UserError(FILE_FIELD, f"{path} line {line}: is binary, not text", FORMAT_FIX)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise UserError(FILE_FIELD, f"{path} line {line}: is not UTF-8 text", FORMAT_FIX) from None
+    return read_user_text(path, FILE_FIELD, "a trace file", FORMAT_FIX)
 
 
 def _refuse_constant(name: str):
