@@ -128,11 +128,11 @@ def test_a_client_error_fails_the_point_and_the_server_still_stops(tmp_path, mon
     real_send = serve_client.CompletionsClient.send
     calls = {"n": 0}
 
-    async def failing_send(self, prompt, osl, on_first_token=None):
+    async def failing_send(self, prompt, osl, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("injected client failure")
-        return await real_send(self, prompt, osl, on_first_token)
+        return await real_send(self, prompt, osl, *args, **kwargs)
 
     monkeypatch.setattr(serve_client.CompletionsClient, "send", failing_send)
     suite = with_overrides(Suite(), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve", min_window_s=0,

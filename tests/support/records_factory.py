@@ -93,3 +93,90 @@ def write_run(run_dir, *records: PointRecord) -> Path:
     for record in records:
         writer.append(record)
     return run_dir
+
+
+def tier_verdict(tier="chat", met=True, requests_within=40, total_tokens_within=10_240, output_tokens_within=None,
+                 **fields) -> dict:
+    """A serving point's verdict on one service-level tier, the tier's limits as shipped (bench/inputs/tiers.toml).
+    `fields` set or replace any other TierVerdict field (ttft_ms, tpot_ms, why, ...)."""
+    from bench.inputs.tiers import shipped_tiers
+
+    return {"met": met, "limits": shipped_tiers()[tier].limits(), "requests_within": requests_within,
+            "output_tokens_within": total_tokens_within // 2 if output_tokens_within is None else output_tokens_within,
+            "total_tokens_within": total_tokens_within, **({} if met else {"why": "a limit missed"}), **fields}
+
+
+def serve_record(model="tiny-dense", kind="dense", concurrency=4, request_rate=None, output_tok_s=1000.0,
+                 duration_s=10.0, requests=40, ttft_ms=100.0, tpot_ms=10.0, e2e_ms=1000.0, tiers=None, repeat=None,
+                 accelerator="NVIDIA H100 80GB HBM3", units=1, power_w=300.0, isl=128, osl=128, run_id="serve-run",
+                 **fields) -> PointRecord:
+    """A serving point through vLLM's server, closed loop at `concurrency` (or open loop at `request_rate`):
+    `output_tok_s` over `duration_s` (as many input tokens as output), `requests` completed, every latency
+    distribution centred on its value (p90 and p99 10 % and 20 % above the median). `tiers`: tier name ->
+    tier_verdict(); `repeat`: which measurement of the point this is (its key gets /repeat{i} from 1 on).
+    `fields` set or replace any other record field."""
+    output_tokens = int(output_tok_s * duration_s)
+    key = serve_key(model, concurrency, request_rate, repeat or 0, isl, osl)
+
+    def spread(value):
+        return {"mean": value, "median": value, "p90": 1.1 * value, "p99": 1.2 * value, "count": requests}
+
+    record = {
+        "run_id": run_id, "point": key, "status": "ok", "mode": "serve",
+        "model": {"name": model, "kind": kind, "total_params": 1000, "active_params": 500,
+                  "pairs_with": "tiny-dense" if kind == "moe" else None},
+        "workload": {"isl": isl, "osl": osl, "kind": "random", "label": f"random {isl}/{osl}"},
+        "engine": {"name": "vllm", "mode": "serve", "version": "0.32.0"},
+        "hardware": {"accelerator": accelerator, "accelerator_count": units, "gpus": []},
+        "load": {"model": "closed-loop concurrency" if request_rate is None else "open-loop Poisson",
+                 "num_requests": requests},
+        **({"concurrency": concurrency} if request_rate is None else {"request_rate": float(request_rate)}),
+        "num_requests": requests, "requests_completed": requests, "requests_failed": 0,
+        "input_tokens": output_tokens, "output_tokens": output_tokens, "duration_s": duration_s,
+        "output_tok_s": output_tok_s, "total_tok_s": 2 * output_tok_s, "requests_per_s": requests / duration_s,
+        "energy": {"method": "nvml-counter", "boundary": "gpu", "energy_j": power_w * duration_s,
+                   "avg_power_w": power_w, "basis": "test basis", "measured": True},
+        "latency_ms": {"ttft": spread(ttft_ms), "tpot": spread(tpot_ms), "itl": spread(tpot_ms), "e2e": spread(e2e_ms)},
+        "interactivity_tok_s_user": 1000.0 / tpot_ms, "interactivity_p90_tok_s_user": 1000.0 / (1.1 * tpot_ms),
+        "goodput": {"slo_ttft_ms": 2000.0, "slo_tpot_ms": 200.0, "requests_meeting_slo": requests, "share": 1.0,
+                    "requests_per_s": requests / duration_s},
+    }
+    if tiers is not None:
+        record["tiers"] = tiers
+    if repeat is not None:
+        record["repeat"] = repeat
+    return PointRecord(**(record | fields))
+
+
+def serve_key(model="tiny-dense", concurrency=4, request_rate=None, repeat=0, isl=128, osl=128) -> str:
+    """A serving point's record key as the sweep writes it (bench.serve.sweep), repeats from 1 on suffixed."""
+    at = f"conc{concurrency}" if request_rate is None else f"rate{request_rate:g}"
+    return f"{model}/vllm-serve/{at}/isl{isl}/osl{osl}" + (f"/repeat{repeat}" if repeat else "")
+
+
+def capacity_outcome(tier="chat", status="found", capacity=8, first_failing=16, load="concurrency", repeats=3,
+                     model="tiny-dense", tried=None, **fields) -> dict:
+    """One capacity search's line of capacity.jsonl (bench.serve.capacity.Outcome): by default closed loop, the
+    tier kept at `capacity` by all `repeats` measurements there (their keys its points) and failed above it."""
+    if tried is None:
+        tried = {} if capacity is None else {f"{capacity:g}": [True] * repeats}
+        tried |= {f"{first_failing:g}": [False] * (repeats if status == "never" else 1)} \
+            if first_failing is not None else {}
+    points = [] if capacity is None else [
+        serve_key(model, int(capacity), repeat=r) if load == "concurrency"
+        else serve_key(model, None, capacity, repeat=r) for r in range(repeats)]
+    return {"model": model, "workload": "random 128/128", "workload_key": "isl128/osl128", "tier": tier,
+            "load": load, "status": status, "capacity": capacity, "first_failing": first_failing, "tolerance": 0.1,
+            "repeats": repeats, "maximum": 256.0, "tried": tried, "points": points, "note": None, **fields}
+
+
+def write_capacity(run_dir, *outcomes: dict) -> Path:
+    """capacity.jsonl in a run directory, one line per search outcome (bench.serve.capacity.Outcome's fields)."""
+    import json
+
+    path = Path(run_dir) / "capacity.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        for outcome in outcomes:
+            f.write(json.dumps(outcome) + "\n")
+    return path

@@ -11,6 +11,7 @@ def report_and_print(run_dirs: list[Path], out_dir: Path, pricing, wide: bool = 
     """Write the report of these runs into out_dir, and print its tables and where its files are."""
     from bench.run.records import RECORDS_FILE
     from tokencost.analysis.pairs import offline_moe_vs_dense
+    from tokencost.publish.capacity_sections import capacity_console
     from tokencost.publish.columns import markdown_table
     from tokencost.publish.html_page import PAGE_FILE
     from tokencost.publish.write import write_report
@@ -22,6 +23,7 @@ def report_and_print(run_dirs: list[Path], out_dir: Path, pricing, wide: bool = 
     if not comparison.empty:
         print()
         print(markdown_table(comparison) if wide else pairs_console(comparison))
+    print(capacity_console(report), end="")  # nothing unless a run searched capacity
     print()
     for run_dir in run_dirs:
         print(f"Records: {run_dir / RECORDS_FILE}")

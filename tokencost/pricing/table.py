@@ -107,6 +107,36 @@ SERVE_COLUMNS = {
     "goodput_share": lambda r: r.goodput and r.goodput.share,
 }
 
+# Serving records measured with repeats or checked against service-level tiers add these; a table of older
+# records leaves them out, so that it reads as it did (tokencost.pricing.serving.serve_table).
+REPEAT_COLUMNS = {
+    "point": lambda r: r.point,  # the record's key: a capacity search names the points it measured by it
+    "repeat": lambda r: r.repeat,  # which measurement of the same point (0 first); None where not repeated
+    "ttft_p90_ms": lambda r: r.latency_ms and r.latency_ms.ttft.p90,
+    "e2e_mean_ms": lambda r: r.latency_ms and r.latency_ms.e2e.mean,  # Little's law: users in flight
+}
+# Per tier checked (its name in place of NAME): whether the point kept it, and what was served within its limits.
+TIER_FIELDS = ("met", "requests_within", "total_tokens_within")
+
+
+def tier_names(records: list[PointRecord]) -> list[str]:
+    """Every tier some record was checked against, in the order they first appear."""
+    return list(dict.fromkeys(name for r in records for name in (r.tiers or {})))
+
+
+def tier_columns(records: list[PointRecord]) -> pd.DataFrame:
+    """tier_NAME_met, tier_NAME_requests_within and tier_NAME_total_tokens_within per tier checked, one row per
+    record (None where a record was not checked against that tier); no columns where none was checked."""
+    names, rows = tier_names(records), []
+    for r in records:
+        row = {}
+        for name in names:
+            verdict = (r.tiers or {}).get(name)
+            row |= {f"tier_{name}_{field}": getattr(verdict, field) if verdict else None for field in TIER_FIELDS}
+        rows.append(row)
+    return pd.DataFrame(rows, index=range(len(records)))
+
+
 # Power at the preset's boundary (tokencost.pricing.hourly): what J/token and tok/s per MW are reported at, and
 # the IT watts the electricity bill covers while serving and while idle (NaN when rented: the rate covers them).
 BOUNDARY_COLUMNS = ["power_boundary", "power_w_boundary", "j_per_output_token_boundary", "tok_s_per_mw",

@@ -7,6 +7,10 @@ fits 120 terminal columns or a laptop screen. In the compact view a context colu
 every row (hardware, engine, workload, boundary, checks, method) is stated once under the table instead of in
 each row, the method labels are cited by number ([1]), and workloads go by short names told in full under the
 table. costs.csv and costs.json always hold every column.
+
+Serving points measured several times are shown once (tokencost.pricing.serving.median_of_repeats): the
+median of their measurements with `n`, the compact view's spread of $/M, and every column's min–max in the
+full view. Points checked against service-level tiers show the tiers they kept in one column ("tiers met").
 """
 
 import textwrap
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 from tabulate import tabulate
 
+from tokencost.pricing.serving import SPREAD_COLUMNS, describe_limits, implied_by, median_of_repeats
 from tokencost.publish.document import Methods, number
 
 CONSOLE_WIDTH = 120  # the default view's lines fit a terminal this wide
@@ -55,16 +60,21 @@ SERVING_HEADERS = {
     "model": "model",
     "kind": "kind",
     "load": "load",
+    "n": "n",
     "workload_label": "workload",
     "prefix_hit_rate": "prefix-cache hit rate",
     "implied_hit_rate": "implied hit rate",
     "output_tok_s": "output tok/s",
     "output_tok_s_per_gpu": "output tok/s per GPU",
     "ttft_p50_ms": "TTFT p50 ms",
+    "ttft_p90_ms": "TTFT p90 ms",
     "ttft_p99_ms": "TTFT p99 ms",
     "tpot_p50_ms": "TPOT p50 ms",
+    "tpot_p90_ms": "TPOT p90 ms",
     "interactivity": "tok/s/user",
     "goodput_share": "within SLO",
+    "goodput_rps": "goodput req/s",
+    "tiers_met": "tiers met",
     "avg_power_w": "W",
     "j_per_output_token": "J/output token",
     "power_boundary": "power boundary",
@@ -78,6 +88,10 @@ SERVING_HEADERS = {
 }
 # Columns a pricing change adds: shown where the priced table has them, left out (not blank) where it has not.
 OPTIONAL = {"power_boundary", "power_w_boundary", "j_per_output_token_boundary", "tok_s_per_mw"}
+# Columns of serving records measured with repeats or checked against tiers (those with a `point` column): shown
+# only in their tables, so that a table of other records reads as it did.
+EXTENDED = {"n", "ttft_p90_ms", "tpot_p90_ms", "goodput_rps", "tiers_met"}
+RANGE = "min–max"  # the full view's header of a repeated point's range of a number, after the number's header
 # Columns of workloads with reuse: shown only where some point's workload is not random.
 REUSE = {"prefix_hit_rate", "implied_hit_rate", "uncached_input_per_mtok_usd", "cached_input_per_mtok_usd"}
 # The compact view's short names of workload kinds (a number added where one kind has several labels).
@@ -105,6 +119,11 @@ def checks(value) -> str:
 
 def yes(value) -> str:
     return "yes" if value is True or value == 1 else ""
+
+
+def plus_minus(value) -> str:
+    """A spread as a share of the median, e.g. 0.0312 -> '±3.12%'; blank when missing."""
+    return "" if pd.isna(value) else f"±{number(100 * value, 3)}%"
 
 
 @dataclass(frozen=True)
@@ -157,11 +176,14 @@ SERVING_COMPACT = [
     Column("engine", ("engine",), shared=True),
     Column("hardware", ("hardware",), shared=True),
     Column("load", ("load",)),
+    Column("n", ("n",), whole, number=True),
     _WORKLOAD,
     Column("out tok/s", ("output_tok_s",), _n(4), number=True),
     Column("tok/s/user", ("interactivity",), _n(4), number=True),
     Column("within SLO", ("goodput_share",), percent, number=True),
+    Column("tiers met", ("tiers_met",)),
     _W, _BOUNDARY, _J, _USD,
+    Column("$/M ±", ("total_per_mtok_usd_spread",), plus_minus, number=True),
     Column("on front", ("on_cost_front",), yes),
     _CHECKS, METHOD,
 ]
@@ -170,8 +192,22 @@ SERVING_COMPACT = [
 def shown(priced: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
     """The table's shown columns under their headers (an optional column only where the table has it, a column
     of reuse only where some workload is not random)."""
-    keys = [k for k in headers if (k in priced or k not in OPTIONAL) and (k not in REUSE or has_reuse(priced))]
-    return priced.reindex(columns=keys).rename(columns=headers)
+    keys = [k for k in headers if (k in priced or k not in OPTIONAL) and (k not in REUSE or has_reuse(priced))
+            and (k not in EXTENDED or (k in priced and "point" in priced))]
+    return with_ranges(priced.reindex(columns=keys).rename(columns=headers), priced, headers)
+
+
+def with_ranges(table: pd.DataFrame, priced: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
+    """After each shown number that a repeated point has a range of (NAME_min, NAME_max), that range as text:
+    'min–max', blank for a point measured once."""
+    for column in SPREAD_COLUMNS:
+        header = headers.get(column)
+        if header not in table or f"{column}_min" not in priced or priced[f"{column}_min"].isna().all():
+            continue
+        ranges = [f"{number(low)}–{number(high)}" if pd.notna(low) else ""
+                  for low, high in zip(priced[f"{column}_min"], priced[f"{column}_max"])]
+        table.insert(table.columns.get_loc(header) + 1, f"{header} {RANGE}", ranges)
+    return table
 
 
 def has_reuse(priced: pd.DataFrame) -> bool:
@@ -261,19 +297,73 @@ def alignment(table: pd.DataFrame) -> list[str]:
             else "left" for c in table.columns]
 
 
+def serving_compact(serving: pd.DataFrame) -> list[Column]:
+    """SERVING_COMPACT; where points were checked against tiers, 'tiers met' in place of 'within SLO' (the share
+    within the run's goodput SLO, which the full view keeps): both say which service level a point keeps."""
+    if "tiers_met" in serving and serving["tiers_met"].notna().any():
+        return [c for c in SERVING_COMPACT if c.header != "within SLO"]
+    return SERVING_COMPACT
+
+
+def fit(table: pd.DataFrame, width: int, header: str = "tiers met") -> pd.DataFrame:
+    """The compact table, its `header` column's cells wrapped onto several lines (never inside a name) where the
+    table is wider than `width` on a terminal."""
+    if header not in table or table.empty:
+        return table
+    over = max(map(len, console_table(table).splitlines())) - width
+    cells = table[header].astype(str)
+    if over <= 0:
+        return table
+    room = max(max(map(len, cells)) - over, max(len(word) for cell in cells for word in cell.split() or [""]))
+    wrapped = ["\n".join(textwrap.wrap(cell, room, break_on_hyphens=False, break_long_words=False)) or cell
+               for cell in cells]
+    return table.assign(**{header: wrapped})
+
+
+def serving_notes(serving: pd.DataFrame, legend: bool = True) -> list[str]:
+    """What the compact serving view's columns of repeats and tiers mean, where it has them; with `legend`, each
+    tier's limits too."""
+    notes = []
+    if "n" in serving and (serving["n"] > 1).any():
+        notes.append("n: measurements of the point, each number their median; $/M ±: half the range of their $/M "
+                     "as a share of the median.")
+    if "tiers_met" not in serving or serving["tiers_met"].isna().all():
+        return notes
+    limits = serving.attrs.get("tiers", {})
+    shown_names = dict.fromkeys(n.strip() for cell in serving["tiers_met"].dropna() for n in cell.split(",")
+                                if n.strip() != "none")
+    def looser(a: str) -> list[str]:  # the tiers keeping `a` keeps, strictest first
+        bs = [b for b in limits if b != a and implied_by(a, b, limits) and not implied_by(b, a, limits)]
+        return sorted(bs, key=lambda b: -len(looser(b)))
+
+    implied = [f"{a} implies {', '.join(bs)}" for a in shown_names if (bs := looser(a))]
+    notes.append("tiers met: the service-level tiers a point kept (by most of its measurements, where repeated), "
+                 "each tier a stricter one implies left out" + (f" ({'; '.join(implied)})" if implied else "")
+                 + "; the share within the run's goodput SLO is in the full table.")
+    if legend:
+        notes.append("Tiers: " + "; ".join(f"{name} = {describe_limits(lim)}" for name, lim in limits.items()) + ".")
+    else:
+        notes.append("Each tier's limits: tokencost tiers.")
+    return notes
+
+
 def console_tables(priced, wide: bool = False, width: int = CONSOLE_WIDTH) -> str:
     """The cost tables a command prints: offline (also when there is nothing at all to show), then serving if
-    any. By default the compact views, each with its notes, and the Methods they cite; every column if wide."""
+    any, each point measured several times once (median_of_repeats). By default the compact views, each with its
+    notes, and the Methods they cite; every column if wide."""
     methods = Methods.of(priced.offline, priced.serving)
-    shows = [(priced.offline, OFFLINE_HEADERS, OFFLINE_COMPACT)] if not priced.offline.empty or priced.serving.empty \
+    serving = median_of_repeats(priced.serving)
+    shows = [(priced.offline, OFFLINE_HEADERS, OFFLINE_COMPACT)] if not priced.offline.empty or serving.empty \
         else []
-    shows += [(priced.serving, SERVING_HEADERS, SERVING_COMPACT)] if not priced.serving.empty else []
+    shows += [(serving, SERVING_HEADERS, serving_compact(serving))] if not serving.empty else []
     blocks = []
     for table, headers, columns in shows:
         if wide:
             blocks.append(markdown_table(shown(table, headers)))
             continue
         compact, notes = compact_view(table, columns, methods)
+        if table is serving:
+            compact, notes = fit(compact, width), notes + serving_notes(table, legend=False)
         blocks.append("\n".join([console_table(compact), *(_wrap(note, width) for note in notes)]))
     if not wide and methods.labels:
         blocks.append("Methods:\n" + "\n".join(_wrap(line, width) for line in methods.lines()))

@@ -14,6 +14,7 @@ import pandas as pd
 
 from bench.run.record import PointRecord
 from tokencost.pricing.priced_runs import PricedRuns, Pricing
+from tokencost.pricing.serving import median_of_repeats
 
 NUMBER_FORMAT = ".4g"  # numbers written into sentences; the tables' numbers are number()'s
 
@@ -111,6 +112,8 @@ class Report:
     cheapest: str = ""  # the cheapest point, with its method label
     sections: list[Section] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # written by publish.write
+    # The capacity searches of the runs (their capacity.jsonl lines), each with `run_ids`: its run directory's runs.
+    capacity: list[dict] = field(default_factory=list)
 
     @property
     def offline(self) -> pd.DataFrame:
@@ -118,7 +121,13 @@ class Report:
 
     @property
     def serving(self) -> pd.DataFrame:
+        """One priced row per serving measurement (a repeated point's measurements each their own)."""
         return self.priced.serving
+
+    @cached_property
+    def serving_points(self) -> pd.DataFrame:
+        """One row per serving point: a repeated one's measurements as their medians, with n and their spread."""
+        return median_of_repeats(self.serving)
 
     @cached_property
     def methods(self) -> Methods:

@@ -11,6 +11,7 @@ from tokencost.analysis.sensitivity import sensitivity
 from tokencost.analysis.versus_api import THRESHOLD_PER_MTOK_USD, break_even, threshold
 from tokencost.pricing.split import CACHED_PROBES
 from tokencost.publish import figures, provenance
+from tokencost.publish.capacity_sections import capacity_sections
 from tokencost.publish.columns import OFFLINE_COMPACT, OFFLINE_HEADERS, cost_table
 from tokencost.publish.document import NUMBER_FORMAT, Plot, Report, Section, stated_once
 from tokencost.publish.serving_sections import serving_sections
@@ -195,6 +196,6 @@ def _failures(report: Report) -> list[Section]:
 
 
 SECTION_BUILDERS: list[Callable[[Report], list[Section]]] = [
-    _runs, _costs, _energy, _moe_vs_dense, _gpu_vs_gpu, serving_sections, workload_sections, _roofline, _break_even,
-    _threshold, _sensitivity, _assumptions, _hardware_figures, _failures,
+    _runs, _costs, _energy, _moe_vs_dense, _gpu_vs_gpu, serving_sections, capacity_sections, workload_sections,
+    _roofline, _break_even, _threshold, _sensitivity, _assumptions, _hardware_figures, _failures,
 ]

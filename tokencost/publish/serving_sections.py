@@ -1,19 +1,26 @@
-"""The report's serving sections: cost against interactivity, at target interactivities, and MoE vs dense."""
+"""The report's serving sections: cost against interactivity, at target interactivities, and MoE vs dense.
+
+A point measured several times is one row, one dot and one front point: its measurements' medians
+(Report.serving_points); serve_costs.csv keeps every measurement, serve_medians.csv the medians.
+"""
 
 from bench.run.record import PointRecord
 from tokencost.analysis.interactivity import at_interactivity, default_targets, serving_moe_vs_dense
 from tokencost.pricing.serving import INTERPOLATION
 from tokencost.publish import figures
-from tokencost.publish.columns import SERVING_COMPACT, SERVING_HEADERS, cost_table
+from tokencost.publish.columns import SERVING_HEADERS, cost_table, serving_compact, serving_notes
 from tokencost.publish.document import Plot, Report, Section
 
 
 def serving_sections(report: Report) -> list[Section]:
     """The serving table with its two front plots, cost at target interactivities, and dense vs MoE."""
-    priced = report.serving
+    priced = report.serving_points
     if priced.empty:
         return []
     note = report.methods.caption(priced["label"])
+    table = cost_table(priced, serving_compact(priced), SERVING_HEADERS, report.methods)
+    table["table_notes"] += serving_notes(priced)
+    files = {"serve_costs.csv": report.serving} | ({"serve_medians.csv": priced} if "n" in priced else {})
     return [
         Section(
             "Serving: cost against interactivity",
@@ -21,8 +28,8 @@ def serving_sections(report: Report) -> list[Section]:
               "interactivity are measured over each point's measured requests (warm-up excluded). 'within SLO' is "
               f"the share of requests meeting {records_slo(report.records)} (goodput). 'on front' marks the "
               "Pareto-optimal points: no other point is both cheaper and more interactive. Energy and $ as each "
-              "point's method (Methods, above) states.")],
-            **cost_table(priced, SERVING_COMPACT, SERVING_HEADERS, report.methods),
+              "point's method (Methods, above) states." + _repeats_text(priced) + _tiers_text(priced))],
+            **table,
             plots=[
                 Plot("cost_vs_interactivity", "Cost vs interactivity",
                      f"$ per million tokens against tokens/s per user, fronts drawn through the "
@@ -32,7 +39,7 @@ def serving_sections(report: Report) -> list[Section]:
                      f"Output tokens/s per GPU (per vCPU on a CPU) against tokens/s per user. {note}.",
                      figures.fronts(priced, "output_tok_s_per_gpu", "output tokens/s per GPU", True)),
             ],
-            csv_files={"serve_costs.csv": priced},
+            csv_files=files,
         ),
         Section(
             "Serving: cost at a target interactivity",
@@ -49,6 +56,26 @@ def serving_sections(report: Report) -> list[Section]:
             table=serving_moe_vs_dense(priced),
         ),
     ]
+
+
+def _repeats_text(points) -> str:
+    """The section's words on points measured several times ('' where none was)."""
+    if "n" not in points or not (points["n"] > 1).any():
+        return ""
+    return (" A point measured several times (the same run, model, hardware, engine, workload and load) is shown "
+            "once: each number is the median of its measurements, 'n' counts them and '$/M ±' is half their range "
+            "of $/M as a share of the median; the full table gives the range (min–max) of throughput, $/M, TTFT, "
+            "TPOT, interactivity and goodput, serve_costs.csv every measurement and serve_medians.csv the medians.")
+
+
+def _tiers_text(points) -> str:
+    """The section's words on service-level tiers ('' where no point was checked against any)."""
+    if "tiers_met" not in points or points["tiers_met"].isna().all():
+        return ""
+    return (" 'tiers met' names the service-level tiers whose limits a point kept: every request completed, and "
+            "TTFT and TPOT at the tier's percentile within its limits; serve_costs.csv has, per tier, whether it "
+            "was met and $/M within it (tier_NAME_usd_per_mtok: the point's hourly cost over the prompt and "
+            "output tokens of the requests that each kept the tier's limits).")
 
 
 def records_slo(records: list[PointRecord]) -> str:

@@ -57,7 +57,7 @@ COLUMNS = [
 def workload_points(report: Report) -> pd.DataFrame:
     """Offline and serving points in one table, each with its coordinate in words (`at`)."""
     tables = []
-    for table in (report.offline, report.serving):
+    for table in (report.offline, report.serving_points):
         if table.empty:
             continue
         at = table["load"] if "load" in table else "batch " + table["batch_size"].map(lambda b: f"{b:g}")

@@ -6,6 +6,7 @@ from pathlib import Path
 from bench.errors import UserError
 from bench.run.record import PointRecord
 from bench.run.records import read_records
+from bench.serve.capacity import read_outcomes
 from tokencost.analysis.pairs import cheapest
 from tokencost.pricing.priced_runs import PricedRuns, Pricing
 from tokencost.publish import figures, provenance
@@ -30,6 +31,18 @@ def read_runs(run_dirs: Sequence[Path]) -> list[PointRecord]:
     return records
 
 
+def read_capacity(run_dirs: Sequence[Path]) -> list[dict]:
+    """The capacity searches of several runs (capacity.jsonl, where a run has one), each with `run_ids`: the runs
+    whose records its run directory holds, which its points are keys of."""
+    outcomes = []
+    for run_dir in run_dirs:
+        found = read_outcomes(run_dir)
+        if found:
+            run_ids = list(dict.fromkeys(r.run_id for r in read_records(run_dir)))
+            outcomes += [outcome | {"run_ids": run_ids} for outcome in found]
+    return outcomes
+
+
 def cheapest_point(priced: PricedRuns, methods: Methods | None = None) -> str:
     """The cheapest offline point, or the cheapest serving point of a serving-only run, in words, with its method
     label, or its entry in `methods` (a report states each method once)."""
@@ -49,7 +62,8 @@ def cheapest_point(priced: PricedRuns, methods: Methods | None = None) -> str:
             f"({methods.cite([best['label']]) if methods else best['label']})")
 
 
-def build_report(records: list[PointRecord], pricing: Pricing) -> Report:
+def build_report(records: list[PointRecord], pricing: Pricing, capacity: Sequence[dict] = ()) -> Report:
+    """The report of these records; `capacity`: the runs' capacity searches (read_capacity), if any."""
     a = pricing.assumptions
     priced = pricing.price(records)
     report = Report(records, priced, pricing, headline={
@@ -57,8 +71,9 @@ def build_report(records: list[PointRecord], pricing: Pricing) -> Report:
         "Hardware": provenance.hardware(records),
         "When": provenance.dates(records),
         "Pricing": f"preset '{a.name}' ({a.ownership}; hash {a.hash})",
-    })
-    report.cheapest = cheapest_point(priced, report.methods)
+    }, capacity=list(capacity))
+    # a point measured several times is priced at its median, not at its luckiest measurement
+    report.cheapest = cheapest_point(PricedRuns(priced.offline, report.serving_points), report.methods)
     for build in SECTION_BUILDERS:
         report.sections += build(report)
     return report
@@ -72,7 +87,7 @@ def write_report(run_dirs: Path | Sequence[Path], pricing: Pricing, out_dir: Pat
     run_dirs = [Path(run_dirs)] if isinstance(run_dirs, (str, Path)) else [Path(d) for d in run_dirs]
     if out_dir is None and len(run_dirs) != 1:
         raise ValueError("a report of several runs needs an output directory")
-    report = build_report(read_runs(run_dirs), pricing)
+    report = build_report(read_runs(run_dirs), pricing, read_capacity(run_dirs))
     publish(report, Path(out_dir or run_dirs[0]))
     return report
 
