@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench-overhead bench-serve-overhead bench-replay clean
+.PHONY: install demo test bench-overhead bench-serve-overhead bench-replay bench-client clean
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ bench-serve-overhead: $(STAMP)
 
 bench-replay: $(STAMP)
 	$(BIN)/python -m bench.overhead.replay
+
+bench-client: $(STAMP)
+	$(BIN)/python -m bench.overhead.client_throughput
 
 clean:
 	rm -rf $(VENV) results/runs

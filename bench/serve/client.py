@@ -23,6 +23,7 @@ the number in flight has settled) and closes at the last arrival.
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -93,6 +94,50 @@ class CompletionsClient:
         return timing
 
 
+# What an event says is read straight from its bytes, without decoding its JSON (most of the client's cost per token
+# when it did): a key's quotes cannot occur inside a JSON string, where a quote is escaped, so a search for the quoted
+# key finds the key itself. An event these cannot read (no "choices" key, a count that is not an integer) is decoded.
+_DATA = re.compile(rb"^data:(.*)$", re.MULTILINE)
+_CHOICES = re.compile(rb'"choices"\s*:\s*(?:(\[\s*\])|(\[)|null)')  # empty, not empty, or null
+_USAGE = re.compile(rb'"usage"\s*:\s*(?:\{\s*\}|(\{)|null)')  # empty or null: none
+_COUNT = re.compile(rb"\s*:\s*(\d+)\s*[,}]")
+_UNREAD = object()
+
+
+def _count(payload: bytes, key: bytes, start: int):
+    """The integer value of `key` (searched from `start`): None if absent, _UNREAD if not a plain integer."""
+    at = payload.find(key, start)
+    if at < 0:
+        return None
+    value = _COUNT.match(payload, at + len(key))
+    return int(value[1]) if value else _UNREAD
+
+
+def scan_event(payload: bytes, want_prompt: bool = True) -> tuple[bool, bool, int | None, int | None] | None:
+    """(has choices, has usage, usage's completion_tokens, its prompt_tokens) of one event's JSON, read from its
+    bytes; None where they cannot be read so. prompt_tokens only if `want_prompt`."""
+    choices = _CHOICES.search(payload)
+    if choices is None:
+        return None
+    usage = _USAGE.search(payload)
+    if usage is None or usage[1] is None:
+        if usage is None and b'"usage"' in payload:
+            return None  # a usage that is neither an object nor null
+        return choices[2] is not None, False, None, None
+    completion = _count(payload, b'"completion_tokens"', usage.end())
+    prompt = _count(payload, b'"prompt_tokens"', usage.end()) if want_prompt else None
+    if completion is _UNREAD or prompt is _UNREAD:
+        return None
+    return choices[2] is not None, True, completion, prompt
+
+
+def decode_event(payload: bytes) -> tuple[bool, bool, int | None, int | None]:
+    """scan_event's answer, from the decoded JSON."""
+    chunk = json.loads(payload)
+    usage = chunk.get("usage") or {}
+    return bool(chunk.get("choices")), bool(usage), usage.get("completion_tokens"), usage.get("prompt_tokens")
+
+
 class _Events:
     """Server-sent events of one streamed completion, into its timing."""
 
@@ -103,30 +148,32 @@ class _Events:
 
     def feed(self, data: bytes, now: float) -> bool:
         """Take the bytes of one read; True once the stream said [DONE]."""
-        *lines, self.pending = (self.pending + data).split(b"\n")
-        for line in lines:
-            if not line.startswith(b"data:"):
-                continue
-            payload = line[5:].strip()
+        buffer = self.pending + data
+        end = buffer.rfind(b"\n") + 1  # complete lines only; the rest waits for the next read
+        self.pending = buffer[end:]
+        for payload in _DATA.findall(buffer, 0, end):
+            payload = payload.strip()
             if payload == b"[DONE]":
                 return True
-            self._event(json.loads(payload), now)
+            # The prompt's length, once known, is not read again: a server counts it once.
+            event = scan_event(payload, self.timing.prompt_tokens is None) or decode_event(payload)
+            self._event(*event, now)
         return False
 
-    def _event(self, chunk: dict, now: float) -> None:
+    def _event(self, has_choices: bool, has_usage: bool, total: int | None, prompt: int | None, now: float) -> None:
         timing = self.timing
-        usage = chunk.get("usage") or {}
-        if chunk.get("choices"):
-            total = usage.get("completion_tokens")
+        if has_choices:
             tokens = total - self.counted if total is not None else 1
             if tokens > 0:
                 if not timing.arrivals and self.on_first_token:
                     self.on_first_token(now)
                 timing.arrivals.append((now, tokens))
                 self.counted += tokens
-        if usage:
-            timing.prompt_tokens = usage.get("prompt_tokens", timing.prompt_tokens)
-            timing.output_tokens = usage.get("completion_tokens", timing.output_tokens)
+        if has_usage:
+            if prompt is not None:
+                timing.prompt_tokens = prompt
+            if total is not None:
+                timing.output_tokens = total
 
 
 @dataclass
