@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench-overhead bench-serve-overhead bench-replay bench-client clean
+.PHONY: install demo test bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
 
 install: $(STAMP)
 
@@ -38,6 +38,9 @@ bench-replay: $(STAMP)
 
 bench-client: $(STAMP)
 	$(BIN)/python -m bench.overhead.client_throughput
+
+bench-peer-parity: $(STAMP)
+	$(BIN)/python -m bench.overhead.parity
 
 clean:
 	rm -rf $(VENV) results/runs

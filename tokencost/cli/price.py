@@ -9,16 +9,16 @@ from tokencost.cli.common import priceable, pricing_from, print_tables, read_run
 def cmd_price(args) -> int:
     from bench.errors import UserError
     from bench.run.records import read_records
-    from tokencost.imports.vllm_bench import read_vllm_bench
 
     if args.source.is_file() and args.source.suffix == ".json":
         _check_watts(args.watts, args.gpus)
-        records = [read_vllm_bench(args.source, args.gpu, args.gpus, args.watts)]
+        records = _imported(args.source, args.gpu, args.gpus, args.watts)
     elif args.source.is_file():
         records = priceable(read_records(args.source), args.source)  # a records.jsonl
         if not records:
             raise UserError("RUN_DIR_OR_JSON", f"{args.source} holds no records",
-                            "give a run directory, its records.jsonl, or a `vllm bench serve --save-result` file")
+                            "give a run directory, its records.jsonl, or a result file of vllm bench serve, AIPerf "
+                            "or GuideLLM")
     else:
         records = read_run_records([args.source])
     pricing = pricing_from(args)
@@ -30,6 +30,29 @@ def cmd_price(args) -> int:
         priced.merged().to_csv(args.csv, index=False)
         print(f"Table: {args.csv}")
     return 0
+
+
+def _imported(path: Path, gpu: str | None, gpus: int, watts: float | None) -> list:
+    """Another tool's JSON result file as records, its tool told by its keys: AIPerf's profile export has
+    `aiperf_version`, a GuideLLM report a list of `benchmarks`; anything else is read as `vllm bench serve`'s."""
+    import json
+
+    from bench.errors import UserError
+    from tokencost.imports.aiperf import is_aiperf, read_aiperf
+    from tokencost.imports.guidellm import is_guidellm, read_guidellm
+    from tokencost.imports.vllm_bench import read_vllm_bench
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(str(path), f"is not a readable JSON file ({e})",
+                        "give a result file of `vllm bench serve --save-result`, AIPerf (profile_export_aiperf.json) "
+                        "or GuideLLM (benchmarks.json)") from None
+    if is_aiperf(data):
+        return [read_aiperf(path, gpu, gpus, watts)]
+    if is_guidellm(data):
+        return read_guidellm(path, gpu, gpus, watts)
+    return [read_vllm_bench(path, gpu, gpus, watts)]
 
 
 def cmd_quote(args) -> int:

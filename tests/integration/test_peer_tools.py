@@ -1,0 +1,68 @@
+"""AIPerf and GuideLLM, each from its own virtual environment, against a real vLLM CPU server; their result
+files priced by `tokencost price` at their own figures.
+
+The first run builds .venv-peers/ (bench.overhead.peer_tools: about 3.5 minutes and 2.6 GB here); later runs
+find it ready.
+"""
+
+import json
+
+import pandas as pd
+import pytest
+
+from bench.inputs.cards import load_card
+from bench.inputs.suite import EngineSettings
+from bench.overhead.parity import run_aiperf, run_guidellm
+from bench.overhead.peer_tools import ensure_tool
+from bench.serve.server import VllmServer
+from tests.support.run_cli import tokencost
+
+pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
+
+CONCURRENCY, REQUESTS, ISL, OSL = 2, 16, 64, 16
+
+
+@pytest.fixture(scope="module")
+def tools():
+    return {name: ensure_tool(name) for name in ("aiperf", "guidellm")}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tools):
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with VllmServer(load_card("tiny-dense"), EngineSettings(enforce_eager=True), log, max_num_seqs=4) as running:
+        yield running
+
+
+def priced_row(path, tmp_path) -> dict:
+    csv = tmp_path / "costs.csv"
+    result = tokencost("price", path, "--gpu", "h100-sxm", "--csv", csv)
+    assert result.returncode == 0, result.stderr
+    (row,) = pd.read_csv(csv).to_dict("records")
+    return row
+
+
+def test_an_aiperf_run_is_priced_at_its_own_figures(server, tools, tmp_path):
+    path = run_aiperf(tools["aiperf"], server.base_url, server.card, CONCURRENCY, REQUESTS, ISL, OSL, tmp_path)
+    data = json.loads(path.read_text())
+    assert data["request_count"]["avg"] == REQUESTS and data["total_osl"]["avg"] == REQUESTS * OSL  # every token
+    row = priced_row(path, tmp_path)
+    assert row["output_tok_s"] == data["output_token_throughput"]["avg"]
+    assert row["input_tokens"] == data["total_isl"]["avg"] and row["output_tokens"] == data["total_osl"]["avg"]
+    assert row["ttft_p50_ms"] == data["time_to_first_token"]["p50"]
+    assert row["tpot_p50_ms"] == data["inter_token_latency"]["p50"]
+    assert row["concurrency"] == CONCURRENCY
+
+
+def test_a_guidellm_run_is_priced_at_its_own_figures(server, tools, tmp_path):
+    path = run_guidellm(tools["guidellm"], server.base_url, server.card, CONCURRENCY, REQUESTS, ISL, OSL, tmp_path)
+    (benchmark,) = json.loads(path.read_text())["benchmarks"]
+    metrics = benchmark["metrics"]
+    assert metrics["request_totals"]["successful"] == REQUESTS
+    assert metrics["output_token_count"]["successful"]["total_sum"] == REQUESTS * OSL  # every token
+    row = priced_row(path, tmp_path)
+    assert row["output_tok_s"] == metrics["output_tokens_per_second"]["successful"]["mean"]
+    assert row["input_tokens"] == metrics["prompt_token_count"]["successful"]["total_sum"]
+    assert row["ttft_p50_ms"] == metrics["time_to_first_token_ms"]["successful"]["median"]
+    assert row["tpot_p50_ms"] == metrics["inter_token_latency_ms"]["successful"]["median"]
+    assert row["concurrency"] == CONCURRENCY
