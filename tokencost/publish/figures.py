@@ -194,6 +194,14 @@ def fronts(priced: pd.DataFrame, y: str, ylabel: str, higher_y_better: bool) -> 
     fig = Figure(figsize=(7, 4.8), layout="tight")
     ax = fig.subplots()
     several_hardware = _several(priced, "hardware")
+    # A point whose tokens all reached the client in one read has no TPOT, so no interactivity to place it by.
+    placed = priced[(priced["interactivity"] > 0) & (priced[y] > 0)]
+    if placed.empty:
+        ax.text(0.5, 0.5, "no serving point has a measured interactivity\n(every request's tokens arrived at once)",
+                ha="center", va="center", transform=ax.transAxes)
+        _title(ax, f"{ylabel} vs interactivity", methods(priced))
+        return fig
+    priced = placed
     for key, group in priced.groupby(WORKLOAD_FRONT_GROUP, dropna=False):
         model, hardware, engine, isl, osl, workload = key
         name = f"{model} ({group['kind'].iloc[0]}) {engine}, {_workload(isl, osl, workload)}"
