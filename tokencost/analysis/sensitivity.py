@@ -26,7 +26,8 @@ def _cost(point: dict, hardware: HardwareEntry, a: Assumptions, price_scale=1.0,
             a = a.with_changes(rates={k: v * price_scale for k, v in a.rates.items()})
     idle = point.get("idle_power_w_priced")  # measured idle watts, as the table priced them
     idle = None if idle is None or pd.isna(idle) else idle
-    cost = hourly_cost(point["accelerator_count"], hardware, point["power_w_priced"], a, idle_power_w=idle)
+    cost = hourly_cost(point["accelerator_count"], hardware, point["power_w_priced"], a, idle_power_w=idle,
+                       nodes=int(point.get("nodes", 1) or 1))
     return usd_per_mtok(cost.total, point["total_tok_s"] * tok_s_scale)
 
 

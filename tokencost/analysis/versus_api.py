@@ -64,7 +64,8 @@ def _owned_volume(best: pd.Series, a: Assumptions, mtok_an_hour: float) -> float
     usd_per_wh = a.pue * a.usd_per_kwh / 1000
     busy_usd_h = best["billed_power_w"] * usd_per_wh
     idle_usd_h = best["billed_idle_power_w"] * usd_per_wh
-    fixed_month = (best["capital_usd_per_h"] + best["hosting_usd_per_h"]) * a.utilization * HOURS_PER_MONTH
+    fixed = best["capital_usd_per_h"] + best["hosting_usd_per_h"] + best.get("interconnect_usd_per_h", 0.0)
+    fixed_month = fixed * a.utilization * HOURS_PER_MONTH
     margin = best["api_per_mtok_usd"] - (busy_usd_h - idle_usd_h) / mtok_an_hour  # each M tokens' saving
     if not margin > 0:
         return math.inf

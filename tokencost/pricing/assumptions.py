@@ -3,6 +3,7 @@
 import hashlib
 import json
 import tomllib
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -15,9 +16,14 @@ from bench.validation import parse
 
 MAX_RATE_USD_PER_HOUR = 10_000.0  # a preset's own rental rate per accelerator-hour: beyond any real one
 MAX_HOST_W = 10_000.0  # a host's share per GPU: a whole 8-GPU node's non-GPU power is well below this
+MAX_INTERCONNECT_USD_PER_GPU = 100_000.0  # a fabric's share per GPU: a three-tier NDR fat tree is ~$6,600
 # Values that move no figure at the gpu boundary: left out of the hash there, so a preset that prices as it
 # did before the boundary existed keeps its hash (and the costs.csv files priced with it stay comparable).
-INERT_AT_GPU_BOUNDARY = ("power_boundary", "host_w_per_gpu", "host_w_by_hardware")
+INERT_AT_GPU_BOUNDARY = ("power_boundary", "host_w_per_gpu", "host_w_by_hardware", "interconnect_w_per_gpu")
+# The fabric between the nodes of a multi-node engine, priced for its records only (tokencost.pricing.hourly).
+# Left out of the hash while they hold the default preset's values, so that every preset keeps the hash it had
+# before they existed; a value changed by a preset, a file or --set is hashed.
+INTERCONNECT_KEYS = ("interconnect_usd_per_gpu", "interconnect_w_per_gpu", "interconnect_usd_per_gpu_hour")
 
 
 class Assumptions(BaseModel):
@@ -39,6 +45,11 @@ class Assumptions(BaseModel):
     power_boundary: Literal["gpu", "node", "facility"]
     host_w_per_gpu: Annotated[float, Field(ge=0, le=MAX_HOST_W)]  # the host's share per GPU, by default
     host_w_by_hardware: dict[str, Annotated[float, Field(ge=0, le=MAX_HOST_W)]] = {}  # per catalog key, per unit
+    # Multi-node records only: the fabric's capital per GPU (owned, amortised as capital), its watts per GPU
+    # (billed as the host's are, beyond the gpu boundary) and, rented, its rate per GPU-hour (0: in the rate).
+    interconnect_usd_per_gpu: Annotated[float, Field(ge=0, le=MAX_INTERCONNECT_USD_PER_GPU)]
+    interconnect_w_per_gpu: Annotated[float, Field(ge=0, le=MAX_HOST_W)]
+    interconnect_usd_per_gpu_hour: Annotated[float, Field(ge=0, le=MAX_RATE_USD_PER_HOUR)]
     # for rented: which catalog rate, or "rates" for the preset's own table
     rate: Literal["rental_usd_per_hour", "reserved_usd_per_hour", "rates"]
     rates: dict[str, Annotated[float, Field(gt=0, le=MAX_RATE_USD_PER_HOUR)]] = {}  # the cap refuses inf too
@@ -47,8 +58,9 @@ class Assumptions(BaseModel):
 
     @property
     def hash(self) -> str:
-        inert = set(INERT_AT_GPU_BOUNDARY) if self.power_boundary == "gpu" else set()
-        values = self.model_dump(exclude={"sources"} | inert)
+        left_out = set(INERT_AT_GPU_BOUNDARY) if self.power_boundary == "gpu" else set()
+        left_out |= {key for key in INTERCONNECT_KEYS if getattr(self, key) == _default_values()[key]}
+        values = self.model_dump(exclude={"sources"} | left_out)
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
@@ -62,6 +74,13 @@ class Assumptions(BaseModel):
 
 def _presets() -> dict:
     return tomllib.loads(resources.files("tokencost").joinpath("data/presets.toml").read_text())
+
+
+@lru_cache(maxsize=1)
+def _default_values() -> dict:
+    """The default preset's values: what every preset starts from."""
+    presets = _presets()
+    return _flatten(presets[presets["default"]])[0]
 
 
 def preset_names() -> list[str]:

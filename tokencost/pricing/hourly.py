@@ -23,6 +23,14 @@ Owned hardware, per hour of serving (utilisation u = serving hours / all hours):
             colocation convention (cooling is inside its price), so facility is priced as node
 Rented hardware: rental = units x $/unit-hour / u (the provider's rate covers energy and hosting);
 the boundary then moves only the reported J/token and tok/s per MW.
+
+Units are every GPU the engine used, on every node (hardware.accelerator_count): the server share and the host's
+watts per GPU then cover each node's share. A multi-node engine (hardware.nodes lists more than one node) also
+pays for the fabric between its nodes (NICs' switch ports, switches, optics and cables), a stated assumption
+that one machine's records never carry:
+  owned:  interconnect = units x interconnect_usd_per_gpu x CRF(cost of capital, life) / (8760 u), and
+          H gains units x interconnect_w_per_gpu (billed as the host's share is: energy, hosting, boundary W)
+  rented: interconnect = units x interconnect_usd_per_gpu_hour / u (0 by default: the rate includes the fabric)
 """
 
 from dataclasses import dataclass
@@ -32,7 +40,7 @@ from tokencost.pricing.assumptions import Assumptions
 from tokencost.pricing.catalog import HardwareEntry
 
 HOURS_PER_YEAR = 8760
-COMPONENTS = ("capital", "energy", "hosting", "rental")
+COMPONENTS = ("capital", "energy", "hosting", "rental", "interconnect")
 
 
 def capital_recovery_factor(rate: float, years: float) -> float:
@@ -50,13 +58,24 @@ class HourlyCost:
     energy: float = 0.0
     hosting: float = 0.0
     rental: float = 0.0
+    interconnect: float = 0.0  # the fabric between a multi-node engine's nodes (0 on one machine)
 
     @property
     def total(self) -> float:
-        return self.capital + self.energy + self.hosting + self.rental
+        return self.capital + self.energy + self.hosting + self.rental + self.interconnect
 
     def shares(self) -> dict[str, float]:
         return {c: getattr(self, c) / self.total if self.total else float("nan") for c in COMPONENTS}
+
+
+def amortised_per_hour(usd: float, a: Assumptions) -> float:
+    """A purchase of `usd` per serving hour: repaid over the life at the cost of capital, over the hours serving."""
+    return usd * capital_recovery_factor(a.cost_of_capital, a.life_years) / (HOURS_PER_YEAR * a.utilization)
+
+
+def fabric_units(units: float, nodes: int) -> float:
+    """The units whose share of an interconnect is priced: all of them on a multi-node engine, none on one machine."""
+    return units if nodes > 1 else 0.0
 
 
 def unit_price(hardware: HardwareEntry, a: Assumptions) -> float:
@@ -102,8 +121,12 @@ class BoundaryPower:
         return self.billed_w * (self.pue if self.boundary == "facility" else 1.0)
 
 
-def boundary_power(units: float, hardware: HardwareEntry, device_w: float, a: Assumptions) -> BoundaryPower:
-    host = 0.0 if a.power_boundary == "gpu" else units * host_w_per_unit(hardware, a)
+def boundary_power(units: float, hardware: HardwareEntry, device_w: float, a: Assumptions,
+                   nodes: int = 1) -> BoundaryPower:
+    """Over `nodes` machines, the host's share includes the interconnect's watts (interconnect_w_per_gpu)."""
+    if a.power_boundary == "gpu":
+        return BoundaryPower(a.power_boundary, device_w, 0.0, a.pue)
+    host = units * host_w_per_unit(hardware, a) + fabric_units(units, nodes) * a.interconnect_w_per_gpu
     return BoundaryPower(a.power_boundary, device_w, host, a.pue)
 
 
@@ -113,22 +136,27 @@ def idle_device_w(units: float, hardware: HardwareEntry, a: Assumptions) -> floa
 
 
 def hourly_cost(
-    units: float, hardware: HardwareEntry, busy_power_w: float, a: Assumptions, idle_power_w: float | None = None
+    units: float, hardware: HardwareEntry, busy_power_w: float, a: Assumptions, idle_power_w: float | None = None,
+    nodes: int = 1,
 ) -> HourlyCost:
-    """Cost of one serving hour of `units` accelerators whose metered watts are `busy_power_w` in all
-    (`idle_power_w` when idle); the host's share is added beyond the gpu boundary."""
+    """Cost of one serving hour of `units` accelerators, over `nodes` machines, whose metered watts are
+    `busy_power_w` in all (`idle_power_w` when idle); the host's share is added beyond the gpu boundary, and
+    the interconnect's cost on more than one node."""
     u = a.utilization
+    fabric = fabric_units(units, nodes)
     if a.ownership == "rented":
-        return HourlyCost(rental=units * rental_rate(hardware, a) / u)
-    capital = units * unit_price(hardware, a) * capital_recovery_factor(a.cost_of_capital, a.life_years) / (HOURS_PER_YEAR * u)
+        return HourlyCost(rental=units * rental_rate(hardware, a) / u,
+                          interconnect=fabric * a.interconnect_usd_per_gpu_hour / u)
+    capital = amortised_per_hour(units * unit_price(hardware, a), a)
     if idle_power_w is None:
         idle_power_w = idle_device_w(units, hardware, a)
-    busy = boundary_power(units, hardware, busy_power_w, a)
-    idle = boundary_power(units, hardware, idle_power_w, a)
+    busy = boundary_power(units, hardware, busy_power_w, a, nodes)
+    idle = boundary_power(units, hardware, idle_power_w, a, nodes)
     energy = (busy.billed_w + idle.billed_w * (1 - u) / u) / 1000 * a.pue * a.usd_per_kwh
-    provisioned_kw = boundary_power(units, hardware, units * hardware.tdp_w, a).billed_w / 1000
+    provisioned_kw = boundary_power(units, hardware, units * hardware.tdp_w, a, nodes).billed_w / 1000
     hosting = provisioned_kw * a.hosting_usd_per_kw_month * 12 / (HOURS_PER_YEAR * u)
-    return HourlyCost(capital=capital, energy=energy, hosting=hosting)
+    return HourlyCost(capital=capital, energy=energy, hosting=hosting,
+                      interconnect=amortised_per_hour(fabric * a.interconnect_usd_per_gpu, a))
 
 
 def mtok_per_hour(tokens_per_s: float) -> float:

@@ -12,6 +12,7 @@ from tokencost.pricing.assumptions import Assumptions
 from tokencost.pricing.catalog import HardwareEntry, find_hardware
 from tokencost.pricing.hourly import (
     COMPONENTS,
+    HourlyCost,
     boundary_power,
     host_w_per_unit,
     hourly_cost,
@@ -27,6 +28,12 @@ from tokencost.pricing.roofline import (
     weight_bytes_read,
 )
 from tokencost.pricing.split import input_time_shares
+
+
+def node_count(r: PointRecord) -> int:
+    """The machines a record's engine spanned: its nodes on a multi-node engine, else 1 (one machine)."""
+    return max(len(r.hardware.nodes), 1)
+
 
 # Table columns read from a record: one definition, so a renamed record field fails here, loudly.
 POINT_COLUMNS = {
@@ -64,7 +71,8 @@ POINT_COLUMNS = {
     "cached_prefill_input_tokens": lambda r: r.cached_prefill_probe and r.cached_prefill_probe.input_tokens,
     "cached_prefill_hits": lambda r: r.cached_prefill_probe and r.cached_prefill_probe.cached_tokens,
     "accelerator": lambda r: r.hardware.accelerator,
-    "accelerator_count": lambda r: r.hardware.accelerator_count,
+    "accelerator_count": lambda r: r.hardware.accelerator_count,  # every node's GPUs on a multi-node engine
+    "nodes": node_count,
     # the host memory bandwidth the run measured (bench.memory_bandwidth); absent in older records
     "memory_bandwidth_gb_s": lambda r: r.hardware.memory_bandwidth_gb_s,
     "cache_bandwidth_gb_s": lambda r: r.hardware.cache_bandwidth_gb_s,
@@ -194,15 +202,17 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
     rows, boundaries = [], []
     for p, split in zip(points.to_dict("records"), shares.to_dict("records")):
         hardware = find_hardware(p["accelerator"], catalog)
-        units = p["accelerator_count"]
+        units, nodes = p["accelerator_count"], p["nodes"]
         power_w, power_basis = p["avg_power_w"], p["energy_method"]
         if pd.isna(power_w):
             power_w, power_basis = units * hardware.tdp_w, "estimated-from-tdp"
         idle_w = None if pd.isna(p["idle_power_w_priced"]) else p["idle_power_w_priced"]
-        cost = hourly_cost(units, hardware, power_w, a, idle_power_w=idle_w)
-        busy = boundary_power(units, hardware, power_w, a)
-        idle = boundary_power(units, hardware, idle_device_w(units, hardware, a) if idle_w is None else idle_w, a)
-        boundaries.append(_boundary_words(a, host_w_per_unit(hardware, a), p["accelerator"]))
+        cost = hourly_cost(units, hardware, power_w, a, idle_power_w=idle_w, nodes=nodes)
+        busy = boundary_power(units, hardware, power_w, a, nodes)
+        idle = boundary_power(units, hardware, idle_device_w(units, hardware, a) if idle_w is None else idle_w,
+                              a, nodes)
+        boundaries.append(_boundary_words(a, host_w_per_unit(hardware, a), p["accelerator"])
+                          + _interconnect_words(a, nodes))
         share = None if pd.isna(split["input_time_share"]) else split["input_time_share"]
         prices = token_prices(cost.total, p["input_tok_s"], p["output_tok_s"], share)
         hits = p["cached_input_tokens"] if pd.notna(p["cached_input_tokens"]) else 0
@@ -242,7 +252,7 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
             "roofline_fraction": p["output_tok_s"] / roof.bound_output_tok_s if roof else float("nan"),
             "roofline_basis": roof_basis,
             "decode_bound": roof.decode_bound if roof else None,
-            "cost_split": " / ".join(f"{s:.0%}" for s in cost.shares().values()),
+            "cost_split": _cost_split(cost),
         })
     priced = pd.concat([points.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     # Above its ceiling, a point proves the ceiling's figures wrong; it is no efficiency.
@@ -264,6 +274,25 @@ def _boundary_words(a: Assumptions, host_w: float, accelerator: str) -> str:
     host = f"+{host_w:g} W/{'vCPU' if str(accelerator).startswith('CPU (') else 'GPU'} host"
     return f"; power: node boundary, {host}" if a.power_boundary == "node" \
         else f"; power: facility boundary, ({host}) x PUE {a.pue:g}"
+
+
+def _interconnect_words(a: Assumptions, nodes: int) -> str:
+    """The label's words for a multi-node engine's interconnect (none on one machine). No '$': two of them in a
+    figure's title would be read as mathematics."""
+    if nodes <= 1:
+        return ""
+    if a.ownership == "rented":
+        return f"; {nodes} nodes, interconnect " + (f"assumed {a.interconnect_usd_per_gpu_hour:g} USD/GPU-hour"
+                                                  if a.interconnect_usd_per_gpu_hour else "in the rental rate")
+    watts = "" if a.power_boundary == "gpu" else f", +{a.interconnect_w_per_gpu:g} W/GPU"
+    return f"; {nodes} nodes, interconnect assumed {a.interconnect_usd_per_gpu:g} USD/GPU{watts}"
+
+
+def _cost_split(cost: HourlyCost) -> str:
+    """Capital / energy / hosting / rental shares, and the interconnect's after them where it costs anything."""
+    shares = cost.shares()
+    split = " / ".join(f"{shares[c]:.0%}" for c in COMPONENTS if c != "interconnect")
+    return split + (f" + {shares['interconnect']:.0%} interconnect" if cost.interconnect else "")
 
 
 @lru_cache(maxsize=64)

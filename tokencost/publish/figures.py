@@ -12,7 +12,8 @@ from tokencost.pricing.serving import WORKLOAD_FRONT_GROUP, pareto_front
 
 FORMATS = ("png", "svg")
 DPI = 120
-COMPONENT_COLORS = {"capital": "tab:blue", "energy": "tab:orange", "hosting": "tab:green", "rental": "tab:purple"}
+COMPONENT_COLORS = {"capital": "tab:blue", "energy": "tab:orange", "hosting": "tab:green", "rental": "tab:purple",
+                    "interconnect": "tab:red"}
 
 
 def save(figure: Figure, out_dir: Path, name: str) -> list[Path]:

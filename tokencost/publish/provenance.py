@@ -3,6 +3,7 @@
 import pandas as pd
 
 from bench.run.record import PointRecord
+from tokencost.pricing.table import node_count
 
 
 def _unique(values) -> list:
@@ -41,7 +42,14 @@ def modes(records: list[PointRecord]) -> str:
 
 
 def hardware(records: list[PointRecord]) -> str:
-    return ", ".join(_unique(f"{r.hardware.accelerator} x {r.hardware.accelerator_count}" for r in records)) or "?"
+    return ", ".join(_unique(_machines(r) for r in records)) or "?"
+
+
+def _machines(r: PointRecord) -> str:
+    """'NVIDIA H100 80GB HBM3 x 8', or for a multi-node engine 'NVIDIA H100 80GB HBM3 x 16 over 2 nodes' (the count
+    is every node's GPUs)."""
+    nodes = node_count(r)
+    return f"{r.hardware.accelerator} x {r.hardware.accelerator_count}" + (f" over {nodes} nodes" if nodes > 1 else "")
 
 
 def workloads(records: list[PointRecord]) -> str:

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from tokencost.analysis.pairs import cheapest, hardware_comparison, offline_moe_vs_dense
 from tokencost.analysis.sensitivity import sensitivity
 from tokencost.analysis.versus_api import THRESHOLD_PER_MTOK_USD, break_even, threshold
+from tokencost.pricing.assumptions import INTERCONNECT_KEYS
 from tokencost.pricing.split import CACHED_PROBES
+from tokencost.pricing.table import node_count
 from tokencost.publish import figures, provenance
 from tokencost.publish.capacity_sections import capacity_sections
 from tokencost.publish.columns import OFFLINE_COMPACT, OFFLINE_HEADERS, cost_table
@@ -31,6 +33,7 @@ def _costs(report: Report) -> list[Section]:
                                                             ["No point was measured successfully."])]
     note = report.methods.caption(priced["label"])
     basis = "; ".join(stated_once(sorted(set(priced["energy_basis"].dropna())))) or "-"
+    fabric = ", and the interconnect between nodes" if priced["interconnect_usd_per_h"].gt(0).any() else ""
     return [Section(
         "Cost per million tokens",
         [
@@ -53,8 +56,8 @@ def _costs(report: Report) -> list[Section]:
             Plot("cost_vs_batch", "Cost vs batch size", f"$ per million tokens against batch size. {note}.",
                  figures.cost_vs_batch(priced)),
             Plot("cost_components", "Hourly cost by component",
-                 f"Each point's cost per serving hour, stacked by capital, energy, hosting and rental, with each "
-                 f"component's share. {note}.", figures.cost_components(priced)),
+                 f"Each point's cost per serving hour, stacked by capital, energy, hosting and rental{fabric}, with "
+                 f"each component's share. {note}.", figures.cost_components(priced)),
         ],
     )]
 
@@ -171,10 +174,13 @@ def _sensitivity(report: Report) -> list[Section]:
 
 
 def _assumptions(report: Report) -> list[Section]:
+    """The preset's values and sources; the interconnect's only where a multi-node record was priced with them."""
     a = report.pricing.assumptions
+    shown = set(type(a).model_fields) - {"description"}
+    if not any(node_count(r) > 1 for r in report.records):
+        shown -= set(INTERCONNECT_KEYS)
     return [Section("Assumptions", [f"Preset '{a.name}': {a.description}."], bullets=[
-        f"{key} = {getattr(a, key)!r}: {source}" for key, source in a.sources.items()
-        if key in type(a).model_fields and key != "description"])]
+        f"{key} = {getattr(a, key)!r}: {source}" for key, source in a.sources.items() if key in shown])]
 
 
 def _hardware_figures(report: Report) -> list[Section]:
