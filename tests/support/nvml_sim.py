@@ -9,6 +9,8 @@ are exact.
 """
 
 import hashlib
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -33,6 +35,11 @@ class FakeClock:
 class RealClock:
     perf_counter = staticmethod(time.perf_counter)
     sleep = staticmethod(time.sleep)
+
+    @property
+    def now(self) -> float:
+        """On an instance: the real time, as FakeClock.now (CLOCK_MONOTONIC, the same in every process)."""
+        return time.perf_counter()
 
 
 @dataclass
@@ -185,6 +192,45 @@ class SimulatedNvml:
             monkeypatch.setattr(pynvml, name, mock.create_autospec(getattr(pynvml, name), side_effect=function))
         monkeypatch.setattr(time, "perf_counter", self.clock.perf_counter)
         monkeypatch.setattr(time, "sleep", self.clock.sleep)
+
+
+SIM_GPUS_ENV = "TOKENCOST_SIM_GPUS"
+
+
+def gpus_to_json(gpus: list[dict]) -> str:
+    """The TOKENCOST_SIM_GPUS value for GPUs given as SimulatedGpu keyword arguments."""
+    return json.dumps(gpus)
+
+
+def gpus_from_json(text: str) -> list[SimulatedGpu]:
+    gpus = []
+    for kw in json.loads(text):
+        if "unsupported_fields" in kw:
+            kw["unsupported_fields"] = tuple(kw["unsupported_fields"])
+        gpus.append(SimulatedGpu(**kw))
+    return gpus
+
+
+class _Patcher:
+    """monkeypatch's setattr, for processes without pytest: nothing is ever undone."""
+
+    @staticmethod
+    def setattr(target, name, value) -> None:
+        setattr(target, name, value)
+
+
+def install_from_env(environ=os.environ) -> SimulatedNvml | None:
+    """In any process: simulate the GPUs that TOKENCOST_SIM_GPUS lists, on the real clock; None when unset.
+
+    Counters read power_w x time.perf_counter(), and perf_counter is CLOCK_MONOTONIC on Linux, so all
+    the processes of one simulated node read the same counters at the same moment.
+    """
+    text = environ.get(SIM_GPUS_ENV)
+    if text is None:
+        return None
+    sim = SimulatedNvml(gpus_from_json(text), RealClock())
+    sim.install(_Patcher())
+    return sim
 
 
 def real_gpu_present() -> bool:
