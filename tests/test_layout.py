@@ -24,6 +24,7 @@ LAYERS = [
     ["tokencost"],  # the package itself (its docstring)
     # bench, which never imports tokencost
     ["bench.overhead", "bench.gpu_smoke"],
+    ["bench.fleet"],  # a suite fanned out over a Ray cluster, each node running the sweeps below
     ["bench.offline", "bench.serve"],
     ["bench.engines"],
     ["bench.run"],

@@ -52,6 +52,8 @@ class VllmOfflineEngine:
             enable_prefix_caching=True,
             disable_log_stats=False,
         )
+        if settings.executor == "ray":  # workers on the GPUs of the Ray cluster's nodes (bench.fleet)
+            self.engine_kwargs["distributed_executor_backend"] = "ray"
         start = time.perf_counter()
         self.llm = LLM(**self.engine_kwargs)
         self.startup_s = time.perf_counter() - start

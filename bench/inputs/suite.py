@@ -54,6 +54,9 @@ class EngineSettings(BaseModel):
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
     # vLLM's own limit on an engine core becoming ready (weights, compile, graphs), then the start fails.
     startup_timeout_s: _positive(MAX_WAIT_S) = 900.0
+    # "ray": vLLM's Ray backend, whose tensor and pipeline parallel workers may span the nodes of the Ray
+    # cluster given by --ray-address (CUDA GPUs only: vLLM's CPU build has no Ray backend).
+    executor: Literal["default", "ray"] = "default"
 
     @property
     def gpus_per_replica(self) -> int:
@@ -108,6 +111,20 @@ class ServeSettings(BaseModel):
     endpoint_accelerator_count: _count(MAX_GPUS) = 1
 
 
+# A Ray accelerator type, as Ray names a GPU node's `accelerator_type:<T>` resource (H100, A100, L4, ...).
+AcceleratorType = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")]
+
+
+class FleetSettings(BaseModel):
+    """A fleet sweep over a Ray cluster (`tokencost run --ray-address`): one group of points per model and
+    accelerator type, each measured on one node that has it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Each model is measured once on each of these; empty: once per model, on any node with the engine's GPUs.
+    accelerators: tuple[AcceleratorType, ...] = ()
+
+
 class Suite(BaseModel):
     """The embedded defaults are the CPU demo: two tiny models, a short batch sweep."""
 
@@ -132,6 +149,7 @@ class Suite(BaseModel):
     mode: Literal["offline", "serve"] = "offline"  # serve: through vLLM's OpenAI-compatible server, with latencies
     serve: ServeSettings = ServeSettings()
     tiers: dict[str, Tier] = {}  # service-level tiers of this suite, beside (or replacing) the shipped ones
+    fleet: FleetSettings = FleetSettings()
     # Dense-vs-MoE pairs for this suite, MoE card -> dense card, overriding the cards' own pairs_with
     # (a run logs each MoE model's pair, or that its dense model is not in the run).
     pairs: dict[str, str] = {}
@@ -162,6 +180,12 @@ class Suite(BaseModel):
         if self.mode == "offline" and "transformers" in self.engines and engine.gpus > 1:
             raise UserError("engines", f"the transformers baseline runs on one GPU, and the [engine] settings "
                             f"ask for {engine.gpus}", "run the baseline in a suite of its own with parallel sizes 1")
+        if engine.executor == "ray" and "transformers" in self.engines:
+            raise UserError("engine.executor", "'ray' is vLLM's Ray backend, and the transformers baseline has none",
+                            "run the baseline in a suite of its own with executor = 'default'")
+        accelerators = [a.lower() for a in self.fleet.accelerators]
+        if len(set(accelerators)) < len(accelerators):
+            raise UserError("fleet.accelerators", "names an accelerator type twice", "name each type once")
         keys = [w.key() for w in self.workloads]
         if len(set(keys)) < len(keys):
             twice = next(w for w in self.workloads if keys.count(w.key()) > 1)
@@ -226,7 +250,7 @@ def load_suite(path: Path | None = None) -> Suite:
 
 
 def with_overrides(suite: Suite, models=None, batch_sizes=None, engines=None, mode=None, serve=None,
-                   min_window_s=None, **workload) -> Suite:
+                   min_window_s=None, accelerators=None, **workload) -> Suite:
     """The suite with command-line overrides applied (None leaves a value as it is). A new workload kind
     takes that kind's default isl unless --isl is given too."""
     data = suite.model_dump(exclude_unset=False)
@@ -242,6 +266,8 @@ def with_overrides(suite: Suite, models=None, batch_sizes=None, engines=None, mo
     if min_window_s is not None:
         data["min_window_s"] = min_window_s
     data["serve"] |= {k: v for k, v in (serve or {}).items() if v is not None}
+    if accelerators:
+        data["fleet"]["accelerators"] = tuple(accelerators)
     if engines:
         data["engines"] = tuple(engines)
     if models:

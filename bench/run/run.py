@@ -120,12 +120,15 @@ class SweepRun:
     directory's run.json must describe the same suite, machine and meter
     setting, and points already measured are skipped. `meter` and `hardware`
     replace this machine's own (a remote endpoint is neither measured nor
-    described here).
+    described here). A fleet sweep's group (bench.fleet) measures into a run
+    directory of its node: `sink` gets each record once it is on disk there,
+    and `earlier` holds the ok records of the fleet's run, which count as done.
     """
 
     def __init__(self, suite: Suite, run_dir: Path, planned: list[PlannedPoint], *,
                  watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU, log: Callable[[str], None] = print,
-                 resume: bool = False, meter: Meter | None = None, hardware: dict | None = None):
+                 resume: bool = False, meter: Meter | None = None, hardware: dict | None = None,
+                 sink: Callable[[PointRecord], None] | None = None, earlier: tuple[PointRecord, ...] = ()):
         self.suite, self.run_dir, self.resume = suite, Path(run_dir), resume
         self.planned = {p.key: p for p in planned}
         suite.check()
@@ -175,6 +178,8 @@ class SweepRun:
         # Ok records by key, this session's and (resumed) earlier ones': a capacity search judges loads by them.
         self.records = {r.point: r for r in read_records(self.run_dir) if r.ok} \
             if resume and has_records(self.run_dir) else {}
+        self.records |= {r.point: r for r in earlier if r.ok}
+        self.sink = sink
         self.done = set(self.records)
         self.progress = Progress(sum(key not in self.done for key in self.planned))
         self.log = self.progress.logging(log)
@@ -266,10 +271,7 @@ class SweepRun:
 
     def record(self, card: ModelCard, key: str, status: str, **fields) -> PointRecord:
         """A record of one planned point: the run's context, the point's planned fields, then `fields`."""
-        model = card.summary() | {"pairs_with": self.suite.pair_of(card.name, card.pairs_with)}
-        base = self.context | {"point": key, "status": status, "model": model,
-                               "workload": self.workload_of(key).to_record()}
-        return PointRecord(**(base | self.planned[key].fields | fields))
+        return planned_record(self.context, self.suite, card, self.planned[key], status, **fields)
 
     def start_model(self) -> None:
         self.stop_reason = None
@@ -332,10 +334,15 @@ class SweepRun:
         message = text.splitlines()[-1][:500] if text else type(error).__name__
         record = self.record(card, key, status, failure=kind, finished_at=now(), error=message,
                              error_class=type(error).__name__ if isinstance(error, BaseException) else "Skipped")
-        self.writer.append(record)
+        self._keep(record)
         self.result.failures.append(record)
         self.log(f"[{card.name}] {self.planned[key].label}: {status} ({kind}): {message}")
         self.progress.finish(key, ok=False, status=status)
+
+    def _keep(self, record: PointRecord) -> None:
+        self.writer.append(record)
+        if self.sink:
+            self.sink(record)
 
     def fail_all(self, card: ModelCard, keys: list[str], kind: str, error) -> None:
         for key in keys:
@@ -361,7 +368,7 @@ class SweepRun:
             elif kind == "engine-died":
                 self.stop_reason = (kind, f"skipped: the engine died at {label}")
             return
-        self.writer.append(record)
+        self._keep(record)
         self.records[key] = record
         self.finished.add(key)
         self.log(f"[{card.name}] {label}: {describe_point(record)}")
@@ -380,6 +387,16 @@ class SweepRun:
             if self.devices and other_processes_matter else None,
             extra=extra,
         ))
+
+
+def planned_record(context: dict, suite: Suite, card: ModelCard, point: PlannedPoint, status: str,
+                   **fields) -> PointRecord:
+    """A record of a planned point: the run's context (run_id, hardware, software), the point's planned fields,
+    then `fields`."""
+    model = card.summary() | {"pairs_with": suite.pair_of(card.name, card.pairs_with)}
+    base = context | {"point": point.key, "status": status, "model": model,
+                      "workload": (point.workload or suite.workload).to_record()}
+    return PointRecord(**(base | point.fields | fields))
 
 
 def context_of(workload: Workload) -> int:

@@ -69,6 +69,8 @@ def server_command(card: ModelCard, settings: EngineSettings, port: int, max_num
         command += ["--max-num-batched-tokens", str(settings.max_num_batched_tokens)]
     if settings.enforce_eager:
         command.append("--enforce-eager")
+    if settings.executor == "ray":  # workers on the GPUs of the Ray cluster's nodes (bench.fleet)
+        command += ["--distributed-executor-backend", "ray"]
     return command + list(extra_args)  # a distributed backend, batching limits, etc. pass through unchanged
 
 

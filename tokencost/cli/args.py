@@ -217,6 +217,16 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
                        help="search closed-loop concurrency (default) or open-loop request rate")
 
 
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("many machines (needs tokencost-bench[ray])")
+    group.add_argument("--ray-address", metavar="HOST:PORT",
+                       help="fan the suite out over this Ray cluster: one task per model (and accelerator type), "
+                            "records into one run directory; also where [engine] executor = 'ray' spans nodes")
+    group.add_argument("--accelerators", type=name_list, metavar="TYPE[,TYPE]",
+                       help="with --ray-address: measure each model on each of these Ray accelerator types "
+                            "(e.g. H100,A100; suite setting fleet.accelerators)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="tokencost", description="Measure what an LLM token costs to produce, and price it.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -256,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --dry-run: each GPU's memory, to check fit for a host other than this one (e.g. 79.6)")
     _wide_option(run)
     _serve_options(run)
+    _cluster_options(run)
     _pricing_options(run)
 
     report = commands.add_parser("report", help="price measured runs; write their tables, plots and web page")

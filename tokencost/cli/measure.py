@@ -35,8 +35,10 @@ def cmd_run(args) -> int:
     if args.gpu_memory_gib is not None and args.gpu_memory_gib > 4096:
         raise UserError("--gpu-memory-gib", f"is {args.gpu_memory_gib:g}, more than any one GPU has",
                         "give one GPU's memory in GiB, e.g. 79.6 for an H100 or 140.4 for an H200")
+    if args.accelerators is not None and not args.ray_address:
+        raise UserError("--accelerators", "chooses the node types of a fleet sweep", "add --ray-address HOST:PORT")
     overrides = dict(models=args.models, batch_sizes=args.batch_sizes, engines=args.engines, mode=args.mode,
-                     min_window_s=args.min_window_s)
+                     min_window_s=args.min_window_s, accelerators=args.accelerators)
     kind_values = [v for settings in kind_settings.values() for v in settings.values()]
     changed = args.suite is not None or any(v is not None for v in (*workload.values(), *overrides.values(),
                                                                      *serve.values(), *kind_values))
@@ -55,6 +57,13 @@ def cmd_run(args) -> int:
     suite = _with_card_names(suite, "--models" if args.models else "models")
     pricing = pricing_from(args)  # checked before anything is measured
     _check_endpoint_gpu(suite, pricing)
+    if args.ray_address:
+        from bench.fleet.cluster import check_address, import_ray
+
+        check_address(args.ray_address)
+        import_ray()
+    if args.resume and not args.dry_run:
+        _check_fleet_resume(args)
     if args.dry_run:
         from tokencost.cli.dry_run import dry_run
 
@@ -70,6 +79,12 @@ def cmd_run(args) -> int:
     new_dirs = _missing_dirs(run_dir)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
+    if args.ray_address:
+        from functools import partial
+
+        from bench.fleet.sweep import run_fleet
+
+        sweep = partial(run_fleet, address=args.ray_address)
     records_before = _state(run_dir / RECORDS_FILE)
     try:
         # The sweep checks the run directory and this machine before it logs its first line.
@@ -108,8 +123,22 @@ FLAG_OF_FIELD = {
     "serve.request_rates": "--request-rates", "serve.endpoint": "--endpoint",
     "serve.endpoint_accelerator": "--endpoint-gpu", "serve.endpoint_accelerator_count": "--endpoint-gpus",
     "serve.slo_ttft_ms": "--slo-ttft-ms", "serve.slo_tpot_ms": "--slo-tpot-ms", "serve.repeats": "--repeats",
-    "serve.capacity": "--capacity", "serve.capacity_load": "--capacity-load",
+    "serve.capacity": "--capacity", "serve.capacity_load": "--capacity-load", "fleet.accelerators": "--accelerators",
 }
+
+
+def _check_fleet_resume(args) -> None:
+    """A fleet run resumes on a cluster, and a one-machine run on its machine."""
+    from bench.errors import UserError
+    from bench.run.run import read_run_file
+
+    fleet = "fleet" in read_run_file(args.resume)
+    if fleet and not args.ray_address:
+        raise UserError("--resume", f"{args.resume} was measured by a fleet sweep on a Ray cluster",
+                        f"add --ray-address HOST:PORT: tokencost run --resume {args.resume} --ray-address HOST:PORT")
+    if args.ray_address and not fleet:
+        raise UserError("--ray-address", f"{args.resume} was measured on one machine",
+                        f"resume it without --ray-address: tokencost run --resume {args.resume}")
 
 
 def cmd_tiers(args) -> int:

@@ -18,6 +18,7 @@ from tests.conftest import CPU_DEMO
 from tests.support import FIXTURES, REPO
 
 ENGINE_MODULES = ("vllm", "torch", "transformers", "tokenizers")  # from the cpu or cuda extra, imported lazily
+OPTIONAL_MODULES = {"ray": "ray"}  # module -> the extra declaring it; imported only when asked for
 
 WITHOUT_ENGINES = f"""
 import importlib.abc, sys
@@ -80,6 +81,9 @@ def _imports(path: Path) -> set[str]:
 def test_every_third_party_import_is_a_declared_dependency():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     declared = {_name(spec) for spec in project["dependencies"]}
+    for module, extra in OPTIONAL_MODULES.items():
+        assert module in {_name(spec).split("[")[0] for spec in project["optional-dependencies"][extra]}
+    declared |= set(OPTIONAL_MODULES)
     distributions = metadata.packages_distributions()
     undeclared = {}
     for path in [*REPO.glob("bench/**/*.py"), *REPO.glob("tokencost/**/*.py")]:

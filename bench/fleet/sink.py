@@ -1,0 +1,22 @@
+"""The fleet run directory's one writer: a Ray actor on the driver's node that appends every group's records
+to records.jsonl as they arrive (each fsynced, as a one-machine run appends its own)."""
+
+from pathlib import Path
+
+from bench.run.record import PointRecord
+from bench.run.records import RecordWriter
+from bench.validation import parse
+
+
+class RecordSink:
+    def __init__(self, run_dir: str):
+        self.writer = RecordWriter(Path(run_dir))
+        self.arrived: dict[str, list[dict]] = {}  # group name -> its records of this session, as appended
+
+    def append(self, group: str, record: dict) -> None:
+        parsed = parse(PointRecord, record, f"a record of fleet group {group}")
+        self.writer.append(parsed)
+        self.arrived.setdefault(group, []).append(parsed.to_json())
+
+    def arrivals(self, group: str) -> list[dict]:
+        return self.arrived.get(group, [])

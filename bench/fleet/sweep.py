@@ -1,0 +1,180 @@
+"""A fleet sweep: a suite fanned out over a Ray cluster, one Ray task per group (a model on an accelerator
+type), records streamed into one run directory.
+
+The driver (this process, on a node of the cluster) checks everything before any task starts, writes
+run.json, and starts the sink that appends records (bench.fleet.sink). A group's task measures its points on
+the node Ray gives it, as a one-machine run would (bench.fleet.task). A task that dies with its node (or for
+any other reason) leaves its points that sent no record failed, as `node-lost`; `--resume` measures them, and
+every point that failed, again. Ray retries nothing itself: a point is measured once per run or resume.
+"""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import environment
+from bench.errors import UserError
+from bench.fleet import cluster
+from bench.fleet.groups import Group, check_schedulable, plan_groups
+from bench.fleet.sink import RecordSink
+from bench.fleet.task import measure_group
+from bench.inputs.cards import load_card
+from bench.inputs.suite import Suite
+from bench.run.point import now
+from bench.run.record import HardwareInfo, PointRecord, SoftwareInfo
+from bench.run.records import has_records, read_records
+from bench.run.run import RUN_FILE, PlannedPoint, SweepResult, planned_record, read_run_file, run_suite
+from bench.secrets import redact
+from bench.serve.capacity import CAPACITY_FILE
+from bench.validation import parse
+
+CANCEL_GRACE_S = 30.0  # an interrupted task's time to end its engine before it is killed
+
+
+def is_fleet_run(run_dir: Path) -> bool:
+    return "fleet" in read_run_file(run_dir)
+
+
+def run_fleet(suite: Suite, run_dir: Path, *, address: str, resume: bool = False, watts_per_vcpu: float,
+              log: Callable[[str], None] = print) -> SweepResult:
+    """Measure the suite's groups on the cluster at `address`; options as `run_sweep`'s."""
+    suite.check()
+    for model in suite.models:
+        load_card(model)  # a bad card is one line before any task starts
+    if suite.mode == "serve" and suite.serve.endpoint:
+        raise UserError("--ray-address", "fans a suite out over a cluster's nodes, and an endpoint is measured "
+                        "from here", "leave out --endpoint, or --ray-address")
+    run_dir = Path(run_dir)
+    earlier = _earlier_records(suite, run_dir) if resume else []
+    if not resume and (run_dir / RUN_FILE).exists():
+        raise UserError("--out", f"{run_dir} already holds a run",
+                        f"give a new directory, or finish that run with --resume {run_dir}")
+    ray = cluster.connect(address)
+    try:
+        nodes = cluster.alive_nodes(ray)
+        gpus = cluster.has_gpus(ray)
+        if suite.engine.executor == "ray" and not gpus:
+            raise UserError("engine.executor", "'ray' is vLLM's Ray backend, which runs on CUDA GPUs, and no node "
+                            "of the cluster has one", "use executor = 'default' on a CPU cluster")
+        groups = plan_groups(suite, nodes)
+        check_schedulable(groups, suite, nodes, gpus)
+        return _measure(ray, suite, run_dir, groups, earlier, resume=resume, address=address, nodes=nodes,
+                        gpus=gpus, watts_per_vcpu=watts_per_vcpu, log=log)
+    finally:
+        ray.shutdown()
+
+
+def _earlier_records(suite: Suite, run_dir: Path) -> list[PointRecord]:
+    """The ok records of the fleet run being resumed, once its run.json says it is one with these settings."""
+    previous = read_run_file(run_dir)
+    if "fleet" not in previous:
+        raise UserError("--ray-address", f"{run_dir} was measured on one machine",
+                        f"resume it without --ray-address: tokencost run --resume {run_dir}")
+    if run_suite(run_dir, previous) != suite:
+        raise UserError("--resume", "the settings differ from the run's",
+                        "resume without --suite/--models/--batch-sizes/--accelerators, or start a new run")
+    return [r for r in read_records(run_dir) if r.ok] if has_records(run_dir) else []
+
+
+def _measure(ray, suite, run_dir, groups, earlier, *, resume, address, nodes, gpus, watts_per_vcpu, log):
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError("--resume" if resume else "--out", f"{run_dir} cannot be a run directory "
+                        f"({e.strerror or e})", "give a directory this user can write") from None
+    _write_run_file(run_dir, suite, resume, address, nodes, groups, watts_per_vcpu)
+    done = {r.point for r in earlier}
+    planned = {g: g.planned(suite) for g in groups}
+    todo = [g for g in groups if any(p.key not in done for p in planned[g]) or suite.serve.capacity]
+    log(f"fleet: {len(nodes)} node(s); {len(todo)} of {len(groups)} group(s) to measure: "
+        + ", ".join(g.name for g in todo))
+    driver_node = ray.get_runtime_context().get_node_id()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    sink = ray.remote(RecordSink).options(
+        num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=False)).remote(str(run_dir))
+    remote = ray.remote(max_calls=1, max_retries=0)(measure_group)  # a fresh worker process for each group
+    running = {}
+    for group in todo:
+        task = remote.options(num_gpus=group.task_gpus(suite, gpus), resources=group.resources(),
+                              name=f"tokencost {group.name}")
+        mine = [r.to_json() for r in earlier if r.point.startswith(group.prefix) and r.model.name == group.model]
+        running[task.remote(suite.to_record(), group, run_dir.name, mine, sink, watts_per_vcpu)] = group
+    result = SweepResult()
+    try:
+        while running:
+            ready, _ = ray.wait(list(running), num_returns=1)
+            group = running.pop(ready[0])
+            try:
+                outcome = ray.get(ready[0])
+            except ray.exceptions.RayError as e:
+                result.failures += _lost(ray, sink, suite, run_dir, group, planned[group], done, e, log)
+                continue
+            _keep_capacity(run_dir, group, outcome["capacity"])
+            result.start_errors += [UserError("engine", e, "see the group's log above") for e in outcome["start_errors"]]
+            result.failures += [parse(PointRecord, r, "a fleet record") for r in ray.get(sink.arrivals.remote(group.name))
+                                if r["status"] != "ok"]
+    except KeyboardInterrupt:
+        _cancel(ray, running)
+        raise
+    return result
+
+
+def _write_run_file(run_dir, suite, resume, address, nodes, groups, watts_per_vcpu) -> None:
+    path = run_dir / RUN_FILE
+    fleet = {"address": redact(address), "nodes": [n.summary() for n in nodes], "groups": [g.name for g in groups]}
+    if resume:
+        run = read_run_file(run_dir)
+        run.setdefault("resumed_at", []).append({"at": now(), "fleet": fleet})
+    else:
+        run = {"started_at": now(), "run_id": run_dir.name, "suite": suite.to_record(), "fleet": fleet,
+               "meter": {"meter": "per node (each group's node meters itself)", "watts_per_vcpu": watts_per_vcpu},
+               "software": SoftwareInfo(**environment.software()).model_dump()}
+    path.write_text(redact(json.dumps(run, indent=2)))
+
+
+def _keep_capacity(run_dir: Path, group: Group, lines: list[str]) -> None:
+    """A group's capacity searches, their points keyed as in the fleet's directory."""
+    with (run_dir / CAPACITY_FILE).open("a") as f:
+        for line in lines:
+            outcome = json.loads(line)
+            outcome["points"] = [group.prefix + key for key in outcome.get("points", [])]
+            outcome["accelerator"] = group.accelerator
+            f.write(json.dumps(outcome) + "\n")
+
+
+def _lost(ray, sink, suite, run_dir, group: Group, planned: list[PlannedPoint], done: set[str], error,
+          log) -> list[PointRecord]:
+    """The group's task died (its node was lost, or its worker): its points that sent no record fail."""
+    arrived = ray.get(sink.arrivals.remote(group.name))
+    sent = {r["point"] for r in arrived}
+    kind = "node-lost" if isinstance(error, ray.exceptions.NodeDiedError) or "node" in str(error).lower() \
+        else "worker-died"
+    message = redact(str(error)).strip().splitlines()
+    message = message[0][:300] if message else type(error).__name__
+    log(f"[{group.name}] the group's task died ({kind}): {message}")
+    hardware = arrived[-1]["hardware"] if arrived else {
+        "accelerator": group.accelerator or "unknown", "accelerator_count": suite.engine.gpus,
+        "note": "the node was lost before it described its hardware"}
+    context = {"run_id": run_dir.name, "hardware": HardwareInfo(**hardware),
+               "software": SoftwareInfo(**environment.software())}
+    card = load_card(group.model)
+    failures = []
+    for point in planned:
+        if point.key in done or point.key in sent:
+            continue
+        record = planned_record(context, suite, card, point, "failed", failure=kind, error=message,
+                                error_class=type(error).__name__, finished_at=now())
+        ray.get(sink.append.remote(group.name, record.to_json()))
+        failures.append(record)
+    return failures
+
+
+def _cancel(ray, running: dict) -> None:
+    """Ctrl-C or SIGTERM: each running task gets a KeyboardInterrupt (it records its point as interrupted and
+    ends its engine), then whatever is left is killed."""
+    for ref in running:
+        ray.cancel(ref, force=False)
+    ray.wait(list(running), num_returns=len(running), timeout=CANCEL_GRACE_S)
+    for ref in running:
+        ray.cancel(ref, force=True)

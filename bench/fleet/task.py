@@ -1,0 +1,51 @@
+"""What one node does for a fleet sweep: measure one group's points as a one-machine run would, in a run
+directory of its own, sending each record to the fleet's sink as soon as it is on that node's disk."""
+
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from bench.fleet.groups import Group
+from bench.inputs.suite import Suite
+from bench.run.record import PointRecord
+from bench.run.records import migrated
+from bench.serve.capacity import CAPACITY_FILE
+from bench.validation import parse
+
+LOCAL_ROOT = Path(tempfile.gettempdir()) / "tokencost-fleet"
+
+
+def measure_group(suite_data: dict, group: Group, run_id: str, earlier: list[dict], sink, watts_per_vcpu: float,
+                  engine_options: dict | None = None) -> dict:
+    """Measure `group` on this node; `earlier` are the fleet run's ok records of the group (keys as in the
+    fleet's directory), which are not measured again. Returns what the node ran on and its capacity lines."""
+    import ray
+
+    from bench.offline import run_sweep
+    from bench.serve.sweep import run_serve_sweep
+
+    node_id = ray.get_runtime_context().get_node_id()
+    suite = group.suite(parse(Suite, suite_data, "the fleet's suite"))
+    local_dir = LOCAL_ROOT / uuid.uuid4().hex[:12] / run_id  # the directory's name is the records' run id
+
+    def local(record: dict) -> PointRecord:
+        record = migrated(record, "an earlier record") | {"point": record["point"].removeprefix(group.prefix)}
+        return parse(PointRecord, record, "an earlier record")
+
+    def send(record: PointRecord) -> None:
+        hardware = record.hardware.model_copy(update={"ray_node": node_id})
+        fleet_record = record.model_copy(update={"point": group.prefix + record.point, "hardware": hardware})
+        ray.get(sink.append.remote(group.name, fleet_record.to_json()))
+
+    def log(line: str) -> None:
+        print(line, flush=True)  # Ray forwards it to the driver, prefixed with the task's name (the group)
+
+    sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
+    result = sweep(suite, local_dir, watts_per_vcpu=watts_per_vcpu, log=log, sink=send,
+                   earlier=tuple(local(r) for r in earlier), **(engine_options or {}))
+    capacity = local_dir / CAPACITY_FILE
+    sys.stdout.flush()
+    return {"node_id": node_id, "local_dir": str(local_dir), "failures": len(result.failures),
+            "start_errors": [str(e) for e in result.start_errors],
+            "capacity": capacity.read_text().splitlines() if capacity.is_file() else []}
