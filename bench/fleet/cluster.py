@@ -1,6 +1,7 @@
 """The Ray cluster a run uses: connecting to it (Ray is an optional extra), and what its nodes offer."""
 
 import re
+import signal
 import socket
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ def connect(address: str):
     check_address(address)
     if address != "auto":
         _check_reachable(address)  # Ray itself would keep retrying an address where nothing listens
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         ray.init(address=address, log_to_driver=True, logging_level="ERROR", configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as e:
@@ -47,6 +49,8 @@ def connect(address: str):
         raise UserError("--ray-address", f"cannot join the Ray cluster at {redact(address)} "
                         f"({message[0][:200] if message else type(e).__name__})",
                         f"start it with `ray start --head` on the head node; {ADDRESS_FIX}") from None
+    for sig, handler in handlers.items():  # Ray's own would end this process at once, before its tasks end theirs
+        signal.signal(sig, handler)
     return ray
 
 

@@ -93,8 +93,9 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:
         if _state(run_dir / RECORDS_FILE) != records_before:
             report_and_print([run_dir], run_dir, pricing, args.wide)
+        on_cluster = f" --ray-address {args.ray_address}" if args.ray_address else ""
         print(f"tokencost: interrupted; completed points are in {run_dir / RECORDS_FILE} "
-              f"(finish them with: tokencost run --resume {run_dir})", file=sys.stderr)
+              f"(finish them with: tokencost run --resume {run_dir}{on_cluster})", file=sys.stderr)
         return 130
     except UserError:
         if _state(run_dir / RECORDS_FILE) != records_before:
