@@ -1,0 +1,208 @@
+"""Energy of an engine that spans several Ray nodes: one meter per node, read together at the driver's window edges.
+
+A `NodeMeter` runs as a Ray actor on each node holding some of the engine's GPUs (the caller makes it one with
+`ray.remote(NodeMeter)`; this module imports without Ray). A `ClusterMeter`, in the process that decides the
+window edges, is a `Meter` over those actors.
+
+Clocks. Each node differences its own cumulative counters over its own monotonic clock, so the joules and
+the node's window length never mix two machines' clocks, and no clock sync between nodes is needed;
+wall-clock skew between nodes does not enter at all. What may differ is *when* each node's edge falls: the
+driver asks every node for a snapshot at once, and each node takes its snapshot somewhere between the request
+and the last reply. The snapshot's time is the driver's midpoint of that interval, so each node's edge lies
+within half the round trip of it; a reading records the larger of its two edges' half round trips as
+`edge_skew_s`. Over a window of T seconds the total may be off by at most about 2 x edge_skew_s / T of the
+power, and is exact while power is steady at the edges.
+"""
+
+import socket
+import time
+
+from bench.energy import gpus
+from bench.energy.meters import DEFAULT_WATTS_PER_VCPU, EnergyReading, Meter, Snapshot, make_meter
+from bench.energy.sampler import Sample
+
+DEFAULT_TIMEOUT_S = 30.0  # a node that has not answered by then is lost (Ray takes ~15-30 s to declare one dead)
+# Methods that make a sum unmeasured wherever one node has them, weakest first.
+UNMEASURED = ("none", "estimated")
+# Ray's errors that mean a node (or its meter actor) is gone or not answering, as opposed to the meter failing.
+LOST_ERRORS = ("RayActorError", "GetTimeoutError", "NodeDiedError", "ObjectLostError", "OwnerDiedError")
+
+
+class NodeMeter:
+    """The meter of one node's share of the engine: its GPUs by UUID (NVML), or its CPUs when it has none."""
+
+    def __init__(self, gpu_uuids: list[str], watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU, *, start: bool = True):
+        by_uuid = {d.uuid: d for d in gpus.all_gpus()}
+        missing = [u for u in gpu_uuids if u not in by_uuid]
+        if missing:
+            raise ValueError(f"NVML on {socket.gethostname()} has no GPU {missing[0]} (it has: "
+                             f"{', '.join(by_uuid) or 'none'})")
+        self.devices = [by_uuid[u] for u in gpu_uuids]
+        self.meter = make_meter(self.devices, watts_per_vcpu)
+        self.running = False
+        if start:  # tests on a fake clock sample by hand
+            self.start()
+
+    def start(self) -> None:
+        if not self.running:
+            self.meter.start()
+            self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self.meter.stop()
+            self.running = False
+
+    def snapshot(self) -> Snapshot:
+        return self.meter.snapshot()
+
+    def reading(self, start: Snapshot, end: Snapshot) -> EnergyReading:
+        return self.meter.reading(start, end)
+
+    def describe(self) -> dict:
+        return self.meter.describe() | {"method": self.meter.method, "boundary": self.meter.boundary}
+
+    def gpus(self) -> list[dict]:
+        return gpus.describe(self.devices)
+
+    def where(self) -> dict:
+        import ray
+
+        return {"node_id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address(),
+                "hostname": socket.gethostname()}
+
+
+class NodeLost(RuntimeError):
+    """A node holding some of the engine's GPUs stopped answering its meter: the window cannot be measured."""
+
+    def __init__(self, node: dict, what: str, cause: BaseException):
+        self.node, self.what = node, what
+        said = (str(cause).strip().splitlines() or [""])[0][:200]
+        super().__init__(f"Ray node {node.get('node_id', '?')} ({node.get('ip', '?')}, {node.get('hostname', '?')}) "
+                         f"did not answer the energy meter's {what} ({type(cause).__name__}: {said}); the "
+                         "engine's energy on that node cannot be measured")
+
+
+class ClusterMeter(Meter):
+    """A meter over node meter actors: snapshots taken on every node at once, readings summed over the nodes.
+
+    Snapshot counters: (each node's Snapshot, the round trip in seconds of the driver's request).
+    """
+
+    def __init__(self, nodes: list, ray=None, timeout_s: float = DEFAULT_TIMEOUT_S):
+        if ray is None:
+            import ray
+        if not nodes:
+            raise ValueError("a cluster meter needs at least one node meter")
+        self.ray = ray
+        self.nodes = list(nodes)
+        self.timeout_s = timeout_s
+        self.lost_errors = tuple(getattr(ray.exceptions, name) for name in LOST_ERRORS
+                                 if hasattr(ray.exceptions, name))
+        self.places = [{} for _ in self.nodes]  # where each node is, for NodeLost: unknown until where() answers
+        self.places = self._all("where")
+        self.details = self._all("describe")
+        self.stopped = False
+
+    @property
+    def method(self) -> str:
+        return _common([d["method"] for d in self.details], UNMEASURED)
+
+    @property
+    def boundary(self) -> str:
+        return _common([d["boundary"] for d in self.details])
+
+    def _all(self, what: str, *args_per_node) -> list:
+        """Call `what` on every node at once; the answers in node order, or NodeLost naming the first silent node."""
+        refs = [getattr(node, what).remote(*(a[i] for a in args_per_node)) for i, node in enumerate(self.nodes)]
+        deadline = time.monotonic() + self.timeout_s
+        answers = []
+        for place, ref in zip(self.places, refs):
+            try:
+                answers.append(self.ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
+            except self.lost_errors as e:
+                raise NodeLost(place, what, e) from e
+        return answers
+
+    def describe(self) -> dict:
+        return {"meter": "ray-nodes", "method": self.method, "boundary": self.boundary,
+                "nodes": [d | p for d, p in zip(self.details, self.places)]}
+
+    def start(self) -> None:
+        self._all("start")
+
+    def stop(self) -> None:
+        """Stop every node's sampler and end its actor; a lost node is not waited for."""
+        if self.stopped:
+            return
+        self.stopped = True
+        try:
+            self._all("stop")
+        except NodeLost:
+            pass
+        finally:
+            for node in self.nodes:
+                try:
+                    self.ray.kill(node)
+                except Exception:  # already gone with its node
+                    pass
+
+    def snapshot(self) -> Snapshot:
+        sent = time.perf_counter()
+        taken = self._all("snapshot")
+        replied = time.perf_counter()
+        return Snapshot((sent + replied) / 2, (tuple(taken), replied - sent))
+
+    def reading(self, start: Snapshot, end: Snapshot) -> EnergyReading:
+        (starts, start_trip), (ends, end_trip) = start.counters, end.counters
+        if not len(starts) == len(ends) == len(self.nodes):
+            raise ValueError(f"snapshots of {len(starts)} and {len(ends)} nodes for a meter of {len(self.nodes)}")
+        readings = self._all("reading", starts, ends)
+        duration = end.t - start.t
+        skew = max(start_trip, end_trip) / 2
+        energies = [r.energy_j for r in readings]
+        energy = None if any(e is None for e in energies) else sum(energies)
+        sampled = [r.sampled_avg_power_w for r in readings]
+        methods = [r.method for r in readings]
+        flags = list(dict.fromkeys(f for r in readings for f in r.flags))
+        if len(set(methods)) > 1:
+            flags.append("mixed-methods")
+        return EnergyReading(
+            _common(methods, UNMEASURED), _common([r.boundary for r in readings]), duration, energy,
+            energy / duration if energy is not None and duration > 0 else None,
+            self._basis(readings, skew), [j for r in readings for j in r.per_device_j], flags,
+            None if any(s is None for s in sampled) else sum(sampled),
+            [self._node_entry(place, details, r) for place, details, r in zip(self.places, self.details, readings)],
+            skew,
+        )
+
+    @staticmethod
+    def _node_entry(place: dict, details: dict, r: EnergyReading) -> dict:
+        return {**place, "method": r.method, "boundary": r.boundary, "energy_j": r.energy_j,
+                "duration_s": r.duration_s, "per_device_j": r.per_device_j, "gpus": len(details.get("gpus", [])),
+                "flags": r.flags}
+
+    def _basis(self, readings: list[EnergyReading], skew: float) -> str:
+        bases = [r.basis for r in readings]
+        each = bases[0] if len(set(bases)) == 1 else "; ".join(
+            f"{p.get('ip') or p.get('node_id')}: {b}" for p, b in zip(self.places, bases))
+        return (f"summed over {len(readings)} node(s), each node's own counters differenced over its own clock; "
+                f"window edges within {skew:.3g} s of the driver's (half the longest snapshot round trip); "
+                f"each node: {each}")
+
+    def samples(self, t0: float, t1: float) -> list[Sample]:
+        """None: each node's sampler keeps its samples on its own clock, which this process's window does not
+        name (throttling and temperature checks then say they had no samples)."""
+        return []
+
+
+def _common(values: list[str], weakest: tuple = ()) -> str:
+    """The one value all nodes share; else the weakest of `weakest` that some node has (a sum with an
+    unmeasured part is not measured); else "mixed: a, b"."""
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) == 1:
+        return distinct[0]
+    for value in weakest:
+        if value in distinct:
+            return value
+    return "mixed: " + ", ".join(distinct)
