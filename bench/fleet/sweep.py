@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import environment
 from bench.errors import UserError
-from bench.fleet import cluster
+from bench.fleet import cluster, placement
 from bench.fleet.groups import Group, check_schedulable, plan_groups
 from bench.fleet.sink import RecordSink
 from bench.fleet.task import measure_group
@@ -94,17 +94,26 @@ def _measure(ray, suite, run_dir, groups, earlier, *, resume, address, nodes, gp
     sink = ray.remote(RecordSink).options(
         num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=False)).remote(str(run_dir))
     remote = ray.remote(max_calls=1, max_retries=0)(measure_group)  # a fresh worker process for each group
-    running = {}
-    for group in todo:
-        task = remote.options(num_gpus=group.task_gpus(suite, gpus), resources=group.resources(),
-                              name=f"tokencost {group.name}")
-        mine = [r.to_json() for r in earlier if r.point.startswith(group.prefix) and r.model.name == group.model]
-        running[task.remote(suite.to_record(), group, run_dir.name, mine, sink, watts_per_vcpu)] = group
+    running, reserved = {}, {}
     result = SweepResult()
     try:
+        for group in todo:
+            options = dict(num_gpus=group.task_gpus(suite, gpus), resources=group.resources(),
+                           name=f"tokencost {group.name}")
+            spanning = None
+            if suite.engine.executor == "ray":
+                pg, spanning, placed = _span_nodes(ray, suite, group, watts_per_vcpu, log)
+                reserved |= {group: pg} if pg else {}
+                options |= placed
+            mine = [r.to_json() for r in earlier if r.point.startswith(group.prefix) and r.model.name == group.model]
+            ref = remote.options(**options).remote(suite.to_record(), group, run_dir.name, mine, sink, watts_per_vcpu,
+                                                   spanning)
+            running[ref] = group
         while running:
             ready, _ = ray.wait(list(running), num_returns=1)
             group = running.pop(ready[0])
+            if group in reserved:
+                placement.release(ray, reserved.pop(group))
             try:
                 outcome = ray.get(ready[0])
             except ray.exceptions.RayError as e:
@@ -117,7 +126,41 @@ def _measure(ray, suite, run_dir, groups, earlier, *, resume, address, nodes, gp
     except KeyboardInterrupt:
         _cancel(ray, running)
         raise
+    finally:
+        for pg in reserved.values():
+            placement.release(ray, pg)
     return result
+
+
+def _span_nodes(ray, suite: Suite, group: Group, watts_per_vcpu: float, log) -> tuple:
+    """An engine over several nodes: its GPUs reserved as a placement group (one GPU a bundle, as vLLM's Ray
+    backend wants), a meter on each node holding some, and the task placed in the group so that vLLM's engine,
+    created there, uses it. Returns the group, what the task needs, and its scheduling options."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy
+
+    pg = placement.reserve(ray, suite.engine.gpus, group.resources())
+    try:
+        shares = placement.layout(ray, pg)
+        meters = placement.start_node_meters(ray, shares, watts_per_vcpu)
+        hardware = placement.hardware(ray, shares, meters)
+    except BaseException:
+        placement.release(ray, pg)
+        raise
+    log(f"[{group.name}] {suite.engine.gpus} GPUs on {len(shares)} node(s): "
+        + ", ".join(f"{s.hostname or s.ip} x {len(s.gpu_uuids)}" for s in shares))
+    if suite.mode == "serve":
+        # vLLM's server is a process of its own, outside any task's placement group: it reserves its own
+        # (PACK, the same strategy) once this one is released, on the node the task runs on first.
+        placement.release(ray, pg)
+        hardware["note"] = (f"{hardware.get('note') or ''} vLLM's server reserved its own placement group after "
+                            "tokencost's was released; its GPUs are taken to be the ones metered").strip()
+        strategy = NodeAffinitySchedulingStrategy(shares[0].node_id, soft=False)
+        pg = None
+    else:
+        strategy = PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=0,
+                                                    placement_group_capture_child_tasks=True)
+    return pg, {"meters": meters, "hardware": hardware}, {"scheduling_strategy": strategy, "num_cpus": 0,
+                                                         "num_gpus": 0, "resources": {}}
 
 
 def _write_run_file(run_dir, suite, resume, address, nodes, groups, watts_per_vcpu) -> None:

@@ -1,6 +1,7 @@
 """What one node does for a fleet sweep: measure one group's points as a one-machine run would, in a run
 directory of its own, sending each record to the fleet's sink as soon as it is on that node's disk."""
 
+import os
 import sys
 import tempfile
 import uuid
@@ -17,9 +18,12 @@ LOCAL_ROOT = Path(tempfile.gettempdir()) / "tokencost-fleet"
 
 
 def measure_group(suite_data: dict, group: Group, run_id: str, earlier: list[dict], sink, watts_per_vcpu: float,
-                  engine_options: dict | None = None) -> dict:
+                  spanning: dict | None = None) -> dict:
     """Measure `group` on this node; `earlier` are the fleet run's ok records of the group (keys as in the
-    fleet's directory), which are not measured again. Returns what the node ran on and its capacity lines."""
+    fleet's directory), which are not measured again. Returns what the node ran on and its capacity lines.
+
+    `spanning`: an engine over several nodes (vLLM's Ray backend), this task scheduled in its placement
+    group: {"meters": the node meter actors, "hardware": the whole engine's GPUs and nodes}."""
     import ray
 
     from bench.offline import run_sweep
@@ -41,9 +45,15 @@ def measure_group(suite_data: dict, group: Group, run_id: str, earlier: list[dic
     def log(line: str) -> None:
         print(line, flush=True)  # Ray forwards it to the driver, prefixed with the task's name (the group)
 
+    options = {}
+    if spanning:
+        from bench.energy.cluster_meter import ClusterMeter
+
+        options = {"meter": ClusterMeter(spanning["meters"], ray), "hardware": spanning["hardware"]}
+        os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address  # for vLLM's server, a process of its own
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
     result = sweep(suite, local_dir, watts_per_vcpu=watts_per_vcpu, log=log, sink=send,
-                   earlier=tuple(local(r) for r in earlier), **(engine_options or {}))
+                   earlier=tuple(local(r) for r in earlier), **options)
     capacity = local_dir / CAPACITY_FILE
     sys.stdout.flush()
     return {"node_id": node_id, "local_dir": str(local_dir), "failures": len(result.failures),

@@ -157,7 +157,8 @@ class SweepRun:
         gpu_set = self._engine_gpus() if hardware is None else gpus.GpuSet([], [])
         self.devices = gpu_set.engine
         self.meter = meter or make_meter(self.devices, watts_per_vcpu)
-        self.gpu_details = gpus.describe(self.devices)
+        # Given hardware (a multi-node engine's) describes GPUs this process cannot open itself.
+        self.gpu_details = gpus.describe(self.devices) if hardware is None else hardware.get("gpus", [])
         self.hardware = hardware or environment.hardware(self.gpu_details, gpus.describe(gpu_set.idle))
         if hardware is None:  # this machine: its host memory's bandwidth, before any engine starts
             self.hardware |= host_memory_bandwidth(previous, log)

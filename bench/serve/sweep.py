@@ -141,7 +141,8 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
         raise UserError("--models", f"an endpoint serves one model, and {len(suite.models)} cards were named",
                         "name the one card that describes the served model, e.g. --models llama-3.1-8b")
     points = _points(suite)
-    meter, hardware = _endpoint_meter_and_hardware(serve) if serve.endpoint else (None, None)
+    meter, hardware = _endpoint_meter_and_hardware(serve) if serve.endpoint else (
+        options.pop("meter", None), options.pop("hardware", None))  # a multi-node engine's (bench.fleet)
     with SweepRun(suite, run_dir, plan(suite), meter=meter, hardware=hardware, **options) as run:
         for card in run.cards:
             keys = run.todo(list(points[card.name]))
