@@ -119,6 +119,7 @@ def _measure(ray, suite, run_dir, groups, earlier, *, resume, address, nodes, gp
             except ray.exceptions.RayError as e:
                 result.failures += _lost(ray, sink, suite, run_dir, group, planned[group], done, e, log)
                 continue
+            log(f"[{group.name}] done on node {outcome['node_id'][:12]}; its own copy: {outcome['local_dir']}")
             _keep_capacity(run_dir, group, outcome["capacity"])
             result.start_errors += [UserError("engine", e, "see the group's log above") for e in outcome["start_errors"]]
             result.failures += [parse(PointRecord, r, "a fleet record") for r in ray.get(sink.arrivals.remote(group.name))

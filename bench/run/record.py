@@ -106,7 +106,8 @@ class EnergyInfo(_Section):
     per_device_j: list[float | None] = []
     flags: list[str] = []
     sampled_avg_power_w: float | None = None
-    # A multi-node engine: each node's reading ({node_id, ip, method, energy_j, per_device_j}), which sum to
+    # A multi-node engine: each node's reading ({node_id, ip, hostname, method, boundary, energy_j, duration_s
+    # (the node's own clock), per_device_j, gpus, flags}), which sum to
     # energy_j, and the most any node's window edge may lie from the driver's (half the longest round trip).
     per_node: list[dict] = []
     edge_skew_s: float | None = None
