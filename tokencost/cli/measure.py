@@ -35,7 +35,7 @@ def cmd_run(args) -> int:
     if args.gpu_memory_gib is not None and args.gpu_memory_gib > 4096:
         raise UserError("--gpu-memory-gib", f"is {args.gpu_memory_gib:g}, more than any one GPU has",
                         "give one GPU's memory in GiB, e.g. 79.6 for an H100 or 140.4 for an H200")
-    if args.accelerators is not None and not args.ray_address:
+    if args.accelerators is not None and args.ray_address is None:
         raise UserError("--accelerators", "chooses the node types of a fleet sweep", "add --ray-address HOST:PORT")
     overrides = dict(models=args.models, batch_sizes=args.batch_sizes, engines=args.engines, mode=args.mode,
                      min_window_s=args.min_window_s, accelerators=args.accelerators)
@@ -57,7 +57,7 @@ def cmd_run(args) -> int:
     suite = _with_card_names(suite, "--models" if args.models else "models")
     pricing = pricing_from(args)  # checked before anything is measured
     _check_endpoint_gpu(suite, pricing)
-    if args.ray_address:
+    if args.ray_address is not None:
         from bench.fleet.cluster import check_address, import_ray
 
         check_address(args.ray_address)
@@ -79,7 +79,7 @@ def cmd_run(args) -> int:
     new_dirs = _missing_dirs(run_dir)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
-    if args.ray_address:
+    if args.ray_address is not None:
         from functools import partial
 
         from bench.fleet.sweep import run_fleet
@@ -134,10 +134,10 @@ def _check_fleet_resume(args) -> None:
     from bench.run.run import read_run_file
 
     fleet = "fleet" in read_run_file(args.resume)
-    if fleet and not args.ray_address:
+    if fleet and args.ray_address is None:
         raise UserError("--resume", f"{args.resume} was measured by a fleet sweep on a Ray cluster",
                         f"add --ray-address HOST:PORT: tokencost run --resume {args.resume} --ray-address HOST:PORT")
-    if args.ray_address and not fleet:
+    if args.ray_address is not None and not fleet:
         raise UserError("--ray-address", f"{args.resume} was measured on one machine",
                         f"resume it without --ray-address: tokencost run --resume {args.resume}")
 

@@ -92,3 +92,12 @@ def test_vllms_ray_backend_is_asked_for_by_the_server_command():
     command = server_command(card, EngineSettings(executor="ray"), 8000, 4)
     assert command[command.index("--distributed-executor-backend") + 1] == "ray"
     assert "--distributed-executor-backend" not in server_command(card, EngineSettings(), 8000, 4)
+
+
+def test_an_empty_address_is_refused_not_ignored(tmp_path):
+    from tests.support.run_cli import tokencost
+
+    result = tokencost("run", "--ray-address", "", "--out", tmp_path / "run", timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("tokencost: error: --ray-address: '' is not a cluster address")
+    assert not (tmp_path / "run").exists()
