@@ -137,5 +137,7 @@ def read_outcomes(run_dir: Path) -> list[dict]:
         except json.JSONDecodeError:
             continue  # a torn last line (a crash mid-write): that search runs again on resume
         if isinstance(outcome, dict):
-            latest[outcome.get("model"), outcome.get("workload_key"), outcome.get("tier")] = outcome
+            # A fleet searches a model once per accelerator type (bench.fleet.sweep writes the type).
+            key = outcome.get("accelerator"), outcome.get("model"), outcome.get("workload_key"), outcome.get("tier")
+            latest[key] = outcome
     return list(latest.values())
