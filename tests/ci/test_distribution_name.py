@@ -23,4 +23,4 @@ def test_make_install_removes_a_distribution_of_the_old_name_before_installing()
     """An existing .venv holds this project as `tokencost`; left there, it claims the same package and command."""
     recipe = (REPO / "Makefile").read_text()
     uninstall = recipe.index("-m pip uninstall --quiet --yes tokencost\n")
-    assert uninstall < recipe.index("-m pip install --quiet -e '.[cpu,test]'")
+    assert uninstall < recipe.index("-m pip install --quiet -e '.[cpu,test,ray]'")

@@ -58,8 +58,11 @@ def test_a_guidellm_run_is_priced_at_its_own_figures(server, tools, tmp_path):
     path = run_guidellm(tools["guidellm"], server.base_url, server.card, CONCURRENCY, REQUESTS, ISL, OSL, tmp_path)
     (benchmark,) = json.loads(path.read_text())["benchmarks"]
     metrics = benchmark["metrics"]
-    assert metrics["request_totals"]["successful"] == REQUESTS
-    assert metrics["output_token_count"]["successful"]["total_sum"] == REQUESTS * OSL  # every token
+    # GuideLLM's max_requests constraint may end the benchmark with its last requests in flight and leave
+    # them out of every count (seen once: 14 of 16 at concurrency 2, none errored or incomplete).
+    successful = metrics["request_totals"]["successful"]
+    assert REQUESTS - CONCURRENCY <= successful <= REQUESTS
+    assert metrics["output_token_count"]["successful"]["total_sum"] == successful * OSL  # every token
     row = priced_row(path, tmp_path)
     assert row["output_tok_s"] == metrics["output_tokens_per_second"]["successful"]["mean"]
     assert row["input_tokens"] == metrics["prompt_token_count"]["successful"]["total_sum"]
