@@ -95,21 +95,29 @@ def _measure(ray, suite, run_dir, groups, earlier, *, resume, address, nodes, gp
         num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=False)).remote(str(run_dir))
     remote = ray.remote(max_calls=1, max_retries=0)(measure_group)  # a fresh worker process for each group
     running, reserved = {}, {}
+    waiting = list(todo)
+
+    def launch(group: Group) -> None:
+        options = dict(num_gpus=group.task_gpus(suite, gpus), resources=group.resources(),
+                       name=f"tokencost {group.name}")
+        spanning = None
+        if suite.engine.executor == "ray":
+            pg, spanning, placed = _span_nodes(ray, suite, group, watts_per_vcpu, log)
+            reserved.update({group: pg} if pg else {})
+            options |= placed
+        mine = [r.to_json() for r in earlier if r.point.startswith(group.prefix) and r.model.name == group.model]
+        ref = remote.options(**options).remote(suite.to_record(), group, run_dir.name, mine, sink, watts_per_vcpu,
+                                               spanning)
+        running[ref] = group
+
+    # Engines that span nodes reserve their GPUs before their task starts: one at a time, or the second
+    # reservation would wait on GPUs the first holds. The others all go at once, and Ray queues them.
+    one_at_a_time = suite.engine.executor == "ray"
     result = SweepResult()
     try:
-        for group in todo:
-            options = dict(num_gpus=group.task_gpus(suite, gpus), resources=group.resources(),
-                           name=f"tokencost {group.name}")
-            spanning = None
-            if suite.engine.executor == "ray":
-                pg, spanning, placed = _span_nodes(ray, suite, group, watts_per_vcpu, log)
-                reserved |= {group: pg} if pg else {}
-                options |= placed
-            mine = [r.to_json() for r in earlier if r.point.startswith(group.prefix) and r.model.name == group.model]
-            ref = remote.options(**options).remote(suite.to_record(), group, run_dir.name, mine, sink, watts_per_vcpu,
-                                                   spanning)
-            running[ref] = group
-        while running:
+        while waiting or running:
+            while waiting and not (one_at_a_time and running):
+                launch(waiting.pop(0))
             ready, _ = ray.wait(list(running), num_returns=1)
             group = running.pop(ready[0])
             if group in reserved:
