@@ -2,9 +2,9 @@
 directory of its own, sending each record to the fleet's sink as soon as it is on that node's disk."""
 
 import os
-import sys
 import tempfile
 import uuid
+from functools import partial
 from pathlib import Path
 
 from bench.fleet.groups import Group
@@ -42,9 +42,6 @@ def measure_group(suite_data: dict, group: Group, run_id: str, earlier: list[dic
         fleet_record = record.model_copy(update={"point": group.prefix + record.point, "hardware": hardware})
         ray.get(sink.append.remote(group.name, fleet_record.to_json()))
 
-    def log(line: str) -> None:
-        print(line, flush=True)  # Ray forwards it to the driver, prefixed with the task's name (the group)
-
     options = {}
     if spanning:
         from bench.energy.cluster_meter import ClusterMeter
@@ -52,10 +49,9 @@ def measure_group(suite_data: dict, group: Group, run_id: str, earlier: list[dic
         options = {"meter": ClusterMeter(spanning["meters"], ray), "hardware": spanning["hardware"]}
         os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address  # for vLLM's server, a process of its own
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
-    result = sweep(suite, local_dir, watts_per_vcpu=watts_per_vcpu, log=log, sink=send,
+    # Ray forwards what the task prints to the driver, prefixed with the task's name (the group).
+    result = sweep(suite, local_dir, watts_per_vcpu=watts_per_vcpu, log=partial(print, flush=True), sink=send,
                    earlier=tuple(local(r) for r in earlier), **options)
     capacity = local_dir / CAPACITY_FILE
-    sys.stdout.flush()
-    return {"node_id": node_id, "local_dir": str(local_dir), "failures": len(result.failures),
-            "start_errors": [str(e) for e in result.start_errors],
+    return {"node_id": node_id, "local_dir": str(local_dir), "start_errors": [str(e) for e in result.start_errors],
             "capacity": capacity.read_text().splitlines() if capacity.is_file() else []}
