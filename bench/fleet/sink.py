@@ -12,6 +12,7 @@ class RecordSink:
     def __init__(self, run_dir: str):
         self.writer = RecordWriter(Path(run_dir))
         self.arrived: dict[str, list[dict]] = {}  # group name -> its records of this session, as appended
+        self.running: dict[str, tuple[str, int]] = {}  # group name -> (node id, pid) of its task's process
 
     def append(self, group: str, record: dict) -> None:
         parsed = parse(PointRecord, record, f"a record of fleet group {group}")
@@ -20,3 +21,9 @@ class RecordSink:
 
     def arrivals(self, group: str) -> list[dict]:
         return self.arrived.get(group, [])
+
+    def started(self, group: str, node_id: str, pid: int) -> None:
+        self.running[group] = (node_id, pid)
+
+    def tasks(self) -> dict[str, tuple[str, int]]:
+        return self.running

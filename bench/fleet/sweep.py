@@ -17,7 +17,7 @@ from bench.errors import UserError
 from bench.fleet import cluster, placement
 from bench.fleet.groups import Group, check_schedulable, plan_groups
 from bench.fleet.sink import RecordSink
-from bench.fleet.task import measure_group
+from bench.fleet.task import interrupt, measure_group
 from bench.inputs.cards import load_card
 from bench.inputs.suite import Suite
 from bench.run.point import now
@@ -133,7 +133,7 @@ def _measure(ray, suite, run_dir, groups, earlier, *, resume, address, nodes, gp
             result.failures += [parse(PointRecord, r, "a fleet record") for r in ray.get(sink.arrivals.remote(group.name))
                                 if r["status"] != "ok"]
     except KeyboardInterrupt:
-        _cancel(ray, running)
+        _cancel(ray, running, sink)
         raise
     finally:
         for pg in reserved.values():
@@ -222,11 +222,21 @@ def _lost(ray, sink, suite, run_dir, group: Group, planned: list[PlannedPoint], 
     return failures
 
 
-def _cancel(ray, running: dict) -> None:
-    """Ctrl-C or SIGTERM: each running task gets a KeyboardInterrupt (it records its point as interrupted and
-    ends its engine), then whatever is left is killed."""
-    for ref in running:
-        ray.cancel(ref, force=False)
-    ray.wait(list(running), num_returns=len(running), timeout=CANCEL_GRACE_S)
-    for ref in running:
+def _cancel(ray, running: dict, sink) -> None:
+    """Ctrl-C or SIGTERM: each running task's process gets a SIGTERM from a helper on its node, which the task
+    turns into a KeyboardInterrupt (it records its point as interrupted and ends its engine); a task not yet
+    started is cancelled, and one still running after the grace is killed. Not ray.cancel for a running task:
+    in Ray 2.60 its interrupt can race with the task's reply and abort this process."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    where = ray.get(sink.tasks.remote())
+    signaller = ray.remote(num_cpus=0, max_retries=0)(interrupt)
+    for ref, group in running.items():
+        if group.name in where:
+            node_id, pid = where[group.name]
+            signaller.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False)).remote(pid)
+        else:
+            ray.cancel(ref, force=True)
+    _, left = ray.wait(list(running), num_returns=len(running), timeout=CANCEL_GRACE_S)
+    for ref in left:
         ray.cancel(ref, force=True)

@@ -2,6 +2,7 @@
 directory of its own, sending each record to the fleet's sink as soon as it is on that node's disk."""
 
 import os
+import signal
 import tempfile
 import uuid
 from functools import partial
@@ -30,6 +31,10 @@ def measure_group(suite_data: dict, group: Group, run_id: str, earlier: list[dic
     from bench.serve.sweep import run_serve_sweep
 
     node_id = ray.get_runtime_context().get_node_id()
+    # The driver interrupts a task by a SIGTERM to its process (bench.fleet.sweep): a KeyboardInterrupt here,
+    # as on one machine, so the point is recorded as interrupted and the engine ends.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    ray.get(sink.started.remote(group.name, node_id, os.getpid()))
     suite = group.suite(parse(Suite, suite_data, "the fleet's suite"))
     local_dir = LOCAL_ROOT / uuid.uuid4().hex[:12] / run_id  # the directory's name is the records' run id
 
@@ -55,3 +60,12 @@ def measure_group(suite_data: dict, group: Group, run_id: str, earlier: list[dic
     capacity = local_dir / CAPACITY_FILE
     return {"node_id": node_id, "local_dir": str(local_dir), "start_errors": [str(e) for e in result.start_errors],
             "capacity": capacity.read_text().splitlines() if capacity.is_file() else []}
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def interrupt(pid: int) -> None:
+    """Run on a task's node: ask its process to stop (see measure_group)."""
+    os.kill(pid, signal.SIGTERM)
