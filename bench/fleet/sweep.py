@@ -31,10 +31,6 @@ from bench.validation import parse
 CANCEL_GRACE_S = 30.0  # an interrupted task's time to end its engine before it is killed
 
 
-def is_fleet_run(run_dir: Path) -> bool:
-    return "fleet" in read_run_file(run_dir)
-
-
 def run_fleet(suite: Suite, run_dir: Path, *, address: str, resume: bool = False, watts_per_vcpu: float,
               log: Callable[[str], None] = print) -> SweepResult:
     """Measure the suite's groups on the cluster at `address`; options as `run_sweep`'s."""
