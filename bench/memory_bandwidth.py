@@ -52,9 +52,13 @@ class MemoryBandwidth:
 
     def record_fields(self) -> dict:
         """The fields a run records in its hardware section (bench.run.record.HardwareInfo)."""
-        return {"memory_bandwidth_gb_s": round(self.dram_gb_s, 2),
-                "cache_bandwidth_gb_s": None if self.cache_gb_s is None else round(self.cache_gb_s, 2),
-                "llc_bytes": self.llc_bytes, "bandwidth_threads": self.threads, "bandwidth_method": self.method}
+        return {
+            "memory_bandwidth_gb_s": round(self.dram_gb_s, 2),
+            "cache_bandwidth_gb_s": None if self.cache_gb_s is None else round(self.cache_gb_s, 2),
+            "llc_bytes": self.llc_bytes,
+            "bandwidth_threads": self.threads,
+            "bandwidth_method": self.method,
+        }
 
     def summary(self) -> str:
         """One line: both figures, then the method."""
@@ -91,8 +95,10 @@ def available_memory(cgroup: Path = CGROUP) -> int:
     """Bytes this process may still allocate: the memory available now, or less where its cgroup (a container's
     limit, v2 or v1) leaves less room."""
     available = psutil.virtual_memory().available
-    for limit, usage in (("memory.max", "memory.current"),
-                         ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+    for limit, usage in (
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+    ):
         try:
             room = int((cgroup / limit).read_text()) - int((cgroup / usage).read_text())
         except (OSError, ValueError):  # no such cgroup file, or "max": no limit
@@ -146,9 +152,13 @@ def working_sets(llc_bytes: int | None, threads: int, available_bytes: int) -> W
     else:
         dram, basis = UNKNOWN_LLC_WORKING_SET, "the LLC size is unknown: a stated default"
     if dram > cap:
-        dram, basis = cap, (f"sized down from {_size(dram)} ({basis}) to a quarter of the {_size(available_bytes)} "
-                            "memory available" + (f": only {cap / llc_bytes:.1f}x the LLC, so partly cached"
-                                                  if llc_bytes else ""))
+        dram, basis = (
+            cap,
+            (
+                f"sized down from {_size(dram)} ({basis}) to a quarter of the {_size(available_bytes)} "
+                "memory available" + (f": only {cap / llc_bytes:.1f}x the LLC, so partly cached" if llc_bytes else "")
+            ),
+        )
     cache, cache_basis = None, None
     if llc_bytes:
         cache, cache_basis = min(llc_bytes // CACHE_LLC_DIVISOR, cap), f"a quarter of the {_size(llc_bytes)} LLC"
@@ -156,14 +166,15 @@ def working_sets(llc_bytes: int | None, threads: int, available_bytes: int) -> W
     return WorkingSets(max(unit, dram - dram % unit), cache, basis, cache_basis)
 
 
-def copy_bandwidth(working_set: int, threads: int, repeats: int, budget_s: float,
-                   pool: ThreadPoolExecutor) -> tuple[float, int]:
+def copy_bandwidth(
+    working_set: int, threads: int, repeats: int, budget_s: float, pool: ThreadPoolExecutor
+) -> tuple[float, int]:
     """GB/s of the best timed repeat copying `working_set // 2` bytes from one array to another in `threads`
     chunks, counting 2 bytes per byte copied; and how many repeats ran (they stop once `budget_s` is spent)."""
     half = working_set // 2
     src, dst = np.empty(half, np.uint8), np.empty(half, np.uint8)
     step = half // threads
-    chunks = [(src[i * step:(i + 1) * step], dst[i * step:(i + 1) * step]) for i in range(threads)]
+    chunks = [(src[i * step : (i + 1) * step], dst[i * step : (i + 1) * step]) for i in range(threads)]
     list(pool.map(lambda c: (c[0].fill(1), c[1].fill(0)), chunks))  # fault the pages in, each on its own thread
     passes = math.ceil(MIN_REPEAT_BYTES / (2 * step * threads))
 
@@ -181,9 +192,14 @@ def copy_bandwidth(working_set: int, threads: int, repeats: int, budget_s: float
     return 2 * step * threads * passes / best, done  # bytes per ns are GB/s
 
 
-def measure(threads: int | None = None, repeats: int = REPEATS, budget_s: float = BUDGET_S,
-            cpus: Iterable[int] | None = None, root: Path = SYSFS_CPU,
-            available_bytes: int | None = None) -> MemoryBandwidth:
+def measure(
+    threads: int | None = None,
+    repeats: int = REPEATS,
+    budget_s: float = BUDGET_S,
+    cpus: Iterable[int] | None = None,
+    root: Path = SYSFS_CPU,
+    available_bytes: int | None = None,
+) -> MemoryBandwidth:
     """Host-memory bandwidth with `threads` threads (default: as many as the CPUs this process may use).
 
     The last-level cache is that of `cpus` (default: the CPUs this process may
@@ -197,18 +213,27 @@ def measure(threads: int | None = None, repeats: int = REPEATS, budget_s: float 
     """
     threads = usable_cpus() if threads is None else threads
     if threads < 1 or repeats < 1 or not budget_s > 0:
-        raise UserError("bandwidth probe", f"threads {threads}, repeats {repeats} and budget {budget_s} s",
-                        "give at least one thread, one repeat and a positive budget")
+        raise UserError(
+            "bandwidth probe",
+            f"threads {threads}, repeats {repeats} and budget {budget_s} s",
+            "give at least one thread, one repeat and a positive budget",
+        )
     llc = last_level_cache(allowed_cpus() if cpus is None else cpus, root)
     sets = working_sets(llc, threads, available_memory() if available_bytes is None else available_bytes)
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bandwidth") as pool:
         dram, dram_runs = copy_bandwidth(sets.dram_bytes, threads, repeats, budget_s * 2 / 3, pool)
-        cache, cache_runs = (copy_bandwidth(sets.cache_bytes, threads, repeats, budget_s / 3, pool)
-                             if sets.cache_bytes else (None, 0))
-    method = (f"numpy copy of host memory in {threads} threads; DRAM: {_size(sets.dram_bytes)} working set "
-              f"({sets.dram_basis}), best of {dram_runs}")
-    method += (f"; cache: {_size(sets.cache_bytes)} working set ({sets.cache_basis}), best of {cache_runs}"
-               if cache is not None else "; cache: not probed (LLC size unknown)")
+        cache, cache_runs = (
+            copy_bandwidth(sets.cache_bytes, threads, repeats, budget_s / 3, pool) if sets.cache_bytes else (None, 0)
+        )
+    method = (
+        f"numpy copy of host memory in {threads} threads; DRAM: {_size(sets.dram_bytes)} working set "
+        f"({sets.dram_basis}), best of {dram_runs}"
+    )
+    method += (
+        f"; cache: {_size(sets.cache_bytes)} working set ({sets.cache_basis}), best of {cache_runs}"
+        if cache is not None
+        else "; cache: not probed (LLC size unknown)"
+    )
     method += "; read+write bytes counted, write-allocate traffic not"
     return MemoryBandwidth(dram, cache, llc, threads, sets.dram_bytes, sets.cache_bytes, method)
 

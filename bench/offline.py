@@ -9,15 +9,15 @@ from bench.engines import engine_class
 from bench.engines.base import Engine
 from bench.engines.starting import interruptible_start
 from bench.errors import UserError
-from bench.secrets import redact
-from bench.inputs.cards import ModelCard
-from bench.inputs.suite import Suite
 from bench.inputs import fit
+from bench.inputs.cards import ModelCard
 from bench.inputs.requests import Request
+from bench.inputs.suite import Suite
 from bench.inputs.workload import WARMUP_OSL, PromptStream, PromptSupply, Workload
 from bench.run.prefix_cache import cache_salt, hit_rate_check, point_salt
 from bench.run.record import PointRecord, PrefillProbe, PrefixCache, Validity
 from bench.run.run import PlannedPoint, SweepResult, SweepRun
+from bench.secrets import redact
 
 
 def point_key(model: str, engine: str, batch_size: int, workload: Workload) -> str:
@@ -26,11 +26,18 @@ def point_key(model: str, engine: str, batch_size: int, workload: Workload) -> s
 
 def plan(suite: Suite) -> list[PlannedPoint]:
     return [
-        PlannedPoint(point_key(model, engine, b, workload),
-                     f"{engine} batch {b}" + ("" if workload is suite.workload else f" {workload.label}"),
-                     {"mode": "offline", "engine": {"name": engine}, "batch_size": b}, model, b, workload)
-        for engine in suite.engines for model in suite.models
-        for workload in suite.workloads if engine in suite.engines_for(workload)
+        PlannedPoint(
+            point_key(model, engine, b, workload),
+            f"{engine} batch {b}" + ("" if workload is suite.workload else f" {workload.label}"),
+            {"mode": "offline", "engine": {"name": engine}, "batch_size": b},
+            model,
+            b,
+            workload,
+        )
+        for engine in suite.engines
+        for model in suite.models
+        for workload in suite.workloads
+        if engine in suite.engines_for(workload)
         for b in suite.batch_sizes_for(workload)
     ]
 
@@ -65,8 +72,9 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                 if not keys:
                     continue
                 # The same engine whichever points are left (a resumed run starts it as the first run did).
-                largest = max(run.fitting(card, list(batch_of)) if engine_name in fit.ESTIMATED_ENGINES
-                              else batch_of.values())
+                largest = max(
+                    run.fitting(card, list(batch_of)) if engine_name in fit.ESTIMATED_ENGINES else batch_of.values()
+                )
                 run.log(f"[{card.name}] starting {engine_name} (max batch {largest})")
                 try:
                     engine = _start_engine(engine_class(engine_name), card, largest, suite)
@@ -112,23 +120,43 @@ class PointMeasurement:
         # Random and lengths prompts share nothing: each request is salted apart, so nothing can hit.
         salt_of_requests = None if workload.cache_aware else cache_salt(key)
         # At least requests_per_batch rounds, and more until the point has lasted min_window_s.
-        prompts = PromptSupply(workload, card.vocab_size, batch_size, workload.min_first_requests(batch_size),
-                               self.suite.min_window_s, salt=salt)
+        prompts = PromptSupply(
+            workload,
+            card.vocab_size,
+            batch_size,
+            workload.min_first_requests(batch_size),
+            self.suite.min_window_s,
+            salt=salt,
+        )
         if self.suite.warmup:
             # Two rounds of the batch, few tokens each: compiles and caches the full-batch shapes and the
             # refill steps that mix prefill with decode.
-            engine.generate(workload.warmup_requests(2 * batch_size, card.vocab_size, salt), WARMUP_OSL, batch_size,
-                            salt=cache_salt(f"{key} warm-up"))
+            engine.generate(
+                workload.warmup_requests(2 * batch_size, card.vocab_size, salt),
+                WARMUP_OSL,
+                batch_size,
+                salt=cache_salt(f"{key} warm-up"),
+            )
 
         counters = getattr(engine, "prefix_cache_counters", lambda: None)
         before = counters()
         with self.run.point_windows() as windows:
-            result = engine.generate(prompts, workload.osl, batch_size, windows.steady,
-                                     timeout_s=self.suite.point_timeout_s, salt=salt_of_requests)
+            result = engine.generate(
+                prompts,
+                workload.osl,
+                batch_size,
+                windows.steady,
+                timeout_s=self.suite.point_timeout_s,
+                salt=salt_of_requests,
+            )
         after = counters()
-        measured = windows.measured(key, "includes batch fill and drain", result.steady_duration_s,
-                                    result.steady_output_tokens,
-                                    "the batch never filled with work still queued (raise requests_per_batch above 1)")
+        measured = windows.measured(
+            key,
+            "includes batch fill and drain",
+            result.steady_duration_s,
+            result.steady_output_tokens,
+            "the batch never filled with work still queued (raise requests_per_batch above 1)",
+        )
         cache = prefix_cache(engine, workload, result, before, after)
         if cache and workload.cache_aware:
             measured.validity = _with_cache_check(measured.validity, cache)
@@ -136,10 +164,20 @@ class PointMeasurement:
         if self.suite.prefill_probe:
             probes = self._prefill_probes(engine, card, key, workload, batch_size, prompts.taken, counters)
         return self.run.record(
-            card, key, "ok",
-            **({} if workload.kind == "random" else {"workload": workload.to_record() | {
-                "isl": round(result.input_tokens / result.num_requests),
-                "osl": round(result.output_tokens / result.num_requests)}}),
+            card,
+            key,
+            "ok",
+            **(
+                {}
+                if workload.kind == "random"
+                else {
+                    "workload": workload.to_record()
+                    | {
+                        "isl": round(result.input_tokens / result.num_requests),
+                        "osl": round(result.output_tokens / result.num_requests),
+                    }
+                }
+            ),
             engine=engine.describe(),
             num_requests=result.num_requests,
             input_tokens=result.input_tokens,
@@ -154,35 +192,56 @@ class PointMeasurement:
             **({"prefix_cache": cache} if cache else {}),
         )
 
-    def _prefill_probes(self, engine: Engine, card: ModelCard, key: str, workload: Workload, batch_size: int,
-                        taken: int, counters) -> dict:
+    def _prefill_probes(
+        self, engine: Engine, card: ModelCard, key: str, workload: Workload, batch_size: int, taken: int, counters
+    ) -> dict:
         """The point's prefill alone (one output token a request), at its batch size: first with every request
         salted apart (nothing cached), then, for cache-aware workloads, the same requests again with their
         blocks now cached. Random workloads probe fresh prompts of their own stream."""
         if workload.cache_aware:
             requests = list(_with_later_turns(islice(workload.requests(card.vocab_size, point_salt(key)), taken)))
         else:
-            requests = list(islice(workload.requests(card.vocab_size, point_salt(key), PromptStream.PREFILL_PROBE),
-                                   taken))
+            requests = list(
+                islice(workload.requests(card.vocab_size, point_salt(key), PromptStream.PREFILL_PROBE), taken)
+            )
         probe_requests = [Request(r.prompt, 1) for r in requests]
-        probes = {"prefill_probe": self._probe(engine, probe_requests, batch_size, cache_salt(f"{key} probe"), counters,
-                                               "same batch size and prompts, one output token each, after the "
-                                               "measured window, every request salted apart: nothing cached")}
+        probes = {
+            "prefill_probe": self._probe(
+                engine,
+                probe_requests,
+                batch_size,
+                cache_salt(f"{key} probe"),
+                counters,
+                "same batch size and prompts, one output token each, after the "
+                "measured window, every request salted apart: nothing cached",
+            )
+        }
         if workload.cache_aware:
             probes["cached_prefill_probe"] = self._probe(
-                engine, probe_requests, batch_size, cache_salt(f"{key} probe"), counters,
-                "the same requests and salts again right after: their whole blocks in the prefix cache")
+                engine,
+                probe_requests,
+                batch_size,
+                cache_salt(f"{key} probe"),
+                counters,
+                "the same requests and salts again right after: their whole blocks in the prefix cache",
+            )
         return probes
 
     @staticmethod
-    def _probe(engine: Engine, requests: list[Request], batch_size: int, salt: str, counters,
-               note: str) -> PrefillProbe:
+    def _probe(
+        engine: Engine, requests: list[Request], batch_size: int, salt: str, counters, note: str
+    ) -> PrefillProbe:
         before = counters()
         timed = engine.generate(requests, 1, batch_size, salt=salt)
         after = counters()
-        return PrefillProbe(osl=1, duration_s=timed.duration_s, input_tokens=timed.input_tokens,
-                            output_tokens=timed.output_tokens, note=note,
-                            cached_tokens=after[1] - before[1] if before and after else None)
+        return PrefillProbe(
+            osl=1,
+            duration_s=timed.duration_s,
+            input_tokens=timed.input_tokens,
+            output_tokens=timed.output_tokens,
+            note=note,
+            cached_tokens=after[1] - before[1] if before and after else None,
+        )
 
 
 def _with_later_turns(requests):
@@ -202,13 +261,17 @@ def prefix_cache(engine: Engine, workload: Workload, result, before, after) -> P
         queries, hits = after[0] - before[0], after[1] - before[1]
     block_size = engine.describe().get("effective", {}).get("block_size")
     return PrefixCache(
-        enabled=True, salted=not workload.cache_aware, queries=queries, hits=hits,
+        enabled=True,
+        salted=not workload.cache_aware,
+        queries=queries,
+        hits=hits,
         hit_rate=hits / queries if queries else None,
         implied_hits=result.implied_hit_tokens,
         implied_hit_rate=result.implied_hit_tokens / result.input_tokens if result.input_tokens else None,
         block_size=block_size,
         source="vLLM engine stats (vllm:prefix_cache_queries and _hits), before and after the point"
-        if queries is not None else "unavailable: this vLLM's engine reports no prefix-cache counters",
+        if queries is not None
+        else "unavailable: this vLLM's engine reports no prefix-cache counters",
     )
 
 

@@ -9,8 +9,9 @@ SECRET_NAME = re.compile(r"(TOKEN|KEY|SECRET|PASSWORD|CREDENTIALS?)$", re.IGNORE
 # Everything between "scheme://" and the last "@" of the authority: user, password (which may hold "@" or ":"),
 # or a bare token used as a user name; never across a quote, so the JSON around a URL stays whole.
 URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s?#\"'\\]+@", re.IGNORECASE)
-URL_KEY_PARAM = re.compile(r"(?P<name>[?&](?:api[_-]?key|key|token|access[_-]?token|secret|sig|signature)=)[^&\s\"']+",
-                           re.IGNORECASE)
+URL_KEY_PARAM = re.compile(
+    r"(?P<name>[?&](?:api[_-]?key|key|token|access[_-]?token|secret|sig|signature)=)[^&\s\"']+", re.IGNORECASE
+)
 MIN_KNOWN_SECRET = 4  # shorter values cannot be told from ordinary text (and are no secret)
 
 _known: set[str] = set()  # values this process knows are secrets (the endpoint's API key), whatever their name

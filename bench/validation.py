@@ -17,7 +17,7 @@ def parse(model: type[BaseModel], data, where: str):
     except ValidationError as e:
         raise as_user_error(e, model, where) from None
     except UserError as e:  # a check across fields names its setting itself; `where` says in what
-        problem, _, fix = str(e)[len(e.field) + 2:].partition("; ")
+        problem, _, fix = str(e)[len(e.field) + 2 :].partition("; ")
         raise UserError(f"{where} {e.field}".strip(), problem, fix) from None
 
 

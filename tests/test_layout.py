@@ -32,8 +32,13 @@ LAYERS = [
     ["bench.errors", "bench.secrets", "bench.validation", "bench.environment", "bench"],
 ]
 # Rooms on one floor stay out of each other's way too.
-APART = [("tokencost.gate", "tokencost.analysis"), ("tokencost.imports", "tokencost.pricing"),
-         ("bench.offline", "bench.serve"), ("bench.inputs", "bench.energy"), ("bench.overhead", "bench.gpu_smoke")]
+APART = [
+    ("tokencost.gate", "tokencost.analysis"),
+    ("tokencost.imports", "tokencost.pricing"),
+    ("bench.offline", "bench.serve"),
+    ("bench.inputs", "bench.energy"),
+    ("bench.overhead", "bench.gpu_smoke"),
+]
 
 
 def module_name(path: Path) -> str:
@@ -82,29 +87,52 @@ def test_every_module_is_in_a_room():
 
 
 def test_rooms_import_only_downwards():
-    upward = sorted(f"{m} -> {i}" for m, targets in GRAPH.items() for i in targets
-                    if floor(i) < floor(m) and not i.startswith(m + "."))
+    upward = sorted(
+        f"{m} -> {i}"
+        for m, targets in GRAPH.items()
+        for i in targets
+        if floor(i) < floor(m) and not i.startswith(m + ".")
+    )
     assert upward == []
 
 
 def test_rooms_on_one_floor_stay_apart():
-    across = sorted(f"{m} -> {i}" for m, targets in GRAPH.items() for i in targets
-                    for a, b in APART if {room(m), room(i)} == {a, b})
+    across = sorted(
+        f"{m} -> {i}" for m, targets in GRAPH.items() for i in targets for a, b in APART if {room(m), room(i)} == {a, b}
+    )
     assert across == []
 
 
 def test_bench_never_imports_tokencost():
-    assert sorted(f"{m} -> {i}" for m, targets in GRAPH.items() if m.startswith("bench")
-                  for i in targets if i.startswith("tokencost")) == []
+    assert (
+        sorted(
+            f"{m} -> {i}"
+            for m, targets in GRAPH.items()
+            if m.startswith("bench")
+            for i in targets
+            if i.startswith("tokencost")
+        )
+        == []
+    )
 
 
-@pytest.mark.parametrize("lower, upper", [
-    ("tokencost.pricing", "tokencost.publish"), ("tokencost.analysis", "tokencost.publish"),
-    ("bench.energy", "bench.engines"), ("bench.run", "bench.engines"),
-])
+@pytest.mark.parametrize(
+    "lower, upper",
+    [
+        ("tokencost.pricing", "tokencost.publish"),
+        ("tokencost.analysis", "tokencost.publish"),
+        ("bench.energy", "bench.engines"),
+        ("bench.run", "bench.engines"),
+    ],
+)
 def test_named_rules(lower, upper):
-    assert [f"{m} -> {i}" for m, targets in GRAPH.items() if room(m).startswith(lower)
-            for i in targets if room(i).startswith(upper)] == []
+    assert [
+        f"{m} -> {i}"
+        for m, targets in GRAPH.items()
+        if room(m).startswith(lower)
+        for i in targets
+        if room(i).startswith(upper)
+    ] == []
 
 
 def test_no_import_circles_even_through_function_level_imports():

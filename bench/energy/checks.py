@@ -33,13 +33,18 @@ def check(
     """
     checks = {}
     power = reading.avg_power_w
-    checks["window_length"] = {"ok": reading.duration_s >= min_window_s, "seconds": round(reading.duration_s, 3),
-                               "minimum_s": min_window_s}
+    checks["window_length"] = {
+        "ok": reading.duration_s >= min_window_s,
+        "seconds": round(reading.duration_s, 3),
+        "minimum_s": min_window_s,
+    }
     floor = 0.5 * idle_power_w if idle_power_w else 0.0
     ceiling = 1.1 * power_limit_w if power_limit_w else None
     checks["power_in_range"] = {
         "ok": None if power is None or ceiling is None else floor <= power <= ceiling,
-        "avg_power_w": power, "floor_w": floor, "ceiling_w": ceiling,
+        "avg_power_w": power,
+        "floor_w": floor,
+        "ceiling_w": ceiling,
     }
     sampled = reading.sampled_avg_power_w
     agree = None
@@ -47,7 +52,11 @@ def check(
         agree = abs(power - sampled) / power <= 0.10
     checks["counter_vs_sampled"] = {"ok": agree, "counter_w": power, "sampled_w": sampled, "tolerance": 0.10}
     temperatures = [s.temperature_c for s in samples if s.temperature_c is not None]
-    checks["temperature_c"] = {"ok": None, "min": min(temperatures, default=None), "max": max(temperatures, default=None)}
+    checks["temperature_c"] = {
+        "ok": None,
+        "min": min(temperatures, default=None),
+        "max": max(temperatures, default=None),
+    }
     checks["throttling"] = throttling(samples)
     checks["other_processes"] = (other_processes or ProcessCheck(True)).as_check()
     return checks | (extra or {})
@@ -65,5 +74,10 @@ def throttling(samples: list[Sample]) -> dict:
         if share:
             fractions[name] = round(share, 4)
     reasons = sorted(fractions)
-    return {"ok": not set(reasons) - INFORMATIONAL, "reasons": reasons, "fractions": fractions,
-            "samples_read": len(read), "note": None}
+    return {
+        "ok": not set(reasons) - INFORMATIONAL,
+        "reasons": reasons,
+        "fractions": fractions,
+        "samples_read": len(read),
+        "note": None,
+    }

@@ -35,8 +35,9 @@ class NodeMeter:
         by_uuid = {d.uuid: d for d in gpus.all_gpus()}
         missing = [u for u in gpu_uuids if u not in by_uuid]
         if missing:
-            raise ValueError(f"NVML on {socket.gethostname()} has no GPU {missing[0]} (it has: "
-                             f"{', '.join(by_uuid) or 'none'})")
+            raise ValueError(
+                f"NVML on {socket.gethostname()} has no GPU {missing[0]} (it has: {', '.join(by_uuid) or 'none'})"
+            )
         self.devices = [by_uuid[u] for u in gpu_uuids]
         self.meter = make_meter(self.devices, watts_per_vcpu)
         self.running = False
@@ -68,8 +69,11 @@ class NodeMeter:
     def where(self) -> dict:
         import ray
 
-        return {"node_id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address(),
-                "hostname": socket.gethostname()}
+        return {
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "ip": ray.util.get_node_ip_address(),
+            "hostname": socket.gethostname(),
+        }
 
 
 class NodeLost(RuntimeError):
@@ -78,9 +82,11 @@ class NodeLost(RuntimeError):
     def __init__(self, node: dict, what: str, cause: BaseException):
         self.node, self.what = node, what
         said = (str(cause).strip().splitlines() or [""])[0][:200]
-        super().__init__(f"Ray node {node.get('node_id', '?')} ({node.get('ip', '?')}, {node.get('hostname', '?')}) "
-                         f"did not answer the energy meter's {what} ({type(cause).__name__}: {said}); the "
-                         "engine's energy on that node cannot be measured")
+        super().__init__(
+            f"Ray node {node.get('node_id', '?')} ({node.get('ip', '?')}, {node.get('hostname', '?')}) "
+            f"did not answer the energy meter's {what} ({type(cause).__name__}: {said}); the "
+            "engine's energy on that node cannot be measured"
+        )
 
 
 class ClusterMeter(Meter):
@@ -97,8 +103,7 @@ class ClusterMeter(Meter):
         self.ray = ray
         self.nodes = list(nodes)
         self.timeout_s = timeout_s
-        self.lost_errors = tuple(getattr(ray.exceptions, name) for name in LOST_ERRORS
-                                 if hasattr(ray.exceptions, name))
+        self.lost_errors = tuple(getattr(ray.exceptions, name) for name in LOST_ERRORS if hasattr(ray.exceptions, name))
         self.places = [{} for _ in self.nodes]  # where each node is, for NodeLost: unknown until where() answers
         self.places = self._all("where")
         self.details = self._all("describe")
@@ -125,8 +130,12 @@ class ClusterMeter(Meter):
         return answers
 
     def describe(self) -> dict:
-        return {"meter": "ray-nodes", "method": self.method, "boundary": self.boundary,
-                "nodes": [d | p for d, p in zip(self.details, self.places)]}
+        return {
+            "meter": "ray-nodes",
+            "method": self.method,
+            "boundary": self.boundary,
+            "nodes": [d | p for d, p in zip(self.details, self.places)],
+        }
 
     def start(self) -> None:
         self._all("start")
@@ -168,9 +177,14 @@ class ClusterMeter(Meter):
         if len(set(methods)) > 1:
             flags.append("mixed-methods")
         return EnergyReading(
-            _common(methods, UNMEASURED), _common([r.boundary for r in readings]), duration, energy,
+            _common(methods, UNMEASURED),
+            _common([r.boundary for r in readings]),
+            duration,
+            energy,
             energy / duration if energy is not None and duration > 0 else None,
-            self._basis(readings, skew), [j for r in readings for j in r.per_device_j], flags,
+            self._basis(readings, skew),
+            [j for r in readings for j in r.per_device_j],
+            flags,
             None if any(s is None for s in sampled) else sum(sampled),
             [self._node_entry(place, details, r) for place, details, r in zip(self.places, self.details, readings)],
             skew,
@@ -178,17 +192,29 @@ class ClusterMeter(Meter):
 
     @staticmethod
     def _node_entry(place: dict, details: dict, r: EnergyReading) -> dict:
-        return {**place, "method": r.method, "boundary": r.boundary, "energy_j": r.energy_j,
-                "duration_s": r.duration_s, "per_device_j": r.per_device_j, "gpus": len(details.get("gpus", [])),
-                "flags": r.flags}
+        return {
+            **place,
+            "method": r.method,
+            "boundary": r.boundary,
+            "energy_j": r.energy_j,
+            "duration_s": r.duration_s,
+            "per_device_j": r.per_device_j,
+            "gpus": len(details.get("gpus", [])),
+            "flags": r.flags,
+        }
 
     def _basis(self, readings: list[EnergyReading], skew: float) -> str:
         bases = [r.basis for r in readings]
-        each = bases[0] if len(set(bases)) == 1 else "; ".join(
-            f"{p.get('ip') or p.get('node_id')}: {b}" for p, b in zip(self.places, bases))
-        return (f"summed over {len(readings)} node(s), each node's own counters differenced over its own clock; "
-                f"window edges within {skew:.3g} s of the driver's (half the longest snapshot round trip); "
-                f"each node: {each}")
+        each = (
+            bases[0]
+            if len(set(bases)) == 1
+            else "; ".join(f"{p.get('ip') or p.get('node_id')}: {b}" for p, b in zip(self.places, bases))
+        )
+        return (
+            f"summed over {len(readings)} node(s), each node's own counters differenced over its own clock; "
+            f"window edges within {skew:.3g} s of the driver's (half the longest snapshot round trip); "
+            f"each node: {each}"
+        )
 
     def samples(self, t0: float, t1: float) -> list[Sample]:
         """None: each node's sampler keeps its samples on its own clock, which this process's window does not

@@ -50,8 +50,14 @@ class Finding:
 def probe_torch(env=None, timeout_s: float = TORCH_TIMEOUT_S) -> dict:
     """torch's version, its CUDA build and what it sees, from a child process; {"error": why} when it cannot say."""
     try:
-        out = subprocess.run([sys.executable, "-c", TORCH_PROBE], capture_output=True, text=True, check=False,
-                             timeout=timeout_s, env=None if env is None else dict(env))
+        out = subprocess.run(
+            [sys.executable, "-c", TORCH_PROBE],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout_s,
+            env=None if env is None else dict(env),
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"importing torch took over {timeout_s:g} s"}
     if out.returncode != 0:
@@ -70,8 +76,9 @@ def python_header() -> Path:
     return Path(sysconfig.get_paths()["include"]) / "Python.h"
 
 
-def diagnose(gpu_count: int = 1, env=None, torch_probe=None, which=None, header: Path | None = None,
-             bandwidth=None) -> list[Finding]:
+def diagnose(
+    gpu_count: int = 1, env=None, torch_probe=None, which=None, header: Path | None = None, bandwidth=None
+) -> list[Finding]:
     """Findings for an engine of `gpu_count` GPUs (tensor x pipeline x data parallel) under `env`.
 
     torch_probe, which, header and bandwidth stand in for the torch child process, shutil.which, Python.h and
@@ -91,8 +98,9 @@ def diagnose(gpu_count: int = 1, env=None, torch_probe=None, which=None, header:
     zones, why = rapl_zones()
     findings.append(Finding("RAPL (CPU energy)", f"{len(zones)} package zone(s) readable" if zones else why))
     findings.append(Finding("memory bandwidth", (bandwidth or memory_bandwidth.measure)().summary()))
-    findings.append(Finding("energy method", f"{meter.method} (boundary {meter.boundary}): "
-                                             f"{METHOD_REASONS[meter.method]}"))
+    findings.append(
+        Finding("energy method", f"{meter.method} (boundary {meter.boundary}): {METHOD_REASONS[meter.method]}")
+    )
     return findings
 
 
@@ -124,8 +132,7 @@ def _torch(probe: dict, driver: str | None) -> list[Finding]:
     version, cuda = probe["torch"], probe["cuda"]
     if cuda is None:
         return [Finding("torch", f"{version} is a CPU build: no CUDA", False)]
-    sees = (f"CUDA available, {probe['devices']} device(s)" if probe["available"]
-            else "CUDA NOT available to torch")
+    sees = f"CUDA available, {probe['devices']} device(s)" if probe["available"] else "CUDA NOT available to torch"
     found = [Finding("torch", f"{version} built for CUDA {cuda}; {sees}", bool(probe["available"]))]
     needed = MIN_DRIVER.get(int(cuda.split(".")[0]))
     if driver is None or needed is None:
@@ -133,9 +140,15 @@ def _torch(probe: dict, driver: str | None) -> list[Finding]:
     if int(driver.split(".")[0]) >= needed:
         found.append(Finding("driver for CUDA", f"driver {driver} runs CUDA {cuda} (needs >= {needed})", True))
     else:
-        found.append(Finding("driver for CUDA", f"driver {driver} is too old for torch's CUDA {cuda}, which needs "
-                             f"driver >= {needed}: upgrade the driver, or install torch and vLLM built for an "
-                             "older CUDA (e.g. their +cu129 builds)", False))
+        found.append(
+            Finding(
+                "driver for CUDA",
+                f"driver {driver} is too old for torch's CUDA {cuda}, which needs "
+                f"driver >= {needed}: upgrade the driver, or install torch and vLLM built for an "
+                "older CUDA (e.g. their +cu129 builds)",
+                False,
+            )
+        )
     return found
 
 
@@ -144,8 +157,12 @@ def _engine_gpus(gpu_count: int, env, findings: list[Finding]) -> list:
     devices = gpus.all_gpus()
     findings.append(Finding("GPUs found", str(len(devices))))
     for info in gpus.describe(devices):
-        findings.append(Finding(f"GPU {info['nvml_index']}", f"{info['name']} {info['uuid']} bus "
-                                f"{info['pci_bus_id']}, power limit {info['power_limit_w']} W"))
+        findings.append(
+            Finding(
+                f"GPU {info['nvml_index']}",
+                f"{info['name']} {info['uuid']} bus {info['pci_bus_id']}, power limit {info['power_limit_w']} W",
+            )
+        )
     if not devices:
         findings.append(Finding("engine GPUs", "none: NVML sees no GPU", False))
         return []
@@ -156,8 +173,14 @@ def _engine_gpus(gpu_count: int, env, findings: list[Finding]) -> list:
         findings.append(Finding("engine GPUs", str(e), False))
         return []
     visible = len(chosen.engine) + len(chosen.idle)
-    findings.append(Finding("engine GPUs", f"{len(chosen.engine)} of {visible} visible "
-                            f"({', '.join(d.uuid for d in chosen.engine)}); idle: {len(chosen.idle)}", True))
+    findings.append(
+        Finding(
+            "engine GPUs",
+            f"{len(chosen.engine)} of {visible} visible "
+            f"({', '.join(d.uuid for d in chosen.engine)}); idle: {len(chosen.idle)}",
+            True,
+        )
+    )
     total = gpus.memory_bytes(chosen.engine)
     findings.append(Finding("GPU memory", f"{total // 2**20} MiB per engine GPU" if total else "not readable"))
     return chosen.engine
@@ -173,22 +196,38 @@ def _energy_counter(meter: NvmlMeter) -> list[Finding]:
 def _power(meter: NvmlMeter) -> list[Finding]:
     """One power sample per engine GPU: the figure energy would integrate, where it came from, and the fields."""
     meter.sampler.sample_once()
-    found = [Finding("power", f"{s.gpu}: power_w {s.power_w} W from {s.power_source} ({s.power_scope} scope); "
-                              f"instant {s.power_instant_w} W, average {s.power_average_w} W")
-             for s in meter.sampler.samples]
+    found = [
+        Finding(
+            "power",
+            f"{s.gpu}: power_w {s.power_w} W from {s.power_source} ({s.power_scope} scope); "
+            f"instant {s.power_instant_w} W, average {s.power_average_w} W",
+        )
+        for s in meter.sampler.samples
+    ]
     return found + [Finding(f"not readable: {what}", error) for what, error in meter.sampler.errors.items()]
 
 
 def _build_tools(which, header: Path) -> list[Finding]:
     """Triton compiles C against Python.h at run time, for vLLM's torch.compile and fused-MoE kernels."""
     compiler = next(((name, path) for name in ("cc", "gcc") if (path := which(name))), None)
-    found = [Finding("C compiler", f"{compiler[0]}: {compiler[1]}", True) if compiler else
-             Finding("C compiler", "no cc or gcc on PATH: Triton compiles C at run time for vLLM's torch.compile "
-                     "and fused MoE (install build-essential)", False)]
+    found = [
+        Finding("C compiler", f"{compiler[0]}: {compiler[1]}", True)
+        if compiler
+        else Finding(
+            "C compiler",
+            "no cc or gcc on PATH: Triton compiles C at run time for vLLM's torch.compile "
+            "and fused MoE (install build-essential)",
+            False,
+        )
+    ]
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    found.append(Finding("Python.h", str(header), True) if header.is_file() else
-                 Finding("Python.h", f"{header} is missing: Triton's C build includes it "
-                         f"(install python{version}-dev)", False))
+    found.append(
+        Finding("Python.h", str(header), True)
+        if header.is_file()
+        else Finding(
+            "Python.h", f"{header} is missing: Triton's C build includes it (install python{version}-dev)", False
+        )
+    )
     return found
 
 

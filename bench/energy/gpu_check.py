@@ -73,14 +73,20 @@ def main(argv=None) -> int:
         ]
     finally:
         meter.stop()
-    result = {"gpus": gpus.describe(devices), "meter": meter.describe(), "phases": rows,
-              "sampler_errors": meter.sampler.errors}
+    result = {
+        "gpus": gpus.describe(devices),
+        "meter": meter.describe(),
+        "phases": rows,
+        "sampler_errors": meter.sampler.errors,
+    }
     print(f"{'phase':<18} {'s':>6} {'counter J':>10} {'sampled J':>10} {'ratio':>6} {'avg W':>7}  temp C")
     for r in rows:
         ratio = f"{r['counter_over_sampled']:.3f}" if r["counter_over_sampled"] else "n/a"
-        print(f"{r['phase']:<18} {r['seconds']:>6} {r['counter_j'] or float('nan'):>10.1f} "
-              f"{r['sampled_j'] or float('nan'):>10.1f} {ratio:>6} {r['avg_power_w'] or float('nan'):>7.1f}  "
-              f"{r['temperature_c'][0]}-{r['temperature_c'][1]}")
+        print(
+            f"{r['phase']:<18} {r['seconds']:>6} {r['counter_j'] or float('nan'):>10.1f} "
+            f"{r['sampled_j'] or float('nan'):>10.1f} {ratio:>6} {r['avg_power_w'] or float('nan'):>7.1f}  "
+            f"{r['temperature_c'][0]}-{r['temperature_c'][1]}"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))

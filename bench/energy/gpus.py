@@ -43,7 +43,8 @@ def official_pynvml():
         official = None
     if official is None or Path(pynvml.__file__).resolve() != official:
         raise UserError(
-            "pynvml", f"the module at {pynvml.__file__} is not NVIDIA's nvidia-ml-py",
+            "pynvml",
+            f"the module at {pynvml.__file__} is not NVIDIA's nvidia-ml-py",
             "pip uninstall pynvml && pip install --force-reinstall nvidia-ml-py",
         )
     _checked_module = pynvml
@@ -71,10 +72,15 @@ def all_gpus() -> list[GpuDevice]:
     devices = []
     for i in range(pynvml.nvmlDeviceGetCount()):
         h = pynvml.nvmlDeviceGetHandleByIndex(i)
-        devices.append(GpuDevice(
-            h, i, nvml_text(pynvml.nvmlDeviceGetUUID(h)), nvml_text(pynvml.nvmlDeviceGetName(h)),
-            nvml_text(pynvml.nvmlDeviceGetPciInfo(h).busId),
-        ))
+        devices.append(
+            GpuDevice(
+                h,
+                i,
+                nvml_text(pynvml.nvmlDeviceGetUUID(h)),
+                nvml_text(pynvml.nvmlDeviceGetName(h)),
+                nvml_text(pynvml.nvmlDeviceGetPciInfo(h).busId),
+            )
+        )
     return devices
 
 
@@ -99,9 +105,11 @@ def cuda_order(devices: list[GpuDevice], env) -> list[GpuDevice]:
     if order not in ("PCI_BUS_ID", "FASTEST_FIRST"):
         raise UserError("CUDA_DEVICE_ORDER", f"{order!r} is not an order CUDA knows", "use PCI_BUS_ID")
     if order == "FASTEST_FIRST" and len({d.name for d in devices}) > 1:
-        raise UserError("CUDA_DEVICE_ORDER", "GPUs of different models are numbered fastest-first by CUDA, "
-                        "an order NVML cannot reproduce", "set CUDA_DEVICE_ORDER=PCI_BUS_ID, or give GPU UUIDs "
-                        "in CUDA_VISIBLE_DEVICES")
+        raise UserError(
+            "CUDA_DEVICE_ORDER",
+            "GPUs of different models are numbered fastest-first by CUDA, an order NVML cannot reproduce",
+            "set CUDA_DEVICE_ORDER=PCI_BUS_ID, or give GPU UUIDs in CUDA_VISIBLE_DEVICES",
+        )
     return by_bus
 
 
@@ -132,12 +140,14 @@ def visible_gpus(env=None) -> list[GpuDevice]:
         else:
             break  # CUDA ignores the rest of the list after an invalid entry (-1 hides every GPU)
         if device in chosen:
-            raise UserError("CUDA_VISIBLE_DEVICES", f"{visible!r} names {device.uuid} twice",
-                            "name each GPU once")
+            raise UserError("CUDA_VISIBLE_DEVICES", f"{visible!r} names {device.uuid} twice", "name each GPU once")
         chosen.append(device)
     if not chosen:
-        raise UserError("CUDA_VISIBLE_DEVICES", f"{visible!r} leaves none of this machine's {len(devices)} "
-                        "GPUs visible", "name GPUs by index or UUID (nvidia-smi -L), or unset it")
+        raise UserError(
+            "CUDA_VISIBLE_DEVICES",
+            f"{visible!r} leaves none of this machine's {len(devices)} GPUs visible",
+            "name GPUs by index or UUID (nvidia-smi -L), or unset it",
+        )
     return chosen
 
 
@@ -151,8 +161,11 @@ def engine_gpus(count: int, env=None) -> GpuSet:
     if not visible:
         return GpuSet([], [])
     if count > len(visible):
-        raise UserError("engine parallelism", f"the engine needs {count} GPUs and {len(visible)} are visible",
-                        "lower tensor/pipeline/data_parallel_size, or make more GPUs visible (CUDA_VISIBLE_DEVICES)")
+        raise UserError(
+            "engine parallelism",
+            f"the engine needs {count} GPUs and {len(visible)} are visible",
+            "lower tensor/pipeline/data_parallel_size, or make more GPUs visible (CUDA_VISIBLE_DEVICES)",
+        )
     engine = visible[:count]
     for d in engine:
         if in_mig_mode(d):
@@ -173,8 +186,11 @@ def _refuse_numbering_with_mig(devices: list[GpuDevice]) -> None:
     """CUDA numbers a GPU in MIG mode by its slices, not as one device, so indices no longer match NVML's GPUs."""
     mig = [d.uuid for d in devices if in_mig_mode(d)]
     if mig:
-        raise UserError("CUDA_VISIBLE_DEVICES", f"{mig[0]} is in MIG mode, which changes how CUDA numbers GPUs",
-                        "name the GPUs to use by UUID (nvidia-smi -L), or disable MIG (nvidia-smi -mig 0)")
+        raise UserError(
+            "CUDA_VISIBLE_DEVICES",
+            f"{mig[0]} is in MIG mode, which changes how CUDA numbers GPUs",
+            "name the GPUs to use by UUID (nvidia-smi -L), or disable MIG (nvidia-smi -mig 0)",
+        )
 
 
 def memory_bytes(devices: list[GpuDevice]) -> int | None:
@@ -188,7 +204,8 @@ def memory_bytes(devices: list[GpuDevice]) -> int | None:
 
 def _refuse_mig(which: str):
     raise UserError(
-        "CUDA_VISIBLE_DEVICES", f"{which} is (or has) a MIG slice: NVML energy counts the whole GPU, not a slice",
+        "CUDA_VISIBLE_DEVICES",
+        f"{which} is (or has) a MIG slice: NVML energy counts the whole GPU, not a slice",
         "measure on whole GPUs with MIG disabled (nvidia-smi -mig 0)",
     )
 
@@ -201,8 +218,13 @@ def describe(devices: list[GpuDevice]) -> list[dict]:
     driver = nvml_text(pynvml.nvmlSystemGetDriverVersion())
     info = []
     for d in devices:
-        entry = {"name": d.name, "uuid": d.uuid, "pci_bus_id": d.pci_bus_id, "nvml_index": d.nvml_index,
-                 "driver": driver}
+        entry = {
+            "name": d.name,
+            "uuid": d.uuid,
+            "pci_bus_id": d.pci_bus_id,
+            "nvml_index": d.nvml_index,
+            "driver": driver,
+        }
         for key, call in (
             ("power_limit_w", lambda h: pynvml.nvmlDeviceGetPowerManagementLimit(h) / 1000.0),
             ("max_sm_clock_mhz", lambda h: pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM)),

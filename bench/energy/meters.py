@@ -111,8 +111,13 @@ class NvmlMeter(Meter):
         return "nvml-counter" if all(self.counter_supported) else "nvml-sampled"
 
     def describe(self) -> dict:
-        return {"meter": "nvml", "method": self.method, "gpus": [d.uuid for d in self.devices],
-                "counter_supported": self.counter_supported, "sample_interval_s": self.sampler.interval_s}
+        return {
+            "meter": "nvml",
+            "method": self.method,
+            "gpus": [d.uuid for d in self.devices],
+            "counter_supported": self.counter_supported,
+            "sample_interval_s": self.sampler.interval_s,
+        }
 
     def start(self) -> None:
         self.sampler.start()
@@ -145,9 +150,17 @@ class NvmlMeter(Meter):
         ]
         if all(j is not None and j > 0 for j in per_device):
             energy = sum(per_device)
-            return EnergyReading("nvml-counter", "gpu", duration, energy, energy / duration,
-                                 f"NVML total-energy counter difference summed over {len(per_device)} GPU(s)",
-                                 per_device, flags, sampled_w)
+            return EnergyReading(
+                "nvml-counter",
+                "gpu",
+                duration,
+                energy,
+                energy / duration,
+                f"NVML total-energy counter difference summed over {len(per_device)} GPU(s)",
+                per_device,
+                flags,
+                sampled_w,
+            )
         if any(j is None for j in per_device):
             flags.append("counter-unavailable")
         if any(j is not None and j <= 0 for j in per_device):
@@ -156,12 +169,18 @@ class NvmlMeter(Meter):
         energy = self.sampler.energy_j(start.t, end.t)
         if energy is None:
             flags.append("no-power-samples")
-        return EnergyReading("nvml-sampled", "gpu", duration, energy,
-                             energy / duration if energy is not None and duration > 0 else None,
-                             f"{self.sampler.power_basis(start.t, end.t)} sampled every {self.sampler.interval_s:g} s, "
-                             f"integrated over time, summed over {len(self.devices)} GPU(s)",
-                             [None] * len(per_device), flags, sampled_w)
-
+        return EnergyReading(
+            "nvml-sampled",
+            "gpu",
+            duration,
+            energy,
+            energy / duration if energy is not None and duration > 0 else None,
+            f"{self.sampler.power_basis(start.t, end.t)} sampled every {self.sampler.interval_s:g} s, "
+            f"integrated over time, summed over {len(self.devices)} GPU(s)",
+            [None] * len(per_device),
+            flags,
+            sampled_w,
+        )
 
 
 class RaplMeter(Meter):
@@ -186,10 +205,16 @@ class RaplMeter(Meter):
         per_zone = [((b - a) % r) / 1e6 for a, b, r in zip(start.counters, end.counters, self.ranges)]
         energy = sum(per_zone)
         flags = [] if energy > 0 else ["counter-window-too-short"]
-        return EnergyReading("rapl", "cpu", duration, energy if energy > 0 else None,
-                             energy / duration if energy > 0 and duration > 0 else None,
-                             f"RAPL package counters of {len(self.zones)} socket(s)", per_zone, flags)
-
+        return EnergyReading(
+            "rapl",
+            "cpu",
+            duration,
+            energy if energy > 0 else None,
+            energy / duration if energy > 0 and duration > 0 else None,
+            f"RAPL package counters of {len(self.zones)} socket(s)",
+            per_zone,
+            flags,
+        )
 
 
 def rapl_zones(root: Path = RAPL_ROOT) -> tuple[list[Path], str]:
@@ -222,8 +247,12 @@ class CpuEstimateMeter(Meter):
         self.why = why
 
     def describe(self) -> dict:
-        return {"meter": "cpu-estimate", "vcpus": self.vcpus, "watts_per_vcpu": self.watts_per_vcpu,
-                "why_not_measured": self.why}
+        return {
+            "meter": "cpu-estimate",
+            "vcpus": self.vcpus,
+            "watts_per_vcpu": self.watts_per_vcpu,
+            "why_not_measured": self.why,
+        }
 
     def snapshot(self) -> Snapshot:
         return Snapshot(time.perf_counter(), tuple(psutil.cpu_times()))

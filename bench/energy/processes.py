@@ -14,8 +14,9 @@ from bench.energy.gpus import GpuDevice, official_pynvml
 PROC = Path("/proc")
 # The host's (initial) PID namespace has this fixed inode number (PROC_PID_INIT_INO, Linux >= 3.8).
 INIT_PID_NAMESPACE_INODE = 0xEFFFFFFC
-NAMESPACE_NOTE = ("in a PID namespace: NVML reports host PIDs, so our own cannot be told apart; "
-                  "run the container with --pid=host")
+NAMESPACE_NOTE = (
+    "in a PID namespace: NVML reports host PIDs, so our own cannot be told apart; run the container with --pid=host"
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class ProcessCheck:
         return {"ok": self.ok, "processes": self.processes, "note": self.note}
 
 
-def in_pid_namespace(status_path: Path = PROC / "self" / "status", ns_path: Path = PROC / "self" / "ns" / "pid") -> bool:
+def in_pid_namespace(
+    status_path: Path = PROC / "self" / "status", ns_path: Path = PROC / "self" / "ns" / "pid"
+) -> bool:
     """Whether this process runs in a PID namespace other than the host's.
 
     NSpid lists our PID in each namespace from that of /proc's mount inwards: more than one entry when /proc
@@ -54,8 +57,12 @@ def _none_in_proc(reported: list[dict]) -> bool:
     return bool(reported) and not any((PROC / str(p["pid"])).exists() for p in reported)
 
 
-def other_processes(devices: list[GpuDevice], own_pids: set[int], status_path: Path = PROC / "self" / "status",
-                    ns_path: Path = PROC / "self" / "ns" / "pid") -> ProcessCheck:
+def other_processes(
+    devices: list[GpuDevice],
+    own_pids: set[int],
+    status_path: Path = PROC / "self" / "status",
+    ns_path: Path = PROC / "self" / "ns" / "pid",
+) -> ProcessCheck:
     """Compute processes on `devices` that are not in `own_pids` (this process and its children)."""
     pynvml = official_pynvml()
     reported, unlisted = [], []

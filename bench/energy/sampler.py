@@ -147,8 +147,12 @@ class PowerSampler:
         p = self.pynvml
         ids = {"instant": p.NVML_FI_DEV_POWER_INSTANT, "average": p.NVML_FI_DEV_POWER_AVERAGE}
         scope_ids = {"gpu": p.NVML_POWER_SCOPE_GPU, "module": p.NVML_POWER_SCOPE_MODULE}
-        wanted = [(name, scope) for name, settled in plan.scopes.items() if settled != UNSUPPORTED
-                  for scope in ([settled] if settled else ["gpu", "module"])]
+        wanted = [
+            (name, scope)
+            for name, settled in plan.scopes.items()
+            if settled != UNSUPPORTED
+            for scope in ([settled] if settled else ["gpu", "module"])
+        ]
         if not wanted:
             return {}
         try:
@@ -207,7 +211,7 @@ class PowerSampler:
 
     def between(self, t0: float, t1: float) -> list[Sample]:
         with self._lock:
-            return self.samples[bisect_left(self._times, t0):bisect_right(self._times, t1)]
+            return self.samples[bisect_left(self._times, t0) : bisect_right(self._times, t1)]
 
     def power_basis(self, t0: float, t1: float) -> str:
         """What the sampled power of [t0, t1] was, in words: instant power unless a GPU gave only an average."""

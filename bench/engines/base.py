@@ -57,7 +57,14 @@ class Engine(Protocol):
 
     def describe(self) -> dict: ...
 
-    def generate(self, prompts: Iterable, osl: int, batch_size: int, window: WindowHooks | None = None,
-                 timeout_s: float | None = None, salt: str | None = None) -> GenerationResult: ...
+    def generate(
+        self,
+        prompts: Iterable,
+        osl: int,
+        batch_size: int,
+        window: WindowHooks | None = None,
+        timeout_s: float | None = None,
+        salt: str | None = None,
+    ) -> GenerationResult: ...
 
     def close(self) -> None: ...

@@ -56,6 +56,7 @@ def _raising_through(handler):
             handler(signum, frame)
         except KeyboardInterrupt as e:
             raise StartInterrupted(*e.args) from None
+
     return handle
 
 
@@ -64,8 +65,11 @@ def _end_children_since(me: psutil.Process, before: set[int]) -> None:
 
     Multiprocessing's resource tracker stays: it ignores SIGTERM, and ends with us once it has cleaned up.
     """
-    started = [p for p in me.children(recursive=True)
-               if p.pid not in before and not _cmdline_has(p, "multiprocessing.resource_tracker")]
+    started = [
+        p
+        for p in me.children(recursive=True)
+        if p.pid not in before and not _cmdline_has(p, "multiprocessing.resource_tracker")
+    ]
     for p in started:
         with contextlib.suppress(psutil.NoSuchProcess):
             p.terminate()

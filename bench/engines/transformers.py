@@ -61,8 +61,13 @@ class TransformersEngine:
         }
 
     def generate(
-        self, prompts: Iterable, osl: int, batch_size: int, window: WindowHooks | None = None,
-        timeout_s: float | None = None, salt: str | None = None,
+        self,
+        prompts: Iterable,
+        osl: int,
+        batch_size: int,
+        window: WindowHooks | None = None,
+        timeout_s: float | None = None,
+        salt: str | None = None,
     ) -> GenerationResult:
         """Static batches of fixed-length prompts (the random workload only); no prefix cache, so `salt` is moot."""
         torch = self.torch
@@ -79,8 +84,15 @@ class TransformersEngine:
             ids = torch.tensor(batch, device=self.device)
             with torch.inference_mode():
                 out = self.model.generate(
-                    ids, attention_mask=torch.ones_like(ids), max_new_tokens=osl, min_new_tokens=osl,
-                    do_sample=True, temperature=SAMPLING.temperature, top_p=SAMPLING.top_p, top_k=0, pad_token_id=0,
+                    ids,
+                    attention_mask=torch.ones_like(ids),
+                    max_new_tokens=osl,
+                    min_new_tokens=osl,
+                    do_sample=True,
+                    temperature=SAMPLING.temperature,
+                    top_p=SAMPLING.top_p,
+                    top_k=0,
+                    pad_token_id=0,
                 )
             if self.device == "cuda":
                 torch.cuda.synchronize()  # window edges must see the GPU's work finished
@@ -97,8 +109,9 @@ class TransformersEngine:
             if timeout_s is not None and time.perf_counter() - start > timeout_s and batch:
                 raise PointTimeout(f"still running after {timeout_s:g} s ({requests} requests done)")
         duration = time.perf_counter() - start
-        return GenerationResult(requests, input_tokens, output_tokens, duration, steady_tokens,
-                                t_close - t_open if t_close else 0.0)
+        return GenerationResult(
+            requests, input_tokens, output_tokens, duration, steady_tokens, t_close - t_open if t_close else 0.0
+        )
 
     def close(self) -> None:
         del self.model

@@ -84,8 +84,13 @@ class VllmOfflineEngine:
         }
 
     def generate(
-        self, prompts: Iterable[Request | list[int]], osl: int, batch_size: int, window: WindowHooks | None = None,
-        timeout_s: float | None = None, salt: str | None = None,
+        self,
+        prompts: Iterable[Request | list[int]],
+        osl: int,
+        batch_size: int,
+        window: WindowHooks | None = None,
+        timeout_s: float | None = None,
+        salt: str | None = None,
     ) -> GenerationResult:
         """Run the requests with at most `batch_size` in flight; each makes exactly its output length
         (`osl` for plain token-id prompts).
@@ -113,8 +118,12 @@ class VllmOfflineEngine:
         def params(length: int) -> SamplingParams:
             if length not in params_for:
                 params_for[length] = SamplingParams(
-                    temperature=SAMPLING.temperature, top_p=SAMPLING.top_p, max_tokens=length, min_tokens=length,
-                    ignore_eos=SAMPLING.ignore_eos, detokenize=False,
+                    temperature=SAMPLING.temperature,
+                    top_p=SAMPLING.top_p,
+                    max_tokens=length,
+                    min_tokens=length,
+                    ignore_eos=SAMPLING.ignore_eos,
+                    detokenize=False,
                     output_kind=RequestOutputKind.DELTA,  # new tokens each step, to count them inside the window
                 )
             return params_for[length]
@@ -190,8 +199,15 @@ class VllmOfflineEngine:
         duration = time.perf_counter() - start
         if not t_close:
             steady_tokens = 0
-        return GenerationResult(finished, input_tokens, output_tokens, duration, steady_tokens,
-                                t_close - t_open if t_close else 0.0, implied)
+        return GenerationResult(
+            finished,
+            input_tokens,
+            output_tokens,
+            duration,
+            steady_tokens,
+            t_close - t_open if t_close else 0.0,
+            implied,
+        )
 
     def close(self) -> None:
         # Ends vLLM's engine-core process now rather than at interpreter exit.
@@ -200,7 +216,6 @@ class VllmOfflineEngine:
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
         del self.llm
-
 
 
 def effective_settings(vllm_config) -> dict:

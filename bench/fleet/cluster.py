@@ -19,8 +19,11 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise UserError("--ray-address", "needs Ray, which is not installed",
-                        "install tokencost-bench[ray] (pip install 'tokencost-bench[ray]')") from None
+        raise UserError(
+            "--ray-address",
+            "needs Ray, which is not installed",
+            "install tokencost-bench[ray] (pip install 'tokencost-bench[ray]')",
+        ) from None
     return ray
 
 
@@ -28,8 +31,11 @@ def check_address(address: str) -> str:
     """A cluster address this machine joins as a Ray driver: host:port or auto. A Ray Client address
     (ray://) is refused: the run directory's writer must run on a node of the cluster, beside the driver."""
     if address.startswith("ray://"):
-        raise UserError("--ray-address", f"{redact(address)} is a Ray Client address, and the run directory "
-                        "must be on a node of the cluster", f"run tokencost on a node of the cluster; {ADDRESS_FIX}")
+        raise UserError(
+            "--ray-address",
+            f"{redact(address)} is a Ray Client address, and the run directory must be on a node of the cluster",
+            f"run tokencost on a node of the cluster; {ADDRESS_FIX}",
+        )
     if address != "auto" and not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", address):
         raise UserError("--ray-address", f"{redact(address)!r} is not a cluster address", ADDRESS_FIX)
     return address
@@ -46,9 +52,11 @@ def connect(address: str):
         ray.init(address=address, log_to_driver=True, logging_level="ERROR", configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as e:
         message = redact(str(e)).strip().splitlines()
-        raise UserError("--ray-address", f"cannot join the Ray cluster at {redact(address)} "
-                        f"({message[0][:200] if message else type(e).__name__})",
-                        f"start it with `ray start --head` on the head node; {ADDRESS_FIX}") from None
+        raise UserError(
+            "--ray-address",
+            f"cannot join the Ray cluster at {redact(address)} ({message[0][:200] if message else type(e).__name__})",
+            f"start it with `ray start --head` on the head node; {ADDRESS_FIX}",
+        ) from None
     for sig, handler in handlers.items():  # Ray's own would end this process at once, before its tasks end theirs
         signal.signal(sig, handler)
     return ray
@@ -59,8 +67,11 @@ def _check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as e:
-        raise UserError("--ray-address", f"nothing answers at {redact(address)} ({e.strerror or e})",
-                        f"start the cluster with `ray start --head` on the head node; {ADDRESS_FIX}") from None
+        raise UserError(
+            "--ray-address",
+            f"nothing answers at {redact(address)} ({e.strerror or e})",
+            f"start the cluster with `ray start --head` on the head node; {ADDRESS_FIX}",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -74,14 +85,26 @@ class Node:
         return all(self.resources.get(name, 0) >= amount for name, amount in demand.items() if amount)
 
     def summary(self) -> dict:
-        return {"node_id": self.node_id, "ip": self.ip, "hostname": self.hostname,
-                "gpus": int(self.resources.get("GPU", 0)),
-                "accelerators": sorted(k.split(":", 1)[1] for k in self.resources if k.startswith("accelerator_type:"))}
+        return {
+            "node_id": self.node_id,
+            "ip": self.ip,
+            "hostname": self.hostname,
+            "gpus": int(self.resources.get("GPU", 0)),
+            "accelerators": sorted(k.split(":", 1)[1] for k in self.resources if k.startswith("accelerator_type:")),
+        }
 
 
 def alive_nodes(ray) -> list[Node]:
-    return [Node(n["NodeID"], n.get("NodeManagerAddress", ""), n.get("NodeManagerHostname", ""),
-                 dict(n.get("Resources") or {})) for n in ray.nodes() if n.get("Alive")]
+    return [
+        Node(
+            n["NodeID"],
+            n.get("NodeManagerAddress", ""),
+            n.get("NodeManagerHostname", ""),
+            dict(n.get("Resources") or {}),
+        )
+        for n in ray.nodes()
+        if n.get("Alive")
+    ]
 
 
 def has_gpus(ray) -> bool:

@@ -38,8 +38,7 @@ class Group:
         from bench.serve.sweep import plan as serve_plan
 
         local = (serve_plan if suite.mode == "serve" else offline_plan)(self.suite(suite))
-        return [PlannedPoint(self.prefix + p.key, p.label, p.fields, p.model, p.in_flight, p.workload)
-                for p in local]
+        return [PlannedPoint(self.prefix + p.key, p.label, p.fields, p.model, p.in_flight, p.workload) for p in local]
 
     def task_gpus(self, suite: Suite, cluster_has_gpus: bool) -> int:
         """GPUs the group's task holds: the engine's on one node. vLLM's Ray backend reserves its own (a
@@ -56,14 +55,21 @@ def plan_groups(suite: Suite, nodes: list[Node]) -> list[Group]:
     """One group per model and accelerator type, each type spelled as the cluster's nodes spell it."""
     if not suite.fleet.accelerators:
         return [Group(model) for model in suite.models]
-    offered = {name.split(":", 1)[1] for node in nodes for name in node.resources
-               if name.startswith(ACCELERATOR_RESOURCE.format(""))}
+    offered = {
+        name.split(":", 1)[1]
+        for node in nodes
+        for name in node.resources
+        if name.startswith(ACCELERATOR_RESOURCE.format(""))
+    }
     spelled = {name.lower(): name for name in offered}
     missing = [a for a in suite.fleet.accelerators if a.lower() not in spelled]
     if missing:
-        raise UserError("fleet.accelerators", f"no node of the Ray cluster is of type {missing[0]} (its nodes offer: "
-                        f"{', '.join(sorted(offered)) or 'no accelerator type'})",
-                        "start a node of that type, or leave it out (--accelerators)")
+        raise UserError(
+            "fleet.accelerators",
+            f"no node of the Ray cluster is of type {missing[0]} (its nodes offer: "
+            f"{', '.join(sorted(offered)) or 'no accelerator type'})",
+            "start a node of that type, or leave it out (--accelerators)",
+        )
     return [Group(model, spelled[a.lower()]) for model in suite.models for a in suite.fleet.accelerators]
 
 
@@ -76,11 +82,17 @@ def check_schedulable(groups: list[Group], suite: Suite, nodes: list[Node], clus
             typed = [n for n in nodes if n.offers(group.resources())]
             total = sum(n.resources.get("GPU", 0) for n in typed)
             if total < suite.engine.gpus:
-                raise UserError("engine.executor", f"{group.name} needs {suite.engine.gpus} GPUs for vLLM's Ray "
-                                f"backend, and the cluster's nodes{' of that type' if group.accelerator else ''} "
-                                f"have {total:g}", "add nodes, or lower tensor/pipeline parallel sizes")
+                raise UserError(
+                    "engine.executor",
+                    f"{group.name} needs {suite.engine.gpus} GPUs for vLLM's Ray "
+                    f"backend, and the cluster's nodes{' of that type' if group.accelerator else ''} "
+                    f"have {total:g}",
+                    "add nodes, or lower tensor/pipeline parallel sizes",
+                )
         elif not any(n.offers(group.resources() | {"GPU": gpus}) for n in nodes):
             where = f"of type {group.accelerator} " if group.accelerator else ""
-            raise UserError("engine.tensor_parallel_size", f"{group.name} needs {gpus} GPUs on one node, and no node "
-                            f"{where}of the Ray cluster has that many", "lower the parallel sizes, or use "
-                            "executor = 'ray' for an engine that spans nodes")
+            raise UserError(
+                "engine.tensor_parallel_size",
+                f"{group.name} needs {gpus} GPUs on one node, and no node {where}of the Ray cluster has that many",
+                "lower the parallel sizes, or use executor = 'ray' for an engine that spans nodes",
+            )

@@ -46,8 +46,9 @@ class NodeShare:
         return {"node_id": self.node_id, "ip": self.ip, "hostname": self.hostname, "gpus": len(self.bundles)}
 
 
-def reserve(ray, gpus: int, resources: dict | None = None, strategy: str = "PACK",
-            timeout_s: float = RESERVE_TIMEOUT_S):
+def reserve(
+    ray, gpus: int, resources: dict | None = None, strategy: str = "PACK", timeout_s: float = RESERVE_TIMEOUT_S
+):
     """A placement group of `gpus` bundles of one GPU and one CPU each (plus `resources`, e.g. an accelerator
     type), ready; or a UserError, with the group removed, when the cluster cannot place it in time."""
     if strategy not in STRATEGIES:
@@ -55,16 +56,22 @@ def reserve(ray, gpus: int, resources: dict | None = None, strategy: str = "PACK
     bundle = {"GPU": 1, "CPU": 1} | (resources or {})
     total = ray.cluster_resources().get("GPU", 0)
     if total < gpus:
-        raise UserError("engine.tensor_parallel_size", f"the engine needs {gpus} GPUs and the Ray cluster has "
-                        f"{total:g}", RESERVE_FIX)
+        raise UserError(
+            "engine.tensor_parallel_size",
+            f"the engine needs {gpus} GPUs and the Ray cluster has {total:g}",
+            RESERVE_FIX,
+        )
     pg = ray.util.placement_group([dict(bundle) for _ in range(gpus)], strategy=strategy)
     ready, _ = ray.wait([pg.ready()], timeout=timeout_s)
     if not ready:
         free = ray.available_resources().get("GPU", 0)
         ray.util.remove_placement_group(pg)
-        raise UserError("engine.tensor_parallel_size", f"{gpus} bundles of {bundle} ({strategy}) could not be "
-                        f"placed on the Ray cluster within {timeout_s:g} s ({free:g} of its {total:g} GPUs free)",
-                        RESERVE_FIX)
+        raise UserError(
+            "engine.tensor_parallel_size",
+            f"{gpus} bundles of {bundle} ({strategy}) could not be "
+            f"placed on the Ray cluster within {timeout_s:g} s ({free:g} of its {total:g} GPUs free)",
+            RESERVE_FIX,
+        )
     return pg
 
 
@@ -76,10 +83,14 @@ def _probe() -> dict:
 
     from bench.energy import gpus
 
-    return {"node_id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address(),
-            "hostname": socket.gethostname(), "gpu_ids": [str(i) for i in ray.get_gpu_ids()],
-            "cuda_visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
-            "gpu_uuids": [d.uuid for d in gpus.visible_gpus()]}
+    return {
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "ip": ray.util.get_node_ip_address(),
+        "hostname": socket.gethostname(),
+        "gpu_ids": [str(i) for i in ray.get_gpu_ids()],
+        "cuda_visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "gpu_uuids": [d.uuid for d in gpus.visible_gpus()],
+    }
 
 
 def probe_bundles(ray, pg, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict]:
@@ -87,8 +98,14 @@ def probe_bundles(ray, pg, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict]:
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     probe = ray.remote(max_retries=0)(_probe)
-    refs = [probe.options(num_gpus=1, num_cpus=0, scheduling_strategy=PlacementGroupSchedulingStrategy(
-        pg, placement_group_bundle_index=i)).remote() for i in range(pg.bundle_count)]
+    refs = [
+        probe.options(
+            num_gpus=1,
+            num_cpus=0,
+            scheduling_strategy=PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=i),
+        ).remote()
+        for i in range(pg.bundle_count)
+    ]
     return ray.get(refs, timeout=timeout_s)
 
 
@@ -97,9 +114,16 @@ def layout(ray, pg, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[NodeShare]:
     by_node: dict[str, list] = {}
     for index, seen in enumerate(probe_bundles(ray, pg, timeout_s)):
         by_node.setdefault(seen["node_id"], []).append((index, seen))
-    return [NodeShare(node_id, found[0][1]["ip"], found[0][1]["hostname"], tuple(i for i, _ in found),
-                      tuple(u for _, seen in found for u in seen["gpu_uuids"]))
-            for node_id, found in by_node.items()]
+    return [
+        NodeShare(
+            node_id,
+            found[0][1]["ip"],
+            found[0][1]["hostname"],
+            tuple(i for i, _ in found),
+            tuple(u for _, seen in found for u in seen["gpu_uuids"]),
+        )
+        for node_id, found in by_node.items()
+    ]
 
 
 def start_node_meters(ray, shares: list[NodeShare], watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU) -> list:
@@ -108,8 +132,12 @@ def start_node_meters(ray, shares: list[NodeShare], watts_per_vcpu: float = DEFA
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     actor = ray.remote(NodeMeter)
-    return [actor.options(num_cpus=0, max_restarts=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
-        share.node_id, soft=False)).remote(list(share.gpu_uuids), watts_per_vcpu) for share in shares]
+    return [
+        actor.options(
+            num_cpus=0, max_restarts=0, scheduling_strategy=NodeAffinitySchedulingStrategy(share.node_id, soft=False)
+        ).remote(list(share.gpu_uuids), watts_per_vcpu)
+        for share in shares
+    ]
 
 
 def hardware(ray, shares: list[NodeShare], meters: list, timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
@@ -125,10 +153,14 @@ def hardware(ray, shares: list[NodeShare], meters: list, timeout_s: float = DEFA
     else:
         accelerator = "GPU (not seen by NVML)"
     where = ", ".join(f"{s.hostname or s.ip} ({len(s.bundles)})" for s in shares)
-    return {"accelerator": accelerator, "accelerator_count": count, "gpus": devices,
-            "nodes": [s.summary() for s in shares],
-            "note": f"one engine across {len(shares)} Ray node(s), GPUs per node: {where}; energy summed over "
-                    "the nodes, each metered on its own clock"}
+    return {
+        "accelerator": accelerator,
+        "accelerator_count": count,
+        "gpus": devices,
+        "nodes": [s.summary() for s in shares],
+        "note": f"one engine across {len(shares)} Ray node(s), GPUs per node: {where}; energy summed over "
+        "the nodes, each metered on its own clock",
+    }
 
 
 def release(ray, pg) -> None:

@@ -31,31 +31,58 @@ from bench.validation import parse
 CANCEL_GRACE_S = 30.0  # an interrupted task's time to end its engine before it is killed
 
 
-def run_fleet(suite: Suite, run_dir: Path, *, address: str, resume: bool = False, watts_per_vcpu: float,
-              log: Callable[[str], None] = print) -> SweepResult:
+def run_fleet(
+    suite: Suite,
+    run_dir: Path,
+    *,
+    address: str,
+    resume: bool = False,
+    watts_per_vcpu: float,
+    log: Callable[[str], None] = print,
+) -> SweepResult:
     """Measure the suite's groups on the cluster at `address`; options as `run_sweep`'s."""
     suite.check()
     for model in suite.models:
         load_card(model)  # a bad card is one line before any task starts
     if suite.mode == "serve" and suite.serve.endpoint:
-        raise UserError("--ray-address", "fans a suite out over a cluster's nodes, and an endpoint is measured "
-                        "from here", "leave out --endpoint, or --ray-address")
+        raise UserError(
+            "--ray-address",
+            "fans a suite out over a cluster's nodes, and an endpoint is measured from here",
+            "leave out --endpoint, or --ray-address",
+        )
     run_dir = Path(run_dir)
     earlier = _earlier_records(suite, run_dir) if resume else []
     if not resume and (run_dir / RUN_FILE).exists():
-        raise UserError("--out", f"{run_dir} already holds a run",
-                        f"give a new directory, or finish that run with --resume {run_dir}")
+        raise UserError(
+            "--out",
+            f"{run_dir} already holds a run",
+            f"give a new directory, or finish that run with --resume {run_dir}",
+        )
     ray = cluster.connect(address)
     try:
         nodes = cluster.alive_nodes(ray)
         gpus = cluster.has_gpus(ray)
         if suite.engine.executor == "ray" and not gpus:
-            raise UserError("engine.executor", "'ray' is vLLM's Ray backend, which runs on CUDA GPUs, and no node "
-                            "of the cluster has one", "use executor = 'default' on a CPU cluster")
+            raise UserError(
+                "engine.executor",
+                "'ray' is vLLM's Ray backend, which runs on CUDA GPUs, and no node of the cluster has one",
+                "use executor = 'default' on a CPU cluster",
+            )
         groups = plan_groups(suite, nodes)
         check_schedulable(groups, suite, nodes, gpus)
-        return _measure(ray, suite, run_dir, groups, earlier, resume=resume, address=address, nodes=nodes,
-                        gpus=gpus, watts_per_vcpu=watts_per_vcpu, log=log)
+        return _measure(
+            ray,
+            suite,
+            run_dir,
+            groups,
+            earlier,
+            resume=resume,
+            address=address,
+            nodes=nodes,
+            gpus=gpus,
+            watts_per_vcpu=watts_per_vcpu,
+            log=log,
+        )
     finally:
         ray.shutdown()
 
@@ -64,11 +91,17 @@ def _earlier_records(suite: Suite, run_dir: Path) -> list[PointRecord]:
     """The ok records of the fleet run being resumed, once its run.json says it is one with these settings."""
     previous = read_run_file(run_dir)
     if "fleet" not in previous:
-        raise UserError("--ray-address", f"{run_dir} was measured on one machine",
-                        f"resume it without --ray-address: tokencost run --resume {run_dir}")
+        raise UserError(
+            "--ray-address",
+            f"{run_dir} was measured on one machine",
+            f"resume it without --ray-address: tokencost run --resume {run_dir}",
+        )
     if run_suite(run_dir, previous) != suite:
-        raise UserError("--resume", "the settings differ from the run's",
-                        "resume without --suite/--models/--batch-sizes/--accelerators, or start a new run")
+        raise UserError(
+            "--resume",
+            "the settings differ from the run's",
+            "resume without --suite/--models/--batch-sizes/--accelerators, or start a new run",
+        )
     return [r for r in read_records(run_dir) if r.ok] if has_records(run_dir) else []
 
 
@@ -76,34 +109,44 @@ def _measure(ray, suite, run_dir, groups, earlier, *, resume, address, nodes, gp
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError("--resume" if resume else "--out", f"{run_dir} cannot be a run directory "
-                        f"({e.strerror or e})", "give a directory this user can write") from None
+        raise UserError(
+            "--resume" if resume else "--out",
+            f"{run_dir} cannot be a run directory ({e.strerror or e})",
+            "give a directory this user can write",
+        ) from None
     _write_run_file(run_dir, suite, resume, address, nodes, groups, watts_per_vcpu)
     done = {r.point for r in earlier}
     planned = {g: g.planned(suite) for g in groups}
     todo = [g for g in groups if any(p.key not in done for p in planned[g]) or suite.serve.capacity]
-    log(f"fleet: {len(nodes)} node(s); {len(todo)} of {len(groups)} group(s) to measure: "
-        + ", ".join(g.name for g in todo))
+    log(
+        f"fleet: {len(nodes)} node(s); {len(todo)} of {len(groups)} group(s) to measure: "
+        + ", ".join(g.name for g in todo)
+    )
     driver_node = ray.get_runtime_context().get_node_id()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    sink = ray.remote(RecordSink).options(
-        num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=False)).remote(str(run_dir))
+    sink = (
+        ray.remote(RecordSink)
+        .options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=False))
+        .remote(str(run_dir))
+    )
     remote = ray.remote(max_calls=1, max_retries=0)(measure_group)  # a fresh worker process for each group
     running, reserved = {}, {}
     waiting = list(todo)
 
     def launch(group: Group) -> None:
-        options = dict(num_gpus=group.task_gpus(suite, gpus), resources=group.resources(),
-                       name=f"tokencost {group.name}")
+        options = dict(
+            num_gpus=group.task_gpus(suite, gpus), resources=group.resources(), name=f"tokencost {group.name}"
+        )
         spanning = None
         if suite.engine.executor == "ray":
             pg, spanning, placed = _span_nodes(ray, suite, group, watts_per_vcpu, log)
             reserved.update({group: pg} if pg else {})
             options |= placed
         mine = [r.to_json() for r in earlier if r.point.startswith(group.prefix) and r.model.name == group.model]
-        ref = remote.options(**options).remote(suite.to_record(), group, run_dir.name, mine, sink, watts_per_vcpu,
-                                               spanning)
+        ref = remote.options(**options).remote(
+            suite.to_record(), group, run_dir.name, mine, sink, watts_per_vcpu, spanning
+        )
         running[ref] = group
 
     # Engines that span nodes reserve their GPUs before their task starts: one at a time, or the second
@@ -125,9 +168,14 @@ def _measure(ray, suite, run_dir, groups, earlier, *, resume, address, nodes, gp
                 continue
             log(f"[{group.name}] done on node {outcome['node_id'][:12]}; its own copy: {outcome['local_dir']}")
             _keep_capacity(run_dir, group, outcome["capacity"])
-            result.start_errors += [UserError("engine", e, "see the group's log above") for e in outcome["start_errors"]]
-            result.failures += [parse(PointRecord, r, "a fleet record") for r in ray.get(sink.arrivals.remote(group.name))
-                                if r["status"] != "ok"]
+            result.start_errors += [
+                UserError("engine", e, "see the group's log above") for e in outcome["start_errors"]
+            ]
+            result.failures += [
+                parse(PointRecord, r, "a fleet record")
+                for r in ray.get(sink.arrivals.remote(group.name))
+                if r["status"] != "ok"
+            ]
     except KeyboardInterrupt:
         _cancel(ray, running, sink)
         raise
@@ -151,21 +199,29 @@ def _span_nodes(ray, suite: Suite, group: Group, watts_per_vcpu: float, log) -> 
     except BaseException:
         placement.release(ray, pg)
         raise
-    log(f"[{group.name}] {suite.engine.gpus} GPUs on {len(shares)} node(s): "
-        + ", ".join(f"{s.hostname or s.ip} x {len(s.gpu_uuids)}" for s in shares))
+    log(
+        f"[{group.name}] {suite.engine.gpus} GPUs on {len(shares)} node(s): "
+        + ", ".join(f"{s.hostname or s.ip} x {len(s.gpu_uuids)}" for s in shares)
+    )
     if suite.mode == "serve":
         # vLLM's server is a process of its own, outside any task's placement group: it reserves its own
         # (PACK, the same strategy) once this one is released, on the node the task runs on first.
         placement.release(ray, pg)
-        hardware["note"] = (f"{hardware.get('note') or ''} vLLM's server reserved its own placement group after "
-                            "tokencost's was released; its GPUs are taken to be the ones metered").strip()
+        hardware["note"] = (
+            f"{hardware.get('note') or ''} vLLM's server reserved its own placement group after "
+            "tokencost's was released; its GPUs are taken to be the ones metered"
+        ).strip()
         strategy = NodeAffinitySchedulingStrategy(shares[0].node_id, soft=False)
         pg = None
     else:
-        strategy = PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=0,
-                                                    placement_group_capture_child_tasks=True)
-    return pg, {"meters": meters, "hardware": hardware}, {"scheduling_strategy": strategy, "num_cpus": 0,
-                                                         "num_gpus": 0, "resources": {}}
+        strategy = PlacementGroupSchedulingStrategy(
+            pg, placement_group_bundle_index=0, placement_group_capture_child_tasks=True
+        )
+    return (
+        pg,
+        {"meters": meters, "hardware": hardware},
+        {"scheduling_strategy": strategy, "num_cpus": 0, "num_gpus": 0, "resources": {}},
+    )
 
 
 def _write_run_file(run_dir, suite, resume, address, nodes, groups, watts_per_vcpu) -> None:
@@ -175,9 +231,14 @@ def _write_run_file(run_dir, suite, resume, address, nodes, groups, watts_per_vc
         run = read_run_file(run_dir)
         run.setdefault("resumed_at", []).append({"at": now(), "fleet": fleet})
     else:
-        run = {"started_at": now(), "run_id": run_dir.name, "suite": suite.to_record(), "fleet": fleet,
-               "meter": {"meter": "per node (each group's node meters itself)", "watts_per_vcpu": watts_per_vcpu},
-               "software": SoftwareInfo(**environment.software()).model_dump()}
+        run = {
+            "started_at": now(),
+            "run_id": run_dir.name,
+            "suite": suite.to_record(),
+            "fleet": fleet,
+            "meter": {"meter": "per node (each group's node meters itself)", "watts_per_vcpu": watts_per_vcpu},
+            "software": SoftwareInfo(**environment.software()).model_dump(),
+        }
     path.write_text(redact(json.dumps(run, indent=2)))
 
 
@@ -191,28 +252,50 @@ def _keep_capacity(run_dir: Path, group: Group, lines: list[str]) -> None:
             f.write(json.dumps(outcome) + "\n")
 
 
-def _lost(ray, sink, suite, run_dir, group: Group, planned: list[PlannedPoint], done: set[str], error,
-          log) -> list[PointRecord]:
+def _lost(
+    ray, sink, suite, run_dir, group: Group, planned: list[PlannedPoint], done: set[str], error, log
+) -> list[PointRecord]:
     """The group's task died (its node was lost, or its worker): its points that sent no record fail."""
     arrived = ray.get(sink.arrivals.remote(group.name))
     sent = {r["point"] for r in arrived}
-    kind = "node-lost" if isinstance(error, ray.exceptions.NodeDiedError) or "node" in str(error).lower() \
+    kind = (
+        "node-lost"
+        if isinstance(error, ray.exceptions.NodeDiedError) or "node" in str(error).lower()
         else "worker-died"
+    )
     message = redact(str(error)).strip().splitlines()
     message = message[0][:300] if message else type(error).__name__
     log(f"[{group.name}] the group's task died ({kind}): {message}")
-    hardware = arrived[-1]["hardware"] if arrived else {
-        "accelerator": group.accelerator or "unknown", "accelerator_count": suite.engine.gpus,
-        "note": "the node was lost before it described its hardware"}
-    context = {"run_id": run_dir.name, "hardware": HardwareInfo(**hardware),
-               "software": SoftwareInfo(**environment.software())}
+    hardware = (
+        arrived[-1]["hardware"]
+        if arrived
+        else {
+            "accelerator": group.accelerator or "unknown",
+            "accelerator_count": suite.engine.gpus,
+            "note": "the node was lost before it described its hardware",
+        }
+    )
+    context = {
+        "run_id": run_dir.name,
+        "hardware": HardwareInfo(**hardware),
+        "software": SoftwareInfo(**environment.software()),
+    }
     card = load_card(group.model)
     failures = []
     for point in planned:
         if point.key in done or point.key in sent:
             continue
-        record = planned_record(context, suite, card, point, "failed", failure=kind, error=message,
-                                error_class=type(error).__name__, finished_at=now())
+        record = planned_record(
+            context,
+            suite,
+            card,
+            point,
+            "failed",
+            failure=kind,
+            error=message,
+            error_class=type(error).__name__,
+            finished_at=now(),
+        )
         ray.get(sink.append.remote(group.name, record.to_json()))
         failures.append(record)
     return failures

@@ -18,8 +18,15 @@ from bench.validation import parse
 LOCAL_ROOT = Path(tempfile.gettempdir()) / "tokencost-fleet"
 
 
-def measure_group(suite_data: dict, group: Group, run_id: str, earlier: list[dict], sink, watts_per_vcpu: float,
-                  spanning: dict | None = None) -> dict:
+def measure_group(
+    suite_data: dict,
+    group: Group,
+    run_id: str,
+    earlier: list[dict],
+    sink,
+    watts_per_vcpu: float,
+    spanning: dict | None = None,
+) -> dict:
     """Measure `group` on this node; `earlier` are the fleet run's ok records of the group (keys as in the
     fleet's directory), which are not measured again. Returns what the node ran on and its capacity lines.
 
@@ -55,11 +62,22 @@ def measure_group(suite_data: dict, group: Group, run_id: str, earlier: list[dic
         os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address  # for vLLM's server, a process of its own
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
     # Ray forwards what the task prints to the driver, prefixed with the task's name (the group).
-    result = sweep(suite, local_dir, watts_per_vcpu=watts_per_vcpu, log=partial(print, flush=True), sink=send,
-                   earlier=tuple(local(r) for r in earlier), **options)
+    result = sweep(
+        suite,
+        local_dir,
+        watts_per_vcpu=watts_per_vcpu,
+        log=partial(print, flush=True),
+        sink=send,
+        earlier=tuple(local(r) for r in earlier),
+        **options,
+    )
     capacity = local_dir / CAPACITY_FILE
-    return {"node_id": node_id, "local_dir": str(local_dir), "start_errors": [str(e) for e in result.start_errors],
-            "capacity": capacity.read_text().splitlines() if capacity.is_file() else []}
+    return {
+        "node_id": node_id,
+        "local_dir": str(local_dir),
+        "start_errors": [str(e) for e in result.start_errors],
+        "capacity": capacity.read_text().splitlines() if capacity.is_file() else [],
+    }
 
 
 def _raise_keyboard_interrupt(signum, frame):

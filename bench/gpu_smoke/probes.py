@@ -97,16 +97,19 @@ def _answer(work, send) -> None:
 
 def nvml_read(uuid: str):
     """What vLLM's forked engine does first: initialise NVML and read a GPU."""
+
     def work():
         import pynvml
 
         pynvml.nvmlInit()
         pynvml.nvmlDeviceGetTotalEnergyConsumption(pynvml.nvmlDeviceGetHandleByUUID(uuid))
+
     return work
 
 
-def fork_probe(sampler, forks: int = FORKS, join_timeout_s: float = JOIN_TIMEOUT_S, max_hangs: int = MAX_HANGS,
-               work=None) -> dict:
+def fork_probe(
+    sampler, forks: int = FORKS, join_timeout_s: float = JOIN_TIMEOUT_S, max_hangs: int = MAX_HANGS, work=None
+) -> dict:
     """Fork children that do `work` (an NVML read) while `sampler` polls NVML in its thread; count hangs."""
     need_gpus(sampler.devices)
     work = work or nvml_read(sampler.devices[0].uuid)
@@ -133,8 +136,14 @@ def fork_probe(sampler, forks: int = FORKS, join_timeout_s: float = JOIN_TIMEOUT
             send.close()
     finally:
         sampler.stop()
-    return {"forks": started, "hangs": hangs, "error_count": len(errors), "errors": errors[:5],
-            "sampler_interval_s": sampler.interval_s, "samples": len(sampler.samples)}
+    return {
+        "forks": started,
+        "hangs": hangs,
+        "error_count": len(errors),
+        "errors": errors[:5],
+        "sampler_interval_s": sampler.interval_s,
+        "samples": len(sampler.samples),
+    }
 
 
 PROBES = {

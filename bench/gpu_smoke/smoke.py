@@ -75,8 +75,11 @@ HARNESS_GPUS = ("-m", PROBES, "harness-gpus")
 PERIOD_PROBE = ("-m", PROBES, "period")
 POWER_PROBE = ("-m", PROBES, "power")
 FORK_PROBE = ("-m", PROBES, "fork")
-TORCH_GPUS = ("-c", "import json, torch; print(json.dumps(['GPU-' + str(torch.cuda.get_device_properties(i).uuid) "
-                    "for i in range(torch.cuda.device_count())]))")
+TORCH_GPUS = (
+    "-c",
+    "import json, torch; print(json.dumps(['GPU-' + str(torch.cuda.get_device_properties(i).uuid) "
+    "for i in range(torch.cuda.device_count())]))",
+)
 
 
 @dataclass
@@ -131,8 +134,9 @@ def judge_update_period(idle: dict, load: dict) -> CheckResult:
     bad = [phase for phase, s in phases.items() if s is None or not low <= s <= high]
     detail = "energy counter changes every " + ", ".join(said)
     if bad:
-        return CheckResult("update-period", FAIL, f"{detail}; outside {low * 1000:g}-{high * 1000:g} ms "
-                                                   f"{' and '.join(bad)}", values)
+        return CheckResult(
+            "update-period", FAIL, f"{detail}; outside {low * 1000:g}-{high * 1000:g} ms {' and '.join(bad)}", values
+        )
     return CheckResult("update-period", PASS, detail, values)
 
 
@@ -142,9 +146,14 @@ def counter_vs_sampled(meter, wait: Callable[[float], None], window_s: float) ->
     wait(window_s)
     end = meter.snapshot()
     reading = meter.reading(start, end)
-    return {"method": reading.method, "seconds": reading.duration_s, "counter_w": reading.avg_power_w,
-            "sampled_w": reading.sampled_avg_power_w, "samples": len(meter.samples(start.t, end.t)),
-            "flags": reading.flags}
+    return {
+        "method": reading.method,
+        "seconds": reading.duration_s,
+        "counter_w": reading.avg_power_w,
+        "sampled_w": reading.sampled_avg_power_w,
+        "samples": len(meter.samples(start.t, end.t)),
+        "flags": reading.flags,
+    }
 
 
 def judge_counter_vs_sampled(found: dict, tolerance: float = POWER_TOLERANCE) -> CheckResult:
@@ -156,8 +165,10 @@ def judge_counter_vs_sampled(found: dict, tolerance: float = POWER_TOLERANCE) ->
     counter_w, sampled_w = round(counter_w, 1), round(sampled_w, 1)  # 0.1 W is finer than any sensor
     ratio = counter_w / sampled_w
     values = found | {"counter_w": counter_w, "sampled_w": sampled_w, "ratio": round(ratio, 4)}
-    detail = (f"under load the counter gives {counter_w:.1f} W and {found['samples']} samples average "
-              f"{sampled_w:.1f} W ({ratio - 1:+.1%})")
+    detail = (
+        f"under load the counter gives {counter_w:.1f} W and {found['samples']} samples average "
+        f"{sampled_w:.1f} W ({ratio - 1:+.1%})"
+    )
     if round(abs(ratio - 1), 4) > tolerance:  # rounded: 315 W against 300 W is 5 %, not 5.000000000000004 %
         return CheckResult(name, FAIL, f"{detail}: more than {tolerance:.0%} apart", values)
     return CheckResult(name, PASS, detail, values)
@@ -165,9 +176,13 @@ def judge_counter_vs_sampled(found: dict, tolerance: float = POWER_TOLERANCE) ->
 
 def mapping_cases(uuids: list[str]) -> dict[str, dict]:
     """CUDA_VISIBLE_DEVICES / CUDA_DEVICE_ORDER cases for a machine whose GPUs are `uuids` in CUDA order."""
-    cases = {"unset": {}, "0": {"CUDA_VISIBLE_DEVICES": "0"}, "uuid": {"CUDA_VISIBLE_DEVICES": uuids[0]},
-             "uuid prefix": {"CUDA_VISIBLE_DEVICES": uuids[0][:12]},
-             "PCI_BUS_ID order": {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}}
+    cases = {
+        "unset": {},
+        "0": {"CUDA_VISIBLE_DEVICES": "0"},
+        "uuid": {"CUDA_VISIBLE_DEVICES": uuids[0]},
+        "uuid prefix": {"CUDA_VISIBLE_DEVICES": uuids[0][:12]},
+        "PCI_BUS_ID order": {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"},
+    }
     if len(uuids) > 1:
         cases |= {"1": {"CUDA_VISIBLE_DEVICES": "1"}, "1,0": {"CUDA_VISIBLE_DEVICES": "1,0"}}
     return cases
@@ -175,18 +190,27 @@ def mapping_cases(uuids: list[str]) -> dict[str, dict]:
 
 def compare_mapping(views: dict[str, dict]) -> CheckResult:
     """PASS when, in every case, the harness's GPU list equals torch's ({"env", "harness", "torch"} per case)."""
-    disagree = [f"{case}: harness {v['harness']} but torch {v['torch']}" for case, v in views.items()
-                if not isinstance(v["harness"], list) or v["harness"] != v["torch"]]
+    disagree = [
+        f"{case}: harness {v['harness']} but torch {v['torch']}"
+        for case, v in views.items()
+        if not isinstance(v["harness"], list) or v["harness"] != v["torch"]
+    ]
     if disagree:
         return CheckResult("gpu-mapping", FAIL, "; ".join(disagree), {"cases": views})
-    return CheckResult("gpu-mapping", PASS, f"bench.energy.gpus and torch agree in all {len(views)} cases: "
-                                            f"{', '.join(views)}", {"cases": views})
+    return CheckResult(
+        "gpu-mapping",
+        PASS,
+        f"bench.energy.gpus and torch agree in all {len(views)} cases: {', '.join(views)}",
+        {"cases": views},
+    )
 
 
 def judge_fork(found: dict) -> CheckResult:
     name, forks, hangs, errors = "fork-safety", found["forks"], found["hangs"], found["error_count"]
-    detail = (f"{forks} forked children read the counter while the sampler polled every "
-              f"{found['sampler_interval_s'] * 1000:g} ms ({found['samples']} samples): {hangs} hung, {errors} failed")
+    detail = (
+        f"{forks} forked children read the counter while the sampler polled every "
+        f"{found['sampler_interval_s'] * 1000:g} ms ({found['samples']} samples): {hangs} hung, {errors} failed"
+    )
     if hangs or errors:
         return CheckResult(name, FAIL, detail + (f" ({'; '.join(found['errors'])})" if errors else ""), found)
     return CheckResult(name, PASS, detail, found)
@@ -201,8 +225,9 @@ def judge_doctor(done: "Done") -> CheckResult:
     if done.returncode == 0:
         return CheckResult("doctor", PASS, f"every GPU-run requirement is met; {method}", values)
     missing = [line.removeprefix("MISSING: ") for line in lines if line.startswith("MISSING: ")]
-    return CheckResult("doctor", FAIL, "; ".join(missing) or f"exit {done.returncode}: {last_line(done.stderr)}",
-                       values)
+    return CheckResult(
+        "doctor", FAIL, "; ".join(missing) or f"exit {done.returncode}: {last_line(done.stderr)}", values
+    )
 
 
 def judge_pytest(done: "Done") -> CheckResult:
@@ -219,16 +244,29 @@ def judge_pytest(done: "Done") -> CheckResult:
 
 def judge_sweep(records: list[dict], expected_points: int, done: "Done") -> CheckResult:
     """PASS when every expected point is ok, measured by the NVML counter, on a GPU the run's hardware lists."""
-    points = [{"point": r["point"], "status": r["status"], "method": (r.get("energy") or {}).get("method"),
-               "duration_s": r.get("duration_s"), "avg_power_w": (r.get("energy") or {}).get("avg_power_w"),
-               "gpus": [g.get("uuid") for g in r["hardware"].get("gpus", [])], "error": r.get("error")}
-              for r in records]
-    values = {"returncode": done.returncode, "points": points, "stdout": done.stdout[-2000:],
-              "stderr": done.stderr[-2000:]}
+    points = [
+        {
+            "point": r["point"],
+            "status": r["status"],
+            "method": (r.get("energy") or {}).get("method"),
+            "duration_s": r.get("duration_s"),
+            "avg_power_w": (r.get("energy") or {}).get("avg_power_w"),
+            "gpus": [g.get("uuid") for g in r["hardware"].get("gpus", [])],
+            "error": r.get("error"),
+        }
+        for r in records
+    ]
+    values = {
+        "returncode": done.returncode,
+        "points": points,
+        "stdout": done.stdout[-2000:],
+        "stderr": done.stderr[-2000:],
+    }
     problems = ["timed out"] if done.timed_out else []
     if len(records) != expected_points:
-        problems.append(f"{len(records)} of {expected_points} points recorded (exit {done.returncode}: "
-                        f"{last_line(done.stderr)})")
+        problems.append(
+            f"{len(records)} of {expected_points} points recorded (exit {done.returncode}: {last_line(done.stderr)})"
+        )
     for p in points:
         if p["status"] != "ok":
             problems.append(f"{p['point']} {p['status']}: {p['error']}")
@@ -239,8 +277,12 @@ def judge_sweep(records: list[dict], expected_points: int, done: "Done") -> Chec
     if problems:
         return CheckResult("transformers-sweep", FAIL, "; ".join(problems), values)
     timings = ", ".join(f"{p['point']} {p['duration_s']:.1f} s at {p['avg_power_w']:.0f} W" for p in points)
-    return CheckResult("transformers-sweep", PASS, f"{len(points)} points ok with nvml-counter energy on "
-                                                   f"{points[0]['gpus'][0]}: {timings}", values)
+    return CheckResult(
+        "transformers-sweep",
+        PASS,
+        f"{len(points)} points ok with nvml-counter energy on {points[0]['gpus'][0]}: {timings}",
+        values,
+    )
 
 
 def last_line(text: str) -> str:
@@ -267,8 +309,15 @@ class Done:
 def run_command(argv: list, env: dict, timeout_s: float) -> Done:
     """Run argv from the repo root in a process group of its own; at the timeout, kill the whole group
     (children it forked would otherwise hold the GPU, or the pipes)."""
-    with subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=env, cwd=REPO, start_new_session=True) as child:
+    with subprocess.Popen(
+        [str(a) for a in argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+    ) as child:
         try:
             out, err = child.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -290,8 +339,13 @@ class Context:
 def child_env(base, extra_paths: list[str] = ()) -> dict:
     """`base` with the repo (and extra_paths) importable and every download switched off."""
     path = [str(REPO), *extra_paths, *([base["PYTHONPATH"]] if base.get("PYTHONPATH") else [])]
-    return dict(base) | {"PYTHONPATH": os.pathsep.join(path), "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
-                         "TRANSFORMERS_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1"}
+    return dict(base) | {
+        "PYTHONPATH": os.pathsep.join(path),
+        "PYTHONUNBUFFERED": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "VLLM_NO_USAGE_STATS": "1",
+    }
 
 
 def child_json(ctx: Context, program: tuple, timeout_s: float, env: dict | None = None) -> dict | list:
@@ -313,11 +367,28 @@ def pydantic_paths(ctx: Context) -> list[str]:
         return []
     wheels = sorted((ctx.repo / ".whl").glob("*.whl"))
     if not wheels:
-        raise CheckSkipped("pydantic is not installed and .whl/ holds no wheels to install it from "
-                           "(see `python -m bench.gpu_smoke --help`)")
+        raise CheckSkipped(
+            "pydantic is not installed and .whl/ holds no wheels to install it from "
+            "(see `python -m bench.gpu_smoke --help`)"
+        )
     target = ctx.work / "site"
-    done = ctx.run([ctx.python, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                    "--target", target, *wheels], ctx.env, 180)
+    done = ctx.run(
+        [
+            ctx.python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            target,
+            *wheels,
+        ],
+        ctx.env,
+        180,
+    )
     if done.returncode != 0:
         raise CheckSkipped(f"pydantic is not installed and installing .whl/ failed: {last_line(done.stderr)}")
     return [str(target)]
@@ -351,13 +422,18 @@ def check_mapping(ctx: Context, timeout_s: float) -> CheckResult:
     uuids = view(TORCH_GPUS, {})
     if not isinstance(uuids, list) or not uuids:
         raise CheckFailed(f"torch sees no GPU: {uuids}")
-    return compare_mapping({case: {"env": env, "harness": view(HARNESS_GPUS, env), "torch": view(TORCH_GPUS, env)}
-                            for case, env in mapping_cases(uuids).items()})
+    return compare_mapping(
+        {
+            case: {"env": env, "harness": view(HARNESS_GPUS, env), "torch": view(TORCH_GPUS, env)}
+            for case, env in mapping_cases(uuids).items()
+        }
+    )
 
 
 def check_doctor(ctx: Context, timeout_s: float) -> CheckResult:
-    return judge_doctor(ctx.run([ctx.python, "-m", "tokencost.cli.main", "doctor", "--require-gpu"], ctx.env,
-                                timeout_s))
+    return judge_doctor(
+        ctx.run([ctx.python, "-m", "tokencost.cli.main", "doctor", "--require-gpu"], ctx.env, timeout_s)
+    )
 
 
 def check_fork(ctx: Context, timeout_s: float) -> CheckResult:
@@ -372,8 +448,9 @@ def check_pytest_gpu(ctx: Context, timeout_s: float) -> CheckResult:
     files = gpu_test_files(ctx.repo)
     if not files:
         raise CheckSkipped("no test file holds gpu-marked tests")
-    return judge_pytest(ctx.run([ctx.python, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", *files],
-                                ctx.env, timeout_s))
+    return judge_pytest(
+        ctx.run([ctx.python, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", *files], ctx.env, timeout_s)
+    )
 
 
 def check_sweep(ctx: Context, timeout_s: float, suite: Path = SUITE) -> CheckResult:
@@ -416,8 +493,15 @@ def run_one(check: Check, ctx: Context, timeout_s: float) -> CheckResult:
         return CheckResult(check.name, FAIL, f"the check crashed: {type(e).__name__}: {e}")
 
 
-def run_checks(checks: list[Check], ctx: Context, quick: bool = False, budget_s: float = 450.0,
-               out: Path | None = None, echo=print, clock=time.monotonic) -> list[CheckResult]:
+def run_checks(
+    checks: list[Check],
+    ctx: Context,
+    quick: bool = False,
+    budget_s: float = 450.0,
+    out: Path | None = None,
+    echo=print,
+    clock=time.monotonic,
+) -> list[CheckResult]:
     """Every check in turn, each within its timeout and what is left of the budget; a line printed as each ends."""
     deadline, results = clock() + budget_s, []
     for check in checks:
@@ -441,14 +525,19 @@ def overall(results: list[CheckResult]) -> str:
 
 
 def write_summary(out: Path, results: list[CheckResult]) -> None:
-    summary = {"status": overall(results), "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
-               "python": sys.version.split()[0], "checks": [asdict(r) for r in results]}
+    summary = {
+        "status": overall(results),
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "checks": [asdict(r) for r in results],
+    }
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str))
 
 
 def main(argv: list[str] | None = None, runner=run_command, echo=print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.gpu_smoke", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.gpu_smoke", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, help="folder for gpu_smoke.json (default: a new temporary folder)")
     parser.add_argument("--quick", action="store_true", help="leave out the gpu tests and the transformers sweep")
     parser.add_argument("--budget-s", type=float, default=450.0, help="time for all checks together (default 450)")
@@ -465,8 +554,11 @@ def main(argv: list[str] | None = None, runner=run_command, echo=print) -> int:
         ctx = Context(runner, child_env(os.environ), Path(work))
         results = run_checks(CHECKS, ctx, args.quick, args.budget_s, out, echo)
     counts = {s: sum(r.status == s for r in results) for s in (PASS, FAIL, SKIP)}
-    echo(f"{overall(results)}: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped; "
-         f"summary in {out / SUMMARY_FILE}", flush=True)
+    echo(
+        f"{overall(results)}: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped; "
+        f"summary in {out / SUMMARY_FILE}",
+        flush=True,
+    )
     return 1 if counts[FAIL] else 0
 
 

@@ -81,8 +81,11 @@ def load_card(name_or_path: str, models_dir: Path | None = None) -> ModelCard:
     if not name_or_path or not path.is_dir():
         known = ", ".join(list_card_names(models_dir)) or "none"
         if name_or_path and is_path(name_or_path):
-            raise UserError("model", f"{name_or_path} is not a card folder",
-                            f"give a folder holding config.json, or a card name: {known}")
+            raise UserError(
+                "model",
+                f"{name_or_path} is not a card folder",
+                f"give a folder holding config.json, or a card name: {known}",
+            )
         here = f", or ./{name_or_path} for the folder here" if name_or_path and Path(name_or_path).is_dir() else ""
         raise UserError("model", f"no model card named {name_or_path!r}", f"use one of: {known}{here}")
     config = _read_config(path)
@@ -90,8 +93,9 @@ def load_card(name_or_path: str, models_dir: Path | None = None) -> ModelCard:
     try:
         params = count_params(config)
     except (TypeError, ValueError, KeyError, ZeroDivisionError) as e:  # a shape config_problem does not foresee
-        raise UserError(f"{path.name}/config.json", f"cannot be counted ({type(e).__name__}: {e})",
-                        "fix the config") from None
+        raise UserError(
+            f"{path.name}/config.json", f"cannot be counted ({type(e).__name__}: {e})", "fix the config"
+        ) from None
     kind = meta.get("kind", "moe" if params.is_moe else "dense")
     if kind not in KINDS:
         raise UserError(f"{path.name}/card.toml kind", f"{kind!r} is not a kind", "use 'dense' or 'moe'")
@@ -115,8 +119,11 @@ def card_name(name_or_path: str, models_dir: Path | None = None) -> str:
     models_dir = models_dir or default_models_dir()
     card = load_card(name_or_path, models_dir)
     if card.path.resolve() != (models_dir / card.name).resolve():
-        raise UserError("--models", f"{name_or_path} is not in the models folder {models_dir}",
-                        f"copy it into {models_dir}, or set TOKENCOST_MODELS_DIR to the folder that holds it")
+        raise UserError(
+            "--models",
+            f"{name_or_path} is not in the models folder {models_dir}",
+            f"copy it into {models_dir}, or set TOKENCOST_MODELS_DIR to the folder that holds it",
+        )
     return card.name
 
 

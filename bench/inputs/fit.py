@@ -59,19 +59,25 @@ class Fit:
     def why_not(self, in_flight: int) -> str | None:
         """None when `in_flight` sequences per replica fit, else the reason in one line."""
         if self.weights + self.reserve > self.budget:
-            return (f"{self.model}'s weights ({self.weights / GIB:.1f} GiB a GPU) and a {self.reserve / GIB:.1f} GiB "
-                    f"reserve exceed the {self.budget / GIB:.1f} GiB vLLM may use (gpu_memory_utilization "
-                    f"{self.share:g} of {self.gpu_memory / GIB:.1f} GiB)")
+            return (
+                f"{self.model}'s weights ({self.weights / GIB:.1f} GiB a GPU) and a {self.reserve / GIB:.1f} GiB "
+                f"reserve exceed the {self.budget / GIB:.1f} GiB vLLM may use (gpu_memory_utilization "
+                f"{self.share:g} of {self.gpu_memory / GIB:.1f} GiB)"
+            )
         if in_flight > self.max_sequences:
-            return (f"{in_flight} sequences of {self.sequence_tokens} tokens need more KV cache than the "
-                    f"{self.kv_room / GIB:.1f} GiB left a GPU, which holds {self.max_sequences}")
+            return (
+                f"{in_flight} sequences of {self.sequence_tokens} tokens need more KV cache than the "
+                f"{self.kv_room / GIB:.1f} GiB left a GPU, which holds {self.max_sequences}"
+            )
         return None
 
     def describe(self, in_flight: int) -> str:
         verdict = self.why_not(in_flight)
-        return verdict or (f"fits: weights {self.weights / GIB:.1f} GiB + reserve {self.reserve / GIB:.1f} GiB, "
-                           f"KV room {self.kv_room / GIB:.1f} GiB for {self.max_sequences} sequences of "
-                           f"{self.sequence_tokens} tokens")
+        return verdict or (
+            f"fits: weights {self.weights / GIB:.1f} GiB + reserve {self.reserve / GIB:.1f} GiB, "
+            f"KV room {self.kv_room / GIB:.1f} GiB for {self.max_sequences} sequences of "
+            f"{self.sequence_tokens} tokens"
+        )
 
 
 def estimate(card: ModelCard, settings: EngineSettings, sequence_tokens: int, gpu_memory_bytes: int) -> Fit:

@@ -26,8 +26,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.errors import UserError
-from bench.inputs.text_files import read_user_text
 from bench.inputs.requests import Request, token_ids
+from bench.inputs.text_files import read_user_text
 
 MAX_LENGTH = 10_000_000  # as bench.inputs.workload's MAX_TOKENS: refuses typos early
 CHUNK = 1024  # draws at a time
@@ -144,8 +144,7 @@ def read_histogram(file: str) -> Histogram:
         raise UserError(HISTOGRAM_FIELD, f"{path} has no row with a weight > 0", "give at least one row a weight > 0")
     if not math.isfinite(total):
         raise UserError(HISTOGRAM_FIELD, f"{path}'s weights add up past what a float holds", "give smaller weights")
-    return Histogram(np.array(inputs, dtype=np.int64), np.array(outputs, dtype=np.int64),
-                     np.array(weights) / total)
+    return Histogram(np.array(inputs, dtype=np.int64), np.array(outputs, dtype=np.int64), np.array(weights) / total)
 
 
 def _read_text(path: Path) -> str:

@@ -59,16 +59,25 @@ def config_problem(config: dict, min_vocab: int = 1) -> tuple[str, str, str] | N
     if layers is not None and (not isinstance(layers, list) or not all(_is_count(i) for i in layers)):
         return "mlp_only_layers", f"is {layers!r}", "give a list of layer indices"
     if config["vocab_size"] < min_vocab:
-        return "vocab_size", f"is {config['vocab_size']}, fewer than the {min_vocab} ids prompts need", \
-            f"give at least {min_vocab} (ids below {min_vocab - 1} are kept for special tokens)"
+        return (
+            "vocab_size",
+            f"is {config['vocab_size']}, fewer than the {min_vocab} ids prompts need",
+            f"give at least {min_vocab} (ids below {min_vocab - 1} are kept for special tokens)",
+        )
     heads = config["num_attention_heads"]
     if config.get("head_dim") is None and config["hidden_size"] % heads:
-        return "num_attention_heads", f"{heads} heads do not divide hidden_size {config['hidden_size']}", \
-            "give head_dim, or a head count that divides hidden_size"
+        return (
+            "num_attention_heads",
+            f"{heads} heads do not divide hidden_size {config['hidden_size']}",
+            "give head_dim, or a head count that divides hidden_size",
+        )
     kv_heads = config.get("num_key_value_heads") or heads
     if heads % kv_heads:
-        return "num_key_value_heads", f"{kv_heads} KV heads do not divide {heads} attention heads", \
-            "give a number of KV heads that divides num_attention_heads"
+        return (
+            "num_key_value_heads",
+            f"{kv_heads} KV heads do not divide {heads} attention heads",
+            "give a number of KV heads that divides num_attention_heads",
+        )
     for key in EXPERT_KEYS:
         if config.get(key) is not None and (not _is_count(config[key]) or config[key] <= 0):
             # 0 is refused too: a dense model leaves the key out, and 0 would hide a typo as a dense model.
@@ -77,11 +86,13 @@ def config_problem(config: dict, min_vocab: int = 1) -> tuple[str, str, str] | N
     if experts is not None:
         top_k = config.get("num_experts_per_tok")
         if top_k is None:
-            return "num_experts_per_tok", f"is missing for a model with {experts} experts", \
-                "give the experts each token is routed to"
+            return (
+                "num_experts_per_tok",
+                f"is missing for a model with {experts} experts",
+                "give the experts each token is routed to",
+            )
         if top_k > experts:
-            return "num_experts_per_tok", f"is {top_k}, more than the {experts} experts", \
-                f"give at most {experts}"
+            return "num_experts_per_tok", f"is {top_k}, more than the {experts} experts", f"give at most {experts}"
     return None
 
 

@@ -50,21 +50,24 @@ def random_requests(isl: int, osl: int, vocab_size: int, rng: np.random.Generato
         yield Request(token_ids(rng, vocab_size, isl), osl)
 
 
-def shared_prefix_requests(prefixes: int, prefix_len: int, isl: int, osl: int, vocab_size: int,
-                           rng: np.random.Generator) -> Iterator[Request]:
+def shared_prefix_requests(
+    prefixes: int, prefix_len: int, isl: int, osl: int, vocab_size: int, rng: np.random.Generator
+) -> Iterator[Request]:
     """Request i starts with prefix i mod `prefixes` and ends with its own suffix; the first request of each
     prefix brings it, every later one reuses it."""
     shared = [token_ids(rng, vocab_size, prefix_len) for _ in range(prefixes)]
     i = 0
     while True:
         prefix = shared[i % prefixes]
-        yield Request(prefix + token_ids(rng, vocab_size, isl - prefix_len), osl,
-                      reused=prefix_len if i >= prefixes else 0)
+        yield Request(
+            prefix + token_ids(rng, vocab_size, isl - prefix_len), osl, reused=prefix_len if i >= prefixes else 0
+        )
         i += 1
 
 
-def multi_turn_requests(turns: int, isl: int, user_len: int, osl: int, think_s: float, vocab_size: int,
-                        rng: np.random.Generator) -> Iterator[Request]:
+def multi_turn_requests(
+    turns: int, isl: int, user_len: int, osl: int, think_s: float, vocab_size: int, rng: np.random.Generator
+) -> Iterator[Request]:
     """First turns of sessions; each turn's prompt is the conversation so far (every earlier prompt and reply)
     plus `user_len` new tokens.
 
@@ -78,13 +81,24 @@ def multi_turn_requests(turns: int, isl: int, user_len: int, osl: int, think_s: 
         yield _turn(token_ids(rng, vocab_size, isl), 0, 1, turns, user_len, osl, think_s, vocab_size, session_seed)
 
 
-def _turn(prompt: list[int], reused: int, turn: int, turns: int, user_len: int, osl: int, think_s: float,
-          vocab_size: int, session_seed: int) -> Request:
+def _turn(
+    prompt: list[int],
+    reused: int,
+    turn: int,
+    turns: int,
+    user_len: int,
+    osl: int,
+    think_s: float,
+    vocab_size: int,
+    session_seed: int,
+) -> Request:
     request = Request(prompt, osl, reused=reused, think_s=think_s)
     if turn < turns:
+
         def follow() -> Request:
             rng = np.random.default_rng([session_seed, turn])
             history = prompt + token_ids(rng, vocab_size, osl) + token_ids(rng, vocab_size, user_len)
             return _turn(history, len(prompt), turn + 1, turns, user_len, osl, think_s, vocab_size, session_seed)
+
         request.next_turn = follow
     return request

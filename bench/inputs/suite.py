@@ -175,40 +175,64 @@ class Suite(BaseModel):
         """Settings that are valid one by one but not together; a UserError before any engine starts."""
         engine = self.engine
         if self.mode == "offline" and engine.data_parallel_size > 1:
-            raise UserError("engine.data_parallel_size", f"is {engine.data_parallel_size} in offline mode, "
-                            "where vLLM runs one replica", "use mode = 'serve' for data parallel, or set it to 1")
+            raise UserError(
+                "engine.data_parallel_size",
+                f"is {engine.data_parallel_size} in offline mode, where vLLM runs one replica",
+                "use mode = 'serve' for data parallel, or set it to 1",
+            )
         if self.mode == "offline" and "transformers" in self.engines and engine.gpus > 1:
-            raise UserError("engines", f"the transformers baseline runs on one GPU, and the [engine] settings "
-                            f"ask for {engine.gpus}", "run the baseline in a suite of its own with parallel sizes 1")
+            raise UserError(
+                "engines",
+                f"the transformers baseline runs on one GPU, and the [engine] settings ask for {engine.gpus}",
+                "run the baseline in a suite of its own with parallel sizes 1",
+            )
         if engine.executor == "ray" and "transformers" in self.engines:
-            raise UserError("engine.executor", "'ray' is vLLM's Ray backend, and the transformers baseline has none",
-                            "run the baseline in a suite of its own with executor = 'default'")
+            raise UserError(
+                "engine.executor",
+                "'ray' is vLLM's Ray backend, and the transformers baseline has none",
+                "run the baseline in a suite of its own with executor = 'default'",
+            )
         accelerators = [a.lower() for a in self.fleet.accelerators]
         if len(set(accelerators)) < len(accelerators):
             raise UserError("fleet.accelerators", "names an accelerator type twice", "name each type once")
         keys = [w.key() for w in self.workloads]
         if len(set(keys)) < len(keys):
             twice = next(w for w in self.workloads if keys.count(w.key()) > 1)
-            raise UserError("extra_workloads", f"holds two workloads labelled '{twice.label}' (or the main one "
-                            "again)", "give each workload once, with kind settings that tell them apart")
+            raise UserError(
+                "extra_workloads",
+                f"holds two workloads labelled '{twice.label}' (or the main one again)",
+                "give each workload once, with kind settings that tell them apart",
+            )
         for workload in self.workloads:
             workload.check_inputs()
         known = tiers_of(self.tiers)
         for name in self.serve.capacity:
             if name not in known:
-                raise UserError("serve.capacity", f"names the tier '{name}', which is not defined",
-                                f"use one of: {', '.join(sorted(known))}, or define it under [tiers.{name}]")
+                raise UserError(
+                    "serve.capacity",
+                    f"names the tier '{name}', which is not defined",
+                    f"use one of: {', '.join(sorted(known))}, or define it under [tiers.{name}]",
+                )
         if self.serve.capacity and self.mode != "serve":
-            raise UserError("serve.capacity", "searches serving capacity, and the mode is offline",
-                            "use mode = 'serve' (--mode serve)")
+            raise UserError(
+                "serve.capacity",
+                "searches serving capacity, and the mode is offline",
+                "use mode = 'serve' (--mode serve)",
+            )
         if self.serve.prompt_format == "text" and any(w.kind != "random" for w in self.workloads):
-            raise UserError("serve.prompt_format", "'text' is for the random workload only: the other kinds "
-                            "build prompts from token ids", "use prompt_format = 'token-ids'")
+            raise UserError(
+                "serve.prompt_format",
+                "'text' is for the random workload only: the other kinds build prompts from token ids",
+                "use prompt_format = 'token-ids'",
+            )
         for arg in self.serve.server_args:
             flag = arg.split("=", 1)[0]
             if flag in PARALLEL_SERVER_FLAGS:
-                raise UserError("serve.server_args", f"{flag} would change how many GPUs the server uses behind "
-                                "the harness's back", f"set [engine] {PARALLEL_SERVER_FLAGS[flag]} instead")
+                raise UserError(
+                    "serve.server_args",
+                    f"{flag} would change how many GPUs the server uses behind the harness's back",
+                    f"set [engine] {PARALLEL_SERVER_FLAGS[flag]} instead",
+                )
 
     def pair_of(self, card_name: str, card_pair: str | None) -> str | None:
         return self.pairs.get(card_name, card_pair)
@@ -221,15 +245,21 @@ def _among(sizes: tuple[int, ...], chosen: tuple[int, ...] | None) -> tuple[int,
 
 # The embedded demo also measures one realistic-workload point per model: a shared-prefix mix at batch 16
 # (its prefix is one KV block of vLLM's CPU backend), beside the random floor at the same batch.
-DEMO_EXTRA_WORKLOADS = (Workload(kind="shared-prefix", isl=256, osl=128, batch_sizes=(16,),
-                                 shared_prefix={"prefixes": 4, "prefix_len": 128}),)
+DEMO_EXTRA_WORKLOADS = (
+    Workload(
+        kind="shared-prefix", isl=256, osl=128, batch_sizes=(16,), shared_prefix={"prefixes": 4, "prefix_len": 128}
+    ),
+)
 
 
 # vLLM server flags that set the engine's parallelism (and so the GPUs metered and priced).
 PARALLEL_SERVER_FLAGS = {
-    "--tensor-parallel-size": "tensor_parallel_size", "-tp": "tensor_parallel_size",
-    "--pipeline-parallel-size": "pipeline_parallel_size", "-pp": "pipeline_parallel_size",
-    "--data-parallel-size": "data_parallel_size", "-dp": "data_parallel_size",
+    "--tensor-parallel-size": "tensor_parallel_size",
+    "-tp": "tensor_parallel_size",
+    "--pipeline-parallel-size": "pipeline_parallel_size",
+    "-pp": "pipeline_parallel_size",
+    "--data-parallel-size": "data_parallel_size",
+    "-dp": "data_parallel_size",
 }
 
 
@@ -244,13 +274,23 @@ def load_suite(path: Path | None = None) -> Suite:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError("--suite", f"{path} is not valid TOML ({e})", "fix the TOML") from None
     except OSError as e:
-        raise UserError("--suite", f"{path} cannot be read ({e.strerror or e})",
-                        "give the path of a suite TOML file") from None
+        raise UserError(
+            "--suite", f"{path} cannot be read ({e.strerror or e})", "give the path of a suite TOML file"
+        ) from None
     return parse(Suite, data, str(path))
 
 
-def with_overrides(suite: Suite, models=None, batch_sizes=None, engines=None, mode=None, serve=None,
-                   min_window_s=None, accelerators=None, **workload) -> Suite:
+def with_overrides(
+    suite: Suite,
+    models=None,
+    batch_sizes=None,
+    engines=None,
+    mode=None,
+    serve=None,
+    min_window_s=None,
+    accelerators=None,
+    **workload,
+) -> Suite:
     """The suite with command-line overrides applied (None leaves a value as it is). A new workload kind
     takes that kind's default isl unless --isl is given too."""
     data = suite.model_dump(exclude_unset=False)

@@ -14,15 +14,16 @@ def read_user_text(path: Path, field: str, what: str, format_fix: str, encoding:
     except IsADirectoryError:
         raise UserError(field, f"{path} is a directory", f"give the path of {what} in it") from None
     except PermissionError:
-        raise UserError(field, f"{path} cannot be read (permission denied)",
-                        "make it readable or give another file") from None
+        raise UserError(
+            field, f"{path} cannot be read (permission denied)", "make it readable or give another file"
+        ) from None
     except OSError as e:
         raise UserError(field, f"{path} cannot be read ({e.strerror or e})", "give a readable file") from None
     if b"\0" in data:
-        line = data[:data.index(b"\0")].count(b"\n") + 1
+        line = data[: data.index(b"\0")].count(b"\n") + 1
         raise UserError(field, f"{path} line {line}: is binary, not text", format_fix)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
+        line = data[: e.start].count(b"\n") + 1
         raise UserError(field, f"{path} line {line}: is not UTF-8 text", format_fix) from None

@@ -42,14 +42,17 @@ class Tier(BaseModel):
     @property
     def tpot_limit_ms(self) -> float | None:
         """The TPOT the tier allows, from its TPOT limit and its interactivity floor, whichever is tighter."""
-        limits = [x for x in (self.tpot_ms, 1000.0 / self.min_tok_s_user if self.min_tok_s_user else None)
-                  if x is not None]
+        limits = [
+            x for x in (self.tpot_ms, 1000.0 / self.min_tok_s_user if self.min_tok_s_user else None) if x is not None
+        ]
         return min(limits) if limits else None
 
     def describe(self) -> str:
-        parts = [f"p{self.percentile} TTFT <= {self.ttft_ms:g} ms" if self.ttft_ms else "",
-                 f"p{self.percentile} TPOT <= {self.tpot_ms:g} ms" if self.tpot_ms else "",
-                 f">= {self.min_tok_s_user:g} tok/s/user at p{self.percentile}" if self.min_tok_s_user else ""]
+        parts = [
+            f"p{self.percentile} TTFT <= {self.ttft_ms:g} ms" if self.ttft_ms else "",
+            f"p{self.percentile} TPOT <= {self.tpot_ms:g} ms" if self.tpot_ms else "",
+            f">= {self.min_tok_s_user:g} tok/s/user at p{self.percentile}" if self.min_tok_s_user else "",
+        ]
         return ", ".join(p for p in parts if p)
 
     def limits(self) -> dict:

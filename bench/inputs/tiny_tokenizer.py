@@ -44,7 +44,10 @@ def write_tokenizer(card_dir: Path) -> None:
     vocab_size = json.loads((card_dir / "config.json").read_text())["vocab_size"]
     fast = PreTrainedTokenizerFast(
         tokenizer_object=build_tokenizer(vocab_size),
-        pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
         model_max_length=json.loads((card_dir / "config.json").read_text())["max_position_embeddings"],
     )
     if len(fast) != vocab_size:

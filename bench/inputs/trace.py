@@ -21,14 +21,16 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import UserError
-from bench.inputs.text_files import read_user_text
 from bench.inputs.requests import Request, token_ids
+from bench.inputs.text_files import read_user_text
 
 SHIPPED_TRACE = Path(__file__).parent / "traces" / "agentic-small.jsonl"
 MAX_LENGTH = 10_000_000  # per input or output length, as bench.inputs.workload's MAX_TOKENS: refuses typos early
 FILE_FIELD = "workload.trace.file"
-FORMAT_FIX = ("give a Mooncake-format JSONL trace: one JSON object a line with timestamp (ms), input_length, "
-              "output_length and hash_ids")
+FORMAT_FIX = (
+    "give a Mooncake-format JSONL trace: one JSON object a line with timestamp (ms), input_length, "
+    "output_length and hash_ids"
+)
 
 
 class TraceSettings(BaseModel):
@@ -59,7 +61,7 @@ def load_trace(settings: TraceSettings) -> list[TraceRow]:
     if not rows:
         raise UserError(FILE_FIELD, f"{path} has no requests", FORMAT_FIX)
     rows.sort(key=lambda row: row.timestamp_ms)  # stable: equal timestamps keep the file's order
-    return rows[:settings.max_requests]
+    return rows[: settings.max_requests]
 
 
 def _read_text(path: Path) -> str:
@@ -111,9 +113,12 @@ def _parse_line(line: str, path: Path, number: int, block_size: int) -> TraceRow
             raise bad(f"hash_ids holds {_short(h)}, not a block id (a whole number >= 0)")
     blocks = -(-lengths["input_length"] // block_size)
     if len(hash_ids) != blocks:
-        raise bad(f"has {len(hash_ids)} hash_ids for input_length {lengths['input_length']}, which is {blocks} "
-                  f"blocks of {block_size} tokens", "workload.trace.block_size",
-                  "set workload.trace.block_size to the trace's block size (Mooncake's traces use 512)")
+        raise bad(
+            f"has {len(hash_ids)} hash_ids for input_length {lengths['input_length']}, which is {blocks} "
+            f"blocks of {block_size} tokens",
+            "workload.trace.block_size",
+            "set workload.trace.block_size to the trace's block size (Mooncake's traces use 512)",
+        )
     return TraceRow(timestamp, lengths["input_length"], lengths["output_length"], tuple(hash_ids))
 
 
@@ -156,7 +161,7 @@ def trace_requests(rows: list[TraceRow], block_size: int, vocab_size: int, seed:
             if h not in blocks:
                 blocks[h] = token_ids(np.random.default_rng([seed, salt, h]), vocab_size, block_size)
             prompt += blocks[h]
-        del prompt[row.input_length:]  # the last block may be partial
+        del prompt[row.input_length :]  # the last block may be partial
         requests.append(Request(prompt, row.output_length, reused=reused, at_s=(row.timestamp_ms - start) / 1000))
     return requests
 

@@ -41,8 +41,16 @@ MIN_GAP_MS = 500
 MIN_CONTEXT = SYSTEM_TOKENS[1] + FIRST_MESSAGE_TOKENS[1] + OUTPUT_TOKENS[1]
 
 
-def generate(requests: int = 56, seed: int = 0, block_size: int = 512, rate: float = 1.0, think_s: float = 4.0,
-             system_prompts: int = 3, max_turns: int = 6, max_context: int = 4096) -> list[dict]:
+def generate(
+    requests: int = 56,
+    seed: int = 0,
+    block_size: int = 512,
+    rate: float = 1.0,
+    think_s: float = 4.0,
+    system_prompts: int = 3,
+    max_turns: int = 6,
+    max_context: int = 4096,
+) -> list[dict]:
     """The trace's rows, sorted by timestamp: dicts with timestamp (ms), input_length, output_length, hash_ids.
 
     The defaults make the shipped trace: 56 requests over about 16 s, every one within a 4096-token context.
@@ -73,8 +81,17 @@ def generate(requests: int = 56, seed: int = 0, block_size: int = 512, rate: flo
     return rows
 
 
-def _session(rng: np.random.Generator, start_ms: float, system_tokens: int, system_ids: list[int], new_id,
-             block_size: int, think_s: float, max_turns: int, max_context: int) -> list[dict]:
+def _session(
+    rng: np.random.Generator,
+    start_ms: float,
+    system_tokens: int,
+    system_ids: list[int],
+    new_id,
+    block_size: int,
+    think_s: float,
+    max_turns: int,
+    max_context: int,
+) -> list[dict]:
     rows = []
     now = start_ms
     input_length, hash_ids = system_tokens, list(system_ids)
@@ -86,8 +103,14 @@ def _session(rng: np.random.Generator, start_ms: float, system_tokens: int, syst
             break
         hash_ids = hash_ids[:kept]
         hash_ids += [next(new_id) for _ in range(math.ceil(input_length / block_size) - kept)]
-        rows.append({"timestamp": round(now), "input_length": input_length, "output_length": output_length,
-                     "hash_ids": hash_ids})
+        rows.append(
+            {
+                "timestamp": round(now),
+                "input_length": input_length,
+                "output_length": output_length,
+                "hash_ids": hash_ids,
+            }
+        )
         kept = input_length // block_size
         input_length += output_length
         message = _draw(rng, MESSAGE_TOKENS)
@@ -100,8 +123,10 @@ def _draw(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
 
 
 def write_trace(path: Path, rows: list[dict]) -> None:
-    lines = [json.dumps({key: row[key] for key in ("timestamp", "input_length", "output_length", "hash_ids")})
-             for row in rows]
+    lines = [
+        json.dumps({key: row[key] for key in ("timestamp", "input_length", "output_length", "hash_ids")})
+        for row in rows
+    ]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
@@ -114,6 +139,7 @@ def _whole(low: int, high: int):
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
         return value
+
     return parse
 
 
@@ -126,23 +152,30 @@ def _number(low: float, high: float, low_included: bool):
         if not (low <= value if low_included else low < value) or not value <= high:
             raise argparse.ArgumentTypeError(f"{value} is not in {'[' if low_included else '('}{low}, {high}]")
         return value
+
     return parse
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.inputs.trace_gen",
-                                     description="Write a small agentic, chat-like trace in Mooncake's JSONL format.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.inputs.trace_gen",
+        description="Write a small agentic, chat-like trace in Mooncake's JSONL format.",
+    )
     parser.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
     parser.add_argument("--requests", type=_whole(1, 1_000_000), help="requests in the trace (default 56)")
     parser.add_argument("--seed", type=_whole(0, 2**63 - 1), help="default 0")
     parser.add_argument("--block-size", type=_whole(1, 1_000_000), help="tokens a hash id covers (default 512)")
     parser.add_argument("--rate", type=_number(0, 1000, low_included=False), help="sessions a second (default 1)")
-    parser.add_argument("--think-s", type=_number(0, 3600, low_included=True),
-                        help="mean seconds between a session's turns (default 4)")
+    parser.add_argument(
+        "--think-s", type=_number(0, 3600, low_included=True), help="mean seconds between a session's turns (default 4)"
+    )
     parser.add_argument("--system-prompts", type=_whole(1, 1000), help="system prompts sessions share (default 3)")
     parser.add_argument("--max-turns", type=_whole(1, 1000), help="most turns a session has (default 6)")
-    parser.add_argument("--max-context", type=_whole(MIN_CONTEXT, 10_000_000),
-                        help="most tokens a request's prompt and reply have together (default 4096)")
+    parser.add_argument(
+        "--max-context",
+        type=_whole(MIN_CONTEXT, 10_000_000),
+        help="most tokens a request's prompt and reply have together (default 4096)",
+    )
     args = vars(parser.parse_args(argv))
     out = args.pop("out")
     rows = generate(**{name: value for name, value in args.items() if value is not None})  # unset: generate's default

@@ -10,9 +10,9 @@
 
 import math
 import time
-from functools import lru_cache
 from collections.abc import Callable, Iterator
 from enum import IntEnum
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Annotated, Literal
@@ -24,7 +24,11 @@ from bench.errors import UserError
 from bench.inputs.lengths import LengthSettings, lengths_requests, mean_lengths
 from bench.inputs.lengths import max_context as lengths_max_context
 from bench.inputs.requests import (
-    FIRST_ORDINARY_TOKEN_ID, Request, multi_turn_requests, random_requests, shared_prefix_requests,
+    FIRST_ORDINARY_TOKEN_ID,
+    Request,
+    multi_turn_requests,
+    random_requests,
+    shared_prefix_requests,
 )
 from bench.inputs.trace import TraceSettings, load_trace, trace_requests, trace_stats
 
@@ -114,8 +118,11 @@ class Workload(BaseModel):
     def _coherent(self) -> "Workload":
         if self.kind == "shared-prefix" and self.shared_prefix.prefix_len >= self.isl:
             # A UserError, not a ValueError: pydantic would name the whole workload rather than the setting.
-            raise UserError("workload.shared_prefix.prefix_len", f"is {self.shared_prefix.prefix_len}, which leaves "
-                            f"no suffix in isl {self.isl}", "give a prefix_len below isl (the suffix is isl - prefix_len)")
+            raise UserError(
+                "workload.shared_prefix.prefix_len",
+                f"is {self.shared_prefix.prefix_len}, which leaves no suffix in isl {self.isl}",
+                "give a prefix_len below isl (the suffix is isl - prefix_len)",
+            )
         return self
 
     def check_inputs(self) -> None:
@@ -142,8 +149,13 @@ class Workload(BaseModel):
         if self.kind == "trace":
             trace = self.trace
             name = Path(trace.file).stem if trace.file else "agentic-small"
-            return " ".join([f"trace {name}", *([f"x{trace.time_scale:g}"] if trace.time_scale != 1 else []),
-                             *([f"first {trace.max_requests}"] if trace.max_requests else [])])
+            return " ".join(
+                [
+                    f"trace {name}",
+                    *([f"x{trace.time_scale:g}"] if trace.time_scale != 1 else []),
+                    *([f"first {trace.max_requests}"] if trace.max_requests else []),
+                ]
+            )
         if self.kind == "lengths":
             lengths = self.lengths
             if lengths.distribution == "histogram":
@@ -159,8 +171,12 @@ class Workload(BaseModel):
 
     def params(self) -> dict | None:
         """The kind's own settings, as records keep them."""
-        table = {"shared-prefix": "shared_prefix", "multi-turn": "multi_turn", "trace": "trace",
-                 "lengths": "lengths"}.get(self.kind)
+        table = {
+            "shared-prefix": "shared_prefix",
+            "multi-turn": "multi_turn",
+            "trace": "trace",
+            "lengths": "lengths",
+        }.get(self.kind)
         return getattr(self, table).model_dump(mode="json") if table else None
 
     def num_requests(self, batch_size: int) -> int:
@@ -203,34 +219,46 @@ class Workload(BaseModel):
         if longest <= max_context:
             return
         if self.kind == "random":
-            raise UserError("isl+osl", f"{self.isl}+{self.osl} exceeds {model_name}'s context of {max_context} tokens",
-                            f"lower --isl/--osl to at most {max_context} tokens together")
-        fix = {"multi-turn": "fewer workload.multi_turn.turns, or a shorter isl, osl or user_len",
-               "trace": "a trace of shorter requests, or a model with a longer context",
-               "lengths": "lower workload.lengths.input_max and output_max"}.get(self.kind, "lower --isl/--osl")
-        raise UserError(f"workload ({self.label})", f"its longest request needs {longest} tokens, beyond "
-                        f"{model_name}'s context of {max_context}", f"use {fix}")
+            raise UserError(
+                "isl+osl",
+                f"{self.isl}+{self.osl} exceeds {model_name}'s context of {max_context} tokens",
+                f"lower --isl/--osl to at most {max_context} tokens together",
+            )
+        fix = {
+            "multi-turn": "fewer workload.multi_turn.turns, or a shorter isl, osl or user_len",
+            "trace": "a trace of shorter requests, or a model with a longer context",
+            "lengths": "lower workload.lengths.input_max and output_max",
+        }.get(self.kind, "lower --isl/--osl")
+        raise UserError(
+            f"workload ({self.label})",
+            f"its longest request needs {longest} tokens, beyond {model_name}'s context of {max_context}",
+            f"use {fix}",
+        )
 
     def trace_rows(self):
         return _trace_rows(self.trace)
 
-    def requests(self, vocab_size: int, salt: int = 0, stream: PromptStream = PromptStream.MEASURED
-                 ) -> Iterator[Request]:
+    def requests(
+        self, vocab_size: int, salt: int = 0, stream: PromptStream = PromptStream.MEASURED
+    ) -> Iterator[Request]:
         """The workload's requests (multi-turn: first turns), the same for a given seed, salt and stream.
 
         A point passes its own salt, so no two points (nor a warm-up or probe, on their own streams) send
         the same prompts, and one point's blocks never serve another's from the prefix cache."""
         rng = np.random.default_rng([self.seed, int(stream), salt])
         if self.kind == "shared-prefix":
-            return shared_prefix_requests(self.shared_prefix.prefixes, self.shared_prefix.prefix_len, self.isl,
-                                          self.osl, vocab_size, rng)
+            return shared_prefix_requests(
+                self.shared_prefix.prefixes, self.shared_prefix.prefix_len, self.isl, self.osl, vocab_size, rng
+            )
         if self.kind == "multi-turn":
             turns = self.multi_turn
-            return multi_turn_requests(turns.turns, self.isl, turns.user_len, self.osl, turns.think_time_s,
-                                       vocab_size, rng)
+            return multi_turn_requests(
+                turns.turns, self.isl, turns.user_len, self.osl, turns.think_time_s, vocab_size, rng
+            )
         if self.kind == "trace":
-            return iter(trace_requests(self.trace_rows(), self.trace.block_size, vocab_size, self.seed,
-                                       salt * 4 + int(stream)))
+            return iter(
+                trace_requests(self.trace_rows(), self.trace.block_size, vocab_size, self.seed, salt * 4 + int(stream))
+            )
         if self.kind == "lengths":
             return lengths_requests(self.lengths, vocab_size, rng)
         return random_requests(self.isl, self.osl, vocab_size, rng)
@@ -240,7 +268,9 @@ class Workload(BaseModel):
         requests = islice(self.requests(vocab_size, salt, PromptStream.WARMUP), count)
         return [Request(r.prompt, WARMUP_OSL) for r in requests]
 
-    def prompts(self, num_requests: int, vocab_size: int, stream: PromptStream = PromptStream.MEASURED) -> list[list[int]]:
+    def prompts(
+        self, num_requests: int, vocab_size: int, stream: PromptStream = PromptStream.MEASURED
+    ) -> list[list[int]]:
         """`num_requests` prompts of `isl` random token ids, the same for a given seed and stream.
 
         Other streams give unrelated prompts: warm-ups and probes use their own,
@@ -274,9 +304,17 @@ class PromptSupply:
     how many of them it used; a finite stream (a trace) ends the supply early.
     """
 
-    def __init__(self, workload: Workload, vocab_size: int, round_size: int, minimum: int, min_seconds: float,
-                 stream: PromptStream = PromptStream.MEASURED, clock: Callable[[], float] | None = None,
-                 salt: int = 0):
+    def __init__(
+        self,
+        workload: Workload,
+        vocab_size: int,
+        round_size: int,
+        minimum: int,
+        min_seconds: float,
+        stream: PromptStream = PromptStream.MEASURED,
+        clock: Callable[[], float] | None = None,
+        salt: int = 0,
+    ):
         self.round_size, self.minimum, self.min_seconds = round_size, minimum, min_seconds
         self.clock = clock or time.perf_counter
         self.source = workload.requests(vocab_size, salt, stream)

@@ -74,8 +74,12 @@ def parse_args(argv=None):
     p.add_argument("--concurrency", default="1,16,64,256,1024", help="streams, comma-separated")
     p.add_argument("--token-delay-ms", type=float, default=20.0, help="the paced server's TPOT (default 20)")
     p.add_argument("--requests-per-stream", type=int, default=2)
-    p.add_argument("--ceiling-tokens", type=int, default=200_000,
-                   help="ceiling: at least this many output tokens a run, more requests per stream if need be")
+    p.add_argument(
+        "--ceiling-tokens",
+        type=int,
+        default=200_000,
+        help="ceiling: at least this many output tokens a run, more requests per stream if need be",
+    )
     p.add_argument("--pairs", type=int, default=1, help="interleaved runs of each side per point (default 1)")
     p.add_argument("--server-workers", type=int, default=1, help="fake server processes (default 1)")
     p.add_argument("--only", choices=["ceiling", "distortion"], help="run one measurement only")
@@ -95,6 +99,7 @@ def parse_args(argv=None):
 
 
 # --- what is computed from the measurements ----------------------------------------------------------------------
+
 
 def distortion(measured_tpot_ms: float, true_tpot_ms: float) -> float:
     """How far a client's median TPOT is from the true one, as a fraction (+0.05: 5 % too slow)."""
@@ -153,9 +158,14 @@ def highest_sustained(points: list[Point], among: set[int] | None = None) -> Poi
     for concurrency in sorted(measurable(points) & (among if among is not None else measurable(points))):
         runs = [p for p in points if p.concurrency == concurrency]
         valid = [p for p in runs if p.server_kept_pace]
-        median = Point(concurrency, statistics.median(p.output_tok_s for p in valid),
-                       statistics.median(p.tpot_ms for p in valid), statistics.median(p.true_tpot_ms for p in valid),
-                       runs[0].nominal_tpot_ms, all(p.exact for p in runs))
+        median = Point(
+            concurrency,
+            statistics.median(p.output_tok_s for p in valid),
+            statistics.median(p.tpot_ms for p in valid),
+            statistics.median(p.true_tpot_ms for p in valid),
+            runs[0].nominal_tpot_ms,
+            all(p.exact for p in runs),
+        )
         if median.sustained:
             best = median
     return best
@@ -167,16 +177,20 @@ def server_delta(before: dict, after: dict, wall_s: float) -> dict:
     CPU share of the span, and the seconds its workers waited for a CPU."""
     tpots, shares, waited = [], [], 0.0
     for b, a in zip(before["workers"], after["workers"], strict=True):
-        tpots += a["tpot_s"][len(b["tpot_s"]):]
+        tpots += a["tpot_s"][len(b["tpot_s"]) :]
         shares.append((a["cpu_s"] - b["cpu_s"]) / wall_s if wall_s > 0 else 0.0)
         if a.get("cpu_wait_s") is not None and b.get("cpu_wait_s") is not None:
             waited += a["cpu_wait_s"] - b["cpu_wait_s"]
-    return {"requests": after["requests"] - before["requests"],
-            "tpot_ms": statistics.median(tpots) * 1000 if tpots else None, "cpu_shares": shares,
-            "cpu_wait_s": waited}
+    return {
+        "requests": after["requests"] - before["requests"],
+        "tpot_ms": statistics.median(tpots) * 1000 if tpots else None,
+        "cpu_shares": shares,
+        "cpu_wait_s": waited,
+    }
 
 
 # --- each side, in its own process -----------------------------------------------------------------------------
+
 
 def _cpu_wait_s() -> float | None:
     from bench.overhead.replay import runqueue_wait_s
@@ -192,8 +206,11 @@ class _Span:
 
     def stop(self) -> dict:
         wait = _cpu_wait_s()
-        return {"wall_s": time.perf_counter() - self.wall, "cpu_s": time.process_time() - self.cpu,
-                "cpu_wait_s": wait - self.wait if wait is not None and self.wait is not None else None}
+        return {
+            "wall_s": time.perf_counter() - self.wall,
+            "cpu_s": time.process_time() - self.cpu,
+            "cpu_wait_s": wait - self.wait if wait is not None and self.wait is not None else None,
+        }
 
 
 def _problem(requests: int, completed: int, counts: list[tuple[int, int]], osl: int) -> str | None:
@@ -230,13 +247,19 @@ def measure_ours(base_url: str, concurrency: int, osl: int, requests: int, warmu
     metrics = summarize(result.requests, Slo())
     spent = span.stop()
     # The server sends one token a chunk: a request's chunks, each counted once, are its tokens.
-    counts = [(r.output_tokens, len(r.arrivals) if sum(n for _, n in r.arrivals) == len(r.arrivals) else -1)
-              for r in result.requests if r.ok]
+    counts = [
+        (r.output_tokens, len(r.arrivals) if sum(n for _, n in r.arrivals) == len(r.arrivals) else -1)
+        for r in result.requests
+        if r.ok
+    ]
     return spent | {
-        "requests": requests, "completed": metrics.completed, "output_tokens": metrics.output_tokens or 0,
+        "requests": requests,
+        "completed": metrics.completed,
+        "output_tokens": metrics.output_tokens or 0,
         "output_tok_s": metrics.output_tok_s or 0.0,
         "tpot_ms": metrics.latency_ms.tpot.median if metrics.completed else None,
-        "problem": _problem(requests, metrics.completed, counts, osl)}
+        "problem": _problem(requests, metrics.completed, counts, osl),
+    }
 
 
 def vllm_measurer():
@@ -263,28 +286,63 @@ def vllm_measurer():
     def measure(base_url: str, concurrency: int, osl: int, requests: int, warmup: bool) -> dict:
         parser = FlexibleArgumentParser()
         serve.add_cli_args(parser)
-        args = parser.parse_args([
-            "--backend", "vllm", "--base-url", base_url, "--model", MODEL, "--tokenizer", tokenizer,
-            "--dataset-name", "random", "--random-input-len", str(ISL), "--random-output-len", str(osl),
-            "--random-range-ratio", "0", "--num-prompts", str(requests), "--max-concurrency", str(concurrency),
-            "--request-rate", "inf", "--ignore-eos", "--seed", "0", "--disable-tqdm", "--temperature", "0",
-            "--num-warmups", str(concurrency if warmup else 0), "--percentile-metrics", "ttft,tpot,itl,e2el",
-            "--metric-percentiles", "50,90,99", "--save-detailed",  # per-request fields kept in its result
-        ])
+        args = parser.parse_args(
+            [
+                "--backend",
+                "vllm",
+                "--base-url",
+                base_url,
+                "--model",
+                MODEL,
+                "--tokenizer",
+                tokenizer,
+                "--dataset-name",
+                "random",
+                "--random-input-len",
+                str(ISL),
+                "--random-output-len",
+                str(osl),
+                "--random-range-ratio",
+                "0",
+                "--num-prompts",
+                str(requests),
+                "--max-concurrency",
+                str(concurrency),
+                "--request-rate",
+                "inf",
+                "--ignore-eos",
+                "--seed",
+                "0",
+                "--disable-tqdm",
+                "--temperature",
+                "0",
+                "--num-warmups",
+                str(concurrency if warmup else 0),
+                "--percentile-metrics",
+                "ttft,tpot,itl,e2el",
+                "--metric-percentiles",
+                "50,90,99",
+                "--save-detailed",  # per-request fields kept in its result
+            ]
+        )
         result = serve.main(args)
         ok = [not error for error in result["errors"]]
         counts = [(n, len(itl) + 1) for n, itl, good in zip(result["output_lens"], result["itls"], ok) if good]
         return dict(spent) | {
-            "requests": requests, "completed": result["completed"], "output_tokens": result["total_output_tokens"],
+            "requests": requests,
+            "completed": result["completed"],
+            "output_tokens": result["total_output_tokens"],
             "output_tok_s": result["output_throughput"],
             "tpot_ms": result["median_tpot_ms"] if result["completed"] else None,
-            "problem": _problem(requests, result["completed"], counts, osl)}
+            "problem": _problem(requests, result["completed"], counts, osl),
+        }
 
     return measure
 
 
 def _exit_with(parent_pid: int | None) -> None:
     """Exit at once if the process that started us goes (killed outright: no finally of its ran)."""
+
     def watch():
         while os.getppid() == parent_pid:
             time.sleep(0.5)
@@ -319,6 +377,7 @@ def side_worker(side: str, parent_pid: int | None) -> NoReturn:
 
 # --- the parent --------------------------------------------------------------------------------------------------
 
+
 class Side:
     """A side's process, started once; run() hands it one measurement and waits for the answer."""
 
@@ -327,7 +386,12 @@ class Side:
         with open(log, "w") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", MODULE, "--side-worker", side, "--parent-pid", str(os.getpid())],
-                cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+                cwd=REPO_ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            )
 
     def answer(self, timeout_s: float) -> dict:
         ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
@@ -371,9 +435,11 @@ def _pct(x: float) -> str:
 
 def _cpu(result: dict) -> str:
     waited, per_token = result.get("cpu_wait_s"), result.get("cpu_us_per_token")
-    return (f"cpu {result['cpu_s'] / result['wall_s']:.0%}"
-            + (f" ({per_token:.2f} us/token)" if per_token is not None else "")
-            + (f", waited {waited:.1f} s" if waited is not None else ""))
+    return (
+        f"cpu {result['cpu_s'] / result['wall_s']:.0%}"
+        + (f" ({per_token:.2f} us/token)" if per_token is not None else "")
+        + (f", waited {waited:.1f} s" if waited is not None else "")
+    )
 
 
 def _server(delta: dict) -> str:
@@ -387,8 +453,14 @@ def run_point(sides: dict, server, args, concurrency: int, pair: int, requests: 
     results = {}
     for side in order:
         before = server.stats()
-        result = sides[side].run(args.run_timeout_s, base_url=server.base_url, concurrency=concurrency, osl=args.osl,
-                                 requests=requests, warmup=warmup)
+        result = sides[side].run(
+            args.run_timeout_s,
+            base_url=server.base_url,
+            concurrency=concurrency,
+            osl=args.osl,
+            requests=requests,
+            warmup=warmup,
+        )
         if "error" in result:
             raise RuntimeError(f"{NAMES[side]} failed at concurrency {concurrency}:\n{result['error']}")
         delta = server_delta(before, server.stats(), result["wall_s"])
@@ -408,8 +480,10 @@ def ceiling_requests(concurrency: int, args) -> int:
 def ceiling(sides, args, failures: list[str]) -> dict[int, list[float]]:
     from bench.overhead.fake_server import FakeServer
 
-    print(f"\n== ceiling: tokens as fast as each client reads them; one warm-up request per stream first; at least "
-          f"{args.ceiling_tokens:,} tokens a run ==")
+    print(
+        f"\n== ceiling: tokens as fast as each client reads them; one warm-up request per stream first; at least "
+        f"{args.ceiling_tokens:,} tokens a run =="
+    )
     ratios, costs = {}, {}
     with FakeServer(token_delay_s=0.0, workers=args.server_workers) as server:
         for concurrency in args.concurrencies:
@@ -422,16 +496,28 @@ def ceiling(sides, args, failures: list[str]) -> dict[int, list[float]]:
                 costs.setdefault(concurrency, []).append(cost)
                 for side in SIDES:
                     head = f"{concurrency:>5} streams, {requests} requests" if side == "ours" else ""
-                    tail = (f"ratio {ratio:.3f} (CPU per token: {cost:.3f}), load {os.getloadavg()[0]:.2f}"
-                            if side == "vllm" else "")
-                    print(f"{head:<28} {side:<4} {r[side]['output_tok_s']:>9,.0f} tok/s | client {_cpu(r[side])} | "
-                          f"{_server(r[side]['server'])}" + (f" | {tail}" if tail else ""), flush=True)
-                failures += [f"ceiling, {concurrency} streams, {NAMES[s]}: {r[s]['problem']}"
-                             for s in SIDES if r[s]["problem"]]
-    print("ceiling ratio, tok/s ours / vllm bench serve, median per concurrency: "
-          + ", ".join(f"{c}: {statistics.median(v):.3f}" for c, v in ratios.items()) + " (target >= 1.0)")
-    print("client CPU per token, vllm bench serve's / ours (tokens/s each would stream on a core of its own), "
-          "median per concurrency: " + ", ".join(f"{c}: {statistics.median(v):.3f}" for c, v in costs.items()))
+                    tail = (
+                        f"ratio {ratio:.3f} (CPU per token: {cost:.3f}), load {os.getloadavg()[0]:.2f}"
+                        if side == "vllm"
+                        else ""
+                    )
+                    print(
+                        f"{head:<28} {side:<4} {r[side]['output_tok_s']:>9,.0f} tok/s | client {_cpu(r[side])} | "
+                        f"{_server(r[side]['server'])}" + (f" | {tail}" if tail else ""),
+                        flush=True,
+                    )
+                failures += [
+                    f"ceiling, {concurrency} streams, {NAMES[s]}: {r[s]['problem']}" for s in SIDES if r[s]["problem"]
+                ]
+    print(
+        "ceiling ratio, tok/s ours / vllm bench serve, median per concurrency: "
+        + ", ".join(f"{c}: {statistics.median(v):.3f}" for c, v in ratios.items())
+        + " (target >= 1.0)"
+    )
+    print(
+        "client CPU per token, vllm bench serve's / ours (tokens/s each would stream on a core of its own), "
+        "median per concurrency: " + ", ".join(f"{c}: {statistics.median(v):.3f}" for c, v in costs.items())
+    )
     return ratios
 
 
@@ -439,32 +525,47 @@ def paced(sides, args, failures: list[str]) -> dict[str, list[Point]]:
     from bench.overhead.fake_server import FakeServer
 
     delay = args.token_delay_ms
-    print(f"\n== distortion: the server writes a token to every stream each {delay:g} ms (true TPOT {delay:g} ms, "
-          f"as achieved by the server); within {MAX_DISTORTION:.0%} counts as sustained ==")
+    print(
+        f"\n== distortion: the server writes a token to every stream each {delay:g} ms (true TPOT {delay:g} ms, "
+        f"as achieved by the server); within {MAX_DISTORTION:.0%} counts as sustained =="
+    )
     points = {side: [] for side in SIDES}
     with FakeServer(token_delay_s=delay / 1000, workers=args.server_workers) as server:
         for concurrency in args.concurrencies:
             for pair in range(args.pairs):
-                r = run_point(sides, server, args, concurrency, pair, concurrency * args.requests_per_stream,
-                              warmup=False)
+                r = run_point(
+                    sides, server, args, concurrency, pair, concurrency * args.requests_per_stream, warmup=False
+                )
                 for side in SIDES:
                     result, delta = r[side], r[side]["server"]
-                    head = f"{concurrency:>5} streams, {concurrency * 1000 / delay:,.0f} tok/s asked" \
-                        if side == "ours" else ""
+                    head = (
+                        f"{concurrency:>5} streams, {concurrency * 1000 / delay:,.0f} tok/s asked"
+                        if side == "ours"
+                        else ""
+                    )
                     if result["problem"]:
                         failures.append(f"distortion, {concurrency} streams, {NAMES[side]}: {result['problem']}")
                     if result["tpot_ms"] is None or delta["tpot_ms"] is None:
                         failures.append(f"distortion, {concurrency} streams, {NAMES[side]}: no TPOT")
                         print(f"{head:<34} {side:<4} no TPOT", flush=True)
                         continue
-                    point = Point(concurrency, result["output_tok_s"], result["tpot_ms"], delta["tpot_ms"], delay,
-                                  result["problem"] is None)
+                    point = Point(
+                        concurrency,
+                        result["output_tok_s"],
+                        result["tpot_ms"],
+                        delta["tpot_ms"],
+                        delay,
+                        result["problem"] is None,
+                    )
                     points[side].append(point)
                     verdict = "ok" if point.sustained else "SERVER BEHIND" if not point.server_kept_pace else "OVER"
-                    print(f"{head:<34} {side:<4} {result['output_tok_s']:>8,.0f} tok/s, TPOT {result['tpot_ms']:.3f} "
-                          f"ms vs the server's {delta['tpot_ms']:.3f}: {_pct(point.distortion)} {verdict} | client "
-                          f"{_cpu(result)} | {_server(delta)}"
-                          + (f" | load {os.getloadavg()[0]:.2f}" if side == "vllm" else ""), flush=True)
+                    print(
+                        f"{head:<34} {side:<4} {result['output_tok_s']:>8,.0f} tok/s, TPOT {result['tpot_ms']:.3f} "
+                        f"ms vs the server's {delta['tpot_ms']:.3f}: {_pct(point.distortion)} {verdict} | client "
+                        f"{_cpu(result)} | {_server(delta)}"
+                        + (f" | load {os.getloadavg()[0]:.2f}" if side == "vllm" else ""),
+                        flush=True,
+                    )
     return points
 
 
@@ -475,21 +576,32 @@ def report_sustained(points: dict[str, list[Point]]) -> None:
     common = measurable(points["ours"]) & measurable(points["vllm"])
     skipped = [c for c in tried if c not in common]
     if skipped:
-        print(f"not measured at {', '.join(map(str, skipped))} streams: the server fell behind its pace in every run "
-              "of a side there (other processes' load, or more than the machine can serve); try --pairs 3")
+        print(
+            f"not measured at {', '.join(map(str, skipped))} streams: the server fell behind its pace in every run "
+            "of a side there (other processes' load, or more than the machine can serve); try --pairs 3"
+        )
     best = {side: highest_sustained(points[side], common) for side in SIDES}
     for side in SIDES:
         b = best[side]
-        print(f"{NAMES[side]}: " + (f"sustains {b.concurrency} streams, {b.streaming_tok_s:,.0f} streamed tok/s "
-                                    f"(measured over its runs: {b.output_tok_s:,.0f}), within {MAX_DISTORTION:.0%} "
-                                    f"TPOT distortion ({_pct(b.distortion)})" if b else
-                                    f"no concurrency measured within {MAX_DISTORTION:.0%} TPOT distortion"))
+        print(
+            f"{NAMES[side]}: "
+            + (
+                f"sustains {b.concurrency} streams, {b.streaming_tok_s:,.0f} streamed tok/s "
+                f"(measured over its runs: {b.output_tok_s:,.0f}), within {MAX_DISTORTION:.0%} "
+                f"TPOT distortion ({_pct(b.distortion)})"
+                if b
+                else f"no concurrency measured within {MAX_DISTORTION:.0%} TPOT distortion"
+            )
+        )
     if best["ours"] and best["vllm"]:
-        print(f"sustained streamed tok/s ratio (ours / vllm bench serve): "
-              f"{best['ours'].streaming_tok_s / best['vllm'].streaming_tok_s:.3f} (target >= 1.0)")
+        print(
+            f"sustained streamed tok/s ratio (ours / vllm bench serve): "
+            f"{best['ours'].streaming_tok_s / best['vllm'].streaming_tok_s:.3f} (target >= 1.0)"
+        )
     if common and any(b and b.concurrency == max(tried) for b in best.values()):
-        print(f"(the highest concurrency tried, {max(tried)}, was sustained: try higher --concurrency to find the "
-              "limit)")
+        print(
+            f"(the highest concurrency tried, {max(tried)}, was sustained: try higher --concurrency to find the limit)"
+        )
 
 
 def machine() -> str:
@@ -504,9 +616,12 @@ def main(argv=None) -> int:
         return side_worker(args.side_worker, args.parent_pid)
     signal.signal(signal.SIGTERM, _interrupt)
     print(machine())
-    print(f"OSL {args.osl}, ISL {ISL}, {args.requests_per_stream} requests per stream, closed loop; fake server: "
-          f"{args.server_workers} process(es), pre-encoded events; each client in its own process, "
-          f"{args.pairs} interleaved pair(s) per point", flush=True)
+    print(
+        f"OSL {args.osl}, ISL {ISL}, {args.requests_per_stream} requests per stream, closed loop; fake server: "
+        f"{args.server_workers} process(es), pre-encoded events; each client in its own process, "
+        f"{args.pairs} interleaved pair(s) per point",
+        flush=True,
+    )
     failures: list[str] = []
     sides = {}
     with tempfile.TemporaryDirectory() as tmp:

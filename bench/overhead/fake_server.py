@@ -52,6 +52,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # --- the server (in its own process) ---------------------------------------------------------------------------
 
+
 def token_events(head: dict, prompt_tokens: int, tokens: int, continuous: bool):
     """event(n): the server-sent event of token n of `tokens` (1-based), the bytes json.dumps would give, built
     from templates (no JSON encoding per token)."""
@@ -158,21 +159,33 @@ def _app(model: str, token_delay_s: float):
         return web.Response()
 
     async def stats(request):
-        return web.json_response(counts | {"tpot_s": tpot_s, "cpu_s": time.process_time(),
-                                           "cpu_wait_s": _cpu_wait_s(), "pid": os.getpid()})
+        return web.json_response(
+            counts | {"tpot_s": tpot_s, "cpu_s": time.process_time(), "cpu_wait_s": _cpu_wait_s(), "pid": os.getpid()}
+        )
 
     async def models(request):
-        return web.json_response({"object": "list", "data": [
-            {"id": model, "object": "model", "created": 0, "owned_by": "fake", "root": model,
-             "max_model_len": 1 << 20}]})
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": model,
+                        "object": "model",
+                        "created": 0,
+                        "owned_by": "fake",
+                        "root": model,
+                        "max_model_len": 1 << 20,
+                    }
+                ],
+            }
+        )
 
     async def completions(request):
         try:
             body = await request.json()
             tokens = int(16 if body.get("max_tokens") is None else body["max_tokens"])  # 16: OpenAI's default
         except (ValueError, TypeError, AttributeError) as e:
-            return web.json_response({"error": {"message": f"bad request: {e}", "type": "BadRequestError"}},
-                                     status=400)
+            return web.json_response({"error": {"message": f"bad request: {e}", "type": "BadRequestError"}}, status=400)
         prompt = body.get("prompt", "")
         prompt_tokens = len(prompt) if isinstance(prompt, list | str) else 0  # ids, or characters of a text
         head = {"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()), "model": model}
@@ -182,9 +195,13 @@ def _app(model: str, token_delay_s: float):
             return {"prompt_tokens": prompt_tokens, "completion_tokens": done, "total_tokens": prompt_tokens + done}
 
         if not body.get("stream"):
-            return web.json_response(head | {
-                "choices": [{"text": "x" * tokens, "index": 0, "logprobs": None, "finish_reason": "length"}],
-                "usage": usage(tokens)})
+            return web.json_response(
+                head
+                | {
+                    "choices": [{"text": "x" * tokens, "index": 0, "logprobs": None, "finish_reason": "length"}],
+                    "usage": usage(tokens),
+                }
+            )
 
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         writer = await response.prepare(request)
@@ -219,8 +236,14 @@ def _app(model: str, token_delay_s: float):
     return app
 
 
-async def serve(port: int, model: str = MODEL, token_delay_s: float = 0.0, parent_pid: int | None = None,
-                reuse_port: bool = False, stats_port: int | None = None) -> None:
+async def serve(
+    port: int,
+    model: str = MODEL,
+    token_delay_s: float = 0.0,
+    parent_pid: int | None = None,
+    reuse_port: bool = False,
+    stats_port: int | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT, or until `parent_pid` is gone (so no server outlives a killed parent).
 
     With `reuse_port`, other processes may serve the same port; `stats_port` is a port of this process alone."""
@@ -245,10 +268,22 @@ async def serve(port: int, model: str = MODEL, token_delay_s: float = 0.0, paren
         await runner.cleanup()
 
 
-def _worker_command(port: int, model: str, token_delay_s: float, parent_pid: int, stats_port: int | None,
-                    reuse_port: bool) -> list[str]:
-    command = [sys.executable, "-m", "bench.overhead.fake_server", "--port", str(port), "--model", model,
-               "--token-delay-s", repr(token_delay_s), "--parent-pid", str(parent_pid)]
+def _worker_command(
+    port: int, model: str, token_delay_s: float, parent_pid: int, stats_port: int | None, reuse_port: bool
+) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "bench.overhead.fake_server",
+        "--port",
+        str(port),
+        "--model",
+        model,
+        "--token-delay-s",
+        repr(token_delay_s),
+        "--parent-pid",
+        str(parent_pid),
+    ]
     if stats_port is not None:
         command += ["--stats-ports", str(stats_port)]
     return command + (["--reuse-port"] if reuse_port else [])
@@ -261,8 +296,12 @@ def main(argv=None) -> int:
     p.add_argument("--token-delay-s", type=float, default=0.0, help="pause between tokens (default: none)")
     p.add_argument("--parent-pid", type=int, help="exit once this process (the one that started us) is gone")
     p.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
-    p.add_argument("--stats-ports", default="", help="with --workers N: N ports, comma-separated, one per process, "
-                                                     "each answering for its process alone (/stats)")
+    p.add_argument(
+        "--stats-ports",
+        default="",
+        help="with --workers N: N ports, comma-separated, one per process, "
+        "each answering for its process alone (/stats)",
+    )
     p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # a worker beside others
     args = p.parse_args(argv)
     stats_ports = [int(s) for s in args.stats_ports.split(",") if s]
@@ -270,12 +309,26 @@ def main(argv=None) -> int:
         p.error(f"--workers {args.workers} needs {args.workers} --stats-ports")
     # The other workers are our children, in our process group, and exit once we are gone; we stop them on the way
     # out (our group gets the same SIGTERM from FakeServer).
-    children = [subprocess.Popen(_worker_command(args.port, args.model, args.token_delay_s, os.getpid(), port, True),
-                                 cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-                for port in stats_ports[1:]]
+    children = [
+        subprocess.Popen(
+            _worker_command(args.port, args.model, args.token_delay_s, os.getpid(), port, True),
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        for port in stats_ports[1:]
+    ]
     try:
-        asyncio.run(serve(args.port, args.model, args.token_delay_s, args.parent_pid,
-                          args.reuse_port or args.workers > 1, stats_ports[0] if stats_ports else None))
+        asyncio.run(
+            serve(
+                args.port,
+                args.model,
+                args.token_delay_s,
+                args.parent_pid,
+                args.reuse_port or args.workers > 1,
+                stats_ports[0] if stats_ports else None,
+            )
+        )
     finally:
         for child in children:
             with contextlib.suppress(ProcessLookupError):
@@ -291,6 +344,7 @@ def main(argv=None) -> int:
 
 # --- the parent's side -------------------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
@@ -305,8 +359,9 @@ class FakeServer:
     the server sees itself re-parented and exits within half a second (and its other workers after it).
     """
 
-    def __init__(self, token_delay_s: float = 0.0, model: str = MODEL, startup_timeout_s: float = 30.0,
-                 workers: int = 1):
+    def __init__(
+        self, token_delay_s: float = 0.0, model: str = MODEL, startup_timeout_s: float = 30.0, workers: int = 1
+    ):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.token_delay_s, self.model, self.startup_timeout_s = token_delay_s, model, startup_timeout_s
@@ -345,8 +400,11 @@ class FakeServer:
         for url in self.worker_urls():
             with urllib.request.urlopen(f"{url}/stats", timeout=5.0) as response:
                 workers.append(json.loads(response.read()))
-        return {"requests": sum(w["requests"] for w in workers),
-                "connections": sum(w["connections"] for w in workers), "workers": workers}
+        return {
+            "requests": sum(w["requests"] for w in workers),
+            "connections": sum(w["connections"] for w in workers),
+            "workers": workers,
+        }
 
     def _start(self, port: int) -> None:
         self.port = port
@@ -354,8 +412,9 @@ class FakeServer:
         command = _worker_command(port, self.model, self.token_delay_s, os.getpid(), None, False)
         if self.workers > 1:
             command += ["--workers", str(self.workers), "--stats-ports", ",".join(map(str, self.stats_ports))]
-        self.process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            command, cwd=REPO_ROOT, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        )
 
     def _wait_until_healthy(self) -> bool:
         """True once /health answers (every worker's); False if the server exited first."""

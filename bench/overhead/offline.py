@@ -70,14 +70,35 @@ def run_vllm(args) -> dict:
     add_cli_args(parser)
     with tempfile.TemporaryDirectory() as tmp:
         output = Path(tmp) / "throughput.json"
-        theirs = parser.parse_args([
-            "--model", str(card.path), "--load-format", "dummy", "--dtype", "bfloat16",
-            "--dataset-name", "random", "--random-input-len", str(args.isl),
-            "--random-output-len", str(args.osl), "--num-prompts", str(args.num_prompts),
-            "--max-num-seqs", str(args.max_num_seqs), "--num-warmups", str(args.max_num_seqs),
-            "--gpu-memory-utilization", str(EngineSettings().memory_share()),
-            "--disable-detokenize", "--seed", "0", "--output-json", str(output),
-        ])
+        theirs = parser.parse_args(
+            [
+                "--model",
+                str(card.path),
+                "--load-format",
+                "dummy",
+                "--dtype",
+                "bfloat16",
+                "--dataset-name",
+                "random",
+                "--random-input-len",
+                str(args.isl),
+                "--random-output-len",
+                str(args.osl),
+                "--num-prompts",
+                str(args.num_prompts),
+                "--max-num-seqs",
+                str(args.max_num_seqs),
+                "--num-warmups",
+                str(args.max_num_seqs),
+                "--gpu-memory-utilization",
+                str(EngineSettings().memory_share()),
+                "--disable-detokenize",
+                "--seed",
+                "0",
+                "--output-json",
+                str(output),
+            ]
+        )
         main(theirs)
         result = json.loads(output.read_text())
     # ignore_eos: every request generates exactly osl tokens
@@ -90,8 +111,18 @@ def run_vllm(args) -> dict:
 
 
 def run_side(side: str, args, batch_size: int, num_prompts: int) -> dict:
-    options = ["--model", args.model, "--isl", str(args.isl), "--osl", str(args.osl),
-               "--num-prompts", str(num_prompts), "--max-num-seqs", str(batch_size)]
+    options = [
+        "--model",
+        args.model,
+        "--isl",
+        str(args.isl),
+        "--osl",
+        str(args.osl),
+        "--num-prompts",
+        str(num_prompts),
+        "--max-num-seqs",
+        str(batch_size),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         return run_side_process("bench.overhead.offline", side, options, Path(tmp))
 
@@ -105,8 +136,11 @@ def main(argv=None) -> int:
     medians = {}
     for batch_size in batch_sizes:
         num_prompts = args.num_prompts or max(64, 4 * batch_size)
-        print(f"model {args.model}, ISL {args.isl}, OSL {args.osl}, {num_prompts} prompts, "
-              f"max_num_seqs {batch_size}, {args.pairs} interleaved pairs", flush=True)
+        print(
+            f"model {args.model}, ISL {args.isl}, OSL {args.osl}, {num_prompts} prompts, "
+            f"max_num_seqs {batch_size}, {args.pairs} interleaved pairs",
+            flush=True,
+        )
         ratios = []
         for pair in range(1, args.pairs + 1):
             ours = run_side("ours", args, batch_size, num_prompts)
@@ -117,7 +151,8 @@ def main(argv=None) -> int:
                 f"batch {batch_size} pair {pair}: ours {ours['output_tok_s']:,.1f} output tok/s "
                 f"({ours['input_tokens']} in / {ours['output_tokens']} out tokens), "
                 f"vllm bench throughput {theirs['output_tok_s']:,.1f} "
-                f"({theirs['input_tokens']} in / {theirs['output_tokens']} out), ratio {ratio:.3f}", flush=True
+                f"({theirs['input_tokens']} in / {theirs['output_tokens']} out), ratio {ratio:.3f}",
+                flush=True,
             )
         medians[batch_size] = statistics.median(ratios)
     for batch_size, median in medians.items():

@@ -55,7 +55,7 @@ DEFINITIONS = {  # how a tool's figure differs from ours by definition
     ("aiperf", "ttft_ms"): "AIPerf's TTFT ends at the first chunk with text, ours at the first with a token",
     ("aiperf", "tpot_ms"): "AIPerf's latency ends at the last chunk with text, ours at the last token",
     ("guidellm", "ttft_ms"): "GuideLLM's TTFT starts as the request's headers are written (ours before the "
-                             "request is made) and ends at the first chunk with text",
+    "request is made) and ends at the first chunk with text",
     ("guidellm", "tpot_ms"): "GuideLLM's span ends at the last chunk with text",
 }
 
@@ -100,37 +100,109 @@ def run_ours(args) -> dict:
 
     metrics = summarize(asyncio.run(drive()).requests, Slo())
     latency = metrics.latency_ms
-    return {"ttft_ms": latency.ttft.median, "ttft_mean_ms": latency.ttft.mean, "tpot_ms": latency.tpot.median,
-            "tpot_mean_ms": latency.tpot.mean, "e2e_mean_ms": latency.e2e.mean, "output_tok_s": metrics.output_tok_s,
-            "completed": metrics.completed, "output_tokens": metrics.output_tokens, "elapsed_s": metrics.duration_s}
+    return {
+        "ttft_ms": latency.ttft.median,
+        "ttft_mean_ms": latency.ttft.mean,
+        "tpot_ms": latency.tpot.median,
+        "tpot_mean_ms": latency.tpot.mean,
+        "e2e_mean_ms": latency.e2e.mean,
+        "output_tok_s": metrics.output_tok_s,
+        "completed": metrics.completed,
+        "output_tokens": metrics.output_tokens,
+        "elapsed_s": metrics.duration_s,
+    }
 
 
-def aiperf_command(bin_dir: Path, base_url: str, card, concurrency: int, num_prompts: int, isl: int, osl: int,
-                   out_dir: Path, seed: int = 0) -> list[str]:
+def aiperf_command(
+    bin_dir: Path,
+    base_url: str,
+    card,
+    concurrency: int,
+    num_prompts: int,
+    isl: int,
+    osl: int,
+    out_dir: Path,
+    seed: int = 0,
+) -> list[str]:
     """`aiperf profile`: synthetic prompts of exactly ISL tokens, exactly OSL output tokens, server token counts."""
-    extra = {"ignore_eos": True, "min_tokens": osl,
-             "stream_options": {"include_usage": True, "continuous_usage_stats": True}}
-    return [str(bin_dir / "aiperf"), "profile", "--model", card.name, "--tokenizer", str(card.path),
-            "--url", base_url, "--endpoint-type", "completions", "--streaming",
-            "--isl", str(isl), "--isl-stddev", "0", "--osl", str(osl), "--osl-stddev", "0",
-            "--concurrency", str(concurrency), "--request-count", str(num_prompts),
-            "--request-rate", "1000", "--arrival-pattern", "constant",
-            "--use-server-token-count", "--extra-inputs", json.dumps(extra), "--random-seed", str(seed),
-            "--artifact-dir", str(out_dir), "--ui", "none", "--no-server-metrics", "--no-gpu-telemetry"]
+    extra = {
+        "ignore_eos": True,
+        "min_tokens": osl,
+        "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+    }
+    return [
+        str(bin_dir / "aiperf"),
+        "profile",
+        "--model",
+        card.name,
+        "--tokenizer",
+        str(card.path),
+        "--url",
+        base_url,
+        "--endpoint-type",
+        "completions",
+        "--streaming",
+        "--isl",
+        str(isl),
+        "--isl-stddev",
+        "0",
+        "--osl",
+        str(osl),
+        "--osl-stddev",
+        "0",
+        "--concurrency",
+        str(concurrency),
+        "--request-count",
+        str(num_prompts),
+        "--request-rate",
+        "1000",
+        "--arrival-pattern",
+        "constant",
+        "--use-server-token-count",
+        "--extra-inputs",
+        json.dumps(extra),
+        "--random-seed",
+        str(seed),
+        "--artifact-dir",
+        str(out_dir),
+        "--ui",
+        "none",
+        "--no-server-metrics",
+        "--no-gpu-telemetry",
+    ]
 
 
-def guidellm_command(bin_dir: Path, base_url: str, card, concurrency: int, num_prompts: int, isl: int, osl: int,
-                     out_file: Path, seed: int = 0) -> list[str]:
+def guidellm_command(
+    bin_dir: Path,
+    base_url: str,
+    card,
+    concurrency: int,
+    num_prompts: int,
+    isl: int,
+    osl: int,
+    out_file: Path,
+    seed: int = 0,
+) -> list[str]:
     """`guidellm run`: synthetic prompts of ISL tokens, OSL output tokens (GuideLLM sends ignore_eos itself)."""
-    return [str(bin_dir / "guidellm"), "run",
-            "--backend", f"kind=openai_http,target={base_url},model={card.name},request_format=/v1/completions,"
-                         "http2=false",
-            "--profile", f"kind=concurrent,streams={concurrency}",
-            "--constraint", f"kind=max_requests,count={num_prompts}",
-            "--tokenizer", f"kind=huggingface_auto,model={card.path}",
-            "--data", f"kind=synthetic_text,prompt_tokens={isl},output_tokens={osl}",
-            "--seed", f"kind=static,value={seed}",
-            "--output", f"kind=json,path={out_file}", "--disable-console"]
+    return [
+        str(bin_dir / "guidellm"),
+        "run",
+        "--backend",
+        f"kind=openai_http,target={base_url},model={card.name},request_format=/v1/completions,http2=false",
+        "--profile",
+        f"kind=concurrent,streams={concurrency}",
+        "--constraint",
+        f"kind=max_requests,count={num_prompts}",
+        "--tokenizer",
+        f"kind=huggingface_auto,model={card.path}",
+        "--data",
+        f"kind=synthetic_text,prompt_tokens={isl},output_tokens={osl}",
+        "--seed",
+        f"kind=static,value={seed}",
+        "--output",
+        f"kind=json,path={out_file}",
+        "--disable-console",
+    ]
 
 
 def run_tool(command: list[str], log: Path, timeout_s: float = TOOL_TIMEOUT_S) -> None:
@@ -142,8 +214,9 @@ def run_tool(command: list[str], log: Path, timeout_s: float = TOOL_TIMEOUT_S) -
     with open(log, "ab") as out:
         out.write(f"$ {' '.join(command)}\n".encode())
         out.flush()
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=env, start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
     try:
         code = process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -169,23 +242,45 @@ def _end_group(process: subprocess.Popen) -> None:
             pass
 
 
-def run_aiperf(bin_dir: Path, base_url: str, card, concurrency: int, num_prompts: int, isl: int, osl: int,
-               workdir: Path, seed: int = 0) -> Path:
+def run_aiperf(
+    bin_dir: Path,
+    base_url: str,
+    card,
+    concurrency: int,
+    num_prompts: int,
+    isl: int,
+    osl: int,
+    workdir: Path,
+    seed: int = 0,
+) -> Path:
     """AIPerf's profile export of one point."""
     workdir.mkdir(parents=True, exist_ok=True)
     out_dir = workdir / "aiperf"
-    run_tool(aiperf_command(bin_dir, base_url, card, concurrency, num_prompts, isl, osl, out_dir, seed),
-             workdir / "aiperf.log")
+    run_tool(
+        aiperf_command(bin_dir, base_url, card, concurrency, num_prompts, isl, osl, out_dir, seed),
+        workdir / "aiperf.log",
+    )
     return out_dir / "profile_export_aiperf.json"
 
 
-def run_guidellm(bin_dir: Path, base_url: str, card, concurrency: int, num_prompts: int, isl: int, osl: int,
-                 workdir: Path, seed: int = 0) -> Path:
+def run_guidellm(
+    bin_dir: Path,
+    base_url: str,
+    card,
+    concurrency: int,
+    num_prompts: int,
+    isl: int,
+    osl: int,
+    workdir: Path,
+    seed: int = 0,
+) -> Path:
     """GuideLLM's report of one point."""
     workdir.mkdir(parents=True, exist_ok=True)
     out_file = workdir / "guidellm" / "benchmarks.json"
-    run_tool(guidellm_command(bin_dir, base_url, card, concurrency, num_prompts, isl, osl, out_file, seed),
-             workdir / "guidellm.log")
+    run_tool(
+        guidellm_command(bin_dir, base_url, card, concurrency, num_prompts, isl, osl, out_file, seed),
+        workdir / "guidellm.log",
+    )
     return out_file
 
 
@@ -215,42 +310,70 @@ def run_side(side: str, args, server, bins: dict, workdir: Path, seed: int) -> d
     load = (server.card, args.concurrency, args.num_prompts, args.isl, args.osl, workdir, seed)
     before, cpu = server_counters(server.base_url), _children_cpu_s()
     if side == "ours":
-        options = ["--base-url", server.base_url, "--model", args.model, "--isl", str(args.isl), "--osl",
-                   str(args.osl), "--num-prompts", str(args.num_prompts), "--concurrency", str(args.concurrency),
-                   "--seed", str(seed)]
+        options = [
+            "--base-url",
+            server.base_url,
+            "--model",
+            args.model,
+            "--isl",
+            str(args.isl),
+            "--osl",
+            str(args.osl),
+            "--num-prompts",
+            str(args.num_prompts),
+            "--concurrency",
+            str(args.concurrency),
+            "--seed",
+            str(seed),
+        ]
         result = run_side_process("bench.overhead.parity", "ours", options, workdir)
     else:
         run, read = (run_aiperf, aiperf_figures) if side == "aiperf" else (run_guidellm, guidellm_figures)
         path = run(bins[side], server.base_url, *load)
         result = read(json.loads(path.read_text())) | {"file": path}
     in_flight = result["completed"] * result["e2e_mean_ms"] / 1000 / result["elapsed_s"]  # Little's law
-    return result | _server_means(before, server_counters(server.base_url)) | {
-        "cpu_s": _children_cpu_s() - cpu, "in_flight": in_flight}
+    return (
+        result
+        | _server_means(before, server_counters(server.base_url))
+        | {"cpu_s": _children_cpu_s() - cpu, "in_flight": in_flight}
+    )
 
 
 def aiperf_figures(data: dict) -> dict:
     """What the parity compares, from AIPerf's profile export (as tokencost.imports.aiperf reads it)."""
     duration = data["total_osl"]["avg"] / data["output_token_throughput"]["avg"]  # AIPerf's throughput window
-    return {"ttft_ms": data["time_to_first_token"]["p50"], "ttft_mean_ms": data["time_to_first_token"]["avg"],
-            "tpot_ms": data["inter_token_latency"]["p50"], "tpot_mean_ms": data["inter_token_latency"]["avg"],
-            "e2e_mean_ms": data["request_latency"]["avg"], "output_tok_s": data["output_token_throughput"]["avg"],
-            "completed": int(data["request_count"]["avg"]), "output_tokens": int(data["total_osl"]["avg"]),
-            "elapsed_s": duration}
+    return {
+        "ttft_ms": data["time_to_first_token"]["p50"],
+        "ttft_mean_ms": data["time_to_first_token"]["avg"],
+        "tpot_ms": data["inter_token_latency"]["p50"],
+        "tpot_mean_ms": data["inter_token_latency"]["avg"],
+        "e2e_mean_ms": data["request_latency"]["avg"],
+        "output_tok_s": data["output_token_throughput"]["avg"],
+        "completed": int(data["request_count"]["avg"]),
+        "output_tokens": int(data["total_osl"]["avg"]),
+        "elapsed_s": duration,
+    }
 
 
 def guidellm_figures(data: dict) -> dict:
     """What the parity compares, from GuideLLM's report of one benchmark (as tokencost.imports.guidellm reads it)."""
     (benchmark,) = data["benchmarks"]
-    metrics = {name: m["successful"] for name, m in benchmark["metrics"].items()
-               if isinstance(m, dict) and isinstance(m.get("successful"), dict)}
-    return {"ttft_ms": metrics["time_to_first_token_ms"]["median"],
-            "ttft_mean_ms": metrics["time_to_first_token_ms"]["mean"],
-            "tpot_ms": metrics["inter_token_latency_ms"]["median"],
-            "tpot_mean_ms": metrics["inter_token_latency_ms"]["mean"],
-            "e2e_mean_ms": metrics["request_latency"]["mean"] * 1000,  # seconds in the report
-            "output_tok_s": metrics["output_tokens_per_second"]["mean"],
-            "completed": benchmark["metrics"]["request_totals"]["successful"],
-            "output_tokens": int(metrics["output_token_count"]["total_sum"]), "elapsed_s": benchmark["duration"]}
+    metrics = {
+        name: m["successful"]
+        for name, m in benchmark["metrics"].items()
+        if isinstance(m, dict) and isinstance(m.get("successful"), dict)
+    }
+    return {
+        "ttft_ms": metrics["time_to_first_token_ms"]["median"],
+        "ttft_mean_ms": metrics["time_to_first_token_ms"]["mean"],
+        "tpot_ms": metrics["inter_token_latency_ms"]["median"],
+        "tpot_mean_ms": metrics["inter_token_latency_ms"]["mean"],
+        "e2e_mean_ms": metrics["request_latency"]["mean"] * 1000,  # seconds in the report
+        "output_tok_s": metrics["output_tokens_per_second"]["mean"],
+        "completed": benchmark["metrics"]["request_totals"]["successful"],
+        "output_tokens": int(metrics["output_token_count"]["total_sum"]),
+        "elapsed_s": benchmark["duration"],
+    }
 
 
 def _children_cpu_s() -> float:
@@ -265,21 +388,29 @@ def explain(side: str, metric: str, peer: dict, ours: dict) -> str:
         return ""
     cpu = f"client CPU {peer['cpu_s']:.1f} s vs ours {ours['cpu_s']:.1f} s, start-up included"
     if metric == "output_tok_s":
-        return (f"{peer['in_flight']:.2f} requests in flight on average vs ours {ours['in_flight']:.2f}, and the "
-                f"server's inter-token latency x{peer['server_itl_ms'] / ours['server_itl_ms']:.2f} ({cpu})")
+        return (
+            f"{peer['in_flight']:.2f} requests in flight on average vs ours {ours['in_flight']:.2f}, and the "
+            f"server's inter-token latency x{peer['server_itl_ms'] / ours['server_itl_ms']:.2f} ({cpu})"
+        )
     if metric == "ttft_ms":
         outside = [r["ttft_mean_ms"] - r["server_ttft_ms"] for r in (peer, ours)]
-        return (f"the server's own mean TTFT x{peer['server_ttft_ms'] / ours['server_ttft_ms']:.2f}; time outside "
-                f"the engine (HTTP, vLLM's front end, the client reading) {outside[0]:+.0f} ms vs ours "
-                f"{outside[1]:+.0f} ms on average ({cpu}); {DEFINITIONS[side, metric]}")
+        return (
+            f"the server's own mean TTFT x{peer['server_ttft_ms'] / ours['server_ttft_ms']:.2f}; time outside "
+            f"the engine (HTTP, vLLM's front end, the client reading) {outside[0]:+.0f} ms vs ours "
+            f"{outside[1]:+.0f} ms on average ({cpu}); {DEFINITIONS[side, metric]}"
+        )
     moved = peer["server_itl_ms"] / ours["server_itl_ms"]
     read = [r["tpot_mean_ms"] / r["server_itl_ms"] for r in (peer, ours)]  # mean TPOT against the server's ITL
-    text = (f"the server's own inter-token latency x{moved:.2f}; mean TPOT / the server's: {read[0]:.2f}, "
-            f"ours {read[1]:.2f}")
+    text = (
+        f"the server's own inter-token latency x{moved:.2f}; mean TPOT / the server's: {read[0]:.2f}, "
+        f"ours {read[1]:.2f}"
+    )
     late = [r["ttft_mean_ms"] - r["server_ttft_ms"] for r in (peer, ours)]
-    bunched = (f"first tokens reached the client late and the rest bunched, as when vLLM's front end or the client "
-               f"falls behind a stream (time outside the engine before the first token {late[0]:+.0f} ms vs ours "
-               f"{late[1]:+.0f} ms; {cpu})")
+    bunched = (
+        f"first tokens reached the client late and the rest bunched, as when vLLM's front end or the client "
+        f"falls behind a stream (time outside the engine before the first token {late[0]:+.0f} ms vs ours "
+        f"{late[1]:+.0f} ms; {cpu})"
+    )
     if abs(read[0] / read[1] - 1) <= TARGET and abs(ratio / moved - 1) <= TARGET:
         return f"{text}: the load differed ({cpu}), not the measuring"
     if abs(read[0] / read[1] - 1) <= TARGET:
@@ -290,9 +421,11 @@ def explain(side: str, metric: str, peer: dict, ours: dict) -> str:
 
 
 def describe(side: str, r: dict) -> str:
-    return (f"{side:<8} TTFT {r['ttft_ms']:.1f} ms (mean {r['ttft_mean_ms']:.1f}; server {r['server_ttft_ms']:.1f})  "
-            f"TPOT {r['tpot_ms']:.2f} ms (mean {r['tpot_mean_ms']:.2f}; server {r['server_itl_ms']:.2f})  "
-            f"{r['output_tok_s']:,.1f} tok/s  {r['in_flight']:.2f} in flight  CPU {r['cpu_s']:.1f} s")
+    return (
+        f"{side:<8} TTFT {r['ttft_ms']:.1f} ms (mean {r['ttft_mean_ms']:.1f}; server {r['server_ttft_ms']:.1f})  "
+        f"TPOT {r['tpot_ms']:.2f} ms (mean {r['tpot_mean_ms']:.2f}; server {r['server_itl_ms']:.2f})  "
+        f"{r['output_tok_s']:,.1f} tok/s  {r['in_flight']:.2f} in flight  CPU {r['cpu_s']:.1f} s"
+    )
 
 
 def main(argv=None) -> int:
@@ -313,24 +446,52 @@ def main(argv=None) -> int:
         cpu_environment_defaults()
         card = load_card(args.model)
         if not card.has_tokenizer:
-            raise UserError("--model", f"{card.name} has no tokenizer, and AIPerf and GuideLLM send text",
-                            "give a card with a tokenizer, e.g. tiny-dense")
-        print(f"model {args.model}, ISL {args.isl}, OSL {args.osl}, {args.num_prompts} requests a side, closed loop "
-              f"at concurrency {args.concurrency}, {args.rounds} interleaved rounds, one vLLM server", flush=True)
-        with tempfile.TemporaryDirectory() as tmp, \
-                VllmServer(card, EngineSettings(), Path(tmp) / "server.log", max_num_seqs=args.concurrency,
-                           extra_args=("--no-enable-prefix-caching",)) as server:
+            raise UserError(
+                "--model",
+                f"{card.name} has no tokenizer, and AIPerf and GuideLLM send text",
+                "give a card with a tokenizer, e.g. tiny-dense",
+            )
+        print(
+            f"model {args.model}, ISL {args.isl}, OSL {args.osl}, {args.num_prompts} requests a side, closed loop "
+            f"at concurrency {args.concurrency}, {args.rounds} interleaved rounds, one vLLM server",
+            flush=True,
+        )
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            VllmServer(
+                card,
+                EngineSettings(),
+                Path(tmp) / "server.log",
+                max_num_seqs=args.concurrency,
+                extra_args=("--no-enable-prefix-caching",),
+            ) as server,
+        ):
             for name, command in (("aiperf", aiperf_command), ("guidellm", guidellm_command)):
-                line = shlex.join(command(bins[name], server.base_url, card, args.concurrency, args.num_prompts,
-                                          args.isl, args.osl, Path("OUT")))
-                print(textwrap.fill(f"{name}: {line}", 120, subsequent_indent="    ", break_long_words=False,
-                                    break_on_hyphens=False))
+                line = shlex.join(
+                    command(
+                        bins[name],
+                        server.base_url,
+                        card,
+                        args.concurrency,
+                        args.num_prompts,
+                        args.isl,
+                        args.osl,
+                        Path("OUT"),
+                    )
+                )
+                print(
+                    textwrap.fill(
+                        f"{name}: {line}", 120, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False
+                    )
+                )
             warm = argparse.Namespace(**vars(args) | {"num_prompts": 2 * args.concurrency})
             run_side("ours", warm, server, bins, Path(tmp) / "warm-up", seed=1000)  # compiles and warms the server
             rounds = []
             for n in range(1, args.rounds + 1):
-                results = {side: run_side(side, args, server, bins, Path(tmp) / side, seed=n)
-                           for side in ("ours", "aiperf", "guidellm")}
+                results = {
+                    side: run_side(side, args, server, bins, Path(tmp) / side, seed=n)
+                    for side in ("ours", "aiperf", "guidellm")
+                }
                 rounds.append(results)
                 _print_round(n, results)
                 if args.keep:
@@ -366,8 +527,10 @@ def _print_ratios(results: dict, indent: str) -> None:
 
 def _print_medians(rounds: list[dict]) -> None:
     """Each side's figures as medians over the rounds, and their ratios."""
-    medians = {side: {key: statistics.median(r[side][key] for r in rounds) for key in rounds[0][side]
-                      if key != "file"} for side in rounds[0]}
+    medians = {
+        side: {key: statistics.median(r[side][key] for r in rounds) for key in rounds[0][side] if key != "file"}
+        for side in rounds[0]
+    }
     print(f"medians over {len(rounds)} rounds (ratios of medians, peer / ours; target within {TARGET:.0%}):")
     for side, r in medians.items():
         print("  " + describe(side, r))

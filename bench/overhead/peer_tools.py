@@ -55,8 +55,10 @@ def _stamped(venv: Path, stamp: str) -> bool:
 
 def _build(name: str, venv: Path, stamp: str) -> None:
     started = time.monotonic()
-    print(f"peer tools: building {venv.relative_to(ROOT)} with {' '.join(REQUIREMENTS[name])} "
-          "(once; a few minutes)", flush=True)
+    print(
+        f"peer tools: building {venv.relative_to(ROOT)} with {' '.join(REQUIREMENTS[name])} (once; a few minutes)",
+        flush=True,
+    )
     if venv.exists():
         shutil.rmtree(venv)  # a half-built environment from an interrupted build
     _run(name, [sys.executable, "-m", "venv", str(venv)])
@@ -66,22 +68,31 @@ def _build(name: str, venv: Path, stamp: str) -> None:
     version = _run(name, command).strip().splitlines()
     (venv / STAMP).write_text(stamp)
     size_mb = sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink()) / 1e6
-    print(f"peer tools: {name} ready ({version[-1] if version else 'no version printed'}) in "
-          f"{time.monotonic() - started:.0f} s, {size_mb:,.0f} MB on disk", flush=True)
+    print(
+        f"peer tools: {name} ready ({version[-1] if version else 'no version printed'}) in "
+        f"{time.monotonic() - started:.0f} s, {size_mb:,.0f} MB on disk",
+        flush=True,
+    )
 
 
 def _run(name: str, command: list[str]) -> str:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired:
-        raise UserError(f"peer tool {name}", f"`{' '.join(command[-3:])}` ran past {INSTALL_TIMEOUT_S} s",
-                        "check the package index can be reached, then retry") from None
+        raise UserError(
+            f"peer tool {name}",
+            f"`{' '.join(command[-3:])}` ran past {INSTALL_TIMEOUT_S} s",
+            "check the package index can be reached, then retry",
+        ) from None
     if done.returncode != 0:
         last = (done.stderr or done.stdout).strip().splitlines()
-        raise UserError(f"peer tool {name}", f"`{' '.join(command[-3:])}` failed "
-                        f"({last[-1][:200] if last else f'exit {done.returncode}'})",
-                        f"fix the cause, then retry; `rm -r {PEERS.name}/{name}` starts afresh")
+        raise UserError(
+            f"peer tool {name}",
+            f"`{' '.join(command[-3:])}` failed ({last[-1][:200] if last else f'exit {done.returncode}'})",
+            f"fix the cause, then retry; `rm -r {PEERS.name}/{name}` starts afresh",
+        )
     return done.stdout
 
 

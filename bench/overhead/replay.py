@@ -87,8 +87,10 @@ def send_errors(requests: list[Request], timings: list[RequestTiming], time_scal
     errors whichever way they pair.
     """
     if len(timings) != len(requests):
-        raise ValueError(f"{len(timings)} timings for {len(requests)} requests: every request must be one send "
-                         "(a multi-turn request's later turns have no timestamp of their own)")
+        raise ValueError(
+            f"{len(timings)} timings for {len(requests)} requests: every request must be one send "
+            "(a multi-turn request's later turns have no timestamp of their own)"
+        )
     if not requests:
         return []
     scheduled = sorted(r.at_s for r in requests)
@@ -129,8 +131,9 @@ def report(requests: list[Request], timings: list[RequestTiming], time_scale: fl
     return [
         f"requests sent: {len(timings)}",
         f"completed: {done}" + (f" ({len(timings) - done} FAILED)" if done < len(timings) else ""),
-        f"achieved rate: {achieved:.1f} req/s (the schedule's own: {own:.1f} req/s)" if own else
-        f"achieved rate: {achieved:.1f} req/s",
+        f"achieved rate: {achieved:.1f} req/s (the schedule's own: {own:.1f} req/s)"
+        if own
+        else f"achieved rate: {achieved:.1f} req/s",
         f"send-time error median: {median:+.3f} ms",
         f"send-time error p90: {p90:+.3f} ms",
         f"send-time error p99: {p99:+.3f} ms",
@@ -148,13 +151,17 @@ def main(argv=None) -> int:
 
     if args.trace:
         requests, time_scale = trace_schedule(args.trace, args.requests, args.rate, args.seed)
-        print(f"trace {args.trace}: {len(requests)} requests, timestamps divided by {time_scale:.4g} (time scale) "
-              f"to a mean {args.rate:g} req/s, open loop against a fake streaming server")
+        print(
+            f"trace {args.trace}: {len(requests)} requests, timestamps divided by {time_scale:.4g} (time scale) "
+            f"to a mean {args.rate:g} req/s, open loop against a fake streaming server"
+        )
     else:
         requests = synthetic_requests(args.requests, args.rate, args.isl, args.osl, args.seed)
         time_scale = 1.0
-        print(f"{args.requests} requests, Poisson arrivals at {args.rate:g} req/s (seed {args.seed}), ISL {args.isl} "
-              f"token ids, OSL {args.osl}, open loop against a fake streaming server")
+        print(
+            f"{args.requests} requests, Poisson arrivals at {args.rate:g} req/s (seed {args.seed}), ISL {args.isl} "
+            f"token ids, OSL {args.osl}, open loop against a fake streaming server"
+        )
     with FakeServer() as server:
         timings, cpu_s, waited_s = asyncio.run(measure(server.base_url, MODEL, requests, time_scale))
         served = server.stats()
@@ -162,8 +169,10 @@ def main(argv=None) -> int:
         print(line)
     print(f"TCP connections opened: {served['connections']} for {served['requests']} requests")
     if waited_s is not None:
-        print(f"client waited for a CPU (CPUs busy with other processes): {waited_s * 1000:.1f} ms in all; "
-              f"load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"client waited for a CPU (CPUs busy with other processes): {waited_s * 1000:.1f} ms in all; "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
     return 0 if all(t.ok for t in timings) else 1
 
 

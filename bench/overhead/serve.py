@@ -54,8 +54,12 @@ def run_ours(args) -> dict:
 
     result, cpu_s = asyncio.run(drive())
     metrics = summarize(result.requests, Slo())
-    return {"output_tokens": metrics.output_tokens, "elapsed_s": metrics.duration_s,
-            "completed": metrics.completed, "cpu_s_per_request": cpu_s / len(result.requests)}
+    return {
+        "output_tokens": metrics.output_tokens,
+        "elapsed_s": metrics.duration_s,
+        "completed": metrics.completed,
+        "cpu_s_per_request": cpu_s / len(result.requests),
+    }
 
 
 def run_vllm(args) -> dict:
@@ -68,22 +72,67 @@ def run_vllm(args) -> dict:
     parser = FlexibleArgumentParser()
     add_cli_args(parser)
     result_dir = args.result.parent
-    theirs = parser.parse_args([
-        "--backend", "vllm", "--base-url", args.base_url, "--model", card.name, "--tokenizer", str(card.path),
-        "--dataset-name", "random", "--random-input-len", str(args.isl), "--random-output-len", str(args.osl),
-        "--random-range-ratio", "0", "--num-prompts", str(args.num_prompts), "--max-concurrency",
-        str(args.concurrency), "--request-rate", "inf", "--ignore-eos", "--seed", "0", "--save-result",
-        "--result-dir", str(result_dir), "--result-filename", "vllm-bench-serve.json", "--percentile-metrics",
-        "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99",
-    ])
+    theirs = parser.parse_args(
+        [
+            "--backend",
+            "vllm",
+            "--base-url",
+            args.base_url,
+            "--model",
+            card.name,
+            "--tokenizer",
+            str(card.path),
+            "--dataset-name",
+            "random",
+            "--random-input-len",
+            str(args.isl),
+            "--random-output-len",
+            str(args.osl),
+            "--random-range-ratio",
+            "0",
+            "--num-prompts",
+            str(args.num_prompts),
+            "--max-concurrency",
+            str(args.concurrency),
+            "--request-rate",
+            "inf",
+            "--ignore-eos",
+            "--seed",
+            "0",
+            "--save-result",
+            "--result-dir",
+            str(result_dir),
+            "--result-filename",
+            "vllm-bench-serve.json",
+            "--percentile-metrics",
+            "ttft,tpot,itl,e2el",
+            "--metric-percentiles",
+            "50,90,99",
+        ]
+    )
     result = main(theirs)
-    return {"output_tokens": result["total_output_tokens"], "elapsed_s": result["duration"],
-            "completed": result["completed"]}
+    return {
+        "output_tokens": result["total_output_tokens"],
+        "elapsed_s": result["duration"],
+        "completed": result["completed"],
+    }
 
 
 def run_side(side: str, args, base_url: str, keep: Path | None) -> dict:
-    options = ["--base-url", base_url, "--model", args.model, "--isl", str(args.isl), "--osl", str(args.osl),
-               "--num-prompts", str(args.num_prompts), "--concurrency", str(args.concurrency)]
+    options = [
+        "--base-url",
+        base_url,
+        "--model",
+        args.model,
+        "--isl",
+        str(args.isl),
+        "--osl",
+        str(args.osl),
+        "--num-prompts",
+        str(args.num_prompts),
+        "--concurrency",
+        str(args.concurrency),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         result = run_side_process("bench.overhead.serve", side, options, Path(tmp))
         saved = Path(tmp) / "vllm-bench-serve.json"
@@ -104,23 +153,32 @@ def main(argv=None) -> int:
     from bench.serve.server import VllmServer
 
     cpu_environment_defaults()
-    print(f"model {args.model}, ISL {args.isl}, OSL {args.osl}, {args.num_prompts} prompts, closed loop at "
-          f"concurrency {args.concurrency}, {args.pairs} interleaved pairs, one vLLM server")
+    print(
+        f"model {args.model}, ISL {args.isl}, OSL {args.osl}, {args.num_prompts} prompts, closed loop at "
+        f"concurrency {args.concurrency}, {args.pairs} interleaved pairs, one vLLM server"
+    )
     ratios, cpu = [], []
-    with tempfile.TemporaryDirectory() as tmp, \
-            VllmServer(load_card(args.model), EngineSettings(), Path(tmp) / "server.log",
-                       max_num_seqs=args.concurrency) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        VllmServer(
+            load_card(args.model), EngineSettings(), Path(tmp) / "server.log", max_num_seqs=args.concurrency
+        ) as server,
+    ):
         for pair in range(1, args.pairs + 1):
             ours = run_side("ours", args, server.base_url, None)
             theirs = run_side("vllm", args, server.base_url, args.keep_result)
             ratio = ours["output_tok_s"] / theirs["output_tok_s"]
             ratios.append(ratio)
             cpu.append(ours["cpu_s_per_request"])
-            print(f"pair {pair}: ours {ours['output_tok_s']:,.1f} output tok/s ({ours['completed']} requests, "
-                  f"{ours['cpu_s_per_request'] * 1000:.2f} ms client CPU per request), vllm bench serve "
-                  f"{theirs['output_tok_s']:,.1f} ({theirs['completed']} requests), ratio {ratio:.3f}")
-    print(f"median ratio (ours / vllm bench serve): {statistics.median(ratios):.3f}; "
-          f"median client CPU per request: {statistics.median(cpu) * 1000:.2f} ms")
+            print(
+                f"pair {pair}: ours {ours['output_tok_s']:,.1f} output tok/s ({ours['completed']} requests, "
+                f"{ours['cpu_s_per_request'] * 1000:.2f} ms client CPU per request), vllm bench serve "
+                f"{theirs['output_tok_s']:,.1f} ({theirs['completed']} requests), ratio {ratio:.3f}"
+            )
+    print(
+        f"median ratio (ours / vllm bench serve): {statistics.median(ratios):.3f}; "
+        f"median client CPU per request: {statistics.median(cpu) * 1000:.2f} ms"
+    )
     return 0
 
 

@@ -27,8 +27,15 @@ class MeasuringRun(Protocol):
     idle_power_w: float | None
     loaded_idle_power_w: float | None
 
-    def checks_for(self, whole: EnergyReading, t0: float, t1: float, *, other_processes_matter: bool = True,
-                   extra: dict | None = None) -> Validity: ...
+    def checks_for(
+        self,
+        whole: EnergyReading,
+        t0: float,
+        t1: float,
+        *,
+        other_processes_matter: bool = True,
+        extra: dict | None = None,
+    ) -> Validity: ...
 
 
 def now() -> str:
@@ -45,9 +52,11 @@ class Measured:
     timeline: Timeline | None
 
     def fields(self) -> dict:
-        return {name: getattr(self, name) for name in
-                ("started_at", "finished_at", "energy", "steady_state", "validity", "timeline")
-                if getattr(self, name) is not None}
+        return {
+            name: getattr(self, name)
+            for name in ("started_at", "finished_at", "energy", "steady_state", "validity", "timeline")
+            if getattr(self, name) is not None
+        }
 
 
 class PointWindows:
@@ -66,22 +75,33 @@ class PointWindows:
     def __exit__(self, *exc) -> None:
         self.stop = self.run.meter.snapshot()
 
-    def measured(self, key: str, whole_window: str, steady_s: float, steady_tokens: int, why_not: str, *,
-                 other_processes_matter: bool = True, extra_checks: dict | None = None) -> Measured:
+    def measured(
+        self,
+        key: str,
+        whole_window: str,
+        steady_s: float,
+        steady_tokens: int,
+        why_not: str,
+        *,
+        other_processes_matter: bool = True,
+        extra_checks: dict | None = None,
+    ) -> Measured:
         """Read the windows: `whole_window` says what the whole-point window includes; `steady_s` and
         `steady_tokens` are the steady window's length and tokens as the load counted them (0 and `why_not`
         where it did not form)."""
         run, meter = self.run, self.run.meter
         whole = meter.reading(self.start, self.stop)
         whole.flags.append(f"whole-point window: {whole_window}")
-        checks = run.checks_for(whole, self.start.t, self.stop.t, other_processes_matter=other_processes_matter,
-                                extra=extra_checks)
+        checks = run.checks_for(
+            whole, self.start.t, self.stop.t, other_processes_matter=other_processes_matter, extra=extra_checks
+        )
         saved = meter.save_timeline(run.run_dir / TIMELINE_FILE, key, self.start.t, self.stop.t)
         return Measured(
             started_at=self.started_at,
             finished_at=now(),
-            energy=EnergyInfo(**whole.to_record(), idle_power_w=run.idle_power_w,
-                              loaded_idle_power_w=run.loaded_idle_power_w),
+            energy=EnergyInfo(
+                **whole.to_record(), idle_power_w=run.idle_power_w, loaded_idle_power_w=run.loaded_idle_power_w
+            ),
             steady_state=steady_state(self.steady, steady_s, steady_tokens, why_not),
             validity=checks,
             timeline=Timeline(file=TIMELINE_FILE, point=key) if saved else None,

@@ -7,8 +7,11 @@ import zlib
 
 COUNTERS = ("vllm:prefix_cache_queries", "vllm:prefix_cache_hits")  # prompt tokens looked up, and found
 # One sample line of a Prometheus exposition of those counters: name, optional labels, value.
-COUNTER_LINE = re.compile(r"^(?P<name>vllm:prefix_cache_(?:queries|hits)(?:_total)?)(?:\{[^}]*\})?\s+"
-                          r"(?P<value>[0-9.eE+-]+)\s*$", re.MULTILINE)
+COUNTER_LINE = re.compile(
+    r"^(?P<name>vllm:prefix_cache_(?:queries|hits)(?:_total)?)(?:\{[^}]*\})?\s+"
+    r"(?P<value>[0-9.eE+-]+)\s*$",
+    re.MULTILINE,
+)
 HIT_RATE_GAP = 0.15  # a measured hit rate further than this from the implied one fails the point's check
 
 

@@ -71,6 +71,7 @@ class Progress:
 
     def logging(self, log: Callable[[str], None]) -> Callable[[str], None]:
         """`log`, clearing the status line first and drawing it again after, so both stay readable."""
+
         def log_around_status(message: str) -> None:
             shown = self._status_shown
             if shown:

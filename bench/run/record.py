@@ -298,15 +298,20 @@ class PointRecord(_Section):
     @model_validator(mode="after")
     def _complete(self) -> "PointRecord":
         if self.status == "ok":
-            missing = [f for f in ("input_tokens", "output_tokens", "duration_s", "output_tok_s", "energy")
-                       if getattr(self, f) is None]
+            missing = [
+                f
+                for f in ("input_tokens", "output_tokens", "duration_s", "output_tok_s", "energy")
+                if getattr(self, f) is None
+            ]
             if missing:
                 raise ValueError(f"an ok point needs {', '.join(missing)}")
             if not self.duration_s > 0:
                 raise ValueError(f"duration_s is {self.duration_s}; an ok point lasts a positive time")
             if not (self.output_tokens > 0 and self.output_tok_s > 0):
-                raise ValueError(f"output_tokens is {self.output_tokens} and output_tok_s {self.output_tok_s}; "
-                                 "an ok point generated tokens")
+                raise ValueError(
+                    f"output_tokens is {self.output_tokens} and output_tok_s {self.output_tok_s}; "
+                    "an ok point generated tokens"
+                )
             if self.input_tokens < 0:
                 raise ValueError(f"input_tokens is {self.input_tokens}; a count is never negative")
         elif self.failure is None or self.error is None:

@@ -75,8 +75,10 @@ def set_aside_torn_tail(path: Path, log: Callable[[str], None] = print) -> Path 
     with path.open("r+b") as f:
         f.truncate(keep)
         os.fsync(f.fileno())
-    log(f"{path}: its end was not a complete record (a crash or a full disk while writing); moved those "
-        f"{len(tail)} bytes to {aside.name}, every complete record is kept")
+    log(
+        f"{path}: its end was not a complete record (a crash or a full disk while writing); moved those "
+        f"{len(tail)} bytes to {aside.name}, every complete record is kept"
+    )
     return aside
 
 
@@ -120,8 +122,11 @@ def read_records(run_dir: Path) -> list[PointRecord]:
     except UnicodeDecodeError:
         raise UserError(str(path), "is not UTF-8 text", "give a records.jsonl written by tokencost") from None
     except OSError as e:
-        raise UserError(str(path), f"cannot be read ({e.strerror or e})",
-                        "give a run directory or a records.jsonl written by tokencost") from None
+        raise UserError(
+            str(path),
+            f"cannot be read ({e.strerror or e})",
+            "give a run directory or a records.jsonl written by tokencost",
+        ) from None
     records = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -130,8 +135,9 @@ def read_records(run_dir: Path) -> list[PointRecord]:
             data = json.loads(line)
         except json.JSONDecodeError:
             if number == len(lines):
-                warnings.warn(f"{path}:{number}: torn last line (a crash while writing?) ignored",
-                              TornRecordWarning, stacklevel=2)
+                warnings.warn(
+                    f"{path}:{number}: torn last line (a crash while writing?) ignored", TornRecordWarning, stacklevel=2
+                )
                 continue
             raise UserError(f"{path}:{number}", "is not a JSON record", FIX) from None
         if not isinstance(data, dict):
@@ -184,11 +190,17 @@ def migrated(record: dict, where: str) -> dict:
     """The record in the current schema's layout (not yet validated)."""
     version = record.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise UserError(f"{where} schema_version", f"is {version!r}, not a schema version",
-                        f"give a whole number from 1 to {SCHEMA_VERSION}; records written by tokencost have one")
+        raise UserError(
+            f"{where} schema_version",
+            f"is {version!r}, not a schema version",
+            f"give a whole number from 1 to {SCHEMA_VERSION}; records written by tokencost have one",
+        )
     if version > SCHEMA_VERSION:
-        raise UserError(f"{where} schema_version", f"{version} is newer than this tokencost reads "
-                        f"(1 to {SCHEMA_VERSION})", "upgrade tokencost to read newer records")
+        raise UserError(
+            f"{where} schema_version",
+            f"{version} is newer than this tokencost reads (1 to {SCHEMA_VERSION})",
+            "upgrade tokencost to read newer records",
+        )
     record = dict(record)
     while version < SCHEMA_VERSION:
         try:

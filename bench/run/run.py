@@ -33,8 +33,13 @@ from bench.validation import parse
 
 RUN_FILE = "run.json"
 IDLE_BASELINE_S = {"gpu": 5.0, "cpu": 2.0}
-BANDWIDTH_FIELDS = ("memory_bandwidth_gb_s", "cache_bandwidth_gb_s", "llc_bytes", "bandwidth_threads",
-                    "bandwidth_method")
+BANDWIDTH_FIELDS = (
+    "memory_bandwidth_gb_s",
+    "cache_bandwidth_gb_s",
+    "llc_bytes",
+    "bandwidth_threads",
+    "bandwidth_method",
+)
 
 
 def new_run_id() -> str:
@@ -86,8 +91,11 @@ def run_watts_per_vcpu(run_dir: Path) -> float | None:
 
 def hardware_fingerprint(hardware: dict) -> dict:
     """What must not change between a run and its resumption."""
-    return {"accelerator": hardware.get("accelerator"), "accelerator_count": hardware.get("accelerator_count"),
-            "gpus": [g.get("uuid") for g in hardware.get("gpus", [])]}
+    return {
+        "accelerator": hardware.get("accelerator"),
+        "accelerator_count": hardware.get("accelerator_count"),
+        "gpus": [g.get("uuid") for g in hardware.get("gpus", [])],
+    }
 
 
 def host_memory_bandwidth(previous: dict | None, log: Callable[[str], None] = print) -> dict:
@@ -107,8 +115,10 @@ def describe_point(record: PointRecord) -> str:
     energy = record.energy
     power = f"{energy.avg_power_w or float('nan'):.1f} W ({energy.method})"
     if record.mode == "serve":
-        return (f"{record.output_tok_s:.1f} output tok/s, TTFT p50 {record.latency_ms.ttft.median:.0f} ms, "
-                f"{record.interactivity_tok_s_user or float('nan'):.1f} tok/s/user, {power}")
+        return (
+            f"{record.output_tok_s:.1f} output tok/s, TTFT p50 {record.latency_ms.ttft.median:.0f} ms, "
+            f"{record.interactivity_tok_s_user or float('nan'):.1f} tok/s/user, {power}"
+        )
     return f"{record.output_tok_s:.1f} output tok/s, {power}"
 
 
@@ -125,10 +135,20 @@ class SweepRun:
     and `earlier` holds the ok records of the fleet's run, which count as done.
     """
 
-    def __init__(self, suite: Suite, run_dir: Path, planned: list[PlannedPoint], *,
-                 watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU, log: Callable[[str], None] = print,
-                 resume: bool = False, meter: Meter | None = None, hardware: dict | None = None,
-                 sink: Callable[[PointRecord], None] | None = None, earlier: tuple[PointRecord, ...] = ()):
+    def __init__(
+        self,
+        suite: Suite,
+        run_dir: Path,
+        planned: list[PlannedPoint],
+        *,
+        watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU,
+        log: Callable[[str], None] = print,
+        resume: bool = False,
+        meter: Meter | None = None,
+        hardware: dict | None = None,
+        sink: Callable[[PointRecord], None] | None = None,
+        earlier: tuple[PointRecord, ...] = (),
+    ):
         self.suite, self.run_dir, self.resume = suite, Path(run_dir), resume
         self.planned = {p.key: p for p in planned}
         suite.check()
@@ -145,13 +165,19 @@ class SweepRun:
             raise main[0]  # the workload asked for fits no model of the sweep
         previous = self._previous_run(watts_per_vcpu) if resume else None
         if not resume and (self.run_dir / RUN_FILE).exists():
-            raise UserError("--out", f"{self.run_dir} already holds a run",
-                            f"give a new directory, or finish that run with --resume {self.run_dir}")
+            raise UserError(
+                "--out",
+                f"{self.run_dir} already holds a run",
+                f"give a new directory, or finish that run with --resume {self.run_dir}",
+            )
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise UserError("--resume" if resume else "--out", f"{self.run_dir} cannot be a run directory "
-                            f"({e.strerror or e})", "give a directory this user can write") from None
+            raise UserError(
+                "--resume" if resume else "--out",
+                f"{self.run_dir} cannot be a run directory ({e.strerror or e})",
+                "give a directory this user can write",
+            ) from None
 
         environment.cpu_environment_defaults()
         gpu_set = self._engine_gpus() if hardware is None else gpus.GpuSet([], [])
@@ -165,8 +191,15 @@ class SweepRun:
         # An existing endpoint was started by someone else, with settings the estimate does not know.
         memory = None if suite.mode == "serve" and suite.serve.endpoint else gpus.memory_bytes(self.devices)
         # Estimated per card and workload, at each workload's mean context (bench.inputs.fit).
-        self.fits = {(card.name, w.key()): fit.estimate(card, suite.engine, context_of(w), memory)
-                     for card in self.cards for w in suite.workloads} if memory else {}
+        self.fits = (
+            {
+                (card.name, w.key()): fit.estimate(card, suite.engine, context_of(w), memory)
+                for card in self.cards
+                for w in suite.workloads
+            }
+            if memory
+            else {}
+        )
         if previous is not None:
             self._check_same_machine(previous)
         self.context = {
@@ -177,8 +210,9 @@ class SweepRun:
         # First, so that a torn last line (a crash mid-write) is set aside before the records are read or appended to.
         self.writer = RecordWriter(self.run_dir, log=log)
         # Ok records by key, this session's and (resumed) earlier ones': a capacity search judges loads by them.
-        self.records = {r.point: r for r in read_records(self.run_dir) if r.ok} \
-            if resume and has_records(self.run_dir) else {}
+        self.records = (
+            {r.point: r for r in read_records(self.run_dir) if r.ok} if resume and has_records(self.run_dir) else {}
+        )
         self.records |= {r.point: r for r in earlier if r.ok}
         self.sink = sink
         self.done = set(self.records)
@@ -203,21 +237,30 @@ class SweepRun:
         stored = run_suite(self.run_dir, previous)
         if stored != self.suite:
             differ = sorted(k for k, v in self.suite.model_dump().items() if stored.model_dump()[k] != v)
-            raise UserError("--resume", f"the settings differ from the run's ({', '.join(differ)})",
-                            "resume without --suite/--models/--batch-sizes/--isl/--osl, or start a new run")
+            raise UserError(
+                "--resume",
+                f"the settings differ from the run's ({', '.join(differ)})",
+                "resume without --suite/--models/--batch-sizes/--isl/--osl, or start a new run",
+            )
         stored_watts = (previous.get("meter") or {}).get("watts_per_vcpu")
         if stored_watts is not None and watts_per_vcpu != stored_watts:
-            raise UserError("--resume", f"--watts-per-vcpu {watts_per_vcpu} differs from the run's {stored_watts}",
-                            "leave --watts-per-vcpu out when resuming")
+            raise UserError(
+                "--resume",
+                f"--watts-per-vcpu {watts_per_vcpu} differs from the run's {stored_watts}",
+                "leave --watts-per-vcpu out when resuming",
+            )
         return previous
 
     def _check_same_machine(self, previous: dict) -> None:
         here = hardware_fingerprint(self.hardware)
         there = hardware_fingerprint(previous.get("hardware") or {})
         if here != there:
-            raise UserError("--resume", f"this machine ({here['accelerator']} x {here['accelerator_count']}) is not "
-                            f"the run's ({there['accelerator']} x {there['accelerator_count']})",
-                            "resume on the machine and GPUs that started the run")
+            raise UserError(
+                "--resume",
+                f"this machine ({here['accelerator']} x {here['accelerator_count']}) is not "
+                f"the run's ({there['accelerator']} x {there['accelerator_count']})",
+                "resume on the machine and GPUs that started the run",
+            )
 
     def __enter__(self):
         self.meter.start()
@@ -245,9 +288,15 @@ class SweepRun:
                 if key in self.hardware and isinstance(run.get("hardware"), dict):
                     run["hardware"].setdefault(key, self.hardware[key])
         else:
-            run = {"started_at": now(), "run_id": self.run_dir.name, "hardware": self.hardware,
-                   "software": self.context["software"].model_dump(), "suite": self.suite.to_record(),
-                   "meter": self.meter.describe(), "idle_power_w": self.idle_power_w}
+            run = {
+                "started_at": now(),
+                "run_id": self.run_dir.name,
+                "hardware": self.hardware,
+                "software": self.context["software"].model_dump(),
+                "suite": self.suite.to_record(),
+                "meter": self.meter.describe(),
+                "idle_power_w": self.idle_power_w,
+            }
         path.write_text(redact(json.dumps(run, indent=2)))
 
     def unfit(self, card: ModelCard, workload: Workload) -> UserError | None:
@@ -286,10 +335,12 @@ class SweepRun:
 
     def fitting(self, card: ModelCard, keys: list[str]) -> list[int]:
         """The batch sizes of the points that the estimate lets the card's engine hold (all without an estimate)."""
+
         def fits(key: str) -> bool:
             estimate = self.fits.get((card.name, self.workload_of(key).key()))
             batch = self.planned[key].in_flight
             return not estimate or not estimate.why_not(fit.in_flight_per_replica(batch, self.suite.engine))
+
         return [self.planned[k].in_flight for k in keys if fits(k)] or [self.planned[k].in_flight for k in keys]
 
     def skip_beyond_kv_capacity(self, card: ModelCard, engine, in_flight: dict[str, int]) -> list[str]:
@@ -300,8 +351,9 @@ class SweepRun:
         num_blocks, block_size = blocks
         return self.skip_what_cannot_fit(card, in_flight, (num_blocks, block_size))
 
-    def skip_what_cannot_fit(self, card: ModelCard, in_flight: dict[str, int],
-                             blocks: tuple[int, int] | None = None) -> list[str]:
+    def skip_what_cannot_fit(
+        self, card: ModelCard, in_flight: dict[str, int], blocks: tuple[int, int] | None = None
+    ) -> list[str]:
         """Record as skipped the points whose sequences in flight cannot fit; return the keys that can run.
 
         `in_flight` maps a point to the sequences the engine holds at once (data
@@ -318,9 +370,14 @@ class SweepRun:
             if blocks is not None:
                 context = context_of(workload)
                 capacity = fit.sequences_in_blocks(*blocks, context)
-                reason = None if per_replica <= capacity else (
-                    f"{per_replica} sequences in flight would preempt: vLLM's KV cache holds {capacity} sequences of "
-                    f"{context} tokens ({blocks[0]} blocks of {blocks[1]} tokens)")
+                reason = (
+                    None
+                    if per_replica <= capacity
+                    else (
+                        f"{per_replica} sequences in flight would preempt: vLLM's KV cache holds {capacity} sequences of "
+                        f"{context} tokens ({blocks[0]} blocks of {blocks[1]} tokens)"
+                    )
+                )
             else:
                 reason = estimate.why_not(per_replica) if estimate else None
                 reason = reason and f"estimated before starting: {reason}"
@@ -333,8 +390,15 @@ class SweepRun:
     def fail(self, card: ModelCard, key: str, status: str, kind: str, error) -> None:
         text = redact(str(error)).strip()  # an engine's or server's message may quote a key or a URL password
         message = text.splitlines()[-1][:500] if text else type(error).__name__
-        record = self.record(card, key, status, failure=kind, finished_at=now(), error=message,
-                             error_class=type(error).__name__ if isinstance(error, BaseException) else "Skipped")
+        record = self.record(
+            card,
+            key,
+            status,
+            failure=kind,
+            finished_at=now(),
+            error=message,
+            error_class=type(error).__name__ if isinstance(error, BaseException) else "Skipped",
+        )
         self._keep(record)
         self.result.failures.append(record)
         self.log(f"[{card.name}] {self.planned[key].label}: {status} ({kind}): {message}")
@@ -375,28 +439,43 @@ class SweepRun:
         self.log(f"[{card.name}] {label}: {describe_point(record)}")
         self.progress.finish(key, ok=True)
 
-    def checks_for(self, whole: EnergyReading, t0: float, t1: float, *, other_processes_matter: bool = True,
-                   extra: dict | None = None) -> Validity:
+    def checks_for(
+        self,
+        whole: EnergyReading,
+        t0: float,
+        t1: float,
+        *,
+        other_processes_matter: bool = True,
+        extra: dict | None = None,
+    ) -> Validity:
         """The validity checks of a point's whole-point reading over [t0, t1]."""
-        return Validity.of(checks.check(
-            whole,
-            self.meter.samples(t0, t1),
-            idle_power_w=self.idle_power_w,
-            power_limit_w=sum(g.get("power_limit_w") or 0 for g in self.gpu_details) or None,
-            min_window_s=self.suite.min_window_s,
-            other_processes=processes.other_processes(self.devices, _own_pids())
-            if self.devices and other_processes_matter else None,
-            extra=extra,
-        ))
+        return Validity.of(
+            checks.check(
+                whole,
+                self.meter.samples(t0, t1),
+                idle_power_w=self.idle_power_w,
+                power_limit_w=sum(g.get("power_limit_w") or 0 for g in self.gpu_details) or None,
+                min_window_s=self.suite.min_window_s,
+                other_processes=processes.other_processes(self.devices, _own_pids())
+                if self.devices and other_processes_matter
+                else None,
+                extra=extra,
+            )
+        )
 
 
-def planned_record(context: dict, suite: Suite, card: ModelCard, point: PlannedPoint, status: str,
-                   **fields) -> PointRecord:
+def planned_record(
+    context: dict, suite: Suite, card: ModelCard, point: PlannedPoint, status: str, **fields
+) -> PointRecord:
     """A record of a planned point: the run's context (run_id, hardware, software), the point's planned fields,
     then `fields`."""
     model = card.summary() | {"pairs_with": suite.pair_of(card.name, card.pairs_with)}
-    base = context | {"point": point.key, "status": status, "model": model,
-                      "workload": (point.workload or suite.workload).to_record()}
+    base = context | {
+        "point": point.key,
+        "status": status,
+        "model": model,
+        "workload": (point.workload or suite.workload).to_record(),
+    }
     return PointRecord(**(base | point.fields | fields))
 
 
@@ -418,8 +497,11 @@ def pair_notes(suite: Suite, cards) -> list[str]:
         if dense in names:
             notes.append(f"pair: {card.name} (MoE) vs {dense} (dense)")
         else:
-            notes.append(f"pair: {card.name} (MoE) has no dense model in this suite"
-                         + (f" ({dense} is not in it)" if dense else "") + ": no dense-vs-MoE comparison")
+            notes.append(
+                f"pair: {card.name} (MoE) has no dense model in this suite"
+                + (f" ({dense} is not in it)" if dense else "")
+                + ": no dense-vs-MoE comparison"
+            )
     return notes
 
 

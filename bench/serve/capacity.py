@@ -47,10 +47,15 @@ class Outcome:
         unit = "concurrent requests" if self.load == "concurrency" else "requests/s"
         if self.status == "never":
             lowest = min(map(float, self.tried), default=None)
-            return (f"{self.model} ({self.workload}) never meets tier {self.tier}: it failed at the lowest load tried "
-                    f"({_fmt(lowest)} {unit})")
-        above = f", fails at {_fmt(self.first_failing)}" if self.first_failing is not None else \
-            f", the most tried: a lower bound{' (' + self.note + ')' if self.note else ''}"
+            return (
+                f"{self.model} ({self.workload}) never meets tier {self.tier}: it failed at the lowest load tried "
+                f"({_fmt(lowest)} {unit})"
+            )
+        above = (
+            f", fails at {_fmt(self.first_failing)}"
+            if self.first_failing is not None
+            else f", the most tried: a lower bound{' (' + self.note + ')' if self.note else ''}"
+        )
         return f"{self.model} ({self.workload}) meets tier {self.tier} at {_fmt(self.capacity)} {unit}{above}"
 
 
@@ -69,6 +74,7 @@ class Search:
 
     def run(self, judge: Callable[[float, int], list[bool]]) -> tuple[float | None, float | None]:
         """(highest load that kept the tier, lowest above it that did not); None where there is none."""
+
         def passes(load: float, runs: int) -> bool:
             self.verdicts[load] = judge(load, runs)
             return sum(self.verdicts[load]) * 2 > len(self.verdicts[load])  # a tie does not pass

@@ -61,15 +61,21 @@ class CompletionsClient:
 
     def body(self, prompt: list[int] | str, osl: int, cache_salt: str | None = None) -> dict:
         return ({"cache_salt": cache_salt} if cache_salt else {}) | {
-            "model": self.model, "prompt": prompt, "max_tokens": osl, "min_tokens": osl,
-            "ignore_eos": SAMPLING.ignore_eos, "temperature": SAMPLING.temperature, "top_p": SAMPLING.top_p,
+            "model": self.model,
+            "prompt": prompt,
+            "max_tokens": osl,
+            "min_tokens": osl,
+            "ignore_eos": SAMPLING.ignore_eos,
+            "temperature": SAMPLING.temperature,
+            "top_p": SAMPLING.top_p,
             "stream": True,
             # vLLM's continuous usage gives the exact token count of every chunk; others send usage at the end.
             "stream_options": {"include_usage": True, "continuous_usage_stats": True},
         }
 
-    async def send(self, prompt: list[int] | str, osl: int, on_first_token=None, cache_salt: str | None = None,
-                   reused: int = 0) -> RequestTiming:
+    async def send(
+        self, prompt: list[int] | str, osl: int, on_first_token=None, cache_salt: str | None = None, reused: int = 0
+    ) -> RequestTiming:
         timing = RequestTiming(sent=time.perf_counter(), reused=reused)
         events = _Events(timing, on_first_token)
         body = self.body(prompt, osl, cache_salt)
@@ -87,7 +93,7 @@ class CompletionsClient:
                 async for data in response.content.iter_any():
                     if not done:
                         done = events.feed(data, time.perf_counter())
-        except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (TimeoutError, aiohttp.ClientError, json.JSONDecodeError, UnicodeDecodeError) as e:
             timing.error = redact(f"{type(e).__name__}: {e}")[:300]
         finally:
             timing.end = time.perf_counter()  # its return, failed or not: the last one ends the duration
@@ -228,8 +234,14 @@ class _Sender:
             request = request.next_turn()
 
 
-async def closed_loop(client: CompletionsClient, prompts: Iterable, osl: int, concurrency: int,
-                      window: WindowHooks | None = None, salt: str | None = None) -> LoadResult:
+async def closed_loop(
+    client: CompletionsClient,
+    prompts: Iterable,
+    osl: int,
+    concurrency: int,
+    window: WindowHooks | None = None,
+    salt: str | None = None,
+) -> LoadResult:
     """`concurrency` requests in flight, each slot sending its next prompt as its last one finishes.
 
     Prompts are taken one ahead of need, so the window closes as the last one is
@@ -265,24 +277,42 @@ async def closed_loop(client: CompletionsClient, prompts: Iterable, osl: int, co
     return _result(sender.results, steady)
 
 
-async def poisson(client: CompletionsClient, prompts: list, osl: int, rate: float, seed: int = 0,
-                  max_concurrency: int | None = None, window: WindowHooks | None = None,
-                  salt: str | None = None) -> LoadResult:
+async def poisson(
+    client: CompletionsClient,
+    prompts: list,
+    osl: int,
+    rate: float,
+    seed: int = 0,
+    max_concurrency: int | None = None,
+    window: WindowHooks | None = None,
+    salt: str | None = None,
+) -> LoadResult:
     arrivals = np.cumsum(np.random.default_rng(seed).exponential(1.0 / rate, size=len(prompts)))
     return await _open_loop(client, zip(arrivals, prompts), osl, max_concurrency, window, salt)
 
 
-async def replay(client: CompletionsClient, requests: list[Request], time_scale: float = 1.0,
-                 max_concurrency: int | None = None, window: WindowHooks | None = None,
-                 salt: str | None = None) -> LoadResult:
+async def replay(
+    client: CompletionsClient,
+    requests: list[Request],
+    time_scale: float = 1.0,
+    max_concurrency: int | None = None,
+    window: WindowHooks | None = None,
+    salt: str | None = None,
+) -> LoadResult:
     """Each request sent at its own time, `at_s` / `time_scale` after the replay starts (a trace's first request
     is at 0): the trace's schedule, open loop. A request without a time is sent at the start."""
     schedule = (((request.at_s or 0.0) / time_scale, request) for request in requests)
     return await _open_loop(client, schedule, 0, max_concurrency, window, salt)  # requests carry their lengths
 
 
-async def _open_loop(client: CompletionsClient, schedule, osl: int, max_concurrency: int | None,
-                     window: WindowHooks | None, salt: str | None) -> LoadResult:
+async def _open_loop(
+    client: CompletionsClient,
+    schedule,
+    osl: int,
+    max_concurrency: int | None,
+    window: WindowHooks | None,
+    salt: str | None,
+) -> LoadResult:
     """Requests sent at the scheduled (seconds from now, prompt) instants, whatever is in flight."""
     steady = _Steady(window)
     sender = _Sender(client, osl, salt)
@@ -321,7 +351,7 @@ def run_load(coroutine, timeout_s: float | None):
     async def bounded():
         try:
             return await asyncio.wait_for(coroutine, timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise PointTimeout(f"the load was still running after {timeout_s:g} s") from None
 
     return asyncio.run(bounded())

@@ -34,41 +34,57 @@ def check_endpoint(url: str | None, api_key_env: str | None, environ) -> None:
         parts = urlsplit(url)
         password, port = parts.password, parts.port  # .port raises on a port that is not a number in range
     except ValueError:  # "http://[::1/v1", "http://host:x/": the message may repeat the URL, so it is not shown
-        raise UserError("--endpoint", "is not a valid URL (an IPv6 address's [brackets] not closed, or a port "
-                        "that is not a number from 0 to 65535)", URL_EXAMPLE) from None
+        raise UserError(
+            "--endpoint",
+            "is not a valid URL (an IPv6 address's [brackets] not closed, or a port "
+            "that is not a number from 0 to 65535)",
+            URL_EXAMPLE,
+        ) from None
     remember(password)
     if parts.scheme not in ("http", "https"):
         raise UserError("--endpoint", "is not an http:// or https:// URL", URL_EXAMPLE)
     if "@" in parts.netloc:
         remember(parts.username)  # a bare user name may be a token
-        raise UserError("--endpoint", "holds credentials (user:password@), which are not sent",
-                        "drop them from the URL; put the API key in an environment variable and name it with "
-                        "serve.api_key_env in the suite (sent as 'Authorization: Bearer')")
+        raise UserError(
+            "--endpoint",
+            "holds credentials (user:password@), which are not sent",
+            "drop them from the URL; put the API key in an environment variable and name it with "
+            "serve.api_key_env in the suite (sent as 'Authorization: Bearer')",
+        )
     if not parts.hostname:
         raise UserError("--endpoint", "has no host", URL_EXAMPLE)
     try:
         parts.hostname.encode("idna")
     except UnicodeError:
-        raise UserError("--endpoint", "has a host name that is not valid (an empty label, or one over 63 "
-                        "characters)", URL_EXAMPLE) from None
+        raise UserError(
+            "--endpoint", "has a host name that is not valid (an empty label, or one over 63 characters)", URL_EXAMPLE
+        ) from None
     if port == 0:
         raise UserError("--endpoint", "has port 0, which no server listens on", URL_EXAMPLE)
     if parts.query or parts.fragment:
-        raise UserError("--endpoint", "has a query or fragment (?... or #...), which is not sent",
-                        "give the server's base URL; put an API key in the variable serve.api_key_env names")
+        raise UserError(
+            "--endpoint",
+            "has a query or fragment (?... or #...), which is not sent",
+            "give the server's base URL; put an API key in the variable serve.api_key_env names",
+        )
     if api_key_env is None:
         return
     if not ENV_NAME.fullmatch(api_key_env):  # perhaps the key itself: never repeated
-        raise UserError("serve.api_key_env", "is not the name of an environment variable",
-                        "give the variable's name (e.g. TOKENCOST_KEY), not the key itself")
+        raise UserError(
+            "serve.api_key_env",
+            "is not the name of an environment variable",
+            "give the variable's name (e.g. TOKENCOST_KEY), not the key itself",
+        )
     key = environ.get(api_key_env)
     if not key:
-        raise UserError("serve.api_key_env", f"{api_key_env} is not set",
-                        "export it, or leave api_key_env out")
+        raise UserError("serve.api_key_env", f"{api_key_env} is not set", "export it, or leave api_key_env out")
     remember(key)
     if not (key.isascii() and key.isprintable()):  # an HTTP header would refuse it, repeating it in the error
-        raise UserError("serve.api_key_env", f"{api_key_env} holds a line break, control or non-ASCII character",
-                        "export the key alone (e.g. without a trailing \\r from a Windows file)")
+        raise UserError(
+            "serve.api_key_env",
+            f"{api_key_env} holds a line break, control or non-ASCII character",
+            "export the key alone (e.g. without a trailing \\r from a Windows file)",
+        )
 
 
 class ExistingEndpoint:
@@ -98,25 +114,38 @@ class ExistingEndpoint:
             with urllib.request.urlopen(request, timeout=10) as response:
                 listing = json.load(response)
         except urllib.error.HTTPError as e:  # its reason phrase is the server's text: redacted like the rest
-            raise UserError("--endpoint", redact(f"{self.base_url}/v1/models answered HTTP {e.code} ({e.reason})"),
-                            "check the URL and the API key (serve.api_key_env), or name the served model with "
-                            "serve.endpoint_model") from None
+            raise UserError(
+                "--endpoint",
+                redact(f"{self.base_url}/v1/models answered HTTP {e.code} ({e.reason})"),
+                "check the URL and the API key (serve.api_key_env), or name the served model with serve.endpoint_model",
+            ) from None
         except (urllib.error.URLError, OSError, ValueError) as e:
-            raise UserError("--endpoint", redact(f"{self.base_url}/v1/models did not answer ({e})"),
-                            "start the server, or fix the URL (e.g. http://127.0.0.1:8000)") from None
+            raise UserError(
+                "--endpoint",
+                redact(f"{self.base_url}/v1/models did not answer ({e})"),
+                "start the server, or fix the URL (e.g. http://127.0.0.1:8000)",
+            ) from None
         models = listing.get("data") if isinstance(listing, dict) else None
         if not models or not isinstance(models, list):
             raise UserError("--endpoint", "the server lists no model", "give the served name with serve.endpoint_model")
         first = models[0]
         if not isinstance(first, dict) or not isinstance(first.get("id"), str):
-            raise UserError("--endpoint", "the server's model list names no model id",
-                            "give the served name with serve.endpoint_model")
+            raise UserError(
+                "--endpoint",
+                "the server's model list names no model id",
+                "give the served name with serve.endpoint_model",
+            )
         return first["id"]
 
     def describe(self) -> dict:
-        return {"name": "endpoint", "mode": "serve", "server": "existing endpoint (not started by tokencost)",
-                "url": redact(self.base_url), "served_model": self.model,
-                "sampling": SAMPLING.describe()}
+        return {
+            "name": "endpoint",
+            "mode": "serve",
+            "server": "existing endpoint (not started by tokencost)",
+            "url": redact(self.base_url),
+            "served_model": self.model,
+            "sampling": SAMPLING.describe(),
+        }
 
 
 def is_local(url: str) -> bool:

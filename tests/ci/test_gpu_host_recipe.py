@@ -21,9 +21,13 @@ def job() -> dict:
 
 
 def step(job: dict, *, named: str = "", runs: str = "", uses: str = "") -> tuple[int, dict]:
-    found = [(i, s) for i, s in enumerate(job["steps"])
-             if (named and named in s.get("name", "")) or (runs and runs in s.get("run", ""))
-             or (uses and s.get("uses", "").startswith(uses))]
+    found = [
+        (i, s)
+        for i, s in enumerate(job["steps"])
+        if (named and named in s.get("name", ""))
+        or (runs and runs in s.get("run", ""))
+        or (uses and s.get("uses", "").startswith(uses))
+    ]
     assert len(found) == 1, (named, runs, uses, found)
     return found[0]
 
@@ -56,15 +60,28 @@ def run_install(job: dict, tmp_path: Path, venv_name: str) -> list[str]:
     bin_dir, log = tmp_path / "bin", tmp_path / "python.log"
     bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "python"
-    fake.write_text('#!/bin/sh\necho "$*" >> "$LOG"\n'
-                    'if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi\n')
+    fake.write_text(
+        '#!/bin/sh\necho "$*" >> "$LOG"\n'
+        'if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi\n'
+    )
     fake.chmod(0o755)
     log.write_text("")
     root = tmp_path / "tool-cache" / "tokencost-venv"
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LOG": str(log), "VENV_ROOT": str(root), "VENV": str(root / venv_name),
-           "GITHUB_PATH": str(tmp_path / "github_path")}
-    result = subprocess.run(["bash", "-eo", "pipefail", "-c", install["run"]], capture_output=True, text=True,
-                            env=env, cwd=tmp_path, check=False)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "LOG": str(log),
+        "VENV_ROOT": str(root),
+        "VENV": str(root / venv_name),
+        "GITHUB_PATH": str(tmp_path / "github_path"),
+    }
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", install["run"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return log.read_text().splitlines()
 
@@ -93,13 +110,13 @@ def test_an_unfinished_venv_is_built_again(job, tmp_path):
 
 def test_doctor_require_gpu_is_the_first_check_after_the_install_then_the_quick_gates(job):
     i, _ = install_step(job)
-    steps = [s.get("run", "") for s in job["steps"][i + 1:]]
+    steps = [s.get("run", "") for s in job["steps"][i + 1 :]]
     assert "CUDA_VISIBLE_DEVICES=" in steps[0]  # the runner's GPUs and suite, which doctor checks
     assert 'tokencost doctor --require-gpu --suite "$TOKENCOST_SUITE"' in steps[1]
     assert steps[2].strip() == 'python -m bench.energy.gpu_check --seconds 10 --json "$RUN_DIR/gpu-check.json"'
     assert steps[3].strip() == "python -m pytest -m gpu -q"
     assert steps[4].strip().startswith("tokencost run ")
-    for gate in job["steps"][i + 1:i + 5]:
+    for gate in job["steps"][i + 1 : i + 5]:
         assert "if" not in gate, "a failed precondition must stop the job before the measurement"
 
 
@@ -112,12 +129,19 @@ def test_nothing_is_fetched_while_measuring_and_gpus_are_numbered_by_bus(job):
     assert "CUDA_VISIBLE_DEVICES" not in env and "TOKENCOST_SUITE" not in env
 
 
-@pytest.mark.parametrize("runner_env, repo_vars, gpus, suite", [
-    ({"TOKENCOST_GPUS": "2,3", "TOKENCOST_SUITE": "bench/suites/h200.toml"}, {"REPO_GPUS": "0", "REPO_SUITE": "x"},
-     "2,3", "bench/suites/h200.toml"),  # the runner's own .env wins
-    ({}, {"REPO_GPUS": "1", "REPO_SUITE": "bench/suites/h200.toml"}, "1", "bench/suites/h200.toml"),
-    ({}, {"REPO_GPUS": "", "REPO_SUITE": ""}, "0", "bench/suites/h100.toml"),  # unset repository variables
-])
+@pytest.mark.parametrize(
+    "runner_env, repo_vars, gpus, suite",
+    [
+        (
+            {"TOKENCOST_GPUS": "2,3", "TOKENCOST_SUITE": "bench/suites/h200.toml"},
+            {"REPO_GPUS": "0", "REPO_SUITE": "x"},
+            "2,3",
+            "bench/suites/h200.toml",
+        ),  # the runner's own .env wins
+        ({}, {"REPO_GPUS": "1", "REPO_SUITE": "bench/suites/h200.toml"}, "1", "bench/suites/h200.toml"),
+        ({}, {"REPO_GPUS": "", "REPO_SUITE": ""}, "0", "bench/suites/h100.toml"),  # unset repository variables
+    ],
+)
 def test_each_runner_pins_its_own_gpus_and_suite(job, tmp_path, runner_env, repo_vars, gpus, suite):
     _, pick = step(job, named="This runner's GPUs and suite")
     github_env = tmp_path / "github_env"
@@ -194,8 +218,13 @@ def test_the_image_installs_with_uv_when_present_else_pip_past_pep_668(tmp_path,
         fake = bin_dir / tool
         fake.write_text(f'#!/bin/sh\necho "{tool} PIP_BREAK_SYSTEM_PACKAGES=$PIP_BREAK_SYSTEM_PACKAGES $*" >> "$LOG"\n')
         fake.chmod(0o755)
-    result = subprocess.run(["/bin/sh", "-c", dockerfile_run_script()], capture_output=True, text=True, check=False,
-                            env={"PATH": str(bin_dir), "LOG": str(log)})  # Docker's RUN shell
+    result = subprocess.run(
+        ["/bin/sh", "-c", dockerfile_run_script()],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": str(bin_dir), "LOG": str(log)},
+    )  # Docker's RUN shell
     assert result.returncode == 0, result.stderr
     [line] = log.read_text().splitlines()
     if with_uv:
@@ -223,20 +252,46 @@ def test_the_image_sets_the_gpu_run_environment():
 
 def test_the_image_documents_its_run_flags_and_driver():
     comments = "\n".join(line for line in DOCKERFILE.read_text().splitlines() if line.startswith("#"))
-    for flag in ("--gpus '\"device=0\"'", "--ipc=host", "--pid=host", "-v ~/.cache/vllm:/root/.cache/vllm",
-                 "-v ~/.triton:/root/.triton", '-v "$PWD/results:/opt/tokencost/results"', "R580", "-cu129",
-                 "+cu129", "bench/suites/h200.toml"):
+    for flag in (
+        "--gpus '\"device=0\"'",
+        "--ipc=host",
+        "--pid=host",
+        "-v ~/.cache/vllm:/root/.cache/vllm",
+        "-v ~/.triton:/root/.triton",
+        '-v "$PWD/results:/opt/tokencost/results"',
+        "R580",
+        "-cu129",
+        "+cu129",
+        "bench/suites/h200.toml",
+    ):
         assert flag in comments, flag
     assert not [line for line in comments.splitlines() if "docker run" in line and "--gpus all" in line]
 
 
 def test_the_readme_gpu_section_matches_the_image_and_workflow():
     section = gpu_section()
-    for needed in ("R580", "--require-gpu", "3.11", "gcc", "python3-dev", "--ipc=host", "--pid=host",
-                   "--gpus '\"device=0\"'", "~/.triton", "~/.cache/vllm", "CUDA_DEVICE_ORDER=PCI_BUS_ID",
-                   "CUDA_VISIBLE_DEVICES", "bench/suites/h100.toml", "bench/suites/h200.toml",
-                   "tokencost run --dry-run --suite bench/suites/h100.toml", "python -m bench.gpu_smoke",
-                   "-cu129", "TOKENCOST_GPUS", "TOKENCOST_SUITE", "GIT_COMMIT"):
+    for needed in (
+        "R580",
+        "--require-gpu",
+        "3.11",
+        "gcc",
+        "python3-dev",
+        "--ipc=host",
+        "--pid=host",
+        "--gpus '\"device=0\"'",
+        "~/.triton",
+        "~/.cache/vllm",
+        "CUDA_DEVICE_ORDER=PCI_BUS_ID",
+        "CUDA_VISIBLE_DEVICES",
+        "bench/suites/h100.toml",
+        "bench/suites/h200.toml",
+        "tokencost run --dry-run --suite bench/suites/h100.toml",
+        "python -m bench.gpu_smoke",
+        "-cu129",
+        "TOKENCOST_GPUS",
+        "TOKENCOST_SUITE",
+        "GIT_COMMIT",
+    ):
         assert needed in section, needed
 
 
@@ -245,7 +300,10 @@ def gpu_section() -> str:
 
 
 def test_the_gpu_recipe_names_no_package_registry_host():
-    for name, text in (("workflow", WORKFLOW.read_text()), ("image", DOCKERFILE.read_text()),
-                       ("README", gpu_section())):
+    for name, text in (
+        ("workflow", WORKFLOW.read_text()),
+        ("image", DOCKERFILE.read_text()),
+        ("README", gpu_section()),
+    ):
         for host in ("py" + "pi", "hub.docker" + ".com", "docker" + " hub"):
             assert host not in text.lower(), (name, host)

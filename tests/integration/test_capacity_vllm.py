@@ -67,8 +67,10 @@ def test_a_tier_kept_up_to_the_maximum_is_a_lower_bound_confirmed_by_repeats(sea
     roomy = outcomes["roomy"]
     assert roomy["status"] == "at-least" and roomy["capacity"] == 4 and roomy["first_failing"] is None
     assert roomy["tried"] == {"1": [True], "2": [True], "4": [True, True]}
-    assert roomy["points"] == ["tiny-dense/vllm-serve/conc4/isl64/osl32",
-                               "tiny-dense/vllm-serve/conc4/isl64/osl32/repeat1"]
+    assert roomy["points"] == [
+        "tiny-dense/vllm-serve/conc4/isl64/osl32",
+        "tiny-dense/vllm-serve/conc4/isl64/osl32/repeat1",
+    ]
     measured = {r.point for r in records}
     assert set(roomy["points"]) <= measured
     assert "meets tier roomy at 4 concurrent requests, the most tried: a lower bound" in result.stdout

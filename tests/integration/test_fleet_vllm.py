@@ -85,8 +85,9 @@ def test_a_fleet_sweep_loses_a_node_and_resume_measures_its_points(tmp_path):
         resumed = tokencost("run", "--resume", out, "--ray-address", cluster.address, timeout=900)
         assert resumed.returncode == 0, resumed.stderr
     latest = {r.point: r for r in read_records(out)}
-    assert sorted(latest) == sorted(f"{a}/tiny-dense/vllm/batch{b}/isl128/osl128" for a in ("H100", "A100")
-                                    for b in (1, 4))
+    assert sorted(latest) == sorted(
+        f"{a}/tiny-dense/vllm/batch{b}/isl128/osl128" for a in ("H100", "A100") for b in (1, 4)
+    )
     assert all(r.ok for r in latest.values())
     assert len(records_of(out, "H100/")) == 2  # nothing measured twice
     report = (out / "report.md").read_text()

@@ -60,8 +60,9 @@ def _no_engine_start_failure(run_dir) -> None:
 @pytest.mark.parametrize("sig", SIGNALS)
 def test_an_interrupt_while_the_server_starts_stops_the_server(tmp_path, sig):
     run_dir = tmp_path / "run"
-    process = start_tokencost("run", "--mode", "serve", "--models", "tiny-dense", "--concurrency", "1",
-                              "--out", run_dir)
+    process = start_tokencost(
+        "run", "--mode", "serve", "--models", "tiny-dense", "--concurrency", "1", "--out", run_dir
+    )
     server = _child(process, "vllm.entrypoints.openai.api_server")
     assert server.pid == os.getsid(server.pid)  # its own session: our signal never reaches it
     time.sleep(2)  # well inside its start (about a minute here)
@@ -74,8 +75,10 @@ def test_an_interrupt_while_the_server_starts_stops_the_server(tmp_path, sig):
 @pytest.mark.parametrize("sig", SIGNALS)
 def test_an_interrupt_while_the_offline_engine_starts_leaves_no_engine_process(tmp_path, sig):
     suite = tmp_path / "suite.toml"
-    suite.write_text('engines = ["vllm"]\nmodels = ["tiny-dense"]\nbatch_sizes = [1]\nmin_window_s = 0\n'
-                     "[workload]\nisl = 16\nosl = 8\n[engine]\nenforce_eager = true\n")
+    suite.write_text(
+        'engines = ["vllm"]\nmodels = ["tiny-dense"]\nbatch_sizes = [1]\nmin_window_s = 0\n'
+        "[workload]\nisl = 16\nosl = 8\n[engine]\nenforce_eager = true\n"
+    )
     run_dir = tmp_path / "run"
     process = start_tokencost("run", "--suite", suite, "--out", run_dir)
     _child(process, "multiprocessing.spawn")  # vLLM's engine core, spawned by LLM(...) in tokencost itself

@@ -30,13 +30,19 @@ def test_an_engine_spanning_two_nodes_is_metered_on_both(tmp_path):
     suite.write_text(SUITE)
     out = tmp_path / "run"
     with LocalRayCluster(tmp_path, log_to_driver=True) as cluster:
-        head = cluster.start_head(num_cpus=2, num_gpus=2, resources={"accelerator_type:H100": 1},
-                                  sim_gpus=[{"index": 0, "name": H100, "power_w": 300.0},
-                                            {"index": 1, "name": H100, "power_w": 200.0}])
+        head = cluster.start_head(
+            num_cpus=2,
+            num_gpus=2,
+            resources={"accelerator_type:H100": 1},
+            sim_gpus=[{"index": 0, "name": H100, "power_w": 300.0}, {"index": 1, "name": H100, "power_w": 200.0}],
+        )
         # Other indices: every simulated GPU its own UUID, as real GPUs have.
-        worker = cluster.add_worker(num_cpus=2, num_gpus=2, resources={"accelerator_type:H100": 1},
-                                    sim_gpus=[{"index": 2, "name": H100, "power_w": 250.0},
-                                              {"index": 3, "name": H100, "power_w": 150.0}])
+        worker = cluster.add_worker(
+            num_cpus=2,
+            num_gpus=2,
+            resources={"accelerator_type:H100": 1},
+            sim_gpus=[{"index": 2, "name": H100, "power_w": 250.0}, {"index": 3, "name": H100, "power_w": 150.0}],
+        )
         result = tokencost("run", "--suite", suite, "--ray-address", cluster.address, "--out", out, timeout=500)
     assert "4 GPUs on 2 node(s)" in result.stdout
     log = result.stdout + result.stderr  # Ray forwards the task's output to the driver's stderr
@@ -53,5 +59,6 @@ def test_an_engine_spanning_two_nodes_is_metered_on_both(tmp_path):
         hardware = record["hardware"]
         assert hardware["accelerator_count"] == 4
         assert sorted((n["node_id"], n["gpus"]) for n in hardware["nodes"]) == sorted(
-            [(head.node_id, 2), (worker.node_id, 2)])
+            [(head.node_id, 2), (worker.node_id, 2)]
+        )
         assert sorted(g["node_id"] for g in hardware["gpus"]) == sorted([head.node_id] * 2 + [worker.node_id] * 2)

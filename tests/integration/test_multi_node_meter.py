@@ -60,20 +60,30 @@ def test_an_engine_across_two_nodes_is_metered_on_each_and_a_lost_node_is_named(
             assert sum(t["state"] != "REMOVED" for t in ray.util.placement_group_table().values()) == 1
 
             shares = placement.layout(ray, pg)
-            assert {s.node_id: set(s.gpu_uuids) for s in shares} == {head.node_id: uuids(0, 2),
-                                                                      worker.node_id: uuids(2, 2)}
+            assert {s.node_id: set(s.gpu_uuids) for s in shares} == {
+                head.node_id: uuids(0, 2),
+                worker.node_id: uuids(2, 2),
+            }
             assert sorted(b for s in shares for b in s.bundles) == [0, 1, 2, 3]
             assert all(len(s.bundles) == len(s.gpu_uuids) == 2 for s in shares)
 
             # A later task in a bundle, and an actor as vLLM's workers are, see the GPU the first probe saw.
             first = placement.probe_bundles(ray, pg)
             again = placement.probe_bundles(ray, pg)
-            actor = ray.remote(BundleActor).options(num_gpus=1, num_cpus=0, scheduling_strategy=(
-                PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=3))).remote()
+            actor = (
+                ray.remote(BundleActor)
+                .options(
+                    num_gpus=1,
+                    num_cpus=0,
+                    scheduling_strategy=(PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=3)),
+                )
+                .remote()
+            )
             in_actor = ray.get(actor.seen.remote(), timeout=60)
             ray.kill(actor)
-            assert [(p["node_id"], p["cuda_visible"], p["gpu_uuids"]) for p in first] == \
-                [(p["node_id"], p["cuda_visible"], p["gpu_uuids"]) for p in again]
+            assert [(p["node_id"], p["cuda_visible"], p["gpu_uuids"]) for p in first] == [
+                (p["node_id"], p["cuda_visible"], p["gpu_uuids"]) for p in again
+            ]
             assert (in_actor["node_id"], in_actor["gpu_uuids"]) == (first[3]["node_id"], first[3]["gpu_uuids"])
             assert all(len(p["gpu_uuids"]) == 1 and p["cuda_visible"] == p["gpu_ids"][0] for p in first)
 
@@ -82,8 +92,9 @@ def test_an_engine_across_two_nodes_is_metered_on_each_and_a_lost_node_is_named(
             info = placement.hardware(ray, shares, meters)
             assert (info["accelerator"], info["accelerator_count"]) == (H100, 4)
             assert {(n["node_id"], n["gpus"]) for n in info["nodes"]} == {(head.node_id, 2), (worker.node_id, 2)}
-            assert {(g["node_id"], g["uuid"]) for g in info["gpus"]} == \
-                {(head.node_id, u) for u in uuids(0, 2)} | {(worker.node_id, u) for u in uuids(2, 2)}
+            assert {(g["node_id"], g["uuid"]) for g in info["gpus"]} == {(head.node_id, u) for u in uuids(0, 2)} | {
+                (worker.node_id, u) for u in uuids(2, 2)
+            }
             assert meter.describe()["meter"] == "ray-nodes" and meter.method == "nvml-counter"
 
             start = meter.snapshot()
@@ -111,5 +122,7 @@ def test_an_engine_across_two_nodes_is_metered_on_each_and_a_lost_node_is_named(
             assert time.monotonic() - asked < 20, "a lost node must fail the reading, not hang it"
             meter.stop()
             placement.release(ray, pg)
-            print(f"worker reported dead {killed_in:.1f} s after the kill; readings failed "
-                  f"{time.monotonic() - asked:.2f} s after; edge skew {reading.edge_skew_s * 1e3:.2f} ms")
+            print(
+                f"worker reported dead {killed_in:.1f} s after the kill; readings failed "
+                f"{time.monotonic() - asked:.2f} s after; edge skew {reading.edge_skew_s * 1e3:.2f} ms"
+            )

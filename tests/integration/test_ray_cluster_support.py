@@ -69,10 +69,14 @@ def probe() -> dict:
 
     pynvml.nvmlInit()
     handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
-    return {"node_id": ray.get_runtime_context().get_node_id(), "gpu_ids": ray.get_gpu_ids(),
-            "cuda_visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "tag": os.environ.get(NODE_TAG),
-            "nvml_names": [pynvml.nvmlDeviceGetName(h) for h in handles],
-            "visible_names": [d.name for d in gpus.visible_gpus()]}
+    return {
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "gpu_ids": ray.get_gpu_ids(),
+        "cuda_visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "tag": os.environ.get(NODE_TAG),
+        "nvml_names": [pynvml.nvmlDeviceGetName(h) for h in handles],
+        "visible_names": [d.name for d in gpus.visible_gpus()],
+    }
 
 
 def hold(path: str) -> None:
@@ -80,8 +84,9 @@ def hold(path: str) -> None:
     own (as vLLM's server), and a daemon whose parent has exited, both with an empty environment (no tag)."""
     sleep = shutil.which("sleep")
     child = subprocess.Popen([sleep, "300"], start_new_session=True, env={})
-    daemon = subprocess.run(["/bin/sh", "-c", f"{sleep} 300 >/dev/null 2>&1 & echo $!"], env={},
-                            capture_output=True, text=True, check=True).stdout
+    daemon = subprocess.run(
+        ["/bin/sh", "-c", f"{sleep} 300 >/dev/null 2>&1 & echo $!"], env={}, capture_output=True, text=True, check=True
+    ).stdout
     with open(path + ".tmp", "w") as f:
         json.dump({"pid": os.getpid(), "child": child.pid, "daemon": int(daemon)}, f)
     os.rename(path + ".tmp", path)

@@ -58,7 +58,7 @@ def endpoint():
 
 def leaks(text: str, secret: str) -> list[str]:
     """Every 8 characters of `secret` found in `text` (a half-shown key is a leak too)."""
-    return sorted({secret[i:i + 8] for i in range(len(secret) - 7) if secret[i:i + 8] in text})
+    return sorted({secret[i : i + 8] for i in range(len(secret) - 7) if secret[i : i + 8] in text})
 
 
 def assert_nowhere(secret: str, run_dir: Path, result) -> None:
@@ -70,11 +70,28 @@ def assert_nowhere(secret: str, run_dir: Path, result) -> None:
 
 def run(endpoint: str, tmp_path: Path, serve_lines: str = "", environ: dict | None = None):
     suite = tmp_path / "suite.toml"
-    suite.write_text(f"min_window_s = 0\n[workload]\nisl = 16\nosl = 4\n[serve]\nrequests_per_concurrency = 2\n"
-                     f"warmup = false\n{serve_lines}")
+    suite.write_text(
+        f"min_window_s = 0\n[workload]\nisl = 16\nosl = 4\n[serve]\nrequests_per_concurrency = 2\n"
+        f"warmup = false\n{serve_lines}"
+    )
     env = {**os.environ, **(environ if environ is not None else {KEY_ENV: KEY})}
-    return tokencost("run", "--mode", "serve", "--suite", suite, "--models", "tiny-dense", "--concurrency", "2",
-                     "--endpoint", endpoint, "--out", tmp_path / "run", env=env, timeout=300)
+    return tokencost(
+        "run",
+        "--mode",
+        "serve",
+        "--suite",
+        suite,
+        "--models",
+        "tiny-dense",
+        "--concurrency",
+        "2",
+        "--endpoint",
+        endpoint,
+        "--out",
+        tmp_path / "run",
+        env=env,
+        timeout=300,
+    )
 
 
 def test_a_key_echoed_in_every_answer_to_every_request_reaches_no_file_and_no_console(endpoint, tmp_path):
@@ -96,10 +113,15 @@ def test_a_key_echoed_while_the_model_list_is_read_reaches_no_file_and_no_consol
     assert_nowhere(KEY, tmp_path / "run", result)
 
 
-@pytest.mark.parametrize("credentials", [f"user:{URL_PASSWORD}@example.invalid/v1",  # no port: once a traceback
-                                         f"user:{URL_PASSWORD}@127.0.0.1:9/v1"])
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        f"user:{URL_PASSWORD}@example.invalid/v1",  # no port: once a traceback
+        f"user:{URL_PASSWORD}@127.0.0.1:9/v1",
+    ],
+)
 def test_credentials_in_the_url_are_refused_in_one_line_before_anything_starts(tmp_path, credentials):
-    result = run(f"http://{credentials}", tmp_path, "endpoint_model = \"tiny-dense\"\n", environ={})
+    result = run(f"http://{credentials}", tmp_path, 'endpoint_model = "tiny-dense"\n', environ={})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("tokencost: error: --endpoint: holds credentials") and "serve.api_key_env" in line
@@ -110,6 +132,7 @@ def test_credentials_in_the_url_are_refused_in_one_line_before_anything_starts(t
 def test_an_unset_key_variable_is_one_line_before_anything_starts(endpoint, tmp_path):
     result = run(endpoint, tmp_path, 'api_key_env = "TOKENCOST_KEY"\n', environ={"TOKENCOST_KEY": ""})
     assert result.returncode == 2
-    assert result.stderr.strip() == ("tokencost: error: serve.api_key_env: TOKENCOST_KEY is not set; "
-                                     "export it, or leave api_key_env out")
+    assert result.stderr.strip() == (
+        "tokencost: error: serve.api_key_env: TOKENCOST_KEY is not set; export it, or leave api_key_env out"
+    )
     assert not (tmp_path / "run" / "run.json").exists()

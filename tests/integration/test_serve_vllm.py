@@ -112,9 +112,15 @@ def test_every_request_is_accounted_for_and_matches_usage(server, load):
 
 
 def test_an_existing_endpoint_is_measured_without_starting_anything(server, tmp_path):
-    suite = with_overrides(Suite(), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve", min_window_s=0,
-                           serve={"concurrencies": (2,), "requests_per_concurrency": 2, "endpoint": server.base_url,
-                                  "warmup": False})
+    suite = with_overrides(
+        Suite(),
+        models=["tiny-dense"],
+        isl=ISL,
+        osl=OSL,
+        mode="serve",
+        min_window_s=0,
+        serve={"concurrencies": (2,), "requests_per_concurrency": 2, "endpoint": server.base_url, "warmup": False},
+    )
     result = run_serve_sweep(suite, tmp_path / "run", log=lambda message: None)
     assert result.failures == []
     (record,) = read_records(tmp_path / "run")
@@ -135,8 +141,15 @@ def test_a_client_error_fails_the_point_and_the_server_still_stops(tmp_path, mon
         return await real_send(self, prompt, osl, *args, **kwargs)
 
     monkeypatch.setattr(serve_client.CompletionsClient, "send", failing_send)
-    suite = with_overrides(Suite(), models=["tiny-dense"], isl=ISL, osl=OSL, mode="serve", min_window_s=0,
-                           serve={"concurrencies": (1, 2), "requests_per_concurrency": 2, "warmup": False})
+    suite = with_overrides(
+        Suite(),
+        models=["tiny-dense"],
+        isl=ISL,
+        osl=OSL,
+        mode="serve",
+        min_window_s=0,
+        serve={"concurrencies": (1, 2), "requests_per_concurrency": 2, "warmup": False},
+    )
     suite = suite.model_copy(update={"engine": EngineSettings(enforce_eager=True)})
     result = run_serve_sweep(suite, tmp_path / "run", log=lambda message: None)
     records = read_records(tmp_path / "run")
@@ -151,8 +164,21 @@ def serve_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("serve") / "run"
     suite = tmp_path_factory.mktemp("suite") / "suite.toml"
     suite.write_text(SUITE)
-    result = tokencost("run", "--suite", suite, "--mode", "serve", "--models", "tiny-dense,tiny-moe",
-                       "--concurrency", "1,4", "--request-rates", "8", "--out", run_dir)
+    result = tokencost(
+        "run",
+        "--suite",
+        suite,
+        "--mode",
+        "serve",
+        "--models",
+        "tiny-dense,tiny-moe",
+        "--concurrency",
+        "1,4",
+        "--request-rates",
+        "8",
+        "--out",
+        run_dir,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return run_dir, result
 
@@ -161,7 +187,8 @@ def test_serve_run_end_to_end(serve_run):
     run_dir, result = serve_run
     records = read_records(run_dir)
     assert [(r.model.name, r.concurrency, r.request_rate) for r in records] == [
-        (m, c, r) for m in ("tiny-dense", "tiny-moe") for c, r in ((1, None), (4, None), (None, 8.0))]
+        (m, c, r) for m in ("tiny-dense", "tiny-moe") for c, r in ((1, None), (4, None), (None, 8.0))
+    ]
     for r in records:
         assert r.status == "ok" and r.mode == "serve" and r.batch_size is None
         assert r.requests_completed == r.num_requests and r.requests_failed == 0
@@ -196,8 +223,19 @@ def test_sigint_stops_the_server_and_keeps_completed_points(tmp_path):
     suite = tmp_path / "suite.toml"
     suite.write_text(SUITE.replace("osl = 16", "osl = 256"))
     run_dir = tmp_path / "run"
-    process = start_tokencost("run", "--suite", suite, "--models", "tiny-dense", "--mode", "serve",
-                              "--concurrency", "1,2,4,8", "--out", run_dir)
+    process = start_tokencost(
+        "run",
+        "--suite",
+        suite,
+        "--models",
+        "tiny-dense",
+        "--mode",
+        "serve",
+        "--concurrency",
+        "1,2,4,8",
+        "--out",
+        run_dir,
+    )
     records = run_dir / "records.jsonl"
     deadline = time.monotonic() + 600
     while not (records.exists() and records.read_text().strip()) and time.monotonic() < deadline:

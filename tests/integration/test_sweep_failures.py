@@ -42,8 +42,11 @@ def _ok_points(run_dir):
 
 
 def test_kill_9_then_resume_finishes_exactly_the_missing_points(tmp_path):
-    suite = _suite(tmp_path, 'min_window_s = 0\nmodels = ["tiny-dense", "tiny-moe"]\nbatch_sizes = [1, 2]\n'
-                             '[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 2')
+    suite = _suite(
+        tmp_path,
+        'min_window_s = 0\nmodels = ["tiny-dense", "tiny-moe"]\nbatch_sizes = [1, 2]\n'
+        "[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 2",
+    )
     run_dir = tmp_path / "run"
     env = os.environ | {"HF_TOKEN": SECRET}
     process = start_tokencost("run", "--suite", suite, "--out", run_dir, env=env)
@@ -68,9 +71,14 @@ def test_kill_9_then_resume_finishes_exactly_the_missing_points(tmp_path):
 def test_resume_refuses_other_settings(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "run.json").write_text(json.dumps({
-        "suite": {"models": ["tiny-dense"], "batch_sizes": [1]},
-        "hardware": {"accelerator": "CPU (some other machine)", "accelerator_count": 64, "gpus": []}}))
+    (run_dir / "run.json").write_text(
+        json.dumps(
+            {
+                "suite": {"models": ["tiny-dense"], "batch_sizes": [1]},
+                "hardware": {"accelerator": "CPU (some other machine)", "accelerator_count": 64, "gpus": []},
+            }
+        )
+    )
     differ = tokencost("run", "--resume", run_dir, "--batch-sizes", "4")
     # (the embedded suite a resume with flags starts from measures the demo's extra workload; the run's did not)
     assert differ.returncode == 2
@@ -82,8 +90,11 @@ def test_resume_refuses_other_settings(tmp_path):
 
 
 def test_sigint_stops_cleanly_keeping_completed_points(tmp_path):
-    suite = _suite(tmp_path, 'min_window_s = 0\nmodels = ["tiny-dense"]\nbatch_sizes = [1, 2, 4, 8]\n'
-                             '[workload]\nisl = 16\nosl = 256\nrequests_per_batch = 4')
+    suite = _suite(
+        tmp_path,
+        'min_window_s = 0\nmodels = ["tiny-dense"]\nbatch_sizes = [1, 2, 4, 8]\n'
+        "[workload]\nisl = 16\nosl = 256\nrequests_per_batch = 4",
+    )
     run_dir = tmp_path / "run"
     process = start_tokencost("run", "--suite", suite, "--out", run_dir)
     _wait_for_records(run_dir, 1, process)
@@ -110,16 +121,22 @@ def test_failing_points_are_recorded_and_the_sweep_goes_on(tmp_path):
     config = json.loads((models / "tiny-short" / "config.json").read_text())
     config["max_position_embeddings"] = 64
     (models / "tiny-short" / "config.json").write_text(json.dumps(config))
-    suite = _suite(tmp_path, 'min_window_s = 0\nmodels = ["tiny-short", "tiny-dense"]\nbatch_sizes = [1, 2]\npoint_timeout_s = 0.2\n'
-                             '[workload]\nisl = 48\nosl = 2048\nrequests_per_batch = 2')
+    suite = _suite(
+        tmp_path,
+        'min_window_s = 0\nmodels = ["tiny-short", "tiny-dense"]\nbatch_sizes = [1, 2]\npoint_timeout_s = 0.2\n'
+        "[workload]\nisl = 48\nosl = 2048\nrequests_per_batch = 2",
+    )
     run_dir = tmp_path / "run"
-    result = tokencost("run", "--suite", suite, "--out", run_dir,
-                       env=os.environ | {"TOKENCOST_MODELS_DIR": str(models)})
+    result = tokencost(
+        "run", "--suite", suite, "--out", run_dir, env=os.environ | {"TOKENCOST_MODELS_DIR": str(models)}
+    )
     assert result.returncode == 1, result.stderr[-3000:]
     records = read_records(run_dir)
     assert [(r.point.split("/")[0], r.status, r.failure) for r in records] == [
-        ("tiny-short", "failed", "context-exceeded"), ("tiny-short", "failed", "context-exceeded"),
-        ("tiny-dense", "failed", "timeout"), ("tiny-dense", "failed", "timeout"),
+        ("tiny-short", "failed", "context-exceeded"),
+        ("tiny-short", "failed", "context-exceeded"),
+        ("tiny-dense", "failed", "timeout"),
+        ("tiny-dense", "failed", "timeout"),
     ]
     assert all(r.error for r in records) and records[2].error_class == "PointTimeout"
     assert "4 point(s) did not complete" in result.stderr

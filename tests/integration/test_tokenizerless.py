@@ -22,14 +22,17 @@ ISL, OSL = 16, 8
 @pytest.fixture(scope="module")
 def bare_card(tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
-    shutil.copytree(default_models_dir() / "tiny-dense", models / "tiny-bare",
-                    ignore=shutil.ignore_patterns("tokenizer*"))
+    shutil.copytree(
+        default_models_dir() / "tiny-dense", models / "tiny-bare", ignore=shutil.ignore_patterns("tokenizer*")
+    )
     card = load_card("tiny-bare", models)
     assert not card.has_tokenizer and not card.has_weights
     suite = models / "suite.toml"
-    suite.write_text('engines = ["vllm"]\nmodels = ["tiny-bare"]\nbatch_sizes = [2]\nmin_window_s = 0\n'
-                     f'[workload]\nisl = {ISL}\nosl = {OSL}\nrequests_per_batch = 2\n'
-                     '[engine]\nenforce_eager = true\n[serve]\nconcurrencies = [2]\nrequests_per_concurrency = 2\n')
+    suite.write_text(
+        'engines = ["vllm"]\nmodels = ["tiny-bare"]\nbatch_sizes = [2]\nmin_window_s = 0\n'
+        f"[workload]\nisl = {ISL}\nosl = {OSL}\nrequests_per_batch = 2\n"
+        "[engine]\nenforce_eager = true\n[serve]\nconcurrencies = [2]\nrequests_per_concurrency = 2\n"
+    )
     return suite, os.environ | {"TOKENCOST_MODELS_DIR": str(models)}
 
 

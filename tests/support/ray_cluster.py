@@ -117,8 +117,9 @@ def _running(processes) -> list[psutil.Process]:
 class LocalRayCluster:
     """A head and worker nodes on this machine, started with the venv's `ray` CLI; a context manager."""
 
-    def __init__(self, tmp_path: Path, *, log_to_driver: bool = False, start_timeout: float = 90.0,
-                 ray_args: tuple = ()):
+    def __init__(
+        self, tmp_path: Path, *, log_to_driver: bool = False, start_timeout: float = 90.0, ray_args: tuple = ()
+    ):
         """log_to_driver: run each node's log monitor, which sends workers' output to drivers that ask for it
         (ray.init(log_to_driver=True)); it costs a process (~90 MB) and about a second per node. Without it
         workers' output stays in the node's log files. ray_args: more `ray start` flags for every node."""
@@ -135,7 +136,7 @@ class LocalRayCluster:
 
     @property
     def address(self) -> str:
-        """"host:port" of the GCS, for ray.init(address=...) and `--ray-address`."""
+        """ "host:port" of the GCS, for ray.init(address=...) and `--ray-address`."""
         if self.port is None:
             raise RuntimeError("the head has not started")
         return f"{HOST}:{self.port}"
@@ -148,19 +149,39 @@ class LocalRayCluster:
 
     # Starting nodes
 
-    def start_head(self, *, num_cpus: int, num_gpus: int = 0, resources: dict | None = None,
-                   sim_gpus: list[dict] | None = None, env_extra: dict | None = None) -> Node:
+    def start_head(
+        self,
+        *,
+        num_cpus: int,
+        num_gpus: int = 0,
+        resources: dict | None = None,
+        sim_gpus: list[dict] | None = None,
+        env_extra: dict | None = None,
+    ) -> Node:
         if self.nodes:
             raise RuntimeError("the head has already started")
         self.port = free_port()
         # No autoscaler monitor (a process nothing here reads); the head's fixed default ports made free ones.
-        args = ["--head", f"--port={self.port}", f"--temp-dir={self.temp_dir}", "--no-monitor",
-                "--include-dashboard=false", f"--dashboard-port={free_port()}",
-                f"--ray-client-server-port={free_port()}"]
+        args = [
+            "--head",
+            f"--port={self.port}",
+            f"--temp-dir={self.temp_dir}",
+            "--no-monitor",
+            "--include-dashboard=false",
+            f"--dashboard-port={free_port()}",
+            f"--ray-client-server-port={free_port()}",
+        ]
         return self._start(args, num_cpus, num_gpus, resources, sim_gpus, env_extra)
 
-    def add_worker(self, *, num_cpus: int, num_gpus: int = 0, resources: dict | None = None,
-                   sim_gpus: list[dict] | None = None, env_extra: dict | None = None) -> Node:
+    def add_worker(
+        self,
+        *,
+        num_cpus: int,
+        num_gpus: int = 0,
+        resources: dict | None = None,
+        sim_gpus: list[dict] | None = None,
+        env_extra: dict | None = None,
+    ) -> Node:
         if not self.nodes:
             raise RuntimeError("start the head first")
         return self._start([f"--address={self.address}"], num_cpus, num_gpus, resources, sim_gpus, env_extra)
@@ -168,20 +189,41 @@ class LocalRayCluster:
     def _start(self, args, num_cpus, num_gpus, resources, sim_gpus, env_extra) -> Node:
         number = len(self.nodes)
         command = [
-            sys.executable, "-c", SUBREAPER_EXEC, str(RAY), "start", *args, "--block",
-            f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}",
-            f"--resources={json.dumps(resources or {})}", f"--object-store-memory={OBJECT_STORE_BYTES}",
+            sys.executable,
+            "-c",
+            SUBREAPER_EXEC,
+            str(RAY),
+            "start",
+            *args,
+            "--block",
+            f"--num-cpus={num_cpus}",
+            f"--num-gpus={num_gpus}",
+            f"--resources={json.dumps(resources or {})}",
+            f"--object-store-memory={OBJECT_STORE_BYTES}",
             "--disable-usage-stats",
             # Each node's agent listens on a fixed default port (52365): two nodes on one machine need two.
-            f"--dashboard-agent-listen-port={free_port()}", *self.ray_args,
+            f"--dashboard-agent-listen-port={free_port()}",
+            *self.ray_args,
         ]
-        node = Node(number, number == 0, None, f"{self.id}/{number}", self.tmp_path / f"ray-node-{number}.log",
-                    list(sim_gpus or []))
+        node = Node(
+            number,
+            number == 0,
+            None,
+            f"{self.id}/{number}",
+            self.tmp_path / f"ray-node-{number}.log",
+            list(sim_gpus or []),
+        )
         started = time.monotonic()
         with open(node.log, "wb") as out:
             node.process = subprocess.Popen(
-                command, env=self._env(node, env_extra), cwd=self.tmp_path, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                command,
+                env=self._env(node, env_extra),
+                cwd=self.tmp_path,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.nodes.append(node)  # from here on close() kills it, whatever happens next
         node.raylet, node.node_id = self._wait_until(lambda: self._raylet(node), node, "to start its raylet")
         self._wait_until(lambda: self.node_states().get(node.node_id, {}).get("alive"), node, "to be reported alive")
@@ -221,11 +263,15 @@ class LocalRayCluster:
             if result:
                 return result
             if not exits and node.process.poll() is not None:
-                raise RuntimeError(f"ray node {node.number} exited ({node.process.returncode}) before it came "
-                                   f"{what}; its output:\n{node.log.read_text(errors='replace')[-4000:]}")
+                raise RuntimeError(
+                    f"ray node {node.number} exited ({node.process.returncode}) before it came "
+                    f"{what}; its output:\n{node.log.read_text(errors='replace')[-4000:]}"
+                )
             time.sleep(0.1)
-        raise TimeoutError(f"ray node {node.number} took over {timeout} s {what}; "
-                           f"its output:\n{node.log.read_text(errors='replace')[-4000:]}")
+        raise TimeoutError(
+            f"ray node {node.number} took over {timeout} s {what}; "
+            f"its output:\n{node.log.read_text(errors='replace')[-4000:]}"
+        )
 
     @contextmanager
     def driver(self, **init_kwargs):
@@ -259,8 +305,14 @@ class LocalRayCluster:
         except Exception:  # not up yet, or busy: the callers ask again
             return {}
         alive = 0  # GcsNodeInfo.GcsNodeState.ALIVE
-        return {info.node_id.hex(): {"alive": info.state == alive, "head": info.is_head_node,
-                                     "resources": dict(info.resources_total)} for info in infos}
+        return {
+            info.node_id.hex(): {
+                "alive": info.state == alive,
+                "head": info.is_head_node,
+                "resources": dict(info.resources_total),
+            }
+            for info in infos
+        }
 
     def processes(self, node: Node | None = None) -> list[psutil.Process]:
         """The running processes of one node, or of the whole cluster: tagged, or below its `ray start` or
@@ -281,8 +333,13 @@ class LocalRayCluster:
         started = time.monotonic()
         self._kill_processes(node)
         if not node.head:
-            self._wait_until(lambda: self.node_states().get(node.node_id, {}).get("alive") is False, node,
-                             "to be reported dead", timeout, exits=True)
+            self._wait_until(
+                lambda: self.node_states().get(node.node_id, {}).get("alive") is False,
+                node,
+                "to be reported dead",
+                timeout,
+                exits=True,
+            )
         return time.monotonic() - started
 
     def _kill_processes(self, node: Node, timeout: float = 10.0) -> None:
@@ -324,5 +381,10 @@ class LocalRayCluster:
 
     def _copy_logs(self) -> None:
         for session in self.temp_dir.glob("session_2*"):
-            shutil.copytree(session / "logs", self.tmp_path / "ray-logs" / session.name, dirs_exist_ok=True,
-                            symlinks=True, ignore_dangling_symlinks=True)
+            shutil.copytree(
+                session / "logs",
+                self.tmp_path / "ray-logs" / session.name,
+                dirs_exist_ok=True,
+                symlinks=True,
+                ignore_dangling_symlinks=True,
+            )

@@ -17,6 +17,12 @@ def tokencost(*args, env=None, timeout=900, cwd=None) -> subprocess.CompletedPro
 def start_tokencost(*args, env=None) -> subprocess.Popen:
     """Start it in its own session, with Ctrl-C at its default even where the tests were started in the
     background (a shell without job control starts those with SIGINT ignored, and children inherit that)."""
-    return subprocess.Popen([TOKENCOST, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [TOKENCOST, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )

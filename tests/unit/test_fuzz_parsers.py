@@ -23,11 +23,18 @@ from tests.support.records_factory import point_record
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BENCH_FILE = next((REPO / "tests" / "fixtures" / "vllm-bench-serve").glob("*.json"))
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                      max_leaves=6)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=6,
+)
 raw = st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode))
 
 
@@ -57,8 +64,11 @@ def _toml(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return "nan" if value != value else ("inf" if value == float("inf") else "-inf" if value == float("-inf")
-                                              else repr(value))
+        return (
+            "nan"
+            if value != value
+            else ("inf" if value == float("inf") else "-inf" if value == float("-inf") else repr(value))
+        )
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
@@ -126,9 +136,16 @@ HARDWARE_ENTRY = {"match": "MY GPU", "tdp_w": 300, "price_usd": 1000, "memory_gb
 
 
 @FUZZ
-@given(st.one_of(raw, mutated(HARDWARE_ENTRY).map(
-    lambda e: ("[my-gpu]\n" + "".join(f"{json.dumps(k)} = {_toml(v)}\n" for k, v in e.items()
-                                       if v is not None)).encode())))
+@given(
+    st.one_of(
+        raw,
+        mutated(HARDWARE_ENTRY).map(
+            lambda e: (
+                "[my-gpu]\n" + "".join(f"{json.dumps(k)} = {_toml(v)}\n" for k, v in e.items() if v is not None)
+            ).encode()
+        ),
+    )
+)
 def test_hardware_files(data):
     from tokencost.pricing.catalog import find_hardware, load_catalog
 
@@ -137,10 +154,18 @@ def test_hardware_files(data):
 
 
 @FUZZ
-@given(st.one_of(raw, st.dictionaries(st.sampled_from(["usd_per_kwh", "pue", "amortization_years", "utilization",
-                                                       "hosting_usd_per_gpu_hour", "surprise"]), scalars,
-                                      max_size=3).map(
-    lambda d: "".join(f"{k} = {_toml(v)}\n" for k, v in d.items() if v is not None).encode())))
+@given(
+    st.one_of(
+        raw,
+        st.dictionaries(
+            st.sampled_from(
+                ["usd_per_kwh", "pue", "amortization_years", "utilization", "hosting_usd_per_gpu_hour", "surprise"]
+            ),
+            scalars,
+            max_size=3,
+        ).map(lambda d: "".join(f"{k} = {_toml(v)}\n" for k, v in d.items() if v is not None).encode()),
+    )
+)
 def test_assumption_files(data):
     from tokencost.pricing.assumptions import load_assumptions
 

@@ -36,15 +36,17 @@ from scipy.optimize import least_squares
 
 from bench.errors import UserError
 from bench.inputs.cards import load_card
-from tokencost.pricing.catalog import HardwareEntry, load_catalog, find_hardware
+from tokencost.pricing.catalog import HardwareEntry, find_hardware, load_catalog
 from tokencost.pricing.roofline import hardware_of
 from tokencost.pricing.serving_model import Calibration, project_throughput
 
 PROMPT_TOKENS = 600  # assumed mean prompt of an LMArena request (conversation so far), not published
 DATA = "data/calibration/mlenergy_v3_lm_arena_chat.csv"
 FITTED = "data/calibration/fitted.toml"
-SOURCE = ("ML.ENERGY Leaderboard v3 (github.com/ml-energy/leaderboard @0cd52dab, 2026-02-27, "
-          "public/data/tasks/lm-arena-chat.json): vLLM 0.11.1, BF16, steady-state output tok/s")
+SOURCE = (
+    "ML.ENERGY Leaderboard v3 (github.com/ml-energy/leaderboard @0cd52dab, 2026-02-27, "
+    "public/data/tasks/lm-arena-chat.json): vLLM 0.11.1, BF16, steady-state output tok/s"
+)
 MEMORY_CAPPED = 0.95  # a point whose in-flight batch stayed below this share of max_num_seqs hit the KV limit
 TARGET_ERROR = 0.20  # the held-out error we aim for; H100 meets it, B200 does not (see the README)
 
@@ -57,9 +59,11 @@ def training_rows(points: pd.DataFrame) -> pd.Series:
     """True for the points the fit uses; see the module docstring for the rule."""
     order = points.groupby(["gpu", "card", "gpus"]).cumcount()
     every_other = order % 2 == 0
-    return ((points["card"] == "llama-3.1-8b")
-            | ((points["card"] == "qwen3-32b") & (points["gpus"] > 1) & every_other)
-            | ((points["card"] == "qwen3-30b-a3b") & every_other))
+    return (
+        (points["card"] == "llama-3.1-8b")
+        | ((points["card"] == "qwen3-32b") & (points["gpus"] > 1) & every_other)
+        | ((points["card"] == "qwen3-30b-a3b") & every_other)
+    )
 
 
 def _project(row, calibration: Calibration, catalog: list[HardwareEntry], batch: float | None = None):
@@ -67,25 +71,44 @@ def _project(row, calibration: Calibration, catalog: list[HardwareEntry], batch:
     hardware = hardware_of(find_hardware(row["gpu"], catalog), row["gpus"])
     in_flight = max(1, round(row["avg_batch_size"] if batch is None else batch))
     osl = max(1, round(row["avg_output_len"]))
-    return project_throughput(card, hardware, int(row["gpus"]), in_flight, PROMPT_TOKENS, osl, calibration,
-                              average_context=PROMPT_TOKENS + row["output_tail_context"])
+    return project_throughput(
+        card,
+        hardware,
+        int(row["gpus"]),
+        in_flight,
+        PROMPT_TOKENS,
+        osl,
+        calibration,
+        average_context=PROMPT_TOKENS + row["output_tail_context"],
+    )
 
 
 def _calibration(x, gpu: str, held_out=None) -> Calibration:
     dense, moe, latency_us, bandwidth_gb_s = x
-    return Calibration(key=f"vllm-{gpu}", engine="vllm", fitted_on=gpu, efficiency={"dense": dense, "moe": moe},
-                       collective_latency_s=latency_us * 1e-6, collective_bandwidth_bytes_s=bandwidth_gb_s * 1e9,
-                       held_out_error=held_out or {}, source=SOURCE)
+    return Calibration(
+        key=f"vllm-{gpu}",
+        engine="vllm",
+        fitted_on=gpu,
+        efficiency={"dense": dense, "moe": moe},
+        collective_latency_s=latency_us * 1e-6,
+        collective_bandwidth_bytes_s=bandwidth_gb_s * 1e9,
+        held_out_error=held_out or {},
+        source=SOURCE,
+    )
 
 
-def fit(points: pd.DataFrame, gpu: str, catalog: list[HardwareEntry], collectives_of: Calibration | None = None) -> Calibration:
+def fit(
+    points: pd.DataFrame, gpu: str, catalog: list[HardwareEntry], collectives_of: Calibration | None = None
+) -> Calibration:
     """Least squares on log(projected / measured) over the training points of one GPU.
 
     A GPU measured on one GPU only cannot tell its collectives' cost: they come from `collectives_of`."""
     train = points[(points["gpu"] == gpu) & training_rows(points)]
     fixed = None if (train["gpus"] > 1).any() else collectives_of
     if fixed is None and not (train["gpus"] > 1).any():
-        raise UserError("calibration", f"{gpu} has no multi-GPU points", "give the calibration to take collectives from")
+        raise UserError(
+            "calibration", f"{gpu} has no multi-GPU points", "give the calibration to take collectives from"
+        )
 
     def params(x):
         if fixed is None:
@@ -94,8 +117,10 @@ def fit(points: pd.DataFrame, gpu: str, catalog: list[HardwareEntry], collective
 
     def residuals(x):
         calibration = _calibration(params(x), gpu)
-        return [np.log(_project(row, calibration, catalog).output_tok_s / row["output_tok_s"])
-                for _, row in train.iterrows()]
+        return [
+            np.log(_project(row, calibration, catalog).output_tok_s / row["output_tok_s"])
+            for _, row in train.iterrows()
+        ]
 
     start, low, high = [0.6, 0.6, 10.0, 50.0], [0.05, 0.05, 0, 1], [1, 1, 1000, 10_000]
     n = 4 if fixed is None else 2
@@ -113,13 +138,22 @@ def comparison(points: pd.DataFrame, calibration: Calibration, catalog: list[Har
     for (_, row), trained in zip(points.iterrows(), training_rows(points)):
         projection = _project(row, calibration, catalog)
         capped = row["avg_batch_size"] < MEMORY_CAPPED * row["max_num_seqs"]
-        rows.append({
-            "model": row["card"], "kind": load_card(row["card"]).kind, "gpu": row["gpu"], "gpus": row["gpus"],
-            "max_num_seqs": row["max_num_seqs"], "batch": round(row["avg_batch_size"], 1),
-            "measured_tok_s": row["output_tok_s"], "projected_tok_s": projection.output_tok_s,
-            "ratio": projection.output_tok_s / row["output_tok_s"], "trained": bool(trained),
-            "memory_capped": bool(capped), "projected_max_batch": projection.max_batch if capped else None,
-        })
+        rows.append(
+            {
+                "model": row["card"],
+                "kind": load_card(row["card"]).kind,
+                "gpu": row["gpu"],
+                "gpus": row["gpus"],
+                "max_num_seqs": row["max_num_seqs"],
+                "batch": round(row["avg_batch_size"], 1),
+                "measured_tok_s": row["output_tok_s"],
+                "projected_tok_s": projection.output_tok_s,
+                "ratio": projection.output_tok_s / row["output_tok_s"],
+                "trained": bool(trained),
+                "memory_capped": bool(capped),
+                "projected_max_batch": projection.max_batch if capped else None,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -127,11 +161,19 @@ def comparison(points: pd.DataFrame, calibration: Calibration, catalog: list[Har
 def shipped_calibrations() -> dict[str, Calibration]:
     """The fitted calibrations shipped in data/calibration/fitted.toml, by the GPU they were fitted on."""
     data = tomllib.loads(resources.files("tokencost").joinpath(FITTED).read_text())
-    return {gpu: Calibration(key=entry["key"], engine=entry["engine"], fitted_on=gpu,
-                             efficiency=dict(entry["efficiency"]), collective_latency_s=entry["collective_latency_s"],
-                             collective_bandwidth_bytes_s=entry["collective_bandwidth_bytes_s"],
-                             held_out_error=dict(entry["held_out_error"]), source=entry["source"])
-            for gpu, entry in data.items()}
+    return {
+        gpu: Calibration(
+            key=entry["key"],
+            engine=entry["engine"],
+            fitted_on=gpu,
+            efficiency=dict(entry["efficiency"]),
+            collective_latency_s=entry["collective_latency_s"],
+            collective_bandwidth_bytes_s=entry["collective_bandwidth_bytes_s"],
+            held_out_error=dict(entry["held_out_error"]),
+            source=entry["source"],
+        )
+        for gpu, entry in data.items()
+    }
 
 
 def calibration_for(hardware: HardwareEntry) -> tuple[Calibration, str]:
@@ -140,23 +182,36 @@ def calibration_for(hardware: HardwareEntry) -> tuple[Calibration, str]:
     if hardware.key in shipped:
         return shipped[hardware.key], ""
     if hardware.key.startswith("cpu"):
-        raise UserError("--gpu", f"{hardware.key} is not a GPU: calibrations are fitted on GPU measurements",
-                        "project onto a GPU, or measure the CPU with `tokencost run`")
+        raise UserError(
+            "--gpu",
+            f"{hardware.key} is not a GPU: calibrations are fitted on GPU measurements",
+            "project onto a GPU, or measure the CPU with `tokencost run`",
+        )
     nearest = "b200" if hardware.key.startswith(("b", "gb")) else "h100-sxm"
-    return shipped[nearest], (f"calibration fitted on {nearest}, applied to {hardware.key} without measurements "
-                              f"of it: the error band is not validated there")
+    return shipped[nearest], (
+        f"calibration fitted on {nearest}, applied to {hardware.key} without measurements "
+        f"of it: the error band is not validated there"
+    )
 
 
 def _fitted_toml(calibrations: list[Calibration], points: int) -> str:
-    lines = ["# Written by `python -m tokencost.analysis.calibration` from mlenergy_v3_lm_arena_chat.csv; do not edit.",
-             f"# {points} published points; prompt length assumed {PROMPT_TOKENS} tokens.", ""]
+    lines = [
+        "# Written by `python -m tokencost.analysis.calibration` from mlenergy_v3_lm_arena_chat.csv; do not edit.",
+        f"# {points} published points; prompt length assumed {PROMPT_TOKENS} tokens.",
+        "",
+    ]
     for c in calibrations:
-        lines += [f"[{c.fitted_on}]", f'key = "{c.key}"', f'engine = "{c.engine}"',
-                  "efficiency = { " + ", ".join(f"{k} = {v:.4f}" for k, v in c.efficiency.items()) + " }",
-                  f"collective_latency_s = {c.collective_latency_s:.4e}",
-                  f"collective_bandwidth_bytes_s = {c.collective_bandwidth_bytes_s:.4e}",
-                  "held_out_error = { " + ", ".join(f"{k} = {v:.4f}" for k, v in c.held_out_error.items()) + " }",
-                  f'source = "{c.source}"', ""]
+        lines += [
+            f"[{c.fitted_on}]",
+            f'key = "{c.key}"',
+            f'engine = "{c.engine}"',
+            "efficiency = { " + ", ".join(f"{k} = {v:.4f}" for k, v in c.efficiency.items()) + " }",
+            f"collective_latency_s = {c.collective_latency_s:.4e}",
+            f"collective_bandwidth_bytes_s = {c.collective_bandwidth_bytes_s:.4e}",
+            "held_out_error = { " + ", ".join(f"{k} = {v:.4f}" for k, v in c.held_out_error.items()) + " }",
+            f'source = "{c.source}"',
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -14,12 +14,15 @@ def at_interactivity(priced: pd.DataFrame, targets: list[float]) -> pd.DataFrame
         cost_front = pareto_front(group, "interactivity", "total_per_mtok_usd", higher_y_better=False)
         tput_front = pareto_front(group, "interactivity", "output_tok_s_per_gpu", higher_y_better=True)
         for target in targets:
-            rows.append(dict(zip(front_group, key)) | {
-                "tok/s/user": target,
-                "$/M tokens": value_at(cost_front, "interactivity", "total_per_mtok_usd", target),
-                "output tok/s per GPU": value_at(tput_front, "interactivity", "output_tok_s_per_gpu", target),
-                "range measured": f"{cost_front['interactivity'].min():.3g}-{cost_front['interactivity'].max():.3g}",
-            })
+            rows.append(
+                dict(zip(front_group, key))
+                | {
+                    "tok/s/user": target,
+                    "$/M tokens": value_at(cost_front, "interactivity", "total_per_mtok_usd", target),
+                    "output tok/s per GPU": value_at(tput_front, "interactivity", "output_tok_s_per_gpu", target),
+                    "range measured": f"{cost_front['interactivity'].min():.3g}-{cost_front['interactivity'].max():.3g}",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -36,9 +39,17 @@ def serving_moe_vs_dense(priced: pd.DataFrame) -> pd.DataFrame:
         high = min(f["interactivity"].max() for f in fronts)
         for target in sorted({low, (low + high) / 2, high}) if low <= high else []:
             moe_cost, dense_cost = (value_at(f, "interactivity", "total_per_mtok_usd", target) for f in fronts)
-            rows.append(dict(zip(keys, key)) | {"MoE": model, "dense": pair, "tok/s/user": target,
-                                                "MoE $/M": moe_cost, "dense $/M": dense_cost,
-                                                "MoE / dense cost": moe_cost / dense_cost})
+            rows.append(
+                dict(zip(keys, key))
+                | {
+                    "MoE": model,
+                    "dense": pair,
+                    "tok/s/user": target,
+                    "MoE $/M": moe_cost,
+                    "dense $/M": dense_cost,
+                    "MoE / dense cost": moe_cost / dense_cost,
+                }
+            )
     return pd.DataFrame(rows)
 
 

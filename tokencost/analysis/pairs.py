@@ -23,12 +23,32 @@ def offline_moe_vs_dense(priced: pd.DataFrame) -> pd.DataFrame:
     """The MoE/dense pairs as a table: throughput, $/M and their cost ratio."""
     pairs = moe_dense_pairs(priced)
     pairs["MoE / dense cost"] = pairs["total_per_mtok_usd_moe"] / pairs["total_per_mtok_usd_dense"]
-    return pairs.rename(columns={
-        "model_moe": "MoE", "model_dense": "dense", "batch_size": "batch",
-        "output_tok_s_moe": "MoE output tok/s", "output_tok_s_dense": "dense output tok/s",
-        "total_per_mtok_usd_moe": "MoE $/M", "total_per_mtok_usd_dense": "dense $/M",
-    })[["engine", "hardware", "MoE", "dense", "batch", "isl", "osl", "MoE output tok/s", "dense output tok/s",
-        "MoE $/M", "dense $/M", "MoE / dense cost"]]
+    return pairs.rename(
+        columns={
+            "model_moe": "MoE",
+            "model_dense": "dense",
+            "batch_size": "batch",
+            "output_tok_s_moe": "MoE output tok/s",
+            "output_tok_s_dense": "dense output tok/s",
+            "total_per_mtok_usd_moe": "MoE $/M",
+            "total_per_mtok_usd_dense": "dense $/M",
+        }
+    )[
+        [
+            "engine",
+            "hardware",
+            "MoE",
+            "dense",
+            "batch",
+            "isl",
+            "osl",
+            "MoE output tok/s",
+            "dense output tok/s",
+            "MoE $/M",
+            "dense $/M",
+            "MoE / dense cost",
+        ]
+    ]
 
 
 def hardware_comparison(priced: pd.DataFrame) -> pd.DataFrame:

@@ -26,34 +26,59 @@ from tokencost.pricing.serving_model import project_throughput
 def measured_efficiency(run_dir: Path, pricing: Pricing, kind: str, engine: str = "vllm") -> tuple[float, str]:
     """Median measured/ceiling output tok/s of a run's GPU points of one model kind on `engine`, and its source."""
     if not has_records(run_dir):
-        raise UserError("--efficiency", f"{run_dir} has no {RECORDS_FILE}", "give a run directory written by `tokencost run`")
+        raise UserError(
+            "--efficiency", f"{run_dir} has no {RECORDS_FILE}", "give a run directory written by `tokencost run`"
+        )
     priced = pricing.price(read_records(run_dir)).offline
     chosen = priced[(priced["engine"] == engine) & priced["roofline_fraction"].notna()]
     if chosen.empty:
-        raise UserError("--efficiency", f"{run_dir} has no {engine} point with a roofline",
-                        "use a run whose hardware has bandwidth and FLOPS figures in the catalog")
+        raise UserError(
+            "--efficiency",
+            f"{run_dir} has no {engine} point with a roofline",
+            "use a run whose hardware has bandwidth and FLOPS figures in the catalog",
+        )
     if chosen["hardware"].astype(str).str.startswith("cpu").all():
-        raise UserError("--efficiency", f"{run_dir} was measured on CPUs: a CPU's efficiency does not carry to a GPU",
-                        "use a run measured on a GPU, or leave --efficiency out to use the published calibration")
+        raise UserError(
+            "--efficiency",
+            f"{run_dir} was measured on CPUs: a CPU's efficiency does not carry to a GPU",
+            "use a run measured on a GPU, or leave --efficiency out to use the published calibration",
+        )
     chosen = chosen[~chosen["hardware"].astype(str).str.startswith("cpu") & (chosen["roofline_fraction"] <= 1)]
     if chosen.empty:  # above the ceiling, a point proves the hardware figures wrong, not the engine efficient
-        raise UserError("--efficiency", f"{run_dir}'s GPU points all measured above their ceiling",
-                        "check the run's hardware figures (--hardware), or leave --efficiency out")
+        raise UserError(
+            "--efficiency",
+            f"{run_dir}'s GPU points all measured above their ceiling",
+            "check the run's hardware figures (--hardware), or leave --efficiency out",
+        )
     same_kind = chosen[chosen["kind"] == kind]
-    note = "" if not same_kind.empty else f" (no {kind} point: taken from {', '.join(sorted(chosen['kind'].unique()))} models)"
+    note = (
+        ""
+        if not same_kind.empty
+        else f" (no {kind} point: taken from {', '.join(sorted(chosen['kind'].unique()))} models)"
+    )
     fractions = (same_kind if not same_kind.empty else chosen)["roofline_fraction"]
     return float(fractions.median()), f"median of {len(fractions)} {engine} points in {run_dir}{note}"
 
 
-def project(model: str, gpu: str, gpus: int, batch_sizes, isl: int, osl: int, pricing: Pricing,
-            efficiency: float | None = None, efficiency_source: str = "") -> tuple[pd.DataFrame, list[str]]:
+def project(
+    model: str,
+    gpu: str,
+    gpus: int,
+    batch_sizes,
+    isl: int,
+    osl: int,
+    pricing: Pricing,
+    efficiency: float | None = None,
+    efficiency_source: str = "",
+) -> tuple[pd.DataFrame, list[str]]:
     """One row per batch that fits, and notes (batches left out, calibration caveats)."""
     card = load_card(model)
     hardware = find_hardware(gpu, pricing.catalog)
     figures = hardware_of(hardware, gpus)
     if figures is None:
-        raise UserError("--gpu", f"{hardware.key} lacks bandwidth, FLOPS or memory figures",
-                        "give them in a --hardware file")
+        raise UserError(
+            "--gpu", f"{hardware.key} lacks bandwidth, FLOPS or memory figures", "give them in a --hardware file"
+        )
     calibration, note = calibration_for(hardware)
     notes = [note] if note else []
     band = calibration.held_out_error.get(card.kind)
@@ -61,29 +86,43 @@ def project(model: str, gpu: str, gpus: int, batch_sizes, isl: int, osl: int, pr
         calibration = replace(calibration, efficiency={**calibration.efficiency, card.kind: efficiency})
         method, band = f"roofline x {efficiency:.1%} efficiency ({efficiency_source}), no held-out error", None
     else:
-        method = (f"serving model calibrated on {calibration.fitted_on} (vLLM, ML.ENERGY v3), "
-                  f"held-out error +/-{band:.0%} for {card.kind} models")
+        method = (
+            f"serving model calibrated on {calibration.fitted_on} (vLLM, ML.ENERGY v3), "
+            f"held-out error +/-{band:.0%} for {card.kind} models"
+        )
     cost = hourly_cost(gpus, hardware, gpus * hardware.tdp_w, pricing.assumptions)
     projections = [project_throughput(card, figures, gpus, batch, isl, osl, calibration) for batch in batch_sizes]
     max_batch = projections[0].max_batch if projections else 0
     too_big = [p.batch for p in projections if not p.fits]
     if max_batch == 0:
-        notes.append(f"{card.name} does not fit {gpus} x {hardware.key} at all: its weights leave no room for a KV cache")
+        notes.append(
+            f"{card.name} does not fit {gpus} x {hardware.key} at all: its weights leave no room for a KV cache"
+        )
     elif too_big:
-        notes.append(f"batch {', '.join(map(str, too_big))} not projected: the KV cache of {gpus} x {hardware.key} "
-                     f"holds {max_batch} sequences of {card.name} at {isl}+{osl} tokens")
+        notes.append(
+            f"batch {', '.join(map(str, too_big))} not projected: the KV cache of {gpus} x {hardware.key} "
+            f"holds {max_batch} sequences of {card.name} at {isl}+{osl} tokens"
+        )
         if max_batch not in batch_sizes:
             projections.append(project_throughput(card, figures, gpus, max_batch, isl, osl, calibration))
     rows = []
     for p in sorted((p for p in projections if p.fits and p.batch > 0), key=lambda p: p.batch):
-        rows.append({
-            "model": card.name, "hardware": hardware.key, "gpus": gpus, "batch_size": p.batch, "isl": isl, "osl": osl,
-            "max_batch": p.max_batch, "decode_bound": p.ceiling.decode_bound,
-            "ceiling_output_tok_s": p.ceiling.bound_output_tok_s,
-            "roofline_expected_tok_s": p.ceiling.output_tok_s,  # an MoE's uniform routing; the ceiling for dense
-            "projected_output_tok_s": p.output_tok_s,
-            "error_band": band,
-            "projected_total_per_mtok_usd": usd_per_mtok(cost.total, p.total_tok_s),
-            "label": f"projected: {method}; power = TDP (estimated); $ from '{pricing.assumptions.name}'",
-        })
+        rows.append(
+            {
+                "model": card.name,
+                "hardware": hardware.key,
+                "gpus": gpus,
+                "batch_size": p.batch,
+                "isl": isl,
+                "osl": osl,
+                "max_batch": p.max_batch,
+                "decode_bound": p.ceiling.decode_bound,
+                "ceiling_output_tok_s": p.ceiling.bound_output_tok_s,
+                "roofline_expected_tok_s": p.ceiling.output_tok_s,  # an MoE's uniform routing; the ceiling for dense
+                "projected_output_tok_s": p.output_tok_s,
+                "error_band": band,
+                "projected_total_per_mtok_usd": usd_per_mtok(cost.total, p.total_tok_s),
+                "label": f"projected: {method}; power = TDP (estimated); $ from '{pricing.assumptions.name}'",
+            }
+        )
     return pd.DataFrame(rows), notes

@@ -26,8 +26,14 @@ def _cost(point: dict, hardware: HardwareEntry, a: Assumptions, price_scale=1.0,
             a = a.with_changes(rates={k: v * price_scale for k, v in a.rates.items()})
     idle = point.get("idle_power_w_priced")  # measured idle watts, as the table priced them
     idle = None if idle is None or pd.isna(idle) else idle
-    cost = hourly_cost(point["accelerator_count"], hardware, point["power_w_priced"], a, idle_power_w=idle,
-                       nodes=int(point.get("nodes", 1) or 1))
+    cost = hourly_cost(
+        point["accelerator_count"],
+        hardware,
+        point["power_w_priced"],
+        a,
+        idle_power_w=idle,
+        nodes=int(point.get("nodes", 1) or 1),
+    )
     return usd_per_mtok(cost.total, point["total_tok_s"] * tok_s_scale)
 
 
@@ -47,8 +53,15 @@ def sensitivity(point: dict, catalog: list[HardwareEntry], a: Assumptions, swing
     rows = []
     for factor, cost_at in variants.items():
         low, high = cost_at(lo), cost_at(hi)
-        rows.append({"factor": factor, "at_minus": low, "at_plus": high, "swing_usd": abs(high - low),
-                     "swing_share": abs(high - low) / base})
+        rows.append(
+            {
+                "factor": factor,
+                "at_minus": low,
+                "at_plus": high,
+                "swing_usd": abs(high - low),
+                "swing_share": abs(high - low) / base,
+            }
+        )
     table = pd.DataFrame(rows).sort_values("swing_usd", ascending=False, ignore_index=True)
     table.attrs.update(base=base, swing=swing)
     return table

@@ -10,8 +10,16 @@ from tokencost.pricing.hourly import mtok_per_hour
 
 HOURS_PER_MONTH = 730
 THRESHOLD_PER_MTOK_USD = 0.10
-BREAK_EVEN_COLUMNS = ["model", "batch_size", "api", "monthly_cost_usd", "capacity_mtok_per_month",
-                      "break_even_mtok_per_month", "break_even_share_of_capacity", "verdict"]
+BREAK_EVEN_COLUMNS = [
+    "model",
+    "batch_size",
+    "api",
+    "monthly_cost_usd",
+    "capacity_mtok_per_month",
+    "break_even_mtok_per_month",
+    "break_even_share_of_capacity",
+    "verdict",
+]
 
 
 def break_even(priced: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
@@ -39,23 +47,28 @@ def break_even(priced: pd.DataFrame, a: Assumptions) -> pd.DataFrame:
         if a.billed_only_while_serving:
             volume_mtok = float("nan")
             cheaper = best["total_per_mtok_usd"] < api
-            verdict = (f"no break-even volume: on-demand rental is paid only while serving, so self-hosting costs "
-                       f"${best['total_per_mtok_usd']:.4g}/M at any volume against the API's ${api:.4g}/M: "
-                       + ("self-hosting is cheaper" if cheaper else "the API is cheaper"))
+            verdict = (
+                f"no break-even volume: on-demand rental is paid only while serving, so self-hosting costs "
+                f"${best['total_per_mtok_usd']:.4g}/M at any volume against the API's ${api:.4g}/M: "
+                + ("self-hosting is cheaper" if cheaper else "the API is cheaper")
+            )
         else:
             volume_mtok = _owned_volume(best, a, mtok_an_hour) if a.ownership == "owned" else monthly_usd / api
-            verdict = ("self-hosting can pay off" if volume_mtok <= capacity_mtok
-                       else "the API is cheaper even at full load")
-        rows.append({
-            "model": best["model"],
-            "batch_size": best["batch_size"],
-            "api": best["api"],
-            "monthly_cost_usd": monthly_usd,
-            "capacity_mtok_per_month": capacity_mtok,
-            "break_even_mtok_per_month": volume_mtok,
-            "break_even_share_of_capacity": volume_mtok / capacity_mtok,
-            "verdict": verdict,
-        })
+            verdict = (
+                "self-hosting can pay off" if volume_mtok <= capacity_mtok else "the API is cheaper even at full load"
+            )
+        rows.append(
+            {
+                "model": best["model"],
+                "batch_size": best["batch_size"],
+                "api": best["api"],
+                "monthly_cost_usd": monthly_usd,
+                "capacity_mtok_per_month": capacity_mtok,
+                "break_even_mtok_per_month": volume_mtok,
+                "break_even_share_of_capacity": volume_mtok / capacity_mtok,
+                "verdict": verdict,
+            }
+        )
     return pd.DataFrame(rows, columns=BREAK_EVEN_COLUMNS)
 
 
@@ -77,13 +90,15 @@ def threshold(priced: pd.DataFrame, target_per_mtok_usd: float = THRESHOLD_PER_M
     rows = []
     for best in cheapest_per(priced, "model"):
         tok_s_needed = best["hourly_usd"] / target_per_mtok_usd / mtok_per_hour(1.0)
-        rows.append({
-            "model": best["model"],
-            "lowest_total_per_mtok_usd": best["total_per_mtok_usd"],
-            "at_batch_size": best["batch_size"],
-            "reached": best["total_per_mtok_usd"] <= target_per_mtok_usd,
-            "tok_s_needed": tok_s_needed,
-            "throughput_factor_needed": tok_s_needed / best["total_tok_s"],
-            "hourly_usd_needed": target_per_mtok_usd * mtok_per_hour(best["total_tok_s"]),
-        })
+        rows.append(
+            {
+                "model": best["model"],
+                "lowest_total_per_mtok_usd": best["total_per_mtok_usd"],
+                "at_batch_size": best["batch_size"],
+                "reached": best["total_per_mtok_usd"] <= target_per_mtok_usd,
+                "tok_s_needed": tok_s_needed,
+                "throughput_factor_needed": tok_s_needed / best["total_tok_s"],
+                "hourly_usd_needed": target_per_mtok_usd * mtok_per_hour(best["total_tok_s"]),
+            }
+        )
     return pd.DataFrame(rows)

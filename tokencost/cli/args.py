@@ -62,6 +62,7 @@ def non_negative_float(text: str) -> float:
 
 def _at_most(parse, cap: float):
     """`parse`, refusing values above `cap`."""
+
     def bounded(text: str):
         value = parse(text)
         if value > cap:
@@ -90,8 +91,10 @@ def open_share(text: str) -> float:
     """A share strictly between 0 and 1: both sides must have something to divide by."""
     value = share(text)
     if value in (0, 1):
-        raise argparse.ArgumentTypeError(f"is {value:g}, which leaves no {'input' if value == 0 else 'output'} "
-                                         "tokens to price; give a share above 0 and below 1")
+        raise argparse.ArgumentTypeError(
+            f"is {value:g}, which leaves no {'input' if value == 0 else 'output'} "
+            "tokens to price; give a share above 0 and below 1"
+        )
     return value
 
 
@@ -172,8 +175,9 @@ def threshold(text: str) -> float:
         number = float("nan")
     fraction = number / 100 if percent else number
     if not 0 <= fraction < float("inf") or (not percent and fraction >= 1):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a threshold; give a percentage such as 5% "
-                                         "or a fraction below 1 such as 0.05")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a threshold; give a percentage such as 5% or a fraction below 1 such as 0.05"
+        )
     return fraction
 
 
@@ -181,50 +185,88 @@ def _pricing_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("pricing")
     group.add_argument("--preset", help="economic preset (see `tokencost presets`; default: owned)")
     group.add_argument("--assumptions", type=Path, help="TOML file overriding any assumption of the preset")
-    group.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                       help="override one assumption, e.g. --set usd_per_kwh=0.12 (repeatable)")
+    group.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one assumption, e.g. --set usd_per_kwh=0.12 (repeatable)",
+    )
     group.add_argument("--api", help="API to compare with (default: the preset's, gpt-4o-mini)")
     group.add_argument("--hardware", type=Path, help="TOML file with figures for hardware the catalog lacks")
 
 
 def _wide_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--wide", action="store_true",
-                        help="print every column of the cost tables (default: a compact set that fits 120 columns)")
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="print every column of the cost tables (default: a compact set that fits 120 columns)",
+    )
 
 
 def _serve_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("serving mode (--mode serve)")
-    group.add_argument("--mode", choices=["offline", "serve"],
-                       help="offline: batches through vLLM's engine (default); serve: requests to vLLM's "
-                            "OpenAI-compatible server, with latencies and cost against interactivity")
-    group.add_argument("--concurrency", type=int_list, help="closed-loop concurrencies, e.g. 1,4,16,64 "
-                                                            "(each at most 65536)")
-    group.add_argument("--request-rates", type=float_list, help="open-loop Poisson request rates per second, e.g. 1,4 "
-                                                                "(each at most 100000)")
-    group.add_argument("--endpoint", help="measure an OpenAI-compatible server already running at this URL "
-                                          "(SGLang, TGI, TensorRT-LLM, vLLM) instead of starting vLLM")
+    group.add_argument(
+        "--mode",
+        choices=["offline", "serve"],
+        help="offline: batches through vLLM's engine (default); serve: requests to vLLM's "
+        "OpenAI-compatible server, with latencies and cost against interactivity",
+    )
+    group.add_argument(
+        "--concurrency", type=int_list, help="closed-loop concurrencies, e.g. 1,4,16,64 (each at most 65536)"
+    )
+    group.add_argument(
+        "--request-rates",
+        type=float_list,
+        help="open-loop Poisson request rates per second, e.g. 1,4 (each at most 100000)",
+    )
+    group.add_argument(
+        "--endpoint",
+        help="measure an OpenAI-compatible server already running at this URL "
+        "(SGLang, TGI, TensorRT-LLM, vLLM) instead of starting vLLM",
+    )
     group.add_argument("--endpoint-gpu", help="a remote endpoint's GPU, for pricing (catalog key, e.g. h100-sxm)")
     group.add_argument("--endpoint-gpus", type=gpu_count, help="a remote endpoint's GPU count (default 1)")
-    group.add_argument("--slo-ttft-ms", type=positive_float, help="goodput SLO on time to first token "
-                                                                  "(ms, at most 3600000)")
-    group.add_argument("--slo-tpot-ms", type=positive_float, help="goodput SLO on time per output token "
-                                                                  "(ms, at most 3600000)")
-    group.add_argument("--repeats", type=positive_int, help="measure each serving point this many times; tables "
-                                                           "show the median and the spread (at most 1000)")
-    group.add_argument("--capacity", type=name_list, metavar="TIER[,TIER]",
-                       help="search the highest load each model keeps each tier at (tiers: tokencost tiers)")
-    group.add_argument("--capacity-load", choices=["concurrency", "rate"],
-                       help="search closed-loop concurrency (default) or open-loop request rate")
+    group.add_argument(
+        "--slo-ttft-ms", type=positive_float, help="goodput SLO on time to first token (ms, at most 3600000)"
+    )
+    group.add_argument(
+        "--slo-tpot-ms", type=positive_float, help="goodput SLO on time per output token (ms, at most 3600000)"
+    )
+    group.add_argument(
+        "--repeats",
+        type=positive_int,
+        help="measure each serving point this many times; tables show the median and the spread (at most 1000)",
+    )
+    group.add_argument(
+        "--capacity",
+        type=name_list,
+        metavar="TIER[,TIER]",
+        help="search the highest load each model keeps each tier at (tiers: tokencost tiers)",
+    )
+    group.add_argument(
+        "--capacity-load",
+        choices=["concurrency", "rate"],
+        help="search closed-loop concurrency (default) or open-loop request rate",
+    )
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("many machines (needs tokencost-bench[ray])")
-    group.add_argument("--ray-address", metavar="HOST:PORT",
-                       help="fan the suite out over this Ray cluster: one task per model (and accelerator type), "
-                            "records into one run directory; also where [engine] executor = 'ray' spans nodes")
-    group.add_argument("--accelerators", type=name_list, metavar="TYPE[,TYPE]",
-                       help="with --ray-address: measure each model on each of these Ray accelerator types "
-                            "(e.g. H100,A100; suite setting fleet.accelerators)")
+    group.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help="fan the suite out over this Ray cluster: one task per model (and accelerator type), "
+        "records into one run directory; also where [engine] executor = 'ray' spans nodes",
+    )
+    group.add_argument(
+        "--accelerators",
+        type=name_list,
+        metavar="TYPE[,TYPE]",
+        help="with --ray-address: measure each model on each of these Ray accelerator types "
+        "(e.g. H100,A100; suite setting fleet.accelerators)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,36 +276,68 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="measure a sweep with vLLM, then price and report it")
     run.add_argument("--suite", type=Path, help="suite TOML file (default: the embedded CPU demo suite)")
     run.add_argument("--models", type=name_list, help="comma-separated model cards, e.g. tiny-dense,tiny-moe")
-    run.add_argument("--batch-sizes", type=int_list, help="comma-separated batch sizes, e.g. 1,4,16 "
-                                                          "(each at most 65536)")
+    run.add_argument(
+        "--batch-sizes", type=int_list, help="comma-separated batch sizes, e.g. 1,4,16 (each at most 65536)"
+    )
     run.add_argument("--engines", type=name_list, help="comma-separated engines: vllm, transformers")
-    run.add_argument("--isl", type=positive_int, help="input (prompt) tokens per request "
-                                                      "(ISL + OSL: at most 10000000 and the model's context)")
+    run.add_argument(
+        "--isl",
+        type=positive_int,
+        help="input (prompt) tokens per request (ISL + OSL: at most 10000000 and the model's context)",
+    )
     run.add_argument("--osl", type=positive_int, help="output tokens per request")
-    run.add_argument("--requests-per-batch", type=positive_int,
-                     help="fewest requests per point = batch size x this, at most 100000 "
-                          "(points also last --min-window-s)")
-    run.add_argument("--workload", choices=["random", "shared-prefix", "multi-turn", "trace", "lengths"],
-                     help="what the requests share: random (the floor: nothing cached), shared-prefix, multi-turn, "
-                          "trace (a Mooncake JSONL, --trace), lengths (a length distribution; see the README)")
+    run.add_argument(
+        "--requests-per-batch",
+        type=positive_int,
+        help="fewest requests per point = batch size x this, at most 100000 (points also last --min-window-s)",
+    )
+    run.add_argument(
+        "--workload",
+        choices=["random", "shared-prefix", "multi-turn", "trace", "lengths"],
+        help="what the requests share: random (the floor: nothing cached), shared-prefix, multi-turn, "
+        "trace (a Mooncake JSONL, --trace), lengths (a length distribution; see the README)",
+    )
     run.add_argument("--prefixes", type=positive_int, help="shared-prefix: how many prefixes the requests share")
-    run.add_argument("--prefix-len", type=positive_int, help="shared-prefix: tokens of each shared prefix "
-                                                             "(the suffix is --isl minus this)")
+    run.add_argument(
+        "--prefix-len",
+        type=positive_int,
+        help="shared-prefix: tokens of each shared prefix (the suffix is --isl minus this)",
+    )
     run.add_argument("--turns", type=positive_int, help="multi-turn: turns per session (at least 2)")
-    run.add_argument("--trace", type=str, metavar="FILE", help="trace: a Mooncake-format JSONL file "
-                                                               "(default: the small trace shipped with tokencost)")
-    run.add_argument("--min-window-s", type=non_negative_float,
-                     help="each point keeps adding requests until it has lasted this long; shorter is flagged "
-                          "(default 10; 0 sizes points by request count alone)")
+    run.add_argument(
+        "--trace",
+        type=str,
+        metavar="FILE",
+        help="trace: a Mooncake-format JSONL file (default: the small trace shipped with tokencost)",
+    )
+    run.add_argument(
+        "--min-window-s",
+        type=non_negative_float,
+        help="each point keeps adding requests until it has lasted this long; shorter is flagged "
+        "(default 10; 0 sizes points by request count alone)",
+    )
     run.add_argument("--out", type=output_dir, help=f"run directory (default: {DEFAULT_RESULTS_DIR}/<run-id>)")
-    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                     help="finish the missing points of an interrupted run, with its settings")
-    run.add_argument("--watts-per-vcpu", type=watts_per_vcpu,
-                     help=f"CPU power per vCPU for the estimated meter (at most {MAX_WATTS_PER_VCPU:g})")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print the GPUs and points the run would use and whether each fits; start nothing")
-    run.add_argument("--gpu-memory-gib", type=positive_float,
-                     help="with --dry-run: each GPU's memory, to check fit for a host other than this one (e.g. 79.6)")
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="finish the missing points of an interrupted run, with its settings",
+    )
+    run.add_argument(
+        "--watts-per-vcpu",
+        type=watts_per_vcpu,
+        help=f"CPU power per vCPU for the estimated meter (at most {MAX_WATTS_PER_VCPU:g})",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the GPUs and points the run would use and whether each fits; start nothing",
+    )
+    run.add_argument(
+        "--gpu-memory-gib",
+        type=positive_float,
+        help="with --dry-run: each GPU's memory, to check fit for a host other than this one (e.g. 79.6)",
+    )
     _wide_option(run)
     _serve_options(run)
     _cluster_options(run)
@@ -271,47 +345,74 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="price measured runs; write their tables, plots and web page")
     report.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    report.add_argument("-o", "--out", type=output_dir, help="output directory (default: the run directory when one is "
-                                                       f"given, else {DEFAULT_RESULTS_DIR}/report-<time>)")
+    report.add_argument(
+        "-o",
+        "--out",
+        type=output_dir,
+        help="output directory (default: the run directory when one is "
+        f"given, else {DEFAULT_RESULTS_DIR}/report-<time>)",
+    )
     _wide_option(report)
     _pricing_options(report)
 
     price = commands.add_parser("price", help="re-price a measured run without re-measuring; print the table")
-    price.add_argument("source", type=Path, metavar="RUN_DIR_OR_JSON",
-                       help="a run directory, its records.jsonl, or a JSON result file of `vllm bench serve "
-                            "--save-result`, AIPerf (profile_export_aiperf.json) or GuideLLM (benchmarks.json)")
+    price.add_argument(
+        "source",
+        type=Path,
+        metavar="RUN_DIR_OR_JSON",
+        help="a run directory, its records.jsonl, or a JSON result file of `vllm bench serve "
+        "--save-result`, AIPerf (profile_export_aiperf.json) or GuideLLM (benchmarks.json)",
+    )
     price.add_argument("--csv", type=output_file, help="also write the priced table to this CSV file")
     price.add_argument("--gpu", help="for a result file: the GPU that served it (catalog key, e.g. h100-sxm)")
     price.add_argument("--gpus", type=gpu_count, default=1, help="for a result file: GPUs serving (default 1)")
-    price.add_argument("--watts", type=watts_of_all_gpus, help="for a result file: measured power of all GPUs "
-                       f"(default: TDP, estimated; at most {MAX_WATTS_PER_GPU:g} W a GPU)")
+    price.add_argument(
+        "--watts",
+        type=watts_of_all_gpus,
+        help="for a result file: measured power of all GPUs "
+        f"(default: TDP, estimated; at most {MAX_WATTS_PER_GPU:g} W a GPU)",
+    )
     _wide_option(price)
     _pricing_options(price)
 
     quote = commands.add_parser("quote", help="price one throughput figure, e.g. a number from a paper")
     quote.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h100-sxm or 'NVIDIA H200'")
-    quote.add_argument("--tok-s", type=tokens_per_s, required=True,
-                       help=f"tokens per second of the whole deployment (at most {MAX_TOK_S:g})")
+    quote.add_argument(
+        "--tok-s",
+        type=tokens_per_s,
+        required=True,
+        help=f"tokens per second of the whole deployment (at most {MAX_TOK_S:g})",
+    )
     quote.add_argument("--gpus", type=gpu_count, default=1, help=f"GPUs serving (default 1, at most {MAX_GPUS})")
-    quote.add_argument("--watts", type=watts_of_all_gpus, help="measured power of all GPUs (default: TDP x GPUs, "
-                                                               f"estimated; at most {MAX_WATTS_PER_GPU:g} W a GPU)")
-    quote.add_argument("--input-share", type=share,
-                       help="share of time spent on input (prefill), to split input and output $/M")
-    quote.add_argument("--input-tokens-share", type=open_share, default=0.5,
-                       help="share of the tokens that are input, to split the throughput (above 0, below 1; "
-                            "default 0.5)")
+    quote.add_argument(
+        "--watts",
+        type=watts_of_all_gpus,
+        help=f"measured power of all GPUs (default: TDP x GPUs, estimated; at most {MAX_WATTS_PER_GPU:g} W a GPU)",
+    )
+    quote.add_argument(
+        "--input-share", type=share, help="share of time spent on input (prefill), to split input and output $/M"
+    )
+    quote.add_argument(
+        "--input-tokens-share",
+        type=open_share,
+        default=0.5,
+        help="share of the tokens that are input, to split the throughput (above 0, below 1; default 0.5)",
+    )
     _pricing_options(quote)
 
-    project = commands.add_parser("project", help="project tok/s and $/M on hardware you do not have "
-                                                  "(labelled projected)")
+    project = commands.add_parser(
+        "project", help="project tok/s and $/M on hardware you do not have (labelled projected)"
+    )
     project.add_argument("--model", required=True, help="model card, e.g. qwen3-30b-a3b")
     project.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h200")
     project.add_argument("--gpus", type=gpu_count, default=1, help="GPUs serving the model (default 1)")
     project.add_argument("--batch-sizes", type=int_list, default=[1, 8, 32, 128])
     project.add_argument("--isl", type=positive_int, default=1024)
     project.add_argument("--osl", type=positive_int, default=1024)
-    project.add_argument("--efficiency", help="a run directory to take the measured efficiency from, or a fraction "
-                                              "(default: 1.0, the bare ceiling)")
+    project.add_argument(
+        "--efficiency",
+        help="a run directory to take the measured efficiency from, or a fraction (default: 1.0, the bare ceiling)",
+    )
     project.add_argument("--csv", type=output_file, help="also write the table to this CSV file")
     _pricing_options(project)
 
@@ -321,38 +422,76 @@ def build_parser() -> argparse.ArgumentParser:
     _pricing_options(claims)
 
     index = commands.add_parser("index", help="rewrite the README of the published runs and check their sizes")
-    index.add_argument("results_dir", type=Path, nargs="?", default=Path("results"), metavar="RESULTS_DIR",
-                       help="folder of published runs (default: results)")
+    index.add_argument(
+        "results_dir",
+        type=Path,
+        nargs="?",
+        default=Path("results"),
+        metavar="RESULTS_DIR",
+        help="folder of published runs (default: results)",
+    )
     _pricing_options(index)
 
-    gpu_table = commands.add_parser("gpu-table", help="rebuild the published GPU cost table (projected, and "
-                                    "others' measurements priced alike) from its committed inputs")
-    gpu_table.add_argument("folder", type=Path, nargs="?", default=Path("results/gpu-cost-table"), metavar="DIR",
-                           help="folder holding the table's inputs.toml (default: results/gpu-cost-table)")
+    gpu_table = commands.add_parser(
+        "gpu-table",
+        help="rebuild the published GPU cost table (projected, and "
+        "others' measurements priced alike) from its committed inputs",
+    )
+    gpu_table.add_argument(
+        "folder",
+        type=Path,
+        nargs="?",
+        default=Path("results/gpu-cost-table"),
+        metavar="DIR",
+        help="folder holding the table's inputs.toml (default: results/gpu-cost-table)",
+    )
 
-    compare = commands.add_parser("compare",
-                                  help="CI gate: fail (exit 1) when NEW costs more or runs slower than BASELINE")
-    compare.add_argument("baseline", type=Path, metavar="BASELINE",
-                         help="a run directory, a directory of runs (repeats), a records.jsonl or a costs.csv")
+    compare = commands.add_parser(
+        "compare", help="CI gate: fail (exit 1) when NEW costs more or runs slower than BASELINE"
+    )
+    compare.add_argument(
+        "baseline",
+        type=Path,
+        metavar="BASELINE",
+        help="a run directory, a directory of runs (repeats), a records.jsonl or a costs.csv",
+    )
     compare.add_argument("new", type=Path, metavar="NEW", help="the same, for the run to check")
-    compare.add_argument("--max-regression", type=threshold, default="5%",
-                         help="allowed rise in $/M tokens or fall in output tok/s, e.g. 5%% or 0.05 (default 5%%); "
-                              "points measured several times get at least their noise band")
-    compare.add_argument("--require-all", action="store_true",
-                         help="also fail when a baseline point is missing from NEW")
-    compare.add_argument("--json", type=output_file, metavar="PATH",
-                         help="write NEW's points as pytest-benchmark JSON (readable by `pytest-benchmark compare`)")
+    compare.add_argument(
+        "--max-regression",
+        type=threshold,
+        default="5%",
+        help="allowed rise in $/M tokens or fall in output tok/s, e.g. 5%% or 0.05 (default 5%%); "
+        "points measured several times get at least their noise band",
+    )
+    compare.add_argument(
+        "--require-all", action="store_true", help="also fail when a baseline point is missing from NEW"
+    )
+    compare.add_argument(
+        "--json",
+        type=output_file,
+        metavar="PATH",
+        help="write NEW's points as pytest-benchmark JSON (readable by `pytest-benchmark compare`)",
+    )
     _pricing_options(compare)
 
-    models_help = ("list the model cards with their parameter counts; a card that cannot load is listed as "
-                   "BROKEN with why, and the exit status is then 1")
+    models_help = (
+        "list the model cards with their parameter counts; a card that cannot load is listed as "
+        "BROKEN with why, and the exit status is then 1"
+    )
     commands.add_parser("models", help=models_help, description=models_help)
     commands.add_parser("presets", help="list the economic presets")
     commands.add_parser("tiers", help="list the service-level tiers serving points are checked against")
-    doctor = commands.add_parser("doctor", help="what this machine can measure, whether a GPU run can start "
-                                                "here, and the energy method a run would use")
-    doctor.add_argument("--suite", type=Path, help="suite TOML whose [engine] parallelism (tensor x pipeline x data) "
-                                                   "sets how many GPUs the engine uses (default: 1)")
-    doctor.add_argument("--require-gpu", action="store_true",
-                        help="exit 1, naming each one, when a requirement of a GPU run is not met")
+    doctor = commands.add_parser(
+        "doctor",
+        help="what this machine can measure, whether a GPU run can start here, and the energy method a run would use",
+    )
+    doctor.add_argument(
+        "--suite",
+        type=Path,
+        help="suite TOML whose [engine] parallelism (tensor x pipeline x data) "
+        "sets how many GPUs the engine uses (default: 1)",
+    )
+    doctor.add_argument(
+        "--require-gpu", action="store_true", help="exit 1, naming each one, when a requirement of a GPU run is not met"
+    )
     return parser

@@ -20,7 +20,9 @@ def require_records(run_dirs: list[Path]) -> None:
 
     for run_dir in run_dirs:
         if not has_records(run_dir):
-            raise UserError("RUN_DIR", f"{run_dir} has no {RECORDS_FILE}", "give a directory written by `tokencost run`")
+            raise UserError(
+                "RUN_DIR", f"{run_dir} has no {RECORDS_FILE}", "give a directory written by `tokencost run`"
+            )
 
 
 def read_run_records(run_dirs: list[Path]) -> list:
@@ -38,11 +40,17 @@ def priceable(records: list, where) -> list:
     for r in records:
         if not r.ok:
             continue
-        for field, value in (("input_tokens", r.input_tokens), ("output_tokens", r.output_tokens),
-                             ("output_tok_s", r.output_tok_s)):
+        for field, value in (
+            ("input_tokens", r.input_tokens),
+            ("output_tokens", r.output_tokens),
+            ("output_tok_s", r.output_tok_s),
+        ):
             if not value > 0:
-                raise UserError(f"{where} {r.point} {field}", f"is {value}",
-                                "a completed point has tokens to price: fix the record, or leave the point out")
+                raise UserError(
+                    f"{where} {r.point} {field}",
+                    f"is {value}",
+                    "a completed point has tokens to price: fix the record, or leave the point out",
+                )
     return records
 
 

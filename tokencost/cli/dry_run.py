@@ -49,8 +49,10 @@ def _gpu_memory(suite: Suite, gpu_memory_gib: float | None, print_line) -> int |
     memory = gpus.memory_bytes(chosen.engine)
     names = ", ".join(f"{d.name} {d.uuid}" for d in chosen.engine)
     size = f", {memory / GIB:.1f} GiB each" if memory else ""
-    print_line(f"GPUs: the engine uses {len(chosen.engine)} ({names}{size}); "
-               f"{len(chosen.idle)} more visible stay idle and are neither metered nor priced")
+    print_line(
+        f"GPUs: the engine uses {len(chosen.engine)} ({names}{size}); "
+        f"{len(chosen.idle)} more visible stay idle and are neither metered nor priced"
+    )
     return memory
 
 

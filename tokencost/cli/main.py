@@ -12,11 +12,19 @@ from tokencost.cli import measure, price, publish
 from tokencost.cli.args import build_parser
 
 COMMANDS = {
-    "run": measure.cmd_run, "doctor": measure.cmd_doctor, "models": measure.cmd_models,
-    "price": price.cmd_price, "quote": price.cmd_quote, "project": price.cmd_project, "claims": price.cmd_claims,
+    "run": measure.cmd_run,
+    "doctor": measure.cmd_doctor,
+    "models": measure.cmd_models,
+    "price": price.cmd_price,
+    "quote": price.cmd_quote,
+    "project": price.cmd_project,
+    "claims": price.cmd_claims,
     "presets": price.cmd_presets,
     "tiers": measure.cmd_tiers,
-    "report": publish.cmd_report, "index": publish.cmd_index, "gpu-table": publish.cmd_gpu_table, "compare": publish.cmd_compare,
+    "report": publish.cmd_report,
+    "index": publish.cmd_index,
+    "gpu-table": publish.cmd_gpu_table,
+    "compare": publish.cmd_compare,
 }
 
 
@@ -36,8 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as e:  # noqa: BLE001 - no input of a user's should get here
         print(redact("".join(traceback.format_exception(e))).rstrip(), file=sys.stderr)
-        print(f"tokencost: internal error ({type(e).__name__}): this is a bug in tokencost, not a problem with "
-              "your input; please report it with the traceback above", file=sys.stderr)
+        print(
+            f"tokencost: internal error ({type(e).__name__}): this is a bug in tokencost, not a problem with "
+            "your input; please report it with the traceback above",
+            file=sys.stderr,
+        )
         return 3
 
 

@@ -20,12 +20,23 @@ def cmd_run(args) -> int:
     from bench.serve.sweep import run_serve_sweep
 
     workload = dict(isl=args.isl, osl=args.osl, requests_per_batch=args.requests_per_batch, kind=args.workload)
-    kind_settings = {"shared_prefix": {"prefixes": args.prefixes, "prefix_len": args.prefix_len},
-                     "multi_turn": {"turns": args.turns}, "trace": {"file": args.trace}}
-    serve = dict(concurrencies=args.concurrency, request_rates=args.request_rates, endpoint=args.endpoint,
-                 endpoint_accelerator=args.endpoint_gpu, endpoint_accelerator_count=args.endpoint_gpus,
-                 slo_ttft_ms=args.slo_ttft_ms, slo_tpot_ms=args.slo_tpot_ms, repeats=args.repeats,
-                 capacity=args.capacity, capacity_load=args.capacity_load)
+    kind_settings = {
+        "shared_prefix": {"prefixes": args.prefixes, "prefix_len": args.prefix_len},
+        "multi_turn": {"turns": args.turns},
+        "trace": {"file": args.trace},
+    }
+    serve = dict(
+        concurrencies=args.concurrency,
+        request_rates=args.request_rates,
+        endpoint=args.endpoint,
+        endpoint_accelerator=args.endpoint_gpu,
+        endpoint_accelerator_count=args.endpoint_gpus,
+        slo_ttft_ms=args.slo_ttft_ms,
+        slo_tpot_ms=args.slo_tpot_ms,
+        repeats=args.repeats,
+        capacity=args.capacity,
+        capacity_load=args.capacity_load,
+    )
     if args.endpoint or args.concurrency or args.request_rates or args.capacity:
         args.mode = args.mode or "serve"
     if any(v is not None for v in serve.values()) and args.mode == "offline":
@@ -33,15 +44,25 @@ def cmd_run(args) -> int:
     if args.gpu_memory_gib is not None and not args.dry_run:
         raise UserError("--gpu-memory-gib", "only plans a dry run", "add --dry-run, or leave it out")
     if args.gpu_memory_gib is not None and args.gpu_memory_gib > 4096:
-        raise UserError("--gpu-memory-gib", f"is {args.gpu_memory_gib:g}, more than any one GPU has",
-                        "give one GPU's memory in GiB, e.g. 79.6 for an H100 or 140.4 for an H200")
+        raise UserError(
+            "--gpu-memory-gib",
+            f"is {args.gpu_memory_gib:g}, more than any one GPU has",
+            "give one GPU's memory in GiB, e.g. 79.6 for an H100 or 140.4 for an H200",
+        )
     if args.accelerators is not None and args.ray_address is None:
         raise UserError("--accelerators", "chooses the node types of a fleet sweep", "add --ray-address HOST:PORT")
-    overrides = dict(models=args.models, batch_sizes=args.batch_sizes, engines=args.engines, mode=args.mode,
-                     min_window_s=args.min_window_s, accelerators=args.accelerators)
+    overrides = dict(
+        models=args.models,
+        batch_sizes=args.batch_sizes,
+        engines=args.engines,
+        mode=args.mode,
+        min_window_s=args.min_window_s,
+        accelerators=args.accelerators,
+    )
     kind_values = [v for settings in kind_settings.values() for v in settings.values()]
-    changed = args.suite is not None or any(v is not None for v in (*workload.values(), *overrides.values(),
-                                                                     *serve.values(), *kind_values))
+    changed = args.suite is not None or any(
+        v is not None for v in (*workload.values(), *overrides.values(), *serve.values(), *kind_values)
+    )
     if args.resume and not changed:
         suite = run_suite(args.resume)  # the run's own settings; the sweep refuses any other
     else:
@@ -51,7 +72,7 @@ def cmd_run(args) -> int:
         try:
             suite.workload.check_inputs()
         except UserError as e:
-            problem, _, fix = str(e)[len(e.field) + 2:].partition("; ")
+            problem, _, fix = str(e)[len(e.field) + 2 :].partition("; ")
             raise UserError("--trace", problem, fix) from None
     suite.check()
     suite = _with_card_names(suite, "--models" if args.models else "models")
@@ -88,14 +109,18 @@ def cmd_run(args) -> int:
     records_before = _state(run_dir / RECORDS_FILE)
     try:
         # The sweep checks the run directory and this machine before it logs its first line.
-        result = sweep(suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume),
-                       log=_after_header(header))
+        result = sweep(
+            suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume), log=_after_header(header)
+        )
     except KeyboardInterrupt:
         if _state(run_dir / RECORDS_FILE) != records_before:
             report_and_print([run_dir], run_dir, pricing, args.wide)
         on_cluster = f" --ray-address {args.ray_address}" if args.ray_address else ""
-        print(f"tokencost: interrupted; completed points are in {run_dir / RECORDS_FILE} "
-              f"(finish them with: tokencost run --resume {run_dir}{on_cluster})", file=sys.stderr)
+        print(
+            f"tokencost: interrupted; completed points are in {run_dir / RECORDS_FILE} "
+            f"(finish them with: tokencost run --resume {run_dir}{on_cluster})",
+            file=sys.stderr,
+        )
         return 130
     except UserError:
         if _state(run_dir / RECORDS_FILE) != records_before:
@@ -115,16 +140,30 @@ def cmd_run(args) -> int:
 
 # Suite fields the command line sets, and their flags: an out-of-range flag is named as the user typed it.
 FLAG_OF_FIELD = {
-    "models": "--models", "batch_sizes": "--batch-sizes", "engines": "--engines", "mode": "--mode",
-    "min_window_s": "--min-window-s", "workload.isl": "--isl", "workload.osl": "--osl",
-    "workload.requests_per_batch": "--requests-per-batch", "serve.concurrencies": "--concurrency",
-    "workload.kind": "--workload", "workload.shared_prefix.prefixes": "--prefixes",
-    "workload.shared_prefix.prefix_len": "--prefix-len", "workload.multi_turn.turns": "--turns",
+    "models": "--models",
+    "batch_sizes": "--batch-sizes",
+    "engines": "--engines",
+    "mode": "--mode",
+    "min_window_s": "--min-window-s",
+    "workload.isl": "--isl",
+    "workload.osl": "--osl",
+    "workload.requests_per_batch": "--requests-per-batch",
+    "serve.concurrencies": "--concurrency",
+    "workload.kind": "--workload",
+    "workload.shared_prefix.prefixes": "--prefixes",
+    "workload.shared_prefix.prefix_len": "--prefix-len",
+    "workload.multi_turn.turns": "--turns",
     "workload.trace.file": "--trace",
-    "serve.request_rates": "--request-rates", "serve.endpoint": "--endpoint",
-    "serve.endpoint_accelerator": "--endpoint-gpu", "serve.endpoint_accelerator_count": "--endpoint-gpus",
-    "serve.slo_ttft_ms": "--slo-ttft-ms", "serve.slo_tpot_ms": "--slo-tpot-ms", "serve.repeats": "--repeats",
-    "serve.capacity": "--capacity", "serve.capacity_load": "--capacity-load", "fleet.accelerators": "--accelerators",
+    "serve.request_rates": "--request-rates",
+    "serve.endpoint": "--endpoint",
+    "serve.endpoint_accelerator": "--endpoint-gpu",
+    "serve.endpoint_accelerator_count": "--endpoint-gpus",
+    "serve.slo_ttft_ms": "--slo-ttft-ms",
+    "serve.slo_tpot_ms": "--slo-tpot-ms",
+    "serve.repeats": "--repeats",
+    "serve.capacity": "--capacity",
+    "serve.capacity_load": "--capacity-load",
+    "fleet.accelerators": "--accelerators",
 }
 
 
@@ -135,11 +174,17 @@ def _check_fleet_resume(args) -> None:
 
     fleet = "fleet" in read_run_file(args.resume)
     if fleet and args.ray_address is None:
-        raise UserError("--resume", f"{args.resume} was measured by a fleet sweep on a Ray cluster",
-                        f"add --ray-address HOST:PORT: tokencost run --resume {args.resume} --ray-address HOST:PORT")
+        raise UserError(
+            "--resume",
+            f"{args.resume} was measured by a fleet sweep on a Ray cluster",
+            f"add --ray-address HOST:PORT: tokencost run --resume {args.resume} --ray-address HOST:PORT",
+        )
     if args.ray_address is not None and not fleet:
-        raise UserError("--ray-address", f"{args.resume} was measured on one machine",
-                        f"resume it without --ray-address: tokencost run --resume {args.resume}")
+        raise UserError(
+            "--ray-address",
+            f"{args.resume} was measured on one machine",
+            f"resume it without --ray-address: tokencost run --resume {args.resume}",
+        )
 
 
 def cmd_tiers(args) -> int:
@@ -163,8 +208,11 @@ def _check_kind_flags(args, kind: str) -> None:
     for name, wanted in KIND_FLAGS.items():
         if getattr(args, name) is not None and kind != wanted:
             flag = "--" + name.replace("_", "-")
-            raise UserError(flag, f"sets the {wanted} workload, and this run's workload is {kind}",
-                            f"add --workload {wanted}, or leave {flag} out")
+            raise UserError(
+                flag,
+                f"sets the {wanted} workload, and this run's workload is {kind}",
+                f"add --workload {wanted}, or leave {flag} out",
+            )
 
 
 def _with_flags(suite, **overrides):
@@ -179,7 +227,7 @@ def _with_flags(suite, **overrides):
         field = next((f for f in FLAG_OF_FIELD if path == f or path.startswith(f + ".")), None)
         if field is None:
             raise
-        problem, _, fix = str(e)[len(e.field) + 2:].partition("; ")
+        problem, _, fix = str(e)[len(e.field) + 2 :].partition("; ")
         # The flag as typed, and the suite setting that takes the same value (and has the same bounds).
         raise UserError(FLAG_OF_FIELD[field], problem, f"{fix} (suite setting {field})") from None
 
@@ -199,8 +247,11 @@ def _with_card_names(suite, field: str):
     for name in names:
         context = load_card(name).max_context
         if max_len and context and max_len > context:
-            raise UserError("engine.max_model_len", f"is {max_len}, beyond {name}'s context of {context} tokens",
-                            f"give at most {context}, or leave it out to use the model's context")
+            raise UserError(
+                "engine.max_model_len",
+                f"is {max_len}, beyond {name}'s context of {context} tokens",
+                f"give at most {context}, or leave it out to use the model's context",
+            )
     return suite if names == suite.models else suite.model_copy(update={"models": names})
 
 
@@ -214,9 +265,12 @@ def _check_endpoint_gpu(suite, pricing) -> None:
         try:
             find_hardware(gpu, pricing.catalog)
         except UserError:
-            raise UserError("--endpoint-gpu", f"{gpu!r} is not in the hardware catalog",
-                            "give a catalog key such as h100-sxm (see tokencost/data/hardware.toml), "
-                            "or its figures with --hardware FILE") from None
+            raise UserError(
+                "--endpoint-gpu",
+                f"{gpu!r} is not in the hardware catalog",
+                "give a catalog key such as h100-sxm (see tokencost/data/hardware.toml), "
+                "or its figures with --hardware FILE",
+            ) from None
 
 
 def _after_header(header: str):

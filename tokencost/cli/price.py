@@ -16,9 +16,11 @@ def cmd_price(args) -> int:
     elif args.source.is_file():
         records = priceable(read_records(args.source), args.source)  # a records.jsonl
         if not records:
-            raise UserError("RUN_DIR_OR_JSON", f"{args.source} holds no records",
-                            "give a run directory, its records.jsonl, or a result file of vllm bench serve, AIPerf "
-                            "or GuideLLM")
+            raise UserError(
+                "RUN_DIR_OR_JSON",
+                f"{args.source} holds no records",
+                "give a run directory, its records.jsonl, or a result file of vllm bench serve, AIPerf or GuideLLM",
+            )
     else:
         records = read_run_records([args.source])
     pricing = pricing_from(args)
@@ -45,9 +47,12 @@ def _imported(path: Path, gpu: str | None, gpus: int, watts: float | None) -> li
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(str(path), f"is not a readable JSON file ({e})",
-                        "give a result file of `vllm bench serve --save-result`, AIPerf (profile_export_aiperf.json) "
-                        "or GuideLLM (benchmarks.json)") from None
+        raise UserError(
+            str(path),
+            f"is not a readable JSON file ({e})",
+            "give a result file of `vllm bench serve --save-result`, AIPerf (profile_export_aiperf.json) "
+            "or GuideLLM (benchmarks.json)",
+        ) from None
     if is_aiperf(data):
         return [read_aiperf(path, gpu, gpus, watts)]
     if is_guidellm(data):
@@ -83,14 +88,19 @@ def cmd_quote(args) -> int:
         at_boundary = f"{device}, GPUs only (a floor: no host)"
     else:
         node = f"{device} + {number(power.host_w)} W host share"
-        at_boundary = f"{node} = {number(power.watts)} W" if a.power_boundary == "node" else \
-            f"({node}) x PUE {a.pue:g} = {number(power.watts)} W"
+        at_boundary = (
+            f"{node} = {number(power.watts)} W"
+            if a.power_boundary == "node"
+            else f"({node}) x PUE {a.pue:g} = {number(power.watts)} W"
+        )
     if a.ownership == "rented":
         bill = "electricity: inside the rental rate"
     else:
         covered = "GPUs" if a.power_boundary == "gpu" else "node"
-        bill = (f"electricity billed: {number(power.billed_w)} W ({covered}) x PUE {a.pue:g} x ${a.usd_per_kwh:g}/kWh"
-                + (f", idle hours ({1 - a.utilization:.0%}) at idle watts" if a.utilization < 1 else ""))
+        bill = (
+            f"electricity billed: {number(power.billed_w)} W ({covered}) x PUE {a.pue:g} x ${a.usd_per_kwh:g}/kWh"
+            + (f", idle hours ({1 - a.utilization:.0%}) at idle watts" if a.utilization < 1 else "")
+        )
     lines = [
         f"{args.gpus} x {hardware.display_name} at {number(args.tok_s)} tok/s; preset '{a.name}' ({a.ownership}, "
         f"hash {a.hash})",
@@ -98,18 +108,24 @@ def cmd_quote(args) -> int:
         f"  {number(power.watts / args.tok_s)} J per token ({number(power.watts / output_tok_s)} J per output "
         f"token); {number(args.tok_s / power.watts * 1e6)} tok/s per MW",
         bill,
-        f"hourly cost per serving hour: {usd(cost.total)} = " + " + ".join(
-            f"{c} {usd(getattr(cost, c))} ({s:.0%})" for c, s in cost.shares().items() if getattr(cost, c)),
+        f"hourly cost per serving hour: {usd(cost.total)} = "
+        + " + ".join(f"{c} {usd(getattr(cost, c))} ({s:.0%})" for c, s in cost.shares().items() if getattr(cost, c)),
         f"$/M tokens: {number(prices.total)} total",
     ]
     if args.input_share is not None:
-        lines.append(f"$/M by type: {number(prices.input)} input, {number(prices.output)} output (the hour split "
-                     f"by --input-share {args.input_share:g} of time on input)")
+        lines.append(
+            f"$/M by type: {number(prices.input)} input, {number(prices.output)} output (the hour split "
+            f"by --input-share {args.input_share:g} of time on input)"
+        )
     else:
-        lines.append("$/M by type: not split; give --input-share (the share of time spent on input) to split the "
-                     "hour between input and output")
-    lines.append(f"{pricing.api.display_name} at this token mix: {usd(api)}/M, so self-hosting costs "
-                 f"{number(prices.total / api, 3)}x the API")
+        lines.append(
+            "$/M by type: not split; give --input-share (the share of time spent on input) to split the "
+            "hour between input and output"
+        )
+    lines.append(
+        f"{pricing.api.display_name} at this token mix: {usd(api)}/M, so self-hosting costs "
+        f"{number(prices.total / api, 3)}x the API"
+    )
     print("\n".join(textwrap.fill(line, 120, subsequent_indent="  ") for line in lines))
     return 0
 
@@ -120,8 +136,11 @@ def _check_watts(watts: float | None, gpus: int) -> None:
     from tokencost.cli.args import MAX_WATTS_PER_GPU
 
     if watts is not None and watts / gpus > MAX_WATTS_PER_GPU:
-        raise UserError("--watts", f"is {watts:g} W for {gpus} GPU(s), above {MAX_WATTS_PER_GPU:g} W a GPU",
-                        "give the measured power of all the GPUs together, in watts")
+        raise UserError(
+            "--watts",
+            f"is {watts:g} W for {gpus} GPU(s), above {MAX_WATTS_PER_GPU:g} W a GPU",
+            "give the measured power of all the GPUs together, in watts",
+        )
 
 
 def cmd_project(args) -> int:
@@ -134,11 +153,17 @@ def cmd_project(args) -> int:
     card = load_card(args.model)  # a broken card is named before anything is projected
     context = card.max_context or MAX_TOKENS
     if args.isl + args.osl > context:
-        raise UserError("--isl/--osl", f"{args.isl}+{args.osl} exceeds {card.name}'s context of {context} tokens",
-                        f"lower --isl/--osl to at most {context} tokens together")
+        raise UserError(
+            "--isl/--osl",
+            f"{args.isl}+{args.osl} exceeds {card.name}'s context of {context} tokens",
+            f"lower --isl/--osl to at most {context} tokens together",
+        )
     if max(args.batch_sizes) > MAX_IN_FLIGHT:
-        raise UserError("--batch-sizes", f"is {max(args.batch_sizes)}, above the cap of {MAX_IN_FLIGHT}",
-                        f"give batch sizes of at most {MAX_IN_FLIGHT}")
+        raise UserError(
+            "--batch-sizes",
+            f"is {max(args.batch_sizes)}, above the cap of {MAX_IN_FLIGHT}",
+            f"give batch sizes of at most {MAX_IN_FLIGHT}",
+        )
     pricing = pricing_from(args)
     efficiency, source = None, ""
     if args.efficiency is not None and Path(args.efficiency).is_dir():
@@ -147,13 +172,19 @@ def cmd_project(args) -> int:
         try:
             efficiency, source = float(args.efficiency), "given on the command line"
         except ValueError:
-            raise UserError("--efficiency", f"{args.efficiency!r} is neither a run directory nor a number",
-                            "give a run directory or a fraction such as 0.4") from None
+            raise UserError(
+                "--efficiency",
+                f"{args.efficiency!r} is neither a run directory nor a number",
+                "give a run directory or a fraction such as 0.4",
+            ) from None
         if not 0 < efficiency <= 1:
             raise UserError("--efficiency", f"is {efficiency}", "give a fraction in (0, 1]")
-    table, notes = project(args.model, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, pricing,
-                           efficiency, source)
-    print(f"{card.name} on {args.gpus} x {args.gpu}, ISL {args.isl} / OSL {args.osl}, preset '{pricing.assumptions.name}'")
+    table, notes = project(
+        args.model, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, pricing, efficiency, source
+    )
+    print(
+        f"{card.name} on {args.gpus} x {args.gpu}, ISL {args.isl} / OSL {args.osl}, preset '{pricing.assumptions.name}'"
+    )
     if not table.empty:
         print(projection_table(table))
         print(textwrap.fill(f"All figures PROJECTED, not measured: {table['label'].iloc[0]}", 120))
@@ -202,6 +233,14 @@ def projection_table(table) -> str:
         projected=table["projected_output_tok_s"].map("{:,.0f}".format),
         usd=table["projected_total_per_mtok_usd"].map(lambda v: f"{v:.4g}" if v >= 0.001 else f"{v:.6f}"),
     )[["batch_size", "max_batch", "decode_bound", "ceiling", "projected", "band", "usd"]]
-    return shown.rename(columns={"batch_size": "batch", "max_batch": "KV holds", "decode_bound": "bound",
-                                 "ceiling": "ceiling tok/s", "projected": "projected tok/s", "band": "error",
-                                 "usd": "$/M tokens"}).to_markdown(index=False)
+    return shown.rename(
+        columns={
+            "batch_size": "batch",
+            "max_batch": "KV holds",
+            "decode_bound": "bound",
+            "ceiling": "ceiling tok/s",
+            "projected": "projected tok/s",
+            "band": "error",
+            "usd": "$/M tokens",
+        }
+    ).to_markdown(index=False)

@@ -39,8 +39,11 @@ def pairs_console(comparison) -> str:
     """The MoE vs dense table for a terminal: what every row shares is said once, under it."""
     from tokencost.publish.columns import console_table
 
-    shared = [c for c in ("engine", "hardware", "MoE", "dense", "isl", "osl")
-              if c in comparison and comparison[c].nunique(dropna=False) == 1]
+    shared = [
+        c
+        for c in ("engine", "hardware", "MoE", "dense", "isl", "osl")
+        if c in comparison and comparison[c].nunique(dropna=False) == 1
+    ]
     note = "Every row: " + "; ".join(f"{c} {comparison[c].iloc[0]}" for c in shared) + "." if shared else ""
     return "\n".join(line for line in (console_table(comparison.drop(columns=shared)), note) if line)
 
@@ -71,8 +74,9 @@ def cmd_index(args) -> int:
     from tokencost.publish.results_index import publication_problems, write_index
 
     if not args.results_dir.is_dir():
-        raise UserError("RESULTS_DIR", f"{args.results_dir} is not a directory",
-                        "give the folder of published runs, e.g. results")
+        raise UserError(
+            "RESULTS_DIR", f"{args.results_dir} is not a directory", "give the folder of published runs, e.g. results"
+        )
     print(f"Index: {write_index(args.results_dir, pricing_from(args))}")
     problems = publication_problems(args.results_dir)
     for problem in problems:
@@ -95,9 +99,11 @@ def cmd_compare(args) -> int:
     diff = gate.compare(baseline, new, args.max_regression)
     print(gate.diff_markdown(diff))
     n = gate.counts(diff)
-    print(f"\n{args.new} against {args.baseline}, preset '{pricing.assumptions.name}', "
-          f"threshold {args.max_regression:.1%}: {n[gate.REGRESSION]} regressed, {n[gate.OK]} ok, "
-          f"{n[gate.IMPROVED]} improved, {n[gate.ONLY_IN_BASELINE]} only in baseline, {n[gate.ONLY_IN_NEW]} only in new.")
+    print(
+        f"\n{args.new} against {args.baseline}, preset '{pricing.assumptions.name}', "
+        f"threshold {args.max_regression:.1%}: {n[gate.REGRESSION]} regressed, {n[gate.OK]} ok, "
+        f"{n[gate.IMPROVED]} improved, {n[gate.ONLY_IN_BASELINE]} only in baseline, {n[gate.ONLY_IN_NEW]} only in new."
+    )
     for line in gate.projection_lines(diff):
         print(line)
     if args.json:
@@ -107,7 +113,10 @@ def cmd_compare(args) -> int:
         print(f"pytest-benchmark JSON: {args.json}")
     missing = n[gate.ONLY_IN_BASELINE] if args.require_all else 0
     if n[gate.REGRESSION] or missing:
-        print(f"tokencost: gate failed: {n[gate.REGRESSION]} point(s) regressed"
-              + (f", {missing} missing (--require-all)" if missing else ""), file=sys.stderr)
+        print(
+            f"tokencost: gate failed: {n[gate.REGRESSION]} point(s) regressed"
+            + (f", {missing} missing (--require-all)" if missing else ""),
+            file=sys.stderr,
+        )
         return 1
     return 0

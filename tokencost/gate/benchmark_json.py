@@ -22,17 +22,27 @@ FORMAT_VERSION = "5.3.1"  # the pytest-benchmark release whose JSON layout this 
 SERIES = (
     # group, benchmark name, unit, values from the priced table
     ("cost: USD per million tokens", "usd_per_mtok", "USD per million tokens", lambda p: p["total_per_mtok_usd"]),
-    ("throughput: seconds per output token (ops = output tok/s)", "s_per_output_token", "seconds per output token",
-     lambda p: 1 / p["output_tok_s"]),
+    (
+        "throughput: seconds per output token (ops = output tok/s)",
+        "s_per_output_token",
+        "seconds per output token",
+        lambda p: 1 / p["output_tok_s"],
+    ),
 )
-LABEL_PREFIXES = {"batch_size": "batch", "concurrency": "concurrency", "request_rate": "rate", "isl": "isl",
-                  "osl": "osl"}
+LABEL_PREFIXES = {
+    "batch_size": "batch",
+    "concurrency": "concurrency",
+    "request_rate": "rate",
+    "isl": "isl",
+    "osl": "osl",
+}
 
 
 def point_label(values: dict, keys: list[str]) -> str:
     """e.g. tiny-dense/cpu-vcpu/vllm/batch4/isl16/osl16 (default values left out)."""
-    return "/".join(LABEL_PREFIXES.get(k, "") + values[k] for k in keys
-                    if values[k] not in (NO_VALUE, KEY_DEFAULTS.get(k)))
+    return "/".join(
+        LABEL_PREFIXES.get(k, "") + values[k] for k in keys if values[k] not in (NO_VALUE, KEY_DEFAULTS.get(k))
+    )
 
 
 def stats(data: list[float]) -> dict:
@@ -46,13 +56,24 @@ def stats(data: list[float]) -> dict:
     iqr_outliers = sum(not q1 - 1.5 * iqr <= v <= q3 + 1.5 * iqr for v in data)
     total = sum(data)
     return {
-        "min": ordered[0], "max": ordered[-1], "mean": mean, "stddev": stddev, "rounds": len(data),
-        "median": statistics.median(data), "iqr": iqr, "q1": q1, "q3": q3,
-        "iqr_outliers": iqr_outliers, "stddev_outliers": stddev_outliers,
+        "min": ordered[0],
+        "max": ordered[-1],
+        "mean": mean,
+        "stddev": stddev,
+        "rounds": len(data),
+        "median": statistics.median(data),
+        "iqr": iqr,
+        "q1": q1,
+        "q3": q3,
+        "iqr_outliers": iqr_outliers,
+        "stddev_outliers": stddev_outliers,
         "outliers": f"{stddev_outliers};{iqr_outliers}",
         "ld15iqr": ordered[bisect_left(ordered, q1 - 1.5 * iqr)],
         "hd15iqr": ordered[bisect_right(ordered, q3 + 1.5 * iqr) - 1],
-        "ops": len(data) / total if total else 0, "total": total, "data": list(data), "iterations": 1,
+        "ops": len(data) / total if total else 0,
+        "total": total,
+        "data": list(data),
+        "iterations": 1,
     }
 
 
@@ -65,17 +86,35 @@ def benchmark_json(points: pd.DataFrame, records: list[PointRecord]) -> dict:
         for key_values, rows in keyed.groupby(keys, sort=True):
             params = dict(zip(keys, key_values))
             label = point_label(params, keys)
-            benchmarks.append({
-                "group": group, "name": f"{slug}[{label}]", "fullname": f"tokencost::{slug}[{label}]",
-                "params": {k: _native(v) for k, v in params.items() if v != NO_VALUE}, "param": label,
-                "extra_info": {"unit": unit, "lower_is_better": True,
-                               "run_ids": sorted(set(rows["run_id"].dropna())) if "run_id" in rows else []},
-                "options": {"disable_gc": False, "timer": "tokencost", "min_rounds": 1, "max_time": 0,
-                            "warmup": False},
-                "stats": stats(rows["value"].tolist()),
-            })
-    return {"machine_info": _machine_info(records), "commit_info": _commit_info(records), "benchmarks": benchmarks,
-            "datetime": _finished(records), "version": FORMAT_VERSION}
+            benchmarks.append(
+                {
+                    "group": group,
+                    "name": f"{slug}[{label}]",
+                    "fullname": f"tokencost::{slug}[{label}]",
+                    "params": {k: _native(v) for k, v in params.items() if v != NO_VALUE},
+                    "param": label,
+                    "extra_info": {
+                        "unit": unit,
+                        "lower_is_better": True,
+                        "run_ids": sorted(set(rows["run_id"].dropna())) if "run_id" in rows else [],
+                    },
+                    "options": {
+                        "disable_gc": False,
+                        "timer": "tokencost",
+                        "min_rounds": 1,
+                        "max_time": 0,
+                        "warmup": False,
+                    },
+                    "stats": stats(rows["value"].tolist()),
+                }
+            )
+    return {
+        "machine_info": _machine_info(records),
+        "commit_info": _commit_info(records),
+        "benchmarks": benchmarks,
+        "datetime": _finished(records),
+        "version": FORMAT_VERSION,
+    }
 
 
 def write_benchmark_json(path: Path, points: pd.DataFrame, records: list[PointRecord]) -> None:
@@ -99,18 +138,26 @@ def _machine_info(records: list[PointRecord]) -> dict:
     software = records[0].software if records else None
     return {
         "node": ", ".join(sorted({r.run_id for r in records})),
-        "processor": hardware and hardware.cpu_model, "machine": hardware and hardware.machine,
+        "processor": hardware and hardware.cpu_model,
+        "machine": hardware and hardware.machine,
         "python_version": software and software.python,
         "cpu": {"brand_raw": hardware and hardware.cpu_model, "count": hardware and hardware.vcpus},
-        "accelerator": hardware and hardware.accelerator, "accelerator_count": hardware and hardware.accelerator_count,
+        "accelerator": hardware and hardware.accelerator,
+        "accelerator_count": hardware and hardware.accelerator_count,
     }
 
 
 def _commit_info(records: list[PointRecord]) -> dict:
     commit = next((r.software.git_commit for r in records if r.software and r.software.git_commit), None)
     dirty = bool(commit and commit.endswith("-dirty"))
-    return {"id": commit.removesuffix("-dirty") if commit else "unknown", "time": None, "author_time": None,
-            "dirty": dirty, "project": "tokencost", "branch": None}
+    return {
+        "id": commit.removesuffix("-dirty") if commit else "unknown",
+        "time": None,
+        "author_time": None,
+        "dirty": dirty,
+        "project": "tokencost",
+        "branch": None,
+    }
 
 
 def _finished(records: list[PointRecord]) -> str:

@@ -88,13 +88,17 @@ def _priced_csv(path: Path, pricing: Pricing, label: str) -> pd.DataFrame:
         points.loc[points["mode"] == "serve", "batch_size"] = float("nan")
     needed = {"model", "engine", *(m.column for m in METRICS)}
     if missing := sorted(needed - set(points.columns)):
-        raise UserError(label, f"{path} lacks the columns {', '.join(missing)}",
-                        "give a costs.csv written by tokencost")
+        raise UserError(
+            label, f"{path} lacks the columns {', '.join(missing)}", "give a costs.csv written by tokencost"
+        )
     hashes = set(points.get("assumptions_hash", pd.Series(dtype=object)).dropna())
     if hashes and hashes != {pricing.assumptions.hash}:
-        raise UserError(label, f"{path} was priced with other assumptions (hash {', '.join(sorted(hashes))}, "
-                               f"not {pricing.assumptions.hash})",
-                        "give the run directory to re-price it, or the same --preset/--set options")
+        raise UserError(
+            label,
+            f"{path} was priced with other assumptions (hash {', '.join(sorted(hashes))}, "
+            f"not {pricing.assumptions.hash})",
+            "give the run directory to re-price it, or the same --preset/--set options",
+        )
     if points.empty:
         raise UserError(label, f"{path} has no priced point", "give a costs.csv with at least one row")
     if "error_band" in points:
@@ -105,8 +109,11 @@ def _priced_csv(path: Path, pricing: Pricing, label: str) -> pd.DataFrame:
 def _error_bands(column: pd.Series, path: Path, label: str) -> pd.Series:
     bands = pd.to_numeric(column, errors="coerce")
     if (bad := column[column.notna() & ~(bands >= 0)]).size:
-        raise UserError(label, f"{path} has an error_band that is not a fraction ({bad.iloc[0]!r})",
-                        "write it as a fraction, e.g. 0.16 for +/-16%, or leave it empty")
+        raise UserError(
+            label,
+            f"{path} has an error_band that is not a fraction ({bad.iloc[0]!r})",
+            "write it as a fraction, e.g. 0.16 for +/-16%, or leave it empty",
+        )
     return bands
 
 
@@ -119,8 +126,11 @@ def projected_rows(points: pd.DataFrame) -> pd.Series:
 def refuse_projections(points: pd.DataFrame, path: Path, label: str) -> None:
     """NEW is what was measured: a table of projections cannot stand for it."""
     if count := int(projected_rows(points).sum()):
-        raise UserError(label, f"{path} holds {count} projected row(s) (label 'projected...'), and a projection "
-                               "is not a measurement", "give a measured run, its records.jsonl or its costs.csv")
+        raise UserError(
+            label,
+            f"{path} holds {count} projected row(s) (label 'projected...'), and a projection is not a measurement",
+            "give a measured run, its records.jsonl or its costs.csv",
+        )
 
 
 def key_columns(*tables: pd.DataFrame, keys=KEY_COLUMNS) -> list[str]:
@@ -153,8 +163,9 @@ def _summary(points: pd.DataFrame, keys: list[str], metrics) -> pd.DataFrame:
     return summary[["median", "spread", "count"]]
 
 
-def compare(baseline: pd.DataFrame, new: pd.DataFrame, threshold: float, metrics=METRICS,
-            keys=KEY_COLUMNS) -> pd.DataFrame:
+def compare(
+    baseline: pd.DataFrame, new: pd.DataFrame, threshold: float, metrics=METRICS, keys=KEY_COLUMNS
+) -> pd.DataFrame:
     """One row per point and metric: medians, change, the band used and a verdict; for a projected baseline
     point also its error band, how far off it was (projected / measured - 1) and whether that is in the band."""
     projected = projected_rows(baseline)
@@ -163,12 +174,21 @@ def compare(baseline: pd.DataFrame, new: pd.DataFrame, threshold: float, metrics
     keys = key_columns(baseline, new, keys=keys)
     base = _without_superseded(keyed_points(baseline, keys).assign(projected=projected), keys)
     keyed_new = keyed_points(new, keys)
-    diff = _summary(base, keys, metrics).join(
-        _summary(keyed_new, keys, metrics), how="outer", suffixes=("_baseline", "_new"),
-    ).reset_index()
+    diff = (
+        _summary(base, keys, metrics)
+        .join(
+            _summary(keyed_new, keys, metrics),
+            how="outer",
+            suffixes=("_baseline", "_new"),
+        )
+        .reset_index()
+    )
     if diff[["median_baseline", "median_new"]].notna().all(axis=1).sum() == 0:
-        raise UserError("NEW", f"no point matches a baseline point on {', '.join(keys)}",
-                        "compare runs of the same models, hardware and workload")
+        raise UserError(
+            "NEW",
+            f"no point matches a baseline point on {', '.join(keys)}",
+            "compare runs of the same models, hardware and workload",
+        )
     diff["change"] = diff["median_new"] / diff["median_baseline"] - 1
     noise = diff[["spread_baseline", "spread_new"]].max(axis=1).fillna(0.0)
     diff["band"] = noise.clip(lower=threshold)
@@ -177,8 +197,11 @@ def compare(baseline: pd.DataFrame, new: pd.DataFrame, threshold: float, metrics
     diff["verdict"] = [_verdict(row, worse_when[row["metric"]]) for row in diff.to_dict("records")]
     diff = _projections(diff, base, keyed_new, keys)
     labels = [m.label for m in metrics]
-    diff["metric"] = pd.Categorical(diff["metric"].map(dict(zip((m.column for m in metrics), labels))),
-                                    categories=[*labels, ALL_METRICS], ordered=True)
+    diff["metric"] = pd.Categorical(
+        diff["metric"].map(dict(zip((m.column for m in metrics), labels))),
+        categories=[*labels, ALL_METRICS],
+        ordered=True,
+    )
     # A point on one side only needs one row, not one per metric.
     one_sided = diff["verdict"].isin(ONE_SIDED)
     diff.loc[one_sided, "metric"] = ALL_METRICS
@@ -198,14 +221,18 @@ def _without_superseded(base: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def _projections(diff: pd.DataFrame, base: pd.DataFrame, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Projected points' verdicts, error bands, how far off they were and whether that is inside the band."""
     bands = pd.to_numeric(base["error_band"], errors="coerce") if "error_band" in base else float("nan")
-    projections = base[base["projected"]].assign(error_band=bands).groupby(keys, sort=False).agg(
-        projected=("projected", "any"), error_band=("error_band", "max")).reset_index()
+    projections = (
+        base[base["projected"]]
+        .assign(error_band=bands)
+        .groupby(keys, sort=False)
+        .agg(projected=("projected", "any"), error_band=("error_band", "max"))
+        .reset_index()
+    )
     measured = new[keys].drop_duplicates().assign(in_new=True)
     diff = diff.merge(projections, on=keys, how="left").merge(measured, on=keys, how="left")
     diff["projected"] = diff["projected"].eq(True)
     in_new = diff["in_new"].eq(True)
-    diff.loc[diff["projected"], "verdict"] = in_new[diff["projected"]].map({True: NOW_MEASURED,
-                                                                          False: STILL_PROJECTED})
+    diff.loc[diff["projected"], "verdict"] = in_new[diff["projected"]].map({True: NOW_MEASURED, False: STILL_PROJECTED})
     now = diff["verdict"] == NOW_MEASURED
     diff["projection_off"] = (diff["median_baseline"] / diff["median_new"] - 1).where(now)
     known = now & diff["projection_off"].notna() & diff["error_band"].notna()
@@ -238,19 +265,26 @@ def _verdict(row: dict, worse_when: str) -> str:
 def diff_markdown(diff: pd.DataFrame) -> str:
     """The diff as a Markdown table, without key columns that say nothing (one default value throughout, or one
     GPU count); a projection's change and band are how far off it was and its error band."""
-    keys = [k for k in diff.attrs["keys"] if diff[k].nunique() > 1
-            or k != GPU_COUNT and diff[k].iloc[0] not in (NO_VALUE, KEY_DEFAULTS.get(k))]
+    keys = [
+        k
+        for k in diff.attrs["keys"]
+        if diff[k].nunique() > 1 or k != GPU_COUNT and diff[k].iloc[0] not in (NO_VALUE, KEY_DEFAULTS.get(k))
+    ]
     gated = ~diff["projected"] & ~diff["verdict"].isin(ONE_SIDED)
-    table = pd.DataFrame({
-        **{k: diff[k] for k in keys},
-        "metric": diff["metric"],
-        "baseline": [_figure(m, n) for m, n in zip(diff["median_baseline"], diff["count_baseline"])],
-        "new": [_figure(m, n) for m, n in zip(diff["median_new"], diff["count_new"])],
-        "change": diff["change"].map(lambda c: "" if pd.isna(c) else f"{c:+.1%}").where(gated, ""),
-        "band": [f"{b:.1%} ({s})" if g else _off_text(row)
-                 for b, s, g, row in zip(diff["band"], diff["band_source"], gated, diff.to_dict("records"))],
-        "verdict": diff["verdict"],
-    }).rename(columns={"batch_size": "batch", GPU_COUNT: "gpus"})
+    table = pd.DataFrame(
+        {
+            **{k: diff[k] for k in keys},
+            "metric": diff["metric"],
+            "baseline": [_figure(m, n) for m, n in zip(diff["median_baseline"], diff["count_baseline"])],
+            "new": [_figure(m, n) for m, n in zip(diff["median_new"], diff["count_new"])],
+            "change": diff["change"].map(lambda c: "" if pd.isna(c) else f"{c:+.1%}").where(gated, ""),
+            "band": [
+                f"{b:.1%} ({s})" if g else _off_text(row)
+                for b, s, g, row in zip(diff["band"], diff["band_source"], gated, diff.to_dict("records"))
+            ],
+            "verdict": diff["verdict"],
+        }
+    ).rename(columns={"batch_size": "batch", GPU_COUNT: "gpus"})
     return table.to_markdown(index=False)
 
 
@@ -274,8 +308,7 @@ def _figure(median, count) -> str:
 def counts(diff: pd.DataFrame) -> dict[str, int]:
     """Points per verdict (a point with a regression in any metric counts as a regression)."""
     keys = diff.attrs["keys"]
-    rank = {REGRESSION: 0, ONLY_IN_BASELINE: 1, ONLY_IN_NEW: 2, IMPROVED: 3, OK: 4, NOW_MEASURED: 5,
-            STILL_PROJECTED: 6}
+    rank = {REGRESSION: 0, ONLY_IN_BASELINE: 1, ONLY_IN_NEW: 2, IMPROVED: 3, OK: 4, NOW_MEASURED: 5, STILL_PROJECTED: 6}
     worst = diff.assign(rank=diff["verdict"].map(rank)).groupby(keys)["rank"].min()
     by_rank = worst.value_counts().to_dict()
     return {verdict: by_rank.get(r, 0) for verdict, r in rank.items()}
@@ -289,14 +322,21 @@ def projection_lines(diff: pd.DataFrame) -> list[str]:
     if count := now.groupby(keys).ngroups:
         speed, cost = (now[now["metric"] == m.label] for m in (METRICS[1], METRICS[0]))
         rows = "row is" if count == 1 else "rows are"
-        sentences.append(f"{count} projected {rows} now measured: projection off by {_off_summary(speed)} "
-                         f"in output tok/s {_range(speed)}, {_band_summary(speed)}.")
+        sentences.append(
+            f"{count} projected {rows} now measured: projection off by {_off_summary(speed)} "
+            f"in output tok/s {_range(speed)}, {_band_summary(speed)}."
+        )
         sentences.append(f"In $/M tokens it was off by {_off_summary(cost)} {_range(cost)}, {_band_summary(cost)}.")
     if still := diff.loc[diff["verdict"] == STILL_PROJECTED, keys].drop_duplicates().shape[0]:
-        sentences.append(f"{still} projected row{'' if still == 1 else 's'} not measured in NEW (still-projected); "
-                         "projections never fail the gate, even with --require-all.")
-    return [line for sentence in sentences
-            for line in textwrap.wrap(sentence, 120, subsequent_indent="  ", break_on_hyphens=False)]
+        sentences.append(
+            f"{still} projected row{'' if still == 1 else 's'} not measured in NEW (still-projected); "
+            "projections never fail the gate, even with --require-all."
+        )
+    return [
+        line
+        for sentence in sentences
+        for line in textwrap.wrap(sentence, 120, subsequent_indent="  ", break_on_hyphens=False)
+    ]
 
 
 def _off_summary(rows: pd.DataFrame) -> str:
@@ -333,8 +373,10 @@ def with_verdicts(data: dict, diff: pd.DataFrame) -> dict:
     for benchmark in data["benchmarks"]:
         params = {k: str(v) for k, v in benchmark["params"].items()}
         metric = labels[BENCHMARK_METRICS[benchmark["name"].split("[")[0]]]
-        same = measured[(measured[keys] == [params.get(k, KEY_DEFAULTS.get(k, NO_VALUE)) for k in keys]).all(axis=1)
-                        & measured["metric"].isin([metric, ALL_METRICS])]
+        same = measured[
+            (measured[keys] == [params.get(k, KEY_DEFAULTS.get(k, NO_VALUE)) for k in keys]).all(axis=1)
+            & measured["metric"].isin([metric, ALL_METRICS])
+        ]
         if not same.empty:
             benchmark["extra_info"] |= _verdict_info(same.iloc[0])
     return data | {"tokencost_compare": {"counts": counts(diff)}}
@@ -343,8 +385,11 @@ def with_verdicts(data: dict, diff: pd.DataFrame) -> dict:
 def _verdict_info(row: pd.Series) -> dict:
     info = {"verdict": row["verdict"]}
     if row["verdict"] == NOW_MEASURED:
-        info |= {"projection_off": _number(row["projection_off"]), "error_band": _number(row["error_band"]),
-                 "within_error_band": None if pd.isna(row["within_band"]) else bool(row["within_band"])}
+        info |= {
+            "projection_off": _number(row["projection_off"]),
+            "error_band": _number(row["error_band"]),
+            "within_error_band": None if pd.isna(row["within_band"]) else bool(row["within_band"]),
+        }
     return info
 
 

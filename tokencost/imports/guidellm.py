@@ -19,7 +19,7 @@ taken, per benchmark:
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.errors import UserError
@@ -44,8 +44,11 @@ def read_guidellm(path: Path, gpu: str | None, gpus: int, watts: float | None) -
     """One serving record per benchmark of the report; `gpu`/`gpus` say what served it, `watts` its power if known."""
     path = Path(path)
     if not gpu:
-        raise UserError("--gpu", f"{path} does not say which GPU served it",
-                        "give --gpu (e.g. h100-sxm) and --gpus for a GuideLLM file")
+        raise UserError(
+            "--gpu",
+            f"{path} does not say which GPU served it",
+            "give --gpu (e.g. h100-sxm) and --gpus for a GuideLLM file",
+        )
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -92,9 +95,14 @@ class _Benchmark:
             value = self.figure("metrics", name, "successful", *keys, required=False)
             return None if value is None else value * scale
 
-        return {"mean": ms("mean"), "median": ms("median"), "p90": ms("percentiles", "p90"),
-                "p99": ms("percentiles", "p99"), "std": ms("std_dev"),
-                "count": self.figure("metrics", name, "successful", "count", whole=True, required=False)}
+        return {
+            "mean": ms("mean"),
+            "median": ms("median"),
+            "p90": ms("percentiles", "p90"),
+            "p99": ms("percentiles", "p99"),
+            "std": ms("std_dev"),
+            "count": self.figure("metrics", name, "successful", "count", whole=True, required=False),
+        }
 
 
 def _record(b: _Benchmark, gpu: str, gpus: int, watts: float | None, version: str) -> PointRecord:
@@ -107,8 +115,12 @@ def _record(b: _Benchmark, gpu: str, gpus: int, watts: float | None, version: st
     output_tok_s = b.figure("metrics", "output_tokens_per_second", "successful", "mean")
     tpot = b.figure("metrics", "inter_token_latency_ms", "successful", "median")
     b.figure("metrics", "time_to_first_token_ms", "successful", "median")  # required, as for our own points
-    for field, value in (("request_totals.successful", completed), ("output_token_count", output_tokens),
-                         ("duration", duration), ("output_tokens_per_second", output_tok_s)):
+    for field, value in (
+        ("request_totals.successful", completed),
+        ("output_token_count", output_tokens),
+        ("duration", duration),
+        ("output_tokens_per_second", output_tok_s),
+    ):
         if value == 0:  # never negative by now; 0 would divide a price
             raise UserError(f"{b.where}.{field}", "is 0", "give the report of a benchmark that completed requests")
     concurrency, rate, kind = _load(b, total, completed / duration)
@@ -117,40 +129,64 @@ def _record(b: _Benchmark, gpu: str, gpus: int, watts: float | None, version: st
     coordinate = f"conc{concurrency}" if concurrency else f"rate{rate:g}"
     tpot_p90 = b.figure("metrics", "inter_token_latency_ms", "successful", "percentiles", "p90", required=False)
     start = b.figure("start_time", required=False)
-    return parse(PointRecord, {
-        "run_id": b.path.stem,
-        "point": f"{model}/guidellm/{coordinate}",
-        "status": "ok",
-        "mode": "serve",
-        "model": _model(model),
-        "workload": {"isl": round(input_tokens / completed), "osl": round(output_tokens / completed),
-                     "note": "mean lengths"},
-        "engine": {"name": "openai-compatible server", "mode": "serve", "server": f"measured by guidellm {version}",
-                   "arrivals": f"GuideLLM {kind} strategy"},
-        "concurrency": concurrency,
-        "request_rate": rate,
-        "load": {"model": "closed-loop concurrency" if concurrency else
-                 "open-loop trace replay" if kind == "trace" else "open-loop Poisson",
-                 "max_concurrency": _get(b.data, "config", "strategy", "max_concurrency"), "num_requests": total},
-        "hardware": {"accelerator": gpu, "accelerator_count": gpus, "gpus": [],
-                     "note": "as given on the command line"},
-        "num_requests": total,
-        "requests_completed": completed,
-        "requests_failed": failed,
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "duration_s": duration,
-        "requests_per_s": b.figure("metrics", "requests_per_second", "successful", "mean", required=False),
-        "output_tok_s": output_tok_s,
-        "total_tok_s": b.figure("metrics", "tokens_per_second", "successful", "mean", required=False),
-        "latency_ms": {ours: b.distribution(theirs) for ours, theirs in LATENCY.items()} | {"itl": {}},
-        "interactivity_tok_s_user": interactivity(tpot),
-        "interactivity_p90_tok_s_user": interactivity(tpot_p90),
-        "goodput": {"requests_per_s": None, "share": None},
-        "energy": _energy(watts, duration),
-        "source": {"file": b.path.name, "tool": f"guidellm {version}",
-                   "date": None if start is None else datetime.fromtimestamp(start, timezone.utc).isoformat()},
-    }, str(b.path))
+    return parse(
+        PointRecord,
+        {
+            "run_id": b.path.stem,
+            "point": f"{model}/guidellm/{coordinate}",
+            "status": "ok",
+            "mode": "serve",
+            "model": _model(model),
+            "workload": {
+                "isl": round(input_tokens / completed),
+                "osl": round(output_tokens / completed),
+                "note": "mean lengths",
+            },
+            "engine": {
+                "name": "openai-compatible server",
+                "mode": "serve",
+                "server": f"measured by guidellm {version}",
+                "arrivals": f"GuideLLM {kind} strategy",
+            },
+            "concurrency": concurrency,
+            "request_rate": rate,
+            "load": {
+                "model": "closed-loop concurrency"
+                if concurrency
+                else "open-loop trace replay"
+                if kind == "trace"
+                else "open-loop Poisson",
+                "max_concurrency": _get(b.data, "config", "strategy", "max_concurrency"),
+                "num_requests": total,
+            },
+            "hardware": {
+                "accelerator": gpu,
+                "accelerator_count": gpus,
+                "gpus": [],
+                "note": "as given on the command line",
+            },
+            "num_requests": total,
+            "requests_completed": completed,
+            "requests_failed": failed,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "duration_s": duration,
+            "requests_per_s": b.figure("metrics", "requests_per_second", "successful", "mean", required=False),
+            "output_tok_s": output_tok_s,
+            "total_tok_s": b.figure("metrics", "tokens_per_second", "successful", "mean", required=False),
+            "latency_ms": {ours: b.distribution(theirs) for ours, theirs in LATENCY.items()} | {"itl": {}},
+            "interactivity_tok_s_user": interactivity(tpot),
+            "interactivity_p90_tok_s_user": interactivity(tpot_p90),
+            "goodput": {"requests_per_s": None, "share": None},
+            "energy": _energy(watts, duration),
+            "source": {
+                "file": b.path.name,
+                "tool": f"guidellm {version}",
+                "date": None if start is None else datetime.fromtimestamp(start, UTC).isoformat(),
+            },
+        },
+        str(b.path),
+    )
 
 
 def _load(b: _Benchmark, total: int, completed_per_s: float) -> tuple[int | None, float | None, str]:
@@ -158,8 +194,11 @@ def _load(b: _Benchmark, total: int, completed_per_s: float) -> tuple[int | None
     strategy = _get(b.data, "config", "strategy")
     kind = strategy.get("type_") if isinstance(strategy, dict) else None
     if kind not in CLOSED | OPEN:
-        raise UserError(f"{b.where}.config.strategy.type_", f"is {_short(kind)}",
-                        f"give a report of one of GuideLLM's strategies: {', '.join(sorted(CLOSED | OPEN))}")
+        raise UserError(
+            f"{b.where}.config.strategy.type_",
+            f"is {_short(kind)}",
+            f"give a report of one of GuideLLM's strategies: {', '.join(sorted(CLOSED | OPEN))}",
+        )
     if kind == "synchronous":
         return 1, None, kind
     if kind == "throughput":

@@ -11,11 +11,24 @@ from bench.serve.metrics import interactivity
 from bench.validation import parse
 
 # Required figures, and whether each is a count of requests or tokens (a whole number) or a measure.
-REQUIRED = {"duration": float, "completed": int, "total_input_tokens": int, "total_output_tokens": int,
-            "output_throughput": float, "median_ttft_ms": float, "median_tpot_ms": float}
+REQUIRED = {
+    "duration": float,
+    "completed": int,
+    "total_input_tokens": int,
+    "total_output_tokens": int,
+    "output_throughput": float,
+    "median_ttft_ms": float,
+    "median_tpot_ms": float,
+}
 # Optional figures, checked the same way when present: never negative, never a bool, never inf or nan.
-OPTIONAL = {"failed": int, "num_prompts": int, "max_concurrency": int, "request_throughput": float,
-            "total_token_throughput": float, "request_goodput": float}
+OPTIONAL = {
+    "failed": int,
+    "num_prompts": int,
+    "max_concurrency": int,
+    "request_throughput": float,
+    "total_token_throughput": float,
+    "request_goodput": float,
+}
 METRICS = {"ttft": "ttft", "tpot": "tpot", "itl": "itl", "e2e": "e2el"}  # ours: theirs
 FIX = "give a file written by `vllm bench serve --save-result`"
 
@@ -23,8 +36,11 @@ FIX = "give a file written by `vllm bench serve --save-result`"
 def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None) -> PointRecord:
     """One serving record from the file; `gpu`/`gpus` say what served it, `watts` its measured power if known."""
     if not gpu:
-        raise UserError("--gpu", f"{path} does not say which GPU served it",
-                        "give --gpu (e.g. h100-sxm) and --gpus for a vllm bench serve file")
+        raise UserError(
+            "--gpu",
+            f"{path} does not say which GPU served it",
+            "give --gpu (e.g. h100-sxm) and --gpus for a vllm bench serve file",
+        )
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -36,8 +52,15 @@ def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None)
         raise UserError(f"{path}: {', '.join(missing)}", "is missing", FIX)
     for key, kind in (REQUIRED | OPTIONAL).items():
         _check_figure(path, key, data.get(key), kind)
-    for key in ("duration", "completed", "total_input_tokens", "total_output_tokens", "output_throughput",
-                "num_prompts", "max_concurrency"):
+    for key in (
+        "duration",
+        "completed",
+        "total_input_tokens",
+        "total_output_tokens",
+        "output_throughput",
+        "num_prompts",
+        "max_concurrency",
+    ):
         if data.get(key) == 0:  # never negative by now; 0 would divide a price or set no load
             raise UserError(f"{path}: {key}", f"is {data[key]}", "give the file of a benchmark that completed requests")
     rate = _request_rate(path, data.get("request_rate"))
@@ -48,39 +71,61 @@ def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None)
         concurrency = data.get("num_prompts") or data["completed"] + (data.get("failed") or 0)
     duration = data["duration"]
     goodput = data.get("request_goodput")  # None: no SLO was given; 0.0: no request met it
-    return parse(PointRecord, {
-        "run_id": Path(path).stem,
-        "point": f"{data.get('model_id')}/vllm-bench-serve/{'conc' + str(concurrency) if closed else f'rate{rate:g}'}",
-        "status": "ok",
-        "mode": "serve",
-        "model": _model(data.get("model_id") or "unknown"),
-        "workload": {"isl": round(data["total_input_tokens"] / data["completed"]),
-                     "osl": round(data["total_output_tokens"] / data["completed"]), "note": "mean lengths"},
-        "engine": {"name": data.get("backend") or "vllm", "mode": "serve", "server": "measured by vllm bench serve"},
-        "concurrency": concurrency if closed else None,
-        "request_rate": None if closed else rate,
-        "load": {"model": "closed-loop concurrency" if closed else "open-loop Poisson",
-                 "max_concurrency": data.get("max_concurrency"), "num_requests": data.get("num_prompts")},
-        "hardware": {"accelerator": gpu, "accelerator_count": gpus, "gpus": [],
-                     "note": "as given on the command line"},
-        "num_requests": data.get("num_prompts"),
-        "requests_completed": data["completed"],
-        "requests_failed": data.get("failed", 0),
-        "input_tokens": data["total_input_tokens"],
-        "output_tokens": data["total_output_tokens"],
-        "duration_s": duration,
-        "requests_per_s": data.get("request_throughput"),
-        "output_tok_s": data["output_throughput"],
-        "total_tok_s": data.get("total_token_throughput"),
-        "latency_ms": {ours: {stat: _latency(data.get(f"{stat}_{theirs}_ms")) for stat in ("mean", "median", "p90", "p99")}
-                       for ours, theirs in METRICS.items()},
-        "interactivity_tok_s_user": interactivity(data["median_tpot_ms"]),
-        "interactivity_p90_tok_s_user": interactivity(_latency(data.get("p90_tpot_ms"))),
-        "goodput": {"requests_per_s": goodput,
-                    "share": None if goodput is None else goodput * duration / data["completed"]},
-        "energy": _energy(watts, duration),
-        "source": {"file": Path(path).name, "tool": "vllm bench serve", "date": data.get("date")},
-    }, str(path))
+    return parse(
+        PointRecord,
+        {
+            "run_id": Path(path).stem,
+            "point": f"{data.get('model_id')}/vllm-bench-serve/{'conc' + str(concurrency) if closed else f'rate{rate:g}'}",
+            "status": "ok",
+            "mode": "serve",
+            "model": _model(data.get("model_id") or "unknown"),
+            "workload": {
+                "isl": round(data["total_input_tokens"] / data["completed"]),
+                "osl": round(data["total_output_tokens"] / data["completed"]),
+                "note": "mean lengths",
+            },
+            "engine": {
+                "name": data.get("backend") or "vllm",
+                "mode": "serve",
+                "server": "measured by vllm bench serve",
+            },
+            "concurrency": concurrency if closed else None,
+            "request_rate": None if closed else rate,
+            "load": {
+                "model": "closed-loop concurrency" if closed else "open-loop Poisson",
+                "max_concurrency": data.get("max_concurrency"),
+                "num_requests": data.get("num_prompts"),
+            },
+            "hardware": {
+                "accelerator": gpu,
+                "accelerator_count": gpus,
+                "gpus": [],
+                "note": "as given on the command line",
+            },
+            "num_requests": data.get("num_prompts"),
+            "requests_completed": data["completed"],
+            "requests_failed": data.get("failed", 0),
+            "input_tokens": data["total_input_tokens"],
+            "output_tokens": data["total_output_tokens"],
+            "duration_s": duration,
+            "requests_per_s": data.get("request_throughput"),
+            "output_tok_s": data["output_throughput"],
+            "total_tok_s": data.get("total_token_throughput"),
+            "latency_ms": {
+                ours: {stat: _latency(data.get(f"{stat}_{theirs}_ms")) for stat in ("mean", "median", "p90", "p99")}
+                for ours, theirs in METRICS.items()
+            },
+            "interactivity_tok_s_user": interactivity(data["median_tpot_ms"]),
+            "interactivity_p90_tok_s_user": interactivity(_latency(data.get("p90_tpot_ms"))),
+            "goodput": {
+                "requests_per_s": goodput,
+                "share": None if goodput is None else goodput * duration / data["completed"],
+            },
+            "energy": _energy(watts, duration),
+            "source": {"file": Path(path).name, "tool": "vllm bench serve", "date": data.get("date")},
+        },
+        str(path),
+    )
 
 
 def _check_figure(path: Path, key: str, value, kind) -> None:
@@ -102,8 +147,11 @@ def _request_rate(path: Path, value) -> float:
     if value is None or value == "inf" or value == "Infinity":
         return math.inf
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
-        raise UserError(f"{path}: request_rate", f"is {value!r}",
-                        'give a positive number of requests per second, or "inf" for all at once')
+        raise UserError(
+            f"{path}: request_rate",
+            f"is {value!r}",
+            'give a positive number of requests per second, or "inf" for all at once',
+        )
     return float(value)
 
 
@@ -127,7 +175,19 @@ def _model(model_id: str) -> dict:
 
 def _energy(watts: float | None, duration: float) -> dict:
     if watts is None:
-        return {"method": "none", "boundary": "none", "energy_j": None, "avg_power_w": None,
-                "basis": "the file has no power; priced at the GPUs' TDP", "measured": False}
-    return {"method": "stated", "boundary": "gpu", "energy_j": watts * duration, "avg_power_w": watts,
-            "basis": "power given on the command line (--watts)", "measured": False}
+        return {
+            "method": "none",
+            "boundary": "none",
+            "energy_j": None,
+            "avg_power_w": None,
+            "basis": "the file has no power; priced at the GPUs' TDP",
+            "measured": False,
+        }
+    return {
+        "method": "stated",
+        "boundary": "gpu",
+        "energy_j": watts * duration,
+        "avg_power_w": watts,
+        "basis": "power given on the command line (--watts)",
+        "measured": False,
+    }

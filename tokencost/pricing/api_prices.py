@@ -85,11 +85,17 @@ def _price(key: str, entry: dict) -> ApiPrice:
                 raise UserError(f"{where}.{name}", str(e), "write the date as YYYY, YYYY-MM or YYYY-MM-DD") from None
     price = ApiPrice(key=key, **entry)
     if price.cached_input_per_mtok_usd is not None and price.cached_input_per_mtok_usd > price.input_per_mtok_usd:
-        raise UserError(f"{where}.cached_input_per_mtok_usd", "is above the input price",
-                        "give the provider's cache-hit input price")
+        raise UserError(
+            f"{where}.cached_input_per_mtok_usd",
+            "is above the input price",
+            "give the provider's cache-hit input price",
+        )
     if price.valid_to is not None and parse_date(price.valid_to) < price.in_force_from:
-        raise UserError(f"{where}.valid_to", f"{price.valid_to} is before valid_from {price.valid_from}",
-                        "give the day the price stopped applying")
+        raise UserError(
+            f"{where}.valid_to",
+            f"{price.valid_to} is before valid_from {price.valid_from}",
+            "give the day the price stopped applying",
+        )
     return price
 
 
@@ -116,5 +122,6 @@ def blended_per_mtok(api: ApiPrice, input_tokens: float, output_tokens: float, c
     priced as served from its prompt cache (cached_input_price), like for like with a point's prefix-cache hits."""
     total = input_tokens + output_tokens
     cached = cached_tokens * cached_input_price(api)[0] if cached_tokens else 0.0
-    return ((input_tokens - cached_tokens) * api.input_per_mtok_usd + cached
-            + output_tokens * api.output_per_mtok_usd) / total
+    return (
+        (input_tokens - cached_tokens) * api.input_per_mtok_usd + cached + output_tokens * api.output_per_mtok_usd
+    ) / total

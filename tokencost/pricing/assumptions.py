@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from bench.errors import UserError
 from bench.validation import parse
 
-
 MAX_RATE_USD_PER_HOUR = 10_000.0  # a preset's own rental rate per accelerator-hour: beyond any real one
 MAX_HOST_W = 10_000.0  # a host's share per GPU: a whole 8-GPU node's non-GPU power is well below this
 MAX_INTERCONNECT_USD_PER_GPU = 100_000.0  # a fabric's share per GPU: a three-tier NDR fat tree is ~$6,600
@@ -149,7 +148,9 @@ def _read_override(path: Path) -> dict:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError("--assumptions", f"{path} is not valid TOML ({e})", "fix the TOML") from None
     except OSError as e:
-        raise UserError("--assumptions", f"{path} cannot be read ({e.strerror or e})", "give the path of a TOML file") from None
+        raise UserError(
+            "--assumptions", f"{path} cannot be read ({e.strerror or e})", "give the path of a TOML file"
+        ) from None
 
 
 def _parse_setting(setting: str) -> tuple[str, object]:
@@ -164,5 +165,4 @@ def _parse_setting(setting: str) -> tuple[str, object]:
 
 
 def _build(values: dict, sources: dict, where: str = "assumptions") -> Assumptions:
-    return parse(Assumptions, {k: v for k, v in values.items() if k in _known_keys()} | {"sources": sources},
-                 where)
+    return parse(Assumptions, {k: v for k, v in values.items() if k in _known_keys()} | {"sources": sources}, where)

@@ -71,20 +71,38 @@ def _runs_rows(outcome: dict, serving: pd.DataFrame) -> pd.DataFrame:
 def _at_capacity(outcome: dict, at: pd.DataFrame, tier: str, units: float) -> dict:
     """The numbers of the measurements at the capacity: medians, with ranges where there are several."""
     nan, closed = float("nan"), outcome.get("load") == "concurrency"
-    numbers = {"goodput_rps": nan, "goodput_rps_min": nan, "goodput_rps_max": nan, "tier_usd_per_mtok": nan,
-               "tier_usd_per_mtok_min": nan, "tier_usd_per_mtok_max": nan, "tier_usd_per_mtok_spread": nan,
-               "users_at_capacity": nan, "users_basis": CLOSED_LOOP if closed else OPEN_LOOP,
-               "units_per_1000_users": nan, "units_per_million_requests_day": nan}
+    numbers = {
+        "goodput_rps": nan,
+        "goodput_rps_min": nan,
+        "goodput_rps_max": nan,
+        "tier_usd_per_mtok": nan,
+        "tier_usd_per_mtok_min": nan,
+        "tier_usd_per_mtok_max": nan,
+        "tier_usd_per_mtok_spread": nan,
+        "users_at_capacity": nan,
+        "users_basis": CLOSED_LOOP if closed else OPEN_LOOP,
+        "units_per_1000_users": nan,
+        "units_per_million_requests_day": nan,
+    }
     if at.empty or outcome.get("capacity") is None:
         return numbers
     goodput = _column(at, f"tier_{tier}_requests_within") / at["duration_s"]
     usd = _column(at, f"tier_{tier}_usd_per_mtok")
-    users = pd.Series(float(outcome["capacity"]), index=at.index) if closed \
+    users = (
+        pd.Series(float(outcome["capacity"]), index=at.index)
+        if closed
         else at["requests_per_s"] * _column(at, "e2e_mean_ms") / 1000
-    numbers |= {"goodput_rps": goodput.median(), "goodput_rps_min": goodput.min(), "goodput_rps_max": goodput.max(),
-                "tier_usd_per_mtok": usd.median(), "tier_usd_per_mtok_min": usd.min(),
-                "tier_usd_per_mtok_max": usd.max(), "tier_usd_per_mtok_spread": spread(usd),
-                "users_at_capacity": users.median()}
+    )
+    numbers |= {
+        "goodput_rps": goodput.median(),
+        "goodput_rps_min": goodput.min(),
+        "goodput_rps_max": goodput.max(),
+        "tier_usd_per_mtok": usd.median(),
+        "tier_usd_per_mtok_min": usd.min(),
+        "tier_usd_per_mtok_max": usd.max(),
+        "tier_usd_per_mtok_spread": spread(usd),
+        "users_at_capacity": users.median(),
+    }
     numbers["units_per_1000_users"] = _per(USERS, numbers["users_at_capacity"]) * units
     numbers["units_per_million_requests_day"] = _per(REQUESTS_PER_DAY / SECONDS_PER_DAY, numbers["goodput_rps"]) * units
     return numbers

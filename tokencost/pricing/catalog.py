@@ -10,9 +10,18 @@ from pathlib import Path
 from bench.errors import UserError
 
 NUMERIC_FIELDS = (
-    "memory_gb", "bandwidth_tbs", "tdp_w", "bf16_tflops", "fp8_tflops", "price_usd",
-    "server_share_usd", "rental_usd_per_hour", "rental_min_usd_per_hour", "rental_max_usd_per_hour",
-    "reserved_usd_per_hour", "idle_w",
+    "memory_gb",
+    "bandwidth_tbs",
+    "tdp_w",
+    "bf16_tflops",
+    "fp8_tflops",
+    "price_usd",
+    "server_share_usd",
+    "rental_usd_per_hour",
+    "rental_min_usd_per_hour",
+    "rental_max_usd_per_hour",
+    "reserved_usd_per_hour",
+    "idle_w",
 )
 TEXT_FIELDS = ("display_name", "match")
 LIST_FIELDS = ("aliases",)
@@ -60,15 +69,23 @@ class HardwareEntry:
         """The caller's fix, unless it points at a preset that needs a figure this entry also lacks."""
         rate_example = f"--set rate=rates --set 'rates={{{self.key}={EXAMPLE_RATE_USD_PER_HOUR:g}}}'"
         if name in ("rental_usd_per_hour", "reserved_usd_per_hour"):
-            other = [preset for preset, figure in (("on-demand-rental", "rental_usd_per_hour"),
-                                                   ("reserved-rental", "reserved_usd_per_hour"), ("owned", "price_usd"))
-                     if figure != name and self.get(figure) is not None]
+            other = [
+                preset
+                for preset, figure in (
+                    ("on-demand-rental", "rental_usd_per_hour"),
+                    ("reserved-rental", "reserved_usd_per_hour"),
+                    ("owned", "price_usd"),
+                )
+                if figure != name and self.get(figure) is not None
+            ]
             instead = f"use --preset {' or --preset '.join(other)}, or price" if other else "price"
             return f"{instead} your own rate per GPU-hour: {rate_example}"
         if name == "price_usd" and self.get("rental_usd_per_hour") is None:
             if self.get("reserved_usd_per_hour") is not None:
                 return "use a rental preset (--preset reserved-rental) or give price_usd in --hardware"
-            return f"rent it at your own rate (--preset on-demand-rental {rate_example}) or give price_usd in --hardware"
+            return (
+                f"rent it at your own rate (--preset on-demand-rental {rate_example}) or give price_usd in --hardware"
+            )
         return fix
 
     @property
@@ -100,8 +117,11 @@ def load_catalog(extra: Path | None = None) -> list[HardwareEntry]:
     except FileNotFoundError:
         raise UserError("--hardware", f"{extra} does not exist", "give the path of a hardware TOML file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise UserError("--hardware", f"{extra} cannot be read as text ({getattr(e, 'strerror', None) or e})",
-                        "give the path of a hardware TOML file") from None
+        raise UserError(
+            "--hardware",
+            f"{extra} cannot be read as text ({getattr(e, 'strerror', None) or e})",
+            "give the path of a hardware TOML file",
+        ) from None
     return _parse(text, str(extra), user_supplied=True) + shipped
 
 
@@ -121,8 +141,11 @@ def _entry(key: str, table: dict, where: str, user_supplied: bool) -> HardwareEn
         if name in TEXT_FIELDS or name in LIST_FIELDS:
             continue
         if name not in NUMERIC_FIELDS:
-            raise UserError(f"{where} {key}.{name}", "is not a catalog field",
-                            f"use one of: {', '.join(TEXT_FIELDS + LIST_FIELDS + NUMERIC_FIELDS)}")
+            raise UserError(
+                f"{where} {key}.{name}",
+                "is not a catalog field",
+                f"use one of: {', '.join(TEXT_FIELDS + LIST_FIELDS + NUMERIC_FIELDS)}",
+            )
         # A user's file may give a bare number; the shipped catalog always gives value, source and date.
         raw = raw if isinstance(raw, dict) else {"value": raw, "source": f"user-supplied in {where}", "date": ""}
         value = raw.get("value")
@@ -153,8 +176,11 @@ def find_hardware(name: str, catalog: list[HardwareEntry]) -> HardwareEntry:
     --hardware entries win over shipped ones; several shipped entries left is an error listing them.
     """
     if not isinstance(name, str) or not name.strip():
-        raise UserError("hardware", f"{name!r} is {'empty' if isinstance(name, str) else 'not a name'}",
-                        "give a catalog key (e.g. h100-sxm) or the GPU name nvidia-smi reports")
+        raise UserError(
+            "hardware",
+            f"{name!r} is {'empty' if isinstance(name, str) else 'not a name'}",
+            "give a catalog key (e.g. h100-sxm) or the GPU name nvidia-smi reports",
+        )
     for entry in catalog:
         if entry.key == name:
             return entry
@@ -170,11 +196,15 @@ def find_hardware(name: str, catalog: list[HardwareEntry]) -> HardwareEntry:
             return found[0]
         if found:
             keys = [entry.key for entry in found]
-            raise UserError("hardware", f"{name!r} matches several catalog entries ({', '.join(keys)})",
-                            f"give one of them, e.g. --gpu {keys[0]}")
+            raise UserError(
+                "hardware",
+                f"{name!r} matches several catalog entries ({', '.join(keys)})",
+                f"give one of them, e.g. --gpu {keys[0]}",
+            )
     known = ", ".join(dict.fromkeys(entry.key for entry in catalog))
     raise UserError(
-        "hardware", f"{name!r} is not in the hardware catalog",
+        "hardware",
+        f"{name!r} is not in the hardware catalog",
         f"supply its figures with --hardware FILE (TOML like tokencost/data/hardware.toml) or use one of: {known}",
     )
 

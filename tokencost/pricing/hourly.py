@@ -79,7 +79,9 @@ def fabric_units(units: float, nodes: int) -> float:
 
 
 def unit_price(hardware: HardwareEntry, a: Assumptions) -> float:
-    price = hardware.require("price_usd", "use a rental preset (e.g. --preset on-demand-rental) or give price_usd in --hardware")
+    price = hardware.require(
+        "price_usd", "use a rental preset (e.g. --preset on-demand-rental) or give price_usd in --hardware"
+    )
     if a.include_server_share:
         price += hardware.get("server_share_usd") or 0.0
     return price
@@ -89,7 +91,8 @@ def rental_rate(hardware: HardwareEntry, a: Assumptions) -> float:
     if a.rate == "rates":
         if hardware.key not in a.rates:
             raise UserError(
-                f"preset {a.name} rates", f"has no rate for {hardware.key}",
+                f"preset {a.name} rates",
+                f"has no rate for {hardware.key}",
                 f"use hardware it covers ({', '.join(a.rates)}) or --set 'rates={{{hardware.key}=2.0}}'",
             )
         return a.rates[hardware.key]
@@ -121,8 +124,9 @@ class BoundaryPower:
         return self.billed_w * (self.pue if self.boundary == "facility" else 1.0)
 
 
-def boundary_power(units: float, hardware: HardwareEntry, device_w: float, a: Assumptions,
-                   nodes: int = 1) -> BoundaryPower:
+def boundary_power(
+    units: float, hardware: HardwareEntry, device_w: float, a: Assumptions, nodes: int = 1
+) -> BoundaryPower:
     """Over `nodes` machines, the host's share includes the interconnect's watts (interconnect_w_per_gpu)."""
     if a.power_boundary == "gpu":
         return BoundaryPower(a.power_boundary, device_w, 0.0, a.pue)
@@ -136,7 +140,11 @@ def idle_device_w(units: float, hardware: HardwareEntry, a: Assumptions) -> floa
 
 
 def hourly_cost(
-    units: float, hardware: HardwareEntry, busy_power_w: float, a: Assumptions, idle_power_w: float | None = None,
+    units: float,
+    hardware: HardwareEntry,
+    busy_power_w: float,
+    a: Assumptions,
+    idle_power_w: float | None = None,
     nodes: int = 1,
 ) -> HourlyCost:
     """Cost of one serving hour of `units` accelerators, over `nodes` machines, whose metered watts are
@@ -145,8 +153,9 @@ def hourly_cost(
     u = a.utilization
     fabric = fabric_units(units, nodes)
     if a.ownership == "rented":
-        return HourlyCost(rental=units * rental_rate(hardware, a) / u,
-                          interconnect=fabric * a.interconnect_usd_per_gpu_hour / u)
+        return HourlyCost(
+            rental=units * rental_rate(hardware, a) / u, interconnect=fabric * a.interconnect_usd_per_gpu_hour / u
+        )
     capital = amortised_per_hour(units * unit_price(hardware, a), a)
     if idle_power_w is None:
         idle_power_w = idle_device_w(units, hardware, a)
@@ -155,8 +164,12 @@ def hourly_cost(
     energy = (busy.billed_w + idle.billed_w * (1 - u) / u) / 1000 * a.pue * a.usd_per_kwh
     provisioned_kw = boundary_power(units, hardware, units * hardware.tdp_w, a, nodes).billed_w / 1000
     hosting = provisioned_kw * a.hosting_usd_per_kw_month * 12 / (HOURS_PER_YEAR * u)
-    return HourlyCost(capital=capital, energy=energy, hosting=hosting,
-                      interconnect=amortised_per_hour(fabric * a.interconnect_usd_per_gpu, a))
+    return HourlyCost(
+        capital=capital,
+        energy=energy,
+        hosting=hosting,
+        interconnect=amortised_per_hour(fabric * a.interconnect_usd_per_gpu, a),
+    )
 
 
 def mtok_per_hour(tokens_per_s: float) -> float:
@@ -185,7 +198,9 @@ class TokenPrices:
     output: float
 
 
-def token_prices(hourly_usd: float, input_tok_s: float, output_tok_s: float, input_time_share: float | None) -> TokenPrices:
+def token_prices(
+    hourly_usd: float, input_tok_s: float, output_tok_s: float, input_time_share: float | None
+) -> TokenPrices:
     """Total, input and output $/M. Without a time share, each type is charged the whole hour
     (InferenceX's convention), so input and output prices do not add up to the spend."""
     total = usd_per_mtok(hourly_usd, input_tok_s + output_tok_s)

@@ -68,8 +68,11 @@ def weight_bytes_read(config: dict, tokens: float, bytes_per_param: float, fewes
     moe = moe_shape(config)
     if moe:
         expert = gated_mlp_params(config["hidden_size"], moe.expert_intermediate)
-        touched = min(moe.top_k, moe.num_experts) if fewest_experts else \
-            expected_distinct_experts(moe.num_experts, moe.top_k, tokens)
+        touched = (
+            min(moe.top_k, moe.num_experts)
+            if fewest_experts
+            else expected_distinct_experts(moe.num_experts, moe.top_k, tokens)
+        )
         weights -= len(sparse_layers(config)) * (moe.num_experts - touched) * expert
     return weights * bytes_per_param
 
@@ -100,8 +103,15 @@ def hardware_of(entry, units: float, dtype: str = "bfloat16") -> RooflineHardwar
     return RooflineHardware(bandwidth * 1e12 * units, flops * 1e12 * units, memory * 1e9 * units)
 
 
-def ceiling(config: dict, hardware: RooflineHardware, batch: int, isl: int, osl: int, dtype: str = "bfloat16",
-            average_context: float | None = None) -> Ceiling:
+def ceiling(
+    config: dict,
+    hardware: RooflineHardware,
+    batch: int,
+    isl: int,
+    osl: int,
+    dtype: str = "bfloat16",
+    average_context: float | None = None,
+) -> Ceiling:
     """The ceiling for `batch` sequences of ISL prompt and OSL output tokens.
 
     `average_context` is the mean context a decode step reads (default ISL + OSL/2,
@@ -113,8 +123,11 @@ def ceiling(config: dict, hardware: RooflineHardware, batch: int, isl: int, osl:
 
     def step(tokens: float, logits: float, context: float, kv_read_tokens: float, fewest: bool) -> tuple[float, str]:
         bytes_moved = weight_bytes_read(config, tokens, bpp, fewest) + kv_read_tokens * kv_token
-        flops = (_active_flops_per_token(config) * tokens - _lm_head_flops(config) * (tokens - logits)
-                 + _attention_flops(config, tokens, context))
+        flops = (
+            _active_flops_per_token(config) * tokens
+            - _lm_head_flops(config) * (tokens - logits)
+            + _attention_flops(config, tokens, context)
+        )
         memory_s, compute_s = bytes_moved / hardware.bandwidth_bytes_s, flops / hardware.flops
         return max(memory_s, compute_s), "memory" if memory_s >= compute_s else "compute"
 
@@ -151,5 +164,7 @@ def host_hardware(entry, units: float, measured: dict, resident_bytes: float) ->
     share = units / (measured.get("bandwidth_threads") or units)  # the probe ran on every CPU the run could use
     cache, llc = measured.get("cache_bandwidth_gb_s"), measured.get("llc_bytes")
     if cache and llc and resident_bytes <= llc:
-        return RooflineHardware(cache * 1e9 * share, catalog.flops, catalog.memory_bytes), "measured cache (cache-resident)"
+        return RooflineHardware(
+            cache * 1e9 * share, catalog.flops, catalog.memory_bytes
+        ), "measured cache (cache-resident)"
     return RooflineHardware(dram * 1e9 * share, catalog.flops, catalog.memory_bytes), "measured DRAM"

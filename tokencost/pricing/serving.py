@@ -29,15 +29,19 @@ WORKLOAD_FRONT_GROUP = [*FRONT_GROUP, "workload_label"]
 INTERPOLATION = "interpolated along the measured Pareto front (monotone cubic, PCHIP)"
 
 
-def serve_table(records: list[PointRecord], catalog: list[HardwareEntry], a: Assumptions,
-                api: ApiPrice) -> pd.DataFrame:
+def serve_table(
+    records: list[PointRecord], catalog: list[HardwareEntry], a: Assumptions, api: ApiPrice
+) -> pd.DataFrame:
     """One priced row per serving point (per measurement of a repeated one), with per-GPU throughput, front
     membership and, where the records were checked against tiers, each tier's verdict and $/M within it."""
     chosen = [r for r in records if r.ok and r.mode == "serve"]
     points = measured_points(records, mode="serve")
     if any(r.repeat is not None or r.tiers for r in chosen):
-        extra = pd.DataFrame([{name: read(r) for name, read in REPEAT_COLUMNS.items()} for r in chosen],
-                             columns=list(REPEAT_COLUMNS), index=points.index)
+        extra = pd.DataFrame(
+            [{name: read(r) for name, read in REPEAT_COLUMNS.items()} for r in chosen],
+            columns=list(REPEAT_COLUMNS),
+            index=points.index,
+        )
         points = pd.concat([points, extra, tier_columns(chosen).set_axis(points.index)], axis=1)
     priced = price_table(points, catalog, a, api)
     if priced.empty:
@@ -48,8 +52,10 @@ def serve_table(records: list[PointRecord], catalog: list[HardwareEntry], a: Ass
             priced[f"tier_{name}_usd_per_mtok"] = tier_usd_per_mtok(priced, name)
         priced["tiers_met"] = [tiers_met(row, priced.attrs["tiers"]) for row in priced.to_dict("records")]
     priced["output_tok_s_per_gpu"] = priced["output_tok_s"] / priced["accelerator_count"]
-    priced["load"] = [f"conc {int(c)}" if pd.notna(c) else f"rate {r:g}/s"
-                      for c, r in zip(priced["concurrency"], priced["request_rate"])]
+    priced["load"] = [
+        f"conc {int(c)}" if pd.notna(c) else f"rate {r:g}/s"
+        for c, r in zip(priced["concurrency"], priced["request_rate"])
+    ]
     return mark_cost_fronts(priced)
 
 
@@ -75,11 +81,29 @@ def tier_limits(records: list[PointRecord]) -> dict[str, dict]:
 
 
 # A point measured several times is one point: the same run, model, hardware, engine, workload and load.
-REPEAT_GROUP = ["run_id", "model", "hardware", "accelerator_count", "engine", "workload_label", "load_model",
-                "concurrency", "request_rate"]
+REPEAT_GROUP = [
+    "run_id",
+    "model",
+    "hardware",
+    "accelerator_count",
+    "engine",
+    "workload_label",
+    "load_model",
+    "concurrency",
+    "request_rate",
+]
 # The numbers shown with their spread over a repeated point's measurements: NAME_min, NAME_max, NAME_spread.
-SPREAD_COLUMNS = ["output_tok_s", "total_per_mtok_usd", "ttft_p50_ms", "ttft_p90_ms", "tpot_p50_ms", "tpot_p90_ms",
-                  "interactivity", "goodput_rps", "goodput_share"]
+SPREAD_COLUMNS = [
+    "output_tok_s",
+    "total_per_mtok_usd",
+    "ttft_p50_ms",
+    "ttft_p90_ms",
+    "tpot_p50_ms",
+    "tpot_p90_ms",
+    "interactivity",
+    "goodput_rps",
+    "goodput_share",
+]
 
 
 def median_of_repeats(priced: pd.DataFrame) -> pd.DataFrame:
@@ -110,13 +134,22 @@ def _median_row(group: pd.DataFrame) -> dict:
     row = first | numbers.median().to_dict() | {"repeat": float("nan"), "n": len(group)}
     for column in [c for c in SPREAD_COLUMNS if c in numbers]:
         low, high, middle = numbers[column].min(), numbers[column].max(), row[column]
-        row |= {f"{column}_min": low, f"{column}_max": high,
-                f"{column}_spread": (high - low) / 2 / middle if middle else float("nan")}
+        row |= {
+            f"{column}_min": low,
+            f"{column}_max": high,
+            f"{column}_spread": (high - low) / 2 / middle if middle else float("nan"),
+        }
     for column in [c for c in group if c.startswith("tier_") and c.endswith("_met")]:
         verdicts = group[column].dropna()
         row[column] = bool(verdicts.sum() * 2 > len(verdicts)) if len(verdicts) else None
-    failed = sorted({c for v in group["checks"].dropna() if v.startswith("failed: ")
-                     for c in v.removeprefix("failed: ").split(", ")})
+    failed = sorted(
+        {
+            c
+            for v in group["checks"].dropna()
+            if v.startswith("failed: ")
+            for c in v.removeprefix("failed: ").split(", ")
+        }
+    )
     row["checks"] = "failed: " + ", ".join(failed) if failed else first["checks"]
     return row
 
@@ -124,13 +157,22 @@ def _median_row(group: pd.DataFrame) -> dict:
 def tiers_met(row: dict | pd.Series, limits: dict[str, dict]) -> str | None:
     """The tiers a point kept, comma-separated, each looser tier that a kept one implies left out (implied_by);
     "none" where it kept none; None where it was checked against none."""
-    names = [c.removeprefix("tier_").removesuffix("_met") for c in row.keys()
-             if c.startswith("tier_") and c.endswith("_met") and row[c] is not None and not pd.isna(row[c])]
+    names = [
+        c.removeprefix("tier_").removesuffix("_met")
+        for c in row.keys()
+        if c.startswith("tier_") and c.endswith("_met") and row[c] is not None and not pd.isna(row[c])
+    ]
     if not names:
         return None
     met = [n for n in names if bool(row[f"tier_{n}_met"])]
-    shown = [b for b in met if not any(a != b and implied_by(a, b, limits) and
-                                       (not implied_by(b, a, limits) or met.index(a) < met.index(b)) for a in met)]
+    shown = [
+        b
+        for b in met
+        if not any(
+            a != b and implied_by(a, b, limits) and (not implied_by(b, a, limits) or met.index(a) < met.index(b))
+            for a in met
+        )
+    ]
     return ", ".join(shown) or "none"
 
 

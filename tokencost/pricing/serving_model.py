@@ -65,8 +65,9 @@ def collectives(config: dict, gpus: int) -> Collectives:
     return Collectives(2 * config["num_hidden_layers"], 2 * (gpus - 1) / gpus * hidden_bytes)
 
 
-def kv_capacity(card: ModelCard, memory_bytes_per_gpu: float, gpus: int, average_context: float,
-                dtype: str = "bfloat16") -> int:
+def kv_capacity(
+    card: ModelCard, memory_bytes_per_gpu: float, gpus: int, average_context: float, dtype: str = "bfloat16"
+) -> int:
     """Sequences at `average_context` tokens whose KV cache fits beside the weights on `gpus` GPUs."""
     settings = EngineSettings(tensor_parallel_size=gpus, dtype=dtype)
     fit = estimate(card, settings, math.ceil(average_context), int(memory_bytes_per_gpu))
@@ -86,17 +87,26 @@ class Projection:
         return self.batch <= self.max_batch
 
 
-def project_throughput(card: ModelCard, hardware: RooflineHardware, gpus: int, batch: int, isl: int, osl: int,
-                       calibration: Calibration, average_context: float | None = None,
-                       dtype: str = "bfloat16") -> Projection:
+def project_throughput(
+    card: ModelCard,
+    hardware: RooflineHardware,
+    gpus: int,
+    batch: int,
+    isl: int,
+    osl: int,
+    calibration: Calibration,
+    average_context: float | None = None,
+    dtype: str = "bfloat16",
+) -> Projection:
     """Projected tok/s of `batch` sequences on `gpus` GPUs whose figures (all of them together) are `hardware`."""
     if average_context is None:
         average_context = isl + osl / 2
     roof = ceiling(card.config, hardware, batch, isl, osl, dtype, average_context)
     efficiency = calibration.efficiency[card.kind]
     comm = collectives(card.config, gpus)
-    comm_s = comm.per_step * (calibration.collective_latency_s
-                              + comm.bytes_per_sequence * batch / calibration.collective_bandwidth_bytes_s)
+    comm_s = comm.per_step * (
+        calibration.collective_latency_s + comm.bytes_per_sequence * batch / calibration.collective_bandwidth_bytes_s
+    )
     total_s = roof.prefill_s / efficiency + osl * (roof.decode_step_s / efficiency + comm_s)
     # memory_gb in the catalog is the HBM size, which is binary (an "80 GB" H100 has 80 GiB)
     max_batch = kv_capacity(card, hardware.memory_bytes / 1e9 / gpus * GIB, gpus, average_context, dtype)

@@ -80,14 +80,22 @@ def input_time_shares(points: pd.DataFrame) -> pd.DataFrame:
         fit = fit_time_per_token(group)
         if fit is None:
             if len(group) == 2 and _mixes(group) == 2:
-                method[group.index] = (f"{WHOLE_HOUR.removesuffix(')')}: 2 points of 2 mixes fit exactly, "
-                                       f"unverified; least squares needs {MIN_POINTS} or more)")
+                method[group.index] = (
+                    f"{WHOLE_HOUR.removesuffix(')')}: 2 points of 2 mixes fit exactly, "
+                    f"unverified; least squares needs {MIN_POINTS} or more)"
+                )
             continue
         input_time = fit.per_input_s * group["input_tokens"]
         share[group.index] = input_time / (input_time + fit.per_output_s * group["output_tokens"])
         method[group.index] = fit.method(len(group))
-    return pd.DataFrame({"input_time_share": share, "split_method": method,
-                         "uncached_input_s_per_token": uncached_s, "cached_input_s_per_token": cached_s})
+    return pd.DataFrame(
+        {
+            "input_time_share": share,
+            "split_method": method,
+            "uncached_input_s_per_token": uncached_s,
+            "cached_input_s_per_token": cached_s,
+        }
+    )
 
 
 def fit_workload(points: pd.DataFrame) -> pd.Series:

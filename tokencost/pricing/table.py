@@ -62,8 +62,11 @@ POINT_COLUMNS = {
     "duration_s": lambda r: r.duration_s,
     "output_tok_s": lambda r: r.output_tok_s,
     # Older and imported records may lack it: input and output tokens over the same window.
-    "total_tok_s": lambda r: r.total_tok_s if r.total_tok_s is not None or not r.duration_s
-    else ((r.input_tokens or 0) + (r.output_tokens or 0)) / r.duration_s,
+    "total_tok_s": lambda r: (
+        r.total_tok_s
+        if r.total_tok_s is not None or not r.duration_s
+        else ((r.input_tokens or 0) + (r.output_tokens or 0)) / r.duration_s
+    ),
     "prefill_duration_s": lambda r: r.prefill_probe and r.prefill_probe.duration_s,
     "prefill_input_tokens": lambda r: r.prefill_probe and r.prefill_probe.input_tokens,
     # Cache-aware workloads: the same prompts' prefill again, their blocks in the prefix cache.
@@ -84,16 +87,24 @@ POINT_COLUMNS = {
     "avg_power_w": lambda r: r.energy.avg_power_w,
     "idle_power_w": lambda r: r.energy.idle_power_w,
     # What an idle deployment draws (its engine loaded); the run's pre-engine baseline where not measured.
-    "idle_power_w_priced": lambda r: r.energy.loaded_idle_power_w if r.energy.loaded_idle_power_w is not None
-    else r.energy.idle_power_w,
+    "idle_power_w_priced": lambda r: (
+        r.energy.loaded_idle_power_w if r.energy.loaded_idle_power_w is not None else r.energy.idle_power_w
+    ),
     "energy_basis": lambda r: r.energy.basis,
     "steady_output_tok_s": lambda r: r.steady_state and r.steady_state.output_tok_s,
     "steady_j_per_output_token": lambda r: r.steady_state and r.steady_state.j_per_output_token,
 }
 
 # Numbers of the prefix cache and its probes, which older records lack.
-REUSE_NUMBERS = ["prefix_hit_rate", "implied_hit_rate", "cached_input_tokens", "prefill_input_tokens",
-                 "cached_prefill_duration_s", "cached_prefill_input_tokens", "cached_prefill_hits"]
+REUSE_NUMBERS = [
+    "prefix_hit_rate",
+    "implied_hit_rate",
+    "cached_input_tokens",
+    "prefill_input_tokens",
+    "cached_prefill_duration_s",
+    "cached_prefill_input_tokens",
+    "cached_prefill_hits",
+]
 
 # Serving points add their load and the client-side latencies.
 SERVE_COLUMNS = {
@@ -147,21 +158,59 @@ def tier_columns(records: list[PointRecord]) -> pd.DataFrame:
 
 # Power at the preset's boundary (tokencost.pricing.hourly): what J/token and tok/s per MW are reported at, and
 # the IT watts the electricity bill covers while serving and while idle (NaN when rented: the rate covers them).
-BOUNDARY_COLUMNS = ["power_boundary", "power_w_boundary", "j_per_output_token_boundary", "tok_s_per_mw",
-                    "billed_power_w", "billed_idle_power_w"]
+BOUNDARY_COLUMNS = [
+    "power_boundary",
+    "power_w_boundary",
+    "j_per_output_token_boundary",
+    "tok_s_per_mw",
+    "billed_power_w",
+    "billed_idle_power_w",
+]
 PRICED_COLUMNS = [
-    "hardware", "power_w_priced", "power_basis", *BOUNDARY_COLUMNS, "hourly_usd",
+    "hardware",
+    "power_w_priced",
+    "power_basis",
+    *BOUNDARY_COLUMNS,
+    "hourly_usd",
     *(f"{c}_usd_per_h" for c in COMPONENTS),
-    *(f"{c}_share" for c in COMPONENTS), "input_time_share", "split_method", "uncached_input_s_per_token",
-    "cached_input_s_per_token", "total_per_mtok_usd", "input_per_mtok_usd", "output_per_mtok_usd",
-    "uncached_input_per_mtok_usd", "cached_input_per_mtok_usd", "api", "api_per_mtok_usd", "cost_vs_api", "assumptions",
-    "assumptions_hash", "label", "roofline_output_tok_s", "roofline_fraction", "decode_bound", "cost_split",
-    "roofline_expected_tok_s", "roofline_basis",
+    *(f"{c}_share" for c in COMPONENTS),
+    "input_time_share",
+    "split_method",
+    "uncached_input_s_per_token",
+    "cached_input_s_per_token",
+    "total_per_mtok_usd",
+    "input_per_mtok_usd",
+    "output_per_mtok_usd",
+    "uncached_input_per_mtok_usd",
+    "cached_input_per_mtok_usd",
+    "api",
+    "api_per_mtok_usd",
+    "cost_vs_api",
+    "assumptions",
+    "assumptions_hash",
+    "label",
+    "roofline_output_tok_s",
+    "roofline_fraction",
+    "decode_bound",
+    "cost_split",
+    "roofline_expected_tok_s",
+    "roofline_basis",
 ]
 CEILING_TOO_LOW = "ceiling_too_low"  # measured above the roofline: the hardware figures understate the machine
 # Older records are all random, so the workload keys leave their order as it was.
-SORT_COLUMNS = ["hardware", "engine", "kind", "model", "workload_kind", "batch_size", "concurrency", "request_rate",
-                "isl", "osl", "workload_label"]
+SORT_COLUMNS = [
+    "hardware",
+    "engine",
+    "kind",
+    "model",
+    "workload_kind",
+    "batch_size",
+    "concurrency",
+    "request_rate",
+    "isl",
+    "osl",
+    "workload_label",
+]
 
 
 def measured_points(records: list[PointRecord], mode: Mode = "offline") -> pd.DataFrame:
@@ -209,60 +258,71 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
         idle_w = None if pd.isna(p["idle_power_w_priced"]) else p["idle_power_w_priced"]
         cost = hourly_cost(units, hardware, power_w, a, idle_power_w=idle_w, nodes=nodes)
         busy = boundary_power(units, hardware, power_w, a, nodes)
-        idle = boundary_power(units, hardware, idle_device_w(units, hardware, a) if idle_w is None else idle_w,
-                              a, nodes)
-        boundaries.append(_boundary_words(a, host_w_per_unit(hardware, a), p["accelerator"])
-                          + _interconnect_words(a, nodes))
+        idle = boundary_power(
+            units, hardware, idle_device_w(units, hardware, a) if idle_w is None else idle_w, a, nodes
+        )
+        boundaries.append(
+            _boundary_words(a, host_w_per_unit(hardware, a), p["accelerator"]) + _interconnect_words(a, nodes)
+        )
         share = None if pd.isna(split["input_time_share"]) else split["input_time_share"]
         prices = token_prices(cost.total, p["input_tok_s"], p["output_tok_s"], share)
         hits = p["cached_input_tokens"] if pd.notna(p["cached_input_tokens"]) else 0
         api_price = blended_per_mtok(api, p["input_tokens"], p["output_tokens"], cached_tokens=hits)
         roof, roof_basis = _roofline(p, hardware)
-        rows.append({
-            "hardware": hardware.key,
-            "power_w_priced": power_w,
-            "power_basis": power_basis,
-            "power_boundary": a.power_boundary,
-            "power_w_boundary": busy.watts,
-            # the measured joules scaled to the boundary where measured; else the priced watts over tok/s
-            "j_per_output_token_boundary": p["j_per_output_token"] * busy.watts / power_w
-            if pd.notna(p["j_per_output_token"]) and power_w > 0
-            else busy.watts / p["output_tok_s"] if p["output_tok_s"] > 0 else float("nan"),
-            "tok_s_per_mw": p["total_tok_s"] / busy.watts * 1e6 if busy.watts > 0 else float("nan"),
-            "billed_power_w": float("nan") if a.ownership == "rented" else busy.billed_w,
-            "billed_idle_power_w": float("nan") if a.ownership == "rented" else idle.billed_w,
-            "hourly_usd": cost.total,
-            **{f"{c}_usd_per_h": getattr(cost, c) for c in COMPONENTS},
-            **{f"{c}_share": s for c, s in cost.shares().items()},
-            **split,
-            "total_per_mtok_usd": prices.total,
-            "input_per_mtok_usd": prices.input,
-            "output_per_mtok_usd": prices.output,
-            # the probes' seconds per token priced at the point's hourly cost (NaN where not measured)
-            "uncached_input_per_mtok_usd": usd_per_mtok_of_time(cost.total, split["uncached_input_s_per_token"]),
-            "cached_input_per_mtok_usd": usd_per_mtok_of_time(cost.total, split["cached_input_s_per_token"]),
-            "api": api.key,
-            "api_per_mtok_usd": api_price,
-            "cost_vs_api": prices.total / api_price,
-            "assumptions": a.name,
-            "assumptions_hash": a.hash,
-            # the ceiling proper (an MoE's fewest experts), and uniform routing's expectation beside it
-            "roofline_output_tok_s": roof.bound_output_tok_s if roof else float("nan"),
-            "roofline_expected_tok_s": roof.output_tok_s if roof else float("nan"),
-            "roofline_fraction": p["output_tok_s"] / roof.bound_output_tok_s if roof else float("nan"),
-            "roofline_basis": roof_basis,
-            "decode_bound": roof.decode_bound if roof else None,
-            "cost_split": _cost_split(cost),
-        })
+        rows.append(
+            {
+                "hardware": hardware.key,
+                "power_w_priced": power_w,
+                "power_basis": power_basis,
+                "power_boundary": a.power_boundary,
+                "power_w_boundary": busy.watts,
+                # the measured joules scaled to the boundary where measured; else the priced watts over tok/s
+                "j_per_output_token_boundary": p["j_per_output_token"] * busy.watts / power_w
+                if pd.notna(p["j_per_output_token"]) and power_w > 0
+                else busy.watts / p["output_tok_s"]
+                if p["output_tok_s"] > 0
+                else float("nan"),
+                "tok_s_per_mw": p["total_tok_s"] / busy.watts * 1e6 if busy.watts > 0 else float("nan"),
+                "billed_power_w": float("nan") if a.ownership == "rented" else busy.billed_w,
+                "billed_idle_power_w": float("nan") if a.ownership == "rented" else idle.billed_w,
+                "hourly_usd": cost.total,
+                **{f"{c}_usd_per_h": getattr(cost, c) for c in COMPONENTS},
+                **{f"{c}_share": s for c, s in cost.shares().items()},
+                **split,
+                "total_per_mtok_usd": prices.total,
+                "input_per_mtok_usd": prices.input,
+                "output_per_mtok_usd": prices.output,
+                # the probes' seconds per token priced at the point's hourly cost (NaN where not measured)
+                "uncached_input_per_mtok_usd": usd_per_mtok_of_time(cost.total, split["uncached_input_s_per_token"]),
+                "cached_input_per_mtok_usd": usd_per_mtok_of_time(cost.total, split["cached_input_s_per_token"]),
+                "api": api.key,
+                "api_per_mtok_usd": api_price,
+                "cost_vs_api": prices.total / api_price,
+                "assumptions": a.name,
+                "assumptions_hash": a.hash,
+                # the ceiling proper (an MoE's fewest experts), and uniform routing's expectation beside it
+                "roofline_output_tok_s": roof.bound_output_tok_s if roof else float("nan"),
+                "roofline_expected_tok_s": roof.output_tok_s if roof else float("nan"),
+                "roofline_fraction": p["output_tok_s"] / roof.bound_output_tok_s if roof else float("nan"),
+                "roofline_basis": roof_basis,
+                "decode_bound": roof.decode_bound if roof else None,
+                "cost_split": _cost_split(cost),
+            }
+        )
     priced = pd.concat([points.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     # Above its ceiling, a point proves the ceiling's figures wrong; it is no efficiency.
     over = priced["roofline_fraction"] > 1
     priced.loc[over, "checks"] = priced.loc[over, "checks"].map(
-        lambda c: ("failed: " if c == "ok" else f"{c}, ") + CEILING_TOO_LOW)
+        lambda c: ("failed: " if c == "ok" else f"{c}, ") + CEILING_TOO_LOW
+    )
     priced["label"] = (
-        "tok/s measured; energy " + priced["energy_method"].map(_energy_word)
+        "tok/s measured; energy "
+        + priced["energy_method"].map(_energy_word)
         + priced["energy_boundary"].map(lambda b: "" if b == "none" else f" ({b if isinstance(b, str) else '?'})")
-        + pd.Series(boundaries, index=priced.index) + "; $ estimated from '" + a.name + "'"
+        + pd.Series(boundaries, index=priced.index)
+        + "; $ estimated from '"
+        + a.name
+        + "'"
     )
     return priced.sort_values([c for c in SORT_COLUMNS if c in priced], ignore_index=True, kind="stable")
 
@@ -272,8 +332,11 @@ def _boundary_words(a: Assumptions, host_w: float, accelerator: str) -> str:
     if a.power_boundary == "gpu":
         return "; power: gpu boundary, a floor"
     host = f"+{host_w:g} W/{'vCPU' if str(accelerator).startswith('CPU (') else 'GPU'} host"
-    return f"; power: node boundary, {host}" if a.power_boundary == "node" \
+    return (
+        f"; power: node boundary, {host}"
+        if a.power_boundary == "node"
         else f"; power: facility boundary, ({host}) x PUE {a.pue:g}"
+    )
 
 
 def _interconnect_words(a: Assumptions, nodes: int) -> str:
@@ -282,8 +345,11 @@ def _interconnect_words(a: Assumptions, nodes: int) -> str:
     if nodes <= 1:
         return ""
     if a.ownership == "rented":
-        return f"; {nodes} nodes, interconnect " + (f"assumed {a.interconnect_usd_per_gpu_hour:g} USD/GPU-hour"
-                                                  if a.interconnect_usd_per_gpu_hour else "in the rental rate")
+        return f"; {nodes} nodes, interconnect " + (
+            f"assumed {a.interconnect_usd_per_gpu_hour:g} USD/GPU-hour"
+            if a.interconnect_usd_per_gpu_hour
+            else "in the rental rate"
+        )
     watts = "" if a.power_boundary == "gpu" else f", +{a.interconnect_w_per_gpu:g} W/GPU"
     return f"; {nodes} nodes, interconnect assumed {a.interconnect_usd_per_gpu:g} USD/GPU{watts}"
 
@@ -311,8 +377,11 @@ def _roofline(point: dict, hardware: HardwareEntry) -> tuple:
     if config is None or pd.isna(point["isl"]) or in_flight is None or pd.isna(in_flight):
         return None, None
     batch, isl, osl = int(in_flight), int(point["isl"]), int(point["osl"])
-    measured = {k: point.get(k) for k in ("memory_bandwidth_gb_s", "cache_bandwidth_gb_s", "llc_bytes",
-                                          "bandwidth_threads") if pd.notna(point.get(k))}
+    measured = {
+        k: point.get(k)
+        for k in ("memory_bandwidth_gb_s", "cache_bandwidth_gb_s", "llc_bytes", "bandwidth_threads")
+        if pd.notna(point.get(k))
+    }
     if hardware.key.startswith("cpu") and measured:
         resident = weight_bytes_read(config, float("inf"), 2) + batch * (isl + osl) * kv_bytes_per_token(config, 2)
         figures, basis = host_hardware(hardware, point["accelerator_count"], measured, resident)

@@ -95,8 +95,13 @@ RANGE = "min–max"  # the full view's header of a repeated point's range of a n
 # Columns of workloads with reuse: shown only where some point's workload is not random.
 REUSE = {"prefix_hit_rate", "implied_hit_rate", "uncached_input_per_mtok_usd", "cached_input_per_mtok_usd"}
 # The compact view's short names of workload kinds (a number added where one kind has several labels).
-SHORT_KINDS = {"random": "random", "shared-prefix": "prefix", "multi-turn": "turns", "trace": "trace",
-               "lengths": "lengths"}
+SHORT_KINDS = {
+    "random": "random",
+    "shared-prefix": "prefix",
+    "multi-turn": "turns",
+    "trace": "trace",
+    "lengths": "lengths",
+}
 
 
 def text(value) -> str:
@@ -166,9 +171,13 @@ OFFLINE_COMPACT = [
     Column("batch", ("batch_size",), whole, number=True),
     _WORKLOAD,
     Column("out tok/s", ("output_tok_s",), _n(4), number=True),
-    _W, _BOUNDARY, _J, _USD,
+    _W,
+    _BOUNDARY,
+    _J,
+    _USD,
     Column("x API", ("cost_vs_api",), _n(3), number=True),
-    _CHECKS, METHOD,
+    _CHECKS,
+    METHOD,
 ]
 
 SERVING_COMPACT = [
@@ -182,18 +191,27 @@ SERVING_COMPACT = [
     Column("tok/s/user", ("interactivity",), _n(4), number=True),
     Column("within SLO", ("goodput_share",), percent, number=True),
     Column("tiers met", ("tiers_met",)),
-    _W, _BOUNDARY, _J, _USD,
+    _W,
+    _BOUNDARY,
+    _J,
+    _USD,
     Column("$/M ±", ("total_per_mtok_usd_spread",), plus_minus, number=True),
     Column("on front", ("on_cost_front",), yes),
-    _CHECKS, METHOD,
+    _CHECKS,
+    METHOD,
 ]
 
 
 def shown(priced: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
     """The table's shown columns under their headers (an optional column only where the table has it, a column
     of reuse only where some workload is not random)."""
-    keys = [k for k in headers if (k in priced or k not in OPTIONAL) and (k not in REUSE or has_reuse(priced))
-            and (k not in EXTENDED or (k in priced and "point" in priced))]
+    keys = [
+        k
+        for k in headers
+        if (k in priced or k not in OPTIONAL)
+        and (k not in REUSE or has_reuse(priced))
+        and (k not in EXTENDED or (k in priced and "point" in priced))
+    ]
     return with_ranges(priced.reindex(columns=keys).rename(columns=headers), priced, headers)
 
 
@@ -204,8 +222,10 @@ def with_ranges(table: pd.DataFrame, priced: pd.DataFrame, headers: dict[str, st
         header = headers.get(column)
         if header not in table or f"{column}_min" not in priced or priced[f"{column}_min"].isna().all():
             continue
-        ranges = [f"{number(low)}–{number(high)}" if pd.notna(low) else ""
-                  for low, high in zip(priced[f"{column}_min"], priced[f"{column}_max"])]
+        ranges = [
+            f"{number(low)}–{number(high)}" if pd.notna(low) else ""
+            for low, high in zip(priced[f"{column}_min"], priced[f"{column}_max"])
+        ]
         table.insert(table.columns.get_loc(header) + 1, f"{header} {RANGE}", ranges)
     return table
 
@@ -222,8 +242,11 @@ def short_names(labels: pd.Series) -> dict[str, str]:
     for label in dict.fromkeys(labels.dropna()):
         kind = str(label).split(" ", 1)[0]
         by_short.setdefault(SHORT_KINDS.get(kind, kind), []).append(label)
-    return {label: short if len(group) == 1 else f"{short}{n}"
-            for short, group in by_short.items() for n, label in enumerate(group, 1)}
+    return {
+        label: short if len(group) == 1 else f"{short}{n}"
+        for short, group in by_short.items()
+        for n, label in enumerate(group, 1)
+    }
 
 
 def full_view(priced: pd.DataFrame, headers: dict[str, str], methods: Methods) -> pd.DataFrame:
@@ -260,8 +283,14 @@ def compact_view(priced: pd.DataFrame, columns: list[Column], methods: Methods) 
     notes = [f"Every row: {'; '.join(shared)}."] if shared else []
     notes += legends
     if _CHECKS.header in table and not priced.empty:
-        failed = sorted({c for v in priced["checks"].dropna() if v.startswith("failed: ")
-                         for c in v.removeprefix("failed: ").split(", ")})
+        failed = sorted(
+            {
+                c
+                for v in priced["checks"].dropna()
+                if v.startswith("failed: ")
+                for c in v.removeprefix("failed: ").split(", ")
+            }
+        )
         notes += [f"Failed checks: {', '.join(failed)} (--wide names them per row)."] if failed else []
     return table, notes
 
@@ -279,8 +308,14 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 def console_table(table: pd.DataFrame) -> str:
     """A compact view for the terminal: columns two spaces apart, a rule under the headers, no pipes."""
-    return tabulate(text_cells(table), headers="keys", tablefmt="simple", showindex=False, disable_numparse=True,
-                    colalign=alignment(table) or None)
+    return tabulate(
+        text_cells(table),
+        headers="keys",
+        tablefmt="simple",
+        showindex=False,
+        disable_numparse=True,
+        colalign=alignment(table) or None,
+    )
 
 
 def text_cells(table: pd.DataFrame) -> pd.DataFrame:
@@ -293,8 +328,10 @@ def alignment(table: pd.DataFrame) -> list[str]:
     """Numbers right-aligned: a compact view's columns named in attrs['right'], else the numeric columns."""
     if "right" in table.attrs:
         return ["right" if c in table.attrs["right"] else "left" for c in table.columns]
-    return ["right" if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
-            else "left" for c in table.columns]
+    return [
+        "right" if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c]) else "left"
+        for c in table.columns
+    ]
 
 
 def serving_compact(serving: pd.DataFrame) -> list[Column]:
@@ -315,8 +352,9 @@ def fit(table: pd.DataFrame, width: int, header: str = "tiers met") -> pd.DataFr
     if over <= 0:
         return table
     room = max(max(map(len, cells)) - over, max(len(word) for cell in cells for word in cell.split() or [""]))
-    wrapped = ["\n".join(textwrap.wrap(cell, room, break_on_hyphens=False, break_long_words=False)) or cell
-               for cell in cells]
+    wrapped = [
+        "\n".join(textwrap.wrap(cell, room, break_on_hyphens=False, break_long_words=False)) or cell for cell in cells
+    ]
     return table.assign(**{header: wrapped})
 
 
@@ -325,21 +363,28 @@ def serving_notes(serving: pd.DataFrame, legend: bool = True) -> list[str]:
     tier's limits too."""
     notes = []
     if "n" in serving and (serving["n"] > 1).any():
-        notes.append("n: measurements of the point, each number their median; $/M ±: half the range of their $/M "
-                     "as a share of the median.")
+        notes.append(
+            "n: measurements of the point, each number their median; $/M ±: half the range of their $/M "
+            "as a share of the median."
+        )
     if "tiers_met" not in serving or serving["tiers_met"].isna().all():
         return notes
     limits = serving.attrs.get("tiers", {})
-    shown_names = dict.fromkeys(n.strip() for cell in serving["tiers_met"].dropna() for n in cell.split(",")
-                                if n.strip() != "none")
+    shown_names = dict.fromkeys(
+        n.strip() for cell in serving["tiers_met"].dropna() for n in cell.split(",") if n.strip() != "none"
+    )
+
     def looser(a: str) -> list[str]:  # the tiers keeping `a` keeps, strictest first
         bs = [b for b in limits if b != a and implied_by(a, b, limits) and not implied_by(b, a, limits)]
         return sorted(bs, key=lambda b: -len(looser(b)))
 
     implied = [f"{a} implies {', '.join(bs)}" for a in shown_names if (bs := looser(a))]
-    notes.append("tiers met: the service-level tiers a point kept (by most of its measurements, where repeated), "
-                 "each tier a stricter one implies left out" + (f" ({'; '.join(implied)})" if implied else "")
-                 + "; the share within the run's goodput SLO is in the full table.")
+    notes.append(
+        "tiers met: the service-level tiers a point kept (by most of its measurements, where repeated), "
+        "each tier a stricter one implies left out"
+        + (f" ({'; '.join(implied)})" if implied else "")
+        + "; the share within the run's goodput SLO is in the full table."
+    )
     if legend:
         notes.append("Tiers: " + "; ".join(f"{name} = {describe_limits(lim)}" for name, lim in limits.items()) + ".")
     else:
@@ -353,8 +398,7 @@ def console_tables(priced, wide: bool = False, width: int = CONSOLE_WIDTH) -> st
     notes, and the Methods they cite; every column if wide."""
     methods = Methods.of(priced.offline, priced.serving)
     serving = median_of_repeats(priced.serving)
-    shows = [(priced.offline, OFFLINE_HEADERS, OFFLINE_COMPACT)] if not priced.offline.empty or serving.empty \
-        else []
+    shows = [(priced.offline, OFFLINE_HEADERS, OFFLINE_COMPACT)] if not priced.offline.empty or serving.empty else []
     shows += [(serving, SERVING_HEADERS, serving_compact(serving))] if not serving.empty else []
     blocks = []
     for table, headers, columns in shows:

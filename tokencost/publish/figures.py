@@ -12,8 +12,13 @@ from tokencost.pricing.serving import WORKLOAD_FRONT_GROUP, pareto_front
 
 FORMATS = ("png", "svg")
 DPI = 120
-COMPONENT_COLORS = {"capital": "tab:blue", "energy": "tab:orange", "hosting": "tab:green", "rental": "tab:purple",
-                    "interconnect": "tab:red"}
+COMPONENT_COLORS = {
+    "capital": "tab:blue",
+    "energy": "tab:orange",
+    "hosting": "tab:green",
+    "rental": "tab:purple",
+    "interconnect": "tab:red",
+}
 
 
 def save(figure: Figure, out_dir: Path, name: str) -> list[Path]:
@@ -63,12 +68,18 @@ def _lines_vs_batch(priced: pd.DataFrame, column: str, ylabel: str, headline: st
     ax = fig.subplots()
     markers = {"vllm": "o", "transformers": "s"}
     for (hardware, engine, model, kind, isl, osl, workload), group in priced.groupby(
-            ["hardware", "engine", "model", "kind", "isl", "osl", "workload_label"]):
+        ["hardware", "engine", "model", "kind", "isl", "osl", "workload_label"]
+    ):
         label = f"{model} ({kind}) {engine}, {_workload(isl, osl, workload)}"
         if _several(priced, "hardware"):
             label += f" on {hardware}"
-        ax.plot(group["batch_size"], group[column], marker=markers.get(engine, "^"),
-                linestyle="-" if kind == "dense" else "--", label=label)
+        ax.plot(
+            group["batch_size"],
+            group[column],
+            marker=markers.get(engine, "^"),
+            linestyle="-" if kind == "dense" else "--",
+            label=label,
+        )
     _batch_axis(ax, priced)
     ax.set_yscale("log")
     ax.set_ylabel(ylabel)
@@ -79,14 +90,23 @@ def _lines_vs_batch(priced: pd.DataFrame, column: str, ylabel: str, headline: st
 
 
 def cost_vs_batch(priced: pd.DataFrame) -> Figure:
-    return _lines_vs_batch(priced, "total_per_mtok_usd", "$ per million tokens (input + output)",
-                           f"Cost vs batch on {', '.join(priced['hardware'].unique())}", methods(priced))
+    return _lines_vs_batch(
+        priced,
+        "total_per_mtok_usd",
+        "$ per million tokens (input + output)",
+        f"Cost vs batch on {', '.join(priced['hardware'].unique())}",
+        methods(priced),
+    )
 
 
 def energy_vs_batch(priced: pd.DataFrame) -> Figure:
-    return _lines_vs_batch(priced, "j_per_output_token", "joules per output token (whole point)",
-                           f"Energy per output token vs batch on {', '.join(priced['hardware'].unique())}",
-                           methods(priced))
+    return _lines_vs_batch(
+        priced,
+        "j_per_output_token",
+        "joules per output token (whole point)",
+        f"Energy per output token vs batch on {', '.join(priced['hardware'].unique())}",
+        methods(priced),
+    )
 
 
 def cost_components(priced: pd.DataFrame) -> Figure:
@@ -102,8 +122,14 @@ def cost_components(priced: pd.DataFrame) -> Figure:
     for y, row in points.iterrows():
         shares = ", ".join(f"{c} {row[f'{c}_share']:.0%}" for c in used)
         ax.text(left[y], y, f"  {shares}", va="center", fontsize=6.5)
-    ax.set_yticks(points.index, [_point_name(priced, row["engine"], row["batch_size"], row["hardware"], row["model"])
-                               for _, row in points.iterrows()], fontsize=7)
+    ax.set_yticks(
+        points.index,
+        [
+            _point_name(priced, row["engine"], row["batch_size"], row["hardware"], row["model"])
+            for _, row in points.iterrows()
+        ],
+        fontsize=7,
+    )
     ax.set_xlim(0, left.max() * 1.45)
     ax.set_xlabel("$ per serving hour")
     _title(ax, "Hourly cost of each point by component", methods(priced))
@@ -133,40 +159,60 @@ def dense_vs_moe_bars(comparison: pd.DataFrame, priced: pd.DataFrame) -> Figure:
     several_pairs = (comparison["MoE"] + comparison["dense"]).nunique() > 1
     groups = [
         (f"{row['MoE']} vs {row['dense']} " if several_pairs else "")
-        + _point_name(priced, row["engine"], row["batch"], row["hardware"]) for _, row in comparison.iterrows()
+        + _point_name(priced, row["engine"], row["batch"], row["hardware"])
+        for _, row in comparison.iterrows()
     ]
     pair = "" if several_pairs else f": {comparison['MoE'].iloc[0]} vs {comparison['dense'].iloc[0]}"
-    return _grouped_bars(groups, {"dense": comparison["dense $/M"], "MoE": comparison["MoE $/M"]},
-                         "$ per million tokens (input + output)", f"Dense vs MoE at matched settings{pair}",
-                         methods(priced))
+    return _grouped_bars(
+        groups,
+        {"dense": comparison["dense $/M"], "MoE": comparison["MoE $/M"]},
+        "$ per million tokens (input + output)",
+        f"Dense vs MoE at matched settings{pair}",
+        methods(priced),
+    )
 
 
 def hardware_bars(comparison: pd.DataFrame, hardware: list[str], priced: pd.DataFrame) -> Figure:
     """$/M of the same model, engine, batch and lengths on each hardware."""
     groups = [f"{row['model']} {row['engine']} b={row['batch']}" for _, row in comparison.iterrows()]
     bars = {h: comparison[f"{h} $/M"] for h in hardware}
-    return _grouped_bars(groups, bars, "$ per million tokens (input + output)",
-                         f"GPU vs GPU at matched settings: {', '.join(hardware)}", methods(priced))
+    return _grouped_bars(
+        groups,
+        bars,
+        "$ per million tokens (input + output)",
+        f"GPU vs GPU at matched settings: {', '.join(hardware)}",
+        methods(priced),
+    )
 
 
 def roofline(priced: pd.DataFrame) -> Figure:
     """Measured output tok/s against the roofline ceiling, over batch size."""
     fig = Figure(figsize=(7, 4.8), layout="tight")
     ax = fig.subplots()
-    for (hardware, model, isl, osl, workload), group in priced.groupby(
-            ["hardware", "model", "isl", "osl", "workload_label"]):
+    for (hardware, model, _isl, _osl, workload), group in priced.groupby(
+        ["hardware", "model", "isl", "osl", "workload_label"]
+    ):
         name = f"{model} on {hardware}" if _several(priced, "hardware") else model
         name += f" ({workload})" if _several(priced, "workload_label") else ""
         roof = group.drop_duplicates("batch_size")
-        line, = ax.plot(roof["batch_size"], roof["roofline_output_tok_s"], linestyle=":", label=f"{name} ceiling")
+        (line,) = ax.plot(roof["batch_size"], roof["roofline_output_tok_s"], linestyle=":", label=f"{name} ceiling")
         for engine, measured in group.groupby("engine"):
-            ax.plot(measured["batch_size"], measured["output_tok_s"], marker="o" if engine == "vllm" else "s",
-                    color=line.get_color(), linestyle="-" if engine == "vllm" else "--", label=f"{name} {engine}")
+            ax.plot(
+                measured["batch_size"],
+                measured["output_tok_s"],
+                marker="o" if engine == "vllm" else "s",
+                color=line.get_color(),
+                linestyle="-" if engine == "vllm" else "--",
+                label=f"{name} {engine}",
+            )
     _batch_axis(ax, priced)
     ax.set_yscale("log")
     ax.set_ylabel("output tokens per second")
-    _title(ax, f"Measured vs roofline ceiling on {', '.join(priced['hardware'].unique())}",
-           "tok/s measured; ceiling estimated from bandwidth, FLOPS and the model's shape")
+    _title(
+        ax,
+        f"Measured vs roofline ceiling on {', '.join(priced['hardware'].unique())}",
+        "tok/s measured; ceiling estimated from bandwidth, FLOPS and the model's shape",
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return fig
@@ -185,8 +231,12 @@ def tornado(table: pd.DataFrame, title: str, note: str) -> Figure:
     ax.set_yticks(range(len(ordered)), ordered["factor"])
     ax.axvline(base, color="black", linewidth=0.8)
     ax.set_xlabel("$ per million tokens (input + output)")
-    _title(ax, title, f"{note}\nblue: factor -{swing:.0%}, orange: factor +{swing:.0%} "
-                      "(utilization capped at 1, PUE at 1)", width=None)
+    _title(
+        ax,
+        title,
+        f"{note}\nblue: factor -{swing:.0%}, orange: factor +{swing:.0%} (utilization capped at 1, PUE at 1)",
+        width=None,
+    )
     return fig
 
 
@@ -198,8 +248,14 @@ def fronts(priced: pd.DataFrame, y: str, ylabel: str, higher_y_better: bool) -> 
     # A point whose tokens all reached the client in one read has no TPOT, so no interactivity to place it by.
     placed = priced[(priced["interactivity"] > 0) & (priced[y] > 0)]
     if placed.empty:
-        ax.text(0.5, 0.5, "no serving point has a measured interactivity\n(every request's tokens arrived at once)",
-                ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no serving point has a measured interactivity\n(every request's tokens arrived at once)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         _title(ax, f"{ylabel} vs interactivity", methods(priced))
         return fig
     priced = placed
@@ -209,16 +265,22 @@ def fronts(priced: pd.DataFrame, y: str, ylabel: str, higher_y_better: bool) -> 
         name += f" on {hardware}" if several_hardware else ""
         dots = ax.scatter(group["interactivity"], group[y], alpha=0.4, s=18)
         front = pareto_front(group, "interactivity", y, higher_y_better=higher_y_better)
-        ax.plot(front["interactivity"], front[y], marker="o", color=dots.get_facecolor()[0][:3],
-                linestyle="-" if group["kind"].iloc[0] == "dense" else "--", label=name)
+        ax.plot(
+            front["interactivity"],
+            front[y],
+            marker="o",
+            color=dots.get_facecolor()[0][:3],
+            linestyle="-" if group["kind"].iloc[0] == "dense" else "--",
+            label=name,
+        )
         for _, point in front.iterrows():
-            ax.annotate(point["load"], (point["interactivity"], point[y]), fontsize=6, xytext=(3, 3),
-                        textcoords="offset points")
+            ax.annotate(
+                point["load"], (point["interactivity"], point[y]), fontsize=6, xytext=(3, 3), textcoords="offset points"
+            )
     ax.set_yscale("log")
     ax.set_xlabel("interactivity: tokens/s per user (1000 / median TPOT ms)")
     ax.set_ylabel(ylabel)
-    _title(ax, f"{ylabel} vs interactivity on {', '.join(priced['hardware'].unique())}: Pareto fronts",
-           methods(priced))
+    _title(ax, f"{ylabel} vs interactivity on {', '.join(priced['hardware'].unique())}: Pareto fronts", methods(priced))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return fig
@@ -237,8 +299,14 @@ def cost_vs_hit_rate(points: pd.DataFrame) -> Figure:
     for (model, mode), group in measured.groupby(["model", "mode"]):
         color = ax.plot([], [], label=f"{model} ({mode})" if several_modes else model)[0].get_color()
         for kind, points_of_kind in group.groupby("workload_kind"):
-            ax.scatter(100 * points_of_kind["prefix_hit_rate"], points_of_kind["total_per_mtok_usd"], color=color,
-                       marker=KIND_MARKERS.get(kind, "P"), s=30, alpha=0.8)
+            ax.scatter(
+                100 * points_of_kind["prefix_hit_rate"],
+                points_of_kind["total_per_mtok_usd"],
+                color=color,
+                marker=KIND_MARKERS.get(kind, "P"),
+                s=30,
+                alpha=0.8,
+            )
     for kind in dict.fromkeys(measured["workload_kind"]):
         ax.scatter([], [], color="grey", marker=KIND_MARKERS.get(kind, "P"), label=kind)
     ax.set_yscale("log")

@@ -39,8 +39,9 @@ def _cost_range(cost: float, band: float) -> tuple[float, float]:
     return cost / (1 + band), cost / (1 - band) if band < 1 else float("inf")
 
 
-def summary_table(table: pd.DataFrame, main: str, shape: tuple[int, int] | None = None,
-                  measured_too: bool = True) -> pd.DataFrame:
+def summary_table(
+    table: pd.DataFrame, main: str, shape: tuple[int, int] | None = None, measured_too: bool = True
+) -> pd.DataFrame:
     """One row per model and GPU: the cheapest projected batch at `shape` (default the first), and the cheapest
     published measurement per model, GPU and GPU count."""
     projected = _projected(table)
@@ -48,37 +49,45 @@ def summary_table(table: pd.DataFrame, main: str, shape: tuple[int, int] | None 
     first = projected[(projected["isl"] == isl) & (projected["osl"] == osl)]
     best = first.loc[first.groupby(["model", "hardware"])[f"usd_per_m_total {main}"].idxmin()]
     measured = _measured(table) if measured_too else _measured(table).iloc[:0]
-    cheapest = measured.loc[measured.groupby(["model", "hardware", "accelerator_count"])[
-        f"usd_per_m_output {main}"].idxmin()]
+    cheapest = measured.loc[
+        measured.groupby(["model", "hardware", "accelerator_count"])[f"usd_per_m_output {main}"].idxmin()
+    ]
     rows = []
     for row in pd.concat([best, cheapest]).to_dict("records"):
         projected_row = row["basis"] == "projected"
-        rows.append({
-            "model": row["model"], "kind": row["kind"], "GPUs": f"{row['accelerator_count']} x {row['hardware']}",
-            "ISL/OSL": f"{row['isl']:.0f}/{row['osl']:.0f}" if projected_row else f"~600/{row['osl']:.0f}",
-            "batch": f"{row['batch_size']:.0f}", "out tok/s per GPU": number(row["tok_s_per_gpu"]),
-            "+/-": band_text(row["error_band"]) if projected_row else "",
-            "$/M out": usd(row[f"usd_per_m_output {main}"]),
-            "$/M total": usd(row[f"usd_per_m_total {main}"]) if projected_row else "n/a",
-            "projected/measured": "" if projected_row else f"{row['projected_over_measured']:.2f}",
-            "row": "projected" if projected_row else MEASURED_BY,
-        })
+        rows.append(
+            {
+                "model": row["model"],
+                "kind": row["kind"],
+                "GPUs": f"{row['accelerator_count']} x {row['hardware']}",
+                "ISL/OSL": f"{row['isl']:.0f}/{row['osl']:.0f}" if projected_row else f"~600/{row['osl']:.0f}",
+                "batch": f"{row['batch_size']:.0f}",
+                "out tok/s per GPU": number(row["tok_s_per_gpu"]),
+                "+/-": band_text(row["error_band"]) if projected_row else "",
+                "$/M out": usd(row[f"usd_per_m_output {main}"]),
+                "$/M total": usd(row[f"usd_per_m_total {main}"]) if projected_row else "n/a",
+                "projected/measured": "" if projected_row else f"{row['projected_over_measured']:.2f}",
+                "row": "projected" if projected_row else MEASURED_BY,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def summary_markdown(table: pd.DataFrame, inputs) -> str:
     main = inputs.main_preset
-    return "\n".join([
-        f"Cheapest batch per model and GPU, priced with preset '{main}' (owned, 4-year straight line, power at "
-        "the GPU boundary). Projected rows: tokencost's calibrated serving model at the stated lengths, power at "
-        "TDP; +/- is the calibration's held-out error on throughput. Measured rows: ML.ENERGY's published "
-        "steady-state measurements (vLLM 0.11.1, BF16, LMArena chat; prompt lengths not published, about 600 "
-        "assumed), priced by tokencost; projected/measured is our projection at their batch and lengths over "
-        "their measurement. $/M out charges the whole hour to output tokens; $/M total to input + output.",
-        "",
-        summary_table(table, main).to_markdown(index=False),
-        "",
-    ])
+    return "\n".join(
+        [
+            f"Cheapest batch per model and GPU, priced with preset '{main}' (owned, 4-year straight line, power at "
+            "the GPU boundary). Projected rows: tokencost's calibrated serving model at the stated lengths, power at "
+            "TDP; +/- is the calibration's held-out error on throughput. Measured rows: ML.ENERGY's published "
+            "steady-state measurements (vLLM 0.11.1, BF16, LMArena chat; prompt lengths not published, about 600 "
+            "assumed), priced by tokencost; projected/measured is our projection at their batch and lengths over "
+            "their measurement. $/M out charges the whole hour to output tokens; $/M total to input + output.",
+            "",
+            summary_table(table, main).to_markdown(index=False),
+            "",
+        ]
+    )
 
 
 def chip_share(table: pd.DataFrame, presets: list[str]) -> list[str]:
@@ -91,11 +100,18 @@ def chip_share(table: pd.DataFrame, presets: list[str]) -> list[str]:
             continue
         inside = [k for k, s in shares.items() if CHIP_SHARE[0] <= s <= CHIP_SHARE[1]]
         verdict = "yes" if len(inside) == len(shares) else "no" if not inside else f"only on {', '.join(inside)}"
-        lines.append(f"- '{preset}': capital (GPU and its server share) is "
-                     + ", ".join(f"{k} {s:.0%}" for k, s in shares.items()) + f" of the hourly cost: **{verdict}**.")
-    lines += ["", "The share depends on the preset's other lines: 'owned' has no cost of capital, hosting or idle "
-              "hours, so its capital share is high; presets with financing, hosting and the node's power are "
-              "closer to a total cost of ownership.", ""]
+        lines.append(
+            f"- '{preset}': capital (GPU and its server share) is "
+            + ", ".join(f"{k} {s:.0%}" for k, s in shares.items())
+            + f" of the hourly cost: **{verdict}**."
+        )
+    lines += [
+        "",
+        "The share depends on the preset's other lines: 'owned' has no cost of capital, hosting or idle "
+        "hours, so its capital share is high; presets with financing, hosting and the node's power are "
+        "closer to a total cost of ownership.",
+        "",
+    ]
     return lines
 
 
@@ -103,7 +119,8 @@ def h100_vs_a100(table: pd.DataFrame, main: str) -> list[str]:
     projected = _projected(table)
     keys = ["model", "isl", "osl", "batch_size", "accelerator_count"]
     pairs = projected[projected["hardware"] == "h100-sxm"].merge(
-        projected[projected["hardware"] == "a100-80gb-sxm"], on=keys, suffixes=("_h100", "_a100"))
+        projected[projected["hardware"] == "a100-80gb-sxm"], on=keys, suffixes=("_h100", "_a100")
+    )
     lines = ["## H100 against A100 per token", ""]
     if pairs.empty:
         return lines + ["No matched projection.", ""]
@@ -126,29 +143,40 @@ def moe_vs_dense(table: pd.DataFrame, main: str) -> list[str]:
     projected = _projected(table)
     keys = ["hardware", "isl", "osl", "batch_size"]
     for moe, dense in PAIRS:
-        same = projected[projected["model"] == moe].merge(projected[projected["model"] == dense], on=keys,
-                                                          suffixes=("_moe", "_dense"))
+        same = projected[projected["model"] == moe].merge(
+            projected[projected["model"] == dense], on=keys, suffixes=("_moe", "_dense")
+        )
         if same.empty:
             continue
         ratio = same[f"{column}_dense"] / same[f"{column}_moe"]
         best = projected.groupby(["model", "hardware", "isl", "osl"])[column].min().unstack("model")
         at_best = (best[dense] / best[moe]).dropna()
-        lines.append(f"- {moe} against {dense} (projected, dense $/M over MoE $/M): at equal batch "
-                     f"{_range(ratio)}; each at its cheapest batch that fits {_range(at_best)}.")
+        lines.append(
+            f"- {moe} against {dense} (projected, dense $/M over MoE $/M): at equal batch "
+            f"{_range(ratio)}; each at its cheapest batch that fits {_range(at_best)}."
+        )
     measured = _measured(table)
     moe, dense = PAIRS[0]
-    same = measured[measured["model"] == moe].merge(measured[measured["model"] == dense],
-                                                    on=["hardware", "accelerator_count", "batch_size"],
-                                                    suffixes=("_moe", "_dense"))
+    same = measured[measured["model"] == moe].merge(
+        measured[measured["model"] == dense],
+        on=["hardware", "accelerator_count", "batch_size"],
+        suffixes=("_moe", "_dense"),
+    )
     if not same.empty:
         output = f"usd_per_m_output {main}"
         ratio = same[f"{output}_dense"] / same[f"{output}_moe"]
         best = measured.groupby(["model", "hardware", "accelerator_count"])[output].min().unstack("model")
         at_best = (best[dense] / best[moe]).dropna()
-        lines.append(f"- {moe} against {dense}, {MEASURED_BY} ($/M output tokens): at equal batch and GPUs "
-                     f"{_range(ratio)}; each at its cheapest measured batch {_range(at_best)}.")
-    lines += ["", "MoE models read fewer weights per token, so they win most at small batches and where the "
-              "dense model's KV cache limits its batch; at equal large batches the KV cache dominates both.", ""]
+        lines.append(
+            f"- {moe} against {dense}, {MEASURED_BY} ($/M output tokens): at equal batch and GPUs "
+            f"{_range(ratio)}; each at its cheapest measured batch {_range(at_best)}."
+        )
+    lines += [
+        "",
+        "MoE models read fewer weights per token, so they win most at small batches and where the "
+        "dense model's KV cache limits its batch; at equal large batches the KV cache dominates both.",
+        "",
+    ]
     return lines
 
 
@@ -162,17 +190,23 @@ def ten_cents(table: pd.DataFrame, presets: list[str]) -> list[str]:
         row = projected.loc[projected[column].idxmin()]
         low, high = _cost_range(row[column], row["error_band"])
         verdict = "yes" if high <= TEN_CENTS else "within the band" if low <= TEN_CENTS else "no"
-        borrowed = "" if row["hardware"] in shipped_calibrations() else ", a band borrowed from another GPU's calibration"
-        lines.append(f"- '{preset}': cheapest projected {usd(row[column])} per million tokens "
-                     f"({usd(low)} to {usd(high)} in the error band{borrowed}): {row['model']}, "
-                     f"{row['accelerator_count']:.0f} x {row['hardware']}, batch {row['batch_size']:.0f}, "
-                     f"ISL/OSL {row['isl']:.0f}/{row['osl']:.0f}: **{verdict}**.")
+        borrowed = (
+            "" if row["hardware"] in shipped_calibrations() else ", a band borrowed from another GPU's calibration"
+        )
+        lines.append(
+            f"- '{preset}': cheapest projected {usd(row[column])} per million tokens "
+            f"({usd(low)} to {usd(high)} in the error band{borrowed}): {row['model']}, "
+            f"{row['accelerator_count']:.0f} x {row['hardware']}, batch {row['batch_size']:.0f}, "
+            f"ISL/OSL {row['isl']:.0f}/{row['osl']:.0f}: **{verdict}**."
+        )
     measured = _measured(table)
     column = f"usd_per_m_output {presets[0]}"
     row = measured.loc[measured[column].idxmin()]
-    lines += [f"- {MEASURED_BY}, '{presets[0]}': cheapest {usd(row[column])} per million output tokens "
-              f"({row['model']}, {row['accelerator_count']:.0f} x {row['hardware']}, batch {row['batch_size']:.0f}).",
-              ""]
+    lines += [
+        f"- {MEASURED_BY}, '{presets[0]}': cheapest {usd(row[column])} per million output tokens "
+        f"({row['model']}, {row['accelerator_count']:.0f} x {row['hardware']}, batch {row['batch_size']:.0f}).",
+        "",
+    ]
     return lines
 
 
@@ -189,20 +223,31 @@ def versus_apis(table: pd.DataFrame, main: str) -> list[str]:
         model = next((m for m in cheapest.index if key.startswith(m)), None)
         ours = cheapest[model] if model else cheapest.min()
         blended = blended_per_mtok(api, 1, 1)
-        cached = (api.cached_input_per_mtok_usd + api.output_per_mtok_usd) / 2 \
-            if api.cached_input_per_mtok_usd is not None else None
-        rows.append({
-            "API": f"{api.display_name} ({api.provider}, from {api.valid_from or api.date})",
-            "$/M at 1:1": usd(blended), "input cached": usd(cached),
-            "self-hosted": f"{usd(ours)} ({model or 'cheapest model'})",
-            "self-hosted / API": f"{number(ours / blended, 2)}x",
-        })
-    return ["## Self-hosting against API prices", "",
-            f"Each API's price per million tokens at one input token per output token, with input at its "
-            f"cached price where the provider publishes one, against the cheapest projected self-hosted $/M "
-            f"(preset '{main}', equal ISL and OSL) of the same model where we carry it, else of any model. "
-            "Self-hosting at the cheapest batch assumes the GPUs are kept that busy.", "",
-            pd.DataFrame(rows).to_markdown(index=False), ""]
+        cached = (
+            (api.cached_input_per_mtok_usd + api.output_per_mtok_usd) / 2
+            if api.cached_input_per_mtok_usd is not None
+            else None
+        )
+        rows.append(
+            {
+                "API": f"{api.display_name} ({api.provider}, from {api.valid_from or api.date})",
+                "$/M at 1:1": usd(blended),
+                "input cached": usd(cached),
+                "self-hosted": f"{usd(ours)} ({model or 'cheapest model'})",
+                "self-hosted / API": f"{number(ours / blended, 2)}x",
+            }
+        )
+    return [
+        "## Self-hosting against API prices",
+        "",
+        f"Each API's price per million tokens at one input token per output token, with input at its "
+        f"cached price where the provider publishes one, against the cheapest projected self-hosted $/M "
+        f"(preset '{main}', equal ISL and OSL) of the same model where we carry it, else of any model. "
+        "Self-hosting at the cheapest batch assumes the GPUs are kept that busy.",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False),
+        "",
+    ]
 
 
 def answers_markdown(table: pd.DataFrame, inputs) -> str:
@@ -219,11 +264,19 @@ def answers_markdown(table: pd.DataFrame, inputs) -> str:
         "## The table",
         "",
         summary_markdown(table, inputs),
-        *[line for isl, osl in inputs.shapes[1:] for line in (
-            f"## Longer inputs: ISL {isl} / OSL {osl}", "",
-            "The cheapest projected batch per model and GPU at these lengths (projected only: no published "
-            "measurement uses them).", "",
-            summary_table(table, main, (isl, osl), measured_too=False).to_markdown(index=False), "")],
+        *[
+            line
+            for isl, osl in inputs.shapes[1:]
+            for line in (
+                f"## Longer inputs: ISL {isl} / OSL {osl}",
+                "",
+                "The cheapest projected batch per model and GPU at these lengths (projected only: no published "
+                "measurement uses them).",
+                "",
+                summary_table(table, main, (isl, osl), measured_too=False).to_markdown(index=False),
+                "",
+            )
+        ],
         *chip_share(table, inputs.presets),
         *h100_vs_a100(table, main),
         *moe_vs_dense(table, main),

@@ -62,20 +62,30 @@ def read_inputs(folder: Path) -> TableInputs:
     path = Path(folder) / INPUTS
     try:
         data = tomllib.loads(path.read_text())["table"]
-        inputs = TableInputs(models=list(data["models"]), gpus=list(data["gpus"]),
-                             shapes=[(int(i), int(o)) for i, o in data["shapes"]],
-                             batch_sizes=sorted(int(b) for b in data["batch_sizes"]),
-                             presets=list(data["presets"]), main_preset=str(data["main_preset"]))
+        inputs = TableInputs(
+            models=list(data["models"]),
+            gpus=list(data["gpus"]),
+            shapes=[(int(i), int(o)) for i, o in data["shapes"]],
+            batch_sizes=sorted(int(b) for b in data["batch_sizes"]),
+            presets=list(data["presets"]),
+            main_preset=str(data["main_preset"]),
+        )
     except (FileNotFoundError, NotADirectoryError):
         raise UserError("DIR", f"{path} does not exist", "give the folder that holds the table's inputs.toml") from None
     except OSError as e:
-        raise UserError("DIR", f"{path} cannot be read ({e.strerror or e})",
-                        "give the folder that holds the table's inputs.toml") from None
+        raise UserError(
+            "DIR", f"{path} cannot be read ({e.strerror or e})", "give the folder that holds the table's inputs.toml"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
-        raise UserError(str(path), f"is not a table of inputs ({e!r})",
-                        "give [table] with models, gpus, shapes, batch_sizes, presets and main_preset") from None
+        raise UserError(
+            str(path),
+            f"is not a table of inputs ({e!r})",
+            "give [table] with models, gpus, shapes, batch_sizes, presets and main_preset",
+        ) from None
     if not all(0 < b <= MAX_IN_FLIGHT for b in inputs.batch_sizes) or not inputs.batch_sizes:
-        raise UserError(f"{path} batch_sizes", f"is {inputs.batch_sizes}", f"give batch sizes from 1 to {MAX_IN_FLIGHT}")
+        raise UserError(
+            f"{path} batch_sizes", f"is {inputs.batch_sizes}", f"give batch sizes from 1 to {MAX_IN_FLIGHT}"
+        )
     if not all(0 < n <= MAX_TOKENS for shape in inputs.shapes for n in shape) or not inputs.shapes:
         raise UserError(f"{path} shapes", f"is {inputs.shapes}", f"give [ISL, OSL] pairs from 1 to {MAX_TOKENS} tokens")
     if inputs.main_preset not in inputs.presets:
@@ -106,16 +116,28 @@ def projected_rows(inputs: TableInputs, catalog) -> pd.DataFrame:
                 table, notes = project(model, gpu, count, inputs.batch_sizes, isl, osl, pricing)
                 borrowed = next((n for n in notes if n.startswith("calibration fitted on")), "")
                 for row in table.to_dict("records"):
-                    rows.append({
-                        "basis": "projected", "mode": "offline", "engine": "vllm", "model": model, "kind": card.kind,
-                        "hardware": entry.key, "accelerator_count": count, "batch_size": row["batch_size"],
-                        "max_batch": row["max_batch"], "isl": isl, "osl": osl,
-                        "output_tok_s": row["projected_output_tok_s"],
-                        "total_tok_s": row["projected_output_tok_s"] * (isl + osl) / osl,
-                        "power_w": count * entry.tdp_w, "error_band": row["error_band"], "precision": "bf16",
-                        "token_definition": PROJECTED_TOKENS,
-                        "label": row["label"].split("; $ from")[0] + (f"; {borrowed}" if borrowed else ""),
-                    })
+                    rows.append(
+                        {
+                            "basis": "projected",
+                            "mode": "offline",
+                            "engine": "vllm",
+                            "model": model,
+                            "kind": card.kind,
+                            "hardware": entry.key,
+                            "accelerator_count": count,
+                            "batch_size": row["batch_size"],
+                            "max_batch": row["max_batch"],
+                            "isl": isl,
+                            "osl": osl,
+                            "output_tok_s": row["projected_output_tok_s"],
+                            "total_tok_s": row["projected_output_tok_s"] * (isl + osl) / osl,
+                            "power_w": count * entry.tdp_w,
+                            "error_band": row["error_band"],
+                            "precision": "bf16",
+                            "token_definition": PROJECTED_TOKENS,
+                            "label": row["label"].split("; $ from")[0] + (f"; {borrowed}" if borrowed else ""),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -126,18 +148,32 @@ def measured_rows(catalog) -> pd.DataFrame:
         chosen = points[points["gpu"] == gpu]
         projected = comparison(chosen, calibration, catalog)
         for (_, point), (_, check) in zip(chosen.iterrows(), projected.iterrows()):
-            rows.append({
-                "basis": "measured by ML.ENERGY", "mode": "offline", "engine": "vllm", "model": point["card"],
-                "kind": load_card(point["card"]).kind, "hardware": gpu, "accelerator_count": point["gpus"],
-                "batch_size": point["max_num_seqs"], "in_flight": point["avg_batch_size"],
-                "osl": round(point["avg_output_len"]), "output_tok_s": point["output_tok_s"],
-                "power_w": point["avg_power_w"], "measured_j_per_output_token": point["j_per_output_token"],
-                "projected_output_tok_s": check["projected_tok_s"], "projected_over_measured": check["ratio"],
-                "error_band": calibration.held_out_error[check["kind"]], "precision": "bf16",
-                "token_definition": MEASURED_TOKENS, "source": calibration.source, "date": SOURCE_DATE,
-                "label": f"{MEASURED_BY}; vLLM 0.11.1, BF16, LMArena chat, steady state, output tokens of all GPUs, "
-                         "GPU power measured",
-            })
+            rows.append(
+                {
+                    "basis": "measured by ML.ENERGY",
+                    "mode": "offline",
+                    "engine": "vllm",
+                    "model": point["card"],
+                    "kind": load_card(point["card"]).kind,
+                    "hardware": gpu,
+                    "accelerator_count": point["gpus"],
+                    "batch_size": point["max_num_seqs"],
+                    "in_flight": point["avg_batch_size"],
+                    "osl": round(point["avg_output_len"]),
+                    "output_tok_s": point["output_tok_s"],
+                    "power_w": point["avg_power_w"],
+                    "measured_j_per_output_token": point["j_per_output_token"],
+                    "projected_output_tok_s": check["projected_tok_s"],
+                    "projected_over_measured": check["ratio"],
+                    "error_band": calibration.held_out_error[check["kind"]],
+                    "precision": "bf16",
+                    "token_definition": MEASURED_TOKENS,
+                    "source": calibration.source,
+                    "date": SOURCE_DATE,
+                    "label": f"{MEASURED_BY}; vLLM 0.11.1, BF16, LMArena chat, steady state, output tokens of all GPUs, "
+                    "GPU power measured",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -163,10 +199,12 @@ def priced(rows: pd.DataFrame, inputs: TableInputs, catalog) -> pd.DataFrame:
         rows[f"usd_per_m_output {preset}"] = [h / (t * 3600 / 1e6) for h, t in zip(hourly, rows["output_tok_s"])]
         rows[f"usd_per_m_total {preset}"] = [
             usd_per_mtok(h, t) if pd.notna(t) and pd.notna(h) else math.nan
-            for h, t in zip(hourly, rows.get("total_tok_s", pd.Series(math.nan, index=rows.index)))]
+            for h, t in zip(hourly, rows.get("total_tok_s", pd.Series(math.nan, index=rows.index)))
+        ]
     main = inputs.main_preset
     rows["total_per_mtok_usd"] = rows[f"usd_per_m_total {main}"].where(
-        rows[f"usd_per_m_total {main}"].notna(), rows[f"usd_per_m_output {main}"])
+        rows[f"usd_per_m_total {main}"].notna(), rows[f"usd_per_m_output {main}"]
+    )
     rows["j_per_output_token"] = rows["power_w"] / rows["output_tok_s"]
     rows["tok_s_per_gpu"] = rows["output_tok_s"] / rows["accelerator_count"]
     return rows
@@ -192,5 +230,7 @@ def write(folder: Path) -> list[Path]:
         report.write_text(answers_markdown(table, inputs))
         summary.write_text(summary_markdown(table, inputs))
     except OSError as e:
-        raise UserError("DIR", f"{folder} cannot be written ({e.strerror or e})", "give a folder you may write") from None
+        raise UserError(
+            "DIR", f"{folder} cannot be written ({e.strerror or e})", "give a folder you may write"
+        ) from None
     return [costs, report, summary]

@@ -41,16 +41,18 @@ def table_html(table: pd.DataFrame) -> str:
     cells, right = text_cells(table), [a == "right" for a in alignment(table)]
     head = "".join(f"<th>{escape(str(c))}</th>" for c in table.columns)
     rows = "".join(
-        "<tr>" + "".join(f'<td{" class=num" if r else ""}>{escape(text(v))}</td>' for r, v in zip(right, row))
-        + "</tr>" for row in cells.itertuples(index=False)
+        "<tr>" + "".join(f"<td{' class=num' if r else ''}>{escape(text(v))}</td>" for r, v in zip(right, row)) + "</tr>"
+        for row in cells.itertuples(index=False)
     )
     return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
 
 def _plot_html(out_dir: Path, plot) -> str:
     data = base64.b64encode((out_dir / f"{plot.name}.png").read_bytes()).decode()
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{escape(plot.title)}">'
-            f"<figcaption>{escape(plot.caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{escape(plot.title)}">'
+        f"<figcaption>{escape(plot.caption)}</figcaption></figure>"
+    )
 
 
 def _section_html(section: Section, out_dir: Path) -> str:
@@ -102,8 +104,9 @@ def _methods_html(report: Report) -> str:
     if not report.methods.labels:
         return ""
     items = "".join(f'<li id="method-{n}">{escape(line)}</li>' for n, line in enumerate(report.methods.lines(), 1))
-    return (f'<section id="methods"><h2>Methods</h2><p>{escape(METHODS_NOTE)}</p>'
-            f'<ul class="methods">{items}</ul></section>')
+    return (
+        f'<section id="methods"><h2>Methods</h2><p>{escape(METHODS_NOTE)}</p><ul class="methods">{items}</ul></section>'
+    )
 
 
 def write_page(report: Report, out_dir: Path) -> Path:

@@ -19,8 +19,14 @@ def report_markdown(report: Report) -> str:
         if section.table is not None and not section.table.empty:
             lines += [markdown_table(section.table), "", *[f"{note}\n" for note in section.table_notes]]
         if section.full_table is not None and not section.full_table.empty:
-            lines += [f"<details><summary>{FULL_TABLE}</summary>", "", markdown_table(section.full_table), "",
-                      "</details>", ""]
+            lines += [
+                f"<details><summary>{FULL_TABLE}</summary>",
+                "",
+                markdown_table(section.full_table),
+                "",
+                "</details>",
+                "",
+            ]
         if section.bullets:
             lines += [f"- {b}" for b in section.bullets] + [""]
         for plot in section.plots:
@@ -30,9 +36,12 @@ def report_markdown(report: Report) -> str:
 
 def claims_markdown(table: pd.DataFrame, runs: list[str], pricing: Pricing) -> str:
     """The claims table (tokencost.analysis.claims.check_claims) with its verdicts, evidence and projections."""
-    lines = ["# Claims about token costs, checked against measured runs", "",
-             f"Runs: {', '.join(runs)}. Pricing preset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}).",
-             ""]
+    lines = [
+        "# Claims about token costs, checked against measured runs",
+        "",
+        f"Runs: {', '.join(runs)}. Pricing preset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}).",
+        "",
+    ]
     for row in table.itertuples():
         figure = "" if row.figure is None or pd.isna(row.figure) else f" Figure: {row.figure:.4g}."
         lines += [f"## {row.claim}", "", f"**Verdict: {row.verdict}.**{figure}", "", f"Evidence: {row.evidence}.", ""]

@@ -26,6 +26,7 @@ def weights(records: list[PointRecord]) -> str:
 
 def loads(records: list[PointRecord]) -> str:
     """Offline batch sizes, serving concurrencies and request rates, e.g. 'batch 1, 4; concurrency 8'."""
+
     def values(kind: str, found: set) -> str:
         return f"{kind} {', '.join(f'{v:g}' for v in sorted(found))}" if found else ""
 
@@ -54,8 +55,17 @@ def _machines(r: PointRecord) -> str:
 
 def workloads(records: list[PointRecord]) -> str:
     """Random workloads by their lengths, e.g. 'ISL 128 / OSL 128'; the other kinds by their labels."""
-    return ", ".join(_unique(r.workload.label if r.workload.kind not in (None, "random") and r.workload.label
-                             else f"ISL {r.workload.isl} / OSL {r.workload.osl}" for r in records)) or "?"
+    return (
+        ", ".join(
+            _unique(
+                r.workload.label
+                if r.workload.kind not in (None, "random") and r.workload.label
+                else f"ISL {r.workload.isl} / OSL {r.workload.osl}"
+                for r in records
+            )
+        )
+        or "?"
+    )
 
 
 def dates(records: list[PointRecord]) -> str:
@@ -69,9 +79,15 @@ def dates(records: list[PointRecord]) -> str:
 def software(records: list[PointRecord]) -> str:
     """Python and package versions, and the git commit, of the records (each distinct set once)."""
     sets = _unique(
-        "; ".join([f"python {s.python or '?'}", ", ".join(f"{k} {v}" for k, v in s.packages.items()),
-                   f"commit {s.git_commit or '?'}"])
-        for s in (r.software for r in records) if s
+        "; ".join(
+            [
+                f"python {s.python or '?'}",
+                ", ".join(f"{k} {v}" for k, v in s.packages.items()),
+                f"commit {s.git_commit or '?'}",
+            ]
+        )
+        for s in (r.software for r in records)
+        if s
     )
     return " / ".join(sets) or "?"
 
@@ -84,15 +100,17 @@ def runs_table(records: list[PointRecord]) -> pd.DataFrame:
     rows = []
     for run_id, rs in runs.items():
         ok = sum(r.ok for r in rs)
-        rows.append({
-            "run": run_id,
-            "hardware": hardware(rs),
-            "models": models(rs),
-            "engines": engines(rs),
-            "mode": modes(rs),
-            "workload": workloads(rs),
-            "points ok / failed": f"{ok} / {len(rs) - ok}",
-            "dates": dates(rs),
-            "software": software(rs),
-        })
+        rows.append(
+            {
+                "run": run_id,
+                "hardware": hardware(rs),
+                "models": models(rs),
+                "engines": engines(rs),
+                "mode": modes(rs),
+                "workload": workloads(rs),
+                "points ok / failed": f"{ok} / {len(rs) - ok}",
+                "dates": dates(rs),
+                "software": software(rs),
+            }
+        )
     return pd.DataFrame(rows)

@@ -40,8 +40,9 @@ This file is written by `tokencost index` from the runs' records."""
 
 
 def published_runs(results_dir: Path) -> list[Path]:
-    return sorted(d for d in Path(results_dir).iterdir()
-                  if d.is_dir() and d.name not in NOT_PUBLISHED_DIRS and has_records(d))
+    return sorted(
+        d for d in Path(results_dir).iterdir() if d.is_dir() and d.name not in NOT_PUBLISHED_DIRS and has_records(d)
+    )
 
 
 def _run_row(run_dir: Path, records: list[PointRecord], pricing: Pricing) -> dict:
@@ -49,8 +50,8 @@ def _run_row(run_dir: Path, records: list[PointRecord], pricing: Pricing) -> dic
     return {
         "run": run_dir.name,
         "what": f"{provenance.models(records)}; {provenance.loads(records)}; "
-                f"{provenance.workloads(records)}; {provenance.weights(records)} weights; "
-                f"mode {provenance.modes(records)}",
+        f"{provenance.workloads(records)}; {provenance.weights(records)} weights; "
+        f"mode {provenance.modes(records)}",
         "engines": provenance.engines(records),
         "hardware": provenance.hardware(records),
         "when": provenance.dates(records),
@@ -68,9 +69,11 @@ def index_markdown(results_dir: Path, pricing: Pricing) -> str:
     lines = [INTRO, ""]
     if runs:
         table = pd.DataFrame([_run_row(d, records, pricing) for d, records in runs.items()])
-        explained = (f"'cheapest' is the lowest $ per million tokens of the run's points, priced with preset "
-                     f"'{pricing.assumptions.name}', with its method labels: throughput measured, energy measured "
-                     "(meter named) or estimated, $ estimated.")
+        explained = (
+            f"'cheapest' is the lowest $ per million tokens of the run's points, priced with preset "
+            f"'{pricing.assumptions.name}', with its method labels: throughput measured, energy measured "
+            "(meter named) or estimated, $ estimated."
+        )
         lines += [table.to_markdown(index=False), "", explained, ""]
     else:
         lines += ["No run is published yet.", ""]
@@ -80,10 +83,15 @@ def index_markdown(results_dir: Path, pricing: Pricing) -> str:
         lines += ["No GPU-measured run is published yet.", ""]
     table = Path(results_dir) / GPU_TABLE
     if (table / "summary.md").exists():
-        lines += ["## GPU cost table: projected, and measured by others", "",
-                  (table / "summary.md").read_text().strip(), "",
-                  f"The seed questions answered from it, with error bands: [{GPU_TABLE}/report.md]({GPU_TABLE}/report.md); "
-                  f"every row in [{GPU_TABLE}/costs.csv]({GPU_TABLE}/costs.csv).", ""]
+        lines += [
+            "## GPU cost table: projected, and measured by others",
+            "",
+            (table / "summary.md").read_text().strip(),
+            "",
+            f"The seed questions answered from it, with error bands: [{GPU_TABLE}/report.md]({GPU_TABLE}/report.md); "
+            f"every row in [{GPU_TABLE}/costs.csv]({GPU_TABLE}/costs.csv).",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -98,8 +106,10 @@ def publication_problems(results_dir: Path) -> list[str]:
         if reason:
             problems.append(f"{relative}: {reason}; delete it from results/ (the run in results/runs/ keeps it)")
         elif path.stat().st_size > SIZE_LIMIT_BYTES:
-            problems.append(f"{relative}: {path.stat().st_size / 1e6:.1f} MB is over the "
-                            f"{SIZE_LIMIT_BYTES / 1e6:.1f} MB limit for published files; leave it out of results/")
+            problems.append(
+                f"{relative}: {path.stat().st_size / 1e6:.1f} MB is over the "
+                f"{SIZE_LIMIT_BYTES / 1e6:.1f} MB limit for published files; leave it out of results/"
+            )
     return problems
 
 

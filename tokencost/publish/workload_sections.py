@@ -14,8 +14,13 @@ GAP_FLAG = 0.15  # measured and implied hit rates further apart than this are fl
 DASH = "—"
 # A point and its random floor match on all of these (`at`: the batch size offline, the load serving).
 FLOOR_KEYS = ["mode", "model", "hardware", "accelerator_count", "engine", "at"]
-FLOOR_COLUMNS = {"workload_label": "floor_label", "isl": "floor_isl", "osl": "floor_osl",
-                 "input_per_mtok_usd": "floor_input_per_mtok_usd", "total_per_mtok_usd": "floor_total_per_mtok_usd"}
+FLOOR_COLUMNS = {
+    "workload_label": "floor_label",
+    "isl": "floor_isl",
+    "osl": "floor_osl",
+    "input_per_mtok_usd": "floor_input_per_mtok_usd",
+    "total_per_mtok_usd": "floor_total_per_mtok_usd",
+}
 
 
 def _usd(value) -> str:
@@ -75,8 +80,11 @@ def with_floors(points: pd.DataFrame) -> pd.DataFrame:
     distance = sum(np.log(matched[c] / matched[f"floor_{c}"]).abs() for c in ("isl", "osl"))
     nearest = matched.assign(_distance=distance).sort_values(["row", "_distance"], kind="stable", na_position="last")
     chosen = nearest.drop_duplicates("row").drop(columns=["row", "_distance", "floor_isl", "floor_osl"])
-    order = [c for c in ("mode", "model", "hardware", "engine", "batch_size", "concurrency", "request_rate",
-                         "workload_label") if c in chosen]
+    order = [
+        c
+        for c in ("mode", "model", "hardware", "engine", "batch_size", "concurrency", "request_rate", "workload_label")
+        if c in chosen
+    ]
     return chosen.sort_values(order, kind="stable", ignore_index=True)
 
 
@@ -99,22 +107,28 @@ def _text(report: Report, table: pd.DataFrame) -> list[str]:
     api = report.pricing.api
     price, source = cached_input_price(api)
     text = [
-        ("Each workload other than random, per model, hardware, engine and batch size (or load). Offline, input is "
-         "priced by two prefill probes of each point's prompts with one output token each: first every request "
-         "salted apart so nothing is cached (seconds per uncached input token), then the same requests again with "
-         "their blocks in vLLM's prefix cache (seconds per cached input token, once the probe's uncached tokens "
-         "are taken off). A point's input time is its uncached input tokens at the first plus its hits at the "
-         "second; hits come from vLLM's own prefix-cache counters over the measured point, and the hit rate they "
-         "imply from the workload's structure stands beside them. Random is the floor: every request carries its "
-         "own cache salt, so nothing hits. Hit rates are measured (implied where so headed); every $ is estimated "
-         "from measured times, priced as each point's method (Methods, above) states."),
-        (f"'API $/M like for like' prices the same tokens at {api.display_name} ({api.provider}, {api.date}): "
-         f"uncached input at ${api.input_per_mtok_usd:g}/M, cached input (the point's hits) at ${price:g}/M, "
-         f"{source}, output at ${api.output_per_mtok_usd:g}/M; 'x API' is $/M tokens over it."),
+        (
+            "Each workload other than random, per model, hardware, engine and batch size (or load). Offline, input is "
+            "priced by two prefill probes of each point's prompts with one output token each: first every request "
+            "salted apart so nothing is cached (seconds per uncached input token), then the same requests again with "
+            "their blocks in vLLM's prefix cache (seconds per cached input token, once the probe's uncached tokens "
+            "are taken off). A point's input time is its uncached input tokens at the first plus its hits at the "
+            "second; hits come from vLLM's own prefix-cache counters over the measured point, and the hit rate they "
+            "imply from the workload's structure stands beside them. Random is the floor: every request carries its "
+            "own cache salt, so nothing hits. Hit rates are measured (implied where so headed); every $ is estimated "
+            "from measured times, priced as each point's method (Methods, above) states."
+        ),
+        (
+            f"'API $/M like for like' prices the same tokens at {api.display_name} ({api.provider}, {api.date}): "
+            f"uncached input at ${api.input_per_mtok_usd:g}/M, cached input (the point's hits) at ${price:g}/M, "
+            f"{source}, output at ${api.output_per_mtok_usd:g}/M; 'x API' is $/M tokens over it."
+        ),
     ]
     if (table["mode"] == "serve").any():
-        text.append("Serving points show their measured hit rates; their input is not split into cached and "
-                    "uncached (serving has no prefill probes), so their $/M cached and uncached input are '—'.")
+        text.append(
+            "Serving points show their measured hit rates; their input is not split into cached and "
+            "uncached (serving has no prefill probes), so their $/M cached and uncached input are '—'."
+        )
     return text
 
 
@@ -126,14 +140,21 @@ def workload_sections(report: Report) -> list[Section]:
     table = workload_table(points)
     compact, notes = compact_view(table, COLUMNS, report.methods)
     if table["hit_rate_gap"].notna().any():
-        notes.append(f"flag: the measured hit rate is more than {GAP_FLAG * 100:.0f} percentage points from the "
-                     "one the workload's structure implies (e.g. blocks evicted, or requests run before the ones "
-                     "whose prefix they share had filled the cache).")
+        notes.append(
+            f"flag: the measured hit rate is more than {GAP_FLAG * 100:.0f} percentage points from the "
+            "one the workload's structure implies (e.g. blocks evicted, or requests run before the ones "
+            "whose prefix they share had filled the cache)."
+        )
     plots = []
     measured = points.dropna(subset=["prefix_hit_rate"])
     if not measured.empty:
-        plots.append(Plot("cost_vs_hit_rate", "Cost vs prefix-cache hit rate",
-                          "$ per million tokens against the prefix-cache hit rate vLLM counted, a marker per "
-                          f"workload kind. {report.methods.caption(measured['label'])}.",
-                          figures.cost_vs_hit_rate(measured)))
+        plots.append(
+            Plot(
+                "cost_vs_hit_rate",
+                "Cost vs prefix-cache hit rate",
+                "$ per million tokens against the prefix-cache hit rate vLLM counted, a marker per "
+                f"workload kind. {report.methods.caption(measured['label'])}.",
+                figures.cost_vs_hit_rate(measured),
+            )
+        )
     return [Section(TITLE, _text(report, table), table=compact, table_notes=notes, plots=plots)]

@@ -57,21 +57,29 @@ def cheapest_point(priced: PricedRuns, methods: Methods | None = None) -> str:
     lengths = f"ISL {best['isl']}/OSL {best['osl']}"
     if best.get("workload_kind", "random") != "random":
         lengths = f"{best['workload_label']} (mean {lengths})"
-    return (f"${number(best['total_per_mtok_usd'])} per million tokens: {best['model']} ({best['kind']}), "
-            f"{best['engine']}{where}, {lengths}, on {best['hardware']} "
-            f"({methods.cite([best['label']]) if methods else best['label']})")
+    return (
+        f"${number(best['total_per_mtok_usd'])} per million tokens: {best['model']} ({best['kind']}), "
+        f"{best['engine']}{where}, {lengths}, on {best['hardware']} "
+        f"({methods.cite([best['label']]) if methods else best['label']})"
+    )
 
 
 def build_report(records: list[PointRecord], pricing: Pricing, capacity: Sequence[dict] = ()) -> Report:
     """The report of these records; `capacity`: the runs' capacity searches (read_capacity), if any."""
     a = pricing.assumptions
     priced = pricing.price(records)
-    report = Report(records, priced, pricing, headline={
-        "What": f"{provenance.models(records)} on {provenance.engines(records)}; {provenance.workloads(records)}",
-        "Hardware": provenance.hardware(records),
-        "When": provenance.dates(records),
-        "Pricing": f"preset '{a.name}' ({a.ownership}; hash {a.hash})",
-    }, capacity=list(capacity))
+    report = Report(
+        records,
+        priced,
+        pricing,
+        headline={
+            "What": f"{provenance.models(records)} on {provenance.engines(records)}; {provenance.workloads(records)}",
+            "Hardware": provenance.hardware(records),
+            "When": provenance.dates(records),
+            "Pricing": f"preset '{a.name}' ({a.ownership}; hash {a.hash})",
+        },
+        capacity=list(capacity),
+    )
     # a point measured several times is priced at its median, not at its luckiest measurement
     report.cheapest = cheapest_point(PricedRuns(priced.offline, report.serving_points), report.methods)
     for build in SECTION_BUILDERS:

@@ -34,8 +34,9 @@ def outside_any_checkout(tmp_path, monkeypatch):
 
 
 def git(root, *args):
-    subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True, capture_output=True
+    )
 
 
 def test_without_a_checkout_the_commit_comes_from_the_image(outside_any_checkout, monkeypatch):
@@ -66,8 +67,9 @@ def test_a_checkout_wins_over_the_build_argument_and_says_when_it_is_dirty(tmp_p
     git(root, "init", "-q")
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "first")
-    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
     assert module.git_commit() == head
     (root / "untracked.txt").write_text("not counted")

@@ -11,13 +11,16 @@ class EngineDeadError(RuntimeError):  # the name vLLM gives a dead engine core
     pass
 
 
-@pytest.mark.parametrize("error, kind", [
-    (PointTimeout("slow"), "timeout"),
-    (OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "out-of-memory"),
-    (RuntimeError("CUDA error: out of memory"), "out-of-memory"),
-    (EngineDeadError("EngineCore encountered an issue"), "engine-died"),
-    (ValueError("something else"), "error"),
-])
+@pytest.mark.parametrize(
+    "error, kind",
+    [
+        (PointTimeout("slow"), "timeout"),
+        (OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "out-of-memory"),
+        (RuntimeError("CUDA error: out of memory"), "out-of-memory"),
+        (EngineDeadError("EngineCore encountered an issue"), "engine-died"),
+        (ValueError("something else"), "error"),
+    ],
+)
 def test_failures_are_classified_for_the_record_and_the_next_step(error, kind):
     assert failure_kind(error) == kind
 

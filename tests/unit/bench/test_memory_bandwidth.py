@@ -38,8 +38,10 @@ def epyc_vm(root, cpus=(0, 1), l3="32768K"):
 # The last-level cache, from sysfs
 
 
-@pytest.mark.parametrize("text, size", [("32K", 32 * KIB), ("32768K\n", 32 * MIB), ("1M", MIB), ("2G", 2 * GIB),
-                                        ("4096", 4096), ("512KB", 512 * KIB)])
+@pytest.mark.parametrize(
+    "text, size",
+    [("32K", 32 * KIB), ("32768K\n", 32 * MIB), ("1M", MIB), ("2G", 2 * GIB), ("4096", 4096), ("512KB", 512 * KIB)],
+)
 def test_sysfs_sizes_are_read_in_bytes(text, size):
     assert parse_size(text) == size
 
@@ -92,8 +94,10 @@ def test_an_unknown_llc_gets_the_stated_default_and_no_cache_probe():
 def test_a_working_set_past_a_quarter_of_available_memory_is_sized_down_and_says_so():
     sets = working_sets(480 * MIB, threads=2, available_bytes=4 * GIB)
     assert (sets.dram_bytes, sets.cache_bytes) == (GIB, 120 * MIB)
-    assert sets.dram_basis == ("sized down from 1.88 GiB (4x the 480 MiB LLC) to a quarter of the 4 GiB memory "
-                               "available: only 2.1x the LLC, so partly cached")
+    assert sets.dram_basis == (
+        "sized down from 1.88 GiB (4x the 480 MiB LLC) to a quarter of the 4 GiB memory "
+        "available: only 2.1x the LLC, so partly cached"
+    )
 
 
 def test_working_sets_are_whole_pages_per_thread_and_array():
@@ -103,10 +107,13 @@ def test_working_sets_are_whole_pages_per_thread_and_array():
     assert tiny.dram_bytes == 16384
 
 
-@pytest.mark.parametrize("files", [
-    {"memory.max": "2147483648\n", "memory.current": "1073741824\n"},  # cgroup v2
-    {"memory/memory.limit_in_bytes": "2147483648\n", "memory/memory.usage_in_bytes": "1073741824\n"},  # v1
-])
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"memory.max": "2147483648\n", "memory.current": "1073741824\n"},  # cgroup v2
+        {"memory/memory.limit_in_bytes": "2147483648\n", "memory/memory.usage_in_bytes": "1073741824\n"},  # v1
+    ],
+)
 def test_a_container_s_memory_limit_caps_what_is_available(tmp_path, files):
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -128,13 +135,19 @@ def test_a_measurement_is_positive_and_finite_and_says_how_it_was_made(tmp_path)
     assert math.isfinite(found.dram_gb_s) and found.dram_gb_s > 0
     assert math.isfinite(found.cache_gb_s) and found.cache_gb_s > 0
     assert (found.llc_bytes, found.threads, found.working_set_bytes, found.cache_working_set_bytes) == (
-        MIB, 2, 4 * MIB, 256 * KIB)
-    assert found.method.startswith("numpy copy of host memory in 2 threads; DRAM: 4 MiB working set (4x the 1 MiB "
-                                   "LLC), best of ")
+        MIB,
+        2,
+        4 * MIB,
+        256 * KIB,
+    )
+    assert found.method.startswith(
+        "numpy copy of host memory in 2 threads; DRAM: 4 MiB working set (4x the 1 MiB LLC), best of "
+    )
     assert "; cache: 256 KiB working set (a quarter of the 1 MiB LLC), best of " in found.method
     assert found.method.endswith("; read+write bytes counted, write-allocate traffic not")
-    assert found.summary().startswith(f"host DRAM {found.dram_gb_s:.1f} GB/s, last-level cache "
-                                      f"{found.cache_gb_s:.1f} GB/s (numpy copy of host memory")
+    assert found.summary().startswith(
+        f"host DRAM {found.dram_gb_s:.1f} GB/s, last-level cache {found.cache_gb_s:.1f} GB/s (numpy copy of host memory"
+    )
     assert HardwareInfo(accelerator="CPU", accelerator_count=2, **found.record_fields()).llc_bytes == MIB
 
 
@@ -142,8 +155,10 @@ def test_without_an_llc_or_much_memory_it_still_measures_and_says_what_it_did(tm
     found = measure(threads=1, repeats=1, budget_s=0.1, root=tmp_path, available_bytes=64 * MIB)
     assert found.dram_gb_s > 0 and found.cache_gb_s is None and found.llc_bytes is None
     assert found.working_set_bytes == 16 * MIB
-    assert "DRAM: 16 MiB working set (sized down from 1 GiB (the LLC size is unknown: a stated default) to a " \
-           "quarter of the 64 MiB memory available), best of 1; cache: not probed (LLC size unknown)" in found.method
+    assert (
+        "DRAM: 16 MiB working set (sized down from 1 GiB (the LLC size is unknown: a stated default) to a "
+        "quarter of the 64 MiB memory available), best of 1; cache: not probed (LLC size unknown)" in found.method
+    )
     assert "last-level cache not probed" in found.summary()
 
 

@@ -12,17 +12,26 @@ def test_a_sweep_records_and_reports_every_point_measured_failed_or_skipped(tmp_
     def measure(self, engine, card, key, batch_size):
         if batch_size == 4:
             raise RuntimeError("CUDA out of memory")  # the larger batches of this model are then skipped
-        energy = EnergyInfo(method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test",
-                            measured=False)
-        return self.run.record(card, key, "ok", engine=engine.describe(), input_tokens=16, output_tokens=8,
-                               duration_s=10.0, output_tok_s=100.0, energy=energy)
+        energy = EnergyInfo(
+            method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test", measured=False
+        )
+        return self.run.record(
+            card,
+            key,
+            "ok",
+            engine=engine.describe(),
+            input_tokens=16,
+            output_tokens=8,
+            duration_s=10.0,
+            output_tok_s=100.0,
+            energy=energy,
+        )
 
     monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.05, "gpu": 0.05})
     monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
     monkeypatch.setattr(offline, "_start_engine", lambda *args: FakeEngine())
     monkeypatch.setattr(offline.PointMeasurement, "measure", measure)
-    suite = with_overrides(Suite(), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"],
-                           isl=16, osl=8)
+    suite = with_overrides(Suite(), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"], isl=16, osl=8)
     logged = []
     result = offline.run_sweep(suite, tmp_path / "run", log=logged.append)
 
@@ -36,6 +45,9 @@ def test_a_sweep_records_and_reports_every_point_measured_failed_or_skipped(tmp_
     assert any("batch 4: failed (out-of-memory)" in message for message in logged)  # the sweep's own log goes on
     records = read_records(tmp_path / "run")
     assert [(r.batch_size, r.status, r.failure) for r in records] == [
-        (1, "ok", None), (4, "failed", "out-of-memory"), (16, "skipped", "out-of-memory")]
+        (1, "ok", None),
+        (4, "failed", "out-of-memory"),
+        (16, "skipped", "out-of-memory"),
+    ]
     assert records[2].error == "skipped: vllm batch 4 ran out of memory" and records[2].error_class == "Skipped"
     assert [f.point for f in result.failures] == [r.point for r in records[1:]]

@@ -43,13 +43,16 @@ def test_values_too_short_to_be_secrets_are_not_remembered():
     assert redact("ab1 stays", environ={}) == "ab1 stays"
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("http://user:pa55word@example.test/v1", "http://[redacted]@example.test/v1"),
-    ("http://user:p@ss@word@example.test/v1", "http://[redacted]@example.test/v1"),  # "@" in the password
-    ("https://ghp_tokenAsUser@example.test", "https://[redacted]@example.test"),
-    ("http://u:pw@[::1]:8000/v1", "http://[redacted]@[::1]:8000/v1"),
-    ("https://api.example.test/v1?api_key=sk-live-999&x=1", "https://api.example.test/v1?api_key=[redacted]&x=1"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("http://user:pa55word@example.test/v1", "http://[redacted]@example.test/v1"),
+        ("http://user:p@ss@word@example.test/v1", "http://[redacted]@example.test/v1"),  # "@" in the password
+        ("https://ghp_tokenAsUser@example.test", "https://[redacted]@example.test"),
+        ("http://u:pw@[::1]:8000/v1", "http://[redacted]@[::1]:8000/v1"),
+        ("https://api.example.test/v1?api_key=sk-live-999&x=1", "https://api.example.test/v1?api_key=[redacted]&x=1"),
+    ],
+)
 def test_url_credentials_are_masked(url, shown):
     assert redact(f"GET {url} failed", environ={}) == f"GET {shown} failed"
 

@@ -47,6 +47,7 @@ class FakeActor:
                 return Lost(f"The actor died unexpectedly ({self.place['node_id']})")
             self.clock.sleep(self.delay_s)
             return self.place if name == "where" else getattr(self.meter, name)(*args)
+
         return SimpleNamespace(remote=remote)
 
 
@@ -80,8 +81,14 @@ def test_energy_is_each_nodes_own_counters_summed_and_edges_are_bounded_by_the_r
     assert a["duration_s"] == b["duration_s"] == pytest.approx(10.005)
     assert a["energy_j"] == pytest.approx(500.0 * 10.005) and b["energy_j"] == pytest.approx(400.0 * 10.005)
     assert a | {"energy_j": 0, "duration_s": 0} == NODE_A | {
-        "method": "nvml-counter", "boundary": "gpu", "energy_j": 0, "duration_s": 0, "gpus": 2, "flags": [],
-        "per_device_j": [pytest.approx(300.0 * 10.005), pytest.approx(200.0 * 10.005)]}
+        "method": "nvml-counter",
+        "boundary": "gpu",
+        "energy_j": 0,
+        "duration_s": 0,
+        "gpus": 2,
+        "flags": [],
+        "per_device_j": [pytest.approx(300.0 * 10.005), pytest.approx(200.0 * 10.005)],
+    }
     assert b["node_id"] == NODE_B["node_id"] and b["gpus"] == 2
     assert b["per_device_j"] == [pytest.approx(250.0 * 10.005), pytest.approx(150.0 * 10.005)]
 
@@ -101,8 +108,9 @@ def test_idle_baseline_works_through_snapshots_and_readings(monkeypatch):
 
 
 def test_a_node_without_its_counter_leaves_the_total_unknown_not_short(monkeypatch):
-    meter, actors, clock, _ = cluster(monkeypatch, node_b_gpus=[SimulatedGpu(2, power_w=250.0,
-                                                                            counter_supported=False)])
+    meter, actors, clock, _ = cluster(
+        monkeypatch, node_b_gpus=[SimulatedGpu(2, power_w=250.0, counter_supported=False)]
+    )
     assert meter.method == "mixed: nvml-counter, nvml-sampled"
     start = meter.snapshot()
     clock.sleep(10.0)

@@ -51,7 +51,8 @@ def test_eight_gpu_node_with_tp1_uses_one_gpu_and_leaves_seven_idle(monkeypatch)
     assert text_of(found, "GPU memory") == "81559 MiB per engine GPU"
     assert text_of(found, "energy counter") == "supported on all 1 engine GPU(s)"
     assert [f.text for f in found if f.item == "power"] == [
-        f"{node[0].uuid}: power_w 300.0 W from instant (gpu scope); instant 300.0 W, average 300.0 W"]
+        f"{node[0].uuid}: power_w 300.0 W from instant (gpu scope); instant 300.0 W, average 300.0 W"
+    ]
     assert text_of(found, "energy method").startswith("nvml-counter (boundary gpu)")
 
 
@@ -71,8 +72,9 @@ def test_the_suite_sets_the_engine_gpus(monkeypatch, capsys, tmp_path):
     suite.write_text("[engine]\ntensor_parallel_size = 2\npipeline_parallel_size = 2\n")
     code, lines = doctor_cli(capsys, "--suite", suite, "--require-gpu")
     assert code == 0
-    assert any(line.startswith("engine GPUs ") and line.endswith("; idle: 4") and " 4 of 8 visible " in line
-               for line in lines)
+    assert any(
+        line.startswith("engine GPUs ") and line.endswith("; idle: 4") and " 4 of 8 visible " in line for line in lines
+    )
     assert lines[-1] == "GPU run: every requirement is met"
 
 
@@ -97,7 +99,8 @@ def test_driver_550_with_a_cuda_13_torch_fails_naming_driver_580(monkeypatch, ca
     assert code == 1
     assert [line for line in lines if line.startswith("MISSING:")] == [
         "MISSING: driver for CUDA: driver 550.54.15 is too old for torch's CUDA 13.0, which needs driver >= 580: "
-        "upgrade the driver, or install torch and vLLM built for an older CUDA (e.g. their +cu129 builds)"]
+        "upgrade the driver, or install torch and vLLM built for an older CUDA (e.g. their +cu129 builds)"
+    ]
 
 
 @pytest.mark.skipif(REAL_GPU, reason="simulation-only test")
@@ -117,7 +120,8 @@ def test_an_energy_counter_unsupported_on_an_engine_gpu_fails(monkeypatch, capsy
     code, lines = doctor_cli(capsys, "--require-gpu")
     assert code == 1
     assert [line for line in lines if line.startswith("MISSING:")] == [
-        f"MISSING: energy counter: NOT supported on {gpu.uuid}"]
+        f"MISSING: energy counter: NOT supported on {gpu.uuid}"
+    ]
     assert any(line.startswith("energy method      nvml-sampled (boundary gpu)") for line in lines)
 
 
@@ -129,7 +133,8 @@ def test_no_c_compiler_fails(monkeypatch, capsys):
     assert code == 1
     assert [line for line in lines if line.startswith("MISSING:")] == [
         "MISSING: C compiler: no cc or gcc on PATH: Triton compiles C at run time for vLLM's torch.compile and "
-        "fused MoE (install build-essential)"]
+        "fused MoE (install build-essential)"
+    ]
 
 
 @pytest.mark.skipif(REAL_GPU, reason="simulation-only test")
@@ -138,18 +143,30 @@ def test_gcc_alone_is_enough_and_a_missing_python_h_fails(monkeypatch, tmp_path)
     found = diagnose(which=lambda name: "/usr/bin/gcc" if name == "gcc" else None, header=tmp_path / "no" / "Python.h")
     assert text_of(found, "C compiler") == "gcc: /usr/bin/gcc"
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert missing(found) == [Finding("Python.h", f"{tmp_path / 'no' / 'Python.h'} is missing: Triton's C build "
-                                                  f"includes it (install python{version}-dev)", False)]
+    assert missing(found) == [
+        Finding(
+            "Python.h",
+            f"{tmp_path / 'no' / 'Python.h'} is missing: Triton's C build includes it (install python{version}-dev)",
+            False,
+        )
+    ]
 
 
 @pytest.mark.skipif(REAL_GPU, reason="simulation-only test")
-@pytest.mark.parametrize("probe, expected", [
-    ({"error": "not installed"}, "torch: cannot be used: not installed"),
-    ({"torch": "2.13.0+cpu", "cuda": None, "available": False, "devices": 0},
-     "torch: 2.13.0+cpu is a CPU build: no CUDA"),
-    (CUDA13 | {"available": False, "devices": 0},
-     "torch: 2.11.0+cu130 built for CUDA 13.0; CUDA NOT available to torch"),
-])
+@pytest.mark.parametrize(
+    "probe, expected",
+    [
+        ({"error": "not installed"}, "torch: cannot be used: not installed"),
+        (
+            {"torch": "2.13.0+cpu", "cuda": None, "available": False, "devices": 0},
+            "torch: 2.13.0+cpu is a CPU build: no CUDA",
+        ),
+        (
+            CUDA13 | {"available": False, "devices": 0},
+            "torch: 2.11.0+cu130 built for CUDA 13.0; CUDA NOT available to torch",
+        ),
+    ],
+)
 def test_torch_missing_or_without_cuda_fails(monkeypatch, capsys, probe, expected):
     simulate(monkeypatch, SimulatedGpu(0))
     monkeypatch.setattr(doctor, "probe_torch", lambda env: probe)
@@ -159,12 +176,23 @@ def test_torch_missing_or_without_cuda_fails(monkeypatch, capsys, probe, expecte
 
 
 @pytest.mark.skipif(REAL_GPU, reason="simulation-only test")
-@pytest.mark.parametrize("visible, tp, expected", [
-    ("5", 1, "CUDA_VISIBLE_DEVICES: '5' leaves none of this machine's 2 GPUs visible; name GPUs by index or UUID "
-             "(nvidia-smi -L), or unset it"),
-    ("1", 2, "engine parallelism: the engine needs 2 GPUs and 1 are visible; lower tensor/pipeline/"
-             "data_parallel_size, or make more GPUs visible (CUDA_VISIBLE_DEVICES)"),
-])
+@pytest.mark.parametrize(
+    "visible, tp, expected",
+    [
+        (
+            "5",
+            1,
+            "CUDA_VISIBLE_DEVICES: '5' leaves none of this machine's 2 GPUs visible; name GPUs by index or UUID "
+            "(nvidia-smi -L), or unset it",
+        ),
+        (
+            "1",
+            2,
+            "engine parallelism: the engine needs 2 GPUs and 1 are visible; lower tensor/pipeline/"
+            "data_parallel_size, or make more GPUs visible (CUDA_VISIBLE_DEVICES)",
+        ),
+    ],
+)
 def test_gpu_pinning_and_parallelism_errors_fail(monkeypatch, capsys, tmp_path, visible, tp, expected):
     simulate(monkeypatch, SimulatedGpu(0), SimulatedGpu(1))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
@@ -183,8 +211,9 @@ def test_no_gpu_plain_doctor_exits_0(no_gpu, capsys):
     assert code == 0
     assert "GPUs found         0" in lines
     assert not [line for line in lines if line.startswith("MISSING:")]
-    assert any(line.startswith(("energy method      estimated (boundary cpu)", "energy method      rapl"))
-               for line in lines)
+    assert any(
+        line.startswith(("energy method      estimated (boundary cpu)", "energy method      rapl")) for line in lines
+    )
 
 
 def test_no_gpu_require_gpu_exits_1_naming_nvml_and_the_engine_gpus(no_gpu, capsys):
@@ -201,7 +230,8 @@ def test_a_suite_that_is_a_directory_is_one_line_and_exit_2(no_gpu, capsys, tmp_
     captured = capsys.readouterr()
     assert code == 2
     assert captured.err.strip().splitlines() == [
-        f"tokencost: error: --suite: {tmp_path} cannot be read (Is a directory); give the path of a suite TOML file"]
+        f"tokencost: error: --suite: {tmp_path} cannot be read (Is a directory); give the path of a suite TOML file"
+    ]
 
 
 @pytest.mark.skipif(REAL_GPU, reason="simulation-only test")
@@ -210,7 +240,8 @@ def test_power_fields_at_module_scope_are_reported(monkeypatch):
     simulate(monkeypatch, gpu)
     found = diagnose()
     assert [f.text for f in found if f.item == "power"] == [
-        f"{gpu.uuid}: power_w 310.0 W from instant (module scope); instant 310.0 W, average 310.0 W"]
+        f"{gpu.uuid}: power_w 310.0 W from instant (module scope); instant 310.0 W, average 310.0 W"
+    ]
 
 
 # The torch probe: a child process, so the harness never initialises CUDA
@@ -223,12 +254,15 @@ def fake_torch(tmp_path, body: str) -> dict:
 
 
 def test_probe_torch_reports_the_build_and_what_it_sees(tmp_path):
-    env = fake_torch(tmp_path, """
+    env = fake_torch(
+        tmp_path,
+        """
         from types import SimpleNamespace
         __version__ = "2.11.0+cu130"
         version = SimpleNamespace(cuda="13.0")
         cuda = SimpleNamespace(is_available=lambda: True, device_count=lambda: 8)
-    """)
+    """,
+    )
     assert probe_torch(env) == {"torch": "2.11.0+cu130", "cuda": "13.0", "available": True, "devices": 8}
 
 

@@ -28,16 +28,19 @@ def node(monkeypatch):
     return simulate(monkeypatch, *(SimulatedGpu(i, power_w=100.0 + 10 * i) for i in range(8)))
 
 
-@pytest.mark.parametrize("visible, expected", [
-    (None, [0, 1, 2, 3, 4, 5, 6, 7]),  # unset: every GPU, in bus order
-    ("1", [1]),  # an index is a physical GPU, not a position among torch's renumbered devices
-    ("2,3", [2, 3]),
-    ("3,1", [3, 1]),  # permuted: CUDA device 0 is GPU 3
-    ("1,0", [1, 0]),
-    ("7", [7]),
-    ("1,9,0", [1]),  # CUDA stops at the first invalid entry
-    (" 4 , 5 ", [4, 5]),
-])
+@pytest.mark.parametrize(
+    "visible, expected",
+    [
+        (None, [0, 1, 2, 3, 4, 5, 6, 7]),  # unset: every GPU, in bus order
+        ("1", [1]),  # an index is a physical GPU, not a position among torch's renumbered devices
+        ("2,3", [2, 3]),
+        ("3,1", [3, 1]),  # permuted: CUDA device 0 is GPU 3
+        ("1,0", [1, 0]),
+        ("7", [7]),
+        ("1,9,0", [1]),  # CUDA stops at the first invalid entry
+        (" 4 , 5 ", [4, 5]),
+    ],
+)
 def test_indices_name_physical_gpus_in_cuda_order(node, visible, expected):
     env = {} if visible is None else {"CUDA_VISIBLE_DEVICES": visible}
     assert _uuids(gpus.visible_gpus(env)) == [node.gpus[i].uuid for i in expected]
@@ -60,13 +63,16 @@ def test_a_mask_that_hides_every_gpu_is_an_error_not_a_cpu_fallback(node, visibl
         gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": visible})
 
 
-@pytest.mark.parametrize("tp_pp_dp, visible, engine, idle", [
-    (1, None, [0], [1, 2, 3, 4, 5, 6, 7]),  # TP=1 on an 8-GPU node: one GPU metered and priced, seven listed idle
-    (4, None, [0, 1, 2, 3], [4, 5, 6, 7]),
-    (8, None, [0, 1, 2, 3, 4, 5, 6, 7], []),
-    (2, "5,4,6", [5, 4], [6]),
-    (1, "3", [3], []),
-])
+@pytest.mark.parametrize(
+    "tp_pp_dp, visible, engine, idle",
+    [
+        (1, None, [0], [1, 2, 3, 4, 5, 6, 7]),  # TP=1 on an 8-GPU node: one GPU metered and priced, seven listed idle
+        (4, None, [0, 1, 2, 3], [4, 5, 6, 7]),
+        (8, None, [0, 1, 2, 3, 4, 5, 6, 7], []),
+        (2, "5,4,6", [5, 4], [6]),
+        (1, "3", [3], []),
+    ],
+)
 def test_the_engine_uses_the_first_visible_gpus_and_the_rest_are_idle(node, tp_pp_dp, visible, engine, idle):
     env = {} if visible is None else {"CUDA_VISIBLE_DEVICES": visible}
     chosen = gpus.engine_gpus(tp_pp_dp, env)
@@ -81,9 +87,13 @@ def test_an_engine_needing_more_gpus_than_are_visible_is_refused(node):
 
 def test_mixed_gpus_need_pci_bus_order_or_uuids(monkeypatch):
     sim = simulate(monkeypatch, SimulatedGpu(0, name="NVIDIA A100-SXM4-80GB"), SimulatedGpu(1))
-    with pytest.raises(UserError, match="^CUDA_DEVICE_ORDER: GPUs of different models .*; set CUDA_DEVICE_ORDER=PCI_BUS_ID"):
+    with pytest.raises(
+        UserError, match="^CUDA_DEVICE_ORDER: GPUs of different models .*; set CUDA_DEVICE_ORDER=PCI_BUS_ID"
+    ):
         gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": "1"})
-    assert _uuids(gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"})) == [sim.gpus[1].uuid]
+    assert _uuids(gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"})) == [
+        sim.gpus[1].uuid
+    ]
     assert _uuids(gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": sim.gpus[1].uuid})) == [sim.gpus[1].uuid]
 
 

@@ -93,6 +93,7 @@ def test_sampler_thread_runs_and_stops(nvml):
     meter.sampler.interval_s = 0.01
     meter.start()
     import threading
+
     threading.Event().wait(0.1)  # real time, whatever the clock
     meter.stop()
     assert len(meter.sampler.samples) >= 2 * len(meter.devices)

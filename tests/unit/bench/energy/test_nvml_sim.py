@@ -28,7 +28,9 @@ def test_memory_info_is_in_bytes(monkeypatch):
 
 
 def test_fail_once_fails_the_next_call_only(monkeypatch):
-    simulate(monkeypatch, SimulatedGpu(0, power_w=250.0, fail_once={"nvmlDeviceGetPowerUsage": pynvml.NVML_ERROR_UNKNOWN}))
+    simulate(
+        monkeypatch, SimulatedGpu(0, power_w=250.0, fail_once={"nvmlDeviceGetPowerUsage": pynvml.NVML_ERROR_UNKNOWN})
+    )
     handle = gpus.all_gpus()[0].handle
     with pytest.raises(pynvml.NVMLError_Unknown):
         pynvml.nvmlDeviceGetPowerUsage(handle)

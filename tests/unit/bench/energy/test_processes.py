@@ -60,8 +60,14 @@ def test_one_nspid_entry_in_the_initial_namespace_is_the_host(host, tmp_path):
 
 def _unshare(*flags: str) -> subprocess.CompletedProcess:
     code = "from bench.energy.processes import in_pid_namespace; print(in_pid_namespace())"
-    return subprocess.run(["unshare", "--user", "--map-root-user", "--pid", "--fork", *flags, sys.executable, "-c", code],
-                          check=False, cwd=REPO, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--pid", "--fork", *flags, sys.executable, "-c", code],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _unshare_permitted() -> str | None:
@@ -91,7 +97,8 @@ def test_outside_a_namespace_only_foreign_processes_fail_the_check(monkeypatch, 
     simulate(monkeypatch, *node)
     devices = gpus.all_gpus()
     assert other_processes(devices, {me}, **host) == ProcessCheck(
-        False, [{"gpu": node[5].uuid, "pid": 1}, {"gpu": node[5].uuid, "pid": ABSENT}], None)
+        False, [{"gpu": node[5].uuid, "pid": 1}, {"gpu": node[5].uuid, "pid": ABSENT}], None
+    )
     assert other_processes(devices[:4], {me}, **host) == ProcessCheck(True, [], None)
     assert other_processes(devices[6:], {me}, **host) == ProcessCheck(True, [], None)  # no processes at all
 
@@ -102,11 +109,13 @@ def test_in_a_pid_namespace_processes_are_listed_but_not_judged(monkeypatch, nam
     node[0].processes, node[1].processes = [4_123_456], [me]
     simulate(monkeypatch, *node)
     result = other_processes(gpus.all_gpus(), {me}, **namespaced)
-    assert result == ProcessCheck(None, [{"gpu": node[0].uuid, "pid": 4_123_456}, {"gpu": node[1].uuid, "pid": me}],
-                                  NAMESPACE_NOTE)
+    assert result == ProcessCheck(
+        None, [{"gpu": node[0].uuid, "pid": 4_123_456}, {"gpu": node[1].uuid, "pid": me}], NAMESPACE_NOTE
+    )
     assert result.as_check() == {"ok": None, "processes": result.processes, "note": NAMESPACE_NOTE}
-    assert NAMESPACE_NOTE == ("in a PID namespace: NVML reports host PIDs, so our own cannot be told apart; "
-                              "run the container with --pid=host")
+    assert NAMESPACE_NOTE == (
+        "in a PID namespace: NVML reports host PIDs, so our own cannot be told apart; run the container with --pid=host"
+    )
 
 
 def test_pids_none_of_which_exist_here_are_another_namespaces(monkeypatch, host):
@@ -114,7 +123,8 @@ def test_pids_none_of_which_exist_here_are_another_namespaces(monkeypatch, host)
     node[2].processes, node[3].processes = [ABSENT], [ABSENT + 1]
     simulate(monkeypatch, *node)
     assert other_processes(gpus.all_gpus(), {os.getpid()}, **host) == ProcessCheck(
-        None, [{"gpu": node[2].uuid, "pid": ABSENT}, {"gpu": node[3].uuid, "pid": ABSENT + 1}], NAMESPACE_NOTE)
+        None, [{"gpu": node[2].uuid, "pid": ABSENT}, {"gpu": node[3].uuid, "pid": ABSENT + 1}], NAMESPACE_NOTE
+    )
 
 
 def test_a_gpu_whose_processes_cannot_be_listed_is_not_judged(monkeypatch, host):
@@ -122,6 +132,7 @@ def test_a_gpu_whose_processes_cannot_be_listed_is_not_judged(monkeypatch, host)
     node[4].fail_once = {"nvmlDeviceGetComputeRunningProcesses": pynvml.NVML_ERROR_UNKNOWN}
     simulate(monkeypatch, *node)
     assert other_processes(gpus.all_gpus(), {os.getpid()}, **host) == ProcessCheck(
-        None, [], f"compute processes could not be listed on {node[4].uuid}: Unknown Error")
+        None, [], f"compute processes could not be listed on {node[4].uuid}: Unknown Error"
+    )
     node[5].processes = [1]  # a foreign process found elsewhere fails the check all the same
     assert other_processes(gpus.all_gpus(), {os.getpid()}, **host).ok is False

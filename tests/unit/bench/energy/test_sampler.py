@@ -61,7 +61,9 @@ def test_a_failure_in_the_first_sample_settles_nothing(monkeypatch):
 
 
 def test_a_whole_field_read_failing_once_changes_nothing(monkeypatch):
-    sampler, sim = _sampler(monkeypatch, SimulatedGpu(0, power_w=300.0, fail_once={"nvmlDeviceGetFieldValues": UNKNOWN}))
+    sampler, sim = _sampler(
+        monkeypatch, SimulatedGpu(0, power_w=300.0, fail_once={"nvmlDeviceGetFieldValues": UNKNOWN})
+    )
     failed, after = _samples(sampler, sim, 2)
     assert _power(failed) == (None, None, None, None, None)
     assert _power(after) == (300.0, "instant", "gpu", 300.0, 300.0)
@@ -75,8 +77,10 @@ def test_module_scope_only_where_gpu_scope_is_not_supported_and_module_scope_wor
     # GPU scope NOT_SUPPORTED but module scope failing: no switch yet; the average field settled on module
     assert _power(unsettled) == (None, None, None, None, 420.0)
     assert _power(settled) == _power(later) == (420.0, "instant", "module", 420.0, 420.0)
-    assert sampler.errors == {"power_instant": "Unknown Error",
-                              "power_gpu_scope": "GPU-scope power not supported; using module scope"}
+    assert sampler.errors == {
+        "power_instant": "Unknown Error",
+        "power_gpu_scope": "GPU-scope power not supported; using module scope",
+    }
     assert pynvml.nvmlDeviceGetFieldValues.call_args.args[1] == [(INSTANT, MODULE), (AVERAGE, MODULE)]
 
 
@@ -88,23 +92,31 @@ def test_without_instant_power_the_average_field_is_integrated_and_the_reading_s
     reading = meter.reading(start, meter.snapshot())
     assert _power(meter.sampler.samples[-1]) == (250.0, "average-field", "gpu", None, 250.0)
     assert reading.method == "nvml-sampled" and reading.energy_j == pytest.approx(2500.0)
-    assert reading.basis == ("1 s average power (NVML average field) sampled every 0.1 s, integrated over time, "
-                             "summed over 1 GPU(s)")
+    assert reading.basis == (
+        "1 s average power (NVML average field) sampled every 0.1 s, integrated over time, summed over 1 GPU(s)"
+    )
     assert meter.sampler.errors == {"power_instant_field": "instant power field not supported at GPU or module scope"}
 
 
 def test_without_either_power_field_power_usage_is_integrated_and_labelled(monkeypatch):
-    sim = simulate(monkeypatch, SimulatedGpu(0, power_w=300.0, counter_supported=False),
-                   SimulatedGpu(1, power_w=150.0, unsupported_fields=(INSTANT, AVERAGE)))
+    sim = simulate(
+        monkeypatch,
+        SimulatedGpu(0, power_w=300.0, counter_supported=False),
+        SimulatedGpu(1, power_w=150.0, unsupported_fields=(INSTANT, AVERAGE)),
+    )
     meter = NvmlMeter(gpus.all_gpus())
     start = meter.snapshot()
     _samples(meter.sampler, sim, 3, step=5.0)
     reading = meter.reading(start, meter.snapshot())
     assert [_power(s) for s in meter.sampler.samples[-2:]] == [
-        (300.0, "instant", "gpu", 300.0, 300.0), (150.0, "power-usage", None, None, None)]
+        (300.0, "instant", "gpu", 300.0, 300.0),
+        (150.0, "power-usage", None, None, None),
+    ]
     assert reading.energy_j == pytest.approx(4500.0)  # 450 W over 10 s
-    assert reading.basis.startswith("instant power and average power from nvmlDeviceGetPowerUsage (1 s on Ampere "
-                                    "and later) sampled every 0.1 s, integrated over time")
+    assert reading.basis.startswith(
+        "instant power and average power from nvmlDeviceGetPowerUsage (1 s on Ampere "
+        "and later) sampled every 0.1 s, integrated over time"
+    )
 
 
 def test_a_driver_without_field_values_falls_back_to_power_usage(monkeypatch):
@@ -116,7 +128,9 @@ def test_a_driver_without_field_values_falls_back_to_power_usage(monkeypatch):
 
 
 def test_no_supported_power_reading_leaves_no_power_and_stops_asking(monkeypatch):
-    sampler, sim = _sampler(monkeypatch, SimulatedGpu(0, unsupported_fields=(INSTANT, AVERAGE), power_usage_supported=False))
+    sampler, sim = _sampler(
+        monkeypatch, SimulatedGpu(0, unsupported_fields=(INSTANT, AVERAGE), power_usage_supported=False)
+    )
     assert [_power(s) for s in _samples(sampler, sim, 3)] == [(None, None, None, None, None)] * 3
     assert pynvml.nvmlDeviceGetPowerUsage.call_count == 1 and pynvml.nvmlDeviceGetFieldValues.call_count == 1
     assert sampler.errors["power_usage"] == "Not Supported"
@@ -124,7 +138,9 @@ def test_no_supported_power_reading_leaves_no_power_and_stops_asking(monkeypatch
 
 
 def test_power_usage_failing_once_is_asked_again(monkeypatch):
-    gpu = SimulatedGpu(0, power_w=180.0, unsupported_fields=(INSTANT, AVERAGE), fail_once={"nvmlDeviceGetPowerUsage": UNKNOWN})
+    gpu = SimulatedGpu(
+        0, power_w=180.0, unsupported_fields=(INSTANT, AVERAGE), fail_once={"nvmlDeviceGetPowerUsage": UNKNOWN}
+    )
     sampler, sim = _sampler(monkeypatch, gpu)
     assert [s.power_w for s in _samples(sampler, sim, 2)] == [None, 180.0]
 
@@ -133,8 +149,18 @@ def test_between_finds_exactly_the_samples_in_the_window(monkeypatch):
     sampler, sim = _sampler(monkeypatch, SimulatedGpu(0), SimulatedGpu(1))
     samples = _samples(sampler, sim, 2000, step=0.25)  # 4000 samples, 1000.0 .. 1499.75
     assert len(samples) == 4000
-    for t0, t1 in [(1000.0, 1499.75), (1100.0, 1100.0), (1100.1, 1100.2), (1100.1, 1100.25), (999.0, 1000.0),
-                   (1250.25, 1250.75), (1499.75, 2000.0), (1500.0, 1600.0), (0.0, 999.9), (1300.0, 1200.0)]:
+    for t0, t1 in [
+        (1000.0, 1499.75),
+        (1100.0, 1100.0),
+        (1100.1, 1100.2),
+        (1100.1, 1100.25),
+        (999.0, 1000.0),
+        (1250.25, 1250.75),
+        (1499.75, 2000.0),
+        (1500.0, 1600.0),
+        (0.0, 999.9),
+        (1300.0, 1200.0),
+    ]:
         assert sampler.between(t0, t1) == [s for s in samples if t0 <= s.t <= t1], (t0, t1)
     assert len(sampler.between(1100.0, 1100.5)) == 6  # 1100.0, 1100.25, 1100.5 for two GPUs
 
@@ -184,6 +210,16 @@ def test_samples_are_saved_with_their_power_source(monkeypatch, tmp_path):
     _samples(sampler, sim, 2)
     sampler.save(tmp_path / "timeline.jsonl", "p1", 1000.0, 1001.0)
     lines = [json.loads(line) for line in (tmp_path / "timeline.jsonl").read_text().splitlines()]
-    assert lines[1] == {"point": "p1", "t": 1.0, "gpu": sim.gpus[0].uuid, "power_w": 310.0,
-                        "power_source": "average-field", "power_instant_w": None, "power_average_w": 310.0,
-                        "power_scope": "gpu", "sm_clock_mhz": 1980, "temperature_c": 45, "clock_event_reasons": 0}
+    assert lines[1] == {
+        "point": "p1",
+        "t": 1.0,
+        "gpu": sim.gpus[0].uuid,
+        "power_w": 310.0,
+        "power_source": "average-field",
+        "power_instant_w": None,
+        "power_average_w": 310.0,
+        "power_scope": "gpu",
+        "sm_clock_mhz": 1980,
+        "temperature_c": 45,
+        "clock_event_reasons": 0,
+    }

@@ -10,8 +10,16 @@ from bench.serve.capacity import Outcome, read_outcomes
 
 
 def outcome(capacity: float) -> str:
-    found = Outcome("tiny-dense", "random 128/128", "isl128/osl128", "chat", "concurrency", "found", capacity,
-                    points=["tiny-dense/vllm-serve/conc4/isl128/osl128"])
+    found = Outcome(
+        "tiny-dense",
+        "random 128/128",
+        "isl128/osl128",
+        "chat",
+        "concurrency",
+        "found",
+        capacity,
+        points=["tiny-dense/vllm-serve/conc4/isl128/osl128"],
+    )
     return json.dumps(asdict(found))
 
 

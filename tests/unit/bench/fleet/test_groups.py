@@ -6,10 +6,9 @@ import pytest
 from bench.errors import UserError
 from bench.fleet.cluster import Node, check_address
 from bench.fleet.groups import Group, check_schedulable, plan_groups
-from bench.inputs.suite import Suite
-from bench.serve.server import server_command
 from bench.inputs.cards import load_card
-from bench.inputs.suite import EngineSettings
+from bench.inputs.suite import EngineSettings, Suite
+from bench.serve.server import server_command
 
 H100_NODE = Node("n1", "10.0.0.1", "gpu-a", {"CPU": 32, "GPU": 8, "accelerator_type:H100": 1})
 A100_NODE = Node("n2", "10.0.0.2", "gpu-b", {"CPU": 32, "GPU": 8, "accelerator_type:A100": 1})
@@ -33,8 +32,11 @@ def test_without_accelerator_types_one_group_per_model_anywhere():
 
 
 def test_a_type_no_node_has_is_refused_naming_what_the_cluster_offers():
-    with pytest.raises(UserError, match=r"fleet.accelerators: no node of the Ray cluster is of type B200 "
-                                        r"\(its nodes offer: A100, H100\)"):
+    with pytest.raises(
+        UserError,
+        match=r"fleet.accelerators: no node of the Ray cluster is of type B200 "
+        r"\(its nodes offer: A100, H100\)",
+    ):
         plan_groups(suite(fleet={"accelerators": ("B200",)}), [H100_NODE, A100_NODE])
 
 
@@ -59,8 +61,9 @@ def test_an_engine_larger_than_any_node_is_refused_unless_it_spans_nodes():
         check_schedulable([Group("tiny-dense")], big, [H100_NODE, A100_NODE], True)
     spanning = suite(engine={"tensor_parallel_size": 16, "executor": "ray"})
     check_schedulable([Group("tiny-dense")], spanning, [H100_NODE, A100_NODE], True)
-    with pytest.raises(UserError, match="needs 16 GPUs for vLLM's Ray backend, and the cluster's nodes of that "
-                                        "type have 8"):
+    with pytest.raises(
+        UserError, match="needs 16 GPUs for vLLM's Ray backend, and the cluster's nodes of that type have 8"
+    ):
         check_schedulable([Group("tiny-dense", "H100")], spanning, [H100_NODE, A100_NODE], True)
 
 
@@ -76,11 +79,14 @@ def test_cluster_addresses(address):
     assert check_address(address) == address
 
 
-@pytest.mark.parametrize("address, problem", [
-    ("ray://user:hunter2@head:10001", "is a Ray Client address"),
-    ("head", "is not a cluster address"),
-    ("http://head:6379", "is not a cluster address"),
-])
+@pytest.mark.parametrize(
+    "address, problem",
+    [
+        ("ray://user:hunter2@head:10001", "is a Ray Client address"),
+        ("head", "is not a cluster address"),
+        ("http://head:6379", "is not a cluster address"),
+    ],
+)
 def test_addresses_refused_without_echoing_a_password(address, problem):
     with pytest.raises(UserError, match=problem) as refused:
         check_address(address)

@@ -20,8 +20,9 @@ sys.exit(code)
 
 
 def run_without_ray(*args, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", WITHOUT_RAY, *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_RAY, *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd
+    )
 
 
 def test_ray_address_without_ray_is_one_line_and_creates_nothing(tmp_path):
@@ -30,7 +31,8 @@ def test_ray_address_without_ray_is_one_line_and_creates_nothing(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "tokencost: error: --ray-address: needs Ray, which is not installed; install tokencost-bench[ray] "
-        "(pip install 'tokencost-bench[ray]')"]
+        "(pip install 'tokencost-bench[ray]')"
+    ]
     assert not out.exists()
 
 

@@ -21,8 +21,10 @@ BROKEN = {
     "topk-above-experts": ({"num_experts_per_tok": 9}, "num_experts_per_tok"),
     "topk-zero": ({"num_experts_per_tok": 0}, "num_experts_per_tok"),
     "moe-without-topk": ({"num_experts_per_tok": DROP}, "num_experts_per_tok"),
-    "heads-not-dividing": ({"num_attention_heads": 7, "num_key_value_heads": 7, "head_dim": DROP},
-                           "num_attention_heads"),
+    "heads-not-dividing": (
+        {"num_attention_heads": 7, "num_key_value_heads": 7, "head_dim": DROP},
+        "num_attention_heads",
+    ),
     "zero-kv-heads": ({"num_key_value_heads": 0}, "num_key_value_heads"),
     "negative-kv-heads": ({"num_key_value_heads": -2}, "num_key_value_heads"),
     "kv-not-dividing-heads": ({"num_key_value_heads": 3}, "num_key_value_heads"),

@@ -26,7 +26,9 @@ def test_qwen3_30b_a3b_on_an_h100_holds_65_sequences_of_2048_tokens():
 def test_mixtral_weights_do_not_fit_one_h100_but_fit_two_with_tensor_parallel():
     card = load_card("mixtral-8x7b")
     one = fit.estimate(card, EngineSettings(), 2048, H100_MIB * MIB)
-    assert one.why_not(1).startswith("mixtral-8x7b's weights (87.0 GiB a GPU) and a 2.5 GiB reserve exceed the 71.7 GiB")
+    assert one.why_not(1).startswith(
+        "mixtral-8x7b's weights (87.0 GiB a GPU) and a 2.5 GiB reserve exceed the 71.7 GiB"
+    )
     two = fit.estimate(card, EngineSettings(tensor_parallel_size=2), 2048, H100_MIB * MIB)
     assert two.weights == one.weights // 2 and two.why_not(32) is None
     assert two.kv_per_token == one.kv_per_token // 2  # 8 KV heads split over 2 GPUs

@@ -28,8 +28,9 @@ def histogram(tmp_path, text: str, name: str = "mix.csv") -> LengthSettings:
 
 
 def test_lognormal_lengths_have_the_mean_asked_for():
-    settings = LengthSettings(input_mean=300, input_sigma=0.5, input_max=1_000_000,
-                              output_mean=80, output_sigma=1.0, output_max=1_000_000)
+    settings = LengthSettings(
+        input_mean=300, input_sigma=0.5, input_max=1_000_000, output_mean=80, output_sigma=1.0, output_max=1_000_000
+    )
     pairs = draw(settings, 50_000)
     assert pairs[:, 0].mean() == pytest.approx(300, rel=0.02)
     assert pairs[:, 1].mean() == pytest.approx(80, rel=0.03)
@@ -85,16 +86,19 @@ def test_a_histogram_without_weights_weighs_its_rows_the_same(tmp_path):
     assert (draw(settings, 10_000)[:, 0] == 100).mean() == pytest.approx(0.5, abs=0.02)
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"distribution": "histogram"}, 'distribution = "histogram" needs histogram'),
-    ({"histogram": "mix.csv"}, 'histogram is used only with distribution = "histogram", not "lognormal"'),
-    ({"distribution": "zipf"}, "distribution: is 'zipf'"),
-    ({"input_mean": 0}, "input_mean: is 0"),
-    ({"output_mean": float("nan")}, "output_mean: is nan"),
-    ({"input_sigma": -0.1}, "input_sigma: is -0.1"),
-    ({"output_max": 1024.0}, "output_max: is 1024.0"),
-    ({"input_max": 10_000_001}, "input_max: is 10000001"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"distribution": "histogram"}, 'distribution = "histogram" needs histogram'),
+        ({"histogram": "mix.csv"}, 'histogram is used only with distribution = "histogram", not "lognormal"'),
+        ({"distribution": "zipf"}, "distribution: is 'zipf'"),
+        ({"input_mean": 0}, "input_mean: is 0"),
+        ({"output_mean": float("nan")}, "output_mean: is nan"),
+        ({"input_sigma": -0.1}, "input_sigma: is -0.1"),
+        ({"output_max": 1024.0}, "output_max: is 1024.0"),
+        ({"input_max": 10_000_001}, "input_max: is 10000001"),
+    ],
+)
 def test_bad_settings_are_refused(settings, message):
     with pytest.raises(UserError, match=f"^workload.lengths[ :].*{message}"):
         parse(LengthSettings, settings, "workload.lengths")
@@ -108,8 +112,11 @@ MALFORMED = {
     "float length": ("input_length,output_length\n1.5,2\n", r"line 2: input_length is '1.5', not a whole number"),
     "text length": ("input_length,output_length\n1,two\n", r"line 2: output_length is 'two', not a whole number"),
     "empty length": ("input_length,output_length\n,2\n", r"line 2: input_length is '', not a whole number"),
-    "zero length": ("input_length,output_length\n0,2\n", r"line 2: input_length is '0', not a whole number of "
-                                                         r"tokens between 1 and 10000000"),
+    "zero length": (
+        "input_length,output_length\n0,2\n",
+        r"line 2: input_length is '0', not a whole number of "
+        r"tokens between 1 and 10000000",
+    ),
     "negative length": ("input_length,output_length\n5,-2\n", r"line 2: output_length is '-2'"),
     "huge length": ("input_length,output_length\n10000001,2\n", r"line 2: input_length is '10000001'"),
     "negative weight": ("input_length,output_length,weight\n1,2,1\n1,2,-1\n", r"line 3: weight is '-1', not a finite"),
@@ -127,13 +134,16 @@ def test_a_malformed_histogram_names_its_file_and_row(tmp_path, text, message):
         max_context(settings)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "is empty"),
-    ("\n \n", "is empty"),
-    ("input_length,output_length\n", "has a header but no rows"),
-    ("input_length,output_length,weight\n1,2,0\n3,4,0.0\n", "has no row with a weight > 0; give at least one row"),
-    ("input_length,output_length,weight\n1,2,1e308\n3,4,1e308\n", "'s weights add up past what a float holds"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "is empty"),
+        ("\n \n", "is empty"),
+        ("input_length,output_length\n", "has a header but no rows"),
+        ("input_length,output_length,weight\n1,2,0\n3,4,0.0\n", "has no row with a weight > 0; give at least one row"),
+        ("input_length,output_length,weight\n1,2,1e308\n3,4,1e308\n", "'s weights add up past what a float holds"),
+    ],
+)
 def test_a_histogram_without_anything_to_draw_is_refused(tmp_path, text, message):
     settings = histogram(tmp_path, text)
     with pytest.raises(UserError, match=f"^workload.lengths.histogram: {tmp_path / 'mix.csv'} ?{message}"):

@@ -30,9 +30,16 @@ def test_dense_model_has_all_parameters_active():
 
 def test_hand_counted_small_moe():
     config = {
-        "model_type": "mixtral", "vocab_size": 10, "hidden_size": 4, "intermediate_size": 6,
-        "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
-        "num_local_experts": 4, "num_experts_per_tok": 2, "tie_word_embeddings": False,
+        "model_type": "mixtral",
+        "vocab_size": 10,
+        "hidden_size": 4,
+        "intermediate_size": 6,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "tie_word_embeddings": False,
     }
     c = count_params(config)
     # embeddings: 10*4 in + 10*4 out; attention per layer: q 4*4, k 4*2, v 4*2, o 4*4 = 48

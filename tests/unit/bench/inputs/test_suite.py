@@ -22,25 +22,39 @@ def test_the_embedded_defaults_are_the_cpu_demo():
 
 
 def test_a_suite_file_round_trips_through_its_record(tmp_path):
-    suite = load_suite(_write(tmp_path, 'models = ["tiny-moe"]\nbatch_sizes = [2, 8]\n[workload]\nisl = 64\n'
-                                        '[engine]\nenforce_eager = true\n'))
+    suite = load_suite(
+        _write(
+            tmp_path,
+            'models = ["tiny-moe"]\nbatch_sizes = [2, 8]\n[workload]\nisl = 64\n[engine]\nenforce_eager = true\n',
+        )
+    )
     assert (suite.models, suite.batch_sizes, suite.workload.isl, suite.engine.enforce_eager) == (
-        ("tiny-moe",), (2, 8), 64, True)
+        ("tiny-moe",),
+        (2, 8),
+        64,
+        True,
+    )
     assert Suite.model_validate(suite.to_record()) == suite
 
 
-@pytest.mark.parametrize("text, message", [
-    ("batch_sizes = []", r"batch_sizes: is \(\) ?; tuple should have at least 1 item|batch_sizes: is \[\]; "),
-    ("batch_sizes = [4, -1]", r"batch_sizes.1: is -1; input should be greater than 0"),
-    ('batch_sizes = ["4"]', r"batch_sizes.0: is '4'; input should be a valid integer"),
-    ("[workload]\nisl = 0", r"workload.isl: is 0; input should be greater than 0"),
-    ("[workload]\nbatch = 3", r"workload.batch: is not a setting; use one of: batch_sizes, isl, kind, lengths, multi_turn, osl, "
-     r"requests_per_batch, seed, shared_prefix, trace"),
-    ('[engine]\ndtype = "int3"', r"engine.dtype: is 'int3'; input should be 'auto', 'bfloat16'"),
-    ("[engine]\ngpu_memory_utilization = 1.5", r"engine.gpu_memory_utilization: is 1.5; input should be less"),
-    ("colour = 1", r"colour: is not a setting; use one of: batch_sizes, engine"),
-    ("models = [", r"^--suite: .* is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("batch_sizes = []", r"batch_sizes: is \(\) ?; tuple should have at least 1 item|batch_sizes: is \[\]; "),
+        ("batch_sizes = [4, -1]", r"batch_sizes.1: is -1; input should be greater than 0"),
+        ('batch_sizes = ["4"]', r"batch_sizes.0: is '4'; input should be a valid integer"),
+        ("[workload]\nisl = 0", r"workload.isl: is 0; input should be greater than 0"),
+        (
+            "[workload]\nbatch = 3",
+            r"workload.batch: is not a setting; use one of: batch_sizes, isl, kind, lengths, multi_turn, osl, "
+            r"requests_per_batch, seed, shared_prefix, trace",
+        ),
+        ('[engine]\ndtype = "int3"', r"engine.dtype: is 'int3'; input should be 'auto', 'bfloat16'"),
+        ("[engine]\ngpu_memory_utilization = 1.5", r"engine.gpu_memory_utilization: is 1.5; input should be less"),
+        ("colour = 1", r"colour: is not a setting; use one of: batch_sizes, engine"),
+        ("models = [", r"^--suite: .* is not valid TOML"),
+    ],
+)
 def test_bad_suites_name_the_field_the_value_and_what_is_allowed(tmp_path, text, message):
     with pytest.raises(UserError, match=message):
         load_suite(_write(tmp_path, text))
@@ -72,8 +86,15 @@ toml_values = st.recursive(
 
 
 @settings(max_examples=300)
-@given(st.dictionaries(st.sampled_from(["models", "batch_sizes", "workload", "engine", "warmup", "min_window_s",
-                                        "point_timeout_s", "other"]), toml_values, max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["models", "batch_sizes", "workload", "engine", "warmup", "min_window_s", "point_timeout_s", "other"]
+        ),
+        toml_values,
+        max_size=5,
+    )
+)
 def test_any_structure_either_validates_or_is_a_user_error(data):
     from bench.validation import parse
 
@@ -98,22 +119,33 @@ def test_shipped_suites_parse_and_name_real_cards_that_fit():
             suite.workload.check_fits(suite.engine.max_model_len or card.max_context, card.name)
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"engine": {"data_parallel_size": 2}},
-     "^engine.data_parallel_size: is 2 in offline mode, where vLLM runs one replica; use mode = 'serve'"),
-    ({"engines": ["vllm", "transformers"], "engine": {"tensor_parallel_size": 2}},
-     "^engines: the transformers baseline runs on one GPU, and the \\[engine\\] settings ask for 2"),
-    ({"mode": "serve", "serve": {"server_args": ["--data-parallel-size=2"]}},
-     "^serve.server_args: --data-parallel-size would change how many GPUs .*; set \\[engine\\] data_parallel_size"),
-    ({"mode": "serve", "serve": {"server_args": ["-tp", "2"]}}, "set \\[engine\\] tensor_parallel_size instead"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (
+            {"engine": {"data_parallel_size": 2}},
+            "^engine.data_parallel_size: is 2 in offline mode, where vLLM runs one replica; use mode = 'serve'",
+        ),
+        (
+            {"engines": ["vllm", "transformers"], "engine": {"tensor_parallel_size": 2}},
+            "^engines: the transformers baseline runs on one GPU, and the \\[engine\\] settings ask for 2",
+        ),
+        (
+            {"mode": "serve", "serve": {"server_args": ["--data-parallel-size=2"]}},
+            "^serve.server_args: --data-parallel-size would change how many GPUs .*; set \\[engine\\] data_parallel_size",
+        ),
+        ({"mode": "serve", "serve": {"server_args": ["-tp", "2"]}}, "set \\[engine\\] tensor_parallel_size instead"),
+    ],
+)
 def test_settings_that_do_not_go_together_are_refused_before_anything_starts(settings, message):
     with pytest.raises(UserError, match=message):
         Suite(**settings).check()
 
 
 def test_the_gpus_an_engine_uses_are_tensor_x_pipeline_x_data_parallel():
-    suite = Suite(mode="serve", engine={"tensor_parallel_size": 2, "pipeline_parallel_size": 2, "data_parallel_size": 2})
+    suite = Suite(
+        mode="serve", engine={"tensor_parallel_size": 2, "pipeline_parallel_size": 2, "data_parallel_size": 2}
+    )
     suite.check()
     assert (suite.engine.gpus_per_replica, suite.engine.gpus) == (4, 8)
 

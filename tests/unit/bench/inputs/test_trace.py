@@ -24,8 +24,15 @@ def row(hash_ids, input_length=None, output_length=8, timestamp_ms=0.0, block_si
 
 
 def line(timestamp=0, input_length=8, output_length=4, hash_ids=(0, 1), **extra):
-    return json.dumps({"timestamp": timestamp, "input_length": input_length, "output_length": output_length,
-                       "hash_ids": list(hash_ids), **extra})
+    return json.dumps(
+        {
+            "timestamp": timestamp,
+            "input_length": input_length,
+            "output_length": output_length,
+            "hash_ids": list(hash_ids),
+            **extra,
+        }
+    )
 
 
 def write(tmp_path, *lines, name="trace.jsonl"):
@@ -86,18 +93,35 @@ def test_send_times_count_from_the_first_request_in_seconds():
 
 
 def test_rows_are_sorted_stably_by_time_and_cut_to_max_requests(tmp_path):
-    path = write(tmp_path, line(5, output_length=1), line(0, output_length=2), "", "  ", line(5, output_length=3),
-                 line(0.5, output_length=4, extra="ignored"))
+    path = write(
+        tmp_path,
+        line(5, output_length=1),
+        line(0, output_length=2),
+        "",
+        "  ",
+        line(5, output_length=3),
+        line(0.5, output_length=4, extra="ignored"),
+    )
     assert [r.output_length for r in load(path)] == [2, 4, 1, 3]
     assert [r.output_length for r in load(path, max_requests=3)] == [2, 4, 1]
     assert load(path)[1] == TraceRow(0.5, 8, 4, (0, 1))
 
 
 def test_stats_of_a_small_trace():
-    rows = [row([1, 2], output_length=5, timestamp_ms=0),
-            row([1, 3], input_length=6, output_length=7, timestamp_ms=2000)]
-    assert trace_stats(rows, 4) == {"requests": 2, "input_tokens": 14, "output_tokens": 12, "duration_s": 2.0,
-                                    "mean_isl": 7.0, "mean_osl": 6.0, "max_context": 13, "implied_reuse": 4 / 14}
+    rows = [
+        row([1, 2], output_length=5, timestamp_ms=0),
+        row([1, 3], input_length=6, output_length=7, timestamp_ms=2000),
+    ]
+    assert trace_stats(rows, 4) == {
+        "requests": 2,
+        "input_tokens": 14,
+        "output_tokens": 12,
+        "duration_s": 2.0,
+        "mean_isl": 7.0,
+        "mean_osl": 6.0,
+        "max_context": 13,
+        "implied_reuse": 4 / 14,
+    }
 
 
 MALFORMED = {
@@ -110,17 +134,25 @@ MALFORMED = {
     "zero length": ([line(output_length=0)], r"line 1: output_length is 0, not between 1 and 10000000"),
     "negative length": ([line(input_length=-8)], r"line 1: input_length is -8, not between 1"),
     "huge length": ([line(input_length=10_000_001)], r"line 1: input_length is 10000001"),
-    "NaN timestamp": (['{"timestamp": NaN, "input_length": 8, "output_length": 4, "hash_ids": [0, 1]}'],
-                      r"line 1: is not valid JSON \(NaN is not a JSON number\)"),
-    "Infinity timestamp": (['{"timestamp": -Infinity, "input_length": 8, "output_length": 4, "hash_ids": [0, 1]}'],
-                           r"line 1: is not valid JSON \(-Infinity is not a JSON number\)"),
-    "overflowing timestamp": ([line(), line().replace('"timestamp": 0', '"timestamp": 1e400')],
-                              r"line 2: timestamp is Infinity, not a finite number"),
+    "NaN timestamp": (
+        ['{"timestamp": NaN, "input_length": 8, "output_length": 4, "hash_ids": [0, 1]}'],
+        r"line 1: is not valid JSON \(NaN is not a JSON number\)",
+    ),
+    "Infinity timestamp": (
+        ['{"timestamp": -Infinity, "input_length": 8, "output_length": 4, "hash_ids": [0, 1]}'],
+        r"line 1: is not valid JSON \(-Infinity is not a JSON number\)",
+    ),
+    "overflowing timestamp": (
+        [line(), line().replace('"timestamp": 0', '"timestamp": 1e400')],
+        r"line 2: timestamp is Infinity, not a finite number",
+    ),
     "huge int timestamp": ([line(timestamp=10**400)], r"line 1: timestamp is 1000.*, not a finite number"),
     "negative timestamp": ([line(timestamp=-1)], r"line 1: timestamp is -1, not a finite number of milliseconds >= 0"),
     "bool timestamp": ([line(timestamp=False)], r"line 1: timestamp is false, not a number"),
-    "hash_ids not a list": (['{"timestamp": 0, "input_length": 8, "output_length": 4, "hash_ids": 3}'],
-                            r"line 1: hash_ids is 3, not a list"),
+    "hash_ids not a list": (
+        ['{"timestamp": 0, "input_length": 8, "output_length": 4, "hash_ids": 3}'],
+        r"line 1: hash_ids is 3, not a list",
+    ),
     "negative hash id": ([line(hash_ids=[0, -1])], r"line 1: hash_ids holds -1, not a block id"),
     "bool hash id": ([line(hash_ids=[0, True])], r"line 1: hash_ids holds true, not a block id"),
 }
@@ -135,8 +167,11 @@ def test_a_malformed_line_is_named_with_its_file_and_line(tmp_path, lines, messa
 
 def test_hash_ids_that_do_not_fit_the_block_size_point_at_the_block_size(tmp_path):
     path = write(tmp_path, line(), line(input_length=9))  # 9 tokens are 3 blocks of 4
-    with pytest.raises(UserError, match=rf"^workload.trace.block_size: {path} line 2: has 2 hash_ids for input_length "
-                                        r"9, which is 3 blocks of 4 tokens; set workload.trace.block_size to the "):
+    with pytest.raises(
+        UserError,
+        match=rf"^workload.trace.block_size: {path} line 2: has 2 hash_ids for input_length "
+        r"9, which is 3 blocks of 4 tokens; set workload.trace.block_size to the ",
+    ):
         load(path)
     assert len(load(path, block_size=5)) == 2  # 8 and 9 tokens are both 2 blocks of 5
 
@@ -159,7 +194,7 @@ def test_files_that_cannot_be_read_as_text_are_refused(tmp_path):
     with pytest.raises(UserError, match=f"^workload.trace.file: {binary} line 2: is binary"):
         load(binary)
     latin1 = tmp_path / "latin1.jsonl"
-    latin1.write_bytes(line().encode() + b"\n" + line().encode() + b"\n{\"caf\xe9\": 1}\n")
+    latin1.write_bytes(line().encode() + b"\n" + line().encode() + b'\n{"caf\xe9": 1}\n')
     with pytest.raises(UserError, match=f"^workload.trace.file: {latin1} line 3: is not UTF-8 text"):
         load(latin1)
 
@@ -168,21 +203,26 @@ def test_an_unreadable_file_is_refused(tmp_path, monkeypatch):
     path = write(tmp_path, line())
     path.chmod(0)
     if os.access(path, os.R_OK):  # root reads it anyway: make the read fail as it would for anyone else
+
         def denied(self):
             raise PermissionError(13, "Permission denied", str(self))
+
         monkeypatch.setattr(Path, "read_bytes", denied)
     with pytest.raises(UserError, match=f"^workload.trace.file: {path} cannot be read \\(permission denied\\)"):
         load(path)
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"block_size": 0}, "block_size: is 0"),
-    ({"block_size": 512.0}, "block_size: is 512.0"),
-    ({"time_scale": 0}, "time_scale: is 0"),
-    ({"time_scale": float("inf")}, "time_scale: is inf"),
-    ({"max_requests": 0}, "max_requests: is 0"),
-    ({"speed": 2}, "speed: is not a setting"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"block_size": 0}, "block_size: is 0"),
+        ({"block_size": 512.0}, "block_size: is 512.0"),
+        ({"time_scale": 0}, "time_scale: is 0"),
+        ({"time_scale": float("inf")}, "time_scale: is inf"),
+        ({"max_requests": 0}, "max_requests: is 0"),
+        ({"speed": 2}, "speed: is not a setting"),
+    ],
+)
 def test_bad_settings_are_refused(settings, message):
     with pytest.raises(UserError, match=f"^workload.trace {message}"):
         parse(TraceSettings, settings, "workload.trace")

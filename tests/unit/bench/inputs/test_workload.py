@@ -3,8 +3,8 @@ from itertools import islice
 import pytest
 
 from bench.errors import UserError
-from bench.validation import parse
 from bench.inputs.workload import FIRST_ORDINARY_TOKEN_ID, Workload
+from bench.validation import parse
 
 
 def test_prompts_have_exact_length_and_stay_in_vocabulary():

@@ -21,8 +21,13 @@ def shared_prefix(**settings) -> Workload:
 
 
 def multi_turn(turns: int = 3, think_s: float = 0.5, **settings) -> Workload:
-    return Workload(kind="multi-turn", isl=10, osl=3,
-                    multi_turn={"turns": turns, "user_len": 2, "think_time_s": think_s}, **settings)
+    return Workload(
+        kind="multi-turn",
+        isl=10,
+        osl=3,
+        multi_turn={"turns": turns, "user_len": 2, "think_time_s": think_s},
+        **settings,
+    )
 
 
 def session(first: Request) -> list[Request]:
@@ -47,15 +52,19 @@ TRACE_ROWS = [
 
 # --- implied hits --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("length, reused, hits", [
-    (512, 384, 384),  # a 384-token prefix of a 512-token prompt: three whole blocks
-    (385, 384, 384),  # the suffix is the last token alone, which is always computed, not the prefix's
-    (256, 256, 128),  # a prompt reused whole: its last token is computed, so its last block is not a hit
-    (512, 383, 256),  # a partial block is not a hit
-    (512, 127, 0),
-    (512, 0, 0),
-    (1, 1, 0),
-])
+
+@pytest.mark.parametrize(
+    "length, reused, hits",
+    [
+        (512, 384, 384),  # a 384-token prefix of a 512-token prompt: three whole blocks
+        (385, 384, 384),  # the suffix is the last token alone, which is always computed, not the prefix's
+        (256, 256, 128),  # a prompt reused whole: its last token is computed, so its last block is not a hit
+        (512, 383, 256),  # a partial block is not a hit
+        (512, 127, 0),
+        (512, 0, 0),
+        (1, 1, 0),
+    ],
+)
 def test_implied_hits_count_whole_blocks_and_never_the_last_prompt_token(length, reused, hits):
     assert implied_hits(Request([7] * length, 1, reused=reused), 128) == hits
 
@@ -68,6 +77,7 @@ def test_as_request_wraps_plain_token_ids_and_keeps_a_request():
 
 
 # --- shared-prefix -------------------------------------------------------------------------------------------
+
 
 def test_shared_prefix_request_i_starts_with_prefix_i_mod_p_and_has_its_own_suffix():
     requests = list(islice(shared_prefix().requests(VOCAB, salt=7), 6))
@@ -100,8 +110,10 @@ def test_a_prefix_as_long_as_the_prompt_is_refused_in_one_line_naming_prefix_len
     with pytest.raises(UserError) as refused:
         parse(Workload, data, "suite.toml")
     message = str(refused.value)
-    assert message == (f"suite.toml workload.shared_prefix.prefix_len: is {prefix_len}, which leaves no suffix in "
-                       f"isl {isl}; give a prefix_len below isl (the suffix is isl - prefix_len)")
+    assert message == (
+        f"suite.toml workload.shared_prefix.prefix_len: is {prefix_len}, which leaves no suffix in "
+        f"isl {isl}; give a prefix_len below isl (the suffix is isl - prefix_len)"
+    )
     assert "\n" not in message
 
 
@@ -116,6 +128,7 @@ def test_the_prefix_check_is_for_shared_prefix_only():
 
 # --- multi-turn ----------------------------------------------------------------------------------------------
 
+
 def test_each_turn_sends_the_whole_conversation_so_far_and_reuses_the_previous_prompt():
     first = next(multi_turn(turns=3).requests(VOCAB, salt=3))
     turns = session(first)
@@ -124,7 +137,7 @@ def test_each_turn_sends_the_whole_conversation_so_far_and_reuses_the_previous_p
     assert [t.osl for t in turns] == [3, 3, 3]
     assert [t.think_s for t in turns] == [0.5, 0.5, 0.5]
     for before, after in zip(turns, turns[1:]):
-        assert after.prompt[:len(before)] == before.prompt
+        assert after.prompt[: len(before)] == before.prompt
     assert turns[-1].next_turn is None  # the session ends after `turns` turns
     assert all(FIRST_ORDINARY_TOKEN_ID <= t < VOCAB for turn in turns for t in turn.prompt)
 
@@ -170,6 +183,7 @@ def test_multi_turn_points_take_sessions_not_requests():
 
 # --- every kind: defaults, labels, keys, records -------------------------------------------------------------
 
+
 def test_a_kind_default_isl_applies_only_when_isl_is_not_given():
     assert DEFAULT_ISL == {"shared-prefix": 512, "multi-turn": 256}
     assert Workload(kind="shared-prefix").isl == 512
@@ -180,21 +194,33 @@ def test_a_kind_default_isl_applies_only_when_isl_is_not_given():
     assert Workload().isl == Workload(kind="trace").isl == Workload(kind="lengths").isl == 128
 
 
-@pytest.mark.parametrize("workload, label, key", [
-    (Workload(), "random 128/128", "isl128/osl128"),
-    (Workload(isl=1024, osl=512), "random 1024/512", "isl1024/osl512"),
-    (Workload(kind="shared-prefix"), "shared-prefix 4x384+128/128", "shared-prefix-4x384-128-128"),
-    (Workload(kind="shared-prefix", isl=256, shared_prefix={"prefixes": 2, "prefix_len": 128}),
-     "shared-prefix 2x128+128/128", "shared-prefix-2x128-128-128"),
-    (Workload(kind="multi-turn"), "multi-turn 4 turns 256+64/128", "multi-turn-4-turns-256-64-128"),
-    (Workload(kind="trace"), "trace agentic-small", "trace-agentic-small"),
-    (Workload(kind="trace", trace={"file": "/data/conv.jsonl", "time_scale": 2, "max_requests": 10}),
-     "trace conv x2 first 10", "trace-conv-x2-first-10"),
-    (Workload(kind="trace", trace={"file": "t.jsonl", "time_scale": 0.5}), "trace t x0.5", "trace-t-x0.5"),
-    (Workload(kind="lengths"), "lengths lognormal 256/128", "lengths-lognormal-256-128"),
-    (Workload(kind="lengths", lengths={"distribution": "histogram", "histogram": "/x/chat.csv"}),
-     "lengths chat", "lengths-chat"),
-])
+@pytest.mark.parametrize(
+    "workload, label, key",
+    [
+        (Workload(), "random 128/128", "isl128/osl128"),
+        (Workload(isl=1024, osl=512), "random 1024/512", "isl1024/osl512"),
+        (Workload(kind="shared-prefix"), "shared-prefix 4x384+128/128", "shared-prefix-4x384-128-128"),
+        (
+            Workload(kind="shared-prefix", isl=256, shared_prefix={"prefixes": 2, "prefix_len": 128}),
+            "shared-prefix 2x128+128/128",
+            "shared-prefix-2x128-128-128",
+        ),
+        (Workload(kind="multi-turn"), "multi-turn 4 turns 256+64/128", "multi-turn-4-turns-256-64-128"),
+        (Workload(kind="trace"), "trace agentic-small", "trace-agentic-small"),
+        (
+            Workload(kind="trace", trace={"file": "/data/conv.jsonl", "time_scale": 2, "max_requests": 10}),
+            "trace conv x2 first 10",
+            "trace-conv-x2-first-10",
+        ),
+        (Workload(kind="trace", trace={"file": "t.jsonl", "time_scale": 0.5}), "trace t x0.5", "trace-t-x0.5"),
+        (Workload(kind="lengths"), "lengths lognormal 256/128", "lengths-lognormal-256-128"),
+        (
+            Workload(kind="lengths", lengths={"distribution": "histogram", "histogram": "/x/chat.csv"}),
+            "lengths chat",
+            "lengths-chat",
+        ),
+    ],
+)
 def test_labels_and_keys_of_every_kind(workload, label, key):
     assert workload.label == label
     assert workload.key() == key
@@ -209,11 +235,23 @@ def test_the_random_record_is_as_it_always_was():
 
 def test_other_kinds_record_their_kind_label_and_parameters():
     assert Workload(kind="shared-prefix").to_record() == {
-        "isl": 512, "osl": 128, "requests_per_batch": 4, "seed": 0, "kind": "shared-prefix",
-        "label": "shared-prefix 4x384+128/128", "params": {"prefixes": 4, "prefix_len": 384}}
+        "isl": 512,
+        "osl": 128,
+        "requests_per_batch": 4,
+        "seed": 0,
+        "kind": "shared-prefix",
+        "label": "shared-prefix 4x384+128/128",
+        "params": {"prefixes": 4, "prefix_len": 384},
+    }
     assert Workload(kind="multi-turn").to_record() == {
-        "isl": 256, "osl": 128, "requests_per_batch": 4, "seed": 0, "kind": "multi-turn",
-        "label": "multi-turn 4 turns 256+64/128", "params": {"turns": 4, "user_len": 64, "think_time_s": 0.0}}
+        "isl": 256,
+        "osl": 128,
+        "requests_per_batch": 4,
+        "seed": 0,
+        "kind": "multi-turn",
+        "label": "multi-turn 4 turns 256+64/128",
+        "params": {"turns": 4, "user_len": 64, "think_time_s": 0.0},
+    }
     trace = Workload(kind="trace").to_record()
     assert (trace["kind"], trace["label"]) == ("trace", "trace agentic-small")
     assert trace["params"] == {"file": None, "block_size": 512, "time_scale": 1.0, "max_requests": None}
@@ -221,17 +259,24 @@ def test_other_kinds_record_their_kind_label_and_parameters():
 
 
 def test_only_kinds_with_structure_are_cache_aware():
-    assert [Workload(kind=k).cache_aware for k in ("random", "shared-prefix", "multi-turn", "trace", "lengths")] \
-        == [False, True, True, True, False]
+    assert [Workload(kind=k).cache_aware for k in ("random", "shared-prefix", "multi-turn", "trace", "lengths")] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
 
 
 # --- check_fits ----------------------------------------------------------------------------------------------
 
+
 def test_a_random_workload_beyond_the_context_is_refused_as_before():
     with pytest.raises(UserError) as refused:
         Workload(isl=3000, osl=2000).check_fits(4096, "m")
-    assert str(refused.value) == ("isl+osl: 3000+2000 exceeds m's context of 4096 tokens; "
-                                  "lower --isl/--osl to at most 4096 tokens together")
+    assert str(refused.value) == (
+        "isl+osl: 3000+2000 exceeds m's context of 4096 tokens; lower --isl/--osl to at most 4096 tokens together"
+    )
     Workload(isl=2048, osl=2048).check_fits(4096, "m")  # exactly the context fits
 
 
@@ -241,7 +286,8 @@ def test_a_multi_turn_workload_beyond_the_context_names_its_label_and_the_fix():
         workload.check_fits(4096, "m")
     assert str(refused.value) == (
         "workload (multi-turn 1000 turns 256+64/128): its longest request needs 192192 tokens, beyond m's context "
-        "of 4096; use fewer workload.multi_turn.turns, or a shorter isl, osl or user_len")
+        "of 4096; use fewer workload.multi_turn.turns, or a shorter isl, osl or user_len"
+    )
     assert refused.value.field == "workload (multi-turn 1000 turns 256+64/128)"
     Workload(kind="multi-turn").check_fits(960, "m")  # its longest request, exactly
 
@@ -253,6 +299,7 @@ def test_a_card_without_a_context_still_has_the_cap():
 
 
 # --- warm-ups and supplies -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("workload", [Workload(isl=12), shared_prefix(), multi_turn()])
 def test_warmup_requests_are_short_like_the_workload_and_on_their_own_stream(workload):
@@ -285,13 +332,18 @@ def test_a_prompt_supply_of_multi_turn_hands_out_first_turns():
 
 # --- suites --------------------------------------------------------------------------------------------------
 
-SHARED_AT_16 = Workload(kind="shared-prefix", isl=256, batch_sizes=(16,),
-                        shared_prefix={"prefixes": 4, "prefix_len": 128})
+SHARED_AT_16 = Workload(
+    kind="shared-prefix", isl=256, batch_sizes=(16,), shared_prefix={"prefixes": 4, "prefix_len": 128}
+)
 
 
 def test_extra_workloads_are_planned_at_their_own_batch_sizes_and_transformers_runs_random_only():
-    suite = Suite(models=("tiny-dense",), engines=("vllm", "transformers"), batch_sizes=(1, 16),
-                  extra_workloads=(SHARED_AT_16, Workload(isl=64, osl=64)))
+    suite = Suite(
+        models=("tiny-dense",),
+        engines=("vllm", "transformers"),
+        batch_sizes=(1, 16),
+        extra_workloads=(SHARED_AT_16, Workload(isl=64, osl=64)),
+    )
     suite.check()
     planned = offline_plan(suite)
     assert [p.key for p in planned] == [
@@ -316,34 +368,49 @@ def test_extra_workloads_are_planned_at_their_own_batch_sizes_and_transformers_r
 
 
 def test_a_suite_whose_main_workload_is_not_random_plans_no_transformers_points():
-    suite = Suite(models=("tiny-dense", "tiny-moe"), engines=("vllm", "transformers"), batch_sizes=(1,),
-                  workload=Workload(kind="multi-turn"))
-    assert [p.key for p in offline_plan(suite)] == ["tiny-dense/vllm/batch1/multi-turn-4-turns-256-64-128",
-                                                    "tiny-moe/vllm/batch1/multi-turn-4-turns-256-64-128"]
+    suite = Suite(
+        models=("tiny-dense", "tiny-moe"),
+        engines=("vllm", "transformers"),
+        batch_sizes=(1,),
+        workload=Workload(kind="multi-turn"),
+    )
+    assert [p.key for p in offline_plan(suite)] == [
+        "tiny-dense/vllm/batch1/multi-turn-4-turns-256-64-128",
+        "tiny-moe/vllm/batch1/multi-turn-4-turns-256-64-128",
+    ]
 
 
-@pytest.mark.parametrize("extra", [
-    (Workload(),),  # the main workload again
-    (SHARED_AT_16, SHARED_AT_16),
-    (SHARED_AT_16, SHARED_AT_16.model_copy(update={"batch_sizes": (1,)})),  # same workload, other batch sizes
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        (Workload(),),  # the main workload again
+        (SHARED_AT_16, SHARED_AT_16),
+        (SHARED_AT_16, SHARED_AT_16.model_copy(update={"batch_sizes": (1,)})),  # same workload, other batch sizes
+    ],
+)
 def test_a_workload_listed_twice_is_refused(extra):
     with pytest.raises(UserError) as refused:
         Suite(extra_workloads=extra).check()
     label = extra[0].label
-    assert str(refused.value) == (f"extra_workloads: holds two workloads labelled '{label}' (or the main one again); "
-                                  "give each workload once, with kind settings that tell them apart")
+    assert str(refused.value) == (
+        f"extra_workloads: holds two workloads labelled '{label}' (or the main one again); "
+        "give each workload once, with kind settings that tell them apart"
+    )
 
 
 def test_text_prompts_are_for_random_workloads_only():
     text = ServeSettings(prompt_format="text")
     Suite(mode="serve", serve=text, extra_workloads=(Workload(isl=64),)).check()
-    for suite in (Suite(mode="serve", serve=text, workload=Workload(kind="multi-turn")),
-                  Suite(mode="serve", serve=text, extra_workloads=(SHARED_AT_16,))):
+    for suite in (
+        Suite(mode="serve", serve=text, workload=Workload(kind="multi-turn")),
+        Suite(mode="serve", serve=text, extra_workloads=(SHARED_AT_16,)),
+    ):
         with pytest.raises(UserError) as refused:
             suite.check()
-        assert str(refused.value) == ("serve.prompt_format: 'text' is for the random workload only: the other "
-                                      "kinds build prompts from token ids; use prompt_format = 'token-ids'")
+        assert str(refused.value) == (
+            "serve.prompt_format: 'text' is for the random workload only: the other "
+            "kinds build prompts from token ids; use prompt_format = 'token-ids'"
+        )
 
 
 def test_a_new_kind_on_the_command_line_takes_its_default_isl_unless_isl_is_given():
@@ -359,13 +426,22 @@ def test_a_new_kind_on_the_command_line_takes_its_default_isl_unless_isl_is_give
 
 
 def test_kind_settings_on_the_command_line_change_only_what_is_given():
-    suite = with_overrides(Suite(), kind="shared-prefix",
-                           kind_settings={"shared_prefix": {"prefixes": None, "prefix_len": 256},
-                                          "multi_turn": {"turns": None}, "trace": {"file": None}})
+    suite = with_overrides(
+        Suite(),
+        kind="shared-prefix",
+        kind_settings={
+            "shared_prefix": {"prefixes": None, "prefix_len": 256},
+            "multi_turn": {"turns": None},
+            "trace": {"file": None},
+        },
+    )
     assert suite.workload.shared_prefix.model_dump() == {"prefixes": 4, "prefix_len": 256}
     assert suite.workload.label == "shared-prefix 4x256+256/128"
-    with pytest.raises(UserError, match=r"^command line workload\.shared_prefix\.prefix_len: is 600, which leaves no "
-                                        r"suffix in isl 512"):
+    with pytest.raises(
+        UserError,
+        match=r"^command line workload\.shared_prefix\.prefix_len: is 600, which leaves no "
+        r"suffix in isl 512",
+    ):
         with_overrides(Suite(), kind="shared-prefix", kind_settings={"shared_prefix": {"prefix_len": 600}})
     with pytest.raises(UserError, match=r"^command line workload\.multi_turn\.turns: is 1; input should be greater"):
         with_overrides(Suite(), kind="multi-turn", kind_settings={"multi_turn": {"turns": 1}})

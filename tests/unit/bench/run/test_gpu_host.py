@@ -71,8 +71,17 @@ def host(monkeypatch):
 
 def _sweep(sim, tmp_path, monkeypatch, kv_blocks=None, **suite):
     monkeypatch.setattr(offline, "_start_engine", lambda *args: ClockedEngine(sim.clock, kv_blocks))
-    settings = dict(models=["tiny-dense"], engines=["vllm"], batch_sizes=[8], min_window_s=10.0, prefill_probe=False,
-                    workload={"isl": 16, "osl": 4, "requests_per_batch": 1}) | suite
+    settings = (
+        dict(
+            models=["tiny-dense"],
+            engines=["vllm"],
+            batch_sizes=[8],
+            min_window_s=10.0,
+            prefill_probe=False,
+            workload={"isl": 16, "osl": 4, "requests_per_batch": 1},
+        )
+        | suite
+    )
     offline.run_sweep(Suite(**settings), tmp_path / "run", log=lambda line: None)
     return read_records(tmp_path / "run"), json.loads((tmp_path / "run" / "run.json").read_text())
 
@@ -90,10 +99,13 @@ def test_tp1_on_an_8_gpu_node_meters_and_prices_one_gpu_and_lists_seven_idle(hos
     assert record.validity.checks["window_length"].ok
 
 
-@pytest.mark.parametrize("visible, tp, engine, watts", [
-    ("3,1", 2, [3, 1], 130.0 + 110.0),  # permuted indices: CUDA device 0 is GPU 3
-    ("5", 1, [5], 150.0),  # an index names a physical GPU, not torch's renumbered device 0
-])
+@pytest.mark.parametrize(
+    "visible, tp, engine, watts",
+    [
+        ("3,1", 2, [3, 1], 130.0 + 110.0),  # permuted indices: CUDA device 0 is GPU 3
+        ("5", 1, [5], 150.0),  # an index names a physical GPU, not torch's renumbered device 0
+    ],
+)
 def test_cuda_visible_devices_picks_the_gpus_metered(host, tmp_path, monkeypatch, visible, tp, engine, watts):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
     (record,), _ = _sweep(host, tmp_path, monkeypatch, engine={"tensor_parallel_size": tp})
@@ -117,8 +129,9 @@ def test_batches_beyond_the_started_engines_kv_cache_are_skipped_not_preempted(h
     records = sorted(records, key=lambda r: r.batch_size)
     assert [(r.batch_size, r.status) for r in records] == [(8, "ok"), (32, "skipped")]
     assert records[1].failure == "does-not-fit"
-    assert records[1].error == ("32 sequences in flight would preempt: vLLM's KV cache holds 20 sequences of "
-                                "20 tokens (40 blocks of 16 tokens)")
+    assert records[1].error == (
+        "32 sequences in flight would preempt: vLLM's KV cache holds 20 sequences of 20 tokens (40 blocks of 16 tokens)"
+    )
 
 
 def test_a_model_that_cannot_fit_is_skipped_before_its_engine_starts(monkeypatch, tmp_path):
@@ -130,8 +143,10 @@ def test_a_model_that_cannot_fit_is_skipped_before_its_engine_starts(monkeypatch
     records, _ = _sweep(sim, tmp_path, monkeypatch, engine={"gpu_memory_utilization": 0.9})
     assert ClockedEngine.started == 0
     assert records[0].status == "skipped" and records[0].failure == "does-not-fit"
-    assert records[0].error.startswith("estimated before starting: tiny-dense's weights (0.0 GiB a GPU) and a "
-                                       "2.5 GiB reserve exceed the 1.8 GiB vLLM may use")
+    assert records[0].error.startswith(
+        "estimated before starting: tiny-dense's weights (0.0 GiB a GPU) and a "
+        "2.5 GiB reserve exceed the 1.8 GiB vLLM may use"
+    )
 
 
 def test_gpu_runs_spawn_vllm_workers_and_number_gpus_by_bus(monkeypatch):

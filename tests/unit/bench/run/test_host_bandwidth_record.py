@@ -13,8 +13,13 @@ from tests.conftest import CPU_DEMO
 from tests.support.fake_engine import FakeEngine
 from tests.support.records_factory import point_record, write_run
 
-MEASURED = {"memory_bandwidth_gb_s": 26.2, "cache_bandwidth_gb_s": 91.4, "llc_bytes": 33554432,
-            "bandwidth_threads": 2, "bandwidth_method": "numpy copy of host memory in 2 threads; ..."}
+MEASURED = {
+    "memory_bandwidth_gb_s": 26.2,
+    "cache_bandwidth_gb_s": 91.4,
+    "llc_bytes": 33554432,
+    "bandwidth_threads": 2,
+    "bandwidth_method": "numpy copy of host memory in 2 threads; ...",
+}
 CPU = {"accelerator": "CPU (AMD EPYC)", "accelerator_count": 2, "cpu_model": "AMD EPYC", "gpus": []}
 
 
@@ -41,8 +46,9 @@ def test_a_record_without_it_reads_with_none_and_writes_none_of_the_fields(tmp_p
 
 def test_records_of_an_older_schema_still_read():
     records = read_records(CPU_DEMO)  # schema 2, written before the probe
-    assert records and all(r.hardware.memory_bandwidth_gb_s is None and r.hardware.bandwidth_method is None
-                           for r in records)
+    assert records and all(
+        r.hardware.memory_bandwidth_gb_s is None and r.hardware.bandwidth_method is None for r in records
+    )
 
 
 def test_a_run_measures_it_once_before_any_engine_and_every_record_carries_it(tmp_path, monkeypatch):
@@ -58,18 +64,29 @@ def test_a_run_measures_it_once_before_any_engine_and_every_record_carries_it(tm
         return FakeEngine()
 
     def measure_point(self, engine, card, key, batch_size):
-        energy = EnergyInfo(method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test",
-                            measured=False)
-        return self.run.record(card, key, "ok", engine=engine.describe(), input_tokens=16, output_tokens=8,
-                               duration_s=10.0, output_tok_s=100.0, energy=energy)
+        energy = EnergyInfo(
+            method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test", measured=False
+        )
+        return self.run.record(
+            card,
+            key,
+            "ok",
+            engine=engine.describe(),
+            input_tokens=16,
+            output_tokens=8,
+            duration_s=10.0,
+            output_tok_s=100.0,
+            energy=energy,
+        )
 
     monkeypatch.setattr(memory_bandwidth, "measure", measure)
     monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.05, "gpu": 0.05})
     monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
     monkeypatch.setattr(offline, "_start_engine", start_engine)
     monkeypatch.setattr(offline.PointMeasurement, "measure", measure_point)
-    suite = with_overrides(load_suite(None), models=["tiny-dense", "tiny-moe"], batch_sizes=[1, 4],
-                           engines=["vllm"], isl=16, osl=8)
+    suite = with_overrides(
+        load_suite(None), models=["tiny-dense", "tiny-moe"], batch_sizes=[1, 4], engines=["vllm"], isl=16, osl=8
+    )
     logged = []
     offline.run_sweep(suite, tmp_path / "run", log=logged.append)
 
@@ -79,8 +96,10 @@ def test_a_run_measures_it_once_before_any_engine_and_every_record_carries_it(tm
     assert stored["bandwidth_method"].startswith("numpy copy of host memory in ")
     records = read_records(tmp_path / "run")
     assert len(records) == 4
-    assert all({k: getattr(r.hardware, k) for k in BANDWIDTH_FIELDS} == {k: stored[k] for k in BANDWIDTH_FIELDS}
-               for r in records)
+    assert all(
+        {k: getattr(r.hardware, k) for k in BANDWIDTH_FIELDS} == {k: stored[k] for k in BANDWIDTH_FIELDS}
+        for r in records
+    )
     assert any(line.startswith("memory bandwidth: host DRAM ") for line in logged)
 
 

@@ -52,35 +52,46 @@ def test_a_server_without_vllm_metrics_gives_none():
 
 
 def test_the_engine_snapshot_is_read_by_name_with_or_without_the_total_suffix():
-    metrics = [("vllm:prefix_cache_queries", 100), ("vllm:prefix_cache_hits", 30), ("vllm:prefix_cache_hits", 2),
-               ("vllm:prefix_cache_queries_total", 5.0), ("vllm:num_requests_running", 3),
-               ("vllm:prefix_cache_queries", None)]  # a value that is not a number is left out
+    metrics = [
+        ("vllm:prefix_cache_queries", 100),
+        ("vllm:prefix_cache_hits", 30),
+        ("vllm:prefix_cache_hits", 2),
+        ("vllm:prefix_cache_queries_total", 5.0),
+        ("vllm:num_requests_running", 3),
+        ("vllm:prefix_cache_queries", None),
+    ]  # a value that is not a number is left out
     assert counters(metrics) == (105, 32)
     assert counters([("vllm:prefix_cache_queries", 1)]) is None
     assert counters([]) is None
 
 
-@pytest.mark.parametrize("measured, implied, ok", [
-    (0.5, 0.5, True),
-    (0.15, 0.0, True),  # exactly the allowed gap
-    (0.0, 0.15, True),
-    (0.151, 0.0, False),
-    (0.0, 0.151, False),
-    (0.9, 0.6, False),
-    (None, 0.5, None),
-    (0.5, None, None),
-    (None, None, None),
-])
+@pytest.mark.parametrize(
+    "measured, implied, ok",
+    [
+        (0.5, 0.5, True),
+        (0.15, 0.0, True),  # exactly the allowed gap
+        (0.0, 0.15, True),
+        (0.151, 0.0, False),
+        (0.0, 0.151, False),
+        (0.9, 0.6, False),
+        (None, 0.5, None),
+        (0.5, None, None),
+        (None, None, None),
+    ],
+)
 def test_the_hit_rate_check_allows_a_gap_of_015(measured, implied, ok):
     assert HIT_RATE_GAP == 0.15
-    assert hit_rate_check(measured, implied) == {"ok": ok, "measured": measured, "implied": implied,
-                                                 "max_gap": 0.15}
+    assert hit_rate_check(measured, implied) == {"ok": ok, "measured": measured, "implied": implied, "max_gap": 0.15}
 
 
 def test_a_point_salt_is_stable_and_its_own():
     assert point_salt("tiny-dense/vllm/batch4/isl128/osl128") == 288715447  # CRC-32: the same in every process
     assert point_salt("a") == 3904355907
-    keys = ["tiny-dense/vllm/batch1/isl128/osl128", "tiny-dense/vllm/batch4/isl128/osl128",
-            "tiny-dense/vllm/batch4/shared-prefix-4x384-128-128", "tiny-moe/vllm/batch4/isl128/osl128"]
+    keys = [
+        "tiny-dense/vllm/batch1/isl128/osl128",
+        "tiny-dense/vllm/batch4/isl128/osl128",
+        "tiny-dense/vllm/batch4/shared-prefix-4x384-128-128",
+        "tiny-moe/vllm/batch4/isl128/osl128",
+    ]
     assert len({point_salt(k) for k in keys}) == len(keys)
     assert all(0 <= point_salt(k) < 2**32 for k in keys)

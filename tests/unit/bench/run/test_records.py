@@ -72,10 +72,17 @@ def test_schema_2_offline_records_get_their_batch_size_as_a_field():
 
 def test_schema_2_serving_records_get_their_concurrency_or_rate_as_fields(tmp_path):
     raw = json.loads((CPU_DEMO / "records.jsonl").read_text().splitlines()[0])
-    raw |= {"mode": "serve", "completed": 8, "failed": 0, "engine": {**raw["engine"], "batch_size": 4},
-            "load": {"model": "closed-loop concurrency", "concurrency": 4, "request_rate": None, "num_requests": 8}}
-    rate = raw | {"engine": {**raw["engine"], "batch_size": None},
-                  "load": {"model": "open-loop Poisson", "concurrency": None, "request_rate": 2.5, "num_requests": 8}}
+    raw |= {
+        "mode": "serve",
+        "completed": 8,
+        "failed": 0,
+        "engine": {**raw["engine"], "batch_size": 4},
+        "load": {"model": "closed-loop concurrency", "concurrency": 4, "request_rate": None, "num_requests": 8},
+    }
+    rate = raw | {
+        "engine": {**raw["engine"], "batch_size": None},
+        "load": {"model": "open-loop Poisson", "concurrency": None, "request_rate": 2.5, "num_requests": 8},
+    }
     (tmp_path / "records.jsonl").write_text(json.dumps(raw) + "\n" + json.dumps(rate) + "\n")
     closed, opened = read_records(tmp_path)
     assert (closed.concurrency, closed.request_rate, closed.batch_size) == (4, None, None)
@@ -97,13 +104,16 @@ def test_unknown_schema_versions_are_refused(tmp_path, version):
         read_records(tmp_path)
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"output_tok_s": "100"}, "output_tok_s: is '100'"),  # a number written as text
-    ({"duration_s": None}, "an ok point needs duration_s"),
-    ({"energy": {"method": "estimated"}}, "energy.boundary: is missing"),
-    ({"batch_size": 2.5}, "batch_size: is 2.5"),
-    ({"surprise": 1}, "surprise: is not a setting"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"output_tok_s": "100"}, "output_tok_s: is '100'"),  # a number written as text
+        ({"duration_s": None}, "an ok point needs duration_s"),
+        ({"energy": {"method": "estimated"}}, "energy.boundary: is missing"),
+        ({"batch_size": 2.5}, "batch_size: is 2.5"),
+        ({"surprise": 1}, "surprise: is not a setting"),
+    ],
+)
 def test_a_damaged_record_names_its_line_and_field(tmp_path, change, field):
     record = point_record().to_json() | change
     (tmp_path / "records.jsonl").write_text(json.dumps(record) + "\n")
@@ -113,7 +123,9 @@ def test_a_damaged_record_names_its_line_and_field(tmp_path, change, field):
 
 
 def test_nan_is_a_damaged_record_not_a_number(tmp_path):
-    (tmp_path / "records.jsonl").write_text(json.dumps(point_record().to_json() | {"output_tok_s": float("nan")}) + "\n")
+    (tmp_path / "records.jsonl").write_text(
+        json.dumps(point_record().to_json() | {"output_tok_s": float("nan")}) + "\n"
+    )
     with pytest.raises(UserError, match="records.jsonl:1 output_tok_s: is nan"):
         read_records(tmp_path)
 
@@ -128,9 +140,13 @@ def test_a_directory_or_missing_records_file_is_a_user_error(tmp_path):
 
 def test_secrets_never_reach_a_record(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_abcdefSECRET123")
-    RecordWriter(tmp_path).append(point_record(
-        error_class="token hf_abcdefSECRET123", status="failed",
-        error="https://user:pa55word@api.example.test/v1?api_key=sk-live-999&x=1"))
+    RecordWriter(tmp_path).append(
+        point_record(
+            error_class="token hf_abcdefSECRET123",
+            status="failed",
+            error="https://user:pa55word@api.example.test/v1?api_key=sk-live-999&x=1",
+        )
+    )
     text = (tmp_path / "records.jsonl").read_text()
     for secret in ("hf_abcdefSECRET123", "pa55word", "sk-live-999"):
         assert secret not in text
@@ -138,9 +154,22 @@ def test_secrets_never_reach_a_record(tmp_path, monkeypatch):
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(st.text(max_size=80), st.builds(json.dumps, st.dictionaries(
-    st.sampled_from(["schema_version", "point", "status", "energy", "batch_size", "engine"]),
-    st.one_of(st.integers(-2, 5), st.text(max_size=5), st.none(), st.floats()), max_size=5))), max_size=5))
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=80),
+            st.builds(
+                json.dumps,
+                st.dictionaries(
+                    st.sampled_from(["schema_version", "point", "status", "energy", "batch_size", "engine"]),
+                    st.one_of(st.integers(-2, 5), st.text(max_size=5), st.none(), st.floats()),
+                    max_size=5,
+                ),
+            ),
+        ),
+        max_size=5,
+    )
+)
 def test_any_records_file_either_reads_or_is_a_user_error(tmp_path, lines):
     (tmp_path / "records.jsonl").write_text("\n".join(lines))
     try:
@@ -209,8 +238,10 @@ def test_a_sound_file_or_damage_above_the_last_line_is_left_as_it_is(tmp_path):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=300) | st.lists(st.sampled_from(['{"a": 1}', '{"a', "", " ", "[1]", "{}"])).map(
-    lambda lines: "\n".join(lines).encode()))
+@given(
+    st.binary(max_size=300)
+    | st.lists(st.sampled_from(['{"a": 1}', '{"a', "", " ", "[1]", "{}"])).map(lambda lines: "\n".join(lines).encode())
+)
 def test_setting_a_tail_aside_never_loses_a_byte_and_the_next_record_is_a_line_of_its_own(data):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "records.jsonl"
@@ -241,17 +272,28 @@ def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, mon
 
     def measure(self, engine, card, key, batch_size):
         measured.append(batch_size)
-        energy = EnergyInfo(method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test",
-                            measured=False)
-        return self.run.record(card, key, "ok", engine=engine.describe(), num_requests=2, input_tokens=16,
-                               output_tokens=8, duration_s=10.0, output_tok_s=0.8, total_tok_s=2.4, energy=energy)
+        energy = EnergyInfo(
+            method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test", measured=False
+        )
+        return self.run.record(
+            card,
+            key,
+            "ok",
+            engine=engine.describe(),
+            num_requests=2,
+            input_tokens=16,
+            output_tokens=8,
+            duration_s=10.0,
+            output_tok_s=0.8,
+            total_tok_s=2.4,
+            energy=energy,
+        )
 
     monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.0, "gpu": 0.0})
     monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
     monkeypatch.setattr(offline, "_start_engine", lambda *args: FakeEngine())
     monkeypatch.setattr(offline.PointMeasurement, "measure", measure)
-    suite = with_overrides(Suite(), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"],
-                           isl=16, osl=8)
+    suite = with_overrides(Suite(), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"], isl=16, osl=8)
     run_dir = tmp_path / "run"
     offline.run_sweep(suite, run_dir, log=lambda line: None)
     path = run_dir / "records.jsonl"
@@ -273,12 +315,15 @@ def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, mon
     assert _reports(run_dir, tmp_path / "report")
 
 
-@pytest.mark.parametrize("version, message", [
-    ("3", "schema_version: is '3', not a schema version; give a whole number from 1 to"),
-    (True, "schema_version: is True, not a schema version"),
-    (0, "schema_version: is 0, not a schema version"),
-    (99, "schema_version: 99 is newer than this tokencost reads (1 to 3); upgrade tokencost"),
-])
+@pytest.mark.parametrize(
+    "version, message",
+    [
+        ("3", "schema_version: is '3', not a schema version; give a whole number from 1 to"),
+        (True, "schema_version: is True, not a schema version"),
+        (0, "schema_version: is 0, not a schema version"),
+        (99, "schema_version: 99 is newer than this tokencost reads (1 to 3); upgrade tokencost"),
+    ],
+)
 def test_a_schema_version_that_is_not_one_is_not_told_to_upgrade(tmp_path, version, message):
     from tests.support.records_factory import point_record
 

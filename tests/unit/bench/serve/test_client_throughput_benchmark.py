@@ -43,6 +43,7 @@ def wait_gone(pid: int, seconds: float = 10.0) -> bool:
 
 # --- distortion arithmetic, on hand-made timings -----------------------------------------------------------------
 
+
 def paced(sent: float, first: float, gap: float, tokens: int) -> RequestTiming:
     """A request whose `tokens` tokens arrived one a chunk, `gap` seconds apart from `first`."""
     arrivals = [(first + k * gap, 1) for k in range(tokens)]
@@ -76,10 +77,14 @@ def test_a_point_is_sustained_within_five_percent_of_the_truth_while_the_server_
 
 
 def test_the_highest_sustained_concurrency_and_its_tokens_per_second():
-    points = [Point(16, 800.0, 20.0, 20.0, 20.0), Point(64, 3100.0, 20.5, 20.0, 20.0),
-              Point(256, 12000.0, 22.0, 20.0, 20.0),  # 10 % over
-              Point(1024, 40000.0, 20.0, 20.0, 20.0), Point(1024, 42000.0, 23.0, 20.0, 20.0),
-              Point(1024, 44000.0, 20.5, 20.0, 20.0)]  # measured three times: the median (+2.5 %, 42000) counts
+    points = [
+        Point(16, 800.0, 20.0, 20.0, 20.0),
+        Point(64, 3100.0, 20.5, 20.0, 20.0),
+        Point(256, 12000.0, 22.0, 20.0, 20.0),  # 10 % over
+        Point(1024, 40000.0, 20.0, 20.0, 20.0),
+        Point(1024, 42000.0, 23.0, 20.0, 20.0),
+        Point(1024, 44000.0, 20.5, 20.0, 20.0),
+    ]  # measured three times: the median (+2.5 %, 42000) counts
     best = bench.highest_sustained(points)
     assert (best.concurrency, best.output_tok_s, best.tpot_ms) == (1024, 42000.0, 20.5)
     assert best.streaming_tok_s == 51200.0  # what 1024 streams at 20 ms a token mean
@@ -104,8 +109,10 @@ def test_server_delta_takes_only_the_new_requests_and_each_workers_cpu_share():
         return {"tpot_s": tpots, "cpu_s": cpu, "cpu_wait_s": wait}
 
     before = {"requests": 3, "workers": [worker([0.5], 0.25, 0.125), worker([0.5, 0.5], 1.0, 0.0)]}
-    after = {"requests": 8, "workers": [worker([0.5, 0.0625, 0.125], 1.25, 0.375),
-                                        worker([0.5, 0.5, 0.25, 0.03125, 0.015625], 1.5, 0.0)]}
+    after = {
+        "requests": 8,
+        "workers": [worker([0.5, 0.0625, 0.125], 1.25, 0.375), worker([0.5, 0.5, 0.25, 0.03125, 0.015625], 1.5, 0.0)],
+    }
     delta = bench.server_delta(before, after, wall_s=2.0)  # the client's run took 2 s
     assert delta["requests"] == 5
     assert delta["tpot_ms"] == 62.5  # the median of 62.5, 125, 250, 31.25, 15.625 ms
@@ -126,6 +133,7 @@ def test_bad_options_are_refused():
 
 
 # --- both sides, for real, against the fake server ---------------------------------------------------------------
+
 
 @pytest.mark.timeout(240)
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vLLM's benchmark client")
@@ -164,10 +172,18 @@ def test_a_runs_missing_tokens_are_reported():
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_a_side_process_exits_when_the_benchmark_is_killed(tmp_path):
     parent = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom bench.overhead import "
-         "client_throughput as b\ns = b.Side('ours', Path(sys.argv[1]))\nprint(s.process.pid, flush=True)\n"
-         "time.sleep(60)\n", str(tmp_path / "ours.log")],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pathlib import Path\nfrom bench.overhead import "
+            "client_throughput as b\ns = b.Side('ours', Path(sys.argv[1]))\nprint(s.process.pid, flush=True)\n"
+            "time.sleep(60)\n",
+            str(tmp_path / "ours.log"),
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     side_pid = None
     try:
         side_pid = int(parent.stdout.readline())
@@ -183,6 +199,7 @@ def test_a_side_process_exits_when_the_benchmark_is_killed(tmp_path):
 
 
 # --- the fake server's workers ------------------------------------------------------------------------------------
+
 
 @pytest.mark.timeout(60)
 def test_fake_server_workers_share_the_port_and_each_answers_for_itself():
@@ -206,6 +223,7 @@ def test_fake_server_workers_share_the_port_and_each_answers_for_itself():
 
 # --- the client's event scan -------------------------------------------------------------------------------------
 
+
 def _random_event(rnd: random.Random) -> bytes:
     texts = ["x", "", 'say "completion_tokens": 99, "choices": []', "a\nb", "}{", '\\"usage\\": null', "ü ☃"]
     chunk = {}
@@ -217,11 +235,19 @@ def _random_event(rnd: random.Random) -> bytes:
             chunk[key] = rnd.choice(texts)
         elif key == "choices" and draw >= 0.1:
             finish = rnd.choice([None, "length"])
-            chunk["choices"] = [] if draw < 0.2 else None if draw < 0.25 else [
-                {"text": rnd.choice(texts), "index": 0, "logprobs": None, "finish_reason": finish}]
+            chunk["choices"] = (
+                []
+                if draw < 0.2
+                else None
+                if draw < 0.25
+                else [{"text": rnd.choice(texts), "index": 0, "logprobs": None, "finish_reason": finish}]
+            )
         elif key == "usage" and draw >= 0.2:
-            usage = {"prompt_tokens": rnd.randint(0, 5000), "total_tokens": 7,
-                     "completion_tokens": rnd.randint(0, 5000)}
+            usage = {
+                "prompt_tokens": rnd.randint(0, 5000),
+                "total_tokens": 7,
+                "completion_tokens": rnd.randint(0, 5000),
+            }
             for name in ("prompt_tokens", "completion_tokens"):
                 if rnd.random() < 0.1:
                     del usage[name]
@@ -248,9 +274,11 @@ def test_the_scan_reads_what_json_says_or_leaves_the_event_to_json():
 
 
 def test_the_scan_reads_a_vllm_chunk_and_refuses_what_it_cannot_read():
-    vllm = (b'{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" a",'
-            b'"logprobs":null,"finish_reason":null,"stop_reason":null}],"usage":{"prompt_tokens":32,"total_tokens":'
-            b'35,"completion_tokens":3,"prompt_tokens_details":null}}')
+    vllm = (
+        b'{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" a",'
+        b'"logprobs":null,"finish_reason":null,"stop_reason":null}],"usage":{"prompt_tokens":32,"total_tokens":'
+        b'35,"completion_tokens":3,"prompt_tokens_details":null}}'
+    )
     assert scan_event(vllm) == (True, True, 3, 32)
     assert scan_event(vllm, want_prompt=False) == (True, True, 3, None)
     openai_last = b'{"id":"c","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}'
@@ -262,12 +290,14 @@ def test_the_scan_reads_a_vllm_chunk_and_refuses_what_it_cannot_read():
 
 
 def test_events_mixing_scanned_and_decoded_chunks_count_every_token_once():
-    stream = (b'data: {"choices": [{"text": "x"}], "usage": {"prompt_tokens": 4, "completion_tokens": 1}}\r\n\r\n'
-              b'data:{"choices":[{"text":"y"}],"usage":{"completion_tokens":3,"prompt_tokens":4}}\n\n'
-              b': a comment\n\nevent: ping\n\n'
-              b'data: {"error": {"message": "a notice"}}\n\n'
-              b'data: {"choices": [{"text": "z"}], "usage": {"prompt_tokens": 4, "completion_tokens": 4}}\n\n'
-              b'data: [DONE]\n\ndata: {"choices": [{"text": "after"}]}\n\n')
+    stream = (
+        b'data: {"choices": [{"text": "x"}], "usage": {"prompt_tokens": 4, "completion_tokens": 1}}\r\n\r\n'
+        b'data:{"choices":[{"text":"y"}],"usage":{"completion_tokens":3,"prompt_tokens":4}}\n\n'
+        b": a comment\n\nevent: ping\n\n"
+        b'data: {"error": {"message": "a notice"}}\n\n'
+        b'data: {"choices": [{"text": "z"}], "usage": {"prompt_tokens": 4, "completion_tokens": 4}}\n\n'
+        b'data: [DONE]\n\ndata: {"choices": [{"text": "after"}]}\n\n'
+    )
     timing, first = RequestTiming(sent=0.0), []
     events = _Events(timing, first.append)
     cut = 30  # the first event arrives in two reads

@@ -6,7 +6,6 @@ import json
 import time
 from itertools import islice
 
-
 from bench.inputs.requests import Request
 from bench.inputs.suite import ServeSettings, Suite
 from bench.inputs.workload import Workload
@@ -44,8 +43,9 @@ class RecordingClient:
 
 
 def multi_turn(turns: int = 3, think_s: float = 0.0) -> Workload:
-    return Workload(kind="multi-turn", isl=8, osl=2,
-                    multi_turn={"turns": turns, "user_len": 2, "think_time_s": think_s})
+    return Workload(
+        kind="multi-turn", isl=8, osl=2, multi_turn={"turns": turns, "user_len": 2, "think_time_s": think_s}
+    )
 
 
 def by_session(calls: list[dict], first_len: int) -> dict[tuple, list[dict]]:
@@ -67,7 +67,7 @@ def test_a_multi_turn_session_keeps_its_slot_and_sends_each_turn_after_the_previ
         assert [len(c["prompt"]) for c in calls] == [8, 12, 16]
         assert [c["reused"] for c in calls] == [0, 8, 12]  # `reused` goes through to send
         for before, after in zip(calls, calls[1:]):
-            assert after["prompt"][:len(before["prompt"])] == before["prompt"]
+            assert after["prompt"][: len(before["prompt"])] == before["prompt"]
             assert after["sent"] >= before["end"]  # only after the previous turn returned
     assert [r.reused for r in result.requests] == [c["reused"] for c in client.calls]
     # never more than the concurrency in flight: a session holds its slot through its turns
@@ -82,9 +82,11 @@ def test_each_request_sent_has_its_own_salt_in_send_order():
 
 
 def test_without_a_salt_no_request_carries_one():
-    for load in (lambda c: closed_loop(c, [[5, 6]] * 3, 2, 2),
-                 lambda c: poisson(c, [[5, 6]] * 3, 2, rate=1000.0),
-                 lambda c: replay(c, [Request([5], 2, at_s=0.0), Request([6], 2, at_s=0.001)])):
+    for load in (
+        lambda c: closed_loop(c, [[5, 6]] * 3, 2, 2),
+        lambda c: poisson(c, [[5, 6]] * 3, 2, rate=1000.0),
+        lambda c: replay(c, [Request([5], 2, at_s=0.0), Request([6], 2, at_s=0.001)]),
+    ):
         client = RecordingClient()
         run_load(load(client), 30)
         assert client.calls and all(c["salt"] is None for c in client.calls)
@@ -141,24 +143,34 @@ def test_the_completions_body_carries_a_cache_salt_only_when_given():
 
 # --- the serving plan of a trace ------------------------------------------------------------------------------
 
+
 def write_trace(path, timestamps_ms) -> str:
-    path.write_text("".join(json.dumps({"timestamp": t, "input_length": 4, "output_length": 2, "hash_ids": [i]}) + "\n"
-                            for i, t in enumerate(timestamps_ms)))
+    path.write_text(
+        "".join(
+            json.dumps({"timestamp": t, "input_length": 4, "output_length": 2, "hash_ids": [i]}) + "\n"
+            for i, t in enumerate(timestamps_ms)
+        )
+    )
     return str(path)
 
 
 def trace_suite(trace: str, **trace_settings) -> Suite:
-    return Suite(models=("tiny-dense",), mode="serve",
-                 serve=ServeSettings(concurrencies=(1, 4), request_rates=(2.0,)),
-                 workload=Workload(kind="trace", trace={"file": trace, "block_size": 4, **trace_settings}))
+    return Suite(
+        models=("tiny-dense",),
+        mode="serve",
+        serve=ServeSettings(concurrencies=(1, 4), request_rates=(2.0,)),
+        workload=Workload(kind="trace", trace={"file": trace, "block_size": 4, **trace_settings}),
+    )
 
 
 def test_a_trace_is_served_at_each_concurrency_then_replayed_once_at_its_mean_rate(tmp_path):
     trace = write_trace(tmp_path / "tiny.jsonl", [1000, 1500, 3000, 5000])  # 4 requests over 4 s
     planned = serve_plan(trace_suite(trace))
-    assert [p.key for p in planned] == ["tiny-dense/vllm-serve/conc1/trace-tiny",
-                                        "tiny-dense/vllm-serve/conc4/trace-tiny",
-                                        "tiny-dense/vllm-serve/replay/trace-tiny"]  # no Poisson rate for a trace
+    assert [p.key for p in planned] == [
+        "tiny-dense/vllm-serve/conc1/trace-tiny",
+        "tiny-dense/vllm-serve/conc4/trace-tiny",
+        "tiny-dense/vllm-serve/replay/trace-tiny",
+    ]  # no Poisson rate for a trace
     replayed = planned[-1]
     assert replayed.fields["request_rate"] == 4 / 4.0
     assert "concurrency" not in replayed.fields

@@ -26,27 +26,30 @@ def refused(url, api_key_env=None, environ=None) -> str:
     return message
 
 
-@pytest.mark.parametrize("url, says", [
-    (f"http://user:{PASSWORD}@example.invalid/v1", "holds credentials"),  # no port: once a traceback
-    (f"http://user:{PASSWORD}@127.0.0.1:8000/v1", "holds credentials"),
-    (f"https://{PASSWORD}@example.invalid", "holds credentials"),  # a token as the user name
-    (f"http://user:{PASSWORD}@with@at@example.invalid/", "holds credentials"),
-    ("http://[::1/v1", "is not a valid URL"),
-    (f"http://user:{PASSWORD}@[::1/v1", "is not a valid URL"),
-    ("http://127.0.0.1:eighty/v1", "is not a valid URL"),
-    (f"http://user:{PASSWORD}@host:x/", "is not a valid URL"),
-    ("http://127.0.0.1:70000/", "is not a valid URL"),
-    (f"http://user:{PASSWORD}/x@host/", "is not a valid URL"),  # a "/" in the password splits the URL
-    ("http:///v1", "has no host"),
-    ("http://:8000/v1", "has no host"),
-    ("http://127.0.0.1:0/v1", "port 0"),
-    (f"ftp://user:{PASSWORD}@example.invalid/", "is not an http:// or https:// URL"),
-    ("file:///etc/passwd", "is not an http:// or https:// URL"),
-    (f"http://127.0.0.1:8000/v1?api_key={PASSWORD}", "has a query or fragment"),
-    ("http://127.0.0.1:8000/v1#frag", "has a query or fragment"),
-    ("http://127.0.0.1:8000/v1\n", "line break"),
-    ("http://exam ple.com/", "a space"),
-])
+@pytest.mark.parametrize(
+    "url, says",
+    [
+        (f"http://user:{PASSWORD}@example.invalid/v1", "holds credentials"),  # no port: once a traceback
+        (f"http://user:{PASSWORD}@127.0.0.1:8000/v1", "holds credentials"),
+        (f"https://{PASSWORD}@example.invalid", "holds credentials"),  # a token as the user name
+        (f"http://user:{PASSWORD}@with@at@example.invalid/", "holds credentials"),
+        ("http://[::1/v1", "is not a valid URL"),
+        (f"http://user:{PASSWORD}@[::1/v1", "is not a valid URL"),
+        ("http://127.0.0.1:eighty/v1", "is not a valid URL"),
+        (f"http://user:{PASSWORD}@host:x/", "is not a valid URL"),
+        ("http://127.0.0.1:70000/", "is not a valid URL"),
+        (f"http://user:{PASSWORD}/x@host/", "is not a valid URL"),  # a "/" in the password splits the URL
+        ("http:///v1", "has no host"),
+        ("http://:8000/v1", "has no host"),
+        ("http://127.0.0.1:0/v1", "port 0"),
+        (f"ftp://user:{PASSWORD}@example.invalid/", "is not an http:// or https:// URL"),
+        ("file:///etc/passwd", "is not an http:// or https:// URL"),
+        (f"http://127.0.0.1:8000/v1?api_key={PASSWORD}", "has a query or fragment"),
+        ("http://127.0.0.1:8000/v1#frag", "has a query or fragment"),
+        ("http://127.0.0.1:8000/v1\n", "line break"),
+        ("http://exam ple.com/", "a space"),
+    ],
+)
 def test_a_bad_endpoint_is_one_line_naming_the_field_without_the_password(url, says):
     message = refused(url)
     assert message.startswith("--endpoint: ") and says in message
@@ -79,8 +82,16 @@ def test_a_key_no_http_header_can_carry_is_refused_without_echoing_it(key):
     assert message.startswith("serve.api_key_env: MY_AUTH holds a line break")
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://127.0.0.1:8000/v1/", "https://api.example.test/v1",
-                                 "http://[::1]:8000/v1", "http://localhost"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000",
+        "http://127.0.0.1:8000/v1/",
+        "https://api.example.test/v1",
+        "http://[::1]:8000/v1",
+        "http://localhost",
+    ],
+)
 def test_a_good_endpoint_passes_and_its_key_is_masked_from_then_on(url):
     check_endpoint(url, "MY_AUTH", {"MY_AUTH": "k-" + PASSWORD})  # a name that does not look secret
     assert redact(f"echo: k-{PASSWORD}") == "echo: [redacted]"
@@ -95,6 +106,7 @@ def test_a_model_list_that_is_not_one_is_a_user_error(monkeypatch):
 
         def __enter__(self):
             import io
+
             return io.BytesIO(self.body)
 
         def __exit__(self, *exc):

@@ -21,8 +21,13 @@ from bench.serve.metrics import (
 
 
 def request(sent, arrivals, end, prompt=10, output=None):
-    return RequestTiming(sent=sent, end=end, arrivals=arrivals, prompt_tokens=prompt,
-                         output_tokens=output if output is not None else sum(n for _, n in arrivals))
+    return RequestTiming(
+        sent=sent,
+        end=end,
+        arrivals=arrivals,
+        prompt_tokens=prompt,
+        output_tokens=output if output is not None else sum(n for _, n in arrivals),
+    )
 
 
 # Two requests of 5 tokens each.
@@ -184,9 +189,15 @@ class _Session:
 TOKEN = b'data: {"choices": [{"text": "x"}], "usage": {"prompt_tokens": 4, "completion_tokens": 1}}\n\n'
 
 
-@pytest.mark.parametrize("response", [_Response(500, []), _Response(200, [TOKEN, aiohttp.ClientPayloadError("cut")]),
-                                      _Response(200, [TOKEN, b"data: [DONE]\n\n"])],
-                         ids=["http-error", "cut-mid-stream", "ok"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        _Response(500, []),
+        _Response(200, [TOKEN, aiohttp.ClientPayloadError("cut")]),
+        _Response(200, [TOKEN, b"data: [DONE]\n\n"]),
+    ],
+    ids=["http-error", "cut-mid-stream", "ok"],
+)
 def test_the_client_records_when_every_request_returns(response):
     client = CompletionsClient("http://127.0.0.1:9", "m")
     client.session = _Session(response)
@@ -213,12 +224,22 @@ def _timelines(rng, n):
             t += rng.exponential(0.04)
         tokens = sum(k for _, k in arrivals)
         if kind == "cut":  # disconnected mid-stream: some tokens, then an error
-            requests.append(RequestTiming(sent=sent, end=t, arrivals=arrivals[:-1] or arrivals,
-                                          prompt_tokens=int(rng.integers(50, 500)), error="ClientPayloadError: cut"))
+            requests.append(
+                RequestTiming(
+                    sent=sent,
+                    end=t,
+                    arrivals=arrivals[:-1] or arrivals,
+                    prompt_tokens=int(rng.integers(50, 500)),
+                    error="ClientPayloadError: cut",
+                )
+            )
             continue
         done = arrivals[-1][0] + (rng.uniform(0, 0.002) if rng.random() < 0.7 else 0.0)  # usage and [DONE] after
-        requests.append(RequestTiming(sent=sent, end=done, arrivals=arrivals,
-                                      prompt_tokens=int(rng.integers(50, 500)), output_tokens=tokens))
+        requests.append(
+            RequestTiming(
+                sent=sent, end=done, arrivals=arrivals, prompt_tokens=int(rng.integers(50, 500)), output_tokens=tokens
+            )
+        )
     last = max(r.end for r in requests)
     requests.append(RequestTiming(sent=clock, end=last + 1.5, error="TimeoutError: "))  # a failure returns last
     return requests
@@ -227,8 +248,13 @@ def _timelines(rng, n):
 def _as_vllm(r, output_cls):
     """The RequestFuncOutput vLLM's async_request_openai_completions builds from the same events."""
     times = [t for t, _ in r.arrivals]
-    out = output_cls(success=r.ok, start_time=r.sent, prompt_len=r.prompt_tokens or 0, error=r.error or "",
-                     output_tokens=r.output_tokens or 0)
+    out = output_cls(
+        success=r.ok,
+        start_time=r.sent,
+        prompt_len=r.prompt_tokens or 0,
+        error=r.error or "",
+        output_tokens=r.output_tokens or 0,
+    )
     if times:
         out.ttft = times[0] - r.sent  # `output.ttft = timestamp - st`
         out.itl = [b - a for a, b in zip(times, times[1:])]  # `timestamp - most_recent_timestamp` per chunk
@@ -250,9 +276,14 @@ def test_same_events_give_vllm_calculate_metrics_numbers():
     slo = Slo(ttft_ms=300, tpot_ms=50)
     ours = summarize(requests, slo)
     dur_s = max(r.end for r in requests) - min(r.sent for r in requests)
-    theirs, _ = serve.calculate_metrics(input_requests=[], outputs=[_as_vllm(r, RequestFuncOutput) for r in requests],
-                                        dur_s=dur_s, tokenizer=None, selected_percentiles=[50, 90, 99],
-                                        goodput_config_dict={"ttft": 300, "tpot": 50})
+    theirs, _ = serve.calculate_metrics(
+        input_requests=[],
+        outputs=[_as_vllm(r, RequestFuncOutput) for r in requests],
+        dur_s=dur_s,
+        tokenizer=None,
+        selected_percentiles=[50, 90, 99],
+        goodput_config_dict={"ttft": 300, "tpot": 50},
+    )
 
     assert 0 < ours.failed and 0 < ours.goodput.requests_meeting_slo < ours.completed  # the test means something
     assert any(r.ok and r.end > r.arrivals[-1][0] for r in requests)
@@ -268,9 +299,15 @@ def test_same_events_give_vllm_calculate_metrics_numbers():
     for name in ("ttft", "tpot", "itl", "e2el"):
         ms = getattr(ours.latency_ms, "e2e" if name == "e2el" else name)
         p = dict(getattr(theirs, f"percentiles_{name}_ms"))
-        pairs.update({f"mean_{name}": (ms.mean, getattr(theirs, f"mean_{name}_ms")),
-                      f"std_{name}": (ms.std, getattr(theirs, f"std_{name}_ms")),
-                      f"median_{name}": (ms.median, getattr(theirs, f"median_{name}_ms")),
-                      f"p50_{name}": (ms.median, p[50]), f"p90_{name}": (ms.p90, p[90]), f"p99_{name}": (ms.p99, p[99])})
+        pairs.update(
+            {
+                f"mean_{name}": (ms.mean, getattr(theirs, f"mean_{name}_ms")),
+                f"std_{name}": (ms.std, getattr(theirs, f"std_{name}_ms")),
+                f"median_{name}": (ms.median, getattr(theirs, f"median_{name}_ms")),
+                f"p50_{name}": (ms.median, p[50]),
+                f"p90_{name}": (ms.p90, p[90]),
+                f"p99_{name}": (ms.p99, p[99]),
+            }
+        )
     differ = {k: v for k, v in pairs.items() if not math.isclose(*v, rel_tol=1e-9)}
     assert differ == {}

@@ -38,10 +38,15 @@ def timing(sent: float, error: str | None = None) -> RequestTiming:
 
 # --- the schedule's arithmetic -----------------------------------------------------------------------------------
 
+
 def test_send_errors_pair_timings_with_requests_in_send_order():
     # Scheduled at 0, 0.25, 0.5, 1.0 s of trace time, replayed twice as fast: 0, 0.125, 0.25, 0.5 s.
-    requests = [Request([1], 1, at_s=0.5), Request([1], 1, at_s=0.0), Request([1], 1, at_s=1.0),
-                Request([1], 1, at_s=0.25)]
+    requests = [
+        Request([1], 1, at_s=0.5),
+        Request([1], 1, at_s=0.0),
+        Request([1], 1, at_s=1.0),
+        Request([1], 1, at_s=0.25),
+    ]
     # Sent 0, 0.0625, 0 and 0.125 s late (the first send is the schedule's start); listed in completion order.
     timings = [timing(8.0 + 0.5 + 0.125), timing(8.0 + 0.25), timing(8.0), timing(8.0 + 0.125 + 0.0625)]
     assert bench.send_errors(requests, timings, time_scale=2.0) == [0.0, 0.0625, 0.0, 0.125]
@@ -85,6 +90,7 @@ def test_report_counts_failures_and_says_whether_the_target_was_met():
 
 # --- against the real fake server --------------------------------------------------------------------------------
 
+
 @pytest.mark.timeout(60)
 def test_replay_against_the_fake_server_gets_every_token_asked():
     requests = bench.synthetic_requests(100, rate=100.0, isl=8, osl=5, seed=0)
@@ -109,30 +115,39 @@ def test_fake_server_streams_as_openai_and_answers_health_and_models():
             assert [m["id"] for m in json.loads(response.read())["data"]] == ["m"]
 
         def stream(body: dict) -> list[str]:
-            request = urllib.request.Request(f"{server.base_url}/v1/completions", data=json.dumps(body).encode(),
-                                             headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                f"{server.base_url}/v1/completions",
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+            )
             with urllib.request.urlopen(request) as response:
                 assert response.headers["Content-Type"].startswith("text/event-stream")
                 text = response.read().decode()
             assert text.endswith("\n\n")
             events = text[:-2].split("\n\n")
             assert all(event.startswith("data: ") for event in events)
-            return [event[len("data: "):] for event in events]
+            return [event[len("data: ") :] for event in events]
 
         # A text prompt counts its characters; usage only at the end without continuous usage.
-        events = stream({"prompt": "hello", "max_tokens": 3, "stream": True,
-                         "stream_options": {"include_usage": True}})
+        events = stream({"prompt": "hello", "max_tokens": 3, "stream": True, "stream_options": {"include_usage": True}})
         assert events[-1] == "[DONE]"
         chunks = [json.loads(e) for e in events[:-1]]
-        assert [c["choices"] for c in chunks[:3]] == [[{"text": "x", "index": 0, "logprobs": None,
-                                                        "finish_reason": f}] for f in (None, None, "length")]
+        assert [c["choices"] for c in chunks[:3]] == [
+            [{"text": "x", "index": 0, "logprobs": None, "finish_reason": f}] for f in (None, None, "length")
+        ]
         assert all("usage" not in c for c in chunks[:3])
         assert chunks[3]["choices"] == [] and chunks[3]["usage"]["prompt_tokens"] == 5
         assert chunks[3]["usage"]["completion_tokens"] == 3 and len(chunks) == 4
 
         # Token ids, continuous usage: every chunk counts the tokens so far.
-        events = stream({"prompt": [1, 2, 3, 4], "max_tokens": 2, "stream": True,
-                         "stream_options": {"include_usage": True, "continuous_usage_stats": True}})
+        events = stream(
+            {
+                "prompt": [1, 2, 3, 4],
+                "max_tokens": 2,
+                "stream": True,
+                "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+            }
+        )
         usage = [json.loads(e)["usage"] for e in events[:-1]]
         assert usage == [{"prompt_tokens": 4, "completion_tokens": n, "total_tokens": 4 + n} for n in (1, 2)]
 
@@ -142,6 +157,7 @@ def test_fake_server_streams_as_openai_and_answers_health_and_models():
 
 
 # --- no server outlives us ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("body_raises", [None, KeyboardInterrupt, RuntimeError])
@@ -185,9 +201,16 @@ def _gone_or_zombie(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_fake_server_exits_when_its_parent_is_killed():
     parent = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom bench.overhead.fake_server import FakeServer\n"
-         "with FakeServer() as s:\n    print(s.process.pid, flush=True)\n    time.sleep(60)\n"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom bench.overhead.fake_server import FakeServer\n"
+            "with FakeServer() as s:\n    print(s.process.pid, flush=True)\n    time.sleep(60)\n",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     server_pid = None
     try:
         server_pid = int(parent.stdout.readline())

@@ -17,19 +17,35 @@ from tests.support.run_cli import tokencost
 
 
 def test_load_points_follow_the_suite():
-    serve = ServeSettings(concurrencies=(1, 8), requests_per_concurrency=10, request_rates=(0.5, 4.0),
-                          requests_per_rate=20, max_concurrency=16)
+    serve = ServeSettings(
+        concurrencies=(1, 8),
+        requests_per_concurrency=10,
+        request_rates=(0.5, 4.0),
+        requests_per_rate=20,
+        max_concurrency=16,
+    )
     points = load_points(Suite(serve=serve))
     assert [(p.label, p.num_requests, p.max_concurrency) for p in points] == [
-        ("conc1", 10, None), ("conc8", 80, None), ("rate0.5", 20, 16), ("rate4", 20, 16)]
-    assert serve_point_key("tiny-moe", "vllm", points[1], Workload(isl=64, osl=32)) == \
-        "tiny-moe/vllm-serve/conc8/isl64/osl32"
+        ("conc1", 10, None),
+        ("conc8", 80, None),
+        ("rate0.5", 20, 16),
+        ("rate4", 20, 16),
+    ]
+    assert (
+        serve_point_key("tiny-moe", "vllm", points[1], Workload(isl=64, osl=32))
+        == "tiny-moe/vllm-serve/conc8/isl64/osl32"
+    )
 
 
 def test_the_server_command_binds_loopback_and_passes_parallelism_through():
     settings = EngineSettings(tensor_parallel_size=2, max_model_len=4096, enforce_eager=True)
-    command = server_command(load_card("llama-3.1-8b"), settings, 8123, 64,
-                             ("--max-num-batched-tokens", "8192", "--distributed-executor-backend", "ray"))
+    command = server_command(
+        load_card("llama-3.1-8b"),
+        settings,
+        8123,
+        64,
+        ("--max-num-batched-tokens", "8192", "--distributed-executor-backend", "ray"),
+    )
     text = " ".join(command)
     assert "--host 127.0.0.1 --port 8123" in text and "0.0.0.0" not in text
     assert "--tensor-parallel-size 2" in text and "--max-num-seqs 64" in text and "--max-model-len 4096" in text
@@ -49,12 +65,18 @@ def test_a_port_in_use_is_refused_before_anything_starts(tmp_path):
         assert server.process is None
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--mode", "offline", "--concurrency", "4"], "--mode: is offline but serving options were given"),
-    (["--endpoint", "http://192.0.2.1:8000"], "serve.endpoint_accelerator: a remote endpoint's hardware is unknown"),
-    (["--endpoint", "ftp://example.org"], "serve.endpoint"),
-    (["--mode", "serve", "--slo-ttft-ms", "-5"], "--slo-ttft-ms: is -5; give a positive number"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "offline", "--concurrency", "4"], "--mode: is offline but serving options were given"),
+        (
+            ["--endpoint", "http://192.0.2.1:8000"],
+            "serve.endpoint_accelerator: a remote endpoint's hardware is unknown",
+        ),
+        (["--endpoint", "ftp://example.org"], "serve.endpoint"),
+        (["--mode", "serve", "--slo-ttft-ms", "-5"], "--slo-ttft-ms: is -5; give a positive number"),
+    ],
+)
 def test_bad_serving_options_give_one_line_and_exit_2(tmp_path, args, message):
     result = tokencost("run", *args, "--models", "tiny-dense", "--out", tmp_path / "run")
     assert result.returncode == 2, result.stderr
@@ -70,8 +92,13 @@ def test_bad_rates_are_refused_by_the_parser(tmp_path):
 def test_streamed_events_split_across_reads_are_counted_once():
     def event(tokens, finish=False):
         usage = {"prompt_tokens": 32, "completion_tokens": tokens, "total_tokens": 32 + tokens}
-        return b"data: " + json.dumps({"choices": [{"text": "x", "finish_reason": "length" if finish else None}],
-                                       "usage": usage}).encode() + b"\n\n"
+        return (
+            b"data: "
+            + json.dumps(
+                {"choices": [{"text": "x", "finish_reason": "length" if finish else None}], "usage": usage}
+            ).encode()
+            + b"\n\n"
+        )
 
     stream = event(1) + event(3) + event(4, finish=True) + b"data: [DONE]\n\n"
     timing = RequestTiming(sent=0.0)
@@ -96,21 +123,32 @@ def test_the_servers_kv_cache_and_batching_limit_are_read_from_its_metrics_and_l
 
     # Two data parallel replicas of 8320 blocks: vLLM's front end sums them, and each replica's line says 16640.
     metrics = (
-        '# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n'
+        "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n"
         'vllm:cache_config_info{block_size="16",cache_dtype="auto",engine="0",num_gpu_blocks="16640"} 1.0\n'
         'vllm:cache_config_info{block_size="16",cache_dtype="auto",engine="1",num_gpu_blocks="16640"} 1.0\n'
-        'vllm:num_requests_running{engine="0"} 0.0\n')
+        'vllm:num_requests_running{engine="0"} 0.0\n'
+    )
     log = "INFO [scheduler.py:308] Chunked prefill is enabled with max_num_batched_tokens=8192.\n"
     assert effective_settings(metrics, log) == {
-        "num_gpu_blocks": 8320, "block_size": 16, "kv_cache_tokens": 8320 * 16, "engine_replicas": 2,
-        "max_num_batched_tokens": 8192}
-    assert effective_settings("", "") == {"num_gpu_blocks": None, "block_size": None, "kv_cache_tokens": None,
-                                          "engine_replicas": None, "max_num_batched_tokens": None}
+        "num_gpu_blocks": 8320,
+        "block_size": 16,
+        "kv_cache_tokens": 8320 * 16,
+        "engine_replicas": 2,
+        "max_num_batched_tokens": 8192,
+    }
+    assert effective_settings("", "") == {
+        "num_gpu_blocks": None,
+        "block_size": None,
+        "kv_cache_tokens": None,
+        "engine_replicas": None,
+        "max_num_batched_tokens": None,
+    }
 
 
 def test_parallel_sizes_and_the_batching_limit_become_server_flags():
-    settings = EngineSettings(tensor_parallel_size=2, pipeline_parallel_size=2, data_parallel_size=2,
-                              max_num_batched_tokens=8192)
+    settings = EngineSettings(
+        tensor_parallel_size=2, pipeline_parallel_size=2, data_parallel_size=2, max_num_batched_tokens=8192
+    )
     text = " ".join(server_command(load_card("llama-3.1-8b"), settings, 8123, 64))
     assert "--tensor-parallel-size 2 --pipeline-parallel-size 2 --data-parallel-size 2" in text
     assert "--max-num-batched-tokens 8192" in text

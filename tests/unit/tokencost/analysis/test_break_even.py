@@ -11,9 +11,20 @@ from tokencost.pricing.assumptions import load_assumptions
 
 def _owned_row(**overrides):
     # $1.90/h capital, 1,000 W busy and 100 W idle billed; 1,000 tok/s = 3.6 M tokens an hour
-    row = {"model": "m", "batch_size": 8, "hourly_usd": 2.0, "capital_usd_per_h": 1.9, "hosting_usd_per_h": 0.0,
-           "energy_usd_per_h": 0.1, "billed_power_w": 1000.0, "billed_idle_power_w": 100.0, "total_tok_s": 1000.0,
-           "total_per_mtok_usd": 2.0 / 3.6, "api": "x", "api_per_mtok_usd": 1.0}
+    row = {
+        "model": "m",
+        "batch_size": 8,
+        "hourly_usd": 2.0,
+        "capital_usd_per_h": 1.9,
+        "hosting_usd_per_h": 0.0,
+        "energy_usd_per_h": 0.1,
+        "billed_power_w": 1000.0,
+        "billed_idle_power_w": 100.0,
+        "total_tok_s": 1000.0,
+        "total_per_mtok_usd": 2.0 / 3.6,
+        "api": "x",
+        "api_per_mtok_usd": 1.0,
+    }
     return pd.DataFrame([row | overrides])
 
 
@@ -41,9 +52,19 @@ def test_owned_break_even_never_comes_when_energy_alone_costs_more_than_the_api(
 
 @pytest.mark.parametrize("api, word", [(1.0, "self-hosting is cheaper"), (0.5, "the API is cheaper")])
 def test_on_demand_rental_has_no_break_even_volume(api, word):
-    row = {"model": "m", "batch_size": 8, "hourly_usd": 2.0, "rental_usd_per_h": 2.0, "total_tok_s": 1000.0,
-           "total_per_mtok_usd": 2.0 / 3.6, "api": "x", "api_per_mtok_usd": api}
+    row = {
+        "model": "m",
+        "batch_size": 8,
+        "hourly_usd": 2.0,
+        "rental_usd_per_h": 2.0,
+        "total_tok_s": 1000.0,
+        "total_per_mtok_usd": 2.0 / 3.6,
+        "api": "x",
+        "api_per_mtok_usd": api,
+    }
     result = break_even(pd.DataFrame([row]), load_assumptions("on-demand-rental")).iloc[0]
     assert math.isnan(result["break_even_mtok_per_month"]) and math.isnan(result["break_even_share_of_capacity"])
-    assert result["verdict"] == (f"no break-even volume: on-demand rental is paid only while serving, so "
-                                 f"self-hosting costs $0.5556/M at any volume against the API's ${api:g}/M: {word}")
+    assert result["verdict"] == (
+        f"no break-even volume: on-demand rental is paid only while serving, so "
+        f"self-hosting costs $0.5556/M at any volume against the API's ${api:g}/M: {word}"
+    )

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from tokencost.analysis.calibration import (
-    FITTED, TARGET_ERROR, comparison, fit, measurements, readme_table, shipped_calibrations, training_rows,
+    FITTED,
+    TARGET_ERROR,
+    comparison,
+    fit,
+    measurements,
+    readme_table,
+    shipped_calibrations,
+    training_rows,
 )
 from tokencost.pricing.catalog import load_catalog
 

@@ -32,9 +32,9 @@ def test_each_claim_gets_evidence_a_figure_and_a_verdict():
     table = _claims().set_index("claim")
     verdicts = dict(zip(table.index.str[:20], table["verdict"]))
     assert verdicts == {
-        "An MoE model costs s": SUPPORTED,   # the fixture's MoE makes 3x the tokens at the same power
-        "H100 gives about 3x ": SUPPORTED,   # and its A100 runs spend 3x the joules per token
-        "vLLM-style serving r": SUPPORTED,   # transformers runs at a fifth of vLLM's throughput
+        "An MoE model costs s": SUPPORTED,  # the fixture's MoE makes 3x the tokens at the same power
+        "H100 gives about 3x ": SUPPORTED,  # and its A100 runs spend 3x the joules per token
+        "vLLM-style serving r": SUPPORTED,  # transformers runs at a fifth of vLLM's throughput
         "Chips are 60-70 % of": NOT_SUPPORTED,
         "Self-hosted cost can": SUPPORTED,
     }
@@ -53,8 +53,9 @@ def test_rented_presets_cannot_judge_the_chip_share():
 
 
 def test_missing_evidence_says_so_and_projects_with_a_label():
-    only_h100_vllm = [r for r in _valid(read_records(FIXTURE))
-                      if "H100" in r.hardware.accelerator and r.engine.name == "vllm"]
+    only_h100_vllm = [
+        r for r in _valid(read_records(FIXTURE)) if "H100" in r.hardware.accelerator and r.engine.name == "vllm"
+    ]
     table = _claims(records=only_h100_vllm)
     assert table.iloc[1]["verdict"] == CANNOT_TELL and table.iloc[2]["verdict"] == CANNOT_TELL
     assert table.iloc[1]["projection"].startswith("PROJECTED from rooflines (not measured)")
@@ -70,8 +71,19 @@ def test_claims_command_writes_a_readable_report(tmp_path):
 
 
 def test_projection_is_always_labelled_and_uses_measured_efficiency(tmp_path):
-    result = tokencost("project", "--model", "qwen3-30b-a3b", "--gpu", "NVIDIA H200", "--efficiency", "0.5",
-                       "--batch-sizes", "1,8", "--csv", tmp_path / "p.csv")
+    result = tokencost(
+        "project",
+        "--model",
+        "qwen3-30b-a3b",
+        "--gpu",
+        "NVIDIA H200",
+        "--efficiency",
+        "0.5",
+        "--batch-sizes",
+        "1,8",
+        "--csv",
+        tmp_path / "p.csv",
+    )
     assert result.returncode == 0, result.stderr
     assert "All figures PROJECTED, not measured" in result.stdout
     table = pd.read_csv(tmp_path / "p.csv")
@@ -84,11 +96,14 @@ def test_projection_is_always_labelled_and_uses_measured_efficiency(tmp_path):
     assert "median of 4 vllm points in" in measured.stdout  # the dense points only: a dense model is projected
 
 
-@pytest.mark.parametrize("args, field", [
-    (["--efficiency", "1.5"], "--efficiency:"),
-    (["--efficiency", "lots"], "--efficiency:"),
-    (["--gpus", "0"], "--gpus:"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--efficiency", "1.5"], "--efficiency:"),
+        (["--efficiency", "lots"], "--efficiency:"),
+        (["--gpus", "0"], "--gpus:"),
+    ],
+)
 def test_projection_rejects_bad_input(args, field):
     result = tokencost("project", "--model", "qwen3-8b", "--gpu", "h100-sxm", *args)
     assert result.returncode == 2 and result.stderr.startswith(f"tokencost: error: {field}")

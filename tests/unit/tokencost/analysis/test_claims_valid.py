@@ -26,12 +26,16 @@ def _priced(records, preset=None):
 @pytest.fixture
 def mixed():
     """A valid real-model point at $0.146/M, and two far cheaper points a claim must not count."""
-    return _priced([
-        _weights(point_record("llama-3.1-8b", batch=8, output_tok_s=1_000.0, validity=PASSED, **H100), "checkpoint"),
-        _weights(point_record("tiny-dense", batch=64, output_tok_s=50_000.0, validity=PASSED, **H100), "dummy"),
-        # the factory's 10 s window fails the 30 s minimum, and 50,000 tok/s is above an H100's ceiling
-        _weights(point_record("llama-3.1-8b", batch=64, output_tok_s=50_000.0, **H100), "checkpoint"),
-    ])
+    return _priced(
+        [
+            _weights(
+                point_record("llama-3.1-8b", batch=8, output_tok_s=1_000.0, validity=PASSED, **H100), "checkpoint"
+            ),
+            _weights(point_record("tiny-dense", batch=64, output_tok_s=50_000.0, validity=PASSED, **H100), "dummy"),
+            # the factory's 10 s window fails the 30 s minimum, and 50,000 tok/s is above an H100's ceiling
+            _weights(point_record("llama-3.1-8b", batch=64, output_tok_s=50_000.0, **H100), "checkpoint"),
+        ]
+    )
 
 
 def test_ten_cents_ignores_failed_and_dummy_weight_points_and_says_so(mixed):
@@ -40,8 +44,10 @@ def test_ten_cents_ignores_failed_and_dummy_weight_points_and_says_so(mixed):
     assert result["figure"] == pytest.approx(1.051665 / 7.2, rel=1e-5)
     assert result["verdict"] == NOT_SUPPORTED
     assert "llama-3.1-8b" in result["evidence"]
-    assert ("[1 of 3 points counted; left out: 1 failed validity checks (1 window_length, 1 ceiling_too_low); "
-            "1 ran on dummy (random) weights (tiny-dense)]") in result["evidence"]
+    assert (
+        "[1 of 3 points counted; left out: 1 failed validity checks (1 window_length, 1 ceiling_too_low); "
+        "1 ran on dummy (random) weights (tiny-dense)]"
+    ) in result["evidence"]
 
 
 def test_only_invalid_points_cannot_tell(mixed):
@@ -63,8 +69,9 @@ def test_records_that_cannot_say_their_weights_are_counted_and_flagged():
     record = point_record("llama-3.1-8b", validity=PASSED, **H100)  # the factory's model has no weights field
     kept, note = valid_points(_priced([record]))
     assert len(kept) == 1
-    assert note == ("1 of 1 points counted; "
-                    "1 counted point(s) have records that do not say whether their weights were real")
+    assert note == (
+        "1 of 1 points counted; 1 counted point(s) have records that do not say whether their weights were real"
+    )
 
 
 def test_chip_share_evidence_names_what_the_preset_leaves_out(mixed):
@@ -72,6 +79,8 @@ def test_chip_share_evidence_names_what_the_preset_leaves_out(mixed):
     assert "no cost of capital, no hosting or facility cost, no idle hours, GPU-only power" in result["evidence"]
     assert "no network capex, staff, software or support" in result["evidence"]
     assert "over 1 points" in result["evidence"]
-    tco = chip_share(_priced([point_record("llama-3.1-8b", validity=PASSED, **H100)], "hyperscaler-owned"),
-                     load_assumptions("hyperscaler-owned"))
+    tco = chip_share(
+        _priced([point_record("llama-3.1-8b", validity=PASSED, **H100)], "hyperscaler-owned"),
+        load_assumptions("hyperscaler-owned"),
+    )
     assert "no cost of capital" not in tco["evidence"] and "GPU-only power" not in tco["evidence"]

@@ -8,10 +8,12 @@ from tokencost.analysis.interactivity import at_interactivity, serving_moe_vs_de
 
 
 def test_at_interactivity_per_group():
-    priced = pd.concat([
-        POINTS.assign(model="m1", total_per_mtok_usd=POINTS["cost"], output_tok_s_per_gpu=100 / POINTS["cost"]),
-        POINTS.assign(model="m2", total_per_mtok_usd=2 * POINTS["cost"], output_tok_s_per_gpu=50 / POINTS["cost"]),
-    ]).assign(hardware="h100-sxm", engine="vllm", isl=128, osl=128)
+    priced = pd.concat(
+        [
+            POINTS.assign(model="m1", total_per_mtok_usd=POINTS["cost"], output_tok_s_per_gpu=100 / POINTS["cost"]),
+            POINTS.assign(model="m2", total_per_mtok_usd=2 * POINTS["cost"], output_tok_s_per_gpu=50 / POINTS["cost"]),
+        ]
+    ).assign(hardware="h100-sxm", engine="vllm", isl=128, osl=128)
     table = at_interactivity(priced.reset_index(drop=True), [20.0])
     by_model = table.set_index("model")
     assert by_model.loc["m1", "$/M tokens"] == pytest.approx(1.5)
@@ -21,10 +23,13 @@ def test_at_interactivity_per_group():
 def test_moe_vs_dense_at_the_same_interactivity_uses_the_overlap_of_the_fronts():
     dense = pd.DataFrame({"interactivity": [100.0, 150.0, 220.0], "total_per_mtok_usd": [1.0, 2.0, 4.0]})
     moe = pd.DataFrame({"interactivity": [70.0, 100.0, 160.0], "total_per_mtok_usd": [0.5, 1.5, 3.0]})
-    priced = pd.concat([
-        dense.assign(model="d", kind="dense", pairs_with=None),
-        moe.assign(model="m", kind="moe", pairs_with="d"),
-    ], ignore_index=True).assign(hardware="h100-sxm", engine="vllm", isl=128, osl=128)
+    priced = pd.concat(
+        [
+            dense.assign(model="d", kind="dense", pairs_with=None),
+            moe.assign(model="m", kind="moe", pairs_with="d"),
+        ],
+        ignore_index=True,
+    ).assign(hardware="h100-sxm", engine="vllm", isl=128, osl=128)
     table = serving_moe_vs_dense(priced)
     assert list(table["tok/s/user"]) == [100.0, 130.0, 160.0]  # overlap 100..160
     first = table.iloc[0]

@@ -8,10 +8,21 @@ from tokencost.pricing.catalog import load_catalog
 
 
 def test_sensitivity_ranks_factors_and_throughput_moves_cost_inversely():
-    point = {"accelerator": "NVIDIA H100 80GB HBM3", "accelerator_count": 1, "power_w_priced": 700.0,
-             "total_tok_s": 1000.0}
+    point = {
+        "accelerator": "NVIDIA H100 80GB HBM3",
+        "accelerator_count": 1,
+        "power_w_priced": 700.0,
+        "total_tok_s": 1000.0,
+    }
     table = sensitivity(point, load_catalog(), load_assumptions("neocloud-owned"), swing=0.2)
-    assert set(table["factor"]) == {"chip price", "useful life", "utilization", "electricity price", "PUE", "throughput"}
+    assert set(table["factor"]) == {
+        "chip price",
+        "useful life",
+        "utilization",
+        "electricity price",
+        "PUE",
+        "throughput",
+    }
     assert list(table["swing_usd"]) == sorted(table["swing_usd"], reverse=True)
     row = table.set_index("factor").loc["throughput"]
     base = table.attrs["base"]

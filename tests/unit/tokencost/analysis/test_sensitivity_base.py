@@ -11,8 +11,14 @@ from tokencost.pricing.priced_runs import Pricing
 
 @pytest.mark.parametrize("preset", ["hyperscaler-owned", "neocloud-owned"])  # utilisation below 1: idle hours priced
 def test_base_equals_the_table_with_measured_idle_watts(preset):
-    record = point_record("llama-3.1-8b", accelerator="NVIDIA H100 80GB HBM3", units=1, method="nvml-counter",
-                          power_w=450.0, output_tok_s=1000.0)
+    record = point_record(
+        "llama-3.1-8b",
+        accelerator="NVIDIA H100 80GB HBM3",
+        units=1,
+        method="nvml-counter",
+        power_w=450.0,
+        output_tok_s=1000.0,
+    )
     record = record.model_copy(update={"energy": record.energy.model_copy(update={"loaded_idle_power_w": 140.0})})
     catalog, a = load_catalog(), load_assumptions(preset)
     row = Pricing.of(a, catalog).price([record]).offline.iloc[0]

@@ -8,8 +8,15 @@ from tokencost.pricing.assumptions import load_assumptions
 
 
 def _priced(**overrides):
-    row = {"model": "m", "batch_size": 8, "hourly_usd": 2.0, "total_tok_s": 1000.0,
-           "total_per_mtok_usd": 2.0 / 3.6, "api": "x", "api_per_mtok_usd": 1.0}
+    row = {
+        "model": "m",
+        "batch_size": 8,
+        "hourly_usd": 2.0,
+        "total_tok_s": 1000.0,
+        "total_per_mtok_usd": 2.0 / 3.6,
+        "api": "x",
+        "api_per_mtok_usd": 1.0,
+    }
     return pd.DataFrame([row | overrides])
 
 

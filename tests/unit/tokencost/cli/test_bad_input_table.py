@@ -50,15 +50,28 @@ CASES["numeric option"] = [
     *_bad_numbers(["quote", "--gpu", "h100-sxm", "--gpus", "1"], "--tok-s", "--tok-s:"),
     *_bad_numbers(["quote", "--gpu", "h100-sxm", "--tok-s", "100"], "--watts", "--watts:"),
     *_bad_numbers(["quote", "--gpu", "h100-sxm", "--tok-s", "100"], "--gpus", "--gpus:"),
-    *_bad_numbers(["quote", "--gpu", "h100-sxm", "--tok-s", "100"], "--input-share", "--input-share:",
-                  values=["nan", "inf", "-1", "2", "abc"]),
+    *_bad_numbers(
+        ["quote", "--gpu", "h100-sxm", "--tok-s", "100"],
+        "--input-share",
+        "--input-share:",
+        values=["nan", "inf", "-1", "2", "abc"],
+    ),
     *_bad_numbers(["price", str(PUBLISHED)], "--gpus", "--gpus:", values=["0", "-1", "abc", "nan"]),
-    *_bad_numbers(["project", "--model", "tiny-dense", "--gpu", "h100-sxm"], "--isl", "--isl:",
-                  values=["nan", "0", "-1", "1e15"]),
-    *_bad_numbers(["project", "--model", "tiny-dense", "--gpu", "h100-sxm"], "--batch-sizes", "--batch-sizes:",
-                  values=["0", "-4", "x", "nan"]),
-    *_bad_numbers(["compare", str(PUBLISHED), str(PUBLISHED)], "--max-regression", "--max-regression:",
-                  values=["nan", "-5%", "inf", "abc", "1.5"]),
+    *_bad_numbers(
+        ["project", "--model", "tiny-dense", "--gpu", "h100-sxm"], "--isl", "--isl:", values=["nan", "0", "-1", "1e15"]
+    ),
+    *_bad_numbers(
+        ["project", "--model", "tiny-dense", "--gpu", "h100-sxm"],
+        "--batch-sizes",
+        "--batch-sizes:",
+        values=["0", "-4", "x", "nan"],
+    ),
+    *_bad_numbers(
+        ["compare", str(PUBLISHED), str(PUBLISHED)],
+        "--max-regression",
+        "--max-regression:",
+        values=["nan", "-5%", "inf", "abc", "1.5"],
+    ),
 ]
 
 # 2. Names that are not known.
@@ -90,16 +103,27 @@ CASES["unknown name"] = [
 ]
 
 # 3. Paths of the wrong kind where a file or directory is read.
-WRONG_FILES = {"a directory": "{dir}/a-dir", "a binary file": "{dir}/binary.dat", "a missing file": "{dir}/missing",
-               "an empty file": "{dir}/empty.txt", "non-UTF-8 text": "{dir}/latin1.txt"}
+WRONG_FILES = {
+    "a directory": "{dir}/a-dir",
+    "a binary file": "{dir}/binary.dat",
+    "a missing file": "{dir}/missing",
+    "an empty file": "{dir}/empty.txt",
+    "non-UTF-8 text": "{dir}/latin1.txt",
+}
 CASES["input path of the wrong kind"] = [
     # (an empty suite file is valid: every setting at its default)
     *[(["run", "--suite", path], "--suite:") for path in WRONG_FILES.values() if "empty" not in path],
     *[(["doctor", "--suite", path], "--suite:") for path in WRONG_FILES.values() if "empty" not in path],
-    *[(["quote", "--gpu", "h100-sxm", "--tok-s", "100", "--hardware", path], "--hardware:")
-      for path in WRONG_FILES.values() if "empty" not in path],
-    *[(["quote", "--gpu", "h100-sxm", "--tok-s", "100", "--assumptions", path], "--assumptions:")
-      for path in WRONG_FILES.values() if "empty" not in path],
+    *[
+        (["quote", "--gpu", "h100-sxm", "--tok-s", "100", "--hardware", path], "--hardware:")
+        for path in WRONG_FILES.values()
+        if "empty" not in path
+    ],
+    *[
+        (["quote", "--gpu", "h100-sxm", "--tok-s", "100", "--assumptions", path], "--assumptions:")
+        for path in WRONG_FILES.values()
+        if "empty" not in path
+    ],
     *[(["price", path], "") for path in WRONG_FILES.values()],
     *[(["report", path, "-o", "{dir}/new-report"], "") for path in WRONG_FILES.values()],
     *[(["claims", path], "") for path in WRONG_FILES.values()],
@@ -115,8 +139,11 @@ CASES["input path of the wrong kind"] = [
 ]
 
 # 4. Output locations that cannot be written.
-BAD_OUTPUTS = {"an existing file as a directory": "{dir}/binary.dat", "below a file": "{dir}/binary.dat/sub",
-               "/dev/null": "/dev/null"}
+BAD_OUTPUTS = {
+    "an existing file as a directory": "{dir}/binary.dat",
+    "below a file": "{dir}/binary.dat/sub",
+    "/dev/null": "/dev/null",
+}
 BAD_OUTPUT_FILES = {"a directory": "{dir}/a-dir", "below a file": "{dir}/binary.dat/x.csv"}
 CASES["output location"] = [
     *[(["run", "--out", path], "--out:") for path in BAD_OUTPUTS.values()],
@@ -124,8 +151,10 @@ CASES["output location"] = [
     *[(["report", str(PUBLISHED), "-o", path], "-o/--out:") for path in BAD_OUTPUTS.values()],
     *[(["claims", str(PUBLISHED), "-o", path], "-o/--out:") for path in BAD_OUTPUTS.values()],
     *[(["price", str(PUBLISHED), "--csv", path], "--csv:") for path in BAD_OUTPUT_FILES.values()],
-    *[(["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--csv", path], "--csv:")
-      for path in BAD_OUTPUT_FILES.values()],
+    *[
+        (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--csv", path], "--csv:")
+        for path in BAD_OUTPUT_FILES.values()
+    ],
     *[(["compare", str(PUBLISHED), str(PUBLISHED), "--json", path], "--json:") for path in BAD_OUTPUT_FILES.values()],
 ]
 
@@ -184,10 +213,17 @@ BAD_ASSUMPTIONS = {
     "inf-years": "amortization_years = inf\n",
 }
 CASES["hardware and assumption files"] = [
-    *[(["quote", "--gpu", "MY GPU", "--tok-s", "100", "--hardware", f"{{dir}}/hardware/{name}.toml"], "")
-      for name in BAD_HARDWARE],
-    *[(["quote", "--gpu", "h100-sxm", "--tok-s", "100", "--assumptions", f"{{dir}}/assumptions/{name}.toml"],
-       "--assumptions") for name in BAD_ASSUMPTIONS],
+    *[
+        (["quote", "--gpu", "MY GPU", "--tok-s", "100", "--hardware", f"{{dir}}/hardware/{name}.toml"], "")
+        for name in BAD_HARDWARE
+    ],
+    *[
+        (
+            ["quote", "--gpu", "h100-sxm", "--tok-s", "100", "--assumptions", f"{{dir}}/assumptions/{name}.toml"],
+            "--assumptions",
+        )
+        for name in BAD_ASSUMPTIONS
+    ],
 ]
 
 # 8. `vllm bench serve --save-result` files.
@@ -199,8 +235,7 @@ BAD_BENCH = {
     "zero-duration": lambda b: b | {"duration": 0},
     "missing-output": lambda b: {k: v for k, v in b.items() if k != "total_output_tokens"},
 }
-CASES["vllm bench files"] = [
-    (["price", f"{{dir}}/bench/{name}.json", "--gpu", "h100-sxm"], "") for name in BAD_BENCH]
+CASES["vllm bench files"] = [(["price", f"{{dir}}/bench/{name}.json", "--gpu", "h100-sxm"], "") for name in BAD_BENCH]
 
 # 9. Model cards that cannot describe a model.
 BAD_CARDS = {
@@ -214,7 +249,8 @@ BAD_CARDS = {
     "float-layers": {"num_hidden_layers": 2.5},
 }
 CASES["model cards"] = [(["run", "--models", name], f"{name}/config.json") for name in BAD_CARDS] + [
-    (["project", "--model", name, "--gpu", "h100-sxm"], f"{name}/config.json") for name in BAD_CARDS]
+    (["project", "--model", name, "--gpu", "h100-sxm"], f"{name}/config.json") for name in BAD_CARDS
+]
 
 TABLE = [(kind, args, field) for kind, cases in CASES.items() for args, field in cases]
 
@@ -307,6 +343,7 @@ def test_a_bug_shows_its_traceback_masked_says_it_is_a_bug_and_exits_3(monkeypat
 
     remember("sk-planted-marker-key")
     try:
+
         def broken(args):
             raise RuntimeError("boom with sk-planted-marker-key inside")
 

@@ -72,7 +72,9 @@ def test_config_missing_a_dimension(models_dir):
     del config["num_hidden_layers"]
     (models_dir / "tiny-dense" / "config.json").write_text(json.dumps(config))
     env = os.environ | {"TOKENCOST_MODELS_DIR": str(models_dir)}
-    line = _one_line_error(tokencost("run", "--models", "tiny-dense", env=env), "tiny-dense/config.json num_hidden_layers:")
+    line = _one_line_error(
+        tokencost("run", "--models", "tiny-dense", env=env), "tiny-dense/config.json num_hidden_layers:"
+    )
     assert "give a positive integer" in line
     listed = tokencost("models", env=env)  # listed as broken, with why, and exit 1 (see `tokencost models --help`)
     assert listed.returncode == 1, listed.stderr
@@ -106,7 +108,9 @@ def test_quote_rejects_impossible_numbers(flag, value):
 
 
 def test_price_reprices_a_run_without_measuring(tmp_path):
-    write_run(tmp_path, point_record(accelerator="NVIDIA H100 80GB HBM3", units=1, method="nvml-counter", power_w=400.0))
+    write_run(
+        tmp_path, point_record(accelerator="NVIDIA H100 80GB HBM3", units=1, method="nvml-counter", power_w=400.0)
+    )
     owned = tokencost("price", tmp_path, "--csv", tmp_path / "owned.csv")
     rented = tokencost("price", tmp_path, "--preset", "on-demand-rental")
     assert owned.returncode == 0 and rented.returncode == 0, owned.stderr + rented.stderr
@@ -147,29 +151,32 @@ def hostile(tmp_path):
 PUBLISHED = default_models_dir().parent / "results" / "2026-11-27-cpu-demo"
 
 
-@pytest.mark.parametrize("args, field", [
-    (["run", "--suite", "{dir}/a-dir"], "--suite:"),
-    (["run", "--suite", "{dir}/binary.dat"], "--suite:"),
-    (["run", "--out", "{dir}/binary.dat"], "--out:"),
-    (["run", "--batch-sizes", "1e14"], "--batch-sizes:"),
-    (["run", "--isl", "nan"], "--isl:"),
-    (["run", "--watts-per-vcpu", "nan"], "--watts-per-vcpu:"),
-    (["run", "--request-rates", "inf"], "--request-rates:"),
-    (["price", "{dir}/a-dir"], "RUN_DIR:"),
-    (["price", "{dir}/binary.dat", "--gpu", "h100-sxm"], "{dir}/binary.dat:"),
-    (["price", PUBLISHED, "--csv", "{dir}/a-dir"], "--csv:"),
-    (["price", PUBLISHED, "--csv", "{dir}/binary.dat/x.csv"], "--csv:"),
-    (["quote", "--gpu", "h100-sxm", "--tok-s", "inf"], "--tok-s:"),
-    (["quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--hardware", "{dir}/binary.dat"], "--hardware:"),
-    (["quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--assumptions", "{dir}/a-dir"], "--assumptions:"),
-    (["report", PUBLISHED, "-o", "{dir}/binary.dat"], "-o/--out:"),
-    (["claims", PUBLISHED, "-o", "{dir}/binary.dat"], "-o/--out:"),
-    (["compare", "{dir}/binary.dat", "{dir}/binary.dat"], "{dir}/binary.dat:"),
-    (["compare", PUBLISHED, PUBLISHED, "--json", "{dir}/a-dir"], "--json:"),
-    (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--isl", "1e15"], "--isl:"),
-    (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--csv", "{dir}/a-dir"], "--csv:"),
-    (["index", "{dir}/binary.dat"], "RESULTS_DIR:"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["run", "--suite", "{dir}/a-dir"], "--suite:"),
+        (["run", "--suite", "{dir}/binary.dat"], "--suite:"),
+        (["run", "--out", "{dir}/binary.dat"], "--out:"),
+        (["run", "--batch-sizes", "1e14"], "--batch-sizes:"),
+        (["run", "--isl", "nan"], "--isl:"),
+        (["run", "--watts-per-vcpu", "nan"], "--watts-per-vcpu:"),
+        (["run", "--request-rates", "inf"], "--request-rates:"),
+        (["price", "{dir}/a-dir"], "RUN_DIR:"),
+        (["price", "{dir}/binary.dat", "--gpu", "h100-sxm"], "{dir}/binary.dat:"),
+        (["price", PUBLISHED, "--csv", "{dir}/a-dir"], "--csv:"),
+        (["price", PUBLISHED, "--csv", "{dir}/binary.dat/x.csv"], "--csv:"),
+        (["quote", "--gpu", "h100-sxm", "--tok-s", "inf"], "--tok-s:"),
+        (["quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--hardware", "{dir}/binary.dat"], "--hardware:"),
+        (["quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--assumptions", "{dir}/a-dir"], "--assumptions:"),
+        (["report", PUBLISHED, "-o", "{dir}/binary.dat"], "-o/--out:"),
+        (["claims", PUBLISHED, "-o", "{dir}/binary.dat"], "-o/--out:"),
+        (["compare", "{dir}/binary.dat", "{dir}/binary.dat"], "{dir}/binary.dat:"),
+        (["compare", PUBLISHED, PUBLISHED, "--json", "{dir}/a-dir"], "--json:"),
+        (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--isl", "1e15"], "--isl:"),
+        (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--csv", "{dir}/a-dir"], "--csv:"),
+        (["index", "{dir}/binary.dat"], "RESULTS_DIR:"),
+    ],
+)
 def test_hostile_input_is_one_line_and_exit_2(hostile, args, field):
     result = tokencost(*[str(a).replace("{dir}", str(hostile)) for a in args], cwd=hostile)
     _one_line_error(result, field.replace("{dir}", str(hostile)))
@@ -178,9 +185,14 @@ def test_hostile_input_is_one_line_and_exit_2(hostile, args, field):
 
 def test_a_refused_run_leaves_the_run_directory_as_it_was(tmp_path):
     run_dir = write_run(tmp_path / "run", point_record())
-    (run_dir / "run.json").write_text(json.dumps({
-        "suite": {"models": ["tiny-dense"]},
-        "hardware": {"accelerator": "CPU (some other machine)", "accelerator_count": 64, "gpus": []}}))
+    (run_dir / "run.json").write_text(
+        json.dumps(
+            {
+                "suite": {"models": ["tiny-dense"]},
+                "hardware": {"accelerator": "CPU (some other machine)", "accelerator_count": 64, "gpus": []},
+            }
+        )
+    )
     (run_dir / "report.md").write_text("the run's own report")
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     other_machine = tokencost("run", "--resume", run_dir)

@@ -69,16 +69,22 @@ def files_under(root) -> list[str]:
 
 
 # Numeric bounds: far beyond any GPU, refused before anything starts (an engine used to start for each).
-@pytest.mark.parametrize("args, field", [
-    (["--batch-sizes", "100000000000000"], "--batch-sizes: is 100000000000000; input should be less than or equal to 65536"),
-    (["--requests-per-batch", "1000000000000"], "--requests-per-batch: is 1000000000000"),
-    (["--mode", "serve", "--concurrency", "100000000000000"], "--concurrency: is 100000000000000"),
-    (["--mode", "serve", "--request-rates", "1e15"], "--request-rates: is 1000000000000000.0"),
-    (["--mode", "serve", "--slo-ttft-ms", "1e15"], "--slo-ttft-ms: is 1000000000000000.0"),
-    (["--min-window-s", "1e15"], "--min-window-s: is 1000000000000000.0"),
-    (["--watts-per-vcpu", "1e15"], "--watts-per-vcpu: is 1e+15, above the cap of 1000"),
-    (["--batch-sizes", "1,,4"], "--batch-sizes: '1,,4' has an empty item"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (
+            ["--batch-sizes", "100000000000000"],
+            "--batch-sizes: is 100000000000000; input should be less than or equal to 65536",
+        ),
+        (["--requests-per-batch", "1000000000000"], "--requests-per-batch: is 1000000000000"),
+        (["--mode", "serve", "--concurrency", "100000000000000"], "--concurrency: is 100000000000000"),
+        (["--mode", "serve", "--request-rates", "1e15"], "--request-rates: is 1000000000000000.0"),
+        (["--mode", "serve", "--slo-ttft-ms", "1e15"], "--slo-ttft-ms: is 1000000000000000.0"),
+        (["--min-window-s", "1e15"], "--min-window-s: is 1000000000000000.0"),
+        (["--watts-per-vcpu", "1e15"], "--watts-per-vcpu: is 1e+15, above the cap of 1000"),
+        (["--batch-sizes", "1,,4"], "--batch-sizes: '1,,4' has an empty item"),
+    ],
+)
 def test_numbers_beyond_any_deployment_are_refused_before_anything_starts(world, capsys, args, field):
     one_line_error(capsys, field, "run", "--models", "tiny-dense", "--engines", "vllm", *args)
     assert files_under(world / "work") == []
@@ -86,17 +92,28 @@ def test_numbers_beyond_any_deployment_are_refused_before_anything_starts(world,
 
 def test_max_model_len_beyond_the_cards_context_is_refused_before_an_engine_starts(world, capsys):
     suite = world / "suite.toml"
-    suite.write_text('models = ["tiny-dense"]\nengines = ["vllm"]\nbatch_sizes = [1]\n[engine]\nmax_model_len = 100000\n')
-    line = one_line_error(capsys, "engine.max_model_len: is 100000, beyond tiny-dense's context of 4096 tokens",
-                          "run", "--suite", suite)
+    suite.write_text(
+        'models = ["tiny-dense"]\nengines = ["vllm"]\nbatch_sizes = [1]\n[engine]\nmax_model_len = 100000\n'
+    )
+    line = one_line_error(
+        capsys, "engine.max_model_len: is 100000, beyond tiny-dense's context of 4096 tokens", "run", "--suite", suite
+    )
     assert "give at most 4096" in line
     assert files_under(world / "work") == []
 
 
 def test_an_unknown_endpoint_gpu_is_refused_before_the_run_starts(world, capsys):
-    line = one_line_error(capsys, "--endpoint-gpu: 'no-such-gpu' is not in the hardware catalog",
-                          "run", "--models", "tiny-dense", "--endpoint", "http://192.0.2.1:8000",
-                          "--endpoint-gpu", "no-such-gpu")
+    line = one_line_error(
+        capsys,
+        "--endpoint-gpu: 'no-such-gpu' is not in the hardware catalog",
+        "run",
+        "--models",
+        "tiny-dense",
+        "--endpoint",
+        "http://192.0.2.1:8000",
+        "--endpoint-gpu",
+        "no-such-gpu",
+    )
     assert "--hardware" in line
     assert files_under(world / "work") == []
 
@@ -135,8 +152,20 @@ def test_a_card_folder_given_as_a_path_runs_under_its_card_name(world, capsys, m
     monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
     monkeypatch.setattr(bench.offline, "_start_engine", no_engine)
     card = world / "models" / "tiny-dense"
-    code, out, err = tokencost(capsys, "run", "--models", card, "--engines", "vllm", "--batch-sizes", "1",
-                               "--out", "run", "--min-window-s", "0")
+    code, out, err = tokencost(
+        capsys,
+        "run",
+        "--models",
+        card,
+        "--engines",
+        "vllm",
+        "--batch-sizes",
+        "1",
+        "--out",
+        "run",
+        "--min-window-s",
+        "0",
+    )
     assert code == 2 and "engine: cannot start here" in err, err
     assert out.startswith("Measuring into run\n")
     (record,) = read_records(world / "work" / "run")
@@ -146,21 +175,25 @@ def test_a_card_folder_given_as_a_path_runs_under_its_card_name(world, capsys, m
 def test_a_folder_here_does_not_shadow_the_card_of_that_name(world, capsys):
     shutil.copytree(world / "models" / "tiny-dense", world / "work" / "tiny-dense")
     (world / "work" / "tiny-dense" / "config.json").write_text("{}")  # a folder that is no card
-    code, out, err = tokencost(capsys, "run", "--models", "tiny-dense", "--engines", "vllm", "--batch-sizes", "1",
-                               "--dry-run")
+    code, out, err = tokencost(
+        capsys, "run", "--models", "tiny-dense", "--engines", "vllm", "--batch-sizes", "1", "--dry-run"
+    )
     assert code == 0, err
     assert "tiny-dense/vllm/batch1/isl128/osl128: runs" in out
     one_line_error(capsys, "tiny-dense/config.json hidden_size:", "run", "--models", "./tiny-dense", "--dry-run")
 
 
 # Model cards that cannot describe a model: named when the card loads, by every command that loads it.
-@pytest.mark.parametrize("change, field", [
-    ({"num_experts": 0}, "num_experts"),
-    ({"num_experts_per_tok": 16}, "num_experts_per_tok"),
-    ({"num_experts": "8"}, "num_experts"),
-    ({"num_key_value_heads": 0}, "num_key_value_heads"),
-    ({"vocab_size": 3}, "vocab_size"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"num_experts": 0}, "num_experts"),
+        ({"num_experts_per_tok": 16}, "num_experts_per_tok"),
+        ({"num_experts": "8"}, "num_experts"),
+        ({"num_key_value_heads": 0}, "num_key_value_heads"),
+        ({"vocab_size": 3}, "vocab_size"),
+    ],
+)
 def test_a_broken_card_is_named_by_run_project_and_listed_broken_by_models(world, capsys, change, field):
     config = json.loads((world / "models" / "tiny-moe" / "config.json").read_text())
     (world / "models" / "tiny-moe" / "config.json").write_text(json.dumps(config | change))
@@ -174,49 +207,79 @@ def test_a_broken_card_is_named_by_run_project_and_listed_broken_by_models(world
 
 
 def test_project_refuses_lengths_beyond_the_models_context(world, capsys):
-    line = one_line_error(capsys, "--isl/--osl: 5000+5000 exceeds tiny-dense's context of 4096 tokens",
-                          "project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--isl", "5000", "--osl", "5000")
+    line = one_line_error(
+        capsys,
+        "--isl/--osl: 5000+5000 exceeds tiny-dense's context of 4096 tokens",
+        "project",
+        "--model",
+        "tiny-dense",
+        "--gpu",
+        "h100-sxm",
+        "--isl",
+        "5000",
+        "--osl",
+        "5000",
+    )
     assert "at most 4096" in line
-    one_line_error(capsys, "--batch-sizes: is 100000000000000", "project", "--model", "tiny-dense",
-                   "--gpu", "h100-sxm", "--batch-sizes", "100000000000000")
+    one_line_error(
+        capsys,
+        "--batch-sizes: is 100000000000000",
+        "project",
+        "--model",
+        "tiny-dense",
+        "--gpu",
+        "h100-sxm",
+        "--batch-sizes",
+        "100000000000000",
+    )
 
 
 # Numbers that were silently accepted, or answered with a line naming no field.
-@pytest.mark.parametrize("args, field", [
-    (["--input-tokens-share", "0"], "--input-tokens-share: is 0, which leaves no input tokens"),
-    (["--input-tokens-share", "1"], "--input-tokens-share: is 1, which leaves no output tokens"),
-    (["--tok-s", "1e15"], "--tok-s: is 1e+15, above the cap"),
-    (["--watts", "1e15"], "--watts: is 1e+15, above the cap"),
-    (["--watts", "60000"], "--watts: is 60000 W for 1 GPU(s), above 5000 W a GPU"),
-    (["--gpus", "100000000000000"], "--gpus: is 100000000000000, above the cap of 65536"),
-    (["--tok-s", "nan"], "--tok-s: 'nan' is not a finite number"),
-    (["--watts", "inf"], "--watts: 'inf' is not a finite number"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--input-tokens-share", "0"], "--input-tokens-share: is 0, which leaves no input tokens"),
+        (["--input-tokens-share", "1"], "--input-tokens-share: is 1, which leaves no output tokens"),
+        (["--tok-s", "1e15"], "--tok-s: is 1e+15, above the cap"),
+        (["--watts", "1e15"], "--watts: is 1e+15, above the cap"),
+        (["--watts", "60000"], "--watts: is 60000 W for 1 GPU(s), above 5000 W a GPU"),
+        (["--gpus", "100000000000000"], "--gpus: is 100000000000000, above the cap of 65536"),
+        (["--tok-s", "nan"], "--tok-s: 'nan' is not a finite number"),
+        (["--watts", "inf"], "--watts: 'inf' is not a finite number"),
+    ],
+)
 def test_quote_refuses_numbers_no_deployment_has(world, capsys, args, field):
     argv = {"--tok-s": "1000"} | dict(zip(args[::2], args[1::2]))
     one_line_error(capsys, field, "quote", "--gpu", "h100-sxm", *[x for kv in argv.items() for x in kv])
 
 
-@pytest.mark.parametrize("figures, field", [
-    ("tdp_w = nan\nprice_usd = 1000", "my-gpu.tdp_w: is nan"),
-    ("tdp_w = 300\nprice_usd = inf", "my-gpu.price_usd: is inf"),
-    ("tdp_w = 300\nprice_usd = 1000\nmatch = 3", "my-gpu.match: is 3"),
-])
+@pytest.mark.parametrize(
+    "figures, field",
+    [
+        ("tdp_w = nan\nprice_usd = 1000", "my-gpu.tdp_w: is nan"),
+        ("tdp_w = 300\nprice_usd = inf", "my-gpu.price_usd: is inf"),
+        ("tdp_w = 300\nprice_usd = 1000\nmatch = 3", "my-gpu.match: is 3"),
+    ],
+)
 def test_a_hardware_file_with_a_figure_that_is_no_number_is_refused(world, capsys, figures, field):
     path = world / "hardware.toml"
     path.write_text(f"[my-gpu]\n{figures}\n")
     one_line_error(capsys, f"{path} {field}", "quote", "--gpu", "my-gpu", "--tok-s", "100", "--hardware", path)
 
 
-@pytest.mark.parametrize("text, field", [
-    ('ownership = "rented"\nrate = "rates"\nrates = { h100-sxm = inf }', "rates.h100-sxm: is inf"),
-    ("usd_per_kwh = nan", "usd_per_kwh: is nan; input should be a finite number"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ('ownership = "rented"\nrate = "rates"\nrates = { h100-sxm = inf }', "rates.h100-sxm: is inf"),
+        ("usd_per_kwh = nan", "usd_per_kwh: is nan; input should be a finite number"),
+    ],
+)
 def test_an_assumptions_file_with_a_value_that_is_no_number_is_refused_naming_the_file(world, capsys, text, field):
     path = world / "assumptions.toml"
     path.write_text(text + "\n")
-    one_line_error(capsys, f"--assumptions {path} {field}", "quote", "--gpu", "h100-sxm", "--tok-s", "100",
-                   "--assumptions", path)
+    one_line_error(
+        capsys, f"--assumptions {path} {field}", "quote", "--gpu", "h100-sxm", "--tok-s", "100", "--assumptions", path
+    )
     one_line_error(capsys, "--set pue: is nan", "quote", "--gpu", "h100-sxm", "--tok-s", "100", "--set", "pue=nan")
 
 
@@ -227,17 +290,20 @@ def _bench_file(world, **changes):
     return path
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"completed": -3}, "completed: is -3"),
-    ({"completed": True}, "completed: is True"),
-    ({"failed": -1}, "failed: is -1"),
-    ({"num_prompts": True}, "num_prompts: is True"),
-    ({"total_input_tokens": 0}, "total_input_tokens: is 0"),
-    ({"output_throughput": 0}, "output_throughput: is 0"),
-    ({"duration": "12"}, "duration: is '12'"),
-    ({"request_rate": "fast"}, "request_rate: is 'fast'"),
-    ({"request_goodput": -1.0}, "request_goodput: is -1.0"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"completed": -3}, "completed: is -3"),
+        ({"completed": True}, "completed: is True"),
+        ({"failed": -1}, "failed: is -1"),
+        ({"num_prompts": True}, "num_prompts: is True"),
+        ({"total_input_tokens": 0}, "total_input_tokens: is 0"),
+        ({"output_throughput": 0}, "output_throughput: is 0"),
+        ({"duration": "12"}, "duration: is '12'"),
+        ({"request_rate": "fast"}, "request_rate: is 'fast'"),
+        ({"request_goodput": -1.0}, "request_goodput: is -1.0"),
+    ],
+)
 def test_a_vllm_bench_file_with_impossible_counts_is_refused(world, capsys, changes, field):
     path = _bench_file(world, **changes)
     one_line_error(capsys, f"{path}: {field}", "price", path, "--gpu", "h100-sxm")
@@ -263,15 +329,14 @@ def test_a_goodput_of_zero_is_shown_as_zero(world, capsys):
     assert row["goodput_share"] == 0 and row["goodput_rps"] == 0
     header, rule, values = out.splitlines()[:3]
     column = next(m for m in re.finditer(r"-+", rule) if m.start() <= header.index("within SLO") < m.end())
-    assert values[column.start():column.end()].strip() == "0%"
+    assert values[column.start() : column.end()].strip() == "0%"
 
 
 def test_a_record_with_nothing_to_price_is_refused_naming_its_file_and_line(world, capsys):
     run_dir = write_run(world / "run", point_record())
     record = json.loads((run_dir / "records.jsonl").read_text())
     (run_dir / "records.jsonl").write_text(json.dumps(record | {"output_tokens": 0, "output_tok_s": 0.0}) + "\n")
-    for args in (["price", run_dir], ["price", run_dir / "records.jsonl"],
-                 ["report", run_dir, "-o", world / "report"]):
+    for args in (["price", run_dir], ["price", run_dir / "records.jsonl"], ["report", run_dir, "-o", world / "report"]):
         one_line_error(capsys, f"{run_dir / 'records.jsonl'}:1:", *args)
     assert not (world / "report").exists()
 
@@ -284,8 +349,16 @@ def test_claims_on_a_serving_run_cannot_tell_rather_than_crash(world, capsys):
 
 
 def test_claims_of_a_model_without_a_card_here_still_judge(world, capsys):
-    run_dir = write_run(world / "run", point_record(model="someone-elses-model", accelerator="NVIDIA H100 80GB HBM3",
-                                                    units=1, method="nvml-counter", power_w=400.0))
+    run_dir = write_run(
+        world / "run",
+        point_record(
+            model="someone-elses-model",
+            accelerator="NVIDIA H100 80GB HBM3",
+            units=1,
+            method="nvml-counter",
+            power_w=400.0,
+        ),
+    )
     code, out, err = tokencost(capsys, "claims", run_dir)
     assert code == 0, err
     assert "no run of the same model and settings on both H100 and A100" in out
@@ -299,8 +372,14 @@ def test_the_caps_are_the_documented_ones(capsys):
     assert (suite.MAX_IN_FLIGHT, workload.MAX_REQUESTS_PER_SLOT, workload.MAX_TOKENS) == (65536, 100_000, 10_000_000)
     assert (suite.MAX_REQUEST_RATE, suite.MAX_SLO_MS, args.MAX_GPUS) == (100_000, 3_600_000, suite.MAX_GPUS)
     run_help = " ".join(args.build_parser()._subparsers._group_actions[0].choices["run"].format_help().split())
-    for text in ("1,4,16 (each at most 65536)", "at most 100000 (points", "at most 10000000 and the model's context",
-                 "1,4,16,64 (each at most 65536)", "1,4 (each at most 100000)", "(ms, at most 3600000)"):
+    for text in (
+        "1,4,16 (each at most 65536)",
+        "at most 100000 (points",
+        "at most 10000000 and the model's context",
+        "1,4,16,64 (each at most 65536)",
+        "1,4 (each at most 100000)",
+        "(ms, at most 3600000)",
+    ):
         assert text in run_help, text
     code, out, err = tokencost(capsys, "models", "--help")
     assert "listed as BROKEN with why, and the exit status is then 1" in " ".join(out.split())

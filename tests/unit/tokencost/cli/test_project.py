@@ -8,8 +8,9 @@ from tests.unit.tokencost.cli.test_hostile_review import one_line_error, tokenco
 
 
 def test_default_projection_is_calibrated_banded_and_fits_120_columns(capsys):
-    code, out, err = tokencost(capsys, "project", "--model", "qwen3-30b-a3b", "--gpu", "h100-sxm",
-                               "--batch-sizes", "1,8,32,512")
+    code, out, err = tokencost(
+        capsys, "project", "--model", "qwen3-30b-a3b", "--gpu", "h100-sxm", "--batch-sizes", "1,8,32,512"
+    )
     assert code == 0, err
     assert max(map(len, out.splitlines())) <= 120
     text = " ".join(out.split())  # long lines are wrapped
@@ -33,17 +34,28 @@ def test_a_given_efficiency_has_no_error_band(capsys):
 
 
 def test_an_efficiency_measured_on_cpus_is_refused(capsys):
-    line = one_line_error(capsys, "--efficiency", "project", "--model", "qwen3-30b-a3b", "--gpu", "h200",
-                          "--efficiency", CPU_DEMO)
+    line = one_line_error(
+        capsys, "--efficiency", "project", "--model", "qwen3-30b-a3b", "--gpu", "h200", "--efficiency", CPU_DEMO
+    )
     assert "measured on CPUs" in line
 
 
 def test_an_efficiency_from_another_model_kind_says_so(tmp_path, capsys):
-    run = write_run(tmp_path / "run", point_record(model="llama-3.1-8b", batch=8, output_tok_s=500.0,
-                                                   accelerator="NVIDIA H100 80GB HBM3", units=1, power_w=400.0,
-                                                   method="nvml-counter", isl=128, osl=128))
-    code, out, err = tokencost(capsys, "project", "--model", "qwen3-30b-a3b", "--gpu", "h100-sxm",
-                               "--efficiency", run)
+    run = write_run(
+        tmp_path / "run",
+        point_record(
+            model="llama-3.1-8b",
+            batch=8,
+            output_tok_s=500.0,
+            accelerator="NVIDIA H100 80GB HBM3",
+            units=1,
+            power_w=400.0,
+            method="nvml-counter",
+            isl=128,
+            osl=128,
+        ),
+    )
+    code, out, err = tokencost(capsys, "project", "--model", "qwen3-30b-a3b", "--gpu", "h100-sxm", "--efficiency", run)
     assert code == 0, err
     assert "no moe point: taken from dense models" in " ".join(out.split())
 

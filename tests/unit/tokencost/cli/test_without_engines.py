@@ -55,16 +55,24 @@ def commands(tmp_path: Path) -> dict[str, list]:
 @pytest.mark.parametrize("name", list(commands(Path("."))))
 def test_pricing_commands_run_without_vllm_or_torch(tmp_path, name):
     args = commands(tmp_path)[name]
-    result = subprocess.run([sys.executable, "-c", WITHOUT_ENGINES, *map(str, args)], capture_output=True,
-                            text=True, timeout=300, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ENGINES, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "ENGINE MODULES LOADED []" in result.stdout
 
 
 def test_the_blocker_blocks():
-    result = subprocess.run([sys.executable, "-c", WITHOUT_ENGINES.replace("from tokencost.cli.main import main",
-                                                                           "import torch")], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ENGINES.replace("from tokencost.cli.main import main", "import torch")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0 and "No module named 'torch' (not installed here)" in result.stderr
 
 

@@ -153,26 +153,44 @@ def test_thresholds_read_as_percentages_or_fractions():
 
 
 def _points(**columns) -> pd.DataFrame:
-    base = {"model": "m", "hardware": "h100-sxm", "engine": "vllm", "batch_size": 8, "isl": 1024, "osl": 1024,
-            "total_per_mtok_usd": 0.10, "output_tok_s": 1000.0}
+    base = {
+        "model": "m",
+        "hardware": "h100-sxm",
+        "engine": "vllm",
+        "batch_size": 8,
+        "isl": 1024,
+        "osl": 1024,
+        "total_per_mtok_usd": 0.10,
+        "output_tok_s": 1000.0,
+    }
     return pd.DataFrame([base | columns])
 
 
 def test_serving_points_do_not_collide_with_offline_ones_and_missing_key_columns_are_tolerated():
     offline_without_mode = _points()  # a table priced before serving mode existed: no mode column
-    new = pd.concat([
-        _points(mode="offline", output_tok_s=1010.0),
-        _points(mode="serve", concurrency=8, output_tok_s=500.0, total_per_mtok_usd=0.2),
-    ], ignore_index=True)
+    new = pd.concat(
+        [
+            _points(mode="offline", output_tok_s=1010.0),
+            _points(mode="serve", concurrency=8, output_tok_s=500.0, total_per_mtok_usd=0.2),
+        ],
+        ignore_index=True,
+    )
     diff = compare(offline_without_mode, new, 0.05)
     assert set(diff.attrs["keys"]) >= {"mode", "concurrency"}
     verdicts = dict(zip(zip(diff["mode"], diff["metric"].astype(str)), diff["verdict"]))
     assert verdicts[("offline", "output tok/s")] == "ok"
     assert verdicts[("serve", "(all)")] == ONLY_IN_NEW  # not compared with the offline point at batch 8
 
-    slower = compare(new, pd.concat([_points(mode="offline", output_tok_s=1010.0),
-                                     _points(mode="serve", concurrency=8, output_tok_s=300.0,
-                                             total_per_mtok_usd=0.2)]), 0.05)
+    slower = compare(
+        new,
+        pd.concat(
+            [
+                _points(mode="offline", output_tok_s=1010.0),
+                _points(mode="serve", concurrency=8, output_tok_s=300.0, total_per_mtok_usd=0.2),
+            ]
+        ),
+        0.05,
+    )
     serve = slower[slower["mode"] == "serve"]
     assert list(serve["verdict"]) == ["ok", REGRESSION]  # cost unchanged, throughput down 40 %
     assert ONLY_IN_BASELINE not in set(slower["verdict"])
@@ -192,10 +210,15 @@ def test_stats_match_pytest_benchmarks_own():
 
 
 def test_the_json_is_read_by_pytest_benchmark_compare(tmp_path):
-    base = write_run(tmp_path / "base", point_record(batch=1, output_tok_s=100.0),
-                     point_record(batch=1, output_tok_s=104.0), point_record(batch=4, output_tok_s=300.0))
-    new = write_run(tmp_path / "new", point_record(batch=1, output_tok_s=80.0),
-                    point_record(batch=4, output_tok_s=310.0))
+    base = write_run(
+        tmp_path / "base",
+        point_record(batch=1, output_tok_s=100.0),
+        point_record(batch=1, output_tok_s=104.0),
+        point_record(batch=4, output_tok_s=300.0),
+    )
+    new = write_run(
+        tmp_path / "new", point_record(batch=1, output_tok_s=80.0), point_record(batch=4, output_tok_s=310.0)
+    )
     assert gate(base, base, "--json", tmp_path / "json" / "0001_base.json").returncode == 0
     assert gate(base, new, "--json", tmp_path / "json" / "0002_new.json").returncode == 1
 
@@ -204,19 +227,33 @@ def test_the_json_is_read_by_pytest_benchmark_compare(tmp_path):
     batch1 = "tiny-dense/cpu-vcpu/vllm/batch1/isl16/osl16"
     speed = next(b for b in written["benchmarks"] if b["name"] == f"s_per_output_token[{batch1}]")
     assert speed["stats"]["ops"] == pytest.approx(80.0)  # ops is output tok/s
-    assert speed["params"] == {"mode": "offline", "model": "tiny-dense", "hardware": "cpu-vcpu", "engine": "vllm",
-                               "batch_size": 1, "isl": 16, "osl": 16}
+    assert speed["params"] == {
+        "mode": "offline",
+        "model": "tiny-dense",
+        "hardware": "cpu-vcpu",
+        "engine": "vllm",
+        "batch_size": 1,
+        "isl": 16,
+        "osl": 16,
+    }
     assert json.loads((tmp_path / "json" / "0001_base.json").read_text())["benchmarks"][0]["stats"]["rounds"] == 2
 
     # pytest-benchmark itself, from a folder without a conftest.py, as a user would run it.
     files = ["json/0001_base.json", "json/0002_new.json"]
-    table = subprocess.run([PYTEST_BENCHMARK, "compare", *files], capture_output=True, text=True, check=False,
-                           cwd=tmp_path, timeout=120)
+    table = subprocess.run(
+        [PYTEST_BENCHMARK, "compare", *files], capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120
+    )
     assert table.returncode == 0, table.stdout + table.stderr
     assert "Failed to load" not in table.stdout + table.stderr
     assert "benchmark 'cost: USD per million tokens': 4 tests" in table.stdout
     assert "s_per_output_token[tiny-dense/cpu-vcpu/vllm/batch4/isl16/osl16] (0002_new)" in table.stdout
-    between = subprocess.run([PYTEST_BENCHMARK, "compare", "--between", "median", *files],
-                             capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120)
+    between = subprocess.run(
+        [PYTEST_BENCHMARK, "compare", "--between", "median", *files],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert between.returncode == 0, between.stdout + between.stderr
     assert "ERROR" not in between.stdout and f"usd_per_mtok[{batch1}]" in between.stdout

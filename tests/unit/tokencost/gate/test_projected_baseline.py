@@ -20,8 +20,14 @@ from tokencost.pricing.priced_runs import Pricing
 
 PROJECTED = "projected: serving model calibrated on h100-sxm (vLLM, ML.ENERGY v3), held-out error +/-16%"
 MEASURED_BY = "measured by ML.ENERGY, priced by tokencost; vLLM 0.11.1, BF16"
-H100 = {"model": "llama-3.1-8b", "accelerator": "NVIDIA H100 80GB HBM3", "units": 1, "method": "nvml-counter",
-        "isl": 1024, "osl": 1024}
+H100 = {
+    "model": "llama-3.1-8b",
+    "accelerator": "NVIDIA H100 80GB HBM3",
+    "units": 1,
+    "method": "nvml-counter",
+    "isl": 1024,
+    "osl": 1024,
+}
 
 
 def tokencost(capsys, *argv):
@@ -48,9 +54,19 @@ def usd_per_mtok(run) -> dict[int, float]:
 
 def table_csv(path, *rows: dict):
     """A published table as committed: every row offline vLLM llama-3.1-8b on one h100-sxm at 1024/1024."""
-    shared = {"mode": "offline", "model": "llama-3.1-8b", "hardware": "h100-sxm", "engine": "vllm",
-              "concurrency": None, "request_rate": None, "isl": 1024, "osl": 1024, "accelerator_count": 1,
-              "basis": "ignored", "usd_per_h owned": 2.5}
+    shared = {
+        "mode": "offline",
+        "model": "llama-3.1-8b",
+        "hardware": "h100-sxm",
+        "engine": "vllm",
+        "concurrency": None,
+        "request_rate": None,
+        "isl": 1024,
+        "osl": 1024,
+        "accelerator_count": 1,
+        "basis": "ignored",
+        "usd_per_h owned": 2.5,
+    }
     pd.DataFrame([shared | row for row in rows]).to_csv(path, index=False)
     return path
 
@@ -59,13 +75,24 @@ def projections(tmp_path):
     """NEW measures batch 8 (2000 tok/s) and 16 (4000 tok/s); the table projected 8, 16 and 32."""
     new = measured_run(tmp_path / "new", (8, 2000.0), (16, 4000.0))
     usd = usd_per_mtok(new)
-    base = table_csv(tmp_path / "costs.csv",
-                     {"batch_size": 8, "output_tok_s": 2200.0, "total_per_mtok_usd": usd[8] * 1.2,
-                      "label": PROJECTED, "error_band": 0.16},
-                     {"batch_size": 16, "output_tok_s": 3000.0, "total_per_mtok_usd": usd[16] * 0.9,
-                      "label": PROJECTED, "error_band": 0.16},
-                     {"batch_size": 32, "output_tok_s": 5000.0, "total_per_mtok_usd": 0.05,
-                      "label": PROJECTED, "error_band": None})
+    base = table_csv(
+        tmp_path / "costs.csv",
+        {
+            "batch_size": 8,
+            "output_tok_s": 2200.0,
+            "total_per_mtok_usd": usd[8] * 1.2,
+            "label": PROJECTED,
+            "error_band": 0.16,
+        },
+        {
+            "batch_size": 16,
+            "output_tok_s": 3000.0,
+            "total_per_mtok_usd": usd[16] * 0.9,
+            "label": PROJECTED,
+            "error_band": 0.16,
+        },
+        {"batch_size": 32, "output_tok_s": 5000.0, "total_per_mtok_usd": 0.05, "label": PROJECTED, "error_band": None},
+    )
     return base, new
 
 
@@ -100,11 +127,15 @@ def test_a_measured_run_replaces_the_projections_it_covers_and_passes(tmp_path, 
     }
     text = prose(out)
     assert "0 regressed, 0 ok, 0 improved, 0 only in baseline, 0 only in new." in text
-    assert ("2 projected rows are now measured: projection off by a median -7.5% in output tok/s "
-            "(range -25.0..+10.0%), 1 of 2 within their error band.") in text
+    assert (
+        "2 projected rows are now measured: projection off by a median -7.5% in output tok/s "
+        "(range -25.0..+10.0%), 1 of 2 within their error band."
+    ) in text
     assert "In $/M tokens it was off by a median +5.0% (range -10.0..+20.0%), 1 of 2 within their error band." in text
-    assert ("1 projected row not measured in NEW (still-projected); projections never fail the gate, "
-            "even with --require-all.") in text
+    assert (
+        "1 projected row not measured in NEW (still-projected); projections never fail the gate, "
+        "even with --require-all."
+    ) in text
     assert "gpus" not in table(out)[0]  # one GPU count throughout says nothing
     assert err == ""
 
@@ -118,36 +149,60 @@ def test_the_diff_holds_each_projections_error_and_band(tmp_path):
     diff = compare(load_points(base, pricing, "BASELINE")[0], load_points(new, pricing, "NEW")[0], 0.05)
     now = diff[diff["verdict"] == NOW_MEASURED]
     now = now.set_index(["batch_size", now["metric"].astype(str)])
-    assert now["projection_off"].to_dict() == pytest.approx({
-        ("8", "$/M tokens"): 0.20, ("8", "output tok/s"): 0.10,
-        ("16", "$/M tokens"): -0.10, ("16", "output tok/s"): -0.25})
-    assert now["within_band"].to_dict() == {("8", "$/M tokens"): False, ("8", "output tok/s"): True,
-                                            ("16", "$/M tokens"): True, ("16", "output tok/s"): False}
+    assert now["projection_off"].to_dict() == pytest.approx(
+        {
+            ("8", "$/M tokens"): 0.20,
+            ("8", "output tok/s"): 0.10,
+            ("16", "$/M tokens"): -0.10,
+            ("16", "output tok/s"): -0.25,
+        }
+    )
+    assert now["within_band"].to_dict() == {
+        ("8", "$/M tokens"): False,
+        ("8", "output tok/s"): True,
+        ("16", "$/M tokens"): True,
+        ("16", "output tok/s"): False,
+    }
     [still] = diff[diff["verdict"] == STILL_PROJECTED].to_dict("records")
     assert still["batch_size"] == "32" and pd.isna(still["error_band"]) and pd.isna(still["projection_off"])
 
 
 def test_a_projection_without_a_band_is_reported_as_such(tmp_path, capsys):
     new = measured_run(tmp_path / "new", (8, 2000.0))
-    base = table_csv(tmp_path / "costs.csv", {"batch_size": 8, "output_tok_s": 1500.0, "total_per_mtok_usd": 0.1,
-                                              "label": PROJECTED, "error_band": None})
+    base = table_csv(
+        tmp_path / "costs.csv",
+        {"batch_size": 8, "output_tok_s": 1500.0, "total_per_mtok_usd": 0.1, "label": PROJECTED, "error_band": None},
+    )
     code, out, err = tokencost(capsys, "compare", base, new)
     assert code == 0, out + err
     assert verdicts(out)[("8", "output tok/s")] == ("", "off -25.0%, no band", NOW_MEASURED)
-    assert ("1 projected row is now measured: projection off by a median -25.0% in output tok/s "
-            "(range -25.0..-25.0%), none with an error band.") in prose(out)
+    assert (
+        "1 projected row is now measured: projection off by a median -25.0% in output tok/s "
+        "(range -25.0..-25.0%), none with an error band."
+    ) in prose(out)
 
 
 def test_rows_measured_by_others_are_gated_like_any_measurement(tmp_path, capsys):
     new = measured_run(tmp_path / "new", (8, 2000.0), (64, 5000.0))
     usd = usd_per_mtok(new)
-    base = table_csv(tmp_path / "costs.csv",
-                     {"batch_size": 8, "output_tok_s": 2200.0, "total_per_mtok_usd": usd[8],
-                      "label": PROJECTED, "error_band": 0.16},
-                     {"batch_size": 64, "output_tok_s": 6000.0, "total_per_mtok_usd": usd[64] * 1.2,
-                      "label": MEASURED_BY, "error_band": 0.16},
-                     {"batch_size": 128, "output_tok_s": 9000.0, "total_per_mtok_usd": 0.02,
-                      "label": MEASURED_BY, "error_band": 0.16})
+    base = table_csv(
+        tmp_path / "costs.csv",
+        {"batch_size": 8, "output_tok_s": 2200.0, "total_per_mtok_usd": usd[8], "label": PROJECTED, "error_band": 0.16},
+        {
+            "batch_size": 64,
+            "output_tok_s": 6000.0,
+            "total_per_mtok_usd": usd[64] * 1.2,
+            "label": MEASURED_BY,
+            "error_band": 0.16,
+        },
+        {
+            "batch_size": 128,
+            "output_tok_s": 9000.0,
+            "total_per_mtok_usd": 0.02,
+            "label": MEASURED_BY,
+            "error_band": 0.16,
+        },
+    )
     code, out, err = tokencost(capsys, "compare", base, new)
     assert code == 1, out + err
     found = verdicts(out)
@@ -166,11 +221,18 @@ def test_rows_measured_by_others_are_gated_like_any_measurement(tmp_path, capsys
 
 def test_a_projection_is_matched_on_its_gpu_count(tmp_path, capsys):
     new = measured_run(tmp_path / "new", (8, 2000.0), (16, 4000.0))
-    base = table_csv(tmp_path / "costs.csv",
-                     {"batch_size": 8, "output_tok_s": 2200.0, "total_per_mtok_usd": 0.1,
-                      "label": PROJECTED, "error_band": 0.16},
-                     {"batch_size": 16, "output_tok_s": 8000.0, "total_per_mtok_usd": 0.1,
-                      "label": PROJECTED, "error_band": 0.16, "accelerator_count": 2})
+    base = table_csv(
+        tmp_path / "costs.csv",
+        {"batch_size": 8, "output_tok_s": 2200.0, "total_per_mtok_usd": 0.1, "label": PROJECTED, "error_band": 0.16},
+        {
+            "batch_size": 16,
+            "output_tok_s": 8000.0,
+            "total_per_mtok_usd": 0.1,
+            "label": PROJECTED,
+            "error_band": 0.16,
+            "accelerator_count": 2,
+        },
+    )
     code, out, err = tokencost(capsys, "compare", base, new)
     assert code == 0, out + err
     rows = [(r["batch"], r["gpus"], r["metric"], r["verdict"]) for r in table(out)]
@@ -180,10 +242,23 @@ def test_a_projection_is_matched_on_its_gpu_count(tmp_path, capsys):
 
 
 def test_a_measurement_in_the_baseline_outranks_a_projection_of_the_same_point():
-    point = {"mode": "offline", "model": "m", "hardware": "h100-sxm", "engine": "vllm", "batch_size": 8,
-             "isl": 1024, "osl": 1024, "accelerator_count": 1, "total_per_mtok_usd": 0.1}
-    baseline = pd.DataFrame([point | {"output_tok_s": 1000.0, "label": "tok/s measured; energy measured"},
-                             point | {"output_tok_s": 5000.0, "label": PROJECTED, "error_band": 0.1}])
+    point = {
+        "mode": "offline",
+        "model": "m",
+        "hardware": "h100-sxm",
+        "engine": "vllm",
+        "batch_size": 8,
+        "isl": 1024,
+        "osl": 1024,
+        "accelerator_count": 1,
+        "total_per_mtok_usd": 0.1,
+    }
+    baseline = pd.DataFrame(
+        [
+            point | {"output_tok_s": 1000.0, "label": "tok/s measured; energy measured"},
+            point | {"output_tok_s": 5000.0, "label": PROJECTED, "error_band": 0.1},
+        ]
+    )
     diff = compare(baseline, pd.DataFrame([point | {"output_tok_s": 800.0}]), 0.05)
     speed = diff[diff["metric"] == "output tok/s"].iloc[0]
     assert speed["verdict"] == "REGRESSION" and speed["median_baseline"] == 1000.0
@@ -195,8 +270,14 @@ def test_the_json_carries_the_verdicts(tmp_path, capsys):
     assert code == 0, out + err
     written = json.loads((tmp_path / "bench.json").read_text())
     assert written["tokencost_compare"]["counts"] == {
-        "REGRESSION": 0, "only-in-baseline": 0, "only-in-new": 0, "improved": 0, "ok": 0,
-        NOW_MEASURED: 2, STILL_PROJECTED: 1}
+        "REGRESSION": 0,
+        "only-in-baseline": 0,
+        "only-in-new": 0,
+        "improved": 0,
+        "ok": 0,
+        NOW_MEASURED: 2,
+        STILL_PROJECTED: 1,
+    }
     info = {b["name"]: b["extra_info"] for b in written["benchmarks"]}
     speed = info["s_per_output_token[llama-3.1-8b/h100-sxm/vllm/batch16/isl1024/osl1024]"]
     assert speed["verdict"] == NOW_MEASURED and speed["projection_off"] == pytest.approx(-0.25)
@@ -208,14 +289,18 @@ def test_a_projection_is_refused_as_new(tmp_path, capsys):
     base, new = projections(tmp_path)
     code, out, err = tokencost(capsys, "compare", new, base)
     assert code == 2 and out == ""
-    assert err == (f"tokencost: error: NEW: {base} holds 3 projected row(s) (label 'projected...'), and a projection "
-                   "is not a measurement; give a measured run, its records.jsonl or its costs.csv\n")
+    assert err == (
+        f"tokencost: error: NEW: {base} holds 3 projected row(s) (label 'projected...'), and a projection "
+        "is not a measurement; give a measured run, its records.jsonl or its costs.csv\n"
+    )
 
 
 def test_an_error_band_that_is_no_fraction_is_one_line(tmp_path, capsys):
     new = measured_run(tmp_path / "new", (8, 2000.0))
-    base = table_csv(tmp_path / "costs.csv", {"batch_size": 8, "output_tok_s": 2200.0, "total_per_mtok_usd": 0.1,
-                                              "label": PROJECTED, "error_band": "16%"})
+    base = table_csv(
+        tmp_path / "costs.csv",
+        {"batch_size": 8, "output_tok_s": 2200.0, "total_per_mtok_usd": 0.1, "label": PROJECTED, "error_band": "16%"},
+    )
     code, _, err = tokencost(capsys, "compare", base, new)
     assert code == 2 and err.count("\n") == 1
     assert "BASELINE:" in err and "error_band that is not a fraction ('16%')" in err

@@ -76,8 +76,9 @@ def test_an_aiperf_record_holds_the_files_figures():
 def test_a_guidellm_report_is_priced_at_its_own_figures(tmp_path):
     (row,) = priced_rows(GUIDELLM, tmp_path)
     (benchmark,) = json.loads(GUIDELLM.read_text())["benchmarks"]
-    metrics = {name: m["successful"] for name, m in benchmark["metrics"].items()
-               if isinstance(m, dict) and "successful" in m}
+    metrics = {
+        name: m["successful"] for name, m in benchmark["metrics"].items() if isinstance(m, dict) and "successful" in m
+    }
     assert row["output_tok_s"] == metrics["output_tokens_per_second"]["mean"]
     assert row["input_tokens"] == metrics["prompt_token_count"]["total_sum"]
     assert row["output_tokens"] == metrics["output_token_count"]["total_sum"]
@@ -114,6 +115,7 @@ DELETE = object()
 
 def edit(keys, value=DELETE, rename=None):
     """A change to a parsed file: the value at `keys` set, deleted, or renamed to `rename`."""
+
     def change(data):
         target = data
         for key in keys[:-1]:
@@ -125,6 +127,7 @@ def edit(keys, value=DELETE, rename=None):
         else:
             target[keys[-1]] = value
         return data
+
     return change
 
 
@@ -143,15 +146,27 @@ HOSTILE = [  # (fixture, change, what the one-line error says)
     (AIPERF, edit(["time_to_first_token", "unit"], "sec"), "time_to_first_token.unit: is 'sec'"),
     (AIPERF, edit(["input_config"]), "input_config.phases: is missing"),
     (AIPERF, edit(["input_config", "phases", 0, "concurrency"], "2"), "input_config.phases.concurrency: is '2'"),
-    (GUIDELLM, edit([*B0, "metrics", "output_token_count"]),
-     "benchmarks[0].metrics.output_token_count.successful.total_sum: is missing"),
+    (
+        GUIDELLM,
+        edit([*B0, "metrics", "output_token_count"]),
+        "benchmarks[0].metrics.output_token_count.successful.total_sum: is missing",
+    ),
     (GUIDELLM, edit([*B0, "duration"], rename="elapsed"), "benchmarks[0].duration: is missing"),
-    (GUIDELLM, edit([*B0, "metrics", "time_to_first_token_ms", "successful", "median"], float("nan")),
-     "time_to_first_token_ms.successful.median: is nan"),
-    (GUIDELLM, edit([*B0, "metrics", "output_tokens_per_second", "successful", "mean"], float("-inf")),
-     "output_tokens_per_second.successful.mean: is -inf"),
-    (GUIDELLM, edit([*B0, "metrics", "output_token_count", "successful", "total_sum"], [256]),
-     "output_token_count.successful.total_sum: is [256]"),
+    (
+        GUIDELLM,
+        edit([*B0, "metrics", "time_to_first_token_ms", "successful", "median"], float("nan")),
+        "time_to_first_token_ms.successful.median: is nan",
+    ),
+    (
+        GUIDELLM,
+        edit([*B0, "metrics", "output_tokens_per_second", "successful", "mean"], float("-inf")),
+        "output_tokens_per_second.successful.mean: is -inf",
+    ),
+    (
+        GUIDELLM,
+        edit([*B0, "metrics", "output_token_count", "successful", "total_sum"], [256]),
+        "output_token_count.successful.total_sum: is [256]",
+    ),
     (GUIDELLM, edit([*B0, "config", "strategy", "streams"], "two"), "config.strategy.streams: is 'two'"),
     (GUIDELLM, edit([*B0, "config", "strategy", "type_"], "warp"), "config.strategy.type_: is 'warp'"),
     (GUIDELLM, edit(B0, "x"), "benchmarks[0]: is 'x'"),
@@ -169,7 +184,7 @@ def test_a_damaged_file_is_refused_in_one_line(tmp_path, fixture, change, messag
     assert str(damaged) in result.stderr
 
 
-@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", b"{\"aiperf_version\": "])
+@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", b'{"aiperf_version": '])
 def test_an_empty_binary_or_cut_file_is_refused_in_one_line(tmp_path, content):
     bad = tmp_path / "profile_export_aiperf.json"
     bad.write_bytes(content)

@@ -32,10 +32,13 @@ def test_a_vllm_bench_serve_file_is_priced(tmp_path):
     assert "tok/s/user" in result.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ([], "--gpu: "),
-    (["--gpu", "h100-sxm", "--watts", "0"], "--watts: is 0; give a positive number"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "--gpu: "),
+        (["--gpu", "h100-sxm", "--watts", "0"], "--watts: is 0; give a positive number"),
+    ],
+)
 def test_a_vllm_bench_file_needs_its_hardware(args, message):
     result = tokencost("price", VLLM_BENCH, *args)
     assert result.returncode == 2 and message in result.stderr, result.stderr
@@ -48,7 +51,9 @@ def test_a_broken_vllm_bench_file_is_refused(tmp_path):
     assert result.returncode == 2 and "is missing" in result.stderr and "vllm bench serve" in result.stderr
     broken.write_text("[]")  # JSON, but not an object
     result = tokencost("price", broken, "--gpu", "h100-sxm")
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "not a JSON object" in result.stderr
+    assert (
+        result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "not a JSON object" in result.stderr
+    )
 
 
 def test_the_file_becomes_one_serving_record_of_the_schema():

@@ -7,8 +7,15 @@ from tokencost.pricing.assumptions import load_assumptions, preset_names
 
 
 def test_presets_cover_owned_rented_and_inferencex():
-    assert {"owned", "hyperscaler-owned", "neocloud-owned", "on-demand-rental", "reserved-rental",
-            "inferencex-hyperscaler", "inferencex-rental"} <= set(preset_names())
+    assert {
+        "owned",
+        "hyperscaler-owned",
+        "neocloud-owned",
+        "on-demand-rental",
+        "reserved-rental",
+        "inferencex-hyperscaler",
+        "inferencex-rental",
+    } <= set(preset_names())
 
 
 @pytest.mark.parametrize("name", preset_names())
@@ -36,15 +43,18 @@ def test_override_file_then_set_flags_win_and_change_the_hash(tmp_path):
     assert a.hash != load_assumptions("neocloud-owned").hash
 
 
-@pytest.mark.parametrize("text, message", [
-    ("pue = 0.5", r"^--assumptions \S+ pue: is 0.5; input should be greater than or equal to 1"),
-    ("utilization = 0", r"^--assumptions \S+ utilization: is 0; input should be greater than 0"),
-    ('life_years = "four"', r"^--assumptions \S+ life_years: is 'four'; input should be a valid number"),
-    ("colour = 3", r"colour: is not an assumption"),
-    ('ownership = "leased"', r"^--assumptions \S+ ownership: is 'leased'; input should be 'owned' or 'rented'"),
-    ("rates = { h100-sxm = -2 }", r"^--assumptions \S+ rates.h100-sxm: is -2; input should be greater than 0"),
-    ("pue = ", r"^--assumptions: .* is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("pue = 0.5", r"^--assumptions \S+ pue: is 0.5; input should be greater than or equal to 1"),
+        ("utilization = 0", r"^--assumptions \S+ utilization: is 0; input should be greater than 0"),
+        ('life_years = "four"', r"^--assumptions \S+ life_years: is 'four'; input should be a valid number"),
+        ("colour = 3", r"colour: is not an assumption"),
+        ('ownership = "leased"', r"^--assumptions \S+ ownership: is 'leased'; input should be 'owned' or 'rented'"),
+        ("rates = { h100-sxm = -2 }", r"^--assumptions \S+ rates.h100-sxm: is -2; input should be greater than 0"),
+        ("pue = ", r"^--assumptions: .* is not valid TOML"),
+    ],
+)
 def test_bad_overrides_name_the_field_and_the_fix(tmp_path, text, message):
     path = tmp_path / "a.toml"
     path.write_text(text)

@@ -50,8 +50,9 @@ def test_cached_probe_faster_than_its_uncached_tokens_gives_cached_input_no_time
 def test_hits_not_counted_fall_back_to_those_implied_and_the_method_says_so(pricing):
     point = _priced(pricing, workload_record(hits=None, implied_hits=2000)).iloc[0]
     assert point["cached_input_tokens"] == 2000 and point["cached_input_basis"] == "implied"
-    assert point["split_method"] == ("prefill probes, uncached and cached "
-                                     "(hits implied by the workload: vLLM counted none)")
+    assert point["split_method"] == (
+        "prefill probes, uncached and cached (hits implied by the workload: vLLM counted none)"
+    )
     assert point["input_time_share"] == pytest.approx((2000 * T_U + 2000 * T_C) / 10, rel=1e-12)
     assert np.isnan(point["prefix_hit_rate"])
 
@@ -76,8 +77,11 @@ def test_unknown_hits_are_not_split(pricing):
 def test_uncached_cached_and_output_prices_add_up_to_the_points_spend(pricing):
     point = _priced(pricing, workload_record(hits=1000)).iloc[0]
     i, h, o = point["input_tokens"], point["cached_input_tokens"], point["output_tokens"]
-    parts = (point["uncached_input_per_mtok_usd"] * (i - h) + point["cached_input_per_mtok_usd"] * h
-             + point["output_per_mtok_usd"] * o) / 1e6
+    parts = (
+        point["uncached_input_per_mtok_usd"] * (i - h)
+        + point["cached_input_per_mtok_usd"] * h
+        + point["output_per_mtok_usd"] * o
+    ) / 1e6
     assert parts == pytest.approx(point["hourly_usd"] * point["duration_s"] / 3600, rel=1e-12)
     # and the blended input price is the uncached and cached prices weighted by their tokens
     blended = (point["uncached_input_per_mtok_usd"] * (i - h) + point["cached_input_per_mtok_usd"] * h) / i
@@ -140,8 +144,16 @@ def _points(rows):
 
 
 def _mixes(kind, label, seconds):
-    return [{"workload_kind": kind, "workload_label": label(i, o), "input_tokens": i, "output_tokens": o,
-             "duration_s": seconds(i, o)} for i, o in [(1000, 100), (4000, 100), (1000, 400)]]
+    return [
+        {
+            "workload_kind": kind,
+            "workload_label": label(i, o),
+            "input_tokens": i,
+            "output_tokens": o,
+            "duration_s": seconds(i, o),
+        }
+        for i, o in [(1000, 100), (4000, 100), (1000, 400)]
+    ]
 
 
 def test_least_squares_fits_random_across_lengths_and_never_mixes_workloads():

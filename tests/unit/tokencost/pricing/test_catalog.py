@@ -8,9 +8,27 @@ from tokencost.pricing.api_prices import load_api_prices
 from tokencost.pricing.catalog import find_hardware, load_catalog
 
 REQUIRED = {
-    "a100-40gb-sxm", "a100-80gb-sxm", "a100-40gb-pcie", "a100-80gb-pcie", "h100-sxm", "h100-pcie", "h100-nvl",
-    "h200", "b200", "l4", "l40s", "a10g", "rtx-4090", "cpu-vcpu",
-    "h200-nvl", "gh200", "gb200", "b300", "mi300x", "mi325x", "mi355x",
+    "a100-40gb-sxm",
+    "a100-80gb-sxm",
+    "a100-40gb-pcie",
+    "a100-80gb-pcie",
+    "h100-sxm",
+    "h100-pcie",
+    "h100-nvl",
+    "h200",
+    "b200",
+    "l4",
+    "l40s",
+    "a10g",
+    "rtx-4090",
+    "cpu-vcpu",
+    "h200-nvl",
+    "gh200",
+    "gb200",
+    "b300",
+    "mi300x",
+    "mi325x",
+    "mi355x",
 }
 
 
@@ -34,16 +52,23 @@ def test_every_gpu_has_specs_and_a_purchase_or_rental_price():
             continue
         for name in ("memory_gb", "bandwidth_tbs", "tdp_w", "bf16_tflops"):
             assert entry.get(name), f"{entry.key} lacks {name}"
-        assert entry.get("price_usd") or entry.get("rental_usd_per_hour") or entry.get("reserved_usd_per_hour"), entry.key
+        assert entry.get("price_usd") or entry.get("rental_usd_per_hour") or entry.get("reserved_usd_per_hour"), (
+            entry.key
+        )
 
 
 # Detected (NVML) names: tests/unit/tokencost/pricing/test_gpu_names.py
 
 
-@pytest.mark.parametrize("other_part, not_as", [
-    ("NVIDIA H200 NVL", "h200"), ("NVIDIA GH200 480GB", "h200"), ("NVIDIA GB200", "b200"),
-    ("NVIDIA GH200 144G HBM3e", "h200"),
-])
+@pytest.mark.parametrize(
+    "other_part, not_as",
+    [
+        ("NVIDIA H200 NVL", "h200"),
+        ("NVIDIA GH200 480GB", "h200"),
+        ("NVIDIA GB200", "b200"),
+        ("NVIDIA GH200 144G HBM3e", "h200"),
+    ],
+)
 def test_parts_named_like_a_catalog_gpu_are_not_priced_as_it(other_part, not_as):
     try:
         key = find_hardware(other_part, load_catalog()).key
@@ -62,12 +87,15 @@ def test_unknown_gpu_is_a_clear_error_unless_the_user_supplies_figures(tmp_path)
     assert entry.get("price_usd") == 8500 and "user-supplied" in entry.figures["price_usd"].source
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[x]\ntdp_w = -3\n", r"x.tdp_w: is -3.0|x.tdp_w: is -3"),
-    ("[x]\nwatts = 3\n", r"x.watts: is not a catalog field"),
-    ("[x]\nmatch = '('\n", r"x.match: is not a regular expression"),
-    ("[x\n", r"is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[x]\ntdp_w = -3\n", r"x.tdp_w: is -3.0|x.tdp_w: is -3"),
+        ("[x]\nwatts = 3\n", r"x.watts: is not a catalog field"),
+        ("[x]\nmatch = '('\n", r"x.match: is not a regular expression"),
+        ("[x\n", r"is not valid TOML"),
+    ],
+)
 def test_bad_hardware_files_name_the_field(tmp_path, text, message):
     extra = tmp_path / "bad.toml"
     extra.write_text(text)
@@ -78,8 +106,15 @@ def test_bad_hardware_files_name_the_field(tmp_path, text, message):
 def test_api_prices_are_dated_and_sourced_and_include_the_required_ones():
     prices = load_api_prices()
     assert (prices["gpt-4-launch"].input_per_mtok_usd, prices["gpt-4-launch"].output_per_mtok_usd) == (30, 60)
-    for key in ("gpt-4o", "gpt-4o-mini", "gemini-2.0-flash", "deepseek-v3", "llama-3.1-8b-together",
-                "llama-3.1-70b-together", "qwen3-30b-a3b-openrouter"):
+    for key in (
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gemini-2.0-flash",
+        "deepseek-v3",
+        "llama-3.1-8b-together",
+        "llama-3.1-70b-together",
+        "qwen3-30b-a3b-openrouter",
+    ):
         assert key in prices
     for price in prices.values():
         assert price.date and price.source and price.input_per_mtok_usd > 0 and price.output_per_mtok_usd > 0

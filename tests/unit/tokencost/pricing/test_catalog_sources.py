@@ -51,13 +51,16 @@ def test_every_gpu_with_a_price_has_a_server_share_by_the_stated_rule():
     assert CATALOG["cpu-vcpu"].get("server_share_usd") is None  # not modelled, as the header says
 
 
-@pytest.mark.parametrize("key, server_price, gpus", [
-    ("a100-40gb-sxm", 199_000, 8),  # DGX A100 320GB
-    ("a100-80gb-sxm", 300_000, 8),  # DGX A100 640GB: the same source family as the 40 GB part
-    ("h100-sxm", 270_000, 8),  # DGX H100
-    ("b200", 500_000, 8),  # DGX/HGX B200
-    ("gb200", 5_000_000, 72),  # GB200 NVL72 rack
-])
+@pytest.mark.parametrize(
+    "key, server_price, gpus",
+    [
+        ("a100-40gb-sxm", 199_000, 8),  # DGX A100 320GB
+        ("a100-80gb-sxm", 300_000, 8),  # DGX A100 640GB: the same source family as the 40 GB part
+        ("h100-sxm", 270_000, 8),  # DGX H100
+        ("b200", 500_000, 8),  # DGX/HGX B200
+        ("gb200", 5_000_000, 72),  # GB200 NVL72 rack
+    ],
+)
 def test_rule_a_price_plus_share_is_the_servers_cost_per_gpu(key, server_price, gpus):
     assert owned(key) == pytest.approx(server_price / gpus, abs=1)
     assert CATALOG[key].figures["server_share_usd"].source.startswith("rule (a)")
@@ -68,22 +71,34 @@ def test_rule_b_takes_the_share_of_the_part_on_the_same_board(key, sibling):
     assert CATALOG[key].get("server_share_usd") == CATALOG[sibling].get("server_share_usd")
 
 
-@pytest.mark.parametrize("key, share", [
-    ("a100-80gb-pcie", 9875), ("a100-40gb-pcie", 9875), ("h100-pcie", 6250), ("h100-nvl", 6250),
-    ("h200-nvl", 6250), ("l40s", 6250), ("l4", 6250), ("rtx-4090", 6250),
-])
+@pytest.mark.parametrize(
+    "key, share",
+    [
+        ("a100-80gb-pcie", 9875),
+        ("a100-40gb-pcie", 9875),
+        ("h100-pcie", 6250),
+        ("h100-nvl", 6250),
+        ("h200-nvl", 6250),
+        ("l40s", 6250),
+        ("l4", 6250),
+        ("rtx-4090", 6250),
+    ],
+)
 def test_rule_c_pcie_cards_take_their_generations_dgx_share_and_say_it_is_unverified(key, share):
     figure = CATALOG[key].figures["server_share_usd"]
     assert figure.value == share and "unverified" in figure.source
 
 
-@pytest.mark.parametrize("bigger, smaller", [
-    ("h200", "h100-sxm"),  # same GPU, more and faster memory
-    ("a100-80gb-sxm", "a100-40gb-sxm"),
-    ("a100-80gb-pcie", "a100-40gb-pcie"),
-    ("h200-nvl", "h100-nvl"),
-    ("b300", "b200"),
-])
+@pytest.mark.parametrize(
+    "bigger, smaller",
+    [
+        ("h200", "h100-sxm"),  # same GPU, more and faster memory
+        ("a100-80gb-sxm", "a100-40gb-sxm"),
+        ("a100-80gb-pcie", "a100-40gb-pcie"),
+        ("h200-nvl", "h100-nvl"),
+        ("b300", "b200"),
+    ],
+)
 def test_no_part_is_cheaper_to_own_than_a_part_of_its_family_it_strictly_dominates(bigger, smaller):
     assert owned(bigger) >= owned(smaller)
 
@@ -108,18 +123,22 @@ def test_every_rented_gpu_has_a_min_median_max_range_in_order_with_providers(key
     if present:
         low, median, high = (entry.get(name) for name in RENTAL_RANGE)
         assert 0 < low <= median <= high, key
-        assert entry.figures["rental_usd_per_hour"].source.startswith(("median", "midpoint", "Lambda 1x GH200",
-                                                                        "TensorWave")), key
+        assert entry.figures["rental_usd_per_hour"].source.startswith(
+            ("median", "midpoint", "Lambda 1x GH200", "TensorWave")
+        ), key
 
 
-@pytest.mark.parametrize("key, low, median, high", [
-    ("h100-sxm", 2.69, 3.99, 10.98),
-    ("h200", 3.59, 4.545, 7.91),
-    ("b200", 5.98, 6.89, 7.15),
-    ("a100-80gb-sxm", 1.39, 2.19, 3.43),
-    ("a100-80gb-pcie", 1.19, 1.59, 3.67),
-    ("mi300x", 1.50, 1.99, 6.00),
-])
+@pytest.mark.parametrize(
+    "key, low, median, high",
+    [
+        ("h100-sxm", 2.69, 3.99, 10.98),
+        ("h200", 3.59, 4.545, 7.91),
+        ("b200", 5.98, 6.89, 7.15),
+        ("a100-80gb-sxm", 1.39, 2.19, 3.43),
+        ("a100-80gb-pcie", 1.19, 1.59, 3.67),
+        ("mi300x", 1.50, 1.99, 6.00),
+    ],
+)
 def test_rental_ranges_are_the_references_offers(key, low, median, high):
     assert tuple(CATALOG[key].get(name) for name in RENTAL_RANGE) == (low, median, high)
 
@@ -130,25 +149,45 @@ def test_the_vcpu_rate_comes_from_an_x86_instance():
     assert "m7i" in rate.source and "x86" in rate.source and "m7g" not in rate.source
 
 
-@pytest.mark.parametrize("key, memory, bandwidth, tdp, bf16, fp8", [
-    ("mi300x", 192, 5.3, 750, 1307.4, 2614.9),
-    ("mi325x", 256, 6.0, 1000, 1307.4, 2614.9),
-    ("mi355x", 288, 8.0, 1400, 2500, 5000),
-    ("gb200", 186, 8.0, 1200, 2500, 5000),
-    ("b300", 288, 8.0, 1200, 2250, 4500),
-    ("h200-nvl", 141, 4.8, 600, 835, 1670),
-    ("gh200", 96, 4.0, 1000, 989, 1979),
-])
+@pytest.mark.parametrize(
+    "key, memory, bandwidth, tdp, bf16, fp8",
+    [
+        ("mi300x", 192, 5.3, 750, 1307.4, 2614.9),
+        ("mi325x", 256, 6.0, 1000, 1307.4, 2614.9),
+        ("mi355x", 288, 8.0, 1400, 2500, 5000),
+        ("gb200", 186, 8.0, 1200, 2500, 5000),
+        ("b300", 288, 8.0, 1200, 2250, 4500),
+        ("h200-nvl", 141, 4.8, 600, 835, 1670),
+        ("gh200", 96, 4.0, 1000, 989, 1979),
+    ],
+)
 def test_added_accelerators_have_their_specs(key, memory, bandwidth, tdp, bf16, fp8):
     entry = CATALOG[key]
-    assert (entry.get("memory_gb"), entry.get("bandwidth_tbs"), entry.tdp_w, entry.get("bf16_tflops"),
-            entry.get("fp8_tflops")) == (memory, bandwidth, tdp, bf16, fp8)
+    assert (
+        entry.get("memory_gb"),
+        entry.get("bandwidth_tbs"),
+        entry.tdp_w,
+        entry.get("bf16_tflops"),
+        entry.get("fp8_tflops"),
+    ) == (memory, bandwidth, tdp, bf16, fp8)
 
 
 def test_reserved_rates_where_a_source_gives_one():
     have = {key for key in GPUS if CATALOG[key].get("reserved_usd_per_hour") is not None}
-    assert have == {"a100-40gb-sxm", "a100-80gb-sxm", "a100-80gb-pcie", "h100-sxm", "h200", "b200", "gb200", "b300",
-                    "mi300x", "mi325x", "mi355x", "l40s"}
+    assert have == {
+        "a100-40gb-sxm",
+        "a100-80gb-sxm",
+        "a100-80gb-pcie",
+        "h100-sxm",
+        "h200",
+        "b200",
+        "gb200",
+        "b300",
+        "mi300x",
+        "mi325x",
+        "mi355x",
+        "l40s",
+    }
     assert CATALOG["h200"].get("reserved_usd_per_hour") == 2.90  # InferenceX costr, as the inferencex-rental preset
 
 
@@ -168,6 +207,9 @@ def test_the_suggested_rates_setting_prices_the_gpu():
 
 
 def test_a_part_with_only_a_term_rate_points_owned_pricing_at_the_reserved_preset():
-    with pytest.raises(UserError, match=r"^hardware mi355x price_usd: is not in the catalog; use a rental preset "
-                                        r"\(--preset reserved-rental\)"):
+    with pytest.raises(
+        UserError,
+        match=r"^hardware mi355x price_usd: is not in the catalog; use a rental preset "
+        r"\(--preset reserved-rental\)",
+    ):
         hourly_cost(1, CATALOG["mi355x"], 1400, load_assumptions("owned"))

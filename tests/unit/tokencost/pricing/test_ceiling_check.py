@@ -12,8 +12,12 @@ from tokencost.pricing.roofline import ceiling, hardware_of, host_hardware
 
 CATALOG = load_catalog()
 CPU = find_hardware("cpu-vcpu", CATALOG)
-MEASURED = {"memory_bandwidth_gb_s": 20.0, "cache_bandwidth_gb_s": 80.0, "llc_bytes": 32 * 2**20,
-            "bandwidth_threads": 2}
+MEASURED = {
+    "memory_bandwidth_gb_s": 20.0,
+    "cache_bandwidth_gb_s": 80.0,
+    "llc_bytes": 32 * 2**20,
+    "bandwidth_threads": 2,
+}
 
 
 def _priced(**hardware):
@@ -53,4 +57,5 @@ def test_without_a_measurement_the_catalog_stands():
     assert row["roofline_basis"] == "catalog"
     config = load_card("tiny-moe").config
     assert row["roofline_output_tok_s"] == pytest.approx(
-        ceiling(config, hardware_of(CPU, 2), 16, 16, 16).bound_output_tok_s)
+        ceiling(config, hardware_of(CPU, 2), 16, 16, 16).bound_output_tok_s
+    )

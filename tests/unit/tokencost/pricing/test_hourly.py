@@ -38,7 +38,7 @@ def test_owned_h100_by_hand(catalog):
 def test_neocloud_h100_with_idle_hours_and_hosting_by_hand(catalog):
     h100 = find_hardware("h100-sxm", catalog)
     cost = hourly_cost(2, h100, busy_power_w=1000, a=load_assumptions("neocloud-owned"))
-    crf = 0.12 / (1 - 1.12 ** -4)  # 0.329234
+    crf = 0.12 / (1 - 1.12**-4)  # 0.329234
     assert cost.capital == pytest.approx(2 * 33750 * crf / (8760 * 0.7), rel=1e-9)
     # the preset's node boundary adds the host's 2 x 670 W, busy and idle; idle GPUs: 2 x 60 W for 0.3/0.7
     # of a serving hour

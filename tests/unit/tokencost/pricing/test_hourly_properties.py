@@ -1,8 +1,8 @@
 """Properties of the cost model that must hold for any inputs (hypothesis)."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import pytest
 
 from tokencost.pricing.assumptions import load_assumptions
 from tokencost.pricing.catalog import find_hardware, load_catalog
@@ -27,8 +27,10 @@ def test_cost_falls_as_throughput_rises(a, w, t, factor):
 def test_cost_rises_with_chip_price(a, w, factor):
     from dataclasses import replace
 
-    dearer = replace(H100, figures={k: replace(f, value=f.value * factor) if k == "price_usd" else f
-                                    for k, f in H100.figures.items()})
+    dearer = replace(
+        H100,
+        figures={k: replace(f, value=f.value * factor) if k == "price_usd" else f for k, f in H100.figures.items()},
+    )
     assert hourly_cost(1, dearer, w, a).total > hourly_cost(1, H100, w, a).total
 
 

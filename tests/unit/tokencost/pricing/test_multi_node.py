@@ -14,8 +14,10 @@ from tokencost.pricing.priced_runs import Pricing
 
 H100 = "NVIDIA H100 80GB HBM3"
 # DeepSeek-R1 over Ray on two 8-GPU H100 nodes, as bench.run.record writes one
-TWO_NODES = [{"node_id": "n0", "ip": "10.0.0.2", "hostname": "gpu-a", "gpus": 8},
-             {"node_id": "n1", "ip": "10.0.0.3", "hostname": "gpu-b", "gpus": 8}]
+TWO_NODES = [
+    {"node_id": "n0", "ip": "10.0.0.2", "hostname": "gpu-a", "gpus": 8},
+    {"node_id": "n1", "ip": "10.0.0.3", "hostname": "gpu-b", "gpus": 8},
+]
 
 
 def h100_record(nodes=TWO_NODES, serve=False, **fields):
@@ -24,8 +26,15 @@ def h100_record(nodes=TWO_NODES, serve=False, **fields):
     hardware = {"accelerator": H100, "accelerator_count": 16, "gpus": [], "nodes": nodes}
     if serve:
         return serve_record(units=16, power_w=8000.0, hardware=hardware, **fields)
-    return point_record(accelerator=H100, units=16, power_w=8000.0, output_tok_s=1000.0, method="nvml-counter",
-                        hardware=hardware, **fields)
+    return point_record(
+        accelerator=H100,
+        units=16,
+        power_w=8000.0,
+        output_tok_s=1000.0,
+        method="nvml-counter",
+        hardware=hardware,
+        **fields,
+    )
 
 
 def priced_row(record, preset=None, settings=()):
@@ -65,8 +74,12 @@ def test_the_same_gpus_on_one_machine_cost_all_but_the_interconnect():
 def test_one_machine_never_carries_the_interconnect_whatever_its_values(preset):
     fabric = ["interconnect_usd_per_gpu=9000", "interconnect_w_per_gpu=500", "interconnect_usd_per_gpu_hour=3"]
     shipped, changed = priced_row(h100_record(nodes=[]), preset), priced_row(h100_record(nodes=[]), preset, fabric)
-    different = [c for c in shipped.index if c not in ("assumptions", "assumptions_hash", "label")
-                 and not (shipped[c] == changed[c] or (pd.isna(shipped[c]) and pd.isna(changed[c])))]
+    different = [
+        c
+        for c in shipped.index
+        if c not in ("assumptions", "assumptions_hash", "label")
+        and not (shipped[c] == changed[c] or (pd.isna(shipped[c]) and pd.isna(changed[c])))
+    ]
     assert different == [] and changed["label"] == shipped["label"].replace(f"'{preset}'", f"'{preset}+set'")
 
 
@@ -77,7 +90,7 @@ def test_an_engine_on_one_listed_node_is_one_machine():
 
 def test_neocloud_bills_the_interconnect_watts_as_the_hosts_by_hand():
     row = priced_row(h100_record(), "neocloud-owned")
-    crf = 0.12 / (1 - 1.12 ** -4)  # 0.329234
+    crf = 0.12 / (1 - 1.12**-4)  # 0.329234
     # 16 x 33,750 x 0.329234 / (8,760 h x 0.7) = 28.993248 $/h; the fabric's 16 x 4,247.50 alike = 3.648854 $/h
     assert row["capital_usd_per_h"] == pytest.approx(16 * 33750 * crf / (8760 * 0.7), rel=1e-12)
     assert row["interconnect_usd_per_h"] == pytest.approx(16 * 4247.5 * crf / (8760 * 0.7), rel=1e-12)
@@ -122,15 +135,18 @@ def test_hourly_cost_on_one_node_is_as_without_nodes():
 
 def test_the_interconnect_can_be_overridden_by_file_and_flag(tmp_path):
     path = tmp_path / "fabric.toml"
-    path.write_text('interconnect_usd_per_gpu = { value = 1882.5, source = "one switch tier, our cluster" }\n'
-                    "interconnect_w_per_gpu = 20\n")
+    path.write_text(
+        'interconnect_usd_per_gpu = { value = 1882.5, source = "one switch tier, our cluster" }\n'
+        "interconnect_w_per_gpu = 20\n"
+    )
     a = load_assumptions("neocloud-owned", path)
     assert (a.interconnect_usd_per_gpu, a.interconnect_w_per_gpu) == (1882.5, 20)
     assert a.sources["interconnect_usd_per_gpu"] == "one switch tier, our cluster"
     assert a.hash != load_assumptions("neocloud-owned").hash
     # 16 x 1,882.50 x CRF 0.329234 / (8,760 h x 0.7) = 1.617179 $/h
     assert priced_row(h100_record(), "neocloud-owned", ["interconnect_usd_per_gpu=1882.5"])[
-        "interconnect_usd_per_h"] == pytest.approx(1.617179, rel=1e-6)
+        "interconnect_usd_per_h"
+    ] == pytest.approx(1.617179, rel=1e-6)
     # none at all: the two nodes then cost what one machine of 16 GPUs does
     none = priced_row(h100_record(), "owned", ["interconnect_usd_per_gpu=0"])
     assert none["interconnect_usd_per_h"] == 0 and none["hourly_usd"] == priced_row(h100_record(nodes=[]))["hourly_usd"]
@@ -147,16 +163,21 @@ def test_the_shipped_interconnect_leaves_every_presets_hash_as_it_was():
     assert owned.with_changes(interconnect_usd_per_gpu_hour=1).hash != owned.hash
     # at the gpu boundary the interconnect's watts move no figure, as the host's do not
     assert owned.with_changes(interconnect_w_per_gpu=80).hash == owned.hash
-    assert owned.with_changes(power_boundary="node", interconnect_w_per_gpu=80).hash != \
-        owned.with_changes(power_boundary="node").hash
+    assert (
+        owned.with_changes(power_boundary="node", interconnect_w_per_gpu=80).hash
+        != owned.with_changes(power_boundary="node").hash
+    )
 
 
-@pytest.mark.parametrize("value, message", [
-    ("-1", "is -1; input should be greater than or equal to 0"),
-    ("nan", "is nan; input should be a finite number"),
-    # the caps: $100,000 a GPU, 10,000 W a GPU, $10,000 a GPU-hour
-    ("1e15", "is 1000000000000000.0; input should be less than or equal to"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("-1", "is -1; input should be greater than or equal to 0"),
+        ("nan", "is nan; input should be a finite number"),
+        # the caps: $100,000 a GPU, 10,000 W a GPU, $10,000 a GPU-hour
+        ("1e15", "is 1000000000000000.0; input should be less than or equal to"),
+    ],
+)
 @pytest.mark.parametrize("key", INTERCONNECT_KEYS)
 def test_a_bad_interconnect_value_is_a_one_line_user_error(tmp_path, key, value, message):
     with pytest.raises(UserError, match=f"^--set {key}: {re.escape(message)}") as error:

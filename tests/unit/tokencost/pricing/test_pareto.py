@@ -7,11 +7,13 @@ import pytest
 from tokencost.pricing.serving import pareto_front, value_at
 
 # (interactivity tok/s/user, $/M): C is dominated by B (B is both more interactive and cheaper).
-POINTS = pd.DataFrame({
-    "name": ["A", "B", "C", "D", "E"],
-    "interactivity": [10.0, 20.0, 15.0, 40.0, 40.0],
-    "cost": [1.0, 1.5, 2.0, 4.0, 5.0],
-})
+POINTS = pd.DataFrame(
+    {
+        "name": ["A", "B", "C", "D", "E"],
+        "interactivity": [10.0, 20.0, 15.0, 40.0, 40.0],
+        "cost": [1.0, 1.5, 2.0, 4.0, 5.0],
+    }
+)
 
 
 def test_front_drops_dominated_points_and_ties():

@@ -64,8 +64,14 @@ def test_host_share_per_hardware_and_per_vcpu():
 
 
 def test_every_priced_row_says_its_boundary():
-    record = point_record("llama-3.1-8b", accelerator="NVIDIA H100 80GB HBM3", units=1, method="nvml-counter",
-                          power_w=350.0, output_tok_s=1000.0)  # 350 W, 1,000 output and 2,000 total tok/s
+    record = point_record(
+        "llama-3.1-8b",
+        accelerator="NVIDIA H100 80GB HBM3",
+        units=1,
+        method="nvml-counter",
+        power_w=350.0,
+        output_tok_s=1000.0,
+    )  # 350 W, 1,000 output and 2,000 total tok/s
     for preset in preset_names():
         table = Pricing.of(load_assumptions(preset), CATALOG).price([record]).offline
         row = table.iloc[0]
@@ -87,9 +93,21 @@ def test_every_priced_row_says_its_boundary():
 def test_inferencex_presets_reproduce_its_tokens_per_mw_at_tdp():
     # InferenceX: tok/s per MW = tok/s per GPU x 1000 / all-in kW per GPU (1.37 H100, 1.71 B200)
     for gpu, all_in_kw in (("NVIDIA H100 80GB HBM3", 1.37), ("NVIDIA B200", 1.71)):
-        record = point_record("llama-3.1-8b", accelerator=gpu, units=1, method="none", output_tok_s=500.0,
-                              energy={"method": "none", "boundary": "none", "energy_j": None, "avg_power_w": None,
-                                      "basis": "not measured", "measured": False})
+        record = point_record(
+            "llama-3.1-8b",
+            accelerator=gpu,
+            units=1,
+            method="none",
+            output_tok_s=500.0,
+            energy={
+                "method": "none",
+                "boundary": "none",
+                "energy_j": None,
+                "avg_power_w": None,
+                "basis": "not measured",
+                "measured": False,
+            },
+        )
         row = Pricing.of(load_assumptions("inferencex-hyperscaler"), CATALOG).price([record]).offline.iloc[0]
         assert row["power_basis"] == "estimated-from-tdp"
         assert row["power_w_boundary"] == pytest.approx(all_in_kw * 1000)
@@ -112,18 +130,22 @@ def test_the_hash_moves_only_with_values_that_move_a_figure():
     assert hash_of("power_boundary=node") != hash_of("power_boundary=gpu")
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("power_boundary=rack", r"^--set power_boundary: is 'rack'; input should be 'gpu', 'node' or 'facility'"),
-    ("host_w_per_gpu=-5", r"^--set host_w_per_gpu: is -5; input should be greater than or equal to 0"),
-])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("power_boundary=rack", r"^--set power_boundary: is 'rack'; input should be 'gpu', 'node' or 'facility'"),
+        ("host_w_per_gpu=-5", r"^--set host_w_per_gpu: is -5; input should be greater than or equal to 0"),
+    ],
+)
 def test_bad_boundary_settings_are_one_line_errors(setting, message):
     with pytest.raises(UserError, match=message):
         load_assumptions(settings=[setting])
 
 
 def test_quote_prints_the_boundary_and_reads_at_120_columns():
-    result = tokencost("quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--preset", "hyperscaler-owned",
-                       "--set", "utilization=1")
+    result = tokencost(
+        "quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--preset", "hyperscaler-owned", "--set", "utilization=1"
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "power at the node boundary: 700 W at TDP, estimated + 670 W host share = 1,370 W" in out

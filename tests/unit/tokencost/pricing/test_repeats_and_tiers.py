@@ -30,10 +30,17 @@ def rented():
 def _repeats(chat=(True, False, True)):
     """conc 4 measured three times (900, 1000 and 1200 output tok/s), conc 8 once."""
     measured = ((900.0, 100.0, 40), (1000.0, 120.0, 38), (1200.0, 90.0, 36))
-    return [serve_record(concurrency=4, output_tok_s=tok_s, ttft_ms=ttft, requests=requests, repeat=i,
-                         tiers={"chat": tier_verdict("chat", met=met)})
-            for i, ((tok_s, ttft, requests), met) in enumerate(zip(measured, chat))] + [
-        serve_record(concurrency=8, output_tok_s=2000.0, tiers={"chat": tier_verdict("chat", met=False)})]
+    return [
+        serve_record(
+            concurrency=4,
+            output_tok_s=tok_s,
+            ttft_ms=ttft,
+            requests=requests,
+            repeat=i,
+            tiers={"chat": tier_verdict("chat", met=met)},
+        )
+        for i, ((tok_s, ttft, requests), met) in enumerate(zip(measured, chat))
+    ] + [serve_record(concurrency=8, output_tok_s=2000.0, tiers={"chat": tier_verdict("chat", met=False)})]
 
 
 def _point(table: pd.DataFrame, concurrency: int) -> pd.Series:
@@ -85,9 +92,12 @@ def test_serve_costs_keeps_every_measurement_and_the_medians_go_beside_it(tmp_pa
 
 
 def test_tier_usd_per_mtok_is_the_hourly_cost_over_the_tokens_served_within_the_tier(rented):
-    record = serve_record(tiers={"chat": tier_verdict("chat", total_tokens_within=10_240),
-                                 "interactive": tier_verdict("interactive", met=False, requests_within=0,
-                                                             total_tokens_within=0)})
+    record = serve_record(
+        tiers={
+            "chat": tier_verdict("chat", total_tokens_within=10_240),
+            "interactive": tier_verdict("interactive", met=False, requests_within=0, total_tokens_within=0),
+        }
+    )
     row = rented.price([record]).serving.iloc[0]
     assert row["hourly_usd"] == pytest.approx(3.6)
     # $3.60 an hour over the point's 10 s, over 10,240 tokens
@@ -111,17 +121,24 @@ def test_records_without_repeats_or_tiers_price_as_before(rented, pricing):
     assert not {"point", "repeat", "ttft_p90_ms", "tiers_met"} & set(serving.columns)
     assert not any(c.startswith("tier_") for c in serving.columns)
     assert median_of_repeats(serving) is serving
-    assert "n" not in shown(serving, SERVING_HEADERS) and "tiers met" not in console_tables(rented.price(
-        [serve_record()]))
+    assert "n" not in shown(serving, SERVING_HEADERS) and "tiers met" not in console_tables(
+        rented.price([serve_record()])
+    )
     titles = [s.title for s in build_report([serve_record()], pricing).sections]
     assert "Capacity at service levels" not in titles
 
 
 def test_every_tier_and_repeats_fit_the_console(rented):
-    records = [serve_record(concurrency=c, output_tok_s=tok_s * (1 + 0.05 * r), repeat=r,
-                            tiers={t: tier_verdict(t, met=t in met) for t in EVERY_TIER})
-               for c, tok_s, met in ((1, 100.0, EVERY_TIER), (8, 600.0, ("ix-30", "chat", "batch")))
-               for r in range(3)]
+    records = [
+        serve_record(
+            concurrency=c,
+            output_tok_s=tok_s * (1 + 0.05 * r),
+            repeat=r,
+            tiers={t: tier_verdict(t, met=t in met) for t in EVERY_TIER},
+        )
+        for c, tok_s, met in ((1, 100.0, EVERY_TIER), (8, 600.0, ("ix-30", "chat", "batch")))
+        for r in range(3)
+    ]
     text = console_tables(rented.price(records))
     assert max(map(len, text.splitlines())) <= CONSOLE_WIDTH, text
     assert "tiers met" in text and "within SLO" not in text.splitlines()[0] and "±" in text

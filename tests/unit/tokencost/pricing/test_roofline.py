@@ -4,7 +4,13 @@ import pytest
 
 from bench.inputs.cards import load_card
 from tokencost.pricing.catalog import find_hardware, load_catalog
-from tokencost.pricing.roofline import RooflineHardware, ceiling, expected_distinct_experts, hardware_of, weight_bytes_read
+from tokencost.pricing.roofline import (
+    RooflineHardware,
+    ceiling,
+    expected_distinct_experts,
+    hardware_of,
+    weight_bytes_read,
+)
 
 H100 = hardware_of(find_hardware("h100-sxm", load_catalog()), 1)
 
@@ -61,7 +67,9 @@ def test_moe_ceiling_is_the_fewest_experts_and_dense_ceiling_is_unchanged():
     assert dense.bound_output_tok_s == dense.output_tok_s
     config = load_card("qwen3-30b-a3b").config
     total = 30_532_122_624 - 151_936 * 2048
-    assert weight_bytes_read(config, 1e6, 2, fewest_experts=True) == pytest.approx((total - 48 * 120 * 3 * 2048 * 768) * 2)
+    assert weight_bytes_read(config, 1e6, 2, fewest_experts=True) == pytest.approx(
+        (total - 48 * 120 * 3 * 2048 * 768) * 2
+    )
 
 
 def test_hardware_without_figures_has_no_roofline():

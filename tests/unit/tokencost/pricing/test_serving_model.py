@@ -9,8 +9,16 @@ from tokencost.pricing.roofline import ceiling, hardware_of
 from tokencost.pricing.serving_model import Calibration, collectives, kv_capacity, project_throughput
 
 H100 = find_hardware("h100-sxm", load_catalog())
-PLAIN = Calibration(key="t", engine="vllm", fitted_on="h100-sxm", efficiency={"dense": 0.5, "moe": 0.25},
-                    collective_latency_s=10e-6, collective_bandwidth_bytes_s=100e9, held_out_error={}, source="test")
+PLAIN = Calibration(
+    key="t",
+    engine="vllm",
+    fitted_on="h100-sxm",
+    efficiency={"dense": 0.5, "moe": 0.25},
+    collective_latency_s=10e-6,
+    collective_bandwidth_bytes_s=100e9,
+    held_out_error={},
+    source="test",
+)
 
 
 def test_collectives_of_tensor_and_expert_parallel():

@@ -11,16 +11,19 @@ def _points(rows):
 
 
 def test_prefill_probe_share_is_probe_time_over_point_time():
-    shares = input_time_shares(_points([{"input_tokens": 100, "output_tokens": 100, "duration_s": 10.0,
-                                         "prefill_duration_s": 2.5}]))
+    shares = input_time_shares(
+        _points([{"input_tokens": 100, "output_tokens": 100, "duration_s": 10.0, "prefill_duration_s": 2.5}])
+    )
     assert shares.loc[0, "input_time_share"] == 0.25
     assert shares.loc[0, "split_method"] == "prefill-probe"
 
 
 def test_least_squares_recovers_exact_per_token_times():
     # 1 ms per input token, 20 ms per output token
-    rows = [{"input_tokens": i, "output_tokens": o, "duration_s": 0.001 * i + 0.02 * o}
-            for i, o in [(1000, 100), (4000, 100), (1000, 400)]]
+    rows = [
+        {"input_tokens": i, "output_tokens": o, "duration_s": 0.001 * i + 0.02 * o}
+        for i, o in [(1000, 100), (4000, 100), (1000, 400)]
+    ]
     fit = fit_time_per_token(_points(rows))
     assert (fit.per_input_s, fit.per_output_s) == (pytest.approx(0.001), pytest.approx(0.02)) and fit.rms_error < 1e-9
     assert not fit.intercept  # 3 points fit 2 parameters with one degree of freedom left to measure the error
@@ -31,9 +34,18 @@ def test_least_squares_recovers_exact_per_token_times():
 
 def test_serving_points_share_a_fit_only_at_the_same_concurrency():
     # at concurrency 4: 1 ms per input token, 10 ms per output token; at concurrency 16: 2 ms and 40 ms
-    rows = [{"batch_size": None, "concurrency": c, "request_rate": None, "input_tokens": i, "output_tokens": o,
-             "duration_s": a * i + b * o}
-            for c, a, b in ((4, 0.001, 0.01), (16, 0.002, 0.04)) for i, o in [(1000, 100), (4000, 100), (1000, 400)]]
+    rows = [
+        {
+            "batch_size": None,
+            "concurrency": c,
+            "request_rate": None,
+            "input_tokens": i,
+            "output_tokens": o,
+            "duration_s": a * i + b * o,
+        }
+        for c, a, b in ((4, 0.001, 0.01), (16, 0.002, 0.04))
+        for i, o in [(1000, 100), (4000, 100), (1000, 400)]
+    ]
     shares = input_time_shares(_points(rows))
     assert shares["split_method"].str.startswith("least-squares (n=3, no intercept, rms error 0.0%").all()
     assert shares.loc[0, "input_time_share"] == pytest.approx(1.0 / 2.0)  # 1 s of input, 1 s of output

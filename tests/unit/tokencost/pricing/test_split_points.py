@@ -21,8 +21,10 @@ def test_two_points_fit_exactly_so_they_are_not_used():
     assert fit_time_per_token(points) is None
     shares = input_time_shares(points)
     assert shares["input_time_share"].isna().all()
-    assert (shares["split_method"] == "whole-hour (not split: 2 points of 2 mixes fit exactly, unverified; "
-                                      "least squares needs 3 or more)").all()
+    assert (
+        shares["split_method"] == "whole-hour (not split: 2 points of 2 mixes fit exactly, unverified; "
+        "least squares needs 3 or more)"
+    ).all()
     assert not shares["split_method"].str.contains("rms error").any()
 
 
@@ -35,8 +37,10 @@ def test_three_points_measure_the_error_of_the_fit():
     # residual sum of squares over the 1 degree of freedom left, root, over the mean time
     assert fit.rms_error == pytest.approx(np.sqrt(np.sum((x @ [a, b] - y) ** 2) / 1) / y.mean())
     assert fit.rms_error > 0
-    assert input_time_shares(points).loc[0, "split_method"] == \
-        f"least-squares (n=3, no intercept, rms error {fit.rms_error:.1%})"
+    assert (
+        input_time_shares(points).loc[0, "split_method"]
+        == f"least-squares (n=3, no intercept, rms error {fit.rms_error:.1%})"
+    )
 
 
 def test_four_points_fit_a_fixed_time_per_point_too():
@@ -48,8 +52,9 @@ def test_four_points_fit_a_fixed_time_per_point_too():
     shares = input_time_shares(points)
     # the fixed time is spread pro rata: the share is the input's part of the per-token time
     assert shares.loc[0, "input_time_share"] == pytest.approx(1.0 / 3.0)
-    assert shares.loc[0, "split_method"] == "least-squares (n=4, intercept 1.5 s a point, spread pro rata, " \
-                                            "rms error 0.0%)"
+    assert (
+        shares.loc[0, "split_method"] == "least-squares (n=4, intercept 1.5 s a point, spread pro rata, rms error 0.0%)"
+    )
 
 
 def test_a_negative_fixed_time_falls_back_to_the_fit_without_it():

@@ -29,20 +29,26 @@ def rented():
 def _verdicts(within: int, chat: bool = True) -> dict:
     """chat met (or not) with `within` requests of 256 tokens each within it; batch met by all 40; interactive by
     none."""
-    return {"chat": tier_verdict("chat", met=chat, requests_within=within, total_tokens_within=256 * within),
-            "batch": tier_verdict("batch", requests_within=40, total_tokens_within=10_240),
-            "interactive": tier_verdict("interactive", met=False, requests_within=0, total_tokens_within=0)}
+    return {
+        "chat": tier_verdict("chat", met=chat, requests_within=within, total_tokens_within=256 * within),
+        "batch": tier_verdict("batch", requests_within=40, total_tokens_within=10_240),
+        "interactive": tier_verdict("interactive", met=False, requests_within=0, total_tokens_within=0),
+    }
 
 
 def _closed_loop_run(run_dir):
     """Concurrency 1 to 16 on 2 H100s; concurrency 8 measured three times, 40, 32 and 48 requests within chat."""
     records = [serve_record(concurrency=c, units=2, tiers=_verdicts(40, chat=c <= 8)) for c in (1, 2, 4, 16)]
-    records += [serve_record(concurrency=8, units=2, repeat=r, tiers=_verdicts(within)) for r, within in
-                enumerate((40, 32, 48))]
+    records += [
+        serve_record(concurrency=8, units=2, repeat=r, tiers=_verdicts(within)) for r, within in enumerate((40, 32, 48))
+    ]
     write_run(run_dir, *records)
-    write_capacity(run_dir, capacity_outcome("chat", capacity=8, first_failing=16),
-                   capacity_outcome("batch", status="at-least", capacity=8, first_failing=None, maximum=8.0),
-                   capacity_outcome("interactive", status="never", capacity=None, first_failing=1))
+    write_capacity(
+        run_dir,
+        capacity_outcome("chat", capacity=8, first_failing=16),
+        capacity_outcome("batch", status="at-least", capacity=8, first_failing=None, maximum=8.0),
+        capacity_outcome("interactive", status="never", capacity=None, first_failing=1),
+    )
     return run_dir
 
 
@@ -94,8 +100,10 @@ def test_the_console_answers_per_model_and_tier_within_120_columns(closed):
     text = capacity_console(report)
     assert max(map(len, text.splitlines())) <= CONSOLE_WIDTH, text
     lines = " ".join(text.split())
-    assert ("tiny-dense, tier chat: 250 h100-sxm GPUs per 1,000 users, $1.953/M tokens within the tier (capacity 8 "
-            "concurrent requests; 5.79 GPUs per 1M requests/day)") in lines
+    assert (
+        "tiny-dense, tier chat: 250 h100-sxm GPUs per 1,000 users, $1.953/M tokens within the tier (capacity 8 "
+        "concurrent requests; 5.79 GPUs per 1M requests/day)"
+    ) in lines
     assert "tiny-dense, tier batch: at most 250 h100-sxm GPUs per 1,000 users" in lines
     assert f"tiny-dense, tier interactive: {NEVER}" in lines
 
@@ -106,8 +114,10 @@ def test_the_section_states_its_method_and_is_in_report_page_and_csv(closed):
     assert f"## {TITLE}" in markdown and "bisects between the highest load that kept the tier" in markdown
     assert "within the tolerance (10%)" in markdown and "measured 3 times and judged by the majority" in markdown
     assert "users = the concurrency" in markdown and "Little's law" not in markdown
-    assert ("Every row: units h100-sxm GPUs, 2 per server; workload random 128/128; users closed loop: users = "
-            "concurrency; method [1].") in markdown
+    assert (
+        "Every row: units h100-sxm GPUs, 2 per server; workload random 128/128; users closed loop: users = "
+        "concurrency; method [1]."
+    ) in markdown
     assert "interactive = p90 TTFT <= 500 ms, p90 TPOT <= 25 ms" in markdown
     assert f"| {NEVER} |" in markdown and "| at most 250 |" in markdown
     assert f"<h2>{TITLE}</h2>" in (run_dir / "index.html").read_text()
@@ -115,8 +125,9 @@ def test_the_section_states_its_method_and_is_in_report_page_and_csv(closed):
 
 
 def test_open_loop_users_come_from_littles_law(tmp_path, rented):
-    records = [serve_record(request_rate=2.0, requests=20, e2e_ms=1500.0, repeat=r, tiers=_verdicts(20))
-               for r in range(3)]
+    records = [
+        serve_record(request_rate=2.0, requests=20, e2e_ms=1500.0, repeat=r, tiers=_verdicts(20)) for r in range(3)
+    ]
     run_dir = write_run(tmp_path / "run", *records)
     write_capacity(run_dir, capacity_outcome("chat", load="rate", capacity=2.0, first_failing=4.0))
     report = write_report(run_dir, rented)
@@ -130,8 +141,10 @@ def test_open_loop_users_come_from_littles_law(tmp_path, rented):
 
 def test_a_cpu_run_counts_vcpus_by_the_hardware_key(tmp_path, rented):
     cpu = "CPU (Intel(R) Xeon(R) Processor)"
-    records = [serve_record(concurrency=4, accelerator=cpu, units=2, power_w=5.0, repeat=r, tiers=_verdicts(40))
-               for r in range(3)]
+    records = [
+        serve_record(concurrency=4, accelerator=cpu, units=2, power_w=5.0, repeat=r, tiers=_verdicts(40))
+        for r in range(3)
+    ]
     run_dir = write_run(tmp_path / "run", *records)
     write_capacity(run_dir, capacity_outcome("chat", capacity=4, first_failing=8))
     report = write_report(run_dir, rented)

@@ -47,11 +47,23 @@ def serving(pricing):
     return pricing.price(read_records(SERVE_DEMO))
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (0.00006566, "0.00006566"), (0.000235712, "0.0002357"), (0.0536, "0.0536"), (5.46875, "5.469"),
-    (101.6247, "101.6"), (3455.2, "3,455"), (12703.4, "12,703"), (1.0, "1"), (0.0, "0"), (-0.0123, "-0.0123"),
-    (float("nan"), ""), (None, ""),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.00006566, "0.00006566"),
+        (0.000235712, "0.0002357"),
+        (0.0536, "0.0536"),
+        (5.46875, "5.469"),
+        (101.6247, "101.6"),
+        (3455.2, "3,455"),
+        (12703.4, "12,703"),
+        (1.0, "1"),
+        (0.0, "0"),
+        (-0.0123, "-0.0123"),
+        (float("nan"), ""),
+        (None, ""),
+    ],
+)
 def test_numbers_have_four_significant_digits_in_fixed_notation(value, text):
     assert number(value) == text
 
@@ -113,7 +125,9 @@ def test_two_hardware_fit_120_columns_citing_each_method(cpu_and_h100):
     header = _lines(text)[0].split()
     assert "hardware" in header and "method" in header
     rows = [line.split() for line in _lines(text)[2:] if line.startswith("tiny-")]
-    assert len(rows) == 24 and {r[2] for r in rows} == {"cpu-vcpu", "h100-sxm"} and {r[-1] for r in rows} == {"[1]", "[2]"}
+    assert (
+        len(rows) == 24 and {r[2] for r in rows} == {"cpu-vcpu", "h100-sxm"} and {r[-1] for r in rows} == {"[1]", "[2]"}
+    )
 
 
 def test_checks_that_differ_are_counted_per_row_and_named_once(pricing):

@@ -22,8 +22,9 @@ def rebuilt(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["costs.csv", "report.md", "summary.md"])
 def test_the_published_table_is_what_its_inputs_give(rebuilt, name):
-    assert (rebuilt / name).read_text() == (PUBLISHED / name).read_text(), \
+    assert (rebuilt / name).read_text() == (PUBLISHED / name).read_text(), (
         f"results/gpu-cost-table/{name} is stale: run `tokencost gpu-table results/gpu-cost-table`"
+    )
 
 
 def test_every_row_is_projected_or_measured_by_someone_named():
@@ -41,8 +42,9 @@ def test_projections_stop_at_the_batch_that_fits():
     projected = table[table["basis"] == "projected"]
     assert (projected["batch_size"] <= projected["max_batch"]).all()
     # Qwen3-32B on one 80 GB GPU holds a few dozen sequences of 2,048 tokens, not 1,024
-    h100 = projected[(projected["model"] == "qwen3-32b") & (projected["hardware"] == "h100-sxm")
-                     & (projected["isl"] == 1024)]
+    h100 = projected[
+        (projected["model"] == "qwen3-32b") & (projected["hardware"] == "h100-sxm") & (projected["isl"] == 1024)
+    ]
     assert h100["batch_size"].max() < 64
 
 

@@ -15,32 +15,59 @@ from tokencost.publish.write import write_report
 
 @pytest.fixture
 def run_dir(tmp_path):
-    return write_run(tmp_path, *[
-        point_record("tiny-dense", "dense", 1, 100.0, 4.0, prefill_s=2.0),
-        point_record("tiny-dense", "dense", 4, 400.0, 5.0, prefill_s=2.0),
-        point_record("tiny-moe", "moe", 1, 80.0, 4.0, prefill_s=2.0),
-        point_record("tiny-moe", "moe", 4, 500.0, 5.0, prefill_s=2.0),
-    ])
+    return write_run(
+        tmp_path,
+        *[
+            point_record("tiny-dense", "dense", 1, 100.0, 4.0, prefill_s=2.0),
+            point_record("tiny-dense", "dense", 4, 400.0, 5.0, prefill_s=2.0),
+            point_record("tiny-moe", "moe", 1, 80.0, 4.0, prefill_s=2.0),
+            point_record("tiny-moe", "moe", 4, 500.0, 5.0, prefill_s=2.0),
+        ],
+    )
 
 
 def test_report_writes_tables_and_plots(run_dir, pricing):
     write_report(run_dir, pricing)
     table = pd.read_csv(run_dir / "costs.csv")
     assert len(table) == 4 and set(table["model"]) == {"tiny-dense", "tiny-moe"}
-    for column in ("total_per_mtok_usd", "input_per_mtok_usd", "output_per_mtok_usd", "split_method",
-                   "capital_share", "energy_share", "hosting_share", "api_per_mtok_usd", "assumptions_hash"):
+    for column in (
+        "total_per_mtok_usd",
+        "input_per_mtok_usd",
+        "output_per_mtok_usd",
+        "split_method",
+        "capital_share",
+        "energy_share",
+        "hosting_share",
+        "api_per_mtok_usd",
+        "assumptions_hash",
+    ):
         assert table[column].notna().all(), column
     markdown = (run_dir / "report.md").read_text()
-    for text in ("$/M input", "prefill-probe", "energy estimated (cpu)", "tok/s measured", "preset 'owned'",
-                 "Uptime Institute", "Break-even volume against GPT-4o mini", "$0.10 per million tokens",
-                 "Sensitivity", "Dense vs MoE at matched settings", "Xeon Platinum 8592+"):
+    for text in (
+        "$/M input",
+        "prefill-probe",
+        "energy estimated (cpu)",
+        "tok/s measured",
+        "preset 'owned'",
+        "Uptime Institute",
+        "Break-even volume against GPT-4o mini",
+        "$0.10 per million tokens",
+        "Sensitivity",
+        "Dense vs MoE at matched settings",
+        "Xeon Platinum 8592+",
+    ):
         assert text in markdown, text
     for name in ("cost_vs_batch.png", "sensitivity.png"):
         assert (run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the tiny cards on the catalog's vCPU figures have a roofline: measured tok/s over the ceiling
     first = table.iloc[0]
-    roof = ceiling(load_card(first["model"]).config, hardware_of(find_hardware("cpu-vcpu", load_catalog()), 2),
-                   int(first["batch_size"]), 16, 16)
+    roof = ceiling(
+        load_card(first["model"]).config,
+        hardware_of(find_hardware("cpu-vcpu", load_catalog()), 2),
+        int(first["batch_size"]),
+        16,
+        16,
+    )
     assert first["roofline_fraction"] == pytest.approx(first["output_tok_s"] / roof.output_tok_s)
     assert table["roofline_fraction"].notna().all() and "of roofline" in markdown
     assert (run_dir / "roofline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -53,7 +80,9 @@ def test_prefill_probe_split_reproduces_the_total_spend(run_dir, pricing):
     row = table.iloc[0]  # 10 s point, 2 s of it prefill
     assert row["input_time_share"] == pytest.approx(0.2)
     spend = row["hourly_usd"] * row["duration_s"] / 3600
-    attributed = (row["input_tokens"] * row["input_per_mtok_usd"] + row["output_tokens"] * row["output_per_mtok_usd"]) / 1e6
+    attributed = (
+        row["input_tokens"] * row["input_per_mtok_usd"] + row["output_tokens"] * row["output_per_mtok_usd"]
+    ) / 1e6
     assert attributed == pytest.approx(spend)
 
 

