@@ -19,7 +19,7 @@ from bench.errors import UserError
 from bench.inputs.cards import load_card
 from tokencost.analysis.pairs import cheapest, moe_dense_pairs
 from tokencost.pricing.catalog import find_hardware
-from tokencost.pricing.roofline import ceiling, hardware_of
+from tokencost.pricing.roofline import ceiling, required_figures
 
 SUPPORTED, NOT_SUPPORTED, CANNOT_TELL = "supported", "not supported", "cannot tell from these runs"
 SEVERAL = 2.0  # "several times" is read as at least 2x
@@ -102,8 +102,8 @@ def h100_vs_a100(priced: pd.DataFrame, catalog) -> dict:
 
 
 def _projected_h100_a100(priced: pd.DataFrame, catalog) -> str:
-    h100 = hardware_of(find_hardware("h100-sxm", catalog), 1)
-    a100 = hardware_of(find_hardware("a100-80gb-sxm", catalog), 1)
+    h100 = required_figures(find_hardware("h100-sxm", catalog), 1)
+    a100 = required_figures(find_hardware("a100-80gb-sxm", catalog), 1)
     lines = []
     for model in sorted(priced["model"].unique())[:2]:
         try:

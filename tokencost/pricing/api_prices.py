@@ -6,6 +6,7 @@ import re
 import tomllib
 from dataclasses import MISSING, dataclass, fields
 from importlib import resources
+from typing import Any
 
 from bench.errors import UserError
 
@@ -35,8 +36,10 @@ def parse_date(text: str) -> dt.date:
     """A YYYY, YYYY-MM or YYYY-MM-DD date as the first day of that year, month or day."""
     m = DATE.match(text.strip()) if isinstance(text, str) else None
     try:
+        if m is None:
+            raise ValueError
         return dt.date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
-    except (TypeError, ValueError):  # no match, or a month or day out of range
+    except ValueError:  # no match, or a month or day out of range
         raise ValueError(f"{text!r} is not a date like 2025, 2025-09 or 2025-09-05") from None
 
 
@@ -65,7 +68,7 @@ NAMES = {f.name for f in fields(ApiPrice)} - {"key"}
 REQUIRED = {f.name for f in fields(ApiPrice) if f.default is MISSING and f.default_factory is MISSING} - {"key"}
 
 
-def _price(key: str, entry: dict) -> ApiPrice:
+def _price(key: str, entry: dict[str, Any]) -> ApiPrice:
     where = f"api_prices.toml {key}"
     if not isinstance(entry, dict):
         raise UserError(where, "is not a table", "write it as [key] with its fields")

@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bench.errors import UserError
 
@@ -133,7 +134,7 @@ def _parse(text: str, where: str, user_supplied: bool = False) -> list[HardwareE
     return [_entry(key, table, where, user_supplied) for key, table in data.items()]
 
 
-def _entry(key: str, table: dict, where: str, user_supplied: bool) -> HardwareEntry:
+def _entry(key: str, table: dict[str, Any], where: str, user_supplied: bool) -> HardwareEntry:
     if not isinstance(table, dict):
         raise UserError(f"{where} {key}", "is not a table", f"write it as [{key}] with its figures")
     figures = {}
