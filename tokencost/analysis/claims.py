@@ -19,6 +19,7 @@ from bench.errors import UserError
 from bench.inputs.cards import load_card
 from tokencost.analysis.pairs import cheapest, moe_dense_pairs
 from tokencost.pricing.catalog import find_hardware
+from tokencost.pricing.checks import OK, failed_names, passed
 from tokencost.pricing.roofline import ceiling, required_figures
 
 SUPPORTED, NOT_SUPPORTED, CANNOT_TELL = "supported", "not supported", "cannot tell from these runs"
@@ -29,14 +30,14 @@ def valid_points(priced: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The points claims may count (see the module's docstring), and a note of those left out and why."""
     if priced.empty:
         return priced, "no priced point"
-    checks = priced["checks"].astype(str) if "checks" in priced else pd.Series("ok", index=priced.index)
+    checks = priced["checks"] if "checks" in priced else pd.Series(OK, index=priced.index)
     weights = priced["weights"] if "weights" in priced else pd.Series(None, index=priced.index, dtype=object)
-    failed, dummy = checks != "ok", weights == "dummy"
+    failed, dummy = ~checks.map(passed).astype(bool), weights == "dummy"
     kept = priced[~failed & ~dummy]
     note = f"{len(kept)} of {len(priced)} points counted"
     reasons = []
     if failed.any():
-        names = checks[failed].str.removeprefix("failed: ").str.split(", ").explode()
+        names = checks[failed].map(failed_names).explode()
         why = ", ".join(f"{n} {name}" for name, n in names.value_counts().items())
         reasons.append(f"{failed.sum()} failed validity checks ({why})")
     if dummy.any():

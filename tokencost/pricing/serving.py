@@ -23,6 +23,7 @@ from bench.run.record import PointRecord
 from tokencost.pricing.api_prices import ApiPrice
 from tokencost.pricing.assumptions import Assumptions
 from tokencost.pricing.catalog import HardwareEntry
+from tokencost.pricing.checks import checks_text, failed_names
 from tokencost.pricing.table import REPEAT_COLUMNS, measured_points, price_table, tier_columns, tier_names
 
 FRONT_GROUP = ["model", "hardware", "engine", "isl", "osl"]
@@ -144,15 +145,8 @@ def _median_row(group: pd.DataFrame) -> dict[str, Any]:
     for column in [c for c in group if c.startswith("tier_") and c.endswith("_met")]:
         verdicts = group[column].dropna()
         row[column] = bool(verdicts.sum() * 2 > len(verdicts)) if len(verdicts) else None
-    failed = sorted(
-        {
-            c
-            for v in group["checks"].dropna()
-            if v.startswith("failed: ")
-            for c in v.removeprefix("failed: ").split(", ")
-        }
-    )
-    row["checks"] = "failed: " + ", ".join(failed) if failed else first["checks"]
+    failed = sorted({name for value in group["checks"] for name in failed_names(value)})
+    row["checks"] = checks_text(failed) if failed else first["checks"]
     return row
 
 

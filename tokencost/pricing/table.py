@@ -12,6 +12,7 @@ from bench.run.record import Mode, PointRecord
 from tokencost.pricing.api_prices import ApiPrice, blended_per_mtok
 from tokencost.pricing.assumptions import Assumptions
 from tokencost.pricing.catalog import HardwareEntry, find_hardware
+from tokencost.pricing.checks import checks_text, with_failed
 from tokencost.pricing.hourly import (
     COMPONENTS,
     HourlyCost,
@@ -257,8 +258,7 @@ def _prefix_hits(r: PointRecord) -> tuple[int | None, str | None]:
 
 def _checks(r: PointRecord) -> str:
     """'ok', or the names of the validity checks a point failed."""
-    failed = r.validity.failed() if r.validity else []
-    return "failed: " + ", ".join(failed) if failed else "ok"
+    return checks_text(r.validity.failed() if r.validity else [])
 
 
 def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptions, api: ApiPrice) -> pd.DataFrame:
@@ -330,9 +330,7 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
     priced = pd.concat([points.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     # Above its ceiling, a point proves the ceiling's figures wrong; it is no efficiency.
     over = priced["roofline_fraction"] > 1
-    priced.loc[over, "checks"] = priced.loc[over, "checks"].map(
-        lambda c: ("failed: " if c == "ok" else f"{c}, ") + CEILING_TOO_LOW
-    )
+    priced.loc[over, "checks"] = priced.loc[over, "checks"].map(lambda c: with_failed(c, CEILING_TOO_LOW))
     priced["label"] = (
         "tok/s measured; energy "
         + priced["energy_method"].map(_energy_word)
