@@ -39,11 +39,7 @@ def node_count(r: PointRecord) -> int:
     return max(len(r.hardware.nodes), 1)
 
 
-# Table columns read from a record: one definition, so a renamed record field fails here, loudly.
-# A column of the table: how to read it off a record.
-Column = Callable[[PointRecord], Any]
-
-
+Column = Callable[[PointRecord], Any]  # how to read a table column off a record
 T = TypeVar("T")
 
 
@@ -53,6 +49,7 @@ def _measured(section: T | None) -> T:
     return section
 
 
+# Table columns read from a record: one definition, so a renamed record field fails here, loudly.
 POINT_COLUMNS: dict[str, Column] = {
     "run_id": lambda r: r.run_id,
     "model": lambda r: r.model.name,
