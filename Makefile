@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
+.PHONY: install demo test lint bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench-overhead: $(STAMP)
 	$(BIN)/python -m bench.overhead.offline

@@ -3,6 +3,7 @@
 import os
 import platform
 import subprocess
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def hardware(gpus: list[dict], idle_gpus: list[dict] = ()) -> dict:
+def hardware(gpus: list[dict], idle_gpus: Sequence[dict] = ()) -> dict:
     """The machine; `gpus` are the engine's (metered and priced), `idle_gpus` visible ones it leaves idle."""
     return {
         "cpu_model": cpu_model(),

@@ -231,7 +231,7 @@ def measure(
     )
     method += (
         f"; cache: {_size(sets.cache_bytes)} working set ({sets.cache_basis}), best of {cache_runs}"
-        if cache is not None
+        if cache is not None and sets.cache_bytes is not None
         else "; cache: not probed (LLC size unknown)"
     )
     method += "; read+write bytes counted, write-allocate traffic not"

@@ -1,5 +1,7 @@
 """Validity checks recorded with every point: can this energy figure be trusted?"""
 
+from typing import Any
+
 from bench.energy.meters import EnergyReading
 from bench.energy.processes import ProcessCheck
 from bench.energy.sampler import Sample
@@ -25,13 +27,13 @@ def check(
     power_limit_w: float | None,
     min_window_s: float,
     other_processes: ProcessCheck | None,
-    extra: dict | None = None,
-) -> dict:
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Each check by name: ok (True/False/None when it cannot be judged) and the values behind it.
 
     `other_processes` None: nothing here to check (no GPU measured on this machine): ok, as before.
     """
-    checks = {}
+    checks: dict[str, dict[str, Any]] = {}
     power = reading.avg_power_w
     checks["window_length"] = {
         "ok": reading.duration_s >= min_window_s,
@@ -62,7 +64,7 @@ def check(
     return checks | (extra or {})
 
 
-def throttling(samples: list[Sample]) -> dict:
+def throttling(samples: list[Sample]) -> dict[str, Any]:
     """Which clock-event reasons were seen, in what share of samples (one per GPU per instant) that read them."""
     read = [s.clock_event_reasons for s in samples if s.clock_event_reasons is not None]
     if not read:

@@ -14,8 +14,12 @@ within half the round trip of it; a reading records the larger of its two edges'
 power, and is exact while power is steady at the edges.
 """
 
+import importlib
 import socket
 import time
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
 
 from bench.energy import gpus
 from bench.energy.meters import DEFAULT_WATTS_PER_VCPU, EnergyReading, Meter, Snapshot, make_meter
@@ -60,18 +64,18 @@ class NodeMeter:
     def reading(self, start: Snapshot, end: Snapshot) -> EnergyReading:
         return self.meter.reading(start, end)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return self.meter.describe() | {"method": self.meter.method, "boundary": self.meter.boundary}
 
-    def gpus(self) -> list[dict]:
+    def gpus(self) -> list[dict[str, Any]]:
         return gpus.describe(self.devices)
 
-    def where(self) -> dict:
+    def where(self) -> dict[str, Any]:
         import ray
 
         return {
             "node_id": ray.get_runtime_context().get_node_id(),
-            "ip": ray.util.get_node_ip_address(),
+            "ip": ray.util.get_node_ip_address(),  # type: ignore[no-untyped-call]  # Ray leaves it unannotated
             "hostname": socket.gethostname(),
         }
 
@@ -79,7 +83,7 @@ class NodeMeter:
 class NodeLost(RuntimeError):
     """A node holding some of the engine's GPUs stopped answering its meter: the window cannot be measured."""
 
-    def __init__(self, node: dict, what: str, cause: BaseException):
+    def __init__(self, node: dict[str, Any], what: str, cause: BaseException):
         self.node, self.what = node, what
         said = (str(cause).strip().splitlines() or [""])[0][:200]
         super().__init__(
@@ -95,29 +99,24 @@ class ClusterMeter(Meter):
     Snapshot counters: (each node's Snapshot, the round trip in seconds of the driver's request).
     """
 
-    def __init__(self, nodes: list, ray=None, timeout_s: float = DEFAULT_TIMEOUT_S):
-        if ray is None:
-            import ray
+    def __init__(self, nodes: list[Any], ray: ModuleType | None = None, timeout_s: float = DEFAULT_TIMEOUT_S):
         if not nodes:
             raise ValueError("a cluster meter needs at least one node meter")
-        self.ray = ray
+        self.ray = importlib.import_module("ray") if ray is None else ray
         self.nodes = list(nodes)
         self.timeout_s = timeout_s
-        self.lost_errors = tuple(getattr(ray.exceptions, name) for name in LOST_ERRORS if hasattr(ray.exceptions, name))
-        self.places = [{} for _ in self.nodes]  # where each node is, for NodeLost: unknown until where() answers
+        exceptions = self.ray.exceptions
+        self.lost_errors = tuple(getattr(exceptions, name) for name in LOST_ERRORS if hasattr(exceptions, name))
+        self.places: list[dict[str, Any]] = [
+            {} for _ in self.nodes
+        ]  # where each node is, for NodeLost: unknown until where() answers
         self.places = self._all("where")
         self.details = self._all("describe")
         self.stopped = False
+        self.method = _common([d["method"] for d in self.details], UNMEASURED)
+        self.boundary = _common([d["boundary"] for d in self.details])
 
-    @property
-    def method(self) -> str:
-        return _common([d["method"] for d in self.details], UNMEASURED)
-
-    @property
-    def boundary(self) -> str:
-        return _common([d["boundary"] for d in self.details])
-
-    def _all(self, what: str, *args_per_node) -> list:
+    def _all(self, what: str, *args_per_node: Sequence[Any]) -> list[Any]:
         """Call `what` on every node at once; the answers in node order, or NodeLost naming the first silent node."""
         refs = [getattr(node, what).remote(*(a[i] for a in args_per_node)) for i, node in enumerate(self.nodes)]
         deadline = time.monotonic() + self.timeout_s
@@ -129,7 +128,7 @@ class ClusterMeter(Meter):
                 raise NodeLost(place, what, e) from e
         return answers
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "meter": "ray-nodes",
             "method": self.method,
@@ -191,7 +190,7 @@ class ClusterMeter(Meter):
         )
 
     @staticmethod
-    def _node_entry(place: dict, details: dict, r: EnergyReading) -> dict:
+    def _node_entry(place: dict[str, Any], details: dict[str, Any], r: EnergyReading) -> dict[str, Any]:
         return {
             **place,
             "method": r.method,
@@ -222,7 +221,7 @@ class ClusterMeter(Meter):
         return []
 
 
-def _common(values: list[str], weakest: tuple = ()) -> str:
+def _common(values: list[str], weakest: tuple[str, ...] = ()) -> str:
     """The one value all nodes share; else the weakest of `weakest` that some node has (a sum with an
     unmeasured part is not measured); else "mixed: a, b"."""
     distinct = list(dict.fromkeys(values))

@@ -15,9 +15,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from bench import memory_bandwidth
 from bench.energy import gpus
@@ -47,7 +50,7 @@ class Finding:
     required_ok: bool | None = None  # a GPU-run requirement met (True) or not (False); None: information
 
 
-def probe_torch(env=None, timeout_s: float = TORCH_TIMEOUT_S) -> dict:
+def probe_torch(env: Mapping[str, str] | None = None, timeout_s: float = TORCH_TIMEOUT_S) -> dict[str, Any]:
     """torch's version, its CUDA build and what it sees, from a child process; {"error": why} when it cannot say."""
     try:
         out = subprocess.run(
@@ -66,7 +69,8 @@ def probe_torch(env=None, timeout_s: float = TORCH_TIMEOUT_S) -> dict:
         last = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
         return {"error": last}
     try:
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        probe: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return probe
     except (IndexError, json.JSONDecodeError):
         return {"error": f"no answer from torch (printed {out.stdout.strip()[-200:]!r})"}
 
@@ -77,7 +81,12 @@ def python_header() -> Path:
 
 
 def diagnose(
-    gpu_count: int = 1, env=None, torch_probe=None, which=None, header: Path | None = None, bandwidth=None
+    gpu_count: int = 1,
+    env: Mapping[str, str] | None = None,
+    torch_probe: Callable[[Mapping[str, str]], dict[str, Any]] | None = None,
+    which: Callable[[str], str | None] | None = None,
+    header: Path | None = None,
+    bandwidth: Callable[[], memory_bandwidth.MemoryBandwidth] | None = None,
 ) -> list[Finding]:
     """Findings for an engine of `gpu_count` GPUs (tensor x pipeline x data parallel) under `env`.
 
@@ -104,7 +113,7 @@ def diagnose(
     return findings
 
 
-def _bindings():
+def _bindings() -> tuple[list[Finding], ModuleType | None]:
     try:
         pynvml = gpus.official_pynvml()
     except UserError as e:
@@ -112,7 +121,7 @@ def _bindings():
     return [Finding("nvidia-ml-py", f"{metadata.version('nvidia-ml-py')} (official NVIDIA bindings)", True)], pynvml
 
 
-def _driver(pynvml, findings: list[Finding]) -> str | None:
+def _driver(pynvml: ModuleType, findings: list[Finding]) -> str | None:
     """The driver version, with NVML's line added to findings; None without a driver."""
     try:
         pynvml.nvmlInit()
@@ -125,7 +134,7 @@ def _driver(pynvml, findings: list[Finding]) -> str | None:
     return driver
 
 
-def _torch(probe: dict, driver: str | None) -> list[Finding]:
+def _torch(probe: dict[str, Any], driver: str | None) -> list[Finding]:
     """torch and the CUDA it was built for, whether it sees a GPU, and whether the driver is new enough."""
     if "error" in probe:
         return [Finding("torch", f"cannot be used: {probe['error']}", False)]
@@ -152,7 +161,7 @@ def _torch(probe: dict, driver: str | None) -> list[Finding]:
     return found
 
 
-def _engine_gpus(gpu_count: int, env, findings: list[Finding]) -> list:
+def _engine_gpus(gpu_count: int, env: Mapping[str, str], findings: list[Finding]) -> list[gpus.GpuDevice]:
     """The engine's GPUs (empty on error), with lines for every GPU, the engine/idle split and memory."""
     devices = gpus.all_gpus()
     findings.append(Finding("GPUs found", str(len(devices))))
@@ -207,7 +216,7 @@ def _power(meter: NvmlMeter) -> list[Finding]:
     return found + [Finding(f"not readable: {what}", error) for what, error in meter.sampler.errors.items()]
 
 
-def _build_tools(which, header: Path) -> list[Finding]:
+def _build_tools(which: Callable[[str], str | None], header: Path) -> list[Finding]:
     """Triton compiles C against Python.h at run time, for vLLM's torch.compile and fused-MoE kernels."""
     compiler = next(((name, path) for name in ("cc", "gcc") if (path := which(name))), None)
     found = [

@@ -10,7 +10,9 @@ average power and temperatures, and writes the same as JSON.
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench import environment
 from bench.energy import gpus
@@ -32,7 +34,7 @@ def _load(seconds: float) -> int:
     return n
 
 
-def _phase(meter: NvmlMeter, name: str, seconds: float, work) -> dict:
+def _phase(meter: NvmlMeter, name: str, seconds: float, work: Callable[[float], int | None]) -> dict[str, Any]:
     start = meter.snapshot()
     extra = work(seconds)
     end = meter.snapshot()
@@ -53,7 +55,7 @@ def _phase(meter: NvmlMeter, name: str, seconds: float, work) -> dict:
     }
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     parser.add_argument("--json", type=Path, help="also write the results here")

@@ -8,9 +8,12 @@ so CUDA's numbering is worked out from NVML's PCI bus ids and UUIDs.
 
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
 
 from bench.errors import UserError
 
@@ -24,10 +27,10 @@ class GpuDevice:
     pci_bus_id: str
 
 
-_checked_module = None  # the pynvml module last found official (the check reads package metadata)
+_checked_module: ModuleType | None = None  # the pynvml module last found official (the check reads package metadata)
 
 
-def official_pynvml():
+def official_pynvml() -> ModuleType:
     """The `pynvml` module of NVIDIA's nvidia-ml-py; the old unofficial `pynvml` package is refused."""
     global _checked_module
     if _checked_module is not None and sys.modules.get("pynvml") is _checked_module:
@@ -38,7 +41,7 @@ def official_pynvml():
         raise UserError("nvidia-ml-py", "is not installed", "pip install nvidia-ml-py") from None
     try:
         dist = metadata.distribution("nvidia-ml-py")
-        official = Path(dist.locate_file("pynvml.py")).resolve()
+        official = Path(str(dist.locate_file("pynvml.py"))).resolve()
     except metadata.PackageNotFoundError:
         official = None
     if official is None or Path(pynvml.__file__).resolve() != official:
@@ -48,10 +51,10 @@ def official_pynvml():
             "pip uninstall pynvml && pip install --force-reinstall nvidia-ml-py",
         )
     _checked_module = pynvml
-    return pynvml
+    return _checked_module
 
 
-def nvml_text(value) -> str:
+def nvml_text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -59,7 +62,7 @@ def nvml_available() -> bool:
     pynvml = official_pynvml()
     try:
         pynvml.nvmlInit()
-        return pynvml.nvmlDeviceGetCount() > 0
+        return bool(pynvml.nvmlDeviceGetCount() > 0)
     except pynvml.NVMLError:
         return False
 
@@ -92,7 +95,7 @@ class GpuSet:
     idle: list[GpuDevice]
 
 
-def cuda_order(devices: list[GpuDevice], env) -> list[GpuDevice]:
+def cuda_order(devices: list[GpuDevice], env: Mapping[str, str]) -> list[GpuDevice]:
     """The GPUs in CUDA's numbering, worked out from NVML alone (CUDA is never initialised here).
 
     With CUDA_DEVICE_ORDER=PCI_BUS_ID, CUDA numbers by PCI bus id. Its default,
@@ -113,7 +116,7 @@ def cuda_order(devices: list[GpuDevice], env) -> list[GpuDevice]:
     return by_bus
 
 
-def visible_gpus(env=None) -> list[GpuDevice]:
+def visible_gpus(env: Mapping[str, str] | None = None) -> list[GpuDevice]:
     """The GPUs this process and its children can use, in CUDA's numbering: CUDA_VISIBLE_DEVICES resolved."""
     env = os.environ if env is None else env
     devices = all_gpus()
@@ -125,7 +128,7 @@ def visible_gpus(env=None) -> list[GpuDevice]:
     if visible is None:
         return cuda_order(devices, env)
     items = [v.strip() for v in visible.split(",")]
-    chosen = []
+    chosen: list[GpuDevice] = []
     for item in items:
         if item.startswith("MIG-"):
             _refuse_mig(item)
@@ -151,7 +154,7 @@ def visible_gpus(env=None) -> list[GpuDevice]:
     return chosen
 
 
-def engine_gpus(count: int, env=None) -> GpuSet:
+def engine_gpus(count: int, env: Mapping[str, str] | None = None) -> GpuSet:
     """The first `count` visible GPUs, which a vLLM engine of tensor x pipeline x data parallel `count` uses.
 
     Empty on a machine without NVIDIA GPUs. Fewer visible GPUs than the engine
@@ -179,7 +182,7 @@ def in_mig_mode(device: GpuDevice) -> bool:
         current, _ = pynvml.nvmlDeviceGetMigMode(device.handle)
     except pynvml.NVMLError:
         return False  # no MIG support on this GPU
-    return current == pynvml.NVML_DEVICE_MIG_ENABLE
+    return bool(current == pynvml.NVML_DEVICE_MIG_ENABLE)
 
 
 def _refuse_numbering_with_mig(devices: list[GpuDevice]) -> None:
@@ -202,7 +205,7 @@ def memory_bytes(devices: list[GpuDevice]) -> int | None:
         return None
 
 
-def _refuse_mig(which: str):
+def _refuse_mig(which: str) -> NoReturn:
     raise UserError(
         "CUDA_VISIBLE_DEVICES",
         f"{which} is (or has) a MIG slice: NVML energy counts the whole GPU, not a slice",
@@ -210,7 +213,7 @@ def _refuse_mig(which: str):
     )
 
 
-def describe(devices: list[GpuDevice]) -> list[dict]:
+def describe(devices: list[GpuDevice]) -> list[dict[str, Any]]:
     """What makes a GPU figure traceable: name, UUID, bus id, driver, power limit, MIG mode."""
     if not devices:
         return []
@@ -218,18 +221,19 @@ def describe(devices: list[GpuDevice]) -> list[dict]:
     driver = nvml_text(pynvml.nvmlSystemGetDriverVersion())
     info = []
     for d in devices:
-        entry = {
+        entry: dict[str, Any] = {
             "name": d.name,
             "uuid": d.uuid,
             "pci_bus_id": d.pci_bus_id,
             "nvml_index": d.nvml_index,
             "driver": driver,
         }
-        for key, call in (
+        readings: list[tuple[str, Callable[[object], object]]] = [
             ("power_limit_w", lambda h: pynvml.nvmlDeviceGetPowerManagementLimit(h) / 1000.0),
             ("max_sm_clock_mhz", lambda h: pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM)),
             ("temperature_c", lambda h: pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU)),
-        ):
+        ]
+        for key, call in readings:
             try:
                 entry[key] = call(d.handle)
             except pynvml.NVMLError as e:

@@ -16,6 +16,7 @@ steady-state window sits inside the whole-point window).
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -43,21 +44,21 @@ class EnergyReading:
     per_device_j: list[float | None] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     sampled_avg_power_w: float | None = None  # the sampler's mean, to cross-check a counter
-    per_node: list[dict] = field(default_factory=list)  # a meter of several nodes: each node's reading
+    per_node: list[dict[str, Any]] = field(default_factory=list)  # a meter of several nodes: each node's reading
     edge_skew_s: float | None = None  # such a meter: how far a node's window edge may lie from the driver's
 
     @property
     def measured(self) -> bool:
         return self.method not in ("estimated", "none")
 
-    def to_record(self) -> dict:
+    def to_record(self) -> dict[str, Any]:
         return asdict(self) | {"measured": self.measured}
 
 
 @dataclass(frozen=True)
 class Snapshot:
     t: float
-    counters: tuple  # meter-specific cumulative readings
+    counters: tuple[Any, ...]  # meter-specific cumulative readings
 
 
 class Meter:
@@ -66,7 +67,7 @@ class Meter:
     method = "none"
     boundary = "none"
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """What the meter is, for run.json."""
         raise NotImplementedError
 
@@ -105,12 +106,9 @@ class NvmlMeter(Meter):
         self.devices = devices
         self.sampler = sampler or PowerSampler(devices)
         self.counter_supported = [self._counter(d) is not None for d in devices]
+        self.method = "nvml-counter" if all(self.counter_supported) else "nvml-sampled"
 
-    @property
-    def method(self) -> str:
-        return "nvml-counter" if all(self.counter_supported) else "nvml-sampled"
-
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "meter": "nvml",
             "method": self.method,
@@ -134,7 +132,8 @@ class NvmlMeter(Meter):
 
     def _counter(self, device: GpuDevice) -> int | None:
         try:
-            return self.pynvml.nvmlDeviceGetTotalEnergyConsumption(device.handle)
+            millijoules: int = self.pynvml.nvmlDeviceGetTotalEnergyConsumption(device.handle)
+            return millijoules
         except self.pynvml.NVMLError:  # NotSupported on pre-Volta GPUs, Unknown mid-run
             return None
 
@@ -144,18 +143,19 @@ class NvmlMeter(Meter):
     def reading(self, start: Snapshot, end: Snapshot) -> EnergyReading:
         duration = end.t - start.t
         sampled_w = self.sampler.mean_power_w(start.t, end.t)
-        flags = []
-        per_device = [
+        flags: list[str] = []
+        per_device: list[float | None] = [
             (b - a) / 1000.0 if a is not None and b is not None else None for a, b in zip(start.counters, end.counters)
         ]
-        if all(j is not None and j > 0 for j in per_device):
-            energy = sum(per_device)
+        ticked = [j for j in per_device if j is not None and j > 0]
+        if len(ticked) == len(per_device):
+            counted_j = sum(ticked)
             return EnergyReading(
                 "nvml-counter",
                 "gpu",
                 duration,
-                energy,
-                energy / duration,
+                counted_j,
+                counted_j / duration,
                 f"NVML total-energy counter difference summed over {len(per_device)} GPU(s)",
                 per_device,
                 flags,
@@ -193,7 +193,7 @@ class RaplMeter(Meter):
         self.zones = zones
         self.ranges = [int((z / "max_energy_range_uj").read_text()) for z in zones]
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"meter": "rapl", "zones": [str(z) for z in self.zones]}
 
     def snapshot(self) -> Snapshot:
@@ -246,7 +246,7 @@ class CpuEstimateMeter(Meter):
         self.vcpus = psutil.cpu_count(logical=True) or 1
         self.why = why
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "meter": "cpu-estimate",
             "vcpus": self.vcpus,
@@ -277,7 +277,7 @@ class NoMeter(Meter):
     def __init__(self, why: str):
         self.why = why
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"meter": "none", "why_not_measured": self.why}
 
     def snapshot(self) -> Snapshot:
@@ -287,7 +287,7 @@ class NoMeter(Meter):
         return EnergyReading(self.method, self.boundary, end.t - start.t, None, None, f"not measured: {self.why}")
 
 
-def _busy_fraction(before: tuple, after: tuple) -> float:
+def _busy_fraction(before: tuple[float, ...], after: tuple[float, ...]) -> float:
     """Share of CPU time, all CPUs together, that was not idle between two psutil.cpu_times() readings."""
     fields = psutil.cpu_times()._fields
     b, a = dict(zip(fields, before)), dict(zip(fields, after))
@@ -296,7 +296,9 @@ def _busy_fraction(before: tuple, after: tuple) -> float:
     return max(0.0, min(1.0, 1 - idle / total)) if total > 0 else 0.0
 
 
-def make_meter(devices: list[GpuDevice], watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU, rapl_root: Path = RAPL_ROOT):
+def make_meter(
+    devices: list[GpuDevice], watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU, rapl_root: Path = RAPL_ROOT
+) -> Meter:
     """The best meter this machine allows: NVML on the serving GPUs, else RAPL, else an estimate."""
     if devices:
         return NvmlMeter(devices)

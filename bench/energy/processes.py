@@ -8,6 +8,7 @@ check says it cannot judge (ok None) rather than failing or passing.
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.energy.gpus import GpuDevice, official_pynvml
 
@@ -22,10 +23,10 @@ NAMESPACE_NOTE = (
 @dataclass(frozen=True)
 class ProcessCheck:
     ok: bool | None  # None: cannot be judged (a PID namespace, or processes that could not be listed)
-    processes: list[dict] = field(default_factory=list)  # {"gpu": uuid, "pid": pid as NVML gave it}
+    processes: list[dict[str, Any]] = field(default_factory=list)  # {"gpu": uuid, "pid": pid as NVML gave it}
     note: str | None = None
 
-    def as_check(self) -> dict:
+    def as_check(self) -> dict[str, Any]:
         return {"ok": self.ok, "processes": self.processes, "note": self.note}
 
 
@@ -52,7 +53,7 @@ def in_pid_namespace(
     return inode.isdigit() and int(inode) != INIT_PID_NAMESPACE_INODE
 
 
-def _none_in_proc(reported: list[dict]) -> bool:
+def _none_in_proc(reported: list[dict[str, Any]]) -> bool:
     """Every PID NVML gave is absent from our /proc: they are another namespace's PIDs."""
     return bool(reported) and not any((PROC / str(p["pid"])).exists() for p in reported)
 

@@ -14,10 +14,14 @@ import json
 import threading
 import time
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bench.energy.gpus import GpuDevice, official_pynvml
+
+T = TypeVar("T")
 
 DEFAULT_INTERVAL_S = 0.1
 EVENT_REASONS = "nvmlDeviceGetCurrentClocksEventReasons"
@@ -48,7 +52,9 @@ class Sample:
 class _PowerPlan:
     """How one GPU's power is read, settled by the first answers that are not transient errors."""
 
-    scopes: dict = field(default_factory=lambda: {"instant": None, "average": None})  # "gpu", "module", UNSUPPORTED
+    scopes: dict[str, str | None] = field(
+        default_factory=lambda: {"instant": None, "average": None}
+    )  # "gpu", "module", UNSUPPORTED
     power_usage: bool | None = None  # nvmlDeviceGetPowerUsage works; asked only when both fields are unsupported
 
 
@@ -107,29 +113,29 @@ class PowerSampler:
             clock_event_reasons=self._read("clock_event_reasons", lambda: self._clock_event_reasons(h)),
         )
 
-    def _read(self, what: str, call):
+    def _read(self, what: str, call: Callable[[], T]) -> T | None:
         try:
             return call()
         except self.pynvml.NVMLError as e:
             self.errors.setdefault(what, str(e))
             return None
 
-    def _clock_event_reasons(self, handle) -> int:
+    def _clock_event_reasons(self, handle: object) -> int:
         """Clock-event reasons; bindings or drivers from before the rename have only the ...ThrottleReasons name."""
         p = self.pynvml
         if self._reasons_function == EVENT_REASONS:
             try:
                 if hasattr(p, EVENT_REASONS):
-                    return getattr(p, EVENT_REASONS)(handle)
+                    return int(getattr(p, EVENT_REASONS)(handle))
             except p.NVMLError_FunctionNotFound:
                 pass
             self._reasons_function = OLD_EVENT_REASONS
         old = getattr(p, OLD_EVENT_REASONS, None)
         if old is None:
             raise p.NVMLError(p.NVML_ERROR_FUNCTION_NOT_FOUND)
-        return old(handle)
+        return int(old(handle))
 
-    def _power(self, device: GpuDevice) -> tuple[float | None, str | None, str | None, dict]:
+    def _power(self, device: GpuDevice) -> tuple[float | None, str | None, str | None, dict[str, Any]]:
         """(power W, its source, its scope, the field readings) for one GPU at one instant."""
         plan = self._plans[device.uuid]
         fields = self._fields(device, plan)
@@ -169,6 +175,8 @@ class PowerSampler:
                 self._settle(plan, name, returns[(name, "gpu")], returns[(name, "module")])
         read = {}
         for name, scope in plan.scopes.items():
+            if scope is None:  # still unsettled: asked again next sample
+                continue
             code = returns.get((name, scope))
             if code == p.NVML_SUCCESS:
                 read[name] = watts[(name, scope)]
@@ -200,7 +208,7 @@ class PowerSampler:
         if plan.power_usage is False:
             return None
         try:
-            watts = p.nvmlDeviceGetPowerUsage(device.handle) / 1000.0
+            watts: float = p.nvmlDeviceGetPowerUsage(device.handle) / 1000.0
         except p.NVMLError as e:
             if e.value == p.NVML_ERROR_NOT_SUPPORTED:
                 plan.power_usage = False
@@ -224,7 +232,11 @@ class PowerSampler:
         for s in self.between(t0, t1):
             by_time.setdefault(s.t, []).append(s.power_w)
         n = len(self.devices)
-        return [(t, sum(ws)) for t, ws in sorted(by_time.items()) if len(ws) == n and None not in ws]
+        return [
+            (t, sum(w for w in ws if w is not None))
+            for t, ws in sorted(by_time.items())
+            if len(ws) == n and None not in ws
+        ]
 
     def mean_power_w(self, t0: float, t1: float) -> float | None:
         series = self.power_series(t0, t1)

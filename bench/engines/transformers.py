@@ -37,7 +37,8 @@ class TransformersEngine:
         start = time.perf_counter()
         torch.manual_seed(settings.seed)
         if card.has_weights:
-            self.model = AutoModelForCausalLM.from_pretrained(card.path, dtype=dtype).to(self.device)
+            # transformers types the model's `to` through a decorator that loses torch's signature
+            self.model = AutoModelForCausalLM.from_pretrained(card.path, dtype=dtype).to(self.device)  # type: ignore[arg-type]
         else:
             # Random weights, created on the device itself: the same compute per token as trained ones.
             with torch.device(self.device):

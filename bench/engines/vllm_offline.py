@@ -141,6 +141,7 @@ class VllmOfflineEngine:
             nonlocal implied, submitted
             request_id = str(self._next_id)
             self._next_id += 1
+            assert not isinstance(request.prompt, str), "the offline engine is given token ids"
             prompt = TokensPrompt(prompt_token_ids=request.prompt)
             if salt is not None:
                 prompt["cache_salt"] = f"{salt}-{submitted}"
@@ -168,7 +169,8 @@ class VllmOfflineEngine:
                 raise PointTimeout(f"still running after {timeout_s:g} s ({finished} requests done)")
             step_tokens, done = 0, []
             for output in engine.step():
-                new = sum(len(o.token_ids) for o in output.outputs)
+                # vLLM types step() for pooling models too; this engine only generates
+                new = sum(len(o.token_ids) for o in output.outputs)  # type: ignore[union-attr,misc]
                 step_tokens += new
                 if new:
                     decoding.add(output.request_id)

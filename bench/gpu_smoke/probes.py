@@ -12,6 +12,7 @@ import multiprocessing
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from bench.energy.gpus import engine_gpus, visible_gpus
@@ -24,7 +25,7 @@ JOIN_TIMEOUT_S = 10.0
 MAX_HANGS = 3  # enough to FAIL; stopping there bounds the probe's time
 
 
-def emit(values: dict) -> None:
+def emit(values: object) -> None:
     print(json.dumps(values), flush=True)
 
 
@@ -146,7 +147,7 @@ def fork_probe(
     }
 
 
-PROBES = {
+PROBES: dict[str, Callable[[], object]] = {
     "harness-gpus": lambda: [d.uuid for d in visible_gpus()],
     "period": period_probe,
     "power": lambda: power_probe(NvmlMeter(engine_gpus(1).engine)),

@@ -50,12 +50,13 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.util import find_spec
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "bench" / "suites" / "gpu-smoke.toml"
@@ -336,7 +337,7 @@ class Context:
     python: str = sys.executable
 
 
-def child_env(base, extra_paths: list[str] = ()) -> dict:
+def child_env(base, extra_paths: Sequence[str] = ()) -> dict:
     """`base` with the repo (and extra_paths) importable and every download switched off."""
     path = [str(REPO), *extra_paths, *([base["PYTHONPATH"]] if base.get("PYTHONPATH") else [])]
     return dict(base) | {
@@ -348,7 +349,7 @@ def child_env(base, extra_paths: list[str] = ()) -> dict:
     }
 
 
-def child_json(ctx: Context, program: tuple, timeout_s: float, env: dict | None = None) -> dict | list:
+def child_json(ctx: Context, program: tuple, timeout_s: float, env: dict | None = None) -> Any:
     """What a `python *program` child printed last, as JSON; CheckFailed when it failed or timed out."""
     done = ctx.run([ctx.python, *program], ctx.env if env is None else env, timeout_s)
     if done.timed_out:

@@ -69,7 +69,7 @@ class ModelCard:
 def is_path(name_or_path: str) -> bool:
     """Whether --models/--model names a folder rather than a card of the models folder: only when it says so
     (a path separator, or a leading '.'), so a folder of the current directory never shadows a card."""
-    separators = {os.sep, os.altsep, "/"} - {None}
+    separators = {s for s in (os.sep, os.altsep, "/") if s}
     return name_or_path.startswith(".") or any(s in name_or_path for s in separators)
 
 

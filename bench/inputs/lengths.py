@@ -60,6 +60,12 @@ class LengthSettings(BaseModel):
             raise ValueError(f'histogram is used only with distribution = "histogram", not "{self.distribution}"')
         return self
 
+    @property
+    def histogram_file(self) -> str:
+        """The histogram's CSV file, which a histogram distribution has (checked above)."""
+        assert self.histogram is not None, f"a {self.distribution} distribution has no histogram file"
+        return self.histogram
+
 
 @dataclass(frozen=True)
 class Histogram:
@@ -70,7 +76,7 @@ class Histogram:
 
 def length_pairs(settings: LengthSettings, rng: np.random.Generator) -> Iterator[tuple[int, int]]:
     """An endless stream of (input_length, output_length)."""
-    histogram = read_histogram(settings.histogram) if settings.distribution == "histogram" else None
+    histogram = read_histogram(settings.histogram_file) if settings.distribution == "histogram" else None
     while True:
         if histogram is not None:
             rows = rng.choice(len(histogram.probabilities), size=CHUNK, p=histogram.probabilities)
@@ -94,7 +100,7 @@ def lengths_requests(settings: LengthSettings, vocab_size: int, rng: np.random.G
 def max_context(settings: LengthSettings) -> int:
     """The most tokens, prompt and output together, a request can have."""
     if settings.distribution == "histogram":
-        histogram = read_histogram(settings.histogram)
+        histogram = read_histogram(settings.histogram_file)
         drawn = histogram.probabilities > 0
         return int((histogram.inputs[drawn] + histogram.outputs[drawn]).max())
     return settings.input_max + settings.output_max
@@ -103,7 +109,7 @@ def max_context(settings: LengthSettings) -> int:
 def mean_lengths(settings: LengthSettings) -> tuple[float, float]:
     """The expected input and output lengths, after rounding and clipping."""
     if settings.distribution == "histogram":
-        histogram = read_histogram(settings.histogram)
+        histogram = read_histogram(settings.histogram_file)
         return (float(histogram.probabilities @ histogram.inputs), float(histogram.probabilities @ histogram.outputs))
     rng = np.random.default_rng(0)  # a fixed sample: the same estimate every time
     inputs = _lognormal(rng, settings.input_mean, settings.input_sigma, settings.input_max, MEAN_SAMPLE)

@@ -17,7 +17,7 @@ FIRST_ORDINARY_TOKEN_ID = 4
 
 @dataclass
 class Request:
-    prompt: list[int]
+    prompt: list[int] | str  # token ids; text where a serving client sends a text prompt
     osl: int
     reused: int = 0  # leading prompt tokens an earlier request of the point already sent (the structure's reuse)
     at_s: float | None = None  # trace replay: when to send it, seconds after the point's first request

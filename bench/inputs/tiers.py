@@ -19,8 +19,7 @@ SHIPPED_TIERS = Path(__file__).with_name("tiers.toml")
 MAX_MS = 3_600_000.0  # an hour
 
 
-def _limit():
-    return Annotated[float, Field(gt=0, le=MAX_MS)] | None
+Limit = Annotated[float, Field(gt=0, le=MAX_MS)] | None
 
 
 class Tier(BaseModel):
@@ -28,8 +27,8 @@ class Tier(BaseModel):
 
     description: str = ""
     percentile: Literal[50, 90, 99] = 90
-    ttft_ms: _limit() = None  # TTFT at the percentile at most this
-    tpot_ms: _limit() = None  # TPOT at the percentile at most this
+    ttft_ms: Limit = None  # TTFT at the percentile at most this
+    tpot_ms: Limit = None  # TPOT at the percentile at most this
     min_tok_s_user: Annotated[float, Field(gt=0, le=1_000_000)] | None = None  # 1000 / TPOT at the percentile
     source: str | None = None  # where the tier's figures come from
 

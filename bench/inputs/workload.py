@@ -15,7 +15,7 @@ from enum import IntEnum
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -43,7 +43,7 @@ MAX_TOKENS = 10_000_000  # isl, osl, and isl + osl for a card that gives no cont
 MAX_REQUESTS_PER_SLOT = 100_000  # requests_per_batch (and the serving settings' requests per concurrency)
 
 WorkloadKind = Literal["random", "shared-prefix", "multi-turn", "trace", "lengths"]
-KINDS: tuple[str, ...] = WorkloadKind.__args__
+KINDS: tuple[str, ...] = get_args(WorkloadKind)
 CACHE_AWARE = ("shared-prefix", "multi-turn", "trace")  # kinds whose structure lets the prefix cache serve input
 
 
@@ -55,8 +55,7 @@ class PromptStream(IntEnum):
     PREFILL_PROBE = 2
 
 
-def _count(cap: int, minimum: int = 1):
-    return Annotated[int, Field(strict=True, ge=minimum, le=cap)]
+Count = Annotated[int, Field(strict=True, ge=1)]
 
 
 class SharedPrefixSettings(BaseModel):
@@ -64,9 +63,9 @@ class SharedPrefixSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    prefixes: _count(MAX_REQUESTS_PER_SLOT) = 4
+    prefixes: Annotated[Count, Field(le=MAX_REQUESTS_PER_SLOT)] = 4
     # vLLM reuses whole KV blocks only: 128 tokens on its CPU backend, 16 on most GPUs.
-    prefix_len: _count(MAX_TOKENS) = 384
+    prefix_len: Annotated[Count, Field(le=MAX_TOKENS)] = 384
 
 
 class MultiTurnSettings(BaseModel):
@@ -74,8 +73,8 @@ class MultiTurnSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    turns: _count(1_000, minimum=2) = 4
-    user_len: _count(MAX_TOKENS) = 64
+    turns: Annotated[int, Field(strict=True, ge=2, le=1_000)] = 4
+    user_len: Annotated[Count, Field(le=MAX_TOKENS)] = 64
     think_time_s: Annotated[float, Field(ge=0, le=3600)] = 0.0  # serving only; offline sends the next turn at once
 
 
@@ -159,7 +158,7 @@ class Workload(BaseModel):
         if self.kind == "lengths":
             lengths = self.lengths
             if lengths.distribution == "histogram":
-                return f"lengths {Path(lengths.histogram).stem}"
+                return f"lengths {Path(lengths.histogram_file).stem}"
             return f"lengths lognormal {lengths.input_mean:g}/{lengths.output_mean:g}"
         return f"random {self.isl}/{self.osl}"
 

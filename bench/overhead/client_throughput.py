@@ -111,7 +111,7 @@ def median_tpot_ms(timings) -> float | None:
     from bench.serve.metrics import Slo, summarize
 
     metrics = summarize(timings, Slo())
-    return metrics.latency_ms.tpot.median if metrics.completed else None
+    return metrics.latency_ms.tpot.median if metrics.latency_ms else None
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ def measure_ours(base_url: str, concurrency: int, osl: int, requests: int, warmu
         "completed": metrics.completed,
         "output_tokens": metrics.output_tokens or 0,
         "output_tok_s": metrics.output_tok_s or 0.0,
-        "tpot_ms": metrics.latency_ms.tpot.median if metrics.completed else None,
+        "tpot_ms": metrics.latency_ms.tpot.median if metrics.latency_ms else None,
         "problem": _problem(requests, metrics.completed, counts, osl),
     }
 
@@ -392,10 +392,12 @@ class Side:
                 stderr=err,
                 text=True,
             )
+        assert self.process.stdin is not None and self.process.stdout is not None  # both piped above
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
 
     def answer(self, timeout_s: float) -> dict:
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
-        line = self.process.stdout.readline() if ready else None
+        ready, _, _ = select.select([self.stdout], [], [], timeout_s)
+        line = self.stdout.readline() if ready else None
         if not line:
             tail = self.log.read_text()[-2000:]
             why = "did not answer in time" if ready == [] else f"exited ({self.process.poll()})"
@@ -403,15 +405,15 @@ class Side:
         return json.loads(line)
 
     def run(self, timeout_s: float, **run) -> dict:
-        self.process.stdin.write(json.dumps(run) + "\n")
-        self.process.stdin.flush()
+        self.stdin.write(json.dumps(run) + "\n")
+        self.stdin.flush()
         return self.answer(timeout_s)
 
     def close(self) -> None:
         """End the worker: its input closed, it leaves (an idle one at once); one still measuring (we were
         interrupted) is terminated after 2 s, killed after 3 more."""
         try:
-            self.process.stdin.close()
+            self.stdin.close()
             self.process.wait(timeout=2)
         except (OSError, subprocess.TimeoutExpired):
             pass
@@ -484,7 +486,8 @@ def ceiling(sides, args, failures: list[str]) -> dict[int, list[float]]:
         f"\n== ceiling: tokens as fast as each client reads them; one warm-up request per stream first; at least "
         f"{args.ceiling_tokens:,} tokens a run =="
     )
-    ratios, costs = {}, {}
+    ratios: dict[int, list[float]] = {}
+    costs: dict[int, list[float]] = {}
     with FakeServer(token_delay_s=0.0, workers=args.server_workers) as server:
         for concurrency in args.concurrencies:
             requests = ceiling_requests(concurrency, args)
@@ -529,7 +532,7 @@ def paced(sides, args, failures: list[str]) -> dict[str, list[Point]]:
         f"\n== distortion: the server writes a token to every stream each {delay:g} ms (true TPOT {delay:g} ms, "
         f"as achieved by the server); within {MAX_DISTORTION:.0%} counts as sustained =="
     )
-    points = {side: [] for side in SIDES}
+    points: dict[str, list[Point]] = {side: [] for side in SIDES}
     with FakeServer(token_delay_s=delay / 1000, workers=args.server_workers) as server:
         for concurrency in args.concurrencies:
             for pair in range(args.pairs):
@@ -623,7 +626,7 @@ def main(argv=None) -> int:
         flush=True,
     )
     failures: list[str] = []
-    sides = {}
+    sides: dict[str, Side] = {}
     with tempfile.TemporaryDirectory() as tmp:
         try:
             for side in SIDES:  # both start (and import) at once, before anything is measured
@@ -635,8 +638,8 @@ def main(argv=None) -> int:
             if args.only != "ceiling":
                 report_sustained(paced(sides, args, failures))
         finally:
-            for side in sides.values():
-                side.close()
+            for worker in sides.values():
+                worker.close()
     print(machine().replace("machine:", "machine at the end:"))
     for failure in failures:
         print(f"FAILED: {failure}")

@@ -121,6 +121,7 @@ class _Ticker:
             if stream.write_next():
                 del self.streams[stream]
         if self.streams:
+            assert self.next_at is not None, "add() schedules the first tick"
             self.next_at += self.period
             asyncio.get_running_loop().call_at(self.next_at, self._tick)
         else:
@@ -140,11 +141,12 @@ def _app(model: str, token_delay_s: float):
     import weakref
 
     from aiohttp import web
+    from aiohttp.http_writer import StreamWriter
 
     counts = {"requests": 0, "connections": 0}
     tpot_s: list[float] = []
     ticker = _Ticker(token_delay_s) if token_delay_s > 0 else None
-    seen = weakref.WeakSet()  # one transport per TCP connection: a new one is a new connection
+    seen: weakref.WeakSet[object] = weakref.WeakSet()  # one transport per TCP connection: a new one is a new connection
 
     @web.middleware
     async def count(request, handler):
@@ -205,6 +207,7 @@ def _app(model: str, token_delay_s: float):
 
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         writer = await response.prepare(request)
+        assert isinstance(writer, StreamWriter), "a new response's writer"
         continuous = bool(options.get("continuous_usage_stats"))
         event = token_events(head, prompt_tokens, tokens, continuous)
         if tokens > 0 and ticker is not None:
@@ -381,6 +384,7 @@ class FakeServer:
                 if self._wait_until_healthy():
                     return self
                 self.stop()
+            assert self.process is not None, "_start made it"
             raise RuntimeError(f"the fake server did not start (exit code {self.process.returncode})")
         except BaseException:
             self.stop()
@@ -420,6 +424,7 @@ class FakeServer:
         """True once /health answers (every worker's); False if the server exited first."""
         deadline = time.monotonic() + self.startup_timeout_s
         waiting = [self.base_url, *self.worker_urls()]
+        assert self.process is not None, "_start made it"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False

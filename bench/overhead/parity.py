@@ -100,6 +100,8 @@ def run_ours(args) -> dict:
 
     metrics = summarize(asyncio.run(drive()).requests, Slo())
     latency = metrics.latency_ms
+    if latency is None:
+        raise RuntimeError(f"none of {args.num_prompts} requests completed against {args.base_url}")
     return {
         "ttft_ms": latency.ttft.median,
         "ttft_mean_ms": latency.ttft.mean,

@@ -64,15 +64,25 @@ def trace_schedule(path: str, count: int, rate: float, seed: int) -> tuple[list[
 
     settings = TraceSettings(file=path, max_requests=count)
     requests = trace_requests(load_trace(settings), settings.block_size, VOCAB_SIZE, seed, salt=0)
-    span = requests[-1].at_s - requests[0].at_s
+    instants = scheduled_instants(requests)
+    span = instants[-1] - instants[0]
     if len(requests) < 2 or span <= 0:
         return requests, 1.0  # one instant: no rate to scale to
     return requests, rate / ((len(requests) - 1) / span)
 
 
+def scheduled_instants(requests: list[Request]) -> list[float]:
+    """When each request is due: every request of a replayed schedule has its instant."""
+    instants = [r.at_s for r in requests if r.at_s is not None]
+    if len(instants) != len(requests):
+        raise ValueError("a request of the schedule has no instant (at_s)")
+    return instants
+
+
 def schedule_rate(requests: list[Request], time_scale: float) -> float | None:
     """The schedule's own mean rate (requests per second once scaled)."""
-    span = (max(r.at_s for r in requests) - min(r.at_s for r in requests)) / time_scale
+    instants = scheduled_instants(requests)
+    span = (max(instants) - min(instants)) / time_scale
     return (len(requests) - 1) / span if span > 0 else None
 
 
@@ -93,7 +103,7 @@ def send_errors(requests: list[Request], timings: list[RequestTiming], time_scal
         )
     if not requests:
         return []
-    scheduled = sorted(r.at_s for r in requests)
+    scheduled = sorted(scheduled_instants(requests))
     sent = sorted(t.sent for t in timings)
     return [(s - sent[0]) - (at - scheduled[0]) / time_scale for s, at in zip(sent, scheduled, strict=True)]
 

@@ -10,7 +10,7 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bench.energy.meters import EnergyReading, Meter, Snapshot
 from bench.run.record import EnergyInfo, SteadyState, Timeline, Validity
@@ -34,7 +34,7 @@ class MeasuringRun(Protocol):
         t1: float,
         *,
         other_processes_matter: bool = True,
-        extra: dict | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Validity: ...
 
 
@@ -51,7 +51,7 @@ class Measured:
     validity: Validity
     timeline: Timeline | None
 
-    def fields(self) -> dict:
+    def fields(self) -> dict[str, Any]:
         return {
             name: getattr(self, name)
             for name in ("started_at", "finished_at", "energy", "steady_state", "validity", "timeline")
@@ -72,7 +72,7 @@ class PointWindows:
         self.start = self.run.meter.snapshot()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop = self.run.meter.snapshot()
 
     def measured(
@@ -84,11 +84,12 @@ class PointWindows:
         why_not: str,
         *,
         other_processes_matter: bool = True,
-        extra_checks: dict | None = None,
+        extra_checks: dict[str, Any] | None = None,
     ) -> Measured:
         """Read the windows: `whole_window` says what the whole-point window includes; `steady_s` and
         `steady_tokens` are the steady window's length and tokens as the load counted them (0 and `why_not`
         where it did not form)."""
+        assert self.start is not None and self.stop is not None, "the windows are read after the with block"
         run, meter = self.run, self.run.meter
         whole = meter.reading(self.start, self.stop)
         whole.flags.append(f"whole-point window: {whole_window}")

@@ -4,6 +4,8 @@ the hits measured are near those the workload's structure implies."""
 import hashlib
 import re
 import zlib
+from collections.abc import Iterable
+from typing import Any
 
 COUNTERS = ("vllm:prefix_cache_queries", "vllm:prefix_cache_hits")  # prompt tokens looked up, and found
 # One sample line of a Prometheus exposition of those counters: name, optional labels, value.
@@ -26,7 +28,7 @@ def cache_salt(name: str) -> str:
     return "tc" + hashlib.sha256(name.encode()).hexdigest()[:24]
 
 
-def counters(metrics) -> tuple[int, int] | None:
+def counters(metrics: Iterable[tuple[str, object]]) -> tuple[int, int] | None:
     """(queries, hits) summed over engines from (name, value) pairs of vLLM's metrics; None if either is absent.
     A Prometheus exposition names them with a `_total` suffix; the engine's own snapshot without."""
     totals: dict[str, float] = {}
@@ -36,7 +38,8 @@ def counters(metrics) -> tuple[int, int] | None:
             totals[name] = totals.get(name, 0) + value
     if len(totals) < len(COUNTERS):
         return None
-    return tuple(int(totals[name]) for name in COUNTERS)
+    queries, hits = COUNTERS
+    return int(totals[queries]), int(totals[hits])
 
 
 def counters_in_exposition(text: str) -> tuple[int, int] | None:
@@ -44,7 +47,7 @@ def counters_in_exposition(text: str) -> tuple[int, int] | None:
     return counters((m["name"], float(m["value"])) for m in COUNTER_LINE.finditer(text))
 
 
-def hit_rate_check(measured: float | None, implied: float | None) -> dict:
+def hit_rate_check(measured: float | None, implied: float | None) -> dict[str, Any]:
     """Whether the measured hit rate is near the one the workload implies (None where either is unknown)."""
     # (the tolerance keeps a gap of exactly HIT_RATE_GAP, as floats compute it, inside)
     ok = None if measured is None or implied is None else abs(measured - implied) <= HIT_RATE_GAP + 1e-9

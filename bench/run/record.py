@@ -8,11 +8,11 @@ point. Sections a point does not have are absent (None). Records written by an
 older tokencost are migrated to this schema on read (bench.run.records).
 """
 
-from typing import Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION: Final = 3
 
 Status = Literal["ok", "failed", "skipped", "interrupted"]
 Mode = Literal["offline", "serve"]
@@ -46,7 +46,7 @@ class WorkloadInfo(_Section):
     note: str | None = None  # e.g. "mean lengths" for an imported file
     kind: str | None = None  # random (absent in older records), shared-prefix, multi-turn, trace, lengths
     label: str | None = None  # the kind and its parameters in a few words, e.g. "shared-prefix 4x96+32"
-    params: dict | None = None  # the kind's own parameters, as the suite gave them
+    params: dict[str, Any] | None = None  # the kind's own parameters, as the suite gave them
 
 
 class EngineInfo(BaseModel):
@@ -71,11 +71,13 @@ class HardwareInfo(_Section):
     vcpus: int | None = None
     memory_gb: float | None = None
     machine: str | None = None
-    gpus: list[dict] = []  # the engine's GPUs: metered and priced
-    idle_gpus: list[dict] = []  # visible to the engine's process but not used by it: neither metered nor priced
+    gpus: list[dict[str, Any]] = []  # the engine's GPUs: metered and priced
+    idle_gpus: list[
+        dict[str, Any]
+    ] = []  # visible to the engine's process but not used by it: neither metered nor priced
     # A multi-node engine: one entry per Ray node holding some of its GPUs ({node_id, ip, hostname, gpus: the
     # engine's GPUs there}); empty for one machine. accelerator_count counts the GPUs of every node.
-    nodes: list[dict] = []
+    nodes: list[dict[str, Any]] = []
     ray_node: str | None = None  # the Ray node that measured the point (a fleet sweep)
     note: str | None = None
     # Host memory (never a GPU's), measured once per run before any engine starts (bench.memory_bandwidth);
@@ -109,7 +111,7 @@ class EnergyInfo(_Section):
     # A multi-node engine: each node's reading ({node_id, ip, hostname, method, boundary, energy_j, duration_s
     # (the node's own clock), per_device_j, gpus, flags}), which sum to
     # energy_j, and the most any node's window edge may lie from the driver's (half the longest round trip).
-    per_node: list[dict] = []
+    per_node: list[dict[str, Any]] = []
     edge_skew_s: float | None = None
     idle_power_w: float | None = None  # the run's idle baseline, before any engine (whole-point readings only)
     loaded_idle_power_w: float | None = None  # with the point's engine loaded and no requests
@@ -140,8 +142,8 @@ class Validity(_Section):
     all_ok: bool | None = None  # no check failed (one that cannot be judged does not fail)
 
     @classmethod
-    def of(cls, checks: dict[str, dict]) -> "Validity":
-        return cls(checks=checks, all_ok=all(c["ok"] is not False for c in checks.values()))
+    def of(cls, checks: dict[str, dict[str, Any]]) -> "Validity":
+        return cls.model_validate({"checks": checks, "all_ok": all(c["ok"] is not False for c in checks.values())})
 
     def failed(self) -> list[str]:
         return [name for name, check in self.checks.items() if check.ok is False]
@@ -219,7 +221,7 @@ class TierVerdict(_Section):
     """Whether a serving point kept a service-level tier (bench.inputs.tiers), and by how much."""
 
     met: bool
-    limits: dict  # the tier's percentile, ttft_ms, tpot_ms and min_tok_s_user as checked
+    limits: dict[str, Any]  # the tier's percentile, ttft_ms, tpot_ms and min_tok_s_user as checked
     ttft_ms: float | None = None  # the point's TTFT at the tier's percentile
     tpot_ms: float | None = None  # its TPOT at that percentile
     tok_s_user: float | None = None  # 1000 / that TPOT
@@ -305,6 +307,8 @@ class PointRecord(_Section):
             ]
             if missing:
                 raise ValueError(f"an ok point needs {', '.join(missing)}")
+            assert self.duration_s is not None and self.output_tokens is not None and self.output_tok_s is not None
+            assert self.input_tokens is not None  # all among `missing` above
             if not self.duration_s > 0:
                 raise ValueError(f"duration_s is {self.duration_s}; an ok point lasts a positive time")
             if not (self.output_tokens > 0 and self.output_tok_s > 0):
@@ -324,6 +328,6 @@ class PointRecord(_Section):
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The record as written: fields never set are left out."""
         return self.model_dump(mode="json", exclude_unset=True) | {"schema_version": SCHEMA_VERSION}

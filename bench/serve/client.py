@@ -57,7 +57,8 @@ class CompletionsClient:
         return self
 
     async def __aexit__(self, *exc) -> None:
-        await self.session.close()
+        if self.session is not None:
+            await self.session.close()
 
     def body(self, prompt: list[int] | str, osl: int, cache_salt: str | None = None) -> dict:
         return ({"cache_salt": cache_salt} if cache_salt else {}) | {
@@ -79,6 +80,7 @@ class CompletionsClient:
         timing = RequestTiming(sent=time.perf_counter(), reused=reused)
         events = _Events(timing, on_first_token)
         body = self.body(prompt, osl, cache_salt)
+        assert self.session is not None, "requests are sent inside `async with` the client"
         try:
             async with self.session.post(self.url, json=body, headers=self.headers) as response:
                 if response.status != 200:
@@ -195,7 +197,8 @@ class _Steady:
 
     def __init__(self, window: WindowHooks | None):
         self.window = window or NoWindow()
-        self.opened = self.closed = None
+        self.opened: float | None = None
+        self.closed: float | None = None
 
     def begin(self, at: float | None = None) -> None:
         """Begin now; `at` is the read that filled the load, so its tokens fall inside the window."""

@@ -152,7 +152,7 @@ def is_local(url: str) -> bool:
     """Whether the URL's host is this machine, so local meters see the GPUs that serve it."""
     host = urlsplit(url).hostname or ""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None) if isinstance(info[4][0], str)}
     except (socket.gaierror, UnicodeError, ValueError):  # unresolvable, or a host name IDNA cannot encode
         return False
     own = {a.address.split("%")[0] for nics in psutil.net_if_addrs().values() for a in nics}

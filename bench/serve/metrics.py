@@ -40,7 +40,10 @@ class RequestTiming:
     @property
     def e2e(self) -> float:
         """Send to the last token (vLLM's latency); to the return for a request that got no token."""
-        return (self.arrivals[-1][0] if self.arrivals else self.end) - self.sent
+        last = self.arrivals[-1][0] if self.arrivals else self.end
+        if last is None:
+            raise ValueError("a request still in flight has no end-to-end latency")
+        return last - self.sent
 
     @property
     def tpot(self) -> float | None:
@@ -111,7 +114,9 @@ def summarize(requests: list[RequestTiming], slo: Slo) -> ServeMetrics:
         return ServeMetrics(completed=0, failed=len(requests))
     returned = [r for r in requests if r.end is not None]
     start = min(r.sent for r in requests)
-    end = max(r.end for r in returned)  # the last return, failed requests included (vLLM's benchmark_duration)
+    end = max(
+        r.end for r in requests if r.end is not None
+    )  # the last return, failed requests included (vLLM's benchmark_duration)
     duration = end - start
     input_tokens = sum(r.prompt_tokens or 0 for r in done)
     output_tokens = sum(r.output_tokens or 0 for r in done)

@@ -37,7 +37,7 @@ from scipy.optimize import least_squares
 from bench.errors import UserError
 from bench.inputs.cards import load_card
 from tokencost.pricing.catalog import HardwareEntry, find_hardware, load_catalog
-from tokencost.pricing.roofline import hardware_of
+from tokencost.pricing.roofline import required_figures
 from tokencost.pricing.serving_model import Calibration, project_throughput
 
 PROMPT_TOKENS = 600  # assumed mean prompt of an LMArena request (conversation so far), not published
@@ -68,7 +68,7 @@ def training_rows(points: pd.DataFrame) -> pd.Series:
 
 def _project(row, calibration: Calibration, catalog: list[HardwareEntry], batch: float | None = None):
     card = load_card(row["card"])
-    hardware = hardware_of(find_hardware(row["gpu"], catalog), row["gpus"])
+    hardware = required_figures(find_hardware(row["gpu"], catalog), row["gpus"])
     in_flight = max(1, round(row["avg_batch_size"] if batch is None else batch))
     osl = max(1, round(row["avg_output_len"]))
     return project_throughput(

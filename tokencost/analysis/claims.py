@@ -19,7 +19,8 @@ from bench.errors import UserError
 from bench.inputs.cards import load_card
 from tokencost.analysis.pairs import cheapest, moe_dense_pairs
 from tokencost.pricing.catalog import find_hardware
-from tokencost.pricing.roofline import ceiling, hardware_of
+from tokencost.pricing.checks import OK, failed_names, passed
+from tokencost.pricing.roofline import ceiling, required_figures
 
 SUPPORTED, NOT_SUPPORTED, CANNOT_TELL = "supported", "not supported", "cannot tell from these runs"
 SEVERAL = 2.0  # "several times" is read as at least 2x
@@ -29,14 +30,14 @@ def valid_points(priced: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The points claims may count (see the module's docstring), and a note of those left out and why."""
     if priced.empty:
         return priced, "no priced point"
-    checks = priced["checks"].astype(str) if "checks" in priced else pd.Series("ok", index=priced.index)
+    checks = priced["checks"] if "checks" in priced else pd.Series(OK, index=priced.index)
     weights = priced["weights"] if "weights" in priced else pd.Series(None, index=priced.index, dtype=object)
-    failed, dummy = checks != "ok", weights == "dummy"
+    failed, dummy = ~checks.map(passed).astype(bool), weights == "dummy"
     kept = priced[~failed & ~dummy]
     note = f"{len(kept)} of {len(priced)} points counted"
     reasons = []
     if failed.any():
-        names = checks[failed].str.removeprefix("failed: ").str.split(", ").explode()
+        names = checks[failed].map(failed_names).explode()
         why = ", ".join(f"{n} {name}" for name, n in names.value_counts().items())
         reasons.append(f"{failed.sum()} failed validity checks ({why})")
     if dummy.any():
@@ -102,8 +103,8 @@ def h100_vs_a100(priced: pd.DataFrame, catalog) -> dict:
 
 
 def _projected_h100_a100(priced: pd.DataFrame, catalog) -> str:
-    h100 = hardware_of(find_hardware("h100-sxm", catalog), 1)
-    a100 = hardware_of(find_hardware("a100-80gb-sxm", catalog), 1)
+    h100 = required_figures(find_hardware("h100-sxm", catalog), 1)
+    a100 = required_figures(find_hardware("a100-80gb-sxm", catalog), 1)
     lines = []
     for model in sorted(priced["model"].unique())[:2]:
         try:

@@ -19,7 +19,7 @@ from tokencost.analysis.calibration import calibration_for
 from tokencost.pricing.catalog import find_hardware
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
-from tokencost.pricing.roofline import hardware_of
+from tokencost.pricing.roofline import required_figures
 from tokencost.pricing.serving_model import project_throughput
 
 
@@ -74,11 +74,7 @@ def project(
     """One row per batch that fits, and notes (batches left out, calibration caveats)."""
     card = load_card(model)
     hardware = find_hardware(gpu, pricing.catalog)
-    figures = hardware_of(hardware, gpus)
-    if figures is None:
-        raise UserError(
-            "--gpu", f"{hardware.key} lacks bandwidth, FLOPS or memory figures", "give them in a --hardware file"
-        )
+    figures = required_figures(hardware, gpus)
     calibration, note = calibration_for(hardware)
     notes = [note] if note else []
     band = calibration.held_out_error.get(card.kind)

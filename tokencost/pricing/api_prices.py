@@ -1,29 +1,45 @@
 """Hosted API prices (data/api_prices.toml), each dated and sourced, with the dates each price was in force."""
 
 import datetime as dt
-import math
 import re
 import tomllib
-from dataclasses import MISSING, dataclass, fields
 from importlib import resources
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from bench.errors import UserError
+from bench.validation import as_user_error
 
 DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
-@dataclass(frozen=True)
-class ApiPrice:
-    key: str
+def _a_date(text: str) -> str:
+    try:
+        parse_date(text)
+    except ValueError:
+        raise PydanticCustomError("date", "write the date as YYYY, YYYY-MM or YYYY-MM-DD") from None
+    return text
+
+
+Date = Annotated[str, AfterValidator(_a_date)]
+PerMillion = Annotated[float, Field(gt=0)]  # USD per million tokens
+
+
+class ApiPrice(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+    key: str  # the entry's [table] name
     display_name: str
     provider: str
-    input_per_mtok_usd: float
-    output_per_mtok_usd: float
-    date: str  # when the price was seen in force (YYYY, YYYY-MM or YYYY-MM-DD)
+    input_per_mtok_usd: PerMillion
+    output_per_mtok_usd: PerMillion
+    date: Date  # when the price was seen in force (YYYY, YYYY-MM or YYYY-MM-DD)
     source: str
-    valid_from: str = ""  # first day the price applied; "" when only `date` is known
-    valid_to: str | None = None  # the day it stopped applying; None: still in force as of its source
-    cached_input_per_mtok_usd: float | None = None  # input served from the provider's prompt cache, where published
+    valid_from: Date | None = None  # first day the price applied; None when only `date` is known
+    valid_to: Date | None = None  # the day it stopped applying; None: still in force as of its source
+    cached_input_per_mtok_usd: PerMillion | None = None  # input served from the provider's prompt cache, if published
     superseded_by: str | None = None  # the key of the price that replaced it, if in the file
 
     @property
@@ -35,8 +51,10 @@ def parse_date(text: str) -> dt.date:
     """A YYYY, YYYY-MM or YYYY-MM-DD date as the first day of that year, month or day."""
     m = DATE.match(text.strip()) if isinstance(text, str) else None
     try:
+        if m is None:
+            raise ValueError
         return dt.date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
-    except (TypeError, ValueError):  # no match, or a month or day out of range
+    except ValueError:  # no match, or a month or day out of range
         raise ValueError(f"{text!r} is not a date like 2025, 2025-09 or 2025-09-05") from None
 
 
@@ -61,29 +79,18 @@ def load_api_prices() -> dict[str, ApiPrice]:
     return {key: _price(key, entry) for key, entry in tomllib.loads(text).items()}
 
 
-NAMES = {f.name for f in fields(ApiPrice)} - {"key"}
-REQUIRED = {f.name for f in fields(ApiPrice) if f.default is MISSING and f.default_factory is MISSING} - {"key"}
+PRICE_FILE = TypeAdapter(dict[str, ApiPrice])
 
 
-def _price(key: str, entry: dict) -> ApiPrice:
+def _price(key: str, entry: object) -> ApiPrice:
+    """One [key] table of the file, validated; a problem is a UserError naming the table and field."""
     where = f"api_prices.toml {key}"
     if not isinstance(entry, dict):
         raise UserError(where, "is not a table", "write it as [key] with its fields")
-    unknown, missing = set(entry) - NAMES, REQUIRED - set(entry)
-    if unknown or missing:
-        problem = f"has unknown field(s) {sorted(unknown)}" if unknown else f"lacks {sorted(missing)}"
-        raise UserError(where, problem, f"use the fields {', '.join(sorted(NAMES))}")
-    for name in ("input_per_mtok_usd", "output_per_mtok_usd", "cached_input_per_mtok_usd"):
-        value = entry.get(name, 1.0)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise UserError(f"{where}.{name}", f"is {value!r}", "give a price above 0 in USD per million tokens")
-    for name in ("date", "valid_from", "valid_to"):
-        if entry.get(name):
-            try:
-                parse_date(entry[name])
-            except ValueError as e:
-                raise UserError(f"{where}.{name}", str(e), "write the date as YYYY, YYYY-MM or YYYY-MM-DD") from None
-    price = ApiPrice(key=key, **entry)
+    try:  # validated under its key, so that a problem reads `key.field` as in the other files
+        price = PRICE_FILE.validate_python({key: entry | {"key": key}})[key]
+    except ValidationError as e:
+        raise as_user_error(e, ApiPrice, "api_prices.toml") from None
     if price.cached_input_per_mtok_usd is not None and price.cached_input_per_mtok_usd > price.input_per_mtok_usd:
         raise UserError(
             f"{where}.cached_input_per_mtok_usd",

@@ -3,10 +3,11 @@
 import hashlib
 import json
 import tomllib
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,16 +68,17 @@ class Assumptions(BaseModel):
         """On-demand rental: hours are paid only while serving, so there is no fixed monthly bill."""
         return self.ownership == "rented" and self.rate == "rental_usd_per_hour"
 
-    def with_changes(self, **changes) -> "Assumptions":
-        return parse(Assumptions, self.model_dump() | changes, "assumptions")
+    def with_changes(self, **changes: Any) -> "Assumptions":
+        changed: Assumptions = parse(Assumptions, self.model_dump() | changes, "assumptions")
+        return changed
 
 
-def _presets() -> dict:
+def _presets() -> dict[str, Any]:
     return tomllib.loads(resources.files("tokencost").joinpath("data/presets.toml").read_text())
 
 
 @lru_cache(maxsize=1)
-def _default_values() -> dict:
+def _default_values() -> dict[str, Any]:
     """The default preset's values: what every preset starts from."""
     presets = _presets()
     return _flatten(presets[presets["default"]])[0]
@@ -86,7 +88,9 @@ def preset_names() -> list[str]:
     return [k for k, v in _presets().items() if isinstance(v, dict)]
 
 
-def load_assumptions(preset: str | None = None, override: Path | None = None, settings=()) -> Assumptions:
+def load_assumptions(
+    preset: str | None = None, override: Path | None = None, settings: Sequence[str] = ()
+) -> Assumptions:
     """The named preset (default: the catalog's default), then an override file, then key=value settings."""
     presets = _presets()
     name = preset or presets["default"]
@@ -117,7 +121,7 @@ def load_assumptions(preset: str | None = None, override: Path | None = None, se
     return _build(values, sources, where)
 
 
-def _flatten(table: dict, default_source: str = "") -> tuple[dict, dict]:
+def _flatten(table: dict[str, Any], default_source: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
     values, sources = {}, {}
     for key, raw in table.items():
         if isinstance(raw, dict) and "value" in raw:
@@ -134,13 +138,13 @@ def _known_keys() -> set[str]:
     return set(Assumptions.model_fields) - {"sources"}
 
 
-def _check_keys(values: dict, where: str) -> None:
+def _check_keys(values: dict[str, Any], where: str) -> None:
     for key in values:
         if key not in _known_keys():
             raise UserError(f"{where} {key}", "is not an assumption", f"use one of: {', '.join(sorted(_known_keys()))}")
 
 
-def _read_override(path: Path) -> dict:
+def _read_override(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
@@ -164,5 +168,8 @@ def _parse_setting(setting: str) -> tuple[str, object]:
     return key.strip(), value
 
 
-def _build(values: dict, sources: dict, where: str = "assumptions") -> Assumptions:
-    return parse(Assumptions, {k: v for k, v in values.items() if k in _known_keys()} | {"sources": sources}, where)
+def _build(values: dict[str, Any], sources: dict[str, Any], where: str = "assumptions") -> Assumptions:
+    built: Assumptions = parse(
+        Assumptions, {k: v for k, v in values.items() if k in _known_keys()} | {"sources": sources}, where
+    )
+    return built

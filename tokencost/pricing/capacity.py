@@ -13,6 +13,8 @@ Units are what the run is priced by: GPUs, or vCPUs on a CPU. A search that neve
 one that met it up to the most it tried ("at-least") gives bounds: at most that many units.
 """
 
+from typing import Any
+
 import pandas as pd
 
 from bench.inputs.tiers import shipped_tiers
@@ -25,12 +27,12 @@ CLOSED_LOOP = "closed loop: users = concurrency"
 OPEN_LOOP = "open loop: users = requests/s x mean E2E s (Little's law)"
 
 
-def capacity_table(outcomes: list[dict], serving: pd.DataFrame) -> pd.DataFrame:
+def capacity_table(outcomes: list[dict[str, Any]], serving: pd.DataFrame) -> pd.DataFrame:
     """One row per search outcome (each a capacity.jsonl line, with `run_ids`: the runs of its run directory)."""
     return pd.DataFrame([capacity_row(o, serving) for o in outcomes])
 
 
-def capacity_row(outcome: dict, serving: pd.DataFrame) -> dict:
+def capacity_row(outcome: dict[str, Any], serving: pd.DataFrame) -> dict[str, Any]:
     own = _runs_rows(outcome, serving)
     at = own[own["point"].isin(outcome.get("points") or [])] if "point" in own else own.iloc[:0]
     first = (at if not at.empty else own).iloc[0] if not own.empty else {}
@@ -60,7 +62,7 @@ def capacity_row(outcome: dict, serving: pd.DataFrame) -> dict:
     return row | _at_capacity(outcome, at, tier, units)
 
 
-def _runs_rows(outcome: dict, serving: pd.DataFrame) -> pd.DataFrame:
+def _runs_rows(outcome: dict[str, Any], serving: pd.DataFrame) -> pd.DataFrame:
     """The priced serving rows of the search's model in the search's runs."""
     if serving.empty:
         return serving
@@ -68,10 +70,10 @@ def _runs_rows(outcome: dict, serving: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["run_id"].isin(outcome["run_ids"])] if outcome.get("run_ids") is not None else rows
 
 
-def _at_capacity(outcome: dict, at: pd.DataFrame, tier: str, units: float) -> dict:
+def _at_capacity(outcome: dict[str, Any], at: pd.DataFrame, tier: str, units: float) -> dict[str, Any]:
     """The numbers of the measurements at the capacity: medians, with ranges where there are several."""
     nan, closed = float("nan"), outcome.get("load") == "concurrency"
-    numbers = {
+    numbers: dict[str, Any] = {
         "goodput_rps": nan,
         "goodput_rps_min": nan,
         "goodput_rps_max": nan,
@@ -122,16 +124,16 @@ def spread(values: pd.Series) -> float:
     middle = values.median()
     if len(values) < 2 or not middle:
         return float("nan")
-    return (values.max() - values.min()) / 2 / middle
+    return float((values.max() - values.min()) / 2 / middle)
 
 
-def unit_name(accelerator, hardware) -> str:
+def unit_name(accelerator: str | None, hardware: str | None) -> str:
     """What a run is priced by: 'vCPUs' on a CPU, else 'GPUs'."""
     cpu = str(accelerator or "").startswith("CPU (") or str(hardware or "").startswith("cpu")
     return "vCPUs" if cpu else "GPUs"
 
 
-def tier_limits(tier: str, checked: dict[str, dict]) -> str:
+def tier_limits(tier: str, checked: dict[str, dict[str, Any]]) -> str:
     """The tier's limits in words (Tier.describe): as the records were checked against them, else as shipped."""
     if tier in checked:
         return describe_limits(checked[tier])
@@ -149,7 +151,7 @@ def _value(load: str | None, value: float | None) -> str:
     return f"{value:g} {load_unit(load, value)}"
 
 
-def capacity_words(outcome: dict) -> str:
+def capacity_words(outcome: dict[str, Any]) -> str:
     """'12 concurrent requests', 'at least 64 concurrent requests', or 'never — fails at the lowest load tried
     (1 concurrent request)'."""
     load, capacity, status = outcome.get("load"), outcome.get("capacity"), outcome.get("status")
@@ -160,7 +162,7 @@ def capacity_words(outcome: dict) -> str:
     return ("at least " if status == "at-least" else "") + _value(load, capacity)
 
 
-def verdict_words(outcome: dict) -> str:
+def verdict_words(outcome: dict[str, Any]) -> str:
     """How the measurements at the capacity (or at the lowest load, for 'never') judged the tier: 'met 2 of 3'."""
     tried = outcome.get("tried") or {}
     load = outcome.get("capacity")
@@ -170,7 +172,7 @@ def verdict_words(outcome: dict) -> str:
     return f"met {sum(verdicts)} of {len(verdicts)}" if verdicts else ""
 
 
-def first_failing_words(outcome: dict) -> str:
+def first_failing_words(outcome: dict[str, Any]) -> str:
     """The lowest load above the capacity that failed the tier; for 'at least', that none did up to the most."""
     if outcome.get("first_failing") is not None and outcome.get("status") != "never":
         return _value(outcome.get("load"), outcome["first_failing"])

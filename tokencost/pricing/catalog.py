@@ -1,42 +1,112 @@
 """The hardware catalog (data/hardware.toml): specs, prices and rental rates, each sourced and dated."""
 
-import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic_core import PydanticCustomError
 
 from bench.errors import UserError
+from bench.validation import as_user_error
 
-NUMERIC_FIELDS = (
-    "memory_gb",
-    "bandwidth_tbs",
-    "tdp_w",
-    "bf16_tflops",
-    "fp8_tflops",
-    "price_usd",
-    "server_share_usd",
-    "rental_usd_per_hour",
-    "rental_min_usd_per_hour",
-    "rental_max_usd_per_hour",
-    "reserved_usd_per_hour",
-    "idle_w",
-)
-TEXT_FIELDS = ("display_name", "match")
-LIST_FIELDS = ("aliases",)
 # Words that name a vendor or a product line, not a part: 'NVIDIA H200' and 'AMD Instinct MI300X' name h200 and mi300x.
 VENDOR_WORDS = frozenset({"nvidia", "amd", "geforce", "instinct", "tesla", "radeon"})
 EXAMPLE_RATE_USD_PER_HOUR = 2.0  # only a placeholder in an error's suggested command
 
 
-@dataclass(frozen=True)
+# Strict per field: a strict dataclass would take only instances, not the file's tables.
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid", allow_inf_nan=False))
 class SourcedValue:
     """A catalog number with where it came from and when."""
 
-    value: float
-    source: str
-    date: str
+    # TOML has nan and inf: either would price every token at nan or $0/inf without a word
+    value: Annotated[StrictFloat, Field(ge=0)]
+    source: StrictStr = ""
+    date: StrictStr = ""
+
+
+def _bare_number(value: object, handler: ValidatorFunctionWrapHandler) -> SourcedValue:
+    """A user's file may give a figure as the bare number; the shipped catalog always gives value, source and
+    date. A bare number's problem is named by its figure, not by a `value` the user did not write."""
+    figure: SourcedValue
+    if isinstance(value, dict):
+        figure = handler(value)
+        return figure
+    try:
+        figure = handler({"value": value})
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise PydanticCustomError(first["type"], first["msg"]) from None
+    return figure
+
+
+Figure = Annotated[SourcedValue, WrapValidator(_bare_number)]
+
+
+def _names(aliases: object) -> object:
+    """Aliases are names a user may type: each needs a letter or digit besides vendor words."""
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and normalise(a) for a in aliases):
+        raise PydanticCustomError("aliases", 'give a list of names, e.g. aliases = ["H100"]')
+    return aliases
+
+
+def _a_pattern(match: str) -> str:
+    try:
+        re.compile(match)
+    except re.error as e:
+        raise PydanticCustomError("pattern", "give a regular expression ({error})", {"error": str(e)}) from None
+    return match
+
+
+class HardwareTable(BaseModel):
+    """One [key] table of a hardware file: names, then figures, each optional."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    display_name: str | None = None  # default: the key
+    match: Annotated[str, AfterValidator(_a_pattern)] | None = None  # default: the key, literally
+    aliases: Annotated[list[str], BeforeValidator(_names)] = []
+    memory_gb: Figure | None = None
+    bandwidth_tbs: Figure | None = None
+    tdp_w: Figure | None = None
+    bf16_tflops: Figure | None = None
+    fp8_tflops: Figure | None = None
+    price_usd: Figure | None = None
+    server_share_usd: Figure | None = None
+    rental_usd_per_hour: Figure | None = None
+    rental_min_usd_per_hour: Figure | None = None
+    rental_max_usd_per_hour: Figure | None = None
+    reserved_usd_per_hour: Figure | None = None
+    idle_w: Figure | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_table(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            raise PydanticCustomError("table", "write it as a [table] of its names and figures")
+        return data
+
+
+NUMERIC_FIELDS = tuple(name for name in HardwareTable.model_fields if name not in ("display_name", "match", "aliases"))
+HARDWARE_FILE = TypeAdapter(dict[str, HardwareTable])
 
 
 @dataclass(frozen=True)
@@ -130,41 +200,28 @@ def _parse(text: str, where: str, user_supplied: bool = False) -> list[HardwareE
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UserError(where, f"is not valid TOML ({e})", "fix the TOML") from None
-    return [_entry(key, table, where, user_supplied) for key, table in data.items()]
-
-
-def _entry(key: str, table: dict, where: str, user_supplied: bool) -> HardwareEntry:
-    if not isinstance(table, dict):
-        raise UserError(f"{where} {key}", "is not a table", f"write it as [{key}] with its figures")
-    figures = {}
-    for name, raw in table.items():
-        if name in TEXT_FIELDS or name in LIST_FIELDS:
-            continue
-        if name not in NUMERIC_FIELDS:
-            raise UserError(
-                f"{where} {key}.{name}",
-                "is not a catalog field",
-                f"use one of: {', '.join(TEXT_FIELDS + LIST_FIELDS + NUMERIC_FIELDS)}",
-            )
-        # A user's file may give a bare number; the shipped catalog always gives value, source and date.
-        raw = raw if isinstance(raw, dict) else {"value": raw, "source": f"user-supplied in {where}", "date": ""}
-        value = raw.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            # TOML has nan and inf: either would price every token at nan or $0/inf without a word
-            raise UserError(f"{where} {key}.{name}", f"is {value!r}", "give a finite number, 0 or more")
-        figures[name] = SourcedValue(float(value), str(raw.get("source", "")), str(raw.get("date", "")))
-    for name in TEXT_FIELDS:
-        if name in table and not isinstance(table[name], str):
-            raise UserError(f"{where} {key}.{name}", f"is {table[name]!r}", "give it as a string")
-    aliases = table.get("aliases", [])
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and normalise(a) for a in aliases):
-        raise UserError(f"{where} {key}.aliases", f"is {aliases!r}", 'give a list of names, e.g. aliases = ["H100"]')
-    match = table.get("match", re.escape(key))
     try:
-        re.compile(match)
-    except re.error as e:
-        raise UserError(f"{where} {key}.match", f"is not a regular expression ({e})", "fix the pattern") from None
-    return HardwareEntry(key, table.get("display_name", key), match, figures, tuple(aliases), user_supplied)
+        tables = HARDWARE_FILE.validate_python(data)
+    except ValidationError as e:
+        raise as_user_error(e, HardwareTable, where) from None
+    return [_entry(key, table, where, user_supplied) for key, table in tables.items()]
+
+
+def _entry(key: str, table: HardwareTable, where: str, user_supplied: bool) -> HardwareEntry:
+    figures = {name: figure for name in NUMERIC_FIELDS if (figure := getattr(table, name)) is not None}
+    if user_supplied:  # a bare number says nothing of its source: the file it came from is the source
+        figures = {
+            name: figure if figure.source else replace(figure, source=f"user-supplied in {where}")
+            for name, figure in figures.items()
+        }
+    return HardwareEntry(
+        key,
+        table.display_name or key,
+        re.escape(key) if table.match is None else table.match,
+        figures,
+        tuple(table.aliases),
+        user_supplied,
+    )
 
 
 def find_hardware(name: str, catalog: list[HardwareEntry]) -> HardwareEntry:

@@ -33,6 +33,7 @@ that one machine's records never carry:
   rented: interconnect = units x interconnect_usd_per_gpu_hour / u (0 by default: the rate includes the fabric)
 """
 
+import math
 from dataclasses import dataclass
 
 from bench.errors import UserError
@@ -47,7 +48,7 @@ def capital_recovery_factor(rate: float, years: float) -> float:
     """Share of the price to pay each year to repay it over `years` at interest `rate`."""
     if rate == 0:
         return 1 / years
-    return rate / (1 - (1 + rate) ** -years)
+    return rate / (1 - math.pow(1 + rate, -years))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ class PricedRuns:
 
     @property
     def empty(self) -> bool:
-        return self.offline.empty and self.serving.empty
+        return bool(self.offline.empty and self.serving.empty)
 
     def merged(self) -> pd.DataFrame:
         """Offline and serving rows in one table (their `mode` column tells them apart)."""

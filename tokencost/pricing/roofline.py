@@ -15,9 +15,13 @@ experts' shares), so it is an expectation, not a ceiling. The ceiling proper
 assumes the fewest experts a batch can touch, k per layer (`bound_*` fields).
 """
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
+from bench.errors import UserError
 from bench.inputs.params import count_params, gated_mlp_params, head_dim, moe_shape, sparse_layers
+from tokencost.pricing.catalog import HardwareEntry
 
 BYTES_PER_PARAM = {"bfloat16": 2, "float16": 2, "auto": 2, "float32": 4, "fp8": 1}
 
@@ -46,15 +50,17 @@ class Ceiling:
 
 def expected_distinct_experts(num_experts: int, top_k: int, tokens: float) -> float:
     """Experts touched at least once when `tokens` tokens each pick top_k of num_experts uniformly."""
-    return num_experts * (1 - (1 - top_k / num_experts) ** tokens)
+    return num_experts * (1 - math.pow(1 - top_k / num_experts, tokens))
 
 
-def kv_bytes_per_token(config: dict, bytes_per_param: float) -> float:
+def kv_bytes_per_token(config: dict[str, Any], bytes_per_param: float) -> float:
     kv_heads = config.get("num_key_value_heads") or config["num_attention_heads"]
-    return config["num_hidden_layers"] * 2 * kv_heads * head_dim(config) * bytes_per_param
+    return float(config["num_hidden_layers"] * 2 * kv_heads * head_dim(config) * bytes_per_param)
 
 
-def weight_bytes_read(config: dict, tokens: float, bytes_per_param: float, fewest_experts: bool = False) -> float:
+def weight_bytes_read(
+    config: dict[str, Any], tokens: float, bytes_per_param: float, fewest_experts: bool = False
+) -> float:
     """Bytes of weights one forward pass over `tokens` tokens reads.
 
     The input embedding table is not read whole (only the rows of the tokens),
@@ -62,7 +68,7 @@ def weight_bytes_read(config: dict, tokens: float, bytes_per_param: float, fewes
     experts uniform routing is expected to touch, or with `fewest_experts` the
     top_k that every token could share.
     """
-    weights = count_params(config).total
+    weights: float = count_params(config).total
     if not config.get("tie_word_embeddings"):
         weights -= config["vocab_size"] * config["hidden_size"]
     moe = moe_shape(config)
@@ -77,11 +83,11 @@ def weight_bytes_read(config: dict, tokens: float, bytes_per_param: float, fewes
     return weights * bytes_per_param
 
 
-def _lm_head_flops(config: dict) -> float:
-    return 2 * config["vocab_size"] * config["hidden_size"]
+def _lm_head_flops(config: dict[str, Any]) -> float:
+    return float(2 * config["vocab_size"] * config["hidden_size"])
 
 
-def _active_flops_per_token(config: dict) -> float:
+def _active_flops_per_token(config: dict[str, Any]) -> float:
     """FLOPs of one token through every layer and the output layer (an embedding lookup is not a matmul)."""
     active = count_params(config).active
     if not config.get("tie_word_embeddings"):
@@ -89,12 +95,13 @@ def _active_flops_per_token(config: dict) -> float:
     return 2 * active
 
 
-def _attention_flops(config: dict, query_tokens: float, context: float) -> float:
+def _attention_flops(config: dict[str, Any], query_tokens: float, context: float) -> float:
     """QK^T and AV: 2 matmuls x 2 FLOPs per multiply-add, per layer, per head."""
-    return 4 * query_tokens * context * config["num_hidden_layers"] * config["num_attention_heads"] * head_dim(config)
+    heads = config["num_hidden_layers"] * config["num_attention_heads"]
+    return float(4 * query_tokens * context * heads * head_dim(config))
 
 
-def hardware_of(entry, units: float, dtype: str = "bfloat16") -> RooflineHardware | None:
+def hardware_of(entry: HardwareEntry, units: float, dtype: str = "bfloat16") -> RooflineHardware | None:
     """A catalog entry's figures for `units` units; None where the catalog lacks them."""
     flops = entry.get("fp8_tflops") if dtype == "fp8" else entry.get("bf16_tflops")
     bandwidth, memory = entry.get("bandwidth_tbs"), entry.get("memory_gb")
@@ -103,8 +110,18 @@ def hardware_of(entry, units: float, dtype: str = "bfloat16") -> RooflineHardwar
     return RooflineHardware(bandwidth * 1e12 * units, flops * 1e12 * units, memory * 1e9 * units)
 
 
+def required_figures(entry: HardwareEntry, units: float) -> RooflineHardware:
+    """hardware_of, where a projection cannot go on without the figures."""
+    figures = hardware_of(entry, units)
+    if figures is None:
+        raise UserError(
+            f"hardware {entry.key}", "lacks bandwidth, FLOPS or memory figures", "give them in a --hardware file"
+        )
+    return figures
+
+
 def ceiling(
-    config: dict,
+    config: dict[str, Any],
     hardware: RooflineHardware,
     batch: int,
     isl: int,
@@ -150,7 +167,9 @@ def ceiling(
     )
 
 
-def host_hardware(entry, units: float, measured: dict, resident_bytes: float) -> tuple[RooflineHardware | None, str]:
+def host_hardware(
+    entry: HardwareEntry, units: float, measured: dict[str, Any], resident_bytes: float
+) -> tuple[RooflineHardware | None, str]:
     """A CPU point's figures with the bandwidth its run measured, and which bandwidth that is.
 
     `measured` holds the record's memory_bandwidth_gb_s, cache_bandwidth_gb_s, llc_bytes and

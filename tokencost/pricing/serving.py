@@ -13,6 +13,8 @@ spread. Each service-level tier checked adds tier_NAME_met and tier_NAME_usd_per
 cost over the tokens (prompt and output) of the requests that each kept the tier's limits.
 """
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -21,6 +23,7 @@ from bench.run.record import PointRecord
 from tokencost.pricing.api_prices import ApiPrice
 from tokencost.pricing.assumptions import Assumptions
 from tokencost.pricing.catalog import HardwareEntry
+from tokencost.pricing.checks import checks_text, failed_names
 from tokencost.pricing.table import REPEAT_COLUMNS, measured_points, price_table, tier_columns, tier_names
 
 FRONT_GROUP = ["model", "hardware", "engine", "isl", "osl"]
@@ -75,7 +78,7 @@ def tier_usd_per_mtok(priced: pd.DataFrame, tier: str) -> pd.Series:
     return priced["hourly_usd"] / 3600 * priced["duration_s"] / tokens.where(tokens > 0) * 1e6
 
 
-def tier_limits(records: list[PointRecord]) -> dict[str, dict]:
+def tier_limits(records: list[PointRecord]) -> dict[str, dict[str, Any]]:
     """Each tier's limits as the records were checked against them (the last record's, where they differ)."""
     return {name: verdict.limits for r in records for name, verdict in (r.tiers or {}).items()}
 
@@ -127,11 +130,11 @@ def median_of_repeats(priced: pd.DataFrame) -> pd.DataFrame:
     return mark_cost_fronts(table)
 
 
-def _median_row(group: pd.DataFrame) -> dict:
+def _median_row(group: pd.DataFrame) -> dict[str, Any]:
     """A repeated point's measurements as one row (median_of_repeats)."""
     first = group.sort_values("repeat", na_position="first", kind="stable").iloc[0].to_dict()
     numbers = group.select_dtypes("number")
-    row = first | numbers.median().to_dict() | {"repeat": float("nan"), "n": len(group)}
+    row: dict[str, Any] = first | numbers.median().to_dict() | {"repeat": float("nan"), "n": len(group)}
     for column in [c for c in SPREAD_COLUMNS if c in numbers]:
         low, high, middle = numbers[column].min(), numbers[column].max(), row[column]
         row |= {
@@ -142,19 +145,12 @@ def _median_row(group: pd.DataFrame) -> dict:
     for column in [c for c in group if c.startswith("tier_") and c.endswith("_met")]:
         verdicts = group[column].dropna()
         row[column] = bool(verdicts.sum() * 2 > len(verdicts)) if len(verdicts) else None
-    failed = sorted(
-        {
-            c
-            for v in group["checks"].dropna()
-            if v.startswith("failed: ")
-            for c in v.removeprefix("failed: ").split(", ")
-        }
-    )
-    row["checks"] = "failed: " + ", ".join(failed) if failed else first["checks"]
+    failed = sorted({name for value in group["checks"] for name in failed_names(value)})
+    row["checks"] = checks_text(failed) if failed else first["checks"]
     return row
 
 
-def tiers_met(row: dict | pd.Series, limits: dict[str, dict]) -> str | None:
+def tiers_met(row: dict[str, Any] | pd.Series, limits: dict[str, dict[str, Any]]) -> str | None:
     """The tiers a point kept, comma-separated, each looser tier that a kept one implies left out (implied_by);
     "none" where it kept none; None where it was checked against none."""
     names = [
@@ -176,7 +172,7 @@ def tiers_met(row: dict | pd.Series, limits: dict[str, dict]) -> str | None:
     return ", ".join(shown) or "none"
 
 
-def implied_by(strict: str, loose: str, limits: dict[str, dict]) -> bool:
+def implied_by(strict: str, loose: str, limits: dict[str, dict[str, Any]]) -> bool:
     """Whether keeping tier `strict` keeps tier `loose`: the same percentile, and each of loose's limits on TTFT
     and TPOT (its interactivity floor counted as a TPOT limit) at least strict's. False where either is unknown."""
     a, b = _tier(limits.get(strict)), _tier(limits.get(loose))
@@ -189,13 +185,13 @@ def _within(strict: float | None, loose: float | None) -> bool:
     return loose is None or (strict is not None and strict <= loose)
 
 
-def describe_limits(limits: dict | None) -> str:
+def describe_limits(limits: dict[str, Any] | None) -> str:
     """A tier's limits in words (Tier.describe), e.g. 'p90 TTFT <= 500 ms, p90 TPOT <= 25 ms'; '?' if unknown."""
     tier = _tier(limits)
     return tier.describe() if tier else "?"
 
 
-def _tier(limits: dict | None) -> Tier | None:
+def _tier(limits: dict[str, Any] | None) -> Tier | None:
     try:
         return Tier(**limits) if limits else None
     except ValueError:

@@ -24,6 +24,7 @@ is not projected.
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from bench.inputs.cards import ModelCard
 from bench.inputs.fit import GIB, estimate
@@ -54,7 +55,7 @@ class Collectives:
     bytes_per_sequence: float
 
 
-def collectives(config: dict, gpus: int) -> Collectives:
+def collectives(config: dict[str, Any], gpus: int) -> Collectives:
     """The collectives one decode step runs across `gpus` GPUs, and the bytes each moves per sequence."""
     if gpus <= 1:
         return Collectives(0, 0.0)
@@ -69,7 +70,7 @@ def kv_capacity(
     card: ModelCard, memory_bytes_per_gpu: float, gpus: int, average_context: float, dtype: str = "bfloat16"
 ) -> int:
     """Sequences at `average_context` tokens whose KV cache fits beside the weights on `gpus` GPUs."""
-    settings = EngineSettings(tensor_parallel_size=gpus, dtype=dtype)
+    settings = EngineSettings.model_validate({"tensor_parallel_size": gpus, "dtype": dtype})
     fit = estimate(card, settings, math.ceil(average_context), int(memory_bytes_per_gpu))
     return int(fit.kv_room // (fit.kv_per_token * average_context))
 

@@ -142,7 +142,7 @@ def _cached_split(points: pd.DataFrame, uncached_s: pd.Series, cached_s: pd.Seri
 
 
 def _mixes(group: pd.DataFrame) -> int:
-    return (group["input_tokens"] / group["output_tokens"]).round(6).nunique()
+    return int((group["input_tokens"] / group["output_tokens"]).round(6).nunique())
 
 
 def fit_time_per_token(group: pd.DataFrame) -> TimeFit | None:

@@ -1,6 +1,8 @@
 """Records to a priced table: one row per measured point, all money applied afterwards."""
 
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -10,6 +12,7 @@ from bench.run.record import Mode, PointRecord
 from tokencost.pricing.api_prices import ApiPrice, blended_per_mtok
 from tokencost.pricing.assumptions import Assumptions
 from tokencost.pricing.catalog import HardwareEntry, find_hardware
+from tokencost.pricing.checks import checks_text, with_failed
 from tokencost.pricing.hourly import (
     COMPONENTS,
     HourlyCost,
@@ -21,6 +24,7 @@ from tokencost.pricing.hourly import (
     usd_per_mtok_of_time,
 )
 from tokencost.pricing.roofline import (
+    Ceiling,
     ceiling,
     hardware_of,
     host_hardware,
@@ -35,8 +39,18 @@ def node_count(r: PointRecord) -> int:
     return max(len(r.hardware.nodes), 1)
 
 
+Column = Callable[[PointRecord], Any]  # how to read a table column off a record
+T = TypeVar("T")
+
+
+def _measured(section: T | None) -> T:
+    """A section every record in the table has: an ok point's energy, a serving point's load (PointRecord._complete)."""
+    assert section is not None, "an ok record lacks a section its schema requires"
+    return section
+
+
 # Table columns read from a record: one definition, so a renamed record field fails here, loudly.
-POINT_COLUMNS = {
+POINT_COLUMNS: dict[str, Column] = {
     "run_id": lambda r: r.run_id,
     "model": lambda r: r.model.name,
     "kind": lambda r: r.model.kind,
@@ -81,16 +95,18 @@ POINT_COLUMNS = {
     "cache_bandwidth_gb_s": lambda r: r.hardware.cache_bandwidth_gb_s,
     "llc_bytes": lambda r: r.hardware.llc_bytes,
     "bandwidth_threads": lambda r: r.hardware.bandwidth_threads,
-    "energy_method": lambda r: r.energy.method,
-    "energy_boundary": lambda r: r.energy.boundary,
-    "energy_j": lambda r: r.energy.energy_j,
-    "avg_power_w": lambda r: r.energy.avg_power_w,
-    "idle_power_w": lambda r: r.energy.idle_power_w,
+    "energy_method": lambda r: _measured(r.energy).method,
+    "energy_boundary": lambda r: _measured(r.energy).boundary,
+    "energy_j": lambda r: _measured(r.energy).energy_j,
+    "avg_power_w": lambda r: _measured(r.energy).avg_power_w,
+    "idle_power_w": lambda r: _measured(r.energy).idle_power_w,
     # What an idle deployment draws (its engine loaded); the run's pre-engine baseline where not measured.
     "idle_power_w_priced": lambda r: (
-        r.energy.loaded_idle_power_w if r.energy.loaded_idle_power_w is not None else r.energy.idle_power_w
+        _measured(r.energy).loaded_idle_power_w
+        if _measured(r.energy).loaded_idle_power_w is not None
+        else _measured(r.energy).idle_power_w
     ),
-    "energy_basis": lambda r: r.energy.basis,
+    "energy_basis": lambda r: _measured(r.energy).basis,
     "steady_output_tok_s": lambda r: r.steady_state and r.steady_state.output_tok_s,
     "steady_j_per_output_token": lambda r: r.steady_state and r.steady_state.j_per_output_token,
 }
@@ -107,8 +123,8 @@ REUSE_NUMBERS = [
 ]
 
 # Serving points add their load and the client-side latencies.
-SERVE_COLUMNS = {
-    "load_model": lambda r: r.load.model,
+SERVE_COLUMNS: dict[str, Column] = {
+    "load_model": lambda r: _measured(r.load).model,
     "concurrency": lambda r: r.concurrency,
     "request_rate": lambda r: r.request_rate,
     "requests_per_s": lambda r: r.requests_per_s,
@@ -128,7 +144,7 @@ SERVE_COLUMNS = {
 
 # Serving records measured with repeats or checked against service-level tiers add these; a table of older
 # records leaves them out, so that it reads as it did (tokencost.pricing.serving.serve_table).
-REPEAT_COLUMNS = {
+REPEAT_COLUMNS: dict[str, Column] = {
     "point": lambda r: r.point,  # the record's key: a capacity search names the points it measured by it
     "repeat": lambda r: r.repeat,  # which measurement of the same point (0 first); None where not repeated
     "ttft_p90_ms": lambda r: r.latency_ms and r.latency_ms.ttft.p90,
@@ -148,7 +164,7 @@ def tier_columns(records: list[PointRecord]) -> pd.DataFrame:
     record (None where a record was not checked against that tier); no columns where none was checked."""
     names, rows = tier_names(records), []
     for r in records:
-        row = {}
+        row: dict[str, Any] = {}
         for name in names:
             verdict = (r.tiers or {}).get(name)
             row |= {f"tier_{name}_{field}": getattr(verdict, field) if verdict else None for field in TIER_FIELDS}
@@ -239,8 +255,7 @@ def _prefix_hits(r: PointRecord) -> tuple[int | None, str | None]:
 
 def _checks(r: PointRecord) -> str:
     """'ok', or the names of the validity checks a point failed."""
-    failed = r.validity.failed() if r.validity else []
-    return "failed: " + ", ".join(failed) if failed else "ok"
+    return checks_text(r.validity.failed() if r.validity else [])
 
 
 def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptions, api: ApiPrice) -> pd.DataFrame:
@@ -312,9 +327,7 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
     priced = pd.concat([points.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
     # Above its ceiling, a point proves the ceiling's figures wrong; it is no efficiency.
     over = priced["roofline_fraction"] > 1
-    priced.loc[over, "checks"] = priced.loc[over, "checks"].map(
-        lambda c: ("failed: " if c == "ok" else f"{c}, ") + CEILING_TOO_LOW
-    )
+    priced.loc[over, "checks"] = priced.loc[over, "checks"].map(lambda c: with_failed(c, CEILING_TOO_LOW))
     priced["label"] = (
         "tok/s measured; energy "
         + priced["energy_method"].map(_energy_word)
@@ -362,14 +375,14 @@ def _cost_split(cost: HourlyCost) -> str:
 
 
 @lru_cache(maxsize=64)
-def _card_config(name: str) -> dict | None:
+def _card_config(name: str) -> dict[str, Any] | None:
     try:
         return load_card(name).config
     except UserError:
         return None  # a record from a model card this checkout does not have
 
 
-def _roofline(point: dict, hardware: HardwareEntry) -> tuple:
+def _roofline(point: dict[str, Any], hardware: HardwareEntry) -> tuple[Ceiling, str] | tuple[None, None]:
     """The point's ceiling at the requests it held in flight and the bandwidth it used, or (None, None)
     without the card or hardware figures. A CPU run's measured bandwidth replaces the catalog's."""
     config = _card_config(point["model"])

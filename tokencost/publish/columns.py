@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 from tabulate import tabulate
 
+from tokencost.pricing.checks import failed_names
 from tokencost.pricing.serving import SPREAD_COLUMNS, describe_limits, implied_by, median_of_repeats
 from tokencost.publish.document import Methods, number
 
@@ -118,8 +119,8 @@ def percent(value) -> str:
 
 def checks(value) -> str:
     """'ok', or how many validity checks failed ('failed: a, b' -> '2 failed')."""
-    value = text(value)
-    return f"{len(value.removeprefix('failed: ').split(', '))} failed" if value.startswith("failed: ") else value
+    failed = failed_names(value)
+    return f"{len(failed)} failed" if failed else text(value)
 
 
 def yes(value) -> str:
@@ -283,14 +284,7 @@ def compact_view(priced: pd.DataFrame, columns: list[Column], methods: Methods) 
     notes = [f"Every row: {'; '.join(shared)}."] if shared else []
     notes += legends
     if _CHECKS.header in table and not priced.empty:
-        failed = sorted(
-            {
-                c
-                for v in priced["checks"].dropna()
-                if v.startswith("failed: ")
-                for c in v.removeprefix("failed: ").split(", ")
-            }
-        )
+        failed = sorted({name for value in priced["checks"] for name in failed_names(value)})
         notes += [f"Failed checks: {', '.join(failed)} (--wide names them per row)."] if failed else []
     return table, notes
 

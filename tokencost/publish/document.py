@@ -9,12 +9,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from bench.run.record import PointRecord
 from tokencost.pricing.priced_runs import PricedRuns, Pricing
 from tokencost.pricing.serving import median_of_repeats
+
+if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
+    from matplotlib.figure import Figure
 
 NUMBER_FORMAT = ".4g"  # numbers written into sentences; the tables' numbers are number()'s
 
@@ -88,7 +92,7 @@ class Plot:
     name: str  # written as <name>.png and <name>.svg
     title: str
     caption: str  # what it shows, citing its methods (Report.methods)
-    figure: object  # a matplotlib Figure
+    figure: "Figure"
 
 
 @dataclass

@@ -269,7 +269,8 @@ def fronts(priced: pd.DataFrame, y: str, ylabel: str, higher_y_better: bool) -> 
             front["interactivity"],
             front[y],
             marker="o",
-            color=dots.get_facecolor()[0][:3],
+            # matplotlib types face colours as one colour; a scatter's are an (N, 4) array
+            color=dots.get_facecolor()[0][:3],  # type: ignore[index]
             linestyle="-" if group["kind"].iloc[0] == "dense" else "--",
             label=name,
         )

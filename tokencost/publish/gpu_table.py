@@ -33,7 +33,7 @@ from tokencost.pricing.assumptions import load_assumptions
 from tokencost.pricing.catalog import find_hardware, load_catalog
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
-from tokencost.pricing.roofline import hardware_of
+from tokencost.pricing.roofline import required_figures
 from tokencost.pricing.serving_model import kv_capacity
 from tokencost.publish.gpu_answers import (
     MEASURED_BY,
@@ -95,7 +95,7 @@ def read_inputs(folder: Path) -> TableInputs:
 
 def fewest_gpus(card, entry, isl: int, osl: int) -> int | None:
     """The fewest GPUs (1, 2, 4 or 8) whose memory holds the weights and one sequence's KV cache."""
-    figures = hardware_of(entry, 1)
+    figures = required_figures(entry, 1)
     for count in GPU_COUNTS:
         if kv_capacity(card, figures.memory_bytes / 1e9 * 2**30, count, isl + osl / 2) >= 1:
             return count

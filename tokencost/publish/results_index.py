@@ -61,7 +61,7 @@ def _run_row(run_dir: Path, records: list[PointRecord], pricing: Pricing) -> dic
 
 
 def _measured_on_gpu(records: list[PointRecord]) -> bool:
-    return any(r.energy.method.startswith("nvml") for r in records if r.ok)
+    return any(r.energy.method.startswith("nvml") for r in records if r.ok and r.energy is not None)
 
 
 def index_markdown(results_dir: Path, pricing: Pricing) -> str:

@@ -20,7 +20,8 @@ REPORT_FILE = "report.md"
 
 def read_runs(run_dirs: Sequence[Path]) -> list[PointRecord]:
     """The records of several runs; a run given twice is refused rather than counted twice."""
-    records, seen = [], {}
+    records: list[PointRecord] = []
+    seen: dict[str, Path] = {}
     for run_dir in run_dirs:
         run_records = read_records(run_dir)
         for run_id in dict.fromkeys(r.run_id for r in run_records):
@@ -46,14 +47,14 @@ def read_capacity(run_dirs: Sequence[Path]) -> list[dict]:
 def cheapest_point(priced: PricedRuns, methods: Methods | None = None) -> str:
     """The cheapest offline point, or the cheapest serving point of a serving-only run, in words, with its method
     label, or its entry in `methods` (a report states each method once)."""
-    if not priced.offline.empty or priced.serving.empty:
-        best = cheapest(priced.offline)
-        if best is None:
-            return "none: no point was measured successfully"
-        where = f", batch {best['batch_size']}"
-    else:
-        best = cheapest(priced.serving)
+    serving_only = priced.offline.empty and not priced.serving.empty
+    best = cheapest(priced.serving if serving_only else priced.offline)
+    if best is None:
+        return "none: no point was measured successfully"
+    if serving_only:
         where = f" serving at {best['load']}, {number(best['interactivity'])} tok/s/user"
+    else:
+        where = f", batch {best['batch_size']}"
     lengths = f"ISL {best['isl']}/OSL {best['osl']}"
     if best.get("workload_kind", "random") != "random":
         lengths = f"{best['workload_label']} (mean {lengths})"

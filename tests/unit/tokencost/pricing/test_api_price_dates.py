@@ -138,7 +138,7 @@ def test_an_unknown_api_is_one_line_and_case_is_forgiven():
                 "date": "2025-26",
                 "source": "s",
             },
-            r"api_prices.toml k.date: '2025-26' is not a date",
+            r"api_prices.toml k.date: is '2025-26'; write the date as YYYY, YYYY-MM or YYYY-MM-DD",
         ),
         (
             {
@@ -178,7 +178,7 @@ def test_an_unknown_api_is_one_line_and_case_is_forgiven():
         ),
         (
             {"display_name": "x", "provider": "p", "input_per_mtok_usd": 1, "date": "2025", "source": "s"},
-            r"k: lacks \['output_per_mtok_usd'\]",
+            r"k.output_per_mtok_usd: is missing",
         ),
         (
             {
@@ -190,7 +190,7 @@ def test_an_unknown_api_is_one_line_and_case_is_forgiven():
                 "source": "s",
                 "cache": 1,
             },
-            r"k: has unknown field\(s\) \['cache'\]",
+            r"k.cache: is not a setting; use one of: ",
         ),
     ],
 )

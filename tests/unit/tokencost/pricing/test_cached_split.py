@@ -5,8 +5,6 @@ The default workload_record: 4000 input tokens (2400 of them hits) and 1000 outp
 uncached probe takes 2.0 s for the 4000 prompt tokens, the cached one 0.9 s with 2400 hits.
 """
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,7 +112,7 @@ def test_without_cached_tokens_the_api_blend_is_as_before(i, o):
     for api in (find_api("gpt-4o-mini"), find_api("gemini-2.0-flash")):
         before = (i * api.input_per_mtok_usd + o * api.output_per_mtok_usd) / (i + o)
         assert blended_per_mtok(api, i, o) == before  # exactly: the same floats
-        assert blended_per_mtok(dataclasses.replace(api, cached_input_per_mtok_usd=None), i, o, 0) == before
+        assert blended_per_mtok(api.model_copy(update={"cached_input_per_mtok_usd": None}), i, o, 0) == before
 
 
 def test_an_older_record_prices_as_before(pricing):

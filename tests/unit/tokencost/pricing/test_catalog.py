@@ -91,8 +91,8 @@ def test_unknown_gpu_is_a_clear_error_unless_the_user_supplies_figures(tmp_path)
     "text, message",
     [
         ("[x]\ntdp_w = -3\n", r"x.tdp_w: is -3.0|x.tdp_w: is -3"),
-        ("[x]\nwatts = 3\n", r"x.watts: is not a catalog field"),
-        ("[x]\nmatch = '('\n", r"x.match: is not a regular expression"),
+        ("[x]\nwatts = 3\n", r"x.watts: is not a setting; use one of: aliases, "),
+        ("[x]\nmatch = '('\n", r"x.match: is '\('; give a regular expression"),
         ("[x\n", r"is not valid TOML"),
     ],
 )
