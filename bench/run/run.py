@@ -1,11 +1,10 @@
-"""One run directory being measured: its cards, meter, run.json, records, failures, progress and resume policy.
+"""One run being measured: its cards, meter, records, failures and progress (its folder: bench.run.run_dir).
 
 Both sweeps (offline and serving) plan their points, then hand each point's
 measurement to `SweepRun.measure_point`, which appends its record, or records
 the failure and decides whether the model's remaining points can still run.
 """
 
-import json
 import math
 import socket
 import textwrap
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -27,11 +27,10 @@ from bench.inputs.workload import Workload
 from bench.run.point import PointWindows, now
 from bench.run.progress import Progress
 from bench.run.record import HardwareInfo, PointRecord, SoftwareInfo, Validity
-from bench.run.records import RecordWriter, has_records, read_records
+from bench.run.records import RecordWriter
+from bench.run.run_dir import RunDirectory
 from bench.secrets import redact
-from bench.validation import parse
 
-RUN_FILE = "run.json"
 IDLE_BASELINE_S = {"gpu": 5.0, "cpu": 2.0}
 BANDWIDTH_FIELDS = (
     "memory_bandwidth_gb_s",
@@ -63,30 +62,6 @@ class PlannedPoint:
 class SweepResult:
     failures: list[PointRecord] = field(default_factory=list)  # failed, skipped and interrupted points
     start_errors: list[UserError] = field(default_factory=list)  # engines that could not start
-
-
-def read_run_file(run_dir: Path) -> dict:
-    """run.json of a run directory, as written by `tokencost run`."""
-    path = Path(run_dir) / RUN_FILE
-    fix = "give a directory written by `tokencost run`"
-    try:
-        run = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise UserError("--resume", f"{run_dir} has no readable {RUN_FILE}", fix) from None
-    if not isinstance(run, dict):
-        raise UserError("--resume", f"{path} is not a JSON object", fix)
-    return run
-
-
-def run_suite(run_dir: Path, run: dict | None = None) -> Suite:
-    """The suite an earlier run was measured with (to resume it with the same settings)."""
-    run = read_run_file(run_dir) if run is None else run
-    return parse(Suite, run.get("suite"), f"{run_dir}/{RUN_FILE} suite")
-
-
-def run_watts_per_vcpu(run_dir: Path) -> float | None:
-    """The power per vCPU an earlier run's estimate used, if it used one."""
-    return (read_run_file(run_dir).get("meter") or {}).get("watts_per_vcpu")
 
 
 def hardware_fingerprint(hardware: dict) -> dict:
@@ -163,21 +138,11 @@ class SweepRun:
         main = [self.too_long.get((card.name, suite.workload.key())) for card in self.cards]
         if all(main):
             raise main[0]  # the workload asked for fits no model of the sweep
-        previous = self._previous_run(watts_per_vcpu) if resume else None
-        if not resume and (self.run_dir / RUN_FILE).exists():
-            raise UserError(
-                "--out",
-                f"{self.run_dir} already holds a run",
-                f"give a new directory, or finish that run with --resume {self.run_dir}",
-            )
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(
-                "--resume" if resume else "--out",
-                f"{self.run_dir} cannot be a run directory ({e.strerror or e})",
-                "give a directory this user can write",
-            ) from None
+        self.folder = RunDirectory(self.run_dir, resume=resume)
+        previous = self.folder.resumed_run(suite, fleet=False, watts_per_vcpu=watts_per_vcpu) if resume else None
+        if not resume:
+            self.folder.check_new()
+        self.folder.create()
 
         environment.cpu_environment_defaults()
         gpu_set = self._engine_gpus() if hardware is None else gpus.GpuSet([], [])
@@ -210,9 +175,7 @@ class SweepRun:
         # First, so that a torn last line (a crash mid-write) is set aside before the records are read or appended to.
         self.writer = RecordWriter(self.run_dir, log=log)
         # Ok records by key, this session's and (resumed) earlier ones': a capacity search judges loads by them.
-        self.records = (
-            {r.point: r for r in read_records(self.run_dir) if r.ok} if resume and has_records(self.run_dir) else {}
-        )
+        self.records = {r.point: r for r in self.folder.ok_records()} if resume else {}
         self.records |= {r.point: r for r in earlier if r.ok}
         self.sink = sink
         self.done = set(self.records)
@@ -231,27 +194,7 @@ class SweepRun:
         environment.gpu_environment_defaults()
         return gpus.engine_gpus(self.suite.engine.gpus)
 
-    def _previous_run(self, watts_per_vcpu: float) -> dict:
-        """The run.json being resumed, once its suite and meter setting are this run's."""
-        previous = read_run_file(self.run_dir)
-        stored = run_suite(self.run_dir, previous)
-        if stored != self.suite:
-            differ = sorted(k for k, v in self.suite.model_dump().items() if stored.model_dump()[k] != v)
-            raise UserError(
-                "--resume",
-                f"the settings differ from the run's ({', '.join(differ)})",
-                "resume without --suite/--models/--batch-sizes/--isl/--osl, or start a new run",
-            )
-        stored_watts = (previous.get("meter") or {}).get("watts_per_vcpu")
-        if stored_watts is not None and watts_per_vcpu != stored_watts:
-            raise UserError(
-                "--resume",
-                f"--watts-per-vcpu {watts_per_vcpu} differs from the run's {stored_watts}",
-                "leave --watts-per-vcpu out when resuming",
-            )
-        return previous
-
-    def _check_same_machine(self, previous: dict) -> None:
+    def _check_same_machine(self, previous: dict[str, Any]) -> None:
         here = hardware_fingerprint(self.hardware)
         there = hardware_fingerprint(previous.get("hardware") or {})
         if here != there:
@@ -280,24 +223,21 @@ class SweepRun:
         self.meter.stop()
 
     def _write_run_file(self) -> None:
-        path = self.run_dir / RUN_FILE
-        if self.resume and path.exists():
-            run = read_run_file(self.run_dir)
-            run.setdefault("resumed_at", []).append(now())
-            for key in BANDWIDTH_FIELDS:  # a run started before tokencost measured it gets this session's
-                if key in self.hardware and isinstance(run.get("hardware"), dict):
-                    run["hardware"].setdefault(key, self.hardware[key])
-        else:
-            run = {
+        if self.resume:
+            bandwidth = {key: self.hardware[key] for key in BANDWIDTH_FIELDS if key in self.hardware}
+            self.folder.note_resumed(now(), hardware=bandwidth)
+            return
+        self.folder.start(
+            {
                 "started_at": now(),
-                "run_id": self.run_dir.name,
+                "run_id": self.folder.run_id,
                 "hardware": self.hardware,
                 "software": self.context["software"].model_dump(),
                 "suite": self.suite.to_record(),
                 "meter": self.meter.describe(),
                 "idle_power_w": self.idle_power_w,
             }
-        path.write_text(redact(json.dumps(run, indent=2)))
+        )
 
     def unfit(self, card: ModelCard, workload: Workload) -> UserError | None:
         """Why the workload's longest request cannot run on the card's context; None if it can."""

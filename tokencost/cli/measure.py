@@ -16,7 +16,8 @@ def cmd_run(args) -> int:
     from bench.inputs.suite import load_suite
     from bench.offline import run_sweep
     from bench.run.records import RECORDS_FILE
-    from bench.run.run import new_run_id, run_suite, run_watts_per_vcpu
+    from bench.run.run import new_run_id
+    from bench.run.run_dir import RunDirectory
     from bench.serve.sweep import run_serve_sweep
 
     workload = dict(isl=args.isl, osl=args.osl, requests_per_batch=args.requests_per_batch, kind=args.workload)
@@ -64,7 +65,7 @@ def cmd_run(args) -> int:
         v is not None for v in (*workload.values(), *overrides.values(), *serve.values(), *kind_values)
     )
     if args.resume and not changed:
-        suite = run_suite(args.resume)  # the run's own settings; the sweep refuses any other
+        suite = RunDirectory(args.resume, resume=True).suite()  # the run's own settings; the sweep refuses others
     else:
         suite = _with_flags(load_suite(args.suite), serve=serve, kind_settings=kind_settings, **overrides, **workload)
     _check_kind_flags(args, suite.workload.kind)
@@ -72,8 +73,7 @@ def cmd_run(args) -> int:
         try:
             suite.workload.check_inputs()
         except UserError as e:
-            problem, _, fix = str(e)[len(e.field) + 2 :].partition("; ")
-            raise UserError("--trace", problem, fix) from None
+            raise e.with_field("--trace") from None
     suite.check()
     suite = _with_card_names(suite, "--models" if args.models else "models")
     pricing = pricing_from(args)  # checked before anything is measured
@@ -84,20 +84,20 @@ def cmd_run(args) -> int:
         check_address(args.ray_address)
         import_ray()
     if args.resume and not args.dry_run:
-        _check_fleet_resume(args)
+        RunDirectory(args.resume, resume=True).check_measured_by(fleet=args.ray_address is not None)
     if args.dry_run:
         from tokencost.cli.dry_run import dry_run
 
         return dry_run(suite, args.gpu_memory_gib)
     if args.resume:
-        run_dir = args.resume
-        watts_per_vcpu = args.watts_per_vcpu or run_watts_per_vcpu(run_dir) or DEFAULT_WATTS_PER_VCPU
-        header = f"Resuming {run_dir}"
+        folder = RunDirectory(args.resume, resume=True)
+        watts_per_vcpu = args.watts_per_vcpu or folder.watts_per_vcpu() or DEFAULT_WATTS_PER_VCPU
+        header = f"Resuming {folder.path}"
     else:
-        run_dir = args.out or DEFAULT_RESULTS_DIR / new_run_id()
+        folder = RunDirectory(args.out or DEFAULT_RESULTS_DIR / new_run_id())
         watts_per_vcpu = args.watts_per_vcpu or DEFAULT_WATTS_PER_VCPU
-        header = f"Measuring into {run_dir}"
-    new_dirs = _missing_dirs(run_dir)
+        header = f"Measuring into {folder.path}"
+    run_dir = folder.path
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
     if args.ray_address is not None:
@@ -106,14 +106,13 @@ def cmd_run(args) -> int:
         from bench.fleet.sweep import run_fleet
 
         sweep = partial(run_fleet, address=args.ray_address)
-    records_before = _state(run_dir / RECORDS_FILE)
     try:
         # The sweep checks the run directory and this machine before it logs its first line.
         result = sweep(
             suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume), log=_after_header(header)
         )
     except KeyboardInterrupt:
-        if _state(run_dir / RECORDS_FILE) != records_before:
+        if folder.wrote_records():
             report_and_print([run_dir], run_dir, pricing, args.wide)
         on_cluster = f" --ray-address {args.ray_address}" if args.ray_address else ""
         print(
@@ -123,10 +122,9 @@ def cmd_run(args) -> int:
         )
         return 130
     except UserError:
-        if _state(run_dir / RECORDS_FILE) != records_before:
+        if folder.wrote_records():
             report_and_print([run_dir], run_dir, pricing, args.wide)  # price what was measured before the error
-        else:
-            _remove_empty(new_dirs)  # a refused run leaves no empty run directory behind
+        folder.remove_if_untouched()  # a refused run leaves no empty run directory behind
         raise
     report_and_print([run_dir], run_dir, pricing, args.wide)
     if result.failures:
@@ -165,26 +163,6 @@ FLAG_OF_FIELD = {
     "serve.capacity_load": "--capacity-load",
     "fleet.accelerators": "--accelerators",
 }
-
-
-def _check_fleet_resume(args) -> None:
-    """A fleet run resumes on a cluster, and a one-machine run on its machine."""
-    from bench.errors import UserError
-    from bench.run.run import read_run_file
-
-    fleet = "fleet" in read_run_file(args.resume)
-    if fleet and args.ray_address is None:
-        raise UserError(
-            "--resume",
-            f"{args.resume} was measured by a fleet sweep on a Ray cluster",
-            f"add --ray-address HOST:PORT: tokencost run --resume {args.resume} --ray-address HOST:PORT",
-        )
-    if args.ray_address is not None and not fleet:
-        raise UserError(
-            "--ray-address",
-            f"{args.resume} was measured on one machine",
-            f"resume it without --ray-address: tokencost run --resume {args.resume}",
-        )
 
 
 def cmd_tiers(args) -> int:
@@ -227,9 +205,8 @@ def _with_flags(suite, **overrides):
         field = next((f for f in FLAG_OF_FIELD if path == f or path.startswith(f + ".")), None)
         if field is None:
             raise
-        problem, _, fix = str(e)[len(e.field) + 2 :].partition("; ")
         # The flag as typed, and the suite setting that takes the same value (and has the same bounds).
-        raise UserError(FLAG_OF_FIELD[field], problem, f"{fix} (suite setting {field})") from None
+        raise e.with_field(FLAG_OF_FIELD[field], f"{e.fix} (suite setting {field})") from None
 
 
 def _with_card_names(suite, field: str):
@@ -283,30 +260,6 @@ def _after_header(header: str):
         print(line)
 
     return log
-
-
-def _missing_dirs(path) -> list:
-    """The folders of `path` that do not exist yet, deepest first."""
-    missing = []
-    while not path.exists() and path != path.parent:
-        missing.append(path)
-        path = path.parent
-    return missing
-
-
-def _remove_empty(dirs) -> None:
-    for folder in dirs:
-        try:
-            folder.rmdir()  # only ever an empty folder; anything written there stays
-        except OSError:
-            return
-
-
-def _state(path) -> tuple[int, int] | None:
-    """Size and modification time of a file (None if there is none): whether this run wrote records (a
-    refused run writes none, and its directory's report is left as it was; a resumed run may first cut a
-    torn tail off, so the size alone could shrink while records were added)."""
-    return (path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else None
 
 
 def _raise_keyboard_interrupt(signum, frame):
