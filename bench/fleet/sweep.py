@@ -171,7 +171,9 @@ def _measure(
     return result
 
 
-def _span_nodes(ray, suite: Suite, group: Group, watts_per_vcpu: float, log) -> tuple:
+def _span_nodes(
+    ray: Any, suite: Suite, group: Group, watts_per_vcpu: float, log: Callable[[str], None]
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """An engine over several nodes: its GPUs reserved as a placement group (one GPU a bundle, as vLLM's Ray
     backend wants), a meter on each node holding some, and the task placed in the group so that vLLM's engine,
     created there, uses it. Returns the group, what the task needs, and its scheduling options."""
@@ -197,7 +199,9 @@ def _span_nodes(ray, suite: Suite, group: Group, watts_per_vcpu: float, log) -> 
             f"{hardware.get('note') or ''} vLLM's server reserved its own placement group after "
             "tokencost's was released; its GPUs are taken to be the ones metered"
         ).strip()
-        strategy = NodeAffinitySchedulingStrategy(shares[0].node_id, soft=False)
+        strategy: NodeAffinitySchedulingStrategy | PlacementGroupSchedulingStrategy = NodeAffinitySchedulingStrategy(
+            shares[0].node_id, soft=False
+        )
         pg = None
     else:
         strategy = PlacementGroupSchedulingStrategy(
@@ -245,7 +249,15 @@ def _keep_capacity(run_dir: Path, group: Group, lines: list[str]) -> None:
 
 
 def _lost(
-    ray, sink, suite, run_dir, group: Group, planned: list[PlannedPoint], done: set[str], error, log
+    ray: Any,
+    sink: Any,
+    suite: Suite,
+    run_dir: Path,
+    group: Group,
+    planned: list[PlannedPoint],
+    done: set[str],
+    error: Exception,
+    log: Callable[[str], None],
 ) -> list[PointRecord]:
     """The group's task died (its node was lost, or its worker): its points that sent no record fail."""
     arrived = ray.get(sink.arrivals.remote(group.name))
@@ -255,8 +267,8 @@ def _lost(
         if isinstance(error, ray.exceptions.NodeDiedError) or "node" in str(error).lower()
         else "worker-died"
     )
-    message = redact(str(error)).strip().splitlines()
-    message = message[0][:300] if message else type(error).__name__
+    lines = redact(str(error)).strip().splitlines()
+    message = lines[0][:300] if lines else type(error).__name__
     log(f"[{group.name}] the group's task died ({kind}): {message}")
     hardware = (
         arrived[-1]["hardware"]
@@ -293,7 +305,7 @@ def _lost(
     return failures
 
 
-def _cancel(ray, running: dict, sink) -> None:
+def _cancel(ray: Any, running: dict[Any, Group], sink: Any) -> None:
     """Ctrl-C or SIGTERM: each running task's process gets a SIGTERM from a helper on its node, which the task
     turns into a KeyboardInterrupt (it records its point as interrupted and ends its engine); a task not yet
     started is cancelled, and one still running after the grace is killed. Not ray.cancel for a running task:

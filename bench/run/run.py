@@ -52,7 +52,9 @@ class PlannedPoint:
 
     key: str
     label: str
-    fields: dict  # PointRecord fields: mode, engine, and the coordinate (batch_size, concurrency, request_rate)
+    fields: dict[
+        str, Any
+    ]  # PointRecord fields: mode, engine, and the coordinate (batch_size, concurrency, request_rate)
     model: str = ""
     in_flight: int | None = None  # sequences the engine holds at once, where the load fixes it
     workload: Workload | None = None  # the suite's main workload where None
@@ -64,7 +66,7 @@ class SweepResult:
     start_errors: list[UserError] = field(default_factory=list)  # engines that could not start
 
 
-def hardware_fingerprint(hardware: dict) -> dict:
+def hardware_fingerprint(hardware: dict[str, Any]) -> dict[str, Any]:
     """What must not change between a run and its resumption."""
     return {
         "accelerator": hardware.get("accelerator"),
@@ -73,7 +75,7 @@ def hardware_fingerprint(hardware: dict) -> dict:
     }
 
 
-def host_memory_bandwidth(previous: dict | None, log: Callable[[str], None] = print) -> dict:
+def host_memory_bandwidth(previous: dict[str, Any] | None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """This machine's host-memory bandwidth with the run's threads, as run.json and every record's hardware hold
     it: measured once per run, before any engine starts; a resumed run keeps the figures its run.json holds."""
     stored = (previous or {}).get("hardware") or {}
@@ -88,8 +90,10 @@ def host_memory_bandwidth(previous: dict | None, log: Callable[[str], None] = pr
 def describe_point(record: PointRecord) -> str:
     """One log line for a measured point."""
     energy = record.energy
+    assert energy is not None  # a measured point has its energy, and a serving one its latencies
     power = f"{energy.avg_power_w or float('nan'):.1f} W ({energy.method})"
     if record.mode == "serve":
+        assert record.latency_ms is not None
         return (
             f"{record.output_tok_s:.1f} output tok/s, TTFT p50 {record.latency_ms.ttft.median:.0f} ms, "
             f"{record.interactivity_tok_s_user or float('nan'):.1f} tok/s/user, {power}"
@@ -120,10 +124,10 @@ class SweepRun:
         log: Callable[[str], None] = print,
         resume: bool = False,
         meter: Meter | None = None,
-        hardware: dict | None = None,
+        hardware: dict[str, Any] | None = None,
         sink: Callable[[PointRecord], None] | None = None,
         earlier: tuple[PointRecord, ...] = (),
-    ):
+    ) -> None:
         self.suite, self.run_dir, self.resume = suite, Path(run_dir), resume
         self.planned = {p.key: p for p in planned}
         suite.check()
@@ -136,7 +140,7 @@ class SweepRun:
                 except UserError as e:
                     self.too_long[card.name, workload.key()] = e
         main = [self.too_long.get((card.name, suite.workload.key())) for card in self.cards]
-        if all(main):
+        if all(main) and main[0] is not None:
             raise main[0]  # the workload asked for fits no model of the sweep
         self.folder = RunDirectory(self.run_dir, resume=resume)
         previous = self.folder.resumed_run(suite, fleet=False, watts_per_vcpu=watts_per_vcpu) if resume else None
@@ -167,7 +171,7 @@ class SweepRun:
         )
         if previous is not None:
             self._check_same_machine(previous)
-        self.context = {
+        self.context: dict[str, Any] = {
             "run_id": self.run_dir.name,
             "hardware": HardwareInfo(**self.hardware),
             "software": SoftwareInfo(**environment.software()),
@@ -184,8 +188,8 @@ class SweepRun:
         self.result = SweepResult()
         self.finished: set[str] = set()
         self.stop_reason: tuple[str, str] | None = None  # why the current model's remaining points are skipped
-        self.idle_power_w = None
-        self.loaded_idle_power_w = None  # the current model's engine loaded, no requests
+        self.idle_power_w: float | None = None
+        self.loaded_idle_power_w: float | None = None  # the current model's engine loaded, no requests
 
     def _engine_gpus(self) -> gpus.GpuSet:
         """The GPUs the suite's engine will use (for an existing local endpoint: as [engine] describes its server)."""
@@ -205,7 +209,7 @@ class SweepRun:
                 "resume on the machine and GPUs that started the run",
             )
 
-    def __enter__(self):
+    def __enter__(self) -> "SweepRun":
         self.meter.start()
         try:
             self.idle_power_w = self.meter.idle_baseline(IDLE_BASELINE_S.get(self.meter.boundary, 0.0))
@@ -219,7 +223,7 @@ class SweepRun:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.meter.stop()
 
     def _write_run_file(self) -> None:
@@ -259,7 +263,7 @@ class SweepRun:
     def point_windows(self) -> PointWindows:
         return PointWindows(self)
 
-    def record(self, card: ModelCard, key: str, status: str, **fields) -> PointRecord:
+    def record(self, card: ModelCard, key: str, status: str, **fields: Any) -> PointRecord:
         """A record of one planned point: the run's context, the point's planned fields, then `fields`."""
         return planned_record(self.context, self.suite, card, self.planned[key], status, **fields)
 
@@ -278,12 +282,18 @@ class SweepRun:
 
         def fits(key: str) -> bool:
             estimate = self.fits.get((card.name, self.workload_of(key).key()))
-            batch = self.planned[key].in_flight
+            batch = self._in_flight(key)
             return not estimate or not estimate.why_not(fit.in_flight_per_replica(batch, self.suite.engine))
 
-        return [self.planned[k].in_flight for k in keys if fits(k)] or [self.planned[k].in_flight for k in keys]
+        return [self._in_flight(k) for k in keys if fits(k)] or [self._in_flight(k) for k in keys]
 
-    def skip_beyond_kv_capacity(self, card: ModelCard, engine, in_flight: dict[str, int]) -> list[str]:
+    def _in_flight(self, key: str) -> int:
+        """The sequences a point's engine holds at once, for a point whose load fixes them (a batch size)."""
+        sequences = self.planned[key].in_flight
+        assert sequences is not None, f"{key} has no fixed number of sequences in flight"
+        return sequences
+
+    def skip_beyond_kv_capacity(self, card: ModelCard, engine: object, in_flight: dict[str, int]) -> list[str]:
         """The points a started engine's (or server's) real KV cache holds; the others are recorded as skipped."""
         blocks = getattr(engine, "kv_cache_blocks", None)
         if not blocks:
@@ -327,7 +337,7 @@ class SweepRun:
                 runnable.append(key)
         return runnable
 
-    def fail(self, card: ModelCard, key: str, status: str, kind: str, error) -> None:
+    def fail(self, card: ModelCard, key: str, status: str, kind: str, error: BaseException | str) -> None:
         text = redact(str(error)).strip()  # an engine's or server's message may quote a key or a URL password
         message = text.splitlines()[-1][:500] if text else type(error).__name__
         record = self.record(
@@ -349,7 +359,7 @@ class SweepRun:
         if self.sink:
             self.sink(record)
 
-    def fail_all(self, card: ModelCard, keys: list[str], kind: str, error) -> None:
+    def fail_all(self, card: ModelCard, keys: list[str], kind: str, error: BaseException | str) -> None:
         for key in keys:
             self.fail(card, key, "failed", kind, error)
 
@@ -386,7 +396,7 @@ class SweepRun:
         t1: float,
         *,
         other_processes_matter: bool = True,
-        extra: dict | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Validity:
         """The validity checks of a point's whole-point reading over [t0, t1]."""
         return Validity.of(
@@ -405,7 +415,7 @@ class SweepRun:
 
 
 def planned_record(
-    context: dict, suite: Suite, card: ModelCard, point: PlannedPoint, status: str, **fields
+    context: dict[str, Any], suite: Suite, card: ModelCard, point: PlannedPoint, status: str, **fields: Any
 ) -> PointRecord:
     """A record of a planned point: the run's context (run_id, hardware, software), the point's planned fields,
     then `fields`."""
@@ -426,7 +436,7 @@ def context_of(workload: Workload) -> int:
     return math.ceil(isl + osl)
 
 
-def pair_notes(suite: Suite, cards) -> list[str]:
+def pair_notes(suite: Suite, cards: list[ModelCard]) -> list[str]:
     """One line per MoE model of the suite: the dense model it is compared with, or why there is none."""
     names = {c.name for c in cards}
     notes = []

@@ -74,7 +74,7 @@ def _outcome(result: "SweepResult") -> int:
     return 1 if result.failures else 0
 
 
-def cmd_tiers(args) -> int:
+def cmd_tiers(args: argparse.Namespace) -> int:
     """The shipped service-level tiers: name, limits, what they stand for and where their figures come from."""
     from bench.inputs.tiers import shipped_tiers
 
@@ -100,7 +100,7 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def cmd_doctor(args) -> int:
+def cmd_doctor(args: argparse.Namespace) -> int:
     from bench.energy.doctor import diagnose, missing, render
 
     gpu_count = 1  # the engine's GPUs: tensor x pipeline x data parallel of the suite's [engine]
@@ -121,7 +121,7 @@ def cmd_doctor(args) -> int:
     return 1 if failed else 0
 
 
-def cmd_models(args) -> int:
+def cmd_models(args: argparse.Namespace) -> int:
     """Every card, one line each; a card that cannot load is listed as broken with why, and the exit is 1."""
     from bench.inputs.cards import list_card_names, load_card
 
