@@ -1,6 +1,6 @@
 """Schema validation (pydantic) with errors a user can act on: one line, the field, the value, what is allowed."""
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -8,17 +8,17 @@ from bench.errors import UserError
 from bench.secrets import redact
 
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+Model = TypeVar("Model", bound=BaseModel)
 
 
-def parse(model: type[BaseModel], data, where: str):
+def parse(model: type[Model], data: object, where: str) -> Model:
     """`data` validated as `model`; the first problem becomes a UserError naming `where` and the field."""
     try:
         return model.model_validate(data)
     except ValidationError as e:
         raise as_user_error(e, model, where) from None
     except UserError as e:  # a check across fields names its setting itself; `where` says in what
-        problem, _, fix = str(e)[len(e.field) + 2 :].partition("; ")
-        raise UserError(f"{where} {e.field}".strip(), problem, fix) from None
+        raise e.with_field(f"{where} {e.field}".strip()) from None
 
 
 def as_user_error(error: ValidationError, model: type[BaseModel], where: str) -> UserError:

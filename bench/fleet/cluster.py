@@ -3,6 +3,7 @@
 import re
 import signal
 import socket
+import types
 from dataclasses import dataclass
 
 from bench.errors import UserError
@@ -14,7 +15,7 @@ CONNECT_TIMEOUT_S = 10.0
 ACCELERATOR_RESOURCE = "accelerator_type:{}"
 
 
-def import_ray():
+def import_ray() -> types.ModuleType:
     """The ray module, or a one-line error saying how to install it."""
     try:
         import ray

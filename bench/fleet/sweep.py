@@ -11,6 +11,7 @@ every point that failed, again. Ray retries nothing itself: a point is measured 
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench import environment
 from bench.errors import UserError
@@ -22,8 +23,8 @@ from bench.inputs.cards import load_card
 from bench.inputs.suite import Suite
 from bench.run.point import now
 from bench.run.record import HardwareInfo, PointRecord, SoftwareInfo
-from bench.run.records import has_records, read_records
-from bench.run.run import RUN_FILE, PlannedPoint, SweepResult, planned_record, read_run_file, run_suite
+from bench.run.run import PlannedPoint, SweepResult, planned_record
+from bench.run.run_dir import RunDirectory
 from bench.secrets import redact
 from bench.serve.capacity import CAPACITY_FILE
 from bench.validation import parse
@@ -50,14 +51,12 @@ def run_fleet(
             "fans a suite out over a cluster's nodes, and an endpoint is measured from here",
             "leave out --endpoint, or --ray-address",
         )
-    run_dir = Path(run_dir)
-    earlier = _earlier_records(suite, run_dir) if resume else []
-    if not resume and (run_dir / RUN_FILE).exists():
-        raise UserError(
-            "--out",
-            f"{run_dir} already holds a run",
-            f"give a new directory, or finish that run with --resume {run_dir}",
-        )
+    folder = RunDirectory(run_dir, resume=resume)
+    if resume:
+        folder.resumed_run(suite, fleet=True)
+    else:
+        folder.check_new()
+    earlier = folder.ok_records() if resume else []
     ray = cluster.connect(address)
     try:
         nodes = cluster.alive_nodes(ray)
@@ -73,10 +72,9 @@ def run_fleet(
         return _measure(
             ray,
             suite,
-            run_dir,
+            folder,
             groups,
             earlier,
-            resume=resume,
             address=address,
             nodes=nodes,
             gpus=gpus,
@@ -87,34 +85,22 @@ def run_fleet(
         ray.shutdown()
 
 
-def _earlier_records(suite: Suite, run_dir: Path) -> list[PointRecord]:
-    """The ok records of the fleet run being resumed, once its run.json says it is one with these settings."""
-    previous = read_run_file(run_dir)
-    if "fleet" not in previous:
-        raise UserError(
-            "--ray-address",
-            f"{run_dir} was measured on one machine",
-            f"resume it without --ray-address: tokencost run --resume {run_dir}",
-        )
-    if run_suite(run_dir, previous) != suite:
-        raise UserError(
-            "--resume",
-            "the settings differ from the run's",
-            "resume without --suite/--models/--batch-sizes/--accelerators, or start a new run",
-        )
-    return [r for r in read_records(run_dir) if r.ok] if has_records(run_dir) else []
-
-
-def _measure(ray, suite, run_dir, groups, earlier, *, resume, address, nodes, gpus, watts_per_vcpu, log):
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(
-            "--resume" if resume else "--out",
-            f"{run_dir} cannot be a run directory ({e.strerror or e})",
-            "give a directory this user can write",
-        ) from None
-    _write_run_file(run_dir, suite, resume, address, nodes, groups, watts_per_vcpu)
+def _measure(
+    ray: Any,
+    suite: Suite,
+    folder: RunDirectory,
+    groups: list[Group],
+    earlier: list[PointRecord],
+    *,
+    address: str,
+    nodes: list[cluster.Node],
+    gpus: bool,
+    watts_per_vcpu: float,
+    log: Callable[[str], None],
+) -> SweepResult:
+    folder.create()
+    _write_run_file(folder, suite, address, nodes, groups, watts_per_vcpu)
+    run_dir = folder.path
     done = {r.point for r in earlier}
     planned = {g: g.planned(suite) for g in groups}
     todo = [g for g in groups if any(p.key not in done for p in planned[g]) or suite.serve.capacity]
@@ -185,7 +171,9 @@ def _measure(ray, suite, run_dir, groups, earlier, *, resume, address, nodes, gp
     return result
 
 
-def _span_nodes(ray, suite: Suite, group: Group, watts_per_vcpu: float, log) -> tuple:
+def _span_nodes(
+    ray: Any, suite: Suite, group: Group, watts_per_vcpu: float, log: Callable[[str], None]
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """An engine over several nodes: its GPUs reserved as a placement group (one GPU a bundle, as vLLM's Ray
     backend wants), a meter on each node holding some, and the task placed in the group so that vLLM's engine,
     created there, uses it. Returns the group, what the task needs, and its scheduling options."""
@@ -211,7 +199,9 @@ def _span_nodes(ray, suite: Suite, group: Group, watts_per_vcpu: float, log) -> 
             f"{hardware.get('note') or ''} vLLM's server reserved its own placement group after "
             "tokencost's was released; its GPUs are taken to be the ones metered"
         ).strip()
-        strategy = NodeAffinitySchedulingStrategy(shares[0].node_id, soft=False)
+        strategy: NodeAffinitySchedulingStrategy | PlacementGroupSchedulingStrategy = NodeAffinitySchedulingStrategy(
+            shares[0].node_id, soft=False
+        )
         pg = None
     else:
         strategy = PlacementGroupSchedulingStrategy(
@@ -224,22 +214,28 @@ def _span_nodes(ray, suite: Suite, group: Group, watts_per_vcpu: float, log) -> 
     )
 
 
-def _write_run_file(run_dir, suite, resume, address, nodes, groups, watts_per_vcpu) -> None:
-    path = run_dir / RUN_FILE
+def _write_run_file(
+    folder: RunDirectory,
+    suite: Suite,
+    address: str,
+    nodes: list[cluster.Node],
+    groups: list[Group],
+    watts_per_vcpu: float,
+) -> None:
     fleet = {"address": redact(address), "nodes": [n.summary() for n in nodes], "groups": [g.name for g in groups]}
-    if resume:
-        run = read_run_file(run_dir)
-        run.setdefault("resumed_at", []).append({"at": now(), "fleet": fleet})
-    else:
-        run = {
+    if folder.resume:
+        folder.note_resumed({"at": now(), "fleet": fleet})
+        return
+    folder.start(
+        {
             "started_at": now(),
-            "run_id": run_dir.name,
+            "run_id": folder.run_id,
             "suite": suite.to_record(),
             "fleet": fleet,
             "meter": {"meter": "per node (each group's node meters itself)", "watts_per_vcpu": watts_per_vcpu},
             "software": SoftwareInfo(**environment.software()).model_dump(),
         }
-    path.write_text(redact(json.dumps(run, indent=2)))
+    )
 
 
 def _keep_capacity(run_dir: Path, group: Group, lines: list[str]) -> None:
@@ -253,7 +249,15 @@ def _keep_capacity(run_dir: Path, group: Group, lines: list[str]) -> None:
 
 
 def _lost(
-    ray, sink, suite, run_dir, group: Group, planned: list[PlannedPoint], done: set[str], error, log
+    ray: Any,
+    sink: Any,
+    suite: Suite,
+    run_dir: Path,
+    group: Group,
+    planned: list[PlannedPoint],
+    done: set[str],
+    error: Exception,
+    log: Callable[[str], None],
 ) -> list[PointRecord]:
     """The group's task died (its node was lost, or its worker): its points that sent no record fail."""
     arrived = ray.get(sink.arrivals.remote(group.name))
@@ -263,8 +267,8 @@ def _lost(
         if isinstance(error, ray.exceptions.NodeDiedError) or "node" in str(error).lower()
         else "worker-died"
     )
-    message = redact(str(error)).strip().splitlines()
-    message = message[0][:300] if message else type(error).__name__
+    lines = redact(str(error)).strip().splitlines()
+    message = lines[0][:300] if lines else type(error).__name__
     log(f"[{group.name}] the group's task died ({kind}): {message}")
     hardware = (
         arrived[-1]["hardware"]
@@ -301,7 +305,7 @@ def _lost(
     return failures
 
 
-def _cancel(ray, running: dict, sink) -> None:
+def _cancel(ray: Any, running: dict[Any, Group], sink: Any) -> None:
     """Ctrl-C or SIGTERM: each running task's process gets a SIGTERM from a helper on its node, which the task
     turns into a KeyboardInterrupt (it records its point as interrupted and ends its engine); a task not yet
     started is cancelled, and one still running after the grace is killed. Not ray.cancel for a running task:

@@ -1,13 +1,15 @@
 """A suite: which models, which batch sizes, which workload and engine settings."""
 
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bench.environment import on_cpu_backend
 from bench.errors import UserError
+from bench.inputs.flags import Flag, options
 from bench.inputs.tiers import Tier, tiers_of
 from bench.inputs.workload import MAX_REQUESTS_PER_SLOT, MAX_TOKENS, Workload
 from bench.validation import parse
@@ -30,6 +32,10 @@ def _count(cap: int):
 def _positive(cap: float):
     return Annotated[float, Field(gt=0, le=cap)]  # the cap also refuses inf and nan
 
+
+# The `--help` sections of the flags that set serving and fleet settings.
+SERVING = "serving mode (--mode serve)"
+FLEET = "many machines (needs tokencost-bench[ray])"
 
 # vLLM, and the naive transformers baseline that shows what vLLM's batching buys (bench.engines.ENGINES).
 EngineName = Literal["vllm", "transformers"]
@@ -82,33 +88,76 @@ class ServeSettings(BaseModel):
 
     # Closed loop (InferenceX): this many requests in flight; at least concurrency x requests_per_concurrency
     # requests, in rounds of the concurrency until the point has lasted min_window_s.
-    concurrencies: tuple[_count(MAX_IN_FLIGHT), ...] = (1, 4, 16)
+    concurrencies: Annotated[
+        tuple[_count(MAX_IN_FLIGHT), ...],
+        Flag("--concurrency", "closed-loop concurrencies, e.g. 1,4,16,64", group=SERVING),
+    ] = (1, 4, 16)
     requests_per_concurrency: _count(MAX_REQUESTS_PER_SLOT) = 4
     # Open loop (vllm bench serve): Poisson arrivals at these rates, requests per second.
-    request_rates: tuple[_positive(MAX_REQUEST_RATE), ...] = ()
+    request_rates: Annotated[
+        tuple[_positive(MAX_REQUEST_RATE), ...],
+        Flag("--request-rates", "open-loop Poisson request rates per second, e.g. 1,4", group=SERVING),
+    ] = ()
     requests_per_rate: _count(MAX_REQUESTS_PER_RATE) = 32
     max_concurrency: _count(MAX_IN_FLIGHT) | None = None  # cap on requests in flight under a rate
     warmup: bool = True  # warm-up requests before each point, excluded from its metrics
-    slo_ttft_ms: _positive(MAX_SLO_MS) | None = 2000.0  # goodput counts requests within both SLOs
-    slo_tpot_ms: _positive(MAX_SLO_MS) | None = 200.0
+    # Goodput counts requests within both SLOs.
+    slo_ttft_ms: Annotated[
+        _positive(MAX_SLO_MS) | None, Flag("--slo-ttft-ms", "goodput SLO on time to first token, in ms", group=SERVING)
+    ] = 2000.0
+    slo_tpot_ms: Annotated[
+        _positive(MAX_SLO_MS) | None,
+        Flag("--slo-tpot-ms", "goodput SLO on time per output token, in ms", group=SERVING),
+    ] = 200.0
     prompt_format: Literal["token-ids", "text"] = "token-ids"  # text: decoded with the card's tokenizer
     server_args: tuple[str, ...] = ()  # passed to vLLM's server as they are, e.g. ["--max-num-batched-tokens", "8192"]
     startup_timeout_s: _positive(MAX_WAIT_S) = 900.0
-    repeats: _count(1_000) = 1  # each load point measured this many times (tables show the median and spread)
+    repeats: Annotated[
+        _count(1_000),
+        Flag(
+            "--repeats",
+            "measure each serving point this many times; tables show the median and the spread",
+            group=SERVING,
+        ),
+    ] = 1
     # Capacity search: per model and workload, the highest load meeting each of these tiers (bench.serve.capacity).
-    capacity: tuple[Annotated[str, Field(min_length=1)], ...] = ()
-    capacity_load: Literal["concurrency", "rate"] = "concurrency"  # closed loop, or open-loop Poisson
+    capacity: Annotated[
+        tuple[Annotated[str, Field(min_length=1)], ...],
+        Flag(
+            "--capacity",
+            "search the highest load each model keeps each tier at (tiers: tokencost tiers)",
+            metavar="TIER[,TIER]",
+            group=SERVING,
+        ),
+    ] = ()
+    capacity_load: Annotated[
+        Literal["concurrency", "rate"],
+        Flag("--capacity-load", "search closed-loop concurrency or open-loop request rate", group=SERVING),
+    ] = "concurrency"
     capacity_max: _positive(MAX_REQUEST_RATE) = 256.0  # the highest concurrency or rate tried
     capacity_start_rate: _positive(MAX_REQUEST_RATE) = 1.0  # open loop: the first rate tried
     capacity_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.1  # bisection stops within this share of the load
     capacity_repeats: _count(1_000) = 3  # measurements of each load tried while bisecting (a majority decides)
     # An OpenAI-compatible server that is already running (vLLM, SGLang, TGI, TensorRT-LLM): nothing is started.
-    endpoint: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    endpoint: Annotated[
+        Annotated[str, Field(pattern=r"^https?://")] | None,
+        Flag(
+            "--endpoint",
+            "measure an OpenAI-compatible server already running at this URL "
+            "(SGLang, TGI, TensorRT-LLM, vLLM) instead of starting vLLM",
+            group=SERVING,
+        ),
+    ] = None
     endpoint_model: str | None = None  # the served model name (default: the server's first model)
     api_key_env: str | None = None  # name of the environment variable holding the endpoint's API key
     # What serves a remote endpoint, for pricing (a local endpoint is described from this machine).
-    endpoint_accelerator: str | None = None
-    endpoint_accelerator_count: _count(MAX_GPUS) = 1
+    endpoint_accelerator: Annotated[
+        str | None,
+        Flag("--endpoint-gpu", "a remote endpoint's GPU, for pricing (catalog key, e.g. h100-sxm)", group=SERVING),
+    ] = None
+    endpoint_accelerator_count: Annotated[
+        _count(MAX_GPUS), Flag("--endpoint-gpus", "a remote endpoint's GPU count", group=SERVING)
+    ] = 1
 
 
 # A Ray accelerator type, as Ray names a GPU node's `accelerator_type:<T>` resource (H100, A100, L4, ...).
@@ -122,7 +171,15 @@ class FleetSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Each model is measured once on each of these; empty: once per model, on any node with the engine's GPUs.
-    accelerators: tuple[AcceleratorType, ...] = ()
+    accelerators: Annotated[
+        tuple[AcceleratorType, ...],
+        Flag(
+            "--accelerators",
+            "with --ray-address: measure each model on each of these Ray accelerator types (e.g. H100,A100)",
+            metavar="TYPE[,TYPE]",
+            group=FLEET,
+        ),
+    ] = ()
 
 
 class Suite(BaseModel):
@@ -130,9 +187,19 @@ class Suite(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    models: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)] = ("tiny-dense", "tiny-moe")
-    batch_sizes: Annotated[tuple[_count(MAX_IN_FLIGHT), ...], Field(min_length=1)] = (1, 4, 16, 64)
-    engines: Annotated[tuple[EngineName, ...], Field(min_length=1)] = ("vllm", "transformers")
+    models: Annotated[
+        tuple[Annotated[str, Field(min_length=1)], ...],
+        Field(min_length=1),
+        Flag("--models", "comma-separated model cards, e.g. tiny-dense,tiny-moe"),
+    ] = ("tiny-dense", "tiny-moe")
+    batch_sizes: Annotated[
+        tuple[_count(MAX_IN_FLIGHT), ...],
+        Field(min_length=1),
+        Flag("--batch-sizes", "comma-separated batch sizes, e.g. 1,4,16"),
+    ] = (1, 4, 16, 64)
+    engines: Annotated[
+        tuple[EngineName, ...], Field(min_length=1), Flag("--engines", "comma-separated engines: vllm, transformers")
+    ] = ("vllm", "transformers")
     workload: Workload = Workload()
     # More workloads measured beside `workload` with the same engine, e.g. the random floor and a shared-prefix
     # mix; each at those of the suite's batch sizes (serving: concurrencies) that its own `batch_sizes` lists,
@@ -144,9 +211,25 @@ class Suite(BaseModel):
     # A measured point keeps adding requests (beyond workload.requests_per_batch per batch slot) until it has
     # lasted this long, and a shorter window is flagged in its checks. NVML's counter ticks every ~100 ms,
     # so 10 s bounds that error under 1%; 0 sizes points by request count alone.
-    min_window_s: Annotated[float, Field(ge=0, le=3600)] = 10.0  # an hour a point at most
+    min_window_s: Annotated[
+        float,
+        Field(ge=0, le=3600),  # an hour a point at most
+        Flag(
+            "--min-window-s",
+            "each point keeps adding requests until it has lasted this long; shorter is flagged "
+            "(0 sizes points by request count alone)",
+        ),
+    ] = 10.0
     point_timeout_s: _positive(MAX_WAIT_S) | None = None  # a point running longer is recorded as failed
-    mode: Literal["offline", "serve"] = "offline"  # serve: through vLLM's OpenAI-compatible server, with latencies
+    mode: Annotated[
+        Literal["offline", "serve"],
+        Flag(
+            "--mode",
+            "offline: batches through vLLM's engine; serve: requests to vLLM's "
+            "OpenAI-compatible server, with latencies and cost against interactivity",
+            group=SERVING,
+        ),
+    ] = "offline"
     serve: ServeSettings = ServeSettings()
     tiers: dict[str, Tier] = {}  # service-level tiers of this suite, beside (or replacing) the shipped ones
     fleet: FleetSettings = FleetSettings()
@@ -280,42 +363,70 @@ def load_suite(path: Path | None = None) -> Suite:
     return parse(Suite, data, str(path))
 
 
-def with_overrides(
-    suite: Suite,
-    models=None,
-    batch_sizes=None,
-    engines=None,
-    mode=None,
-    serve=None,
-    min_window_s=None,
-    accelerators=None,
-    **workload,
-) -> Suite:
-    """The suite with command-line overrides applied (None leaves a value as it is). A new workload kind
-    takes that kind's default isl unless --isl is given too."""
-    data = suite.model_dump(exclude_unset=False)
-    kind = workload.pop("kind", None)
-    if kind and kind != data["workload"]["kind"]:
-        data["workload"]["kind"] = kind
-        if workload.get("isl") is None:
-            del data["workload"]["isl"]
-    for section, settings in workload.pop("kind_settings", {}).items():
-        data["workload"][section] |= {k: v for k, v in settings.items() if v is not None}
-    if mode:
-        data["mode"] = mode
-    if min_window_s is not None:
-        data["min_window_s"] = min_window_s
-    data["serve"] |= {k: v for k, v in (serve or {}).items() if v is not None}
-    if accelerators:
-        data["fleet"]["accelerators"] = tuple(accelerators)
-    if engines:
-        data["engines"] = tuple(engines)
-    if models:
-        data["models"] = tuple(models)
-    if batch_sizes:
-        data["batch_sizes"] = tuple(batch_sizes)
-    data["workload"] |= {k: v for k, v in workload.items() if v is not None}
+# The suite's settings that the `run` command's flags set, each declared on its own field.
+SUITE_OPTIONS = tuple(options(Suite))
+
+
+def with_flags(suite: Suite, values: dict[str, Any]) -> Suite:
+    """The suite with the values of the command line's flags (keyed by setting, as SUITE_OPTIONS has them);
+    a value out of the setting's bounds is named by its flag, as the user typed it."""
+    try:
+        return with_settings(suite, values)
+    except UserError as e:
+        path = e.field.removeprefix("command line ")
+        option = next((o for o in SUITE_OPTIONS if path == o.path or path.startswith(o.path + ".")), None)
+        if option is None:
+            raise
+        # The flag as typed, and the suite setting that takes the same value (and has the same bounds).
+        raise e.with_field(option.flag.name, f"{e.fix} (suite setting {option.path})") from None
+
+
+def with_settings(suite: Suite, settings: dict[str, Any]) -> Suite:
+    """The suite with some settings replaced, each keyed by its dotted path (e.g. "workload.isl"; None leaves a
+    setting as it is). A new workload kind takes that kind's default isl unless workload.isl is given too."""
+    data = suite.model_dump()
+    kind = settings.get("workload.kind")
+    if kind is not None and kind != data["workload"]["kind"] and settings.get("workload.isl") is None:
+        del data["workload"]["isl"]
+    for path, value in settings.items():
+        if value is None:
+            continue
+        *tables, name = path.split(".")
+        table = data
+        for key in tables:
+            table = table[key]
+        table[name] = tuple(value) if isinstance(value, list) else value
     changed = parse(Suite, data, "command line")
     # An extra workload the main one now repeats (the demo's shared-prefix point, asked for by flags) goes.
     extras = tuple(w for w in changed.extra_workloads if w.key() != changed.workload.key())
     return changed.model_copy(update={"extra_workloads": extras})
+
+
+def with_overrides(
+    suite: Suite,
+    models: Sequence[str] | None = None,
+    batch_sizes: Sequence[int] | None = None,
+    engines: Sequence[str] | None = None,
+    mode: str | None = None,
+    serve: dict[str, Any] | None = None,
+    min_window_s: float | None = None,
+    accelerators: Sequence[str] | None = None,
+    kind_settings: dict[str, dict[str, Any]] | None = None,
+    **workload: Any,
+) -> Suite:
+    """`with_settings`, by keyword: the workload's settings (and `kind`) as keywords, the serving settings and
+    each kind's in dicts. An empty list or mode leaves the setting as it is."""
+    settings: dict[str, Any] = {
+        "models": models or None,
+        "batch_sizes": batch_sizes or None,
+        "engines": engines or None,
+        "mode": mode or None,
+        "min_window_s": min_window_s,
+        "fleet.accelerators": accelerators or None,
+    }
+    settings |= {f"serve.{k}": v for k, v in (serve or {}).items()}
+    settings |= {
+        f"workload.{section}.{k}": v for section, values in (kind_settings or {}).items() for k, v in values.items()
+    }
+    settings |= {f"workload.{k}": v for k, v in workload.items()}
+    return with_settings(suite, settings)

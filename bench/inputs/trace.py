@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import UserError
+from bench.inputs.flags import Flag
 from bench.inputs.requests import Request, token_ids
 from bench.inputs.text_files import read_user_text
 
@@ -36,7 +37,12 @@ FORMAT_FIX = (
 class TraceSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    file: str | None = None  # None: the trace shipped with the project
+    file: Annotated[
+        str | None,
+        Flag(
+            "--trace", "trace: a Mooncake-format JSONL file (default: the small trace shipped with tokencost)", "FILE"
+        ),
+    ] = None
     block_size: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] = 512  # tokens a hash id covers (Mooncake's)
     time_scale: Annotated[float, Field(gt=0, le=1000)] = 1.0  # serving replay divides timestamps by it
     max_requests: Annotated[int | None, Field(strict=True, gt=0, le=1_000_000)] = None  # the first N by time

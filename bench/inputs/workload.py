@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.errors import UserError
+from bench.inputs.flags import Flag
 from bench.inputs.lengths import LengthSettings, lengths_requests, mean_lengths
 from bench.inputs.lengths import max_context as lengths_max_context
 from bench.inputs.requests import (
@@ -63,9 +64,17 @@ class SharedPrefixSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    prefixes: Annotated[Count, Field(le=MAX_REQUESTS_PER_SLOT)] = 4
+    prefixes: Annotated[
+        Count,
+        Field(le=MAX_REQUESTS_PER_SLOT),
+        Flag("--prefixes", "shared-prefix: how many prefixes the requests share"),
+    ] = 4
     # vLLM reuses whole KV blocks only: 128 tokens on its CPU backend, 16 on most GPUs.
-    prefix_len: Annotated[Count, Field(le=MAX_TOKENS)] = 384
+    prefix_len: Annotated[
+        Count,
+        Field(le=MAX_TOKENS),
+        Flag("--prefix-len", "shared-prefix: tokens of each shared prefix (the suffix is --isl minus this)"),
+    ] = 384
 
 
 class MultiTurnSettings(BaseModel):
@@ -73,7 +82,7 @@ class MultiTurnSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    turns: Annotated[int, Field(strict=True, ge=2, le=1_000)] = 4
+    turns: Annotated[int, Field(strict=True, ge=2, le=1_000), Flag("--turns", "multi-turn: turns per session")] = 4
     user_len: Annotated[Count, Field(le=MAX_TOKENS)] = 64
     think_time_s: Annotated[float, Field(ge=0, le=3600)] = 0.0  # serving only; offline sends the next turn at once
 
@@ -94,10 +103,25 @@ class Workload(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    kind: WorkloadKind = "random"
-    isl: Annotated[int, Field(strict=True, gt=0, le=MAX_TOKENS)] = 128
-    osl: Annotated[int, Field(strict=True, gt=0, le=MAX_TOKENS)] = 128
-    requests_per_batch: Annotated[int, Field(strict=True, gt=0, le=MAX_REQUESTS_PER_SLOT)] = 4  # x batch size
+    kind: Annotated[
+        WorkloadKind,
+        Flag(
+            "--workload",
+            "what the requests share: random (the floor: nothing cached), shared-prefix, multi-turn, "
+            "trace (a Mooncake JSONL, --trace), lengths (a length distribution; see the README)",
+        ),
+    ] = "random"
+    isl: Annotated[
+        int,
+        Field(strict=True, gt=0, le=MAX_TOKENS),
+        Flag("--isl", "input (prompt) tokens per request; with the output tokens, at most the model's context"),
+    ] = 128
+    osl: Annotated[int, Field(strict=True, gt=0, le=MAX_TOKENS), Flag("--osl", "output tokens per request")] = 128
+    requests_per_batch: Annotated[
+        int,
+        Field(strict=True, gt=0, le=MAX_REQUESTS_PER_SLOT),
+        Flag("--requests-per-batch", "fewest requests per point = batch size x this (points also last --min-window-s)"),
+    ] = 4
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
     shared_prefix: SharedPrefixSettings = SharedPrefixSettings()
     multi_turn: MultiTurnSettings = MultiTurnSettings()

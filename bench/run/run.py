@@ -1,11 +1,10 @@
-"""One run directory being measured: its cards, meter, run.json, records, failures, progress and resume policy.
+"""One run being measured: its cards, meter, records, failures and progress (its folder: bench.run.run_dir).
 
 Both sweeps (offline and serving) plan their points, then hand each point's
 measurement to `SweepRun.measure_point`, which appends its record, or records
 the failure and decides whether the model's remaining points can still run.
 """
 
-import json
 import math
 import socket
 import textwrap
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -27,11 +27,10 @@ from bench.inputs.workload import Workload
 from bench.run.point import PointWindows, now
 from bench.run.progress import Progress
 from bench.run.record import HardwareInfo, PointRecord, SoftwareInfo, Validity
-from bench.run.records import RecordWriter, has_records, read_records
+from bench.run.records import RecordWriter
+from bench.run.run_dir import RunDirectory
 from bench.secrets import redact
-from bench.validation import parse
 
-RUN_FILE = "run.json"
 IDLE_BASELINE_S = {"gpu": 5.0, "cpu": 2.0}
 BANDWIDTH_FIELDS = (
     "memory_bandwidth_gb_s",
@@ -53,7 +52,9 @@ class PlannedPoint:
 
     key: str
     label: str
-    fields: dict  # PointRecord fields: mode, engine, and the coordinate (batch_size, concurrency, request_rate)
+    fields: dict[
+        str, Any
+    ]  # PointRecord fields: mode, engine, and the coordinate (batch_size, concurrency, request_rate)
     model: str = ""
     in_flight: int | None = None  # sequences the engine holds at once, where the load fixes it
     workload: Workload | None = None  # the suite's main workload where None
@@ -65,31 +66,7 @@ class SweepResult:
     start_errors: list[UserError] = field(default_factory=list)  # engines that could not start
 
 
-def read_run_file(run_dir: Path) -> dict:
-    """run.json of a run directory, as written by `tokencost run`."""
-    path = Path(run_dir) / RUN_FILE
-    fix = "give a directory written by `tokencost run`"
-    try:
-        run = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise UserError("--resume", f"{run_dir} has no readable {RUN_FILE}", fix) from None
-    if not isinstance(run, dict):
-        raise UserError("--resume", f"{path} is not a JSON object", fix)
-    return run
-
-
-def run_suite(run_dir: Path, run: dict | None = None) -> Suite:
-    """The suite an earlier run was measured with (to resume it with the same settings)."""
-    run = read_run_file(run_dir) if run is None else run
-    return parse(Suite, run.get("suite"), f"{run_dir}/{RUN_FILE} suite")
-
-
-def run_watts_per_vcpu(run_dir: Path) -> float | None:
-    """The power per vCPU an earlier run's estimate used, if it used one."""
-    return (read_run_file(run_dir).get("meter") or {}).get("watts_per_vcpu")
-
-
-def hardware_fingerprint(hardware: dict) -> dict:
+def hardware_fingerprint(hardware: dict[str, Any]) -> dict[str, Any]:
     """What must not change between a run and its resumption."""
     return {
         "accelerator": hardware.get("accelerator"),
@@ -98,7 +75,7 @@ def hardware_fingerprint(hardware: dict) -> dict:
     }
 
 
-def host_memory_bandwidth(previous: dict | None, log: Callable[[str], None] = print) -> dict:
+def host_memory_bandwidth(previous: dict[str, Any] | None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """This machine's host-memory bandwidth with the run's threads, as run.json and every record's hardware hold
     it: measured once per run, before any engine starts; a resumed run keeps the figures its run.json holds."""
     stored = (previous or {}).get("hardware") or {}
@@ -113,8 +90,10 @@ def host_memory_bandwidth(previous: dict | None, log: Callable[[str], None] = pr
 def describe_point(record: PointRecord) -> str:
     """One log line for a measured point."""
     energy = record.energy
+    assert energy is not None  # a measured point has its energy, and a serving one its latencies
     power = f"{energy.avg_power_w or float('nan'):.1f} W ({energy.method})"
     if record.mode == "serve":
+        assert record.latency_ms is not None
         return (
             f"{record.output_tok_s:.1f} output tok/s, TTFT p50 {record.latency_ms.ttft.median:.0f} ms, "
             f"{record.interactivity_tok_s_user or float('nan'):.1f} tok/s/user, {power}"
@@ -145,10 +124,10 @@ class SweepRun:
         log: Callable[[str], None] = print,
         resume: bool = False,
         meter: Meter | None = None,
-        hardware: dict | None = None,
+        hardware: dict[str, Any] | None = None,
         sink: Callable[[PointRecord], None] | None = None,
         earlier: tuple[PointRecord, ...] = (),
-    ):
+    ) -> None:
         self.suite, self.run_dir, self.resume = suite, Path(run_dir), resume
         self.planned = {p.key: p for p in planned}
         suite.check()
@@ -161,23 +140,13 @@ class SweepRun:
                 except UserError as e:
                     self.too_long[card.name, workload.key()] = e
         main = [self.too_long.get((card.name, suite.workload.key())) for card in self.cards]
-        if all(main):
+        if all(main) and main[0] is not None:
             raise main[0]  # the workload asked for fits no model of the sweep
-        previous = self._previous_run(watts_per_vcpu) if resume else None
-        if not resume and (self.run_dir / RUN_FILE).exists():
-            raise UserError(
-                "--out",
-                f"{self.run_dir} already holds a run",
-                f"give a new directory, or finish that run with --resume {self.run_dir}",
-            )
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(
-                "--resume" if resume else "--out",
-                f"{self.run_dir} cannot be a run directory ({e.strerror or e})",
-                "give a directory this user can write",
-            ) from None
+        self.folder = RunDirectory(self.run_dir, resume=resume)
+        previous = self.folder.resumed_run(suite, fleet=False, watts_per_vcpu=watts_per_vcpu) if resume else None
+        if not resume:
+            self.folder.check_new()
+        self.folder.create()
 
         environment.cpu_environment_defaults()
         gpu_set = self._engine_gpus() if hardware is None else gpus.GpuSet([], [])
@@ -202,7 +171,7 @@ class SweepRun:
         )
         if previous is not None:
             self._check_same_machine(previous)
-        self.context = {
+        self.context: dict[str, Any] = {
             "run_id": self.run_dir.name,
             "hardware": HardwareInfo(**self.hardware),
             "software": SoftwareInfo(**environment.software()),
@@ -210,9 +179,7 @@ class SweepRun:
         # First, so that a torn last line (a crash mid-write) is set aside before the records are read or appended to.
         self.writer = RecordWriter(self.run_dir, log=log)
         # Ok records by key, this session's and (resumed) earlier ones': a capacity search judges loads by them.
-        self.records = (
-            {r.point: r for r in read_records(self.run_dir) if r.ok} if resume and has_records(self.run_dir) else {}
-        )
+        self.records = {r.point: r for r in self.folder.ok_records()} if resume else {}
         self.records |= {r.point: r for r in earlier if r.ok}
         self.sink = sink
         self.done = set(self.records)
@@ -221,8 +188,8 @@ class SweepRun:
         self.result = SweepResult()
         self.finished: set[str] = set()
         self.stop_reason: tuple[str, str] | None = None  # why the current model's remaining points are skipped
-        self.idle_power_w = None
-        self.loaded_idle_power_w = None  # the current model's engine loaded, no requests
+        self.idle_power_w: float | None = None
+        self.loaded_idle_power_w: float | None = None  # the current model's engine loaded, no requests
 
     def _engine_gpus(self) -> gpus.GpuSet:
         """The GPUs the suite's engine will use (for an existing local endpoint: as [engine] describes its server)."""
@@ -231,27 +198,7 @@ class SweepRun:
         environment.gpu_environment_defaults()
         return gpus.engine_gpus(self.suite.engine.gpus)
 
-    def _previous_run(self, watts_per_vcpu: float) -> dict:
-        """The run.json being resumed, once its suite and meter setting are this run's."""
-        previous = read_run_file(self.run_dir)
-        stored = run_suite(self.run_dir, previous)
-        if stored != self.suite:
-            differ = sorted(k for k, v in self.suite.model_dump().items() if stored.model_dump()[k] != v)
-            raise UserError(
-                "--resume",
-                f"the settings differ from the run's ({', '.join(differ)})",
-                "resume without --suite/--models/--batch-sizes/--isl/--osl, or start a new run",
-            )
-        stored_watts = (previous.get("meter") or {}).get("watts_per_vcpu")
-        if stored_watts is not None and watts_per_vcpu != stored_watts:
-            raise UserError(
-                "--resume",
-                f"--watts-per-vcpu {watts_per_vcpu} differs from the run's {stored_watts}",
-                "leave --watts-per-vcpu out when resuming",
-            )
-        return previous
-
-    def _check_same_machine(self, previous: dict) -> None:
+    def _check_same_machine(self, previous: dict[str, Any]) -> None:
         here = hardware_fingerprint(self.hardware)
         there = hardware_fingerprint(previous.get("hardware") or {})
         if here != there:
@@ -262,7 +209,7 @@ class SweepRun:
                 "resume on the machine and GPUs that started the run",
             )
 
-    def __enter__(self):
+    def __enter__(self) -> "SweepRun":
         self.meter.start()
         try:
             self.idle_power_w = self.meter.idle_baseline(IDLE_BASELINE_S.get(self.meter.boundary, 0.0))
@@ -276,28 +223,25 @@ class SweepRun:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.meter.stop()
 
     def _write_run_file(self) -> None:
-        path = self.run_dir / RUN_FILE
-        if self.resume and path.exists():
-            run = read_run_file(self.run_dir)
-            run.setdefault("resumed_at", []).append(now())
-            for key in BANDWIDTH_FIELDS:  # a run started before tokencost measured it gets this session's
-                if key in self.hardware and isinstance(run.get("hardware"), dict):
-                    run["hardware"].setdefault(key, self.hardware[key])
-        else:
-            run = {
+        if self.resume:
+            bandwidth = {key: self.hardware[key] for key in BANDWIDTH_FIELDS if key in self.hardware}
+            self.folder.note_resumed(now(), hardware=bandwidth)
+            return
+        self.folder.start(
+            {
                 "started_at": now(),
-                "run_id": self.run_dir.name,
+                "run_id": self.folder.run_id,
                 "hardware": self.hardware,
                 "software": self.context["software"].model_dump(),
                 "suite": self.suite.to_record(),
                 "meter": self.meter.describe(),
                 "idle_power_w": self.idle_power_w,
             }
-        path.write_text(redact(json.dumps(run, indent=2)))
+        )
 
     def unfit(self, card: ModelCard, workload: Workload) -> UserError | None:
         """Why the workload's longest request cannot run on the card's context; None if it can."""
@@ -319,7 +263,7 @@ class SweepRun:
     def point_windows(self) -> PointWindows:
         return PointWindows(self)
 
-    def record(self, card: ModelCard, key: str, status: str, **fields) -> PointRecord:
+    def record(self, card: ModelCard, key: str, status: str, **fields: Any) -> PointRecord:
         """A record of one planned point: the run's context, the point's planned fields, then `fields`."""
         return planned_record(self.context, self.suite, card, self.planned[key], status, **fields)
 
@@ -338,12 +282,18 @@ class SweepRun:
 
         def fits(key: str) -> bool:
             estimate = self.fits.get((card.name, self.workload_of(key).key()))
-            batch = self.planned[key].in_flight
+            batch = self._in_flight(key)
             return not estimate or not estimate.why_not(fit.in_flight_per_replica(batch, self.suite.engine))
 
-        return [self.planned[k].in_flight for k in keys if fits(k)] or [self.planned[k].in_flight for k in keys]
+        return [self._in_flight(k) for k in keys if fits(k)] or [self._in_flight(k) for k in keys]
 
-    def skip_beyond_kv_capacity(self, card: ModelCard, engine, in_flight: dict[str, int]) -> list[str]:
+    def _in_flight(self, key: str) -> int:
+        """The sequences a point's engine holds at once, for a point whose load fixes them (a batch size)."""
+        sequences = self.planned[key].in_flight
+        assert sequences is not None, f"{key} has no fixed number of sequences in flight"
+        return sequences
+
+    def skip_beyond_kv_capacity(self, card: ModelCard, engine: object, in_flight: dict[str, int]) -> list[str]:
         """The points a started engine's (or server's) real KV cache holds; the others are recorded as skipped."""
         blocks = getattr(engine, "kv_cache_blocks", None)
         if not blocks:
@@ -387,7 +337,7 @@ class SweepRun:
                 runnable.append(key)
         return runnable
 
-    def fail(self, card: ModelCard, key: str, status: str, kind: str, error) -> None:
+    def fail(self, card: ModelCard, key: str, status: str, kind: str, error: BaseException | str) -> None:
         text = redact(str(error)).strip()  # an engine's or server's message may quote a key or a URL password
         message = text.splitlines()[-1][:500] if text else type(error).__name__
         record = self.record(
@@ -409,7 +359,7 @@ class SweepRun:
         if self.sink:
             self.sink(record)
 
-    def fail_all(self, card: ModelCard, keys: list[str], kind: str, error) -> None:
+    def fail_all(self, card: ModelCard, keys: list[str], kind: str, error: BaseException | str) -> None:
         for key in keys:
             self.fail(card, key, "failed", kind, error)
 
@@ -446,7 +396,7 @@ class SweepRun:
         t1: float,
         *,
         other_processes_matter: bool = True,
-        extra: dict | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Validity:
         """The validity checks of a point's whole-point reading over [t0, t1]."""
         return Validity.of(
@@ -465,7 +415,7 @@ class SweepRun:
 
 
 def planned_record(
-    context: dict, suite: Suite, card: ModelCard, point: PlannedPoint, status: str, **fields
+    context: dict[str, Any], suite: Suite, card: ModelCard, point: PlannedPoint, status: str, **fields: Any
 ) -> PointRecord:
     """A record of a planned point: the run's context (run_id, hardware, software), the point's planned fields,
     then `fields`."""
@@ -486,7 +436,7 @@ def context_of(workload: Workload) -> int:
     return math.ceil(isl + osl)
 
 
-def pair_notes(suite: Suite, cards) -> list[str]:
+def pair_notes(suite: Suite, cards: list[ModelCard]) -> list[str]:
     """One line per MoE model of the suite: the dense model it is compared with, or why there is none."""
     names = {c.name for c in cards}
     notes = []

@@ -8,14 +8,19 @@ import argparse
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.inputs.flags import Option
 
 DEFAULT_RESULTS_DIR = Path("results") / "runs"
 
 # Caps on what the pricing commands are told, far above any real deployment: a typo (an extra digit, an
-# exponent) is refused in one line instead of printing a price of 0 or inf. (Suite values, batch sizes
-# and token lengths are capped by the suite's own bounds, bench.inputs.suite and bench.inputs.workload.)
-MAX_GPUS = 65_536  # GPUs of one deployment (the same cap as bench.inputs.suite.MAX_GPUS)
+# exponent) is refused in one line instead of printing a price of 0 or inf. (The `run` command's suite
+# settings are capped by the suite's own fields, bench.inputs.suite and bench.inputs.workload.)
+MAX_GPUS = 65_536  # GPUs of one deployment
 MAX_TOK_S = 1e10  # tokens per second of a whole deployment
 MAX_WATTS_PER_GPU = 5_000.0  # measured power of one GPU with its share of the server
 MAX_WATTS_PER_VCPU = 1_000.0  # the estimated meter's power per vCPU
@@ -205,67 +210,63 @@ def _wide_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _serve_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("serving mode (--mode serve)")
-    group.add_argument(
-        "--mode",
-        choices=["offline", "serve"],
-        help="offline: batches through vLLM's engine (default); serve: requests to vLLM's "
-        "OpenAI-compatible server, with latencies and cost against interactivity",
-    )
-    group.add_argument(
-        "--concurrency", type=int_list, help="closed-loop concurrencies, e.g. 1,4,16,64 (each at most 65536)"
-    )
-    group.add_argument(
-        "--request-rates",
-        type=float_list,
-        help="open-loop Poisson request rates per second, e.g. 1,4 (each at most 100000)",
-    )
-    group.add_argument(
-        "--endpoint",
-        help="measure an OpenAI-compatible server already running at this URL "
-        "(SGLang, TGI, TensorRT-LLM, vLLM) instead of starting vLLM",
-    )
-    group.add_argument("--endpoint-gpu", help="a remote endpoint's GPU, for pricing (catalog key, e.g. h100-sxm)")
-    group.add_argument("--endpoint-gpus", type=gpu_count, help="a remote endpoint's GPU count (default 1)")
-    group.add_argument(
-        "--slo-ttft-ms", type=positive_float, help="goodput SLO on time to first token (ms, at most 3600000)"
-    )
-    group.add_argument(
-        "--slo-tpot-ms", type=positive_float, help="goodput SLO on time per output token (ms, at most 3600000)"
-    )
-    group.add_argument(
-        "--repeats",
-        type=positive_int,
-        help="measure each serving point this many times; tables show the median and the spread (at most 1000)",
-    )
-    group.add_argument(
-        "--capacity",
-        type=name_list,
-        metavar="TIER[,TIER]",
-        help="search the highest load each model keeps each tier at (tiers: tokencost tiers)",
-    )
-    group.add_argument(
-        "--capacity-load",
-        choices=["concurrency", "rate"],
-        help="search closed-loop concurrency (default) or open-loop request rate",
-    )
+def _suite_options(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
+    """An option for each suite setting that declares a flag (bench.inputs.flags), its type, bounds, default
+    and help all read from the setting's field; returns the `--help` sections made on the way, by title."""
+    from bench.inputs.suite import SUITE_OPTIONS
+
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for option in SUITE_OPTIONS:
+        flag = option.flag
+        where = parser if flag.group is None else groups.setdefault(flag.group, parser.add_argument_group(flag.group))
+        where.add_argument(
+            flag.name,
+            type=_value_type(option),
+            choices=None if option.many else option.choices,
+            metavar=flag.metavar,
+            help=_help(option),
+        )
+    return groups
 
 
-def _cluster_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("many machines (needs tokencost-bench[ray])")
+def _value_type(option: "Option") -> Callable[[str], Any]:
+    """The argparse type that reads the setting's value(s): the field's bounds are checked once the suite is
+    built, and named by the flag (bench.inputs.suite.with_flags)."""
+    if option.many:
+        return {int: int_list, float: float_list, str: name_list}[option.kind]
+    if option.kind is int:
+        return positive_int
+    if option.kind is float:
+        return non_negative_float if option.inclusive and option.minimum == 0 else positive_float
+    return str
+
+
+def _help(option: "Option") -> str:
+    """The flag's help, with the setting's cap and default as its field states them."""
+    notes = []
+    if option.maximum is not None:
+        notes.append(f"{'each ' if option.many else ''}at most {_shown(option.maximum)}")
+    if option.default not in (None, ()):
+        notes.append(f"default {_shown(option.default)}")
+    text = f"{option.flag.help} ({'; '.join(notes)})" if notes else option.flag.help
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def _shown(value: object) -> str:
+    """A value as it is typed on the command line: 65536 rather than 65536.0, lists comma-separated."""
+    if isinstance(value, tuple):
+        return ",".join(_shown(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _cluster_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--ray-address",
         metavar="HOST:PORT",
         help="fan the suite out over this Ray cluster: one task per model (and accelerator type), "
         "records into one run directory; also where [engine] executor = 'ray' spans nodes",
-    )
-    group.add_argument(
-        "--accelerators",
-        type=name_list,
-        metavar="TYPE[,TYPE]",
-        help="with --ray-address: measure each model on each of these Ray accelerator types "
-        "(e.g. H100,A100; suite setting fleet.accelerators)",
     )
 
 
@@ -275,47 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="measure a sweep with vLLM, then price and report it")
     run.add_argument("--suite", type=Path, help="suite TOML file (default: the embedded CPU demo suite)")
-    run.add_argument("--models", type=name_list, help="comma-separated model cards, e.g. tiny-dense,tiny-moe")
-    run.add_argument(
-        "--batch-sizes", type=int_list, help="comma-separated batch sizes, e.g. 1,4,16 (each at most 65536)"
-    )
-    run.add_argument("--engines", type=name_list, help="comma-separated engines: vllm, transformers")
-    run.add_argument(
-        "--isl",
-        type=positive_int,
-        help="input (prompt) tokens per request (ISL + OSL: at most 10000000 and the model's context)",
-    )
-    run.add_argument("--osl", type=positive_int, help="output tokens per request")
-    run.add_argument(
-        "--requests-per-batch",
-        type=positive_int,
-        help="fewest requests per point = batch size x this, at most 100000 (points also last --min-window-s)",
-    )
-    run.add_argument(
-        "--workload",
-        choices=["random", "shared-prefix", "multi-turn", "trace", "lengths"],
-        help="what the requests share: random (the floor: nothing cached), shared-prefix, multi-turn, "
-        "trace (a Mooncake JSONL, --trace), lengths (a length distribution; see the README)",
-    )
-    run.add_argument("--prefixes", type=positive_int, help="shared-prefix: how many prefixes the requests share")
-    run.add_argument(
-        "--prefix-len",
-        type=positive_int,
-        help="shared-prefix: tokens of each shared prefix (the suffix is --isl minus this)",
-    )
-    run.add_argument("--turns", type=positive_int, help="multi-turn: turns per session (at least 2)")
-    run.add_argument(
-        "--trace",
-        type=str,
-        metavar="FILE",
-        help="trace: a Mooncake-format JSONL file (default: the small trace shipped with tokencost)",
-    )
-    run.add_argument(
-        "--min-window-s",
-        type=non_negative_float,
-        help="each point keeps adding requests until it has lasted this long; shorter is flagged "
-        "(default 10; 0 sizes points by request count alone)",
-    )
+    suite_groups = _suite_options(run)
     run.add_argument("--out", type=output_dir, help=f"run directory (default: {DEFAULT_RESULTS_DIR}/<run-id>)")
     run.add_argument(
         "--resume",
@@ -339,8 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --dry-run: each GPU's memory, to check fit for a host other than this one (e.g. 79.6)",
     )
     _wide_option(run)
-    _serve_options(run)
-    _cluster_options(run)
+    from bench.inputs.suite import FLEET
+
+    _cluster_options(suite_groups[FLEET])
     _pricing_options(run)
 
     report = commands.add_parser("report", help="price measured runs; write their tables, plots and web page")

@@ -1,9 +1,14 @@
 """What several commands share: the pricing their options choose, run directories checked, tables printed."""
 
+import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tokencost.pricing.priced_runs import Pricing
 
 
-def pricing_from(args):
+def pricing_from(args: argparse.Namespace) -> "Pricing":
     """The pricing the command's --preset, --assumptions, --set, --api and --hardware options choose."""
     from tokencost.pricing.assumptions import load_assumptions
     from tokencost.pricing.catalog import load_catalog

@@ -1,134 +1,70 @@
 """Commands that touch this machine: `run` (measure, then price and report), `doctor`, `models`."""
 
+import argparse
 import signal
 import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING
 
-from tokencost.cli.args import DEFAULT_RESULTS_DIR
-from tokencost.cli.common import pricing_from
+from bench.errors import UserError
 from tokencost.cli.publish import report_and_print
 
+if TYPE_CHECKING:
+    from bench.run.run import SweepResult
+    from bench.run.run_dir import RunDirectory
+    from tokencost.cli.run_request import RunRequest
 
-def cmd_run(args) -> int:
-    """Measure a sweep. Every check comes before anything is printed, created or started: a refused run
-    answers one line and leaves no trace (not even "Measuring into" or an empty run directory)."""
-    from bench.energy.meters import DEFAULT_WATTS_PER_VCPU
-    from bench.errors import UserError
-    from bench.inputs.suite import load_suite
-    from bench.offline import run_sweep
-    from bench.run.records import RECORDS_FILE
-    from bench.run.run import new_run_id, run_suite, run_watts_per_vcpu
-    from bench.serve.sweep import run_serve_sweep
 
-    workload = dict(isl=args.isl, osl=args.osl, requests_per_batch=args.requests_per_batch, kind=args.workload)
-    kind_settings = {
-        "shared_prefix": {"prefixes": args.prefixes, "prefix_len": args.prefix_len},
-        "multi_turn": {"turns": args.turns},
-        "trace": {"file": args.trace},
-    }
-    serve = dict(
-        concurrencies=args.concurrency,
-        request_rates=args.request_rates,
-        endpoint=args.endpoint,
-        endpoint_accelerator=args.endpoint_gpu,
-        endpoint_accelerator_count=args.endpoint_gpus,
-        slo_ttft_ms=args.slo_ttft_ms,
-        slo_tpot_ms=args.slo_tpot_ms,
-        repeats=args.repeats,
-        capacity=args.capacity,
-        capacity_load=args.capacity_load,
-    )
-    if args.endpoint or args.concurrency or args.request_rates or args.capacity:
-        args.mode = args.mode or "serve"
-    if any(v is not None for v in serve.values()) and args.mode == "offline":
-        raise UserError("--mode", "is offline but serving options were given", "use --mode serve")
-    if args.gpu_memory_gib is not None and not args.dry_run:
-        raise UserError("--gpu-memory-gib", "only plans a dry run", "add --dry-run, or leave it out")
-    if args.gpu_memory_gib is not None and args.gpu_memory_gib > 4096:
-        raise UserError(
-            "--gpu-memory-gib",
-            f"is {args.gpu_memory_gib:g}, more than any one GPU has",
-            "give one GPU's memory in GiB, e.g. 79.6 for an H100 or 140.4 for an H200",
-        )
-    if args.accelerators is not None and args.ray_address is None:
-        raise UserError("--accelerators", "chooses the node types of a fleet sweep", "add --ray-address HOST:PORT")
-    overrides = dict(
-        models=args.models,
-        batch_sizes=args.batch_sizes,
-        engines=args.engines,
-        mode=args.mode,
-        min_window_s=args.min_window_s,
-        accelerators=args.accelerators,
-    )
-    kind_values = [v for settings in kind_settings.values() for v in settings.values()]
-    changed = args.suite is not None or any(
-        v is not None for v in (*workload.values(), *overrides.values(), *serve.values(), *kind_values)
-    )
-    if args.resume and not changed:
-        suite = run_suite(args.resume)  # the run's own settings; the sweep refuses any other
-    else:
-        suite = _with_flags(load_suite(args.suite), serve=serve, kind_settings=kind_settings, **overrides, **workload)
-    _check_kind_flags(args, suite.workload.kind)
-    if args.trace:
-        try:
-            suite.workload.check_inputs()
-        except UserError as e:
-            problem, _, fix = str(e)[len(e.field) + 2 :].partition("; ")
-            raise UserError("--trace", problem, fix) from None
-    suite.check()
-    suite = _with_card_names(suite, "--models" if args.models else "models")
-    pricing = pricing_from(args)  # checked before anything is measured
-    _check_endpoint_gpu(suite, pricing)
-    if args.ray_address is not None:
-        from bench.fleet.cluster import check_address, import_ray
+def cmd_run(args: argparse.Namespace) -> int:
+    """Measure a sweep, then price and report it. Every check comes before anything is printed, created or
+    started: a refused run answers one line and leaves no trace (not even "Measuring into" or an empty run
+    directory)."""
+    from tokencost.cli.run_request import RunRequest
 
-        check_address(args.ray_address)
-        import_ray()
-    if args.resume and not args.dry_run:
-        _check_fleet_resume(args)
-    if args.dry_run:
+    request = RunRequest.from_args(args)
+    if request.dry_run:
         from tokencost.cli.dry_run import dry_run
 
-        return dry_run(suite, args.gpu_memory_gib)
-    if args.resume:
-        run_dir = args.resume
-        watts_per_vcpu = args.watts_per_vcpu or run_watts_per_vcpu(run_dir) or DEFAULT_WATTS_PER_VCPU
-        header = f"Resuming {run_dir}"
-    else:
-        run_dir = args.out or DEFAULT_RESULTS_DIR / new_run_id()
-        watts_per_vcpu = args.watts_per_vcpu or DEFAULT_WATTS_PER_VCPU
-        header = f"Measuring into {run_dir}"
-    new_dirs = _missing_dirs(run_dir)
+        return dry_run(request.suite, request.gpu_memory_gib)
+    folder = request.directory()
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
-    if args.ray_address is not None:
-        from functools import partial
-
-        from bench.fleet.sweep import run_fleet
-
-        sweep = partial(run_fleet, address=args.ray_address)
-    records_before = _state(run_dir / RECORDS_FILE)
     try:
         # The sweep checks the run directory and this machine before it logs its first line.
-        result = sweep(
-            suite, run_dir, watts_per_vcpu=watts_per_vcpu, resume=bool(args.resume), log=_after_header(header)
-        )
+        header = f"{'Resuming' if folder.resume else 'Measuring into'} {folder.path}"
+        result = request.measure(folder, log=_after_header(header))
     except KeyboardInterrupt:
-        if _state(run_dir / RECORDS_FILE) != records_before:
-            report_and_print([run_dir], run_dir, pricing, args.wide)
-        on_cluster = f" --ray-address {args.ray_address}" if args.ray_address else ""
-        print(
-            f"tokencost: interrupted; completed points are in {run_dir / RECORDS_FILE} "
-            f"(finish them with: tokencost run --resume {run_dir}{on_cluster})",
-            file=sys.stderr,
-        )
+        if folder.wrote_records():
+            _report(request, folder)
+        _print_interrupted(request, folder)
         return 130
     except UserError:
-        if _state(run_dir / RECORDS_FILE) != records_before:
-            report_and_print([run_dir], run_dir, pricing, args.wide)  # price what was measured before the error
-        else:
-            _remove_empty(new_dirs)  # a refused run leaves no empty run directory behind
+        if folder.wrote_records():
+            _report(request, folder)  # price what was measured before the error
+        folder.remove_if_untouched()  # a refused run leaves no empty run directory behind
         raise
-    report_and_print([run_dir], run_dir, pricing, args.wide)
+    _report(request, folder)
+    return _outcome(result)
+
+
+def _report(request: "RunRequest", folder: "RunDirectory") -> None:
+    report_and_print([folder.path], folder.path, request.pricing, request.wide)
+
+
+def _print_interrupted(request: "RunRequest", folder: "RunDirectory") -> None:
+    from bench.run.records import RECORDS_FILE
+
+    on_cluster = f" --ray-address {request.ray_address}" if request.ray_address else ""
+    print(
+        f"tokencost: interrupted; completed points are in {folder.path / RECORDS_FILE} "
+        f"(finish them with: tokencost run --resume {folder.path}{on_cluster})",
+        file=sys.stderr,
+    )
+
+
+def _outcome(result: "SweepResult") -> int:
+    """The exit code of a finished sweep: 1 if a point did not complete (each named), 2 if an engine could not
+    start."""
     if result.failures:
         print(f"\n{len(result.failures)} point(s) did not complete:", file=sys.stderr)
         for f in result.failures:
@@ -138,56 +74,7 @@ def cmd_run(args) -> int:
     return 1 if result.failures else 0
 
 
-# Suite fields the command line sets, and their flags: an out-of-range flag is named as the user typed it.
-FLAG_OF_FIELD = {
-    "models": "--models",
-    "batch_sizes": "--batch-sizes",
-    "engines": "--engines",
-    "mode": "--mode",
-    "min_window_s": "--min-window-s",
-    "workload.isl": "--isl",
-    "workload.osl": "--osl",
-    "workload.requests_per_batch": "--requests-per-batch",
-    "serve.concurrencies": "--concurrency",
-    "workload.kind": "--workload",
-    "workload.shared_prefix.prefixes": "--prefixes",
-    "workload.shared_prefix.prefix_len": "--prefix-len",
-    "workload.multi_turn.turns": "--turns",
-    "workload.trace.file": "--trace",
-    "serve.request_rates": "--request-rates",
-    "serve.endpoint": "--endpoint",
-    "serve.endpoint_accelerator": "--endpoint-gpu",
-    "serve.endpoint_accelerator_count": "--endpoint-gpus",
-    "serve.slo_ttft_ms": "--slo-ttft-ms",
-    "serve.slo_tpot_ms": "--slo-tpot-ms",
-    "serve.repeats": "--repeats",
-    "serve.capacity": "--capacity",
-    "serve.capacity_load": "--capacity-load",
-    "fleet.accelerators": "--accelerators",
-}
-
-
-def _check_fleet_resume(args) -> None:
-    """A fleet run resumes on a cluster, and a one-machine run on its machine."""
-    from bench.errors import UserError
-    from bench.run.run import read_run_file
-
-    fleet = "fleet" in read_run_file(args.resume)
-    if fleet and args.ray_address is None:
-        raise UserError(
-            "--resume",
-            f"{args.resume} was measured by a fleet sweep on a Ray cluster",
-            f"add --ray-address HOST:PORT: tokencost run --resume {args.resume} --ray-address HOST:PORT",
-        )
-    if args.ray_address is not None and not fleet:
-        raise UserError(
-            "--ray-address",
-            f"{args.resume} was measured on one machine",
-            f"resume it without --ray-address: tokencost run --resume {args.resume}",
-        )
-
-
-def cmd_tiers(args) -> int:
+def cmd_tiers(args: argparse.Namespace) -> int:
     """The shipped service-level tiers: name, limits, what they stand for and where their figures come from."""
     from bench.inputs.tiers import shipped_tiers
 
@@ -197,83 +84,7 @@ def cmd_tiers(args) -> int:
     return 0
 
 
-# Flags that set one workload kind's settings, and that kind.
-KIND_FLAGS = {"prefixes": "shared-prefix", "prefix_len": "shared-prefix", "turns": "multi-turn", "trace": "trace"}
-
-
-def _check_kind_flags(args, kind: str) -> None:
-    """A kind's flag given for a workload of another kind would be ignored: refuse it instead."""
-    from bench.errors import UserError
-
-    for name, wanted in KIND_FLAGS.items():
-        if getattr(args, name) is not None and kind != wanted:
-            flag = "--" + name.replace("_", "-")
-            raise UserError(
-                flag,
-                f"sets the {wanted} workload, and this run's workload is {kind}",
-                f"add --workload {wanted}, or leave {flag} out",
-            )
-
-
-def _with_flags(suite, **overrides):
-    """The suite with the command line's values; a value out of the suite's bounds is named by its flag."""
-    from bench.errors import UserError
-    from bench.inputs.suite import with_overrides
-
-    try:
-        return with_overrides(suite, **overrides)
-    except UserError as e:
-        path = e.field.removeprefix("command line ")
-        field = next((f for f in FLAG_OF_FIELD if path == f or path.startswith(f + ".")), None)
-        if field is None:
-            raise
-        problem, _, fix = str(e)[len(e.field) + 2 :].partition("; ")
-        # The flag as typed, and the suite setting that takes the same value (and has the same bounds).
-        raise UserError(FLAG_OF_FIELD[field], problem, f"{fix} (suite setting {field})") from None
-
-
-def _with_card_names(suite, field: str):
-    """The suite naming each model by its card's name, resolved once: points and records are keyed by card name,
-    so a card given as a folder path must not reach the sweep as that path. Also refuses a max_model_len
-    beyond a card's context before any engine is asked for it."""
-    from bench.errors import UserError
-    from bench.inputs.cards import card_name, load_card
-
-    names = tuple(card_name(m) for m in suite.models)
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise UserError(field, f"names the card {twice[0]} more than once", "name each card once")
-    max_len = suite.engine.max_model_len
-    for name in names:
-        context = load_card(name).max_context
-        if max_len and context and max_len > context:
-            raise UserError(
-                "engine.max_model_len",
-                f"is {max_len}, beyond {name}'s context of {context} tokens",
-                f"give at most {context}, or leave it out to use the model's context",
-            )
-    return suite if names == suite.models else suite.model_copy(update={"models": names})
-
-
-def _check_endpoint_gpu(suite, pricing) -> None:
-    """A remote endpoint's GPU must be priceable, or its measured points could not be reported."""
-    from bench.errors import UserError
-    from tokencost.pricing.catalog import find_hardware
-
-    gpu = suite.serve.endpoint_accelerator
-    if suite.mode == "serve" and gpu:
-        try:
-            find_hardware(gpu, pricing.catalog)
-        except UserError:
-            raise UserError(
-                "--endpoint-gpu",
-                f"{gpu!r} is not in the hardware catalog",
-                "give a catalog key such as h100-sxm (see tokencost/data/hardware.toml), "
-                "or its figures with --hardware FILE",
-            ) from None
-
-
-def _after_header(header: str):
+def _after_header(header: str) -> Callable[[str], None]:
     """A log that prints `header` before its first line (the sweep logs once it has accepted the run)."""
     pending = [header]
 
@@ -285,35 +96,11 @@ def _after_header(header: str):
     return log
 
 
-def _missing_dirs(path) -> list:
-    """The folders of `path` that do not exist yet, deepest first."""
-    missing = []
-    while not path.exists() and path != path.parent:
-        missing.append(path)
-        path = path.parent
-    return missing
-
-
-def _remove_empty(dirs) -> None:
-    for folder in dirs:
-        try:
-            folder.rmdir()  # only ever an empty folder; anything written there stays
-        except OSError:
-            return
-
-
-def _state(path) -> tuple[int, int] | None:
-    """Size and modification time of a file (None if there is none): whether this run wrote records (a
-    refused run writes none, and its directory's report is left as it was; a resumed run may first cut a
-    torn tail off, so the size alone could shrink while records were added)."""
-    return (path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else None
-
-
-def _raise_keyboard_interrupt(signum, frame):
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def cmd_doctor(args) -> int:
+def cmd_doctor(args: argparse.Namespace) -> int:
     from bench.energy.doctor import diagnose, missing, render
 
     gpu_count = 1  # the engine's GPUs: tensor x pipeline x data parallel of the suite's [engine]
@@ -334,9 +121,8 @@ def cmd_doctor(args) -> int:
     return 1 if failed else 0
 
 
-def cmd_models(args) -> int:
+def cmd_models(args: argparse.Namespace) -> int:
     """Every card, one line each; a card that cannot load is listed as broken with why, and the exit is 1."""
-    from bench.errors import UserError
     from bench.inputs.cards import list_card_names, load_card
 
     print(f"{'card':<16} {'kind':<6} {'architecture':<22} {'total params':>14} {'active params':>14}  pairs with")

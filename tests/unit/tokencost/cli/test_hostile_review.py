@@ -373,12 +373,12 @@ def test_the_caps_are_the_documented_ones(capsys):
     assert (suite.MAX_REQUEST_RATE, suite.MAX_SLO_MS, args.MAX_GPUS) == (100_000, 3_600_000, suite.MAX_GPUS)
     run_help = " ".join(args.build_parser()._subparsers._group_actions[0].choices["run"].format_help().split())
     for text in (
-        "1,4,16 (each at most 65536)",
-        "at most 100000 (points",
-        "at most 10000000 and the model's context",
-        "1,4,16,64 (each at most 65536)",
+        "1,4,16 (each at most 65536;",
+        "--min-window-s) (at most 100000;",
+        "the model's context (at most 10000000;",
+        "1,4,16,64 (each at most 65536;",
         "1,4 (each at most 100000)",
-        "(ms, at most 3600000)",
+        "in ms (at most 3600000;",
     ):
         assert text in run_help, text
     code, out, err = tokencost(capsys, "models", "--help")
