@@ -16,9 +16,11 @@ def _write(tmp_path, text):
 
 def test_the_embedded_defaults_are_the_cpu_demo():
     suite = load_suite(None)
-    assert suite.models == ("tiny-dense", "tiny-moe") and suite.batch_sizes == (1, 4, 16, 64)
-    assert suite.engines == ("vllm", "transformers")
-    assert len(suite.engines) * len(suite.models) * len(suite.batch_sizes) == 16
+    assert suite.models == ("tiny-dense", "tiny-moe") and suite.batch_sizes == (1, 16, 64)
+    assert suite.engines == ("vllm",)
+    # Eight points in all: three random batch sizes and the shared-prefix point at batch 16, per model.
+    points = [(m, w.kind, b) for m in suite.models for w in suite.workloads for b in suite.batch_sizes_for(w)]
+    assert len(points) == 8 and ("tiny-moe", "shared-prefix", 16) in points
 
 
 def test_a_suite_file_round_trips_through_its_record(tmp_path):
