@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
+.PHONY: install demo test test-fast bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
 
 install: $(STAMP)
 
@@ -24,8 +24,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tokencost run
 
+# The tiers (markers set in tests/conftest.py; see the README's Tests section). Unit and ci tests run on two
+# workers; integration tests one at a time, as each real vLLM engine or server wants both cores, and the browser
+# tests beside them.
+FAST := tests/unit tests/test_layout.py -m "not subprocess and not vllm"
+
+# The loop to run after every change: no vLLM, Ray, peer venv or tokencost process started; Hypothesis's quick profile.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(FAST) -n 2
+
+# Everything, with Hypothesis's full example counts.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not integration and not browser" -n 2
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "integration or browser"
 
 bench-overhead: $(STAMP)
 	$(BIN)/python -m bench.overhead.offline
