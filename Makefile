@@ -24,19 +24,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tokencost run
 
-# The tiers (markers set in tests/conftest.py; see the README's Tests section). Unit and ci tests run on two
-# workers; integration tests one at a time, as each real vLLM engine or server wants both cores, and the browser
-# tests beside them.
+# The tiers (markers set in tests/conftest.py; see the README's Tests section).
 FAST := tests/unit tests/test_layout.py -m "not subprocess and not vllm"
+# A test that starts vLLM (an engine, a server, its client), a Ray cluster or a browser runs alone: each wants both
+# cores, and timing checks must not compete with a second one. Everything else runs on two workers.
+ALONE := vllm or ray or browser
 
 # The loop to run after every change: no vLLM, Ray, peer venv or tokencost process started; Hypothesis's quick profile.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(FAST) -n 2
 
-# Everything, with Hypothesis's full example counts.
+# Everything, in two passes that together select every test once, with Hypothesis's full example counts.
 test: $(STAMP)
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not integration and not browser" -n 2
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "integration or browser"
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(ALONE))" -n 2
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "$(ALONE)"
 
 bench-overhead: $(STAMP)
 	$(BIN)/python -m bench.overhead.offline
