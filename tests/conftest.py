@@ -56,7 +56,7 @@ def pytest_collection_modifyitems(config, items):
 def _console_script_only_when_marked(request, monkeypatch):
     """A test that starts the real `tokencost` process must say so (marker `subprocess`), so that the fast tier
     (`-m "not subprocess"`) leaves it out rather than slowing down."""
-    if "subprocess" not in request.keywords:
+    if request.node.get_closest_marker("subprocess") is None:
         monkeypatch.setattr(run_cli, "ALLOWED", False)
 
 
