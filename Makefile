@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
+.PHONY: install demo test test-fast lint bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
 
 install: $(STAMP)
 
@@ -24,8 +24,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tokencost run
 
+# The tiers (markers set in tests/conftest.py; see the README's Tests section).
+FAST := tests/unit tests/test_layout.py -m "not subprocess and not vllm"
+# A test that starts vLLM (an engine, a server, its client), a Ray cluster or a browser runs alone: each wants both
+# cores, and timing checks must not compete with a second one. Everything else runs on two workers.
+ALONE := vllm or ray or browser
+
+# The loop to run after every change: no vLLM, Ray, peer venv or tokencost process started; Hypothesis's quick profile.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(FAST) -n 2
+
+# Everything, in two passes that together select every test once, with Hypothesis's full example counts.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(ALONE))" -n 2
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "$(ALONE)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

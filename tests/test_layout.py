@@ -150,3 +150,14 @@ def test_the_checker_sees_a_planted_upward_import(tmp_path):
     planted.write_text("def f():\n    from tokencost.publish.write import write_report\n")
     assert "tokencost.publish.write" in imports(planted, set(modules()))
     assert floor("tokencost.publish.write") < floor("tokencost.pricing.table")
+
+
+def test_unit_tests_mirror_the_packages():
+    """tests/unit/bench/... and tests/unit/tokencost/... mirror bench/ and tokencost/: a test's folder is the folder
+    of the code it tests, so every folder there is a package folder, and no test module sits above the packages."""
+    unit = REPO / "tests" / "unit"
+    assert [p.name for p in unit.glob("test_*.py")] == []
+    folders = [p for p in unit.rglob("*") if p.is_dir() and not p.name.startswith(("__", "."))]
+    assert [
+        str(p.relative_to(unit)) for p in folders if not (REPO / p.relative_to(unit) / "__init__.py").is_file()
+    ] == []

@@ -99,7 +99,10 @@ def test_every_request_is_accounted_for_and_matches_usage(server, load):
     for stats in (latency.ttft, latency.tpot, latency.itl, latency.e2e):
         assert 0 <= stats.median <= stats.p90 <= stats.p99
     assert metrics.goodput.share == 1.0
-    assert metrics.interactivity_tok_s_user == pytest.approx(1000 / latency.tpot.median)
+    if latency.tpot.median:
+        assert metrics.interactivity_tok_s_user == pytest.approx(1000 / latency.tpot.median)
+    else:  # two busy cores: most requests' tokens came in one read, so no time between them to speak of
+        assert metrics.interactivity_tok_s_user is None
     if load[0] == "concurrency":
         assert metrics.max_concurrent_requests <= load[2]
     if load[0] == "concurrency":  # closed loop: every slot decoding before the last request is sent

@@ -101,9 +101,9 @@ def test_vllms_ray_backend_is_asked_for_by_the_server_command():
 
 
 def test_an_empty_address_is_refused_not_ignored(tmp_path):
-    from tests.support.run_cli import tokencost
+    from tests.support.cli import tokencost
 
-    result = tokencost("run", "--ray-address", "", "--out", tmp_path / "run", timeout=120)
+    result = tokencost("run", "--ray-address", "", "--out", tmp_path / "run")
     assert result.returncode == 2
     assert result.stderr.startswith("tokencost: error: --ray-address: '' is not a cluster address")
     assert not (tmp_path / "run").exists()

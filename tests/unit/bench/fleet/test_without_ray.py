@@ -3,6 +3,11 @@
 import subprocess
 import sys
 
+import pytest
+
+# Each test runs the command line in a fresh interpreter, the only place where "Ray was never imported" holds.
+pytestmark = pytest.mark.subprocess
+
 WITHOUT_RAY = """
 import importlib.abc, sys
 

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from bench.errors import UserError
 from bench.inputs.suite import Suite, load_suite, with_overrides
+from tests.support.examples import examples
 
 
 def _write(tmp_path, text):
@@ -69,7 +70,7 @@ def test_command_line_overrides_are_validated_too():
         with_overrides(Suite(), osl=-5)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=300))
 def test_any_text_either_parses_or_is_a_user_error(tmp_path, text):
     path = tmp_path / "fuzz.toml"
@@ -87,7 +88,7 @@ toml_values = st.recursive(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(
     st.dictionaries(
         st.sampled_from(

@@ -16,6 +16,7 @@ from bench.run.record import SCHEMA_VERSION
 from bench.run.records import RecordWriter, TornRecordWarning, read_records, set_aside_torn_tail
 from tests.conftest import CPU_DEMO
 from tests.support import FIXTURES
+from tests.support.examples import examples
 from tests.support.records_factory import point_record, write_run
 
 
@@ -153,7 +154,7 @@ def test_secrets_never_reach_a_record(tmp_path, monkeypatch):
     assert "https://[redacted]@api.example.test/v1?api_key=[redacted]&x=1" in text
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(
         st.one_of(
@@ -237,7 +238,7 @@ def test_a_sound_file_or_damage_above_the_last_line_is_left_as_it_is(tmp_path):
     assert not list(tmp_path.glob("*.torn-*"))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.binary(max_size=300)
     | st.lists(st.sampled_from(['{"a": 1}', '{"a', "", " ", "[1]", "{}"])).map(lambda lines: "\n".join(lines).encode())

@@ -135,6 +135,7 @@ def test_bad_options_are_refused():
 # --- both sides, for real, against the fake server ---------------------------------------------------------------
 
 
+@pytest.mark.vllm  # vLLM's own benchmark client, in a process of its own: outside the fast tier
 @pytest.mark.timeout(240)
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vLLM's benchmark client")
 def test_both_sides_stream_every_token_from_the_fake_server(tmp_path):

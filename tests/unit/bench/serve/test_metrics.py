@@ -262,6 +262,7 @@ def _as_vllm(r, output_cls):
     return out
 
 
+@pytest.mark.vllm  # vLLM's own code (importing it takes tens of seconds): outside the fast tier
 def test_same_events_give_vllm_calculate_metrics_numbers():
     """vLLM 0.32.0's own calculate_metrics (vllm/benchmarks/serve.py) on the same timelines, to 1e-9.
 

@@ -13,7 +13,7 @@ from bench.serve.client import _Events
 from bench.serve.metrics import RequestTiming
 from bench.serve.server import LOOPBACK, VllmServer, server_command
 from bench.serve.sweep import load_points, serve_point_key
-from tests.support.run_cli import tokencost
+from tests.support.cli import tokencost
 
 
 def test_load_points_follow_the_suite():

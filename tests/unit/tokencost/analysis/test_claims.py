@@ -6,8 +6,8 @@ import pytest
 from bench.run.record import Validity
 from bench.run.records import read_records
 from tests.support import FIXTURES
+from tests.support.cli import tokencost
 from tests.support.records_factory import write_run
-from tests.support.run_cli import tokencost
 from tokencost.analysis.claims import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, check_claims
 from tokencost.pricing.assumptions import load_assumptions
 from tokencost.pricing.catalog import load_catalog

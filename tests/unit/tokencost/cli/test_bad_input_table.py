@@ -252,6 +252,32 @@ CASES["model cards"] = [(["run", "--models", name], f"{name}/config.json") for n
     (["project", "--model", name, "--gpu", "h100-sxm"], f"{name}/config.json") for name in BAD_CARDS
 ]
 
+# 10. The field first on the line: a field given as "tokencost: error: FIELD" must open the line, not just be in it.
+E = "tokencost: error: "
+CASES["field named first"] = [
+    (["run", "--suite", "{dir}/a-dir"], E + "--suite:"),
+    (["run", "--suite", "{dir}/binary.dat"], E + "--suite:"),
+    (["run", "--out", "{dir}/binary.dat"], E + "--out:"),
+    (["run", "--batch-sizes", "1e14"], E + "--batch-sizes:"),
+    (["run", "--isl", "nan"], E + "--isl:"),
+    (["run", "--watts-per-vcpu", "nan"], E + "--watts-per-vcpu:"),
+    (["run", "--request-rates", "inf"], E + "--request-rates:"),
+    (["price", "{dir}/a-dir"], E + "RUN_DIR:"),
+    (["price", "{dir}/binary.dat", "--gpu", "h100-sxm"], E + "{dir}/binary.dat:"),
+    (["price", str(PUBLISHED), "--csv", "{dir}/a-dir"], E + "--csv:"),
+    (["price", str(PUBLISHED), "--csv", "{dir}/binary.dat/x.csv"], E + "--csv:"),
+    (["quote", "--gpu", "h100-sxm", "--tok-s", "inf"], E + "--tok-s:"),
+    (["quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--hardware", "{dir}/binary.dat"], E + "--hardware:"),
+    (["quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--assumptions", "{dir}/a-dir"], E + "--assumptions:"),
+    (["report", str(PUBLISHED), "-o", "{dir}/binary.dat"], E + "-o/--out:"),
+    (["claims", str(PUBLISHED), "-o", "{dir}/binary.dat"], E + "-o/--out:"),
+    (["compare", "{dir}/binary.dat", "{dir}/binary.dat"], E + "{dir}/binary.dat:"),
+    (["compare", str(PUBLISHED), str(PUBLISHED), "--json", "{dir}/a-dir"], E + "--json:"),
+    (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--isl", "1e15"], E + "--isl:"),
+    (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--csv", "{dir}/a-dir"], E + "--csv:"),
+    (["index", "{dir}/binary.dat"], E + "RESULTS_DIR:"),
+]
+
 TABLE = [(kind, args, field) for kind, cases in CASES.items() for args, field in cases]
 
 
@@ -321,7 +347,8 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(world, capsys, kind, a
     assert code == 2, f"exit {code}; stderr: {err[-800:]}; stdout: {out[-400:]}"
     assert len(lines) == 1, err
     assert lines[0].startswith("tokencost: error: ") or lines[0].startswith("tokencost "), lines[0]
-    assert field.replace("{dir}", str(world)) in lines[0], lines[0]
+    field = field.replace("{dir}", str(world))
+    assert lines[0].startswith(field) if field.startswith(E) else field in lines[0], lines[0]
     assert "Traceback" not in out + err and "Measuring into" not in out
     assert _snapshot(world) == before, "a file changed or appeared"
     assert _snapshot(PUBLISHED) == published

@@ -1,4 +1,8 @@
-"""The command line: help, model listing, and one-line errors for bad input."""
+"""The command line: help, model listing, and one-line errors for bad input.
+
+Most tests run the command line in this process (`tests.support.cli`); the two marked `subprocess` test what
+only a process of its own shows: the installed console script and its exit codes, and what `--help` imports.
+"""
 
 import json
 import os
@@ -9,10 +13,38 @@ import sys
 import pytest
 
 from bench.inputs.cards import default_models_dir
+from tests.support import run_cli
+from tests.support.cli import tokencost
 from tests.support.records_factory import point_record, write_run
-from tests.support.run_cli import tokencost
 
 
+@pytest.mark.subprocess
+def test_the_console_script_runs_the_command_line_and_its_exit_code_reaches_the_shell():
+    listed = run_cli.tokencost("models")
+    assert listed.returncode == 0, listed.stderr
+    assert "tiny-dense" in listed.stdout.split()
+    cannot_fit = run_cli.tokencost(
+        "run",
+        "--dry-run",
+        "--models",
+        "mixtral-8x7b",
+        "--engines",
+        "vllm",
+        "--batch-sizes",
+        "1",
+        "--gpu-memory-gib",
+        80,
+    )
+    assert cannot_fit.returncode == 1, cannot_fit.stderr
+    assert "SKIP: mixtral-8x7b's weights" in cannot_fit.stdout
+    refused = run_cli.tokencost("quote", "--gpu", "h100-sxm", "--tok-s", "0")  # a UserError: main returns 2
+    assert refused.returncode == 2 and refused.stderr.startswith("tokencost: error: --tok-s:"), refused.stderr
+    assert len(refused.stderr.splitlines()) == 1 and refused.stdout == ""
+    parser = run_cli.tokencost("run", "--batch-sizes", "4,x")  # argparse refuses it: SystemExit(2)
+    assert parser.returncode == 2 and "--batch-sizes" in parser.stderr
+
+
+@pytest.mark.subprocess
 def test_help_imports_neither_torch_nor_vllm():
     code = (
         "import sys\n"
@@ -140,49 +172,6 @@ def test_report_of_a_directory_without_records(tmp_path):
     _one_line_error(tokencost("report", tmp_path), "RUN_DIR:")
 
 
-@pytest.fixture
-def hostile(tmp_path):
-    """A directory, a binary file and a file where a directory is expected."""
-    (tmp_path / "a-dir").mkdir()
-    (tmp_path / "binary.dat").write_bytes(bytes(range(256)) * 4)
-    return tmp_path
-
-
-PUBLISHED = default_models_dir().parent / "results" / "2026-11-27-cpu-demo"
-
-
-@pytest.mark.parametrize(
-    "args, field",
-    [
-        (["run", "--suite", "{dir}/a-dir"], "--suite:"),
-        (["run", "--suite", "{dir}/binary.dat"], "--suite:"),
-        (["run", "--out", "{dir}/binary.dat"], "--out:"),
-        (["run", "--batch-sizes", "1e14"], "--batch-sizes:"),
-        (["run", "--isl", "nan"], "--isl:"),
-        (["run", "--watts-per-vcpu", "nan"], "--watts-per-vcpu:"),
-        (["run", "--request-rates", "inf"], "--request-rates:"),
-        (["price", "{dir}/a-dir"], "RUN_DIR:"),
-        (["price", "{dir}/binary.dat", "--gpu", "h100-sxm"], "{dir}/binary.dat:"),
-        (["price", PUBLISHED, "--csv", "{dir}/a-dir"], "--csv:"),
-        (["price", PUBLISHED, "--csv", "{dir}/binary.dat/x.csv"], "--csv:"),
-        (["quote", "--gpu", "h100-sxm", "--tok-s", "inf"], "--tok-s:"),
-        (["quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--hardware", "{dir}/binary.dat"], "--hardware:"),
-        (["quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--assumptions", "{dir}/a-dir"], "--assumptions:"),
-        (["report", PUBLISHED, "-o", "{dir}/binary.dat"], "-o/--out:"),
-        (["claims", PUBLISHED, "-o", "{dir}/binary.dat"], "-o/--out:"),
-        (["compare", "{dir}/binary.dat", "{dir}/binary.dat"], "{dir}/binary.dat:"),
-        (["compare", PUBLISHED, PUBLISHED, "--json", "{dir}/a-dir"], "--json:"),
-        (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--isl", "1e15"], "--isl:"),
-        (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--csv", "{dir}/a-dir"], "--csv:"),
-        (["index", "{dir}/binary.dat"], "RESULTS_DIR:"),
-    ],
-)
-def test_hostile_input_is_one_line_and_exit_2(hostile, args, field):
-    result = tokencost(*[str(a).replace("{dir}", str(hostile)) for a in args], cwd=hostile)
-    _one_line_error(result, field.replace("{dir}", str(hostile)))
-    assert not (hostile / "results").exists()  # nothing was measured or written
-
-
 def test_a_refused_run_leaves_the_run_directory_as_it_was(tmp_path):
     run_dir = write_run(tmp_path / "run", point_record())
     (run_dir / "run.json").write_text(
@@ -207,3 +196,24 @@ def test_price_reads_a_records_file_too(tmp_path):
     result = tokencost("price", tmp_path / "records.jsonl")
     assert result.returncode == 0, result.stderr
     assert "Preset 'owned'" in result.stdout
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(
+        json.dumps(
+            {
+                "suite": {"models": ["tiny-dense"], "batch_sizes": [1]},
+                "hardware": {"accelerator": "CPU (some other machine)", "accelerator_count": 64, "gpus": []},
+            }
+        )
+    )
+    differ = tokencost("run", "--resume", run_dir, "--batch-sizes", "4")
+    # (the embedded suite a resume with flags starts from measures the demo's extra workload; the run's did not)
+    assert differ.returncode == 2
+    assert "the settings differ from the run's (batch_sizes, extra_workloads, models)" in differ.stderr
+    machine = tokencost("run", "--resume", run_dir)
+    assert machine.returncode == 2 and "is not the run's (CPU (some other machine) x 64)" in machine.stderr
+    missing = tokencost("run", "--resume", tmp_path / "nowhere")
+    assert missing.returncode == 2 and "has no readable run.json" in missing.stderr

@@ -4,8 +4,8 @@ import pytest
 
 from tests.conftest import simulate
 from tests.support import REPO
+from tests.support.cli import tokencost
 from tests.support.nvml_sim import SimulatedGpu
-from tests.support.run_cli import tokencost
 
 H100_GIB = 81559 / 1024
 

@@ -52,6 +52,7 @@ def commands(tmp_path: Path) -> dict[str, list]:
     }
 
 
+@pytest.mark.subprocess  # a fresh interpreter: only there is "nothing of the engines imported" true or false
 @pytest.mark.parametrize("name", list(commands(Path("."))))
 def test_pricing_commands_run_without_vllm_or_torch(tmp_path, name):
     args = commands(tmp_path)[name]
@@ -66,6 +67,7 @@ def test_pricing_commands_run_without_vllm_or_torch(tmp_path, name):
     assert "ENGINE MODULES LOADED []" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_the_blocker_blocks():
     result = subprocess.run(
         [sys.executable, "-c", WITHOUT_ENGINES.replace("from tokencost.cli.main import main", "import torch")],

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.support.cli import tokencost
 from tests.support.records_factory import point_record, write_run
-from tests.support.run_cli import tokencost
 from tokencost.cli.args import threshold
 from tokencost.gate.benchmark_json import stats
 from tokencost.gate.compare import ONLY_IN_BASELINE, ONLY_IN_NEW, REGRESSION, compare
@@ -27,7 +27,7 @@ def rows(result, metric: str) -> list[dict]:
 
 
 def gate(base: Path, new: Path, *options):
-    return tokencost("compare", base, new, *options, timeout=120)
+    return tokencost("compare", base, new, *options)
 
 
 def one_line_error(result, field: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from bench.errors import UserError
 from tests.support import FIXTURES
-from tests.support.run_cli import tokencost
+from tests.support.cli import tokencost
 from tokencost.imports.aiperf import read_aiperf
 from tokencost.imports.guidellm import read_guidellm
 from tokencost.pricing.assumptions import load_assumptions

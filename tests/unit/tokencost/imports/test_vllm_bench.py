@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tests.support import FIXTURES
-from tests.support.run_cli import tokencost
+from tests.support.cli import tokencost
 from tokencost.imports.vllm_bench import read_vllm_bench
 from tokencost.pricing.assumptions import load_assumptions
 from tokencost.pricing.catalog import find_hardware, load_catalog

@@ -3,6 +3,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.errors import UserError
+from tests.support.examples import examples
 from tokencost.pricing.assumptions import load_assumptions, preset_names
 
 
@@ -71,7 +72,7 @@ def test_unknown_preset_and_bad_set_flags():
         load_assumptions(settings=["pue=9"])
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=200))
 def test_any_override_file_either_loads_or_is_a_user_error(tmp_path, text):
     path = tmp_path / "fuzz.toml"
@@ -82,7 +83,7 @@ def test_any_override_file_either_loads_or_is_a_user_error(tmp_path, text):
         assert "\n" not in str(e)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(st.lists(st.text(max_size=30), max_size=3))
 def test_any_set_flags_either_load_or_are_a_user_error(flags):
     try:

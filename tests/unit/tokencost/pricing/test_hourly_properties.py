@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.examples import examples
 from tokencost.pricing.assumptions import load_assumptions
 from tokencost.pricing.catalog import find_hardware, load_catalog
 from tokencost.pricing.hourly import COMPONENTS, hourly_cost, token_prices, usd_per_mtok
@@ -48,7 +49,7 @@ def test_components_sum_to_the_total_and_shares_to_one(a, w, units):
     assert sum(cost.shares().values()) == pytest.approx(1.0)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(st.floats(min_value=0.01, max_value=100), tok_s, tok_s, st.floats(min_value=0.01, max_value=0.99))
 def test_input_and_output_attribution_reproduce_the_spend(hourly, input_tok_s, output_tok_s, share):
     prices = token_prices(hourly, input_tok_s, output_tok_s, share)

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from bench.errors import UserError
+from tests.support.cli import tokencost
 from tests.support.records_factory import point_record
-from tests.support.run_cli import tokencost
 from tokencost.pricing.assumptions import load_assumptions, preset_names
 from tokencost.pricing.catalog import find_hardware, load_catalog
 from tokencost.pricing.hourly import boundary_power, hourly_cost

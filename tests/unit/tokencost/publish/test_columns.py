@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from bench.run.records import read_records
 from tests.conftest import CPU_DEMO
 from tests.support import REPO
+from tests.support.cli import tokencost
 from tests.support.records_factory import point_record, synthetic_h100_records
-from tests.support.run_cli import tokencost
 from tokencost.publish.columns import (
     CONSOLE_WIDTH,
     OFFLINE_COMPACT,

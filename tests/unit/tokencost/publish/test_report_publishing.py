@@ -13,8 +13,8 @@ import pytest
 from bench.errors import UserError
 from tests.conftest import CPU_DEMO
 from tests.support import FIXTURES
+from tests.support.cli import tokencost
 from tests.support.records_factory import point_record, synthetic_h100_records, write_run
-from tests.support.run_cli import tokencost
 from tokencost.analysis.pairs import hardware_comparison, offline_moe_vs_dense
 from tokencost.imports.vllm_bench import read_vllm_bench
 from tokencost.publish.write import build_report, write_report

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from tests.conftest import CPU_DEMO
 from tests.support import REPO
+from tests.support.cli import tokencost
 from tests.support.records_factory import synthetic_h100_records, write_run
-from tests.support.run_cli import tokencost
 from tokencost.publish.results_index import SIZE_LIMIT_BYTES, index_markdown, publication_problems
 
 

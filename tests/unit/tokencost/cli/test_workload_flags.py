@@ -1,16 +1,14 @@
-"""`tokencost run` with the workload flags (--workload, --prefixes, --prefix-len, --turns, --trace), run as a
-user would: a real subprocess, planning with --dry-run (which starts no engine).
+"""`tokencost run` with the workload flags (--workload, --prefixes, --prefix-len, --turns, --trace), through the
+command line in this process, planning with --dry-run (which starts no engine).
 
-Every command runs once, all of them side by side when the first test asks, so the module stays fast; two
-cases beyond the flags' own run the command line in this process (`main`), which is quicker still.
+Every command runs once, when the first test asks, and the tests read what it printed and returned.
 """
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.run_cli import tokencost
+from tests.support.cli import tokencost
 
 DRY = ["run", "--dry-run", "--models", "tiny-dense", "--engines", "vllm"]
 GIB = ["--gpu-memory-gib", "80"]  # a fixed GPU, so the verdicts do not depend on this machine
@@ -44,10 +42,7 @@ def commands(paths) -> dict[str, list]:
 
 @pytest.fixture(scope="module")
 def ran(paths):
-    todo = commands(paths)
-    with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-        done = {name: pool.submit(tokencost, *args, timeout=120) for name, args in todo.items()}
-        return {name: future.result() for name, future in done.items()}
+    return {name: tokencost(*args) for name, args in commands(paths).items()}
 
 
 def one_line_error(done) -> str:
@@ -112,7 +107,9 @@ def test_a_multi_turn_workload_beyond_the_context_is_a_skipped_point_like_any_to
     multi = [line for line in lines if "/multi-turn-1000-turns-256-64-128:" in line]
     assert multi == [f"  tiny-dense/vllm/batch{b}/multi-turn-1000-turns-256-64-128: {skip}" for b in (1, 16, 64)]
     would_run = len([line for line in lines if line.startswith("  ") and "SKIP" not in line])
-    assert re.fullmatch(rf"{would_run} of {would_run + len(multi)} points would run; nothing was started or measured", lines[-1])
+    assert re.fullmatch(
+        rf"{would_run} of {would_run + len(multi)} points would run; nothing was started or measured", lines[-1]
+    )
 
 
 def in_process(capsys, *args) -> tuple[int, str, str]:
