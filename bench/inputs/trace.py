@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import UserError
+from bench.inputs.json_files import JsonProblem, loads_json
 from bench.inputs.requests import Request, token_ids
 from bench.inputs.text_files import read_user_text
 
@@ -68,18 +69,14 @@ def _read_text(path: Path) -> str:
     return read_user_text(path, FILE_FIELD, "a trace file", FORMAT_FIX)
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _parse_line(line: str, path: Path, number: int, block_size: int) -> TraceRow:
     def bad(problem: str, field: str = FILE_FIELD, fix: str = FORMAT_FIX) -> UserError:
         return UserError(field, f"{path} line {number}: {problem}", fix)
 
     try:
-        item = json.loads(line, parse_constant=_refuse_constant)  # Python's json would accept NaN and Infinity
-    except (ValueError, RecursionError) as e:
-        raise bad(f"is not valid JSON ({e})") from None
+        item = loads_json(line)
+    except JsonProblem as e:
+        raise bad(str(e)) from None
     if not isinstance(item, dict):
         raise bad(f"is a JSON {type(item).__name__}, not an object")
     missing = [key for key in ("timestamp", "input_length", "output_length", "hash_ids") if key not in item]
