@@ -69,7 +69,7 @@ def _check(value: Any) -> None:
     stack: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
     while stack:
         item, at = stack.pop()
-        if len(at) > MAX_DEPTH:
+        if isinstance(item, dict | list) and len(at) >= MAX_DEPTH:  # the outermost is level 1
             raise JsonProblem(f"is nested more than {MAX_DEPTH} levels deep")
         if isinstance(item, _Refused):
             shown = item.text if len(item.text) <= 24 else f"{item.text[:12]}...({len(item.text)} digits)"
