@@ -1,23 +1,36 @@
 """Model cards: a folder under models/ with config.json and card.toml."""
 
-import json
 import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.inputs.json_files import read_user_json
 from bench.inputs.params import ParamCount, config_problem, count_params
+from bench.inputs.text_files import read_user_text
 from bench.inputs.workload import FIRST_ORDINARY_TOKEN_ID
 
 KINDS = ("dense", "moe")
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt")
+MODELS_DIR_VARIABLE = "TOKENCOST_MODELS_DIR"
+CONFIG_FIX = "give the card folder the model's Hugging Face config.json (a JSON object, UTF-8)"
 
 
 def default_models_dir() -> Path:
-    """models/ beside the packages, unless TOKENCOST_MODELS_DIR says otherwise."""
-    override = os.environ.get("TOKENCOST_MODELS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "models"
+    """models/ beside the packages, unless TOKENCOST_MODELS_DIR says otherwise: then a folder holding cards, or
+    refused (a typo there would otherwise list no models and run none, without a word)."""
+    override = os.environ.get(MODELS_DIR_VARIABLE)
+    if not override:
+        return Path(__file__).resolve().parents[2] / "models"
+    fix = f"set {MODELS_DIR_VARIABLE} to a folder of model cards (folders with a config.json), or unset it"
+    folder = Path(override)
+    if not folder.is_dir():
+        problem = "does not exist" if not folder.exists() else "is not a folder"
+        raise UserError(MODELS_DIR_VARIABLE, f"{override} {problem}", fix)
+    if not _card_folders(folder):
+        raise UserError(MODELS_DIR_VARIABLE, f"{override} holds no model card", fix)
+    return folder
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,7 @@ def load_card(name_or_path: str, models_dir: Path | None = None) -> ModelCard:
     meta = _read_card_toml(path)
     try:
         params = count_params(config)
-    except (TypeError, ValueError, KeyError, ZeroDivisionError) as e:  # a shape config_problem does not foresee
+    except (TypeError, ValueError, KeyError, ZeroDivisionError, OverflowError) as e:  # one config_problem misses
         raise UserError(
             f"{path.name}/config.json", f"cannot be counted ({type(e).__name__}: {e})", "fix the config"
         ) from None
@@ -128,22 +141,32 @@ def card_name(name_or_path: str, models_dir: Path | None = None) -> str:
 
 
 def list_card_names(models_dir: Path | None = None) -> list[str]:
+    """Every card folder's name, broken ones too (a config.json that is a folder or a dangling link), so
+    `tokencost models` lists those as BROKEN rather than leaving them out."""
     models_dir = models_dir or default_models_dir()
     if not models_dir.is_dir():
         return []
-    return sorted(p.name for p in models_dir.iterdir() if (p / "config.json").exists())
+    return sorted(p.name for p in _card_folders(models_dir))
+
+
+def _card_folders(models_dir: Path) -> list[Path]:
+    try:
+        children = list(models_dir.iterdir())
+    except OSError:
+        return []
+    config = "config.json"
+    return [p for p in children if (p / config).exists() or (p / config).is_symlink()]
 
 
 def _read_config(path: Path) -> dict:
     field = f"{path.name}/config.json"
-    try:
-        config = json.loads((path / "config.json").read_text())
-    except FileNotFoundError:
-        raise UserError(field, "missing", "add a Hugging Face config.json to the card folder") from None
-    except json.JSONDecodeError as e:
-        raise UserError(field, f"not valid JSON ({e.msg} at line {e.lineno})", "fix the JSON") from None
-    except UnicodeDecodeError:
-        raise UserError(field, "is not UTF-8 text", "save it as UTF-8 JSON") from None
+    file = path / "config.json"
+    if not file.exists():
+        dangling = " (a link to a file that does not exist)" if file.is_symlink() else ""
+        raise UserError(field, f"missing{dangling}", "add a Hugging Face config.json to the card folder")
+    if file.is_dir():
+        raise UserError(field, "is a folder, not a file", CONFIG_FIX)
+    config = read_user_json(file, field, "the card's config.json", CONFIG_FIX)
     if not isinstance(config, dict):
         raise UserError(field, "is not a JSON object", "use a Hugging Face config.json")
     # Prompts draw ids from FIRST_ORDINARY_TOKEN_ID up, so the vocabulary must hold at least one more.
@@ -156,11 +179,12 @@ def _read_config(path: Path) -> dict:
 
 def _read_card_toml(path: Path) -> dict:
     card = path / "card.toml"
-    if not card.exists():
+    if not card.exists() and not card.is_symlink():
         return {}
+    text = read_user_text(card, f"{path.name}/card.toml", "the card's card.toml", "save card.toml as UTF-8 TOML")
     try:
-        meta = tomllib.loads(card.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        meta = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as e:
         raise UserError(f"{path.name}/card.toml", f"not valid TOML ({e})", "fix the TOML") from None
     for key in ("display_name", "kind", "pairs_with", "hf_id"):
         if key in meta and not isinstance(meta[key], str):

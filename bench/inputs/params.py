@@ -35,6 +35,25 @@ class MoeShape:
 REQUIRED_DIMENSIONS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size", "intermediate_size")
 OPTIONAL_DIMENSIONS = ("num_key_value_heads", "head_dim", "max_position_embeddings", "moe_intermediate_size")
 EXPERT_KEYS = ("num_local_experts", "num_experts")
+# The largest value each dimension may take: far above any published model (vocabularies reach ~260k, hidden
+# sizes ~25k, contexts 10M), far below what overflows a count or a memory estimate. Like a suite's caps, they
+# refuse a typo (2**70) before it reaches a parameter count, a fit estimate or an engine.
+MAX_DIMENSION = {
+    "hidden_size": 2**18,
+    "num_hidden_layers": 2**12,
+    "num_attention_heads": 2**12,
+    "vocab_size": 2**24,
+    "intermediate_size": 2**20,
+    "num_key_value_heads": 2**12,
+    "head_dim": 2**14,
+    "max_position_embeddings": 2**28,
+    "moe_intermediate_size": 2**20,
+    "num_experts_per_tok": 2**14,
+    "shared_expert_intermediate_size": 2**20,
+    "decoder_sparse_step": 2**12,
+    "num_local_experts": 2**14,
+    "num_experts": 2**14,
+}
 
 
 def _is_count(value) -> bool:
@@ -45,6 +64,16 @@ def config_problem(config: dict, min_vocab: int = 1) -> tuple[str, str, str] | N
     """The first thing that keeps `config` from describing a model, as (key, problem, fix); None if it can.
 
     Checked when a card loads, so counts, fit estimates and engines never see an impossible shape."""
+    architectures = config.get("architectures")
+    if architectures is not None and (
+        not isinstance(architectures, list)
+        or not architectures
+        or not all(isinstance(a, str) and a for a in architectures)
+    ):
+        return "architectures", f"is {_short(architectures)}", 'give a list of class names, e.g. ["LlamaForCausalLM"]'
+    for key, cap in MAX_DIMENSION.items():
+        if _is_count(config.get(key)) and config[key] > cap:
+            return key, f"is {config[key]}, above {cap}", f"give the model's real {key} (at most {cap})"
     for key in REQUIRED_DIMENSIONS:
         if not _is_count(config.get(key)) or config[key] <= 0:
             return key, f"is {config.get(key)!r}", "give a positive integer"
@@ -94,6 +123,11 @@ def config_problem(config: dict, min_vocab: int = 1) -> tuple[str, str, str] | N
         if top_k > experts:
             return "num_experts_per_tok", f"is {top_k}, more than the {experts} experts", f"give at most {experts}"
     return None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def moe_shape(config: dict) -> MoeShape | None:

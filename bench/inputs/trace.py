@@ -12,7 +12,6 @@ bench.inputs.trace_gen).
 """
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import UserError
 from bench.inputs.flags import Flag
+from bench.inputs.json_files import JsonProblem, loads_json
 from bench.inputs.requests import Request, token_ids
 from bench.inputs.text_files import read_user_text
 
@@ -74,18 +74,14 @@ def _read_text(path: Path) -> str:
     return read_user_text(path, FILE_FIELD, "a trace file", FORMAT_FIX)
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _parse_line(line: str, path: Path, number: int, block_size: int) -> TraceRow:
     def bad(problem: str, field: str = FILE_FIELD, fix: str = FORMAT_FIX) -> UserError:
         return UserError(field, f"{path} line {number}: {problem}", fix)
 
     try:
-        item = json.loads(line, parse_constant=_refuse_constant)  # Python's json would accept NaN and Infinity
-    except (ValueError, RecursionError) as e:
-        raise bad(f"is not valid JSON ({e})") from None
+        item = loads_json(line)
+    except JsonProblem as e:
+        raise bad(str(e)) from None
     if not isinstance(item, dict):
         raise bad(f"is a JSON {type(item).__name__}, not an object")
     missing = [key for key in ("timestamp", "input_length", "output_length", "hash_ids") if key not in item]
@@ -95,11 +91,8 @@ def _parse_line(line: str, path: Path, number: int, block_size: int) -> TraceRow
     timestamp = item["timestamp"]
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         raise bad(f"timestamp is {_short(timestamp)}, not a number of milliseconds")
-    try:
-        timestamp = float(timestamp)
-    except OverflowError:
-        timestamp = math.inf
-    if not math.isfinite(timestamp) or timestamp < 0:
+    timestamp = float(timestamp)  # finite: the JSON reader refuses what overflows a float
+    if timestamp < 0:
         raise bad(f"timestamp is {_short(item['timestamp'])}, not a finite number of milliseconds >= 0")
 
     lengths = {}

@@ -37,22 +37,15 @@ def cmd_price(args) -> int:
 def _imported(path: Path, gpu: str | None, gpus: int, watts: float | None) -> list:
     """Another tool's JSON result file as records, its tool told by its keys: AIPerf's profile export has
     `aiperf_version`, a GuideLLM report a list of `benchmarks`; anything else is read as `vllm bench serve`'s."""
-    import json
-
-    from bench.errors import UserError
     from tokencost.imports.aiperf import is_aiperf, read_aiperf
     from tokencost.imports.guidellm import is_guidellm, read_guidellm
-    from tokencost.imports.vllm_bench import read_vllm_bench
+    from tokencost.imports.vllm_bench import load_result_file, read_vllm_bench
 
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(
-            str(path),
-            f"is not a readable JSON file ({e})",
-            "give a result file of `vllm bench serve --save-result`, AIPerf (profile_export_aiperf.json) "
-            "or GuideLLM (benchmarks.json)",
-        ) from None
+    data = load_result_file(
+        path,
+        "give a result file of `vllm bench serve --save-result`, AIPerf (profile_export_aiperf.json) "
+        "or GuideLLM (benchmarks.json)",
+    )
     if is_aiperf(data):
         return [read_aiperf(path, gpu, gpus, watts)]
     if is_guidellm(data):

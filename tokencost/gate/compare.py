@@ -101,9 +101,28 @@ def _priced_csv(path: Path, pricing: Pricing, label: str) -> pd.DataFrame:
         )
     if points.empty:
         raise UserError(label, f"{path} has no priced point", "give a costs.csv with at least one row")
+    for metric in METRICS:
+        points[metric.column] = _metric_values(points[metric.column], path, label)
     if "error_band" in points:
         points["error_band"] = _error_bands(points["error_band"], path, label)
     return points
+
+
+def _metric_values(column: pd.Series, path: Path, label: str) -> pd.Series:
+    """A metric column as numbers, every one finite and positive. A NaN median compares as neither better nor
+    worse (so "ok"), and a NaN key-less point as "only in baseline": either would pass the gate unseen."""
+    values = pd.to_numeric(column, errors="coerce")
+    bad = ~(values.gt(0) & values.lt(float("inf")))
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raw = column.iloc[row]
+        shown = "empty (or NaN)" if pd.isna(raw) else repr(raw)[:40] if isinstance(raw, str) else str(raw)
+        raise UserError(
+            label,
+            f"{path} row {row + 1} (line {row + 2}) column {column.name} is {shown}, not a positive number",
+            "give a costs.csv written by tokencost, or re-price its run directory",
+        )
+    return values
 
 
 def _error_bands(column: pd.Series, path: Path, label: str) -> pd.Series:

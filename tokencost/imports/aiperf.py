@@ -16,7 +16,6 @@
   paces the sends as well) or else a request rate (open loop).
 """
 
-import json
 import math
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from bench.errors import UserError
 from bench.run.record import PointRecord
 from bench.serve.metrics import interactivity
 from bench.validation import parse
-from tokencost.imports.vllm_bench import _energy, _model
+from tokencost.imports.vllm_bench import TPOT_ZERO_FIX, _energy, _model, load_result_file
 
 FIX = "give the profile_export_aiperf.json that `aiperf profile` writes to its --artifact-dir"
 # Figures a record needs: (metric, statistic, whole number?).
@@ -75,6 +74,8 @@ def read_aiperf(path: Path, gpu: str | None, gpus: int, watts: float | None) -> 
     version = data.get("aiperf_version") if isinstance(data.get("aiperf_version"), str) else "unknown"
     model = _model_name(data)
     tpot = _metric(path, data, "inter_token_latency", "p50", False)
+    if tpot == 0:
+        raise UserError(f"{path}: inter_token_latency.p50", "is 0", TPOT_ZERO_FIX)
     tpot_p90 = _metric(path, data, "inter_token_latency", "p90", False, required=False)
     coordinate = f"conc{concurrency}" if concurrency else f"rate{rate:g}"
     return parse(
@@ -135,10 +136,7 @@ def read_aiperf(path: Path, gpu: str | None, gpus: int, watts: float | None) -> 
 
 
 def _load(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(str(path), f"is not a readable JSON file ({e})", FIX) from None
+    data = load_result_file(path, FIX)
     if not isinstance(data, dict):
         raise UserError(f"{path}: content", "is not a JSON object", FIX)
     return data

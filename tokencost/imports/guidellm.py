@@ -17,7 +17,6 @@ taken, per benchmark:
   max_concurrency, else all requests at once): closed loop; constant or poisson (its rate) and trace: open loop.
 """
 
-import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,18 +25,20 @@ from bench.errors import UserError
 from bench.run.record import PointRecord
 from bench.serve.metrics import interactivity
 from bench.validation import parse
-from tokencost.imports.vllm_bench import _energy, _model
+from tokencost.imports.vllm_bench import TPOT_ZERO_FIX, _energy, _model, load_result_file
 
 FIX = "give the benchmarks.json that `guidellm run --output kind=json,path=...` writes"
 LATENCY = {"ttft": "time_to_first_token_ms", "tpot": "inter_token_latency_ms", "e2e": "request_latency"}
 SECONDS = {"request_latency"}  # GuideLLM's distributions in seconds; the others are in ms
 CLOSED = {"synchronous", "concurrent", "throughput"}
 OPEN = {"constant", "poisson", "trace"}
+MAX_EPOCH_S = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 
 
 def is_guidellm(data) -> bool:
-    """A GuideLLM report is an object with a list of benchmarks."""
-    return isinstance(data, dict) and isinstance(data.get("benchmarks"), list)
+    """A GuideLLM report is an object with benchmarks (a list; anything else there is a broken report, not
+    another tool's file: vllm bench serve writes no such key)."""
+    return isinstance(data, dict) and "benchmarks" in data
 
 
 def read_guidellm(path: Path, gpu: str | None, gpus: int, watts: float | None) -> list[PointRecord]:
@@ -49,12 +50,11 @@ def read_guidellm(path: Path, gpu: str | None, gpus: int, watts: float | None) -
             f"{path} does not say which GPU served it",
             "give --gpu (e.g. h100-sxm) and --gpus for a GuideLLM file",
         )
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(str(path), f"is not a readable JSON file ({e})", FIX) from None
+    data = load_result_file(path, FIX)
     if not is_guidellm(data):
         raise UserError(f"{path}: benchmarks", "is missing (not a GuideLLM report)", FIX)
+    if not isinstance(data["benchmarks"], list):
+        raise UserError(f"{path}: benchmarks", f"is {_short(data['benchmarks'])}, not a list", FIX)
     if not data["benchmarks"]:
         raise UserError(f"{path}: benchmarks", "is empty", "give the report of a run that completed a benchmark")
     version = _get(data, "metadata", "guidellm_version")
@@ -114,6 +114,8 @@ def _record(b: _Benchmark, gpu: str, gpus: int, watts: float | None, version: st
     duration = b.figure("duration")
     output_tok_s = b.figure("metrics", "output_tokens_per_second", "successful", "mean")
     tpot = b.figure("metrics", "inter_token_latency_ms", "successful", "median")
+    if tpot == 0:
+        raise UserError(f"{b.where}.metrics.inter_token_latency_ms.successful.median", "is 0", TPOT_ZERO_FIX)
     b.figure("metrics", "time_to_first_token_ms", "successful", "median")  # required, as for our own points
     for field, value in (
         ("request_totals.successful", completed),
@@ -129,6 +131,8 @@ def _record(b: _Benchmark, gpu: str, gpus: int, watts: float | None, version: st
     coordinate = f"conc{concurrency}" if concurrency else f"rate{rate:g}"
     tpot_p90 = b.figure("metrics", "inter_token_latency_ms", "successful", "percentiles", "p90", required=False)
     start = b.figure("start_time", required=False)
+    if start is not None and start > MAX_EPOCH_S:
+        raise UserError(f"{b.where}.start_time", f"is {_short(start)}", "give seconds since 1970, as GuideLLM writes")
     return parse(
         PointRecord,
         {

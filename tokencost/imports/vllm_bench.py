@@ -1,11 +1,11 @@
 """Price results users already have: a `vllm bench serve --save-result` JSON file as a serving record."""
 
-import json
 import math
 from pathlib import Path
 
 from bench.errors import UserError
 from bench.inputs.cards import list_card_names, load_card
+from bench.inputs.json_files import read_user_json
 from bench.run.record import PointRecord
 from bench.serve.metrics import interactivity
 from bench.validation import parse
@@ -31,6 +31,17 @@ OPTIONAL = {
 }
 METRICS = {"ttft": "ttft", "tpot": "tpot", "itl": "itl", "e2e": "e2el"}  # ours: theirs
 FIX = "give a file written by `vllm bench serve --save-result`"
+# A median TPOT of 0 is no speed: the requests made one token each (no time between tokens) or the file is
+# broken; priced, it would leave interactivity out without a word.
+TPOT_ZERO_FIX = "give the file of a benchmark whose requests generated more than one token each"
+FIELD = "RUN_DIR_OR_JSON"  # `tokencost price`'s argument, which names these files
+
+
+def load_result_file(path: Path, fix: str):
+    """A result file's JSON value; refused in one line naming the file and the field where it cannot be read.
+    Infinity is read (vllm bench serve's request rate of all at once): every figure is checked finite where it
+    is read, named by its field."""
+    return read_user_json(Path(path), FIELD, "a result file", fix, infinity=True)
 
 
 def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None) -> PointRecord:
@@ -41,10 +52,7 @@ def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None)
             f"{path} does not say which GPU served it",
             "give --gpu (e.g. h100-sxm) and --gpus for a vllm bench serve file",
         )
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(str(path), f"is not a readable JSON file ({e})", FIX) from None
+    data = load_result_file(path, FIX)
     if not isinstance(data, dict):
         raise UserError(f"{path}: content", "is not a JSON object", FIX)
     missing = [key for key in REQUIRED if data.get(key) is None]
@@ -63,6 +71,8 @@ def read_vllm_bench(path: Path, gpu: str | None, gpus: int, watts: float | None)
     ):
         if data.get(key) == 0:  # never negative by now; 0 would divide a price or set no load
             raise UserError(f"{path}: {key}", f"is {data[key]}", "give the file of a benchmark that completed requests")
+    if data["median_tpot_ms"] == 0:
+        raise UserError(f"{path}: median_tpot_ms", "is 0", TPOT_ZERO_FIX)
     rate = _request_rate(path, data.get("request_rate"))
     concurrency = data.get("max_concurrency")
     closed = math.isinf(rate)

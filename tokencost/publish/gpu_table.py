@@ -16,20 +16,24 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import UserError
 from bench.inputs.cards import load_card
 from bench.inputs.suite import MAX_IN_FLIGHT
+from bench.inputs.text_files import read_user_text
 from bench.inputs.workload import MAX_TOKENS
+from bench.validation import parse
 from tokencost.analysis.calibration import (
     comparison,
     measurements,
     shipped_calibrations,
 )
 from tokencost.analysis.projection import project
-from tokencost.pricing.assumptions import load_assumptions
+from tokencost.pricing.assumptions import load_assumptions, preset_names
 from tokencost.pricing.catalog import find_hardware, load_catalog
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
@@ -58,39 +62,79 @@ class TableInputs:
     main_preset: str
 
 
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+Tokens = Annotated[int, Field(strict=True, ge=1, le=MAX_TOKENS)]
+
+Names = Annotated[list[Name], Field(min_length=1, max_length=1000)]
+Shape = Annotated[list[Tokens], Field(min_length=2, max_length=2)]  # [ISL, OSL]
+Shapes = Annotated[list[Shape], Field(min_length=1, max_length=1000)]
+BatchSize = Annotated[int, Field(strict=True, ge=1, le=MAX_IN_FLIGHT)]
+BatchSizes = Annotated[list[BatchSize], Field(min_length=1, max_length=1000)]
+
+
+class _Table(BaseModel):
+    """inputs.toml's [table], validated as suites are: strict types (no bool, float or string read as a
+    count), nothing unknown, nothing infinite."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
+
+    models: Names
+    gpus: Names
+    shapes: Shapes
+    batch_sizes: BatchSizes
+    presets: Names
+    main_preset: Name
+
+
+class _InputsFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    table: _Table
+
+
 def read_inputs(folder: Path) -> TableInputs:
+    """The folder's inputs.toml, every value checked: a mistake is one line naming the file and the key."""
     path = Path(folder) / INPUTS
+    fix = "give the folder that holds the table's inputs.toml"
+    if not path.is_file() and not path.is_dir():
+        raise UserError("DIR", f"{path} does not exist", fix)
+    text = read_user_text(path, "DIR", "the table's inputs.toml", "save inputs.toml as UTF-8 TOML")
     try:
-        data = tomllib.loads(path.read_text())["table"]
-        inputs = TableInputs(
-            models=list(data["models"]),
-            gpus=list(data["gpus"]),
-            shapes=[(int(i), int(o)) for i, o in data["shapes"]],
-            batch_sizes=sorted(int(b) for b in data["batch_sizes"]),
-            presets=list(data["presets"]),
-            main_preset=str(data["main_preset"]),
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as e:
+        raise UserError(str(path), f"is not valid TOML ({e})", "fix the TOML") from None
+    table = parse(_InputsFile, data, str(path)).table
+    for key in ("models", "gpus", "presets", "batch_sizes"):
+        values = getattr(table, key)
+        if duplicate := next((v for i, v in enumerate(values) if v in values[:i]), None):
+            raise UserError(f"{path} table.{key}", f"lists {duplicate!r} twice", "list each once")
+    for model in table.models:
+        try:
+            load_card(model)
+        except UserError as e:
+            raise UserError(f"{path} table.models", f"{model!r} cannot be used ({e})", "fix or replace it") from None
+    catalog = load_catalog()
+    for gpu in table.gpus:
+        try:
+            find_hardware(gpu, catalog)
+        except UserError:
+            known = ", ".join(e.key for e in catalog)
+            raise UserError(f"{path} table.gpus", f"{gpu!r} is not in the hardware catalog", f"use: {known}") from None
+    for preset in table.presets:
+        if preset not in preset_names():
+            raise UserError(f"{path} table.presets", f"{preset!r} is not a preset", f"use: {', '.join(preset_names())}")
+    if table.main_preset not in table.presets:
+        raise UserError(
+            f"{path} table.main_preset", f"{table.main_preset!r} is not among presets", "list it in presets"
         )
-    except (FileNotFoundError, NotADirectoryError):
-        raise UserError("DIR", f"{path} does not exist", "give the folder that holds the table's inputs.toml") from None
-    except OSError as e:
-        raise UserError(
-            "DIR", f"{path} cannot be read ({e.strerror or e})", "give the folder that holds the table's inputs.toml"
-        ) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
-        raise UserError(
-            str(path),
-            f"is not a table of inputs ({e!r})",
-            "give [table] with models, gpus, shapes, batch_sizes, presets and main_preset",
-        ) from None
-    if not all(0 < b <= MAX_IN_FLIGHT for b in inputs.batch_sizes) or not inputs.batch_sizes:
-        raise UserError(
-            f"{path} batch_sizes", f"is {inputs.batch_sizes}", f"give batch sizes from 1 to {MAX_IN_FLIGHT}"
-        )
-    if not all(0 < n <= MAX_TOKENS for shape in inputs.shapes for n in shape) or not inputs.shapes:
-        raise UserError(f"{path} shapes", f"is {inputs.shapes}", f"give [ISL, OSL] pairs from 1 to {MAX_TOKENS} tokens")
-    if inputs.main_preset not in inputs.presets:
-        raise UserError(f"{path} main_preset", f"{inputs.main_preset!r} is not among presets", "list it in presets")
-    return inputs
+    return TableInputs(
+        models=list(table.models),
+        gpus=list(table.gpus),
+        shapes=[(isl, osl) for isl, osl in table.shapes],
+        batch_sizes=sorted(table.batch_sizes),
+        presets=list(table.presets),
+        main_preset=table.main_preset,
+    )
 
 
 def fewest_gpus(card, entry, isl: int, osl: int) -> int | None:
@@ -213,7 +257,14 @@ def priced(rows: pd.DataFrame, inputs: TableInputs, catalog) -> pd.DataFrame:
 def build(folder: Path) -> pd.DataFrame:
     inputs = read_inputs(folder)
     catalog = load_catalog()
-    rows = pd.concat([projected_rows(inputs, catalog), measured_rows(catalog)], ignore_index=True)
+    projected = projected_rows(inputs, catalog)
+    if projected.empty:
+        raise UserError(
+            f"{Path(folder) / INPUTS} shapes",
+            f"no model of models fits {' or '.join(map(str, GPU_COUNTS))} of any GPU of gpus at any of the shapes",
+            "give shorter shapes, GPUs with more memory, or smaller models",
+        )
+    rows = pd.concat([projected, measured_rows(catalog)], ignore_index=True)
     order = ["basis", "model", "hardware", "accelerator_count", "isl", "osl", "batch_size"]
     return priced(rows, inputs, catalog).sort_values(order, kind="stable", ignore_index=True)
 

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.errors import UserError
+from bench.inputs.text_files import read_user_text
 from bench.run.record import PointRecord
-from bench.run.records import has_records, read_records
+from bench.run.records import RECORDS_FILE, has_records, read_records
 from tokencost.pricing.priced_runs import Pricing
 from tokencost.publish import provenance
 from tokencost.publish.write import cheapest_point
@@ -40,9 +42,24 @@ This file is written by `tokencost index` from the runs' records."""
 
 
 def published_runs(results_dir: Path) -> list[Path]:
-    return sorted(
-        d for d in Path(results_dir).iterdir() if d.is_dir() and d.name not in NOT_PUBLISHED_DIRS and has_records(d)
-    )
+    """The run folders of results/; a folder whose records.jsonl is there but no file (a folder, a dangling
+    link) is refused: left out, the index would drop a published run without a word."""
+    folders = sorted(d for d in Path(results_dir).iterdir() if d.is_dir() and d.name not in NOT_PUBLISHED_DIRS)
+    for folder in folders:
+        records = folder / RECORDS_FILE
+        if (records.exists() or records.is_symlink()) and not records.is_file():
+            raise UserError(
+                str(records),
+                "is not a file (a folder or a dangling link)",
+                f"put the run's {RECORDS_FILE} back, or move {folder.name} out of {results_dir}",
+            )
+    return [d for d in folders if has_records(d)]
+
+
+def _note(run_dir: Path) -> str:
+    """A run's about.md as text, refused in one line where it is not (binary, not UTF-8, unreadable)."""
+    path = run_dir / NOTE_FILE
+    return read_user_text(path, f"{run_dir.name}/{NOTE_FILE}", "the run's notes", "save about.md as UTF-8 text")
 
 
 def _run_row(run_dir: Path, records: list[PointRecord], pricing: Pricing) -> dict:
@@ -77,7 +94,7 @@ def index_markdown(results_dir: Path, pricing: Pricing) -> str:
         lines += [table.to_markdown(index=False), "", explained, ""]
     else:
         lines += ["No run is published yet.", ""]
-    notes = [(d.name, (d / NOTE_FILE).read_text().strip()) for d in runs if (d / NOTE_FILE).exists()]
+    notes = [(d.name, _note(d).strip()) for d in runs if (d / NOTE_FILE).exists()]
     lines += [f"**{name}**: {' '.join(text.split())}\n" for name, text in notes]
     if not _measured_on_gpu([r for records in runs.values() for r in records]):
         lines += ["No GPU-measured run is published yet.", ""]

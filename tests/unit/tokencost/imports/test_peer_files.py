@@ -5,6 +5,7 @@ The fixtures are real outputs of the tools against the tiny model's vLLM CPU ser
 
 import json
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -137,7 +138,7 @@ HOSTILE = [  # (fixture, change, what the one-line error says)
     (AIPERF, edit(["time_to_first_token"], rename="ttft"), "time_to_first_token.p50: is missing"),
     (AIPERF, edit(["request_count"], "16"), "request_count: is '16'"),
     (AIPERF, edit(["output_token_throughput", "avg"], "fast"), "output_token_throughput.avg: is 'fast'"),
-    (AIPERF, edit(["time_to_first_token", "p50"], float("nan")), "time_to_first_token.p50: is nan"),
+    (AIPERF, edit(["time_to_first_token", "p50"], float("nan")), "time_to_first_token.p50 is NaN, not a JSON number"),
     (AIPERF, edit(["output_token_throughput", "avg"], float("inf")), "output_token_throughput.avg: is inf"),
     (AIPERF, edit(["inter_token_latency", "p50"], -1.0), "inter_token_latency.p50: is -1.0"),
     (AIPERF, edit(["request_count", "avg"], True), "request_count.avg: is True"),
@@ -155,12 +156,12 @@ HOSTILE = [  # (fixture, change, what the one-line error says)
     (
         GUIDELLM,
         edit([*B0, "metrics", "time_to_first_token_ms", "successful", "median"], float("nan")),
-        "time_to_first_token_ms.successful.median: is nan",
+        "time_to_first_token_ms.successful.median is NaN, not a JSON number",
     ),
     (
         GUIDELLM,
         edit([*B0, "metrics", "output_tokens_per_second", "successful", "mean"], float("-inf")),
-        "output_tokens_per_second.successful.mean: is -inf",
+        "output_tokens_per_second.successful.mean is -Infinity, not a JSON number",
     ),
     (
         GUIDELLM,
@@ -190,12 +191,13 @@ def test_an_empty_binary_or_cut_file_is_refused_in_one_line(tmp_path, content):
     bad.write_bytes(content)
     result = tokencost("price", bad, "--gpu", "h100-sxm")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "is not a readable JSON file" in result.stderr and "AIPerf" in result.stderr and "GuideLLM" in result.stderr
+    assert re.search(r"profile_export_aiperf\.json( line \d+)?: is (not valid JSON|binary, not text)", result.stderr)
+    assert "AIPerf" in result.stderr and "GuideLLM" in result.stderr
 
 
 @pytest.mark.parametrize("read", [read_aiperf, read_guidellm])
 def test_a_directory_or_a_missing_gpu_is_refused(tmp_path, read):
-    with pytest.raises(UserError, match="is not a readable JSON file") as error:
+    with pytest.raises(UserError, match="is a directory; give the path of a result file in it") as error:
         read(tmp_path, "h100-sxm", 1, None)
     assert "\n" not in str(error.value) and str(tmp_path) in str(error.value)
     with pytest.raises(UserError, match="--gpu"):

@@ -58,5 +58,5 @@ def test_a_folder_without_inputs_is_one_line(tmp_path):
     with pytest.raises(UserError, match="inputs.toml"):
         read_inputs(tmp_path)
     (tmp_path / "inputs.toml").write_text("[table]\nmodels = 3\n")
-    with pytest.raises(UserError, match="is not a table of inputs"):
+    with pytest.raises(UserError, match=r"inputs.toml table.models: is 3; input should be a valid list"):
         read_inputs(tmp_path)
