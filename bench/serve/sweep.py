@@ -259,7 +259,8 @@ class ServePointMeasurement:
         if load.kind == "replay":
             return list(workload.requests(card.vocab_size, salt))
         if load.kind != "concurrency":
-            return self._formatted(card, list(islice(workload.requests(card.vocab_size, salt), load.num_requests)))
+            # A list, prompts decoded before the point starts: Poisson arrivals are drawn one per prompt.
+            return list(self._formatted(card, islice(workload.requests(card.vocab_size, salt), load.num_requests)))
         slots = int(load.value)
         return self._formatted(
             card,
