@@ -11,6 +11,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.errors import UserError
 from bench.run.record import SCHEMA_VERSION, PointRecord
@@ -151,7 +152,7 @@ class TornRecordWarning(UserWarning):
     pass
 
 
-def _v1_to_v2(record: dict) -> dict:
+def _v1_to_v2(record: dict[str, Any]) -> dict[str, Any]:
     """Schema 2 added steady-state windows, validity checks and the idle baseline."""
     record.setdefault("steady_state", {"reached": False, "why": "recorded with schema 1, before steady-state windows"})
     record.setdefault("validity", {})
@@ -160,7 +161,7 @@ def _v1_to_v2(record: dict) -> dict:
     return record
 
 
-def _v2_to_v3(record: dict) -> dict:
+def _v2_to_v3(record: dict[str, Any]) -> dict[str, Any]:
     """Schema 3 gave the sweep's coordinates fields of their own (a serving point kept its concurrency in
     engine.batch_size), named the serving request counts, and put the validity checks under `checks`."""
     engine = dict(record.get("engine") or {})
@@ -186,7 +187,7 @@ def _v2_to_v3(record: dict) -> dict:
 MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
-def migrated(record: dict, where: str) -> dict:
+def migrated(record: dict[str, Any], where: str) -> dict[str, Any]:
     """The record in the current schema's layout (not yet validated)."""
     version = record.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:

@@ -8,7 +8,7 @@ the failure and decides whether the model's remaining points can still run.
 import math
 import socket
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -436,7 +436,7 @@ def context_of(workload: Workload) -> int:
     return math.ceil(isl + osl)
 
 
-def pair_notes(suite: Suite, cards: list[ModelCard]) -> list[str]:
+def pair_notes(suite: Suite, cards: Collection[ModelCard]) -> list[str]:
     """One line per MoE model of the suite: the dense model it is compared with, or why there is none."""
     names = {c.name for c in cards}
     notes = []
