@@ -194,7 +194,7 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
             if not keys and not serve.capacity:
                 continue
             try:
-                with _target(card, suite, run_dir, run.log) as target:
+                with _target(card, run) as target:
                     point = ServePointMeasurement(run, target)
                     beyond = set(in_flight) - set(
                         run.skip_beyond_kv_capacity(card, target, {k: n for k, n in in_flight.items() if k in keys})
@@ -212,8 +212,8 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     return run.result
 
 
-def _target(card: ModelCard, suite: Suite, run_dir: Path, log):
-    serve = suite.serve
+def _target(card: ModelCard, run: SweepRun):
+    suite, serve = run.suite, run.suite.serve
     if serve.endpoint:
         api_key = os.environ.get(serve.api_key_env) if serve.api_key_env else None
         return ExistingEndpoint(serve.endpoint, serve.endpoint_model, api_key)
@@ -223,11 +223,12 @@ def _target(card: ModelCard, suite: Suite, run_dir: Path, log):
     max_num_seqs = (
         None if open_loop and not serve.max_concurrency else max((*concurrencies, serve.max_concurrency or 0)) or None
     )
-    log(f"[{card.name}] starting vLLM's server on loopback (log: {run_dir / f'server-{card.name}.log'})")
+    log_path = run.run_dir / f"server-{card.name}.log"
+    run.log(f"[{card.name}] starting vLLM's server on loopback (log: {log_path})")
     return VllmServer(
         card,
         suite.engine,
-        run_dir / f"server-{card.name}.log",
+        log_path,
         max_num_seqs=max_num_seqs,
         extra_args=serve.server_args,
         startup_timeout_s=serve.startup_timeout_s,
