@@ -58,7 +58,10 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
         for engine_name in suite.engines:
             for card in run.cards:
                 points = [p for p in planned if p.model == card.name and p.fields["engine"]["name"] == engine_name]
-                batch_of = {p.key: p.in_flight for p in points}
+                batch_of: dict[str, int] = {}
+                for p in points:
+                    assert p.in_flight is not None  # `plan` gives every offline point its batch size
+                    batch_of[p.key] = p.in_flight
                 keys = run.todo(list(batch_of))
                 for key in list(keys):
                     if error := run.unfit(card, run.workload_of(key)):

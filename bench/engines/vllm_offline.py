@@ -9,6 +9,7 @@ request API (add_request / step), refilling as requests finish, the way
 import os
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from bench.engines.base import SAMPLING, GenerationResult, WindowHooks
 from bench.environment import on_cpu_backend, vllm_version
@@ -33,7 +34,8 @@ class VllmOfflineEngine:
         self.card = card
         self.max_batch_size = max_batch_size
         self.settings = settings
-        self.engine_kwargs = dict(
+        # Any: each of vLLM's keywords takes a type of its own.
+        self.engine_kwargs: dict[str, Any] = dict(
             model=str(card.path),
             load_format="auto" if card.has_weights else "dummy",
             # Config-only cards have no tokenizer; prompts are token ids either way.

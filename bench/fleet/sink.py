@@ -3,6 +3,7 @@ to records.jsonl as they arrive (each fsynced, as a one-machine run appends its 
 
 from pathlib import Path
 
+from bench import console
 from bench.run.record import PointRecord
 from bench.run.records import RecordWriter
 from bench.validation import parse
@@ -10,6 +11,7 @@ from bench.validation import parse
 
 class RecordSink:
     def __init__(self, run_dir: str):
+        console.show()  # what the writer logs (a torn tail set aside) reaches the driver, as Ray forwards stdout
         self.writer = RecordWriter(Path(run_dir))
         self.arrived: dict[str, list[dict]] = {}  # group name -> its records of this session, as appended
         self.running: dict[str, tuple[str, int]] = {}  # group name -> (node id, pid) of its task's process

@@ -9,7 +9,7 @@ every point that failed, again. Ray retries nothing itself: a point is measured 
 """
 
 import json
-from collections.abc import Callable
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from bench.secrets import redact
 from bench.serve.capacity import CAPACITY_FILE
 from bench.validation import parse
 
+logger = logging.getLogger(__name__)
+
 CANCEL_GRACE_S = 30.0  # an interrupted task's time to end its engine before it is killed
 
 
@@ -39,7 +41,6 @@ def run_fleet(
     address: str,
     resume: bool = False,
     watts_per_vcpu: float,
-    log: Callable[[str], None] = print,
 ) -> SweepResult:
     """Measure the suite's groups on the cluster at `address`; options as `run_sweep`'s."""
     suite.check()
@@ -79,7 +80,6 @@ def run_fleet(
             nodes=nodes,
             gpus=gpus,
             watts_per_vcpu=watts_per_vcpu,
-            log=log,
         )
     finally:
         ray.shutdown()
@@ -96,7 +96,6 @@ def _measure(
     nodes: list[cluster.Node],
     gpus: bool,
     watts_per_vcpu: float,
-    log: Callable[[str], None],
 ) -> SweepResult:
     folder.create()
     _write_run_file(folder, suite, address, nodes, groups, watts_per_vcpu)
@@ -104,7 +103,7 @@ def _measure(
     done = {r.point for r in earlier}
     planned = {g: g.planned(suite) for g in groups}
     todo = [g for g in groups if any(p.key not in done for p in planned[g]) or suite.serve.capacity]
-    log(
+    logger.info(
         f"fleet: {len(nodes)} node(s); {len(todo)} of {len(groups)} group(s) to measure: "
         + ", ".join(g.name for g in todo)
     )
@@ -126,7 +125,7 @@ def _measure(
         )
         spanning = None
         if suite.engine.executor == "ray":
-            pg, spanning, placed = _span_nodes(ray, suite, group, watts_per_vcpu, log)
+            pg, spanning, placed = _span_nodes(ray, suite, group, watts_per_vcpu)
             reserved.update({group: pg} if pg else {})
             options |= placed
         mine = [r.to_json() for r in earlier if r.point.startswith(group.prefix) and r.model.name == group.model]
@@ -150,9 +149,9 @@ def _measure(
             try:
                 outcome = ray.get(ready[0])
             except ray.exceptions.RayError as e:
-                result.failures += _lost(ray, sink, suite, run_dir, group, planned[group], done, e, log)
+                result.failures += _lost(ray, sink, suite, run_dir, group, planned[group], done, e)
                 continue
-            log(f"[{group.name}] done on node {outcome['node_id'][:12]}; its own copy: {outcome['local_dir']}")
+            logger.info(f"[{group.name}] done on node {outcome['node_id'][:12]}; its own copy: {outcome['local_dir']}")
             _keep_capacity(run_dir, group, outcome["capacity"])
             result.start_errors += [
                 UserError("engine", e, "see the group's log above") for e in outcome["start_errors"]
@@ -172,7 +171,7 @@ def _measure(
 
 
 def _span_nodes(
-    ray: Any, suite: Suite, group: Group, watts_per_vcpu: float, log: Callable[[str], None]
+    ray: Any, suite: Suite, group: Group, watts_per_vcpu: float
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """An engine over several nodes: its GPUs reserved as a placement group (one GPU a bundle, as vLLM's Ray
     backend wants), a meter on each node holding some, and the task placed in the group so that vLLM's engine,
@@ -187,7 +186,7 @@ def _span_nodes(
     except BaseException:
         placement.release(ray, pg)
         raise
-    log(
+    logger.info(
         f"[{group.name}] {suite.engine.gpus} GPUs on {len(shares)} node(s): "
         + ", ".join(f"{s.hostname or s.ip} x {len(s.gpu_uuids)}" for s in shares)
     )
@@ -257,7 +256,6 @@ def _lost(
     planned: list[PlannedPoint],
     done: set[str],
     error: Exception,
-    log: Callable[[str], None],
 ) -> list[PointRecord]:
     """The group's task died (its node was lost, or its worker): its points that sent no record fail."""
     arrived = ray.get(sink.arrivals.remote(group.name))
@@ -269,7 +267,7 @@ def _lost(
     )
     lines = redact(str(error)).strip().splitlines()
     message = lines[0][:300] if lines else type(error).__name__
-    log(f"[{group.name}] the group's task died ({kind}): {message}")
+    logger.info(f"[{group.name}] the group's task died ({kind}): {message}")
     hardware = (
         arrived[-1]["hardware"]
         if arrived

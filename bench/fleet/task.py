@@ -5,9 +5,9 @@ import os
 import signal
 import tempfile
 import uuid
-from functools import partial
 from pathlib import Path
 
+from bench import console
 from bench.fleet.groups import Group
 from bench.inputs.suite import Suite
 from bench.run.record import PointRecord
@@ -62,15 +62,15 @@ def measure_group(
         os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address  # for vLLM's server, a process of its own
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
     # Ray forwards what the task prints to the driver, prefixed with the task's name (the group).
-    result = sweep(
-        suite,
-        local_dir,
-        watts_per_vcpu=watts_per_vcpu,
-        log=partial(print, flush=True),
-        sink=send,
-        earlier=tuple(local(r) for r in earlier),
-        **options,
-    )
+    with console.shown():
+        result = sweep(
+            suite,
+            local_dir,
+            watts_per_vcpu=watts_per_vcpu,
+            sink=send,
+            earlier=tuple(local(r) for r in earlier),
+            **options,
+        )
     capacity = local_dir / CAPACITY_FILE
     return {
         "node_id": node_id,

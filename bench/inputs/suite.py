@@ -11,7 +11,7 @@ from bench.environment import on_cpu_backend
 from bench.errors import UserError
 from bench.inputs.flags import Flag, options
 from bench.inputs.tiers import Tier, tiers_of
-from bench.inputs.workload import MAX_REQUESTS_PER_SLOT, MAX_TOKENS, Workload
+from bench.inputs.workload import MAX_REQUESTS_PER_SLOT, MAX_TOKENS, SharedPrefixSettings, Workload
 from bench.validation import parse
 
 # Caps far above any real deployment, so a typo (an extra digit, an exponent) is refused with one line
@@ -25,12 +25,19 @@ MAX_SLO_MS = 3_600_000.0  # an hour: a goodput SLO on TTFT or TPOT
 MAX_WAIT_S = 86_400.0  # a day: startup timeouts and a point's timeout
 
 
-def _count(cap: int):
-    return Annotated[int, Field(strict=True, gt=0, le=cap)]
+# Whole counts from 1 up to a cap. Plain aliases, not built by a function, so that type checkers read them.
+ParallelSize = Annotated[int, Field(strict=True, gt=0, le=MAX_PARALLEL)]
+Tokens = Annotated[int, Field(strict=True, gt=0, le=MAX_TOKENS)]
+InFlight = Annotated[int, Field(strict=True, gt=0, le=MAX_IN_FLIGHT)]
+RequestsPerSlot = Annotated[int, Field(strict=True, gt=0, le=MAX_REQUESTS_PER_SLOT)]
+RequestsPerRate = Annotated[int, Field(strict=True, gt=0, le=MAX_REQUESTS_PER_RATE)]
+GpuCount = Annotated[int, Field(strict=True, gt=0, le=MAX_GPUS)]
+Repeats = Annotated[int, Field(strict=True, gt=0, le=1_000)]
 
-
-def _positive(cap: float):
-    return Annotated[float, Field(gt=0, le=cap)]  # the cap also refuses inf and nan
+# Positive amounts up to a cap; the cap also refuses inf and nan.
+RequestRate = Annotated[float, Field(gt=0, le=MAX_REQUEST_RATE)]  # also a concurrency, for capacity_max
+SloMs = Annotated[float, Field(gt=0, le=MAX_SLO_MS)]
+WaitS = Annotated[float, Field(gt=0, le=MAX_WAIT_S)]
 
 
 # The `--help` sections of the flags that set serving and fleet settings.
@@ -47,19 +54,19 @@ class EngineSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
-    tensor_parallel_size: _count(MAX_PARALLEL) = 1
-    pipeline_parallel_size: _count(MAX_PARALLEL) = 1
-    data_parallel_size: _count(MAX_PARALLEL) = 1  # serve mode only: vLLM's offline engine runs one replica
+    tensor_parallel_size: ParallelSize = 1
+    pipeline_parallel_size: ParallelSize = 1
+    data_parallel_size: ParallelSize = 1  # serve mode only: vLLM's offline engine runs one replica
     # On the CPU backend this is the share of host memory given to the KV cache.
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
-    max_model_len: _count(MAX_TOKENS) | None = None  # and at most the card's context (checked before a run)
+    max_model_len: Tokens | None = None  # and at most the card's context (checked before a run)
     # Tokens a scheduler step may batch; vLLM's default differs between its LLM class and its server.
-    max_num_batched_tokens: _count(MAX_TOKENS) | None = None
+    max_num_batched_tokens: Tokens | None = None
     # True skips torch.compile and graph capture: faster start, slower steps.
     enforce_eager: bool = False
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
     # vLLM's own limit on an engine core becoming ready (weights, compile, graphs), then the start fails.
-    startup_timeout_s: _positive(MAX_WAIT_S) = 900.0
+    startup_timeout_s: WaitS = 900.0
     # "ray": vLLM's Ray backend, whose tensor and pipeline parallel workers may span the nodes of the Ray
     # cluster given by --ray-address (CUDA GPUs only: vLLM's CPU build has no Ray backend).
     executor: Literal["default", "ray"] = "default"
@@ -89,31 +96,31 @@ class ServeSettings(BaseModel):
     # Closed loop (InferenceX): this many requests in flight; at least concurrency x requests_per_concurrency
     # requests, in rounds of the concurrency until the point has lasted min_window_s.
     concurrencies: Annotated[
-        tuple[_count(MAX_IN_FLIGHT), ...],
+        tuple[InFlight, ...],
         Flag("--concurrency", "closed-loop concurrencies, e.g. 1,4,16,64", group=SERVING),
     ] = (1, 4, 16)
-    requests_per_concurrency: _count(MAX_REQUESTS_PER_SLOT) = 4
+    requests_per_concurrency: RequestsPerSlot = 4
     # Open loop (vllm bench serve): Poisson arrivals at these rates, requests per second.
     request_rates: Annotated[
-        tuple[_positive(MAX_REQUEST_RATE), ...],
+        tuple[RequestRate, ...],
         Flag("--request-rates", "open-loop Poisson request rates per second, e.g. 1,4", group=SERVING),
     ] = ()
-    requests_per_rate: _count(MAX_REQUESTS_PER_RATE) = 32
-    max_concurrency: _count(MAX_IN_FLIGHT) | None = None  # cap on requests in flight under a rate
+    requests_per_rate: RequestsPerRate = 32
+    max_concurrency: InFlight | None = None  # cap on requests in flight under a rate
     warmup: bool = True  # warm-up requests before each point, excluded from its metrics
     # Goodput counts requests within both SLOs.
     slo_ttft_ms: Annotated[
-        _positive(MAX_SLO_MS) | None, Flag("--slo-ttft-ms", "goodput SLO on time to first token, in ms", group=SERVING)
+        SloMs | None, Flag("--slo-ttft-ms", "goodput SLO on time to first token, in ms", group=SERVING)
     ] = 2000.0
     slo_tpot_ms: Annotated[
-        _positive(MAX_SLO_MS) | None,
+        SloMs | None,
         Flag("--slo-tpot-ms", "goodput SLO on time per output token, in ms", group=SERVING),
     ] = 200.0
     prompt_format: Literal["token-ids", "text"] = "token-ids"  # text: decoded with the card's tokenizer
     server_args: tuple[str, ...] = ()  # passed to vLLM's server as they are, e.g. ["--max-num-batched-tokens", "8192"]
-    startup_timeout_s: _positive(MAX_WAIT_S) = 900.0
+    startup_timeout_s: WaitS = 900.0
     repeats: Annotated[
-        _count(1_000),
+        Repeats,
         Flag(
             "--repeats",
             "measure each serving point this many times; tables show the median and the spread",
@@ -134,10 +141,10 @@ class ServeSettings(BaseModel):
         Literal["concurrency", "rate"],
         Flag("--capacity-load", "search closed-loop concurrency or open-loop request rate", group=SERVING),
     ] = "concurrency"
-    capacity_max: _positive(MAX_REQUEST_RATE) = 256.0  # the highest concurrency or rate tried
-    capacity_start_rate: _positive(MAX_REQUEST_RATE) = 1.0  # open loop: the first rate tried
+    capacity_max: RequestRate = 256.0  # the highest concurrency or rate tried
+    capacity_start_rate: RequestRate = 1.0  # open loop: the first rate tried
     capacity_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.1  # bisection stops within this share of the load
-    capacity_repeats: _count(1_000) = 3  # measurements of each load tried while bisecting (a majority decides)
+    capacity_repeats: Repeats = 3  # measurements of each load tried while bisecting (a majority decides)
     # An OpenAI-compatible server that is already running (vLLM, SGLang, TGI, TensorRT-LLM): nothing is started.
     endpoint: Annotated[
         Annotated[str, Field(pattern=r"^https?://")] | None,
@@ -156,7 +163,7 @@ class ServeSettings(BaseModel):
         Flag("--endpoint-gpu", "a remote endpoint's GPU, for pricing (catalog key, e.g. h100-sxm)", group=SERVING),
     ] = None
     endpoint_accelerator_count: Annotated[
-        _count(MAX_GPUS), Flag("--endpoint-gpus", "a remote endpoint's GPU count", group=SERVING)
+        GpuCount, Flag("--endpoint-gpus", "a remote endpoint's GPU count", group=SERVING)
     ] = 1
 
 
@@ -193,7 +200,7 @@ class Suite(BaseModel):
         Flag("--models", "comma-separated model cards, e.g. tiny-dense,tiny-moe"),
     ] = ("tiny-dense", "tiny-moe")
     batch_sizes: Annotated[
-        tuple[_count(MAX_IN_FLIGHT), ...],
+        tuple[InFlight, ...],
         Field(min_length=1),
         Flag("--batch-sizes", "comma-separated batch sizes, e.g. 1,4,16"),
     ] = (1, 16, 64)  # one latency-bound, one mid and one throughput-bound point per model
@@ -222,7 +229,7 @@ class Suite(BaseModel):
             "(0 sizes points by request count alone)",
         ),
     ] = 10.0
-    point_timeout_s: _positive(MAX_WAIT_S) | None = None  # a point running longer is recorded as failed
+    point_timeout_s: WaitS | None = None  # a point running longer is recorded as failed
     mode: Annotated[
         Literal["offline", "serve"],
         Flag(
@@ -332,7 +339,11 @@ def _among(sizes: tuple[int, ...], chosen: tuple[int, ...] | None) -> tuple[int,
 # (its prefix is one KV block of vLLM's CPU backend), beside the random floor at the same batch.
 DEMO_EXTRA_WORKLOADS = (
     Workload(
-        kind="shared-prefix", isl=256, osl=128, batch_sizes=(16,), shared_prefix={"prefixes": 4, "prefix_len": 128}
+        kind="shared-prefix",
+        isl=256,
+        osl=128,
+        batch_sizes=(16,),
+        shared_prefix=SharedPrefixSettings(prefixes=4, prefix_len=128),
     ),
 )
 

@@ -183,10 +183,13 @@ class Timeline(_Section):
     point: str
 
 
+LoadModel = Literal["closed-loop concurrency", "open-loop Poisson", "open-loop trace replay"]
+
+
 class Load(_Section):
     """How a serving point's requests were sent (its coordinate is the record's concurrency or request_rate)."""
 
-    model: Literal["closed-loop concurrency", "open-loop Poisson", "open-loop trace replay"]
+    model: LoadModel
     max_concurrency: int | None = None
     num_requests: int | None = None
     steady_window: str | None = None

@@ -6,11 +6,12 @@ older tokencost to the current schema (bench.run.record) and validates them.
 """
 
 import json
+import logging
 import os
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.errors import UserError
 from bench.run.record import SCHEMA_VERSION, PointRecord
@@ -20,6 +21,8 @@ from bench.validation import parse
 RECORDS_FILE = "records.jsonl"
 FIX = "repair or remove that line"
 
+logger = logging.getLogger(__name__)
+
 
 class RecordWriter:
     """Appends records to <run_dir>/records.jsonl, each a whole line of its own.
@@ -28,22 +31,21 @@ class RecordWriter:
     appended: a record written onto the fragment would be lost with it, and the file refused.
     """
 
-    def __init__(self, run_dir: Path, log: Callable[[str], None] = print):
+    def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / RECORDS_FILE
-        self.log = log
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        set_aside_torn_tail(self.path, log)
+        set_aside_torn_tail(self.path)
 
     def append(self, record: PointRecord) -> None:
         line = redact(json.dumps(record.to_json()))
-        set_aside_torn_tail(self.path, self.log)  # an append of this run that a full disk cut short
+        set_aside_torn_tail(self.path)  # an append of this run that a full disk cut short
         with self.path.open("a") as f:
             f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
 
 
-def set_aside_torn_tail(path: Path, log: Callable[[str], None] = print) -> Path | None:
+def set_aside_torn_tail(path: Path) -> Path | None:
     """Move a records file's torn tail, byte for byte, to `<file>.torn-<UTC time>` beside it, cut the file back
     to its last complete record, and say so in one line; returns where the tail went.
 
@@ -65,7 +67,7 @@ def set_aside_torn_tail(path: Path, log: Callable[[str], None] = print) -> Path 
     if not tail.strip():
         if keep == len(data) and data and not data.endswith(b"\n"):
             _append_synced(path, b"\n")
-            log(f"{path}: its last record had lost its newline (a crash while writing?); added it")
+            logger.info(f"{path}: its last record had lost its newline (a crash while writing?); added it")
         return None
     aside = _aside_name(path)
     with aside.open("xb") as f:  # first the copy, synced, then the cut: a crash in between loses nothing
@@ -75,7 +77,7 @@ def set_aside_torn_tail(path: Path, log: Callable[[str], None] = print) -> Path 
     with path.open("r+b") as f:
         f.truncate(keep)
         os.fsync(f.fileno())
-    log(
+    logger.info(
         f"{path}: its end was not a complete record (a crash or a full disk while writing); moved those "
         f"{len(tail)} bytes to {aside.name}, every complete record is kept"
     )
@@ -151,7 +153,7 @@ class TornRecordWarning(UserWarning):
     pass
 
 
-def _v1_to_v2(record: dict) -> dict:
+def _v1_to_v2(record: dict[str, Any]) -> dict[str, Any]:
     """Schema 2 added steady-state windows, validity checks and the idle baseline."""
     record.setdefault("steady_state", {"reached": False, "why": "recorded with schema 1, before steady-state windows"})
     record.setdefault("validity", {})
@@ -160,7 +162,7 @@ def _v1_to_v2(record: dict) -> dict:
     return record
 
 
-def _v2_to_v3(record: dict) -> dict:
+def _v2_to_v3(record: dict[str, Any]) -> dict[str, Any]:
     """Schema 3 gave the sweep's coordinates fields of their own (a serving point kept its concurrency in
     engine.batch_size), named the serving request counts, and put the validity checks under `checks`."""
     engine = dict(record.get("engine") or {})
@@ -186,7 +188,7 @@ def _v2_to_v3(record: dict) -> dict:
 MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
-def migrated(record: dict, where: str) -> dict:
+def migrated(record: dict[str, Any], where: str) -> dict[str, Any]:
     """The record in the current schema's layout (not yet validated)."""
     version = record.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:

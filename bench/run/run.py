@@ -5,10 +5,11 @@ measurement to `SweepRun.measure_point`, which appends its record, or records
 the failure and decides whether the model's remaining points can still run.
 """
 
+import logging
 import math
 import socket
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,8 @@ from bench.run.record import HardwareInfo, PointRecord, SoftwareInfo, Validity
 from bench.run.records import RecordWriter
 from bench.run.run_dir import RunDirectory
 from bench.secrets import redact
+
+logger = logging.getLogger(__name__)
 
 IDLE_BASELINE_S = {"gpu": 5.0, "cpu": 2.0}
 BANDWIDTH_FIELDS = (
@@ -75,7 +78,7 @@ def hardware_fingerprint(hardware: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def host_memory_bandwidth(previous: dict[str, Any] | None, log: Callable[[str], None] = print) -> dict[str, Any]:
+def host_memory_bandwidth(previous: dict[str, Any] | None) -> dict[str, Any]:
     """This machine's host-memory bandwidth with the run's threads, as run.json and every record's hardware hold
     it: measured once per run, before any engine starts; a resumed run keeps the figures its run.json holds."""
     stored = (previous or {}).get("hardware") or {}
@@ -83,7 +86,7 @@ def host_memory_bandwidth(previous: dict[str, Any] | None, log: Callable[[str], 
         return {k: stored.get(k) for k in BANDWIDTH_FIELDS}
     found = memory_bandwidth.measure()
     for line in textwrap.wrap(f"memory bandwidth: {found.summary()}", 120, subsequent_indent="  "):
-        log(line)
+        logger.info(line)
     return found.record_fields()
 
 
@@ -121,7 +124,6 @@ class SweepRun:
         planned: list[PlannedPoint],
         *,
         watts_per_vcpu: float = DEFAULT_WATTS_PER_VCPU,
-        log: Callable[[str], None] = print,
         resume: bool = False,
         meter: Meter | None = None,
         hardware: dict[str, Any] | None = None,
@@ -156,7 +158,7 @@ class SweepRun:
         self.gpu_details = gpus.describe(self.devices) if hardware is None else hardware.get("gpus", [])
         self.hardware = hardware or environment.hardware(self.gpu_details, gpus.describe(gpu_set.idle))
         if hardware is None:  # this machine: its host memory's bandwidth, before any engine starts
-            self.hardware |= host_memory_bandwidth(previous, log)
+            self.hardware |= host_memory_bandwidth(previous)
         # An existing endpoint was started by someone else, with settings the estimate does not know.
         memory = None if suite.mode == "serve" and suite.serve.endpoint else gpus.memory_bytes(self.devices)
         # Estimated per card and workload, at each workload's mean context (bench.inputs.fit).
@@ -177,14 +179,14 @@ class SweepRun:
             "software": SoftwareInfo(**environment.software()),
         }
         # First, so that a torn last line (a crash mid-write) is set aside before the records are read or appended to.
-        self.writer = RecordWriter(self.run_dir, log=log)
+        self.writer = RecordWriter(self.run_dir)
         # Ok records by key, this session's and (resumed) earlier ones': a capacity search judges loads by them.
         self.records = {r.point: r for r in self.folder.ok_records()} if resume else {}
         self.records |= {r.point: r for r in earlier if r.ok}
         self.sink = sink
         self.done = set(self.records)
         self.progress = Progress(sum(key not in self.done for key in self.planned))
-        self.log = self.progress.logging(log)
+        self.log = self.progress.logging(logger.info)  # the sweep's lines, around the status line
         self.result = SweepResult()
         self.finished: set[str] = set()
         self.stop_reason: tuple[str, str] | None = None  # why the current model's remaining points are skipped
@@ -436,7 +438,7 @@ def context_of(workload: Workload) -> int:
     return math.ceil(isl + osl)
 
 
-def pair_notes(suite: Suite, cards: list[ModelCard]) -> list[str]:
+def pair_notes(suite: Suite, cards: Collection[ModelCard]) -> list[str]:
     """One line per MoE model of the suite: the dense model it is compared with, or why there is none."""
     names = {c.name for c in cards}
     notes = []

@@ -111,8 +111,8 @@ class VllmServer:
         self.max_num_seqs, self.extra_args = max_num_seqs, tuple(extra_args)
         self.requested_port, self.startup_timeout_s = port, startup_timeout_s
         self.process: subprocess.Popen | None = None
-        self.port = None
-        self.startup_s = None
+        self.port: int | None = None  # once started
+        self.startup_s: float | None = None
         self.effective: dict = {}
 
     @property
@@ -148,8 +148,7 @@ class VllmServer:
         for _attempt in range(1 if self.requested_port else PORT_RETRIES):
             self.port = self.requested_port or free_port()
             try:
-                self._launch()
-                self._wait_healthy()
+                self._wait_healthy(self._launch(self.port))
                 self.startup_s = time.perf_counter() - started
                 self.effective = effective_settings(_get_text(f"{self.base_url}/metrics"), self._log_tail(10_000))
                 return
@@ -166,8 +165,8 @@ class VllmServer:
             "check what is taking loopback ports, then retry",
         )
 
-    def _launch(self) -> None:
-        command = server_command(self.card, self.settings, self.port, self.max_num_seqs, self.extra_args)
+    def _launch(self, port: int) -> subprocess.Popen:
+        command = server_command(self.card, self.settings, port, self.max_num_seqs, self.extra_args)
         # vLLM's own wait for its engine cores, no shorter than ours for the whole server.
         ready_s = max(self.startup_timeout_s, self.settings.startup_timeout_s)
         env = os.environ | {"VLLM_ENGINE_READY_TIMEOUT_S": str(int(ready_s))}
@@ -177,11 +176,12 @@ class VllmServer:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
             )  # its own group: stop() ends its children
+        return self.process
 
-    def _wait_healthy(self) -> None:
+    def _wait_healthy(self, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
-            code = self.process.poll()
+            code = process.poll()
             if code is not None:
                 tail = self._log_tail()
                 self.stop()

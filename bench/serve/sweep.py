@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import islice
 from pathlib import Path
+from typing import Literal
 
 from bench.energy.meters import NoMeter
 from bench.errors import UserError
@@ -23,7 +24,7 @@ from bench.inputs.suite import ServeSettings, Suite
 from bench.inputs.tiers import tiers_of
 from bench.inputs.workload import WARMUP_OSL, PromptSupply, Workload
 from bench.run.prefix_cache import cache_salt, counters_in_exposition, hit_rate_check, point_salt
-from bench.run.record import Load, PointRecord, PrefixCache
+from bench.run.record import Load, LoadModel, PointRecord, PrefixCache
 from bench.run.run import PlannedPoint, SweepResult, SweepRun, context_of
 from bench.secrets import redact
 from bench.serve.capacity import Outcome, Search, append_outcome
@@ -37,9 +38,17 @@ REQUESTS_FILE = "requests.jsonl"
 MIN_WARMUP_REQUESTS = 4
 
 
+LoadKind = Literal["concurrency", "rate", "replay"]  # closed loop, Poisson arrivals, a trace's own times
+LOAD_MODELS: dict[LoadKind, LoadModel] = {
+    "concurrency": "closed-loop concurrency",
+    "rate": "open-loop Poisson",
+    "replay": "open-loop trace replay",
+}
+
+
 @dataclass(frozen=True)
 class LoadPoint:
-    kind: str  # "concurrency" (closed loop), "rate" (Poisson arrivals) or "replay" (a trace's own times)
+    kind: LoadKind
     value: float  # the concurrency, the rate, or a replay's time scale
     num_requests: int
     max_concurrency: int | None = None
@@ -67,9 +76,7 @@ class LoadPoint:
         """The point's coordinate and load, as its record (ok or failed) carries them."""
         closed = self.kind == "concurrency"
         load = Load(
-            model={"concurrency": "closed-loop concurrency", "rate": "open-loop Poisson"}.get(
-                self.kind, "open-loop trace replay"
-            ),
+            model=LOAD_MODELS[self.kind],
             max_concurrency=self.max_concurrency,
             num_requests=self.num_requests,
             steady_window="opens when every slot is decoding, closes when the last request is sent"
@@ -167,7 +174,7 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
         )
     points = _points(suite)
     meter, hardware = (
-        _endpoint_meter_and_hardware(serve)
+        _endpoint_meter_and_hardware(serve.endpoint, serve)
         if serve.endpoint
         else (options.pop("meter", None), options.pop("hardware", None))
     )  # a multi-node engine's (bench.fleet)
@@ -187,7 +194,7 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
             if not keys and not serve.capacity:
                 continue
             try:
-                with _target(card, suite, run_dir, run.log) as target:
+                with _target(card, run) as target:
                     point = ServePointMeasurement(run, target)
                     beyond = set(in_flight) - set(
                         run.skip_beyond_kv_capacity(card, target, {k: n for k, n in in_flight.items() if k in keys})
@@ -205,8 +212,8 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     return run.result
 
 
-def _target(card: ModelCard, suite: Suite, run_dir: Path, log):
-    serve = suite.serve
+def _target(card: ModelCard, run: SweepRun):
+    suite, serve = run.suite, run.suite.serve
     if serve.endpoint:
         api_key = os.environ.get(serve.api_key_env) if serve.api_key_env else None
         return ExistingEndpoint(serve.endpoint, serve.endpoint_model, api_key)
@@ -216,20 +223,21 @@ def _target(card: ModelCard, suite: Suite, run_dir: Path, log):
     max_num_seqs = (
         None if open_loop and not serve.max_concurrency else max((*concurrencies, serve.max_concurrency or 0)) or None
     )
-    log(f"[{card.name}] starting vLLM's server on loopback (log: {run_dir / f'server-{card.name}.log'})")
+    log_path = run.run_dir / f"server-{card.name}.log"
+    run.log(f"[{card.name}] starting vLLM's server on loopback (log: {log_path})")
     return VllmServer(
         card,
         suite.engine,
-        run_dir / f"server-{card.name}.log",
+        log_path,
         max_num_seqs=max_num_seqs,
         extra_args=serve.server_args,
         startup_timeout_s=serve.startup_timeout_s,
     )
 
 
-def _endpoint_meter_and_hardware(serve: ServeSettings) -> tuple:
+def _endpoint_meter_and_hardware(endpoint: str, serve: ServeSettings) -> tuple:
     """A local endpoint: this machine's best meter and hardware. A remote one: no meter, hardware as given."""
-    if is_local(serve.endpoint):
+    if is_local(endpoint):
         return None, None
     if not serve.endpoint_accelerator:
         raise UserError(
@@ -259,7 +267,8 @@ class ServePointMeasurement:
         if load.kind == "replay":
             return list(workload.requests(card.vocab_size, salt))
         if load.kind != "concurrency":
-            return self._formatted(card, list(islice(workload.requests(card.vocab_size, salt), load.num_requests)))
+            # A list, prompts decoded before the point starts: Poisson arrivals are drawn one per prompt.
+            return list(self._formatted(card, islice(workload.requests(card.vocab_size, salt), load.num_requests)))
         slots = int(load.value)
         return self._formatted(
             card,
@@ -296,6 +305,7 @@ class ServePointMeasurement:
             async with CompletionsClient(target.base_url, target.model, api_key=target.api_key) as client:
                 if load.kind == "concurrency":
                     return await closed_loop(client, prompts, osl, int(load.value), window, salt)
+                assert isinstance(prompts, list)  # an open loop's prompts are a list (_measured_prompts)
                 if load.kind == "replay":
                     return await replay(client, prompts, load.value, load.max_concurrency, window, salt)
                 return await poisson(client, prompts, osl, load.value, seed, load.max_concurrency, window, salt)
@@ -346,14 +356,13 @@ class ServePointMeasurement:
             other_processes_matter=not serve.endpoint,
             extra_checks=extra_checks,
         )
-        means = (
-            {}
-            if workload.kind == "random" or not metrics.completed
-            else {
+        means = {}
+        if workload.kind != "random":  # lengths that vary: the means of those served
+            assert metrics.input_tokens is not None and metrics.output_tokens is not None  # some completed (above)
+            means = {
                 "isl": round(metrics.input_tokens / metrics.completed),
                 "osl": round(metrics.output_tokens / metrics.completed),
             }
-        )
         return run.record(
             card,
             key,
@@ -437,7 +446,7 @@ class CapacitySearches:
         self.closed = serve.capacity_load == "concurrency"
         self.maximum, self.note = serve.capacity_max, None
         self.attempted: set[str] = set()  # keys measured by the searches, failed ones included (never retried)
-        blocks = getattr(target, "kv_cache_blocks", None)
+        blocks: tuple[int, int] | None = getattr(target, "kv_cache_blocks", None)
         if self.closed and blocks:  # no more in flight than the server's KV cache holds without preempting
             fits = fit.sequences_in_blocks(*blocks, context_of(workload)) * run.suite.engine.data_parallel_size
             if fits < self.maximum:
@@ -459,9 +468,7 @@ class CapacitySearches:
                 self.attempted.add(key)
                 run.plan_point(planned_point(run.suite, self.card.name, key, load, self.workload))
                 run.measure_point(self.card, key, partial(self.point.measure, self.card, key, load))
-        return [
-            bool(key in run.records and run.records[key].tiers and run.records[key].tiers[tier].met) for key in keys
-        ]
+        return [bool((record := run.records.get(key)) and record.tiers and record.tiers[tier].met) for key in keys]
 
     def search_all(self) -> None:
         serve = self.run.suite.serve
@@ -470,7 +477,7 @@ class CapacitySearches:
             search = Search(
                 self.closed, start, max(self.maximum, start), serve.capacity_tolerance, serve.capacity_repeats
             )
-            low, high = search.run(lambda value, runs, tier=tier: self.verdicts(value, runs, tier))
+            low, high = search.run(partial(self.verdicts, tier=tier))
             outcome = Outcome(
                 model=self.card.name,
                 workload=self.workload.label,

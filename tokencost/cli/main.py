@@ -6,6 +6,7 @@ Anything else is a bug of ours: its traceback is shown (secrets masked) under a 
 import sys
 import traceback
 
+from bench import console
 from bench.errors import UserError
 from bench.secrets import redact
 from tokencost.cli import measure, price, publish
@@ -31,7 +32,8 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with console.shown():
+            return COMMANDS[args.command](args)
     except UserError as e:
         print(f"tokencost: error: {redact(str(e))}", file=sys.stderr)
         return 2

@@ -3,10 +3,10 @@
 import argparse
 import signal
 import sys
-from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from bench import console
 from bench.errors import UserError
 from tokencost.cli.publish import report_and_print
 
@@ -31,8 +31,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         # The sweep checks the run directory and this machine before it logs its first line.
-        header = f"{'Resuming' if folder.resume else 'Measuring into'} {folder.path}"
-        result = request.measure(folder, log=_after_header(header))
+        with console.header_first(f"{'Resuming' if folder.resume else 'Measuring into'} {folder.path}"):
+            result = request.measure(folder)
     except KeyboardInterrupt:
         if folder.wrote_records():
             _report(request, folder)
@@ -82,18 +82,6 @@ def cmd_tiers(args: argparse.Namespace) -> int:
         print(f"{name:<12} {tier.describe():<40} {tier.description}")
         print(f"{'':<12} source: {tier.source or 'tokencost, stated, not measured'}")
     return 0
-
-
-def _after_header(header: str) -> Callable[[str], None]:
-    """A log that prints `header` before its first line (the sweep logs once it has accepted the run)."""
-    pending = [header]
-
-    def log(line: str) -> None:
-        while pending:
-            print(pending.pop())
-        print(line)
-
-    return log
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:

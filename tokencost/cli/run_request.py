@@ -4,7 +4,6 @@ A refused request is one line naming the flag or setting and the fix (exit 2), a
 """
 
 import argparse
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,7 +97,7 @@ class RunRequest:
             return RunDirectory(self.resume, resume=True)
         return RunDirectory(self.out or DEFAULT_RESULTS_DIR / new_run_id())
 
-    def measure(self, folder: RunDirectory, log: Callable[[str], None]) -> "SweepResult":
+    def measure(self, folder: RunDirectory) -> "SweepResult":
         """Measure the suite into `folder`: on this machine, or over the Ray cluster."""
         from bench.energy.meters import DEFAULT_WATTS_PER_VCPU
 
@@ -106,7 +105,6 @@ class RunRequest:
         options: dict[str, Any] = {
             "watts_per_vcpu": self.watts_per_vcpu or stored or DEFAULT_WATTS_PER_VCPU,
             "resume": folder.resume,
-            "log": log,
         }
         if self.ray_address is not None:
             from bench.fleet.sweep import run_fleet

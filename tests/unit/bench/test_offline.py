@@ -1,5 +1,7 @@
 """The offline sweep's bookkeeping with a stand-in engine: records, failures, skips and progress."""
 
+import logging
+
 from bench import environment, offline
 from bench.inputs.suite import Suite, with_overrides
 from bench.run import run as run_module
@@ -8,7 +10,7 @@ from bench.run.records import read_records
 from tests.support.fake_engine import FakeEngine
 
 
-def test_a_sweep_records_and_reports_every_point_measured_failed_or_skipped(tmp_path, monkeypatch, capsys):
+def test_a_sweep_records_and_reports_every_point_measured_failed_or_skipped(tmp_path, monkeypatch, capsys, caplog):
     def measure(self, engine, card, key, batch_size):
         if batch_size == 4:
             raise RuntimeError("CUDA out of memory")  # the larger batches of this model are then skipped
@@ -32,8 +34,9 @@ def test_a_sweep_records_and_reports_every_point_measured_failed_or_skipped(tmp_
     monkeypatch.setattr(offline, "_start_engine", lambda *args: FakeEngine())
     monkeypatch.setattr(offline.PointMeasurement, "measure", measure)
     suite = with_overrides(Suite(), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"], isl=16, osl=8)
-    logged = []
-    result = offline.run_sweep(suite, tmp_path / "run", log=logged.append)
+    caplog.set_level(logging.INFO)
+    result = offline.run_sweep(suite, tmp_path / "run")
+    logged = caplog.messages
 
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
     assert [line.split(",")[0] for line in lines] == [

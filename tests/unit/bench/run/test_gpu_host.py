@@ -82,7 +82,7 @@ def _sweep(sim, tmp_path, monkeypatch, kv_blocks=None, **suite):
         )
         | suite
     )
-    offline.run_sweep(Suite(**settings), tmp_path / "run", log=lambda line: None)
+    offline.run_sweep(Suite(**settings), tmp_path / "run")
     return read_records(tmp_path / "run"), json.loads((tmp_path / "run" / "run.json").read_text())
 
 

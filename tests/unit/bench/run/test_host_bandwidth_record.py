@@ -2,6 +2,7 @@
 records written before it was measured still read, with the fields None."""
 
 import json
+import logging
 
 from bench import environment, memory_bandwidth, offline
 from bench.inputs.suite import load_suite, with_overrides
@@ -51,7 +52,7 @@ def test_records_of_an_older_schema_still_read():
     )
 
 
-def test_a_run_measures_it_once_before_any_engine_and_every_record_carries_it(tmp_path, monkeypatch):
+def test_a_run_measures_it_once_before_any_engine_and_every_record_carries_it(tmp_path, monkeypatch, caplog):
     events = []
     real_measure = memory_bandwidth.measure
 
@@ -87,8 +88,9 @@ def test_a_run_measures_it_once_before_any_engine_and_every_record_carries_it(tm
     suite = with_overrides(
         load_suite(None), models=["tiny-dense", "tiny-moe"], batch_sizes=[1, 4], engines=["vllm"], isl=16, osl=8
     )
-    logged = []
-    offline.run_sweep(suite, tmp_path / "run", log=logged.append)
+    caplog.set_level(logging.INFO)
+    offline.run_sweep(suite, tmp_path / "run")
+    logged = caplog.messages
 
     assert events == ["probe", "engine", "engine"]
     stored = json.loads((tmp_path / "run" / "run.json").read_text())["hardware"]
@@ -108,10 +110,11 @@ def test_a_resumed_run_keeps_the_figures_its_run_json_holds(monkeypatch):
         raise AssertionError("measured again")
 
     monkeypatch.setattr(memory_bandwidth, "measure", measure_again)
-    assert host_memory_bandwidth({"hardware": CPU | MEASURED}, log=print) == MEASURED
+    assert host_memory_bandwidth({"hardware": CPU | MEASURED}) == MEASURED
 
 
-def test_a_resumed_run_started_before_the_probe_measures_now():
-    logged = []
-    fields = host_memory_bandwidth({"hardware": CPU}, log=logged.append)
+def test_a_resumed_run_started_before_the_probe_measures_now(caplog):
+    caplog.set_level(logging.INFO)
+    fields = host_memory_bandwidth({"hardware": CPU})
+    logged = caplog.messages
     assert fields["memory_bandwidth_gb_s"] > 0 and logged[0].startswith("memory bandwidth: host DRAM ")

@@ -2,6 +2,7 @@
 with one line naming the line and the field when damaged."""
 
 import json
+import logging
 import re
 import tempfile
 import warnings
@@ -198,7 +199,7 @@ def _reports(run_dir, out) -> bool:
 
 
 @pytest.mark.parametrize("newline", [b"", b"\n"], ids=["cut-short", "then-a-newline"])
-def test_a_torn_last_line_is_moved_aside_before_the_next_append(tmp_path, newline):
+def test_a_torn_last_line_is_moved_aside_before_the_next_append(tmp_path, newline, caplog):
     run_dir = tmp_path / "run"
     first, second, third = point_record(batch=1), point_record(batch=2), point_record(batch=4)
     write_run(run_dir, first, second)
@@ -206,8 +207,9 @@ def test_a_torn_last_line_is_moved_aside_before_the_next_append(tmp_path, newlin
     with (run_dir / "records.jsonl").open("ab") as f:
         f.write(fragment)
 
-    logged = []
-    RecordWriter(run_dir, log=logged.append).append(third)
+    caplog.set_level(logging.INFO)
+    RecordWriter(run_dir).append(third)
+    logged = caplog.messages
 
     (aside,) = run_dir.glob("records.jsonl.torn-*")
     assert aside.read_bytes() == fragment  # moved, byte for byte
@@ -217,22 +219,24 @@ def test_a_torn_last_line_is_moved_aside_before_the_next_append(tmp_path, newlin
     assert _reports(run_dir, tmp_path / "report")
 
 
-def test_a_whole_last_record_that_lost_only_its_newline_keeps_its_place(tmp_path):
+def test_a_whole_last_record_that_lost_only_its_newline_keeps_its_place(tmp_path, caplog):
     first, second = point_record(batch=1), point_record(batch=2)
     (tmp_path / "records.jsonl").write_bytes(_line(first) + _line(second)[:-1])
-    logged = []
-    RecordWriter(tmp_path, log=logged.append).append(point_record(batch=4))
+    caplog.set_level(logging.INFO)
+    RecordWriter(tmp_path).append(point_record(batch=4))
+    logged = caplog.messages
     assert not list(tmp_path.glob("*.torn-*")) and len(logged) == 1
     assert [r.batch_size for r in _reads_without_warning(tmp_path)] == [1, 2, 4]
 
 
-def test_a_sound_file_or_damage_above_the_last_line_is_left_as_it_is(tmp_path):
+def test_a_sound_file_or_damage_above_the_last_line_is_left_as_it_is(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
     good = _line(point_record())
     for text in (b"", good + good, good + b"\n", good + b"not json\n" + good):
         (tmp_path / "records.jsonl").write_bytes(text)
-        logged = []
-        RecordWriter(tmp_path, log=logged.append)
-        assert (tmp_path / "records.jsonl").read_bytes() == text and logged == []
+        caplog.clear()
+        RecordWriter(tmp_path)
+        assert (tmp_path / "records.jsonl").read_bytes() == text and caplog.messages == []
     with pytest.raises(UserError, match="records.jsonl:2: is not a JSON record"):  # read_records names that line
         read_records(tmp_path)
     assert not list(tmp_path.glob("*.torn-*"))
@@ -247,14 +251,14 @@ def test_setting_a_tail_aside_never_loses_a_byte_and_the_next_record_is_a_line_o
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "records.jsonl"
         path.write_bytes(data)
-        aside = set_aside_torn_tail(path, log=lambda line: None)
+        aside = set_aside_torn_tail(path)
         kept, moved = path.read_bytes(), aside.read_bytes() if aside else b""
         assert kept + moved in (data, data + b"\n")  # nothing lost; at most a whole record's newline added
-        RecordWriter(folder, log=lambda line: None).append(point_record())
+        RecordWriter(folder).append(point_record())
         assert path.read_bytes() == kept + _line(point_record())
 
 
-def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, monkeypatch):
+def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, monkeypatch, caplog):
     from bench import environment, offline
     from bench.inputs.suite import Suite, with_overrides
     from bench.run import run as run_module
@@ -296,15 +300,16 @@ def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, mon
     monkeypatch.setattr(offline.PointMeasurement, "measure", measure)
     suite = with_overrides(Suite(), models=["tiny-dense"], batch_sizes=[1, 4, 16], engines=["vllm"], isl=16, osl=8)
     run_dir = tmp_path / "run"
-    offline.run_sweep(suite, run_dir, log=lambda line: None)
+    offline.run_sweep(suite, run_dir)
     path = run_dir / "records.jsonl"
     lines = path.read_bytes().splitlines(keepends=True)
     fragment = lines[1][: len(lines[1]) // 2]
     path.write_bytes(lines[0] + fragment)  # killed while writing the second point's record
 
     measured.clear()
-    logged = []
-    offline.run_sweep(suite, run_dir, resume=True, log=logged.append)
+    caplog.set_level(logging.INFO)
+    offline.run_sweep(suite, run_dir, resume=True)
+    logged = caplog.messages
 
     assert measured == [4, 16]  # the torn point is measured again, the complete one is not
     (aside,) = run_dir.glob("records.jsonl.torn-*")
