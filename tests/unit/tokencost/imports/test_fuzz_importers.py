@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bench.errors import UserError
 from tests.support import REPO
+from tests.support.fuzz import values
 from tokencost.imports.aiperf import read_aiperf
 from tokencost.imports.guidellm import read_guidellm
 from tokencost.imports.vllm_bench import read_vllm_bench
@@ -31,18 +32,6 @@ IMPORTERS = {
 }
 SLOT = "@@value@@"
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12),
-)
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=6,
-)
 raw_numbers = st.one_of(
     st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "0", "-0", "1e-400", "[" * 80 + "]" * 80]),
     st.integers(min_value=1, max_value=6000).map(lambda n: "9" * n),
