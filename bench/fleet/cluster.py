@@ -7,11 +7,12 @@ import types
 from dataclasses import dataclass
 
 from bench.errors import UserError
-from bench.secrets import redact
+from bench.secrets import REDACTED, redact
 
 ADDRESS_FIX = "give the head node's host:port (e.g. 10.0.0.1:6379, as `ray start --head` printed it) or auto"
 # Ray's own resource for a GPU node's model (e.g. accelerator_type:H100), which Ray detects on GPU nodes.
 CONNECT_TIMEOUT_S = 10.0
+MAX_PORT = 65_535
 ACCELERATOR_RESOURCE = "accelerator_type:{}"
 
 
@@ -37,9 +38,23 @@ def check_address(address: str) -> str:
             f"{redact(address)} is a Ray Client address, and the run directory must be on a node of the cluster",
             f"run tokencost on a node of the cluster; {ADDRESS_FIX}",
         )
-    if address != "auto" and not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", address):
+    if "@" in address:  # a Ray address never carries a user or password; whatever stands before the "@" may be one
+        raise UserError(
+            "--ray-address", f"{_masked(address)!r} holds a user name or password, which Ray does not take", ADDRESS_FIX
+        )
+    if address == "auto":
+        return address
+    if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", address):
         raise UserError("--ray-address", f"{redact(address)!r} is not a cluster address", ADDRESS_FIX)
+    port = int(address.rpartition(":")[2])
+    if not 1 <= port <= MAX_PORT:  # a socket would take a larger number modulo 65536: another port
+        raise UserError("--ray-address", f"port {port} is not between 1 and {MAX_PORT}", ADDRESS_FIX)
     return address
+
+
+def _masked(address: str) -> str:
+    """The address with everything before its last "@" masked, with a scheme or without one."""
+    return f"{REDACTED}@{address.rpartition('@')[2]}"
 
 
 def connect(address: str):

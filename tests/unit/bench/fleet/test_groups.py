@@ -85,6 +85,12 @@ def test_cluster_addresses(address):
         ("ray://user:hunter2@head:10001", "is a Ray Client address"),
         ("head", "is not a cluster address"),
         ("http://head:6379", "is not a cluster address"),
+        ("user:hunter2@head:6379", "holds a user name or password"),
+        ("hunter2@head:6379", "holds a user name or password"),
+        ("head:hunter2@10.0.0.1:6379", "holds a user name or password"),
+        ("head:65536", "port 65536 is not between 1 and 65535"),
+        ("head:99999", "port 99999 is not between 1 and 65535"),
+        ("head:0", "port 0 is not between 1 and 65535"),
     ],
 )
 def test_addresses_refused_without_echoing_a_password(address, problem):
