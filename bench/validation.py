@@ -29,7 +29,7 @@ def as_user_error(error: ValidationError, model: type[BaseModel], where: str) ->
         return UserError(field, "is not a setting", f"use one of: {', '.join(_allowed(model, first['loc'][:-1]))}")
     if first["type"] == "missing":
         return UserError(field, "is missing", "give it a value")
-    message = first["msg"]
+    message = first["msg"].removeprefix("Value error, ")  # a validator's own words need no label
     return UserError(field, f"is {_short(first.get('input'))}", message[0].lower() + message[1:])
 
 

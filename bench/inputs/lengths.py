@@ -35,8 +35,8 @@ MEAN_SAMPLE = 20_000  # lognormal draws that estimate the mean after clipping
 HISTOGRAM_FIELD = "workload.lengths.histogram"
 HISTOGRAM_FIX = "give a CSV file with the header input_length,output_length[,weight] and one pair a row"
 
-Mean = Annotated[float, Field(gt=0, le=MAX_LENGTH)]
-Sigma = Annotated[float, Field(ge=0, le=10)]
+Mean = Annotated[float, Field(strict=True, gt=0, le=MAX_LENGTH)]
+Sigma = Annotated[float, Field(strict=True, ge=0, le=10)]
 Max = Annotated[int, Field(strict=True, gt=0, le=MAX_LENGTH)]
 
 

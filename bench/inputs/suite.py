@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bench.environment import on_cpu_backend
 from bench.errors import UserError
@@ -34,10 +34,21 @@ RequestsPerRate = Annotated[int, Field(strict=True, gt=0, le=MAX_REQUESTS_PER_RA
 GpuCount = Annotated[int, Field(strict=True, gt=0, le=MAX_GPUS)]
 Repeats = Annotated[int, Field(strict=True, gt=0, le=1_000)]
 
-# Positive amounts up to a cap; the cap also refuses inf and nan.
-RequestRate = Annotated[float, Field(gt=0, le=MAX_REQUEST_RATE)]  # also a concurrency, for capacity_max
-SloMs = Annotated[float, Field(gt=0, le=MAX_SLO_MS)]
-WaitS = Annotated[float, Field(gt=0, le=MAX_WAIT_S)]
+# Positive amounts up to a cap; the cap also refuses inf and nan, and strict refuses true and false.
+RequestRate = Annotated[float, Field(strict=True, gt=0, le=MAX_REQUEST_RATE)]  # also a concurrency, for capacity_max
+SloMs = Annotated[float, Field(strict=True, gt=0, le=MAX_SLO_MS)]
+WaitS = Annotated[float, Field(strict=True, gt=0, le=MAX_WAIT_S)]
+
+
+def _each_once(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A list setting that names a value twice would measure (or search) it twice: refused."""
+    twice = next((value for i, value in enumerate(values) if value in values[:i]), None)
+    if twice is not None:
+        raise ValueError(f"names {twice} more than once; give each value once")
+    return values
+
+
+EachOnce = AfterValidator(_each_once)
 
 
 # The `--help` sections of the flags that set serving and fleet settings.
@@ -58,7 +69,7 @@ class EngineSettings(BaseModel):
     pipeline_parallel_size: ParallelSize = 1
     data_parallel_size: ParallelSize = 1  # serve mode only: vLLM's offline engine runs one replica
     # On the CPU backend this is the share of host memory given to the KV cache.
-    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
+    gpu_memory_utilization: Annotated[float, Field(strict=True, gt=0, le=1)] | None = None
     max_model_len: Tokens | None = None  # and at most the card's context (checked before a run)
     # Tokens a scheduler step may batch; vLLM's default differs between its LLM class and its server.
     max_num_batched_tokens: Tokens | None = None
@@ -97,12 +108,14 @@ class ServeSettings(BaseModel):
     # requests, in rounds of the concurrency until the point has lasted min_window_s.
     concurrencies: Annotated[
         tuple[InFlight, ...],
+        EachOnce,
         Flag("--concurrency", "closed-loop concurrencies, e.g. 1,4,16,64", group=SERVING),
     ] = (1, 4, 16)
     requests_per_concurrency: RequestsPerSlot = 4
     # Open loop (vllm bench serve): Poisson arrivals at these rates, requests per second.
     request_rates: Annotated[
         tuple[RequestRate, ...],
+        EachOnce,
         Flag("--request-rates", "open-loop Poisson request rates per second, e.g. 1,4", group=SERVING),
     ] = ()
     requests_per_rate: RequestsPerRate = 32
@@ -130,6 +143,7 @@ class ServeSettings(BaseModel):
     # Capacity search: per model and workload, the highest load meeting each of these tiers (bench.serve.capacity).
     capacity: Annotated[
         tuple[Annotated[str, Field(min_length=1)], ...],
+        EachOnce,
         Flag(
             "--capacity",
             "search the highest load each model keeps each tier at (tiers: tokencost tiers)",
@@ -143,7 +157,9 @@ class ServeSettings(BaseModel):
     ] = "concurrency"
     capacity_max: RequestRate = 256.0  # the highest concurrency or rate tried
     capacity_start_rate: RequestRate = 1.0  # open loop: the first rate tried
-    capacity_tolerance: Annotated[float, Field(gt=0, le=1)] = 0.1  # bisection stops within this share of the load
+    capacity_tolerance: Annotated[float, Field(strict=True, gt=0, le=1)] = (
+        0.1  # bisection stops within this share of the load
+    )
     capacity_repeats: Repeats = 3  # measurements of each load tried while bisecting (a majority decides)
     # An OpenAI-compatible server that is already running (vLLM, SGLang, TGI, TensorRT-LLM): nothing is started.
     endpoint: Annotated[
@@ -202,12 +218,16 @@ class Suite(BaseModel):
     batch_sizes: Annotated[
         tuple[InFlight, ...],
         Field(min_length=1),
+        EachOnce,
         Flag("--batch-sizes", "comma-separated batch sizes, e.g. 1,4,16"),
     ] = (1, 16, 64)  # one latency-bound, one mid and one throughput-bound point per model
     # The naive transformers baseline is asked for by name (--engines vllm,transformers): its points are the
     # slowest of a run, and what it shows, vLLM against no serving engine, is not what a token costs.
     engines: Annotated[
-        tuple[EngineName, ...], Field(min_length=1), Flag("--engines", "comma-separated engines: vllm, transformers")
+        tuple[EngineName, ...],
+        Field(min_length=1),
+        EachOnce,
+        Flag("--engines", "comma-separated engines: vllm, transformers"),
     ] = ("vllm",)
     workload: Workload = Workload()
     # More workloads measured beside `workload` with the same engine, e.g. the random floor and a shared-prefix
@@ -222,7 +242,7 @@ class Suite(BaseModel):
     # so 10 s bounds that error under 1%; 0 sizes points by request count alone.
     min_window_s: Annotated[
         float,
-        Field(ge=0, le=3600),  # an hour a point at most
+        Field(strict=True, ge=0, le=3600),  # an hour a point at most
         Flag(
             "--min-window-s",
             "each point keeps adding requests until it has lasted this long; shorter is flagged "

@@ -19,7 +19,7 @@ SHIPPED_TIERS = Path(__file__).with_name("tiers.toml")
 MAX_MS = 3_600_000.0  # an hour
 
 
-Limit = Annotated[float, Field(gt=0, le=MAX_MS)] | None
+Limit = Annotated[float, Field(strict=True, gt=0, le=MAX_MS)] | None
 
 
 class Tier(BaseModel):
@@ -29,7 +29,9 @@ class Tier(BaseModel):
     percentile: Literal[50, 90, 99] = 90
     ttft_ms: Limit = None  # TTFT at the percentile at most this
     tpot_ms: Limit = None  # TPOT at the percentile at most this
-    min_tok_s_user: Annotated[float, Field(gt=0, le=1_000_000)] | None = None  # 1000 / TPOT at the percentile
+    min_tok_s_user: Annotated[float, Field(strict=True, gt=0, le=1_000_000)] | None = (
+        None  # 1000 / TPOT at the percentile
+    )
     source: str | None = None  # where the tier's figures come from
 
     @model_validator(mode="after")

@@ -44,7 +44,7 @@ class TraceSettings(BaseModel):
         ),
     ] = None
     block_size: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] = 512  # tokens a hash id covers (Mooncake's)
-    time_scale: Annotated[float, Field(gt=0, le=1000)] = 1.0  # serving replay divides timestamps by it
+    time_scale: Annotated[float, Field(strict=True, gt=0, le=1000)] = 1.0  # serving replay divides timestamps by it
     max_requests: Annotated[int | None, Field(strict=True, gt=0, le=1_000_000)] = None  # the first N by time
 
 

@@ -84,7 +84,9 @@ class MultiTurnSettings(BaseModel):
 
     turns: Annotated[int, Field(strict=True, ge=2, le=1_000), Flag("--turns", "multi-turn: turns per session")] = 4
     user_len: Annotated[Count, Field(le=MAX_TOKENS)] = 64
-    think_time_s: Annotated[float, Field(ge=0, le=3600)] = 0.0  # serving only; offline sends the next turn at once
+    think_time_s: Annotated[float, Field(strict=True, ge=0, le=3600)] = (
+        0.0  # serving only; offline sends the next turn at once
+    )
 
 
 # What isl means for a kind when a suite leaves it out: shared-prefix needs room for a prefix of whole blocks.

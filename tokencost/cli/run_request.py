@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from bench.run.run import SweepResult
     from tokencost.pricing.priced_runs import Pricing
 
-# Serving settings that only a serving run measures: giving one chooses serve mode when --mode is left out.
-SERVE_CHOOSING = ("serve.endpoint", "serve.concurrencies", "serve.request_rates", "serve.capacity")
+# Settings only a serving run reads (serve.*): giving one chooses serve mode when --mode is left out, rather than
+# measuring offline and dropping it.
+SERVING_SETTINGS = "serve."
 MAX_GPU_MEMORY_GIB = 4096  # more than any one GPU has: a typo, refused
 
 
@@ -52,7 +53,7 @@ class RunRequest:
     def from_args(cls, args: argparse.Namespace) -> "RunRequest":
         """The request the command line makes, once every flag and the suite they build have been checked."""
         given = {o.path: value for o in SUITE_OPTIONS if (value := getattr(args, o.flag.dest)) is not None}
-        mode = given.get("mode") or ("serve" if any(p in given for p in SERVE_CHOOSING) else None)
+        mode = given.get("mode") or ("serve" if any(p.startswith(SERVING_SETTINGS) for p in given) else None)
         _check_flags(args, given, mode)
         if mode is not None:
             given["mode"] = mode
@@ -61,6 +62,12 @@ class RunRequest:
         else:
             suite = with_flags(load_suite(args.suite), given)
         _check_kind_flags(given, suite.workload.kind)
+        if "serve.capacity_load" in given and not suite.serve.capacity:
+            raise UserError(
+                "--capacity-load",
+                "chooses the load a capacity search varies, and no capacity search was asked for",
+                "add --capacity TIER (the tiers: tokencost tiers), or leave it out",
+            )
         if args.trace:
             try:
                 suite.workload.check_inputs()
