@@ -1,8 +1,11 @@
 """The Ray cluster a run uses: connecting to it (Ray is an optional extra), and what its nodes offer."""
 
+import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import types
 from dataclasses import dataclass
 
@@ -12,6 +15,11 @@ from bench.secrets import REDACTED, redact
 ADDRESS_FIX = "give the head node's host:port (e.g. 10.0.0.1:6379, as `ray start --head` printed it) or auto"
 # Ray's own resource for a GPU node's model (e.g. accelerator_type:H100), which Ray detects on GPU nodes.
 CONNECT_TIMEOUT_S = 10.0
+# Joining waits this long at most: Ray's own join keeps retrying an address where something that is not Ray
+# listens (a dashboard's port, say), and does not answer a signal meanwhile.
+JOIN_TIMEOUT_S = float(os.environ.get("TOKENCOST_RAY_JOIN_TIMEOUT_S", "60"))
+# Joins the cluster and leaves it: run in a process of its own, which can be ended at the bound.
+_JOIN_PROBE = "import sys, ray; ray.init(address=sys.argv[1], logging_level='ERROR'); ray.shutdown()"
 MAX_PORT = 65_535
 ACCELERATOR_RESOURCE = "accelerator_type:{}"
 
@@ -63,6 +71,7 @@ def connect(address: str):
     check_address(address)
     if address != "auto":
         _check_reachable(address)  # Ray itself would keep retrying an address where nothing listens
+        _check_joinable(address)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         ray.init(address=address, log_to_driver=True, logging_level="ERROR", configure_logging=True)
@@ -88,6 +97,36 @@ def _check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None
             f"nothing answers at {redact(address)} ({e.strerror or e})",
             f"start the cluster with `ray start --head` on the head node; {ADDRESS_FIX}",
         ) from None
+
+
+def _check_joinable(address: str, timeout_s: float = JOIN_TIMEOUT_S) -> None:
+    """A Ray cluster answers at `address` within `timeout_s`: tried from a child process, so that a join that
+    never ends is ended at the bound, and Ctrl-C or SIGTERM reach this process while it waits."""
+    fix = "give the head node's GCS address, host:port (e.g. 10.0.0.1:6379, as `ray start --head` printed it; not the dashboard's port), or auto"
+    probe = subprocess.Popen(
+        [sys.executable, "-c", _JOIN_PROBE, address],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its Ray processes end with it, and a terminal's Ctrl-C is ours to pass on
+    )
+    try:
+        _, err = probe.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise UserError(
+            "--ray-address", f"{redact(address)} did not answer as a Ray cluster within {timeout_s:g} s", fix
+        ) from None
+    finally:
+        if probe.poll() is None:
+            os.killpg(probe.pid, signal.SIGKILL)
+            probe.wait()
+    if probe.returncode != 0:
+        last = redact(err).strip().splitlines()
+        raise UserError(
+            "--ray-address",
+            f"cannot join the Ray cluster at {redact(address)} ({last[-1][:200] if last else 'no reason given'})",
+            fix,
+        )
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ over the same instants (whole point, and the client-decided steady state).
 """
 
 import json
+import math
 import os
 import urllib.error
 import urllib.request
@@ -20,7 +21,7 @@ from bench.errors import UserError
 from bench.inputs import fit
 from bench.inputs.cards import ModelCard
 from bench.inputs.requests import Request, implied_hits
-from bench.inputs.suite import ServeSettings, Suite
+from bench.inputs.suite import MAX_WAIT_S, ServeSettings, Suite
 from bench.inputs.tiers import tiers_of
 from bench.inputs.workload import WARMUP_OSL, PromptSupply, Workload
 from bench.run.prefix_cache import cache_salt, counters_in_exposition, hit_rate_check, point_salt
@@ -99,6 +100,7 @@ def load_points(suite: Suite, workload: Workload | None = None) -> list[LoadPoin
     if workload.kind == "trace":
         rows = workload.trace_rows()
         span_s = (rows[-1].timestamp_ms - rows[0].timestamp_ms) / 1000 / workload.trace.time_scale
+        _check_replay_span(span_s, workload)
         return points + [
             LoadPoint(
                 "replay",
@@ -111,6 +113,20 @@ def load_points(suite: Suite, workload: Workload | None = None) -> list[LoadPoin
     if workload.batch_sizes:
         return points
     return points + [LoadPoint("rate", r, serve.requests_per_rate, serve.max_concurrency) for r in serve.request_rates]
+
+
+def _check_replay_span(span_s: float, workload: Workload) -> None:
+    """A replay keeps the trace's own schedule: one spanning more than a day (timestamps in seconds, not
+    milliseconds, say) would hold the run for that long, so it is refused before anything starts."""
+    if span_s > MAX_WAIT_S:
+        faster = math.ceil(workload.trace.time_scale * span_s / MAX_WAIT_S)
+        raise UserError(
+            "workload.trace.file",
+            f"{workload.trace.file or 'the shipped trace'} replays over {span_s / 86_400:,.1f} days at time_scale "
+            f"{workload.trace.time_scale:g}, more than the day a replay may take",
+            f"check its timestamps are milliseconds, cut it (workload.trace.max_requests), or replay it faster "
+            f"with workload.trace.time_scale >= {faster}",
+        )
 
 
 def serve_point_key(model: str, engine: str, point: LoadPoint, workload: Workload) -> str:

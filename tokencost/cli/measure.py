@@ -36,7 +36,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if folder.wrote_records():
             _report(request, folder)
-        _print_interrupted(request, folder)
+        if folder.wrote_records() or folder.resume:
+            _print_interrupted(request, folder)
+        else:  # nothing to resume: the new run leaves no empty folder and no hint that points are there
+            folder.remove_if_untouched()
+            print("tokencost: interrupted before any point was measured", file=sys.stderr)
         return 130
     except UserError:
         if folder.wrote_records():
