@@ -27,10 +27,13 @@ MAX_WATTS_PER_VCPU = 1_000.0  # the estimated meter's power per vCPU
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, with its errors as one line naming the option (no usage block), exit code 2."""
+    """argparse, with its errors as one line naming the option and the fix (no usage block), exit code 2."""
 
     def error(self, message: str):
-        sys.stderr.write(f"tokencost: error: {message.removeprefix('argument ')}\n")
+        message = message.removeprefix("argument ")
+        if "; " not in message:  # argparse's own words (a required or unknown flag, a choice) name no fix
+            message += f"; see `{self.prog} --help`"
+        sys.stderr.write(f"tokencost: error: {message}\n")
         sys.exit(2)
 
 
@@ -38,9 +41,10 @@ def _number(text: str, kind):
     try:
         value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        what = "a whole number, e.g. 128" if kind is int else "a number, e.g. 2.5"
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give {what}") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number; give a finite number")
     return value
 
 
@@ -134,7 +138,7 @@ def name_list(text: str) -> list[str]:
 
 
 def _empty(text: str):
-    raise argparse.ArgumentTypeError(f"{text!r} names nothing")
+    raise argparse.ArgumentTypeError(f"{text!r} names nothing; give comma-separated names")
 
 
 def _writable_ancestor(path: Path) -> None:

@@ -89,3 +89,22 @@ def test_a_ray_address_is_checked_without_echoing_a_password(address, problem):
     assert done.returncode == 2 and done.stdout == "" and len(done.stderr.splitlines()) == 1
     assert done.stderr.startswith(f"tokencost: error: --ray-address: {problem}; give the head node's host:port")
     assert "hunter2" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args, fix",
+    [
+        (["run", "--isl", "abc"], "give a whole number, e.g. 128"),
+        (["quote", "--gpu", "h100-sxm", "--tok-s", "abc"], "give a number, e.g. 2.5"),
+        (["run", "--min-window-s", "nan"], "give a finite number"),
+        (["run", "--mode", "fast"], "see `tokencost run --help`"),
+        (["project", "--model", "tiny-dense"], "see `tokencost project --help`"),
+        (["compare"], "see `tokencost compare --help`"),
+        (["models", "--bogus"], "see `tokencost --help`"),
+    ],
+)
+def test_an_argument_error_names_its_fix(args, fix):
+    done = tokencost(*args)
+    assert done.returncode == 2 and done.stdout == "" and len(done.stderr.splitlines()) == 1
+    problem, _, named_fix = done.stderr.strip().partition("; ")
+    assert problem.startswith("tokencost: error: ") and named_fix == fix

@@ -73,7 +73,7 @@ def test_a_shared_prefix_dry_run_plans_its_points(ran):
         (
             "bogus",
             "tokencost: error: --workload: invalid choice: 'bogus' (choose from 'random', 'shared-prefix', "
-            "'multi-turn', 'trace', 'lengths')",
+            "'multi-turn', 'trace', 'lengths'); see `tokencost run --help`",
         ),
         ("prefix-len-0", "tokencost: error: --prefix-len: is 0; give a positive integer"),
         (
