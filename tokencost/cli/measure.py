@@ -117,9 +117,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     """Every card, one line each; a card that cannot load is listed as broken with why, and the exit is 1."""
     from bench.inputs.cards import list_card_names, load_card
 
+    names = list_card_names()  # a models folder that cannot be read is refused before the header is printed
     print(f"{'card':<16} {'kind':<6} {'architecture':<22} {'total params':>14} {'active params':>14}  pairs with")
     broken = 0
-    for name in list_card_names():
+    for name in names:
         try:
             card = load_card(name)
         except UserError as e:

@@ -414,5 +414,7 @@ def test_a_models_dir_that_holds_no_cards_is_refused_naming_the_variable(tmp_pat
         target.mkdir()
     monkeypatch.setenv("TOKENCOST_MODELS_DIR", str(target))
     assert main(["models"]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
     assert len(lines) == 1 and "TOKENCOST_MODELS_DIR" in lines[0] and "unset it" in lines[0], lines
+    assert out == ""  # not even the table's header
