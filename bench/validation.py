@@ -1,6 +1,6 @@
 """Schema validation (pydantic) with errors a user can act on: one line, the field, the value, what is allowed."""
 
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, get_args
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -33,12 +33,23 @@ def as_user_error(error: ValidationError, model: type[BaseModel], where: str) ->
     return UserError(field, f"is {_short(first.get('input'))}", message[0].lower() + message[1:])
 
 
-def _allowed(model: type[BaseModel], path) -> list[str]:
+def _allowed(model: type[BaseModel], path: tuple[int | str, ...]) -> list[str]:
+    """The settings of the model at `path`, stepping through lists and tables of models (an index or a key)."""
     for part in path:
-        annotation = model.model_fields[part].annotation if part in model.model_fields else None
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
+        if part not in model.model_fields:
+            continue  # a list's index or a table's key: the model stays the one its values have
+        inner = _model_in(model.model_fields[part].annotation)
+        if inner is None:
+            break
+        model = inner
     return sorted(model.model_fields)
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    """The model a field holds: itself, or the model of its list, table or optional value."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((found for arg in get_args(annotation) if (found := _model_in(arg))), None)
 
 
 def _short(value) -> str:

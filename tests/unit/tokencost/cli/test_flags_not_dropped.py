@@ -108,3 +108,19 @@ def test_an_argument_error_names_its_fix(args, fix):
     assert done.returncode == 2 and done.stdout == "" and len(done.stderr.splitlines()) == 1
     problem, _, named_fix = done.stderr.strip().partition("; ")
     assert problem.startswith("tokencost: error: ") and named_fix == fix
+
+
+@pytest.mark.parametrize(
+    "setting, where, choices",
+    [
+        ("[tiers.fast]\nttft_ms = 100\nbogus = 1", "tiers.fast.bogus", "description, min_tok_s_user, percentile"),
+        ('[[extra_workloads]]\nkind = "random"\nbogus = 1', "extra_workloads.0.bogus", "batch_sizes, isl, kind"),
+        ("[serve]\nbogus = 1", "serve.bogus", "api_key_env, capacity, capacity_load"),
+    ],
+)
+def test_an_unknown_setting_lists_the_settings_of_its_own_table(tmp_path, setting, where, choices):
+    suite = tmp_path / "suite.toml"
+    suite.write_text(setting + "\n")
+    done = tokencost("run", "--dry-run", "--suite", suite)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith(f"tokencost: error: {suite} {where}: is not a setting; use one of: {choices}")
