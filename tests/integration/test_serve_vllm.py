@@ -124,7 +124,7 @@ def test_an_existing_endpoint_is_measured_without_starting_anything(server, tmp_
         min_window_s=0,
         serve={"concurrencies": (2,), "requests_per_concurrency": 2, "endpoint": server.base_url, "warmup": False},
     )
-    result = run_serve_sweep(suite, tmp_path / "run", log=lambda message: None)
+    result = run_serve_sweep(suite, tmp_path / "run")
     assert result.failures == []
     (record,) = read_records(tmp_path / "run")
     assert record.engine.name == "endpoint" and record.engine.served_model == "tiny-dense"
@@ -154,7 +154,7 @@ def test_a_client_error_fails_the_point_and_the_server_still_stops(tmp_path, mon
         serve={"concurrencies": (1, 2), "requests_per_concurrency": 2, "warmup": False},
     )
     suite = suite.model_copy(update={"engine": EngineSettings(enforce_eager=True)})
-    result = run_serve_sweep(suite, tmp_path / "run", log=lambda message: None)
+    result = run_serve_sweep(suite, tmp_path / "run")
     records = read_records(tmp_path / "run")
     assert [(r.status, r.failure, r.concurrency) for r in records] == [("ok", None, 1), ("failed", "error", 2)]
     assert "injected client failure" in records[1].error and len(result.failures) == 1
