@@ -71,14 +71,15 @@ def test_kill_9_then_resume_finishes_exactly_the_missing_points(tmp_path):
 def test_sigint_stops_cleanly_keeping_completed_points(tmp_path):
     suite = _suite(
         tmp_path,
-        'min_window_s = 0\nmodels = ["tiny-dense"]\nbatch_sizes = [1, 2, 4, 8]\n'
+        # Each point holds at least 5 s whatever the machine's speed, so the signal below lands inside one.
+        'min_window_s = 5\nmodels = ["tiny-dense"]\nbatch_sizes = [1, 2, 4, 8]\n'
         "[workload]\nisl = 16\nosl = 256\nrequests_per_batch = 4",
     )
     run_dir = tmp_path / "run"
     process = start_tokencost("run", "--suite", suite, "--out", run_dir)
     _wait_for_records(run_dir, 1, process)
-    # Into the next point (several seconds long): a signal the instant a record is appended lands between
-    # points, where there is no current point to record as interrupted.
+    # Into the next point: a signal the instant a record is appended lands between points, where there is
+    # no current point to record as interrupted.
     time.sleep(1.0)
     family = psutil.Process(process.pid).children(recursive=True)
     assert family, "vLLM's engine processes should be running"
