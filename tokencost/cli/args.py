@@ -122,7 +122,9 @@ def int_list(text: str) -> list[int]:
     try:
         return [positive_int(v) for v in items] or _empty(text)
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give positive integers, e.g. 1,4,16") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of whole numbers; give positive integers, e.g. 1,4,16"
+        ) from None
 
 
 def float_list(text: str) -> list[float]:
@@ -130,7 +132,9 @@ def float_list(text: str) -> list[float]:
     try:
         return [positive_float(v) for v in items] or _empty(text)
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give positive numbers, e.g. 0.5,2,8") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of numbers; give positive numbers, e.g. 0.5,2,8"
+        ) from None
 
 
 def name_list(text: str) -> list[str]:
