@@ -24,7 +24,7 @@ def _child(process, text: str, timeout: float = 300) -> psutil.Process:
     """The first descendant of the tokencost process whose command line holds `text`, once it runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read()[-3000:]
+        assert process.poll() is None, process.stderr_text()[-3000:]
         for child in psutil.Process(process.pid).children(recursive=True):
             try:
                 if text in " ".join(child.cmdline()):

@@ -242,7 +242,7 @@ def test_sigint_stops_the_server_and_keeps_completed_points(tmp_path):
     records = run_dir / "records.jsonl"
     deadline = time.monotonic() + 600
     while not (records.exists() and records.read_text().strip()) and time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read()[-3000:]
+        assert process.poll() is None, process.stderr_text()[-3000:]
         time.sleep(0.5)
     server_pid = read_records(run_dir)[0].engine.pid
     assert session_processes(server_pid)

@@ -32,7 +32,7 @@ def _wait_for_records(run_dir, count, process, timeout=600):
         if path.exists() and len(path.read_text().splitlines()) >= count:
             return
         if process.poll() is not None:
-            raise AssertionError("the run ended early:\n" + process.stderr.read()[-3000:])
+            raise AssertionError("the run ended early:\n" + process.stderr_text()[-3000:])
         time.sleep(0.5)
     raise AssertionError(f"no {count} records within {timeout} s")
 
