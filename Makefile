@@ -33,9 +33,10 @@ demo: $(CPU_STAMP)
 
 # The tiers (markers set in tests/conftest.py; see the README's Tests section).
 FAST := tests/unit tests/test_layout.py -m "not subprocess and not vllm"
-# A test that starts vLLM (an engine, a server, its client), a Ray cluster or a browser runs alone: each wants both
-# cores, and timing checks must not compete with a second one. Everything else runs on two workers.
-ALONE := vllm or ray or browser
+# Tests that start vLLM (an engine, a server, its client), a Ray cluster or a browser run in a second pass, a whole
+# file per worker (--dist loadfile): a file's module fixtures start its engine once, and no worker waits on another's
+# engine. Their timing checks hold with a second file beside them (each bound is minutes or whole points wide).
+HEAVY := vllm or ray or browser
 
 # The loop to run after every change: no vLLM, Ray, peer venv or tokencost process started; Hypothesis's quick profile.
 test-fast: $(STAMP)
@@ -46,9 +47,9 @@ test-fast: $(STAMP)
 # pass; the peer tests wait on the builder's lock, and build them themselves if it failed.
 test: $(STAMP)
 	$(BIN)/python -m bench.overhead.peer_tools >$(VENV)/peer-tools.log 2>&1 & peers=$$!; \
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(ALONE))" -n 2; first=$$?; \
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(HEAVY))" -n 2; first=$$?; \
 	wait $$peers || cat $(VENV)/peer-tools.log; \
-	test $$first -eq 0 && HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "$(ALONE)"
+	test $$first -eq 0 && HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "$(HEAVY)" -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -14,6 +14,9 @@ models = ["tiny-dense"]
 mode = "serve"
 min_window_s = 0
 
+[engine]
+enforce_eager = true  # compiling takes about 30 s an engine on CPU; test_vllm_sweep keeps the compiled default
+
 [workload]
 isl = 64
 osl = 32

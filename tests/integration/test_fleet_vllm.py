@@ -27,6 +27,7 @@ min_window_s = 4.0  # the A100 node is killed inside its second point, which las
 prefill_probe = false
 [engine]
 gpu_memory_utilization = 0.05
+enforce_eager = true
 [fleet]
 accelerators = ["H100", "A100"]
 """

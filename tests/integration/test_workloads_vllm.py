@@ -20,6 +20,9 @@ engines = ["vllm"]
 batch_sizes = [{BATCH}]
 min_window_s = 0
 
+[engine]
+enforce_eager = true  # compiling takes about 30 s an engine on CPU; test_vllm_sweep keeps the compiled default
+
 [workload]
 isl = 512
 osl = 16
@@ -46,6 +49,9 @@ SERVE_SUITE = f"""
 models = ["tiny-dense"]
 mode = "serve"
 min_window_s = 0
+
+[engine]
+enforce_eager = true  # compiling takes about 30 s an engine on CPU; test_vllm_sweep keeps the compiled default
 
 [serve]
 concurrencies = [2]
