@@ -210,6 +210,15 @@ def _pricing_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hardware", type=Path, help="TOML file with figures for hardware the catalog lacks")
 
 
+def _json_option(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help=f"print one JSON document (schema tokencost.{command}/1, see the README) on stdout instead of the "
+        "text; log lines go to stderr",
+    )
+
+
 def _wide_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wide",
@@ -334,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-result`, AIPerf (profile_export_aiperf.json) or GuideLLM (benchmarks.json)",
     )
     price.add_argument("--csv", type=output_file, help="also write the priced table to this CSV file")
+    _json_option(price, "price")
     price.add_argument("--gpu", help="for a result file: the GPU that served it (catalog key, e.g. h100-sxm)")
     price.add_argument("--gpus", type=gpu_count, default=1, help="for a result file: GPUs serving (default 1)")
     price.add_argument(
@@ -359,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=watts_of_all_gpus,
         help=f"measured power of all GPUs (default: TDP x GPUs, estimated; at most {MAX_WATTS_PER_GPU:g} W a GPU)",
     )
+    _json_option(quote, "quote")
     quote.add_argument(
         "--input-share", type=share, help="share of time spent on input (prefill), to split input and output $/M"
     )
@@ -384,11 +395,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a run directory to take the measured efficiency from, or a fraction (default: 1.0, the bare ceiling)",
     )
     project.add_argument("--csv", type=output_file, help="also write the table to this CSV file")
+    _json_option(project, "project")
     _pricing_options(project)
 
     claims = commands.add_parser("claims", help="check common claims about token costs against measured runs")
     claims.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     claims.add_argument("-o", "--out", type=output_dir, help="also write claims.md into this directory")
+    _json_option(claims, "claims")
     _pricing_options(claims)
 
     index = commands.add_parser("index", help="rewrite the README of the published runs and check their sizes")
@@ -437,20 +450,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--require-all", action="store_true", help="also fail when a baseline point is missing from NEW"
     )
     compare.add_argument(
-        "--json",
+        "--benchmark-json",
         type=output_file,
         metavar="PATH",
-        help="write NEW's points as pytest-benchmark JSON (readable by `pytest-benchmark compare`)",
+        help="also write NEW's points as pytest-benchmark JSON (readable by `pytest-benchmark compare`)",
     )
+    _json_option(compare, "compare")
     _pricing_options(compare)
 
     models_help = (
         "list the model cards with their parameter counts; a card that cannot load is listed as "
         "BROKEN with why, and the exit status is then 1"
     )
-    commands.add_parser("models", help=models_help, description=models_help)
-    commands.add_parser("presets", help="list the economic presets")
-    commands.add_parser("tiers", help="list the service-level tiers serving points are checked against")
+    models = commands.add_parser("models", help=models_help, description=models_help)
+    _json_option(models, "models")
+    presets = commands.add_parser("presets", help="list the economic presets, or show one's values and sources")
+    presets.add_argument(
+        "name", nargs="?", metavar="NAME", help="a preset: print each of its assumptions with its value and source"
+    )
+    _json_option(presets, "presets")
+    tiers = commands.add_parser("tiers", help="list the service-level tiers serving points are checked against")
+    _json_option(tiers, "tiers")
     doctor = commands.add_parser(
         "doctor",
         help="what this machine can measure, whether a GPU run can start here, and the energy method a run would use",
@@ -464,4 +484,5 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--require-gpu", action="store_true", help="exit 1, naming each one, when a requirement of a GPU run is not met"
     )
+    _json_option(doctor, "doctor")
     return parser

@@ -9,8 +9,9 @@ import traceback
 from bench import console
 from bench.errors import UserError
 from bench.secrets import redact
-from tokencost.cli import measure, price, publish
+from tokencost.cli import measure, presets, price, publish
 from tokencost.cli.args import build_parser
+from tokencost.cli.json_output import stdout_for_json
 
 COMMANDS = {
     "run": measure.cmd_run,
@@ -20,7 +21,7 @@ COMMANDS = {
     "quote": price.cmd_quote,
     "project": price.cmd_project,
     "claims": price.cmd_claims,
-    "presets": price.cmd_presets,
+    "presets": presets.cmd_presets,
     "tiers": measure.cmd_tiers,
     "report": publish.cmd_report,
     "index": publish.cmd_index,
@@ -32,7 +33,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with console.shown():
+        with console.shown(), stdout_for_json(getattr(args, "json", False)):
             return COMMANDS[args.command](args)
     except UserError as e:
         print(f"tokencost: error: {redact(str(e))}", file=sys.stderr)
