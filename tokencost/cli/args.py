@@ -219,6 +219,30 @@ def _json_option(parser: argparse.ArgumentParser, command: str) -> None:
     )
 
 
+class _Version(argparse.Action):
+    """--version: worked out when asked for (it may ask git), not each time the parser is built."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from tokencost.cli.version import version_line
+
+        print(version_line())
+        parser.exit()
+
+
+EXIT_CODES = """exit codes:
+  0    done
+  1    done, with a failure to report: a point that did not complete, or would be skipped (run, run --dry-run);
+       a regression, or a baseline point missing with --require-all (compare); a broken model card
+       (models); a requirement not met (doctor --require-gpu); a file that must not be published (index)
+  2    bad input (a flag, a file, a setting; one line says which and the fix), or an engine that cannot
+       start; a bare `tokencost` prints this help and exits 2
+  3    internal error: a bug in tokencost (its traceback is shown)
+  130  interrupted (Ctrl-C or SIGTERM); a run keeps the points it completed"""
+
+
 def _wide_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wide",
@@ -288,7 +312,15 @@ def _cluster_options(group: argparse._ArgumentGroup) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="tokencost", description="Measure what an LLM token costs to produce, and price it.")
+    parser = OneLineParser(
+        prog="tokencost",
+        description="Measure what an LLM token costs to produce, and price it.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action=_Version, help="print the version and the git commit (of a checkout) and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="measure a sweep with vLLM, then price and report it")
@@ -387,12 +419,16 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("--model", required=True, help="model card, e.g. qwen3-30b-a3b")
     project.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h200")
     project.add_argument("--gpus", type=gpu_count, default=1, help="GPUs serving the model (default 1)")
-    project.add_argument("--batch-sizes", type=int_list, default=[1, 8, 32, 128])
-    project.add_argument("--isl", type=positive_int, default=1024)
-    project.add_argument("--osl", type=positive_int, default=1024)
+    project.add_argument(
+        "--batch-sizes", type=int_list, default=[1, 8, 32, 128], help="batch sizes to project (default 1,8,32,128)"
+    )
+    project.add_argument("--isl", type=positive_int, default=1024, help="input tokens per request (default 1024)")
+    project.add_argument("--osl", type=positive_int, default=1024, help="output tokens per request (default 1024)")
     project.add_argument(
         "--efficiency",
-        help="a run directory to take the measured efficiency from, or a fraction (default: 1.0, the bare ceiling)",
+        help="a GPU run directory to take the measured efficiency from, or a fraction in (0, 1] of the roofline "
+        "(default: the efficiency fitted on published vLLM measurements of this GPU, or of the nearest "
+        "calibrated one, with its held-out error band)",
     )
     project.add_argument("--csv", type=output_file, help="also write the table to this CSV file")
     _json_option(project, "project")
@@ -479,10 +515,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--suite",
         type=Path,
         help="suite TOML whose [engine] parallelism (tensor x pipeline x data) "
-        "sets how many GPUs the engine uses (default: 1)",
+        "sets how many GPUs the engine uses (without one: 1 GPU)",
     )
     doctor.add_argument(
         "--require-gpu", action="store_true", help="exit 1, naming each one, when a requirement of a GPU run is not met"
     )
     _json_option(doctor, "doctor")
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script generated from these options, e.g. `tokencost completion bash`",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"), help="the shell to complete in")
     return parser

@@ -93,6 +93,8 @@ CASES["unknown name"] = [
     (["presets", "no-such-preset"], "NAME:"),
     (["presets", "owned", "extra"], "unrecognized arguments"),
     (["tiers", "extra"], "unrecognized arguments"),
+    (["completion", "fish"], "shell: invalid choice"),
+    (["completion"], "the following arguments are required: shell"),
     (["run", "--mode", "serve", "--capacity", "no-such-tier"], "serve.capacity:"),
     (["run", "--capacity", "chat", "--mode", "offline"], "--mode"),
     (["run", "--mode", "serve", "--repeats", "0"], "--repeats:"),
