@@ -210,6 +210,39 @@ def _pricing_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hardware", type=Path, help="TOML file with figures for hardware the catalog lacks")
 
 
+def _json_option(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help=f"print one JSON document (schema tokencost.{command}/1, see the README) on stdout instead of the "
+        "text; log lines go to stderr",
+    )
+
+
+class _Version(argparse.Action):
+    """--version: worked out when asked for (it may ask git), not each time the parser is built."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from tokencost.cli.version import version_line
+
+        print(version_line())
+        parser.exit()
+
+
+EXIT_CODES = """exit codes:
+  0    done
+  1    done, with a failure to report: a point that did not complete, or would be skipped (run, run --dry-run);
+       a regression, or a baseline point missing with --require-all (compare); a broken model card
+       (models); a requirement not met (doctor --require-gpu); a file that must not be published (index)
+  2    bad input (a flag, a file, a setting; one line says which and the fix), or an engine that cannot
+       start; a bare `tokencost` prints this help and exits 2
+  3    internal error: a bug in tokencost (its traceback is shown)
+  130  interrupted (Ctrl-C or SIGTERM); a run keeps the points it completed"""
+
+
 def _wide_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wide",
@@ -279,7 +312,15 @@ def _cluster_options(group: argparse._ArgumentGroup) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="tokencost", description="Measure what an LLM token costs to produce, and price it.")
+    parser = OneLineParser(
+        prog="tokencost",
+        description="Measure what an LLM token costs to produce, and price it.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action=_Version, help="print the version and the git commit (of a checkout) and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="measure a sweep with vLLM, then price and report it")
@@ -334,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-result`, AIPerf (profile_export_aiperf.json) or GuideLLM (benchmarks.json)",
     )
     price.add_argument("--csv", type=output_file, help="also write the priced table to this CSV file")
+    _json_option(price, "price")
     price.add_argument("--gpu", help="for a result file: the GPU that served it (catalog key, e.g. h100-sxm)")
     price.add_argument("--gpus", type=gpu_count, default=1, help="for a result file: GPUs serving (default 1)")
     price.add_argument(
@@ -359,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=watts_of_all_gpus,
         help=f"measured power of all GPUs (default: TDP x GPUs, estimated; at most {MAX_WATTS_PER_GPU:g} W a GPU)",
     )
+    _json_option(quote, "quote")
     quote.add_argument(
         "--input-share", type=share, help="share of time spent on input (prefill), to split input and output $/M"
     )
@@ -376,19 +419,25 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("--model", required=True, help="model card, e.g. qwen3-30b-a3b")
     project.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h200")
     project.add_argument("--gpus", type=gpu_count, default=1, help="GPUs serving the model (default 1)")
-    project.add_argument("--batch-sizes", type=int_list, default=[1, 8, 32, 128])
-    project.add_argument("--isl", type=positive_int, default=1024)
-    project.add_argument("--osl", type=positive_int, default=1024)
+    project.add_argument(
+        "--batch-sizes", type=int_list, default=[1, 8, 32, 128], help="batch sizes to project (default 1,8,32,128)"
+    )
+    project.add_argument("--isl", type=positive_int, default=1024, help="input tokens per request (default 1024)")
+    project.add_argument("--osl", type=positive_int, default=1024, help="output tokens per request (default 1024)")
     project.add_argument(
         "--efficiency",
-        help="a run directory to take the measured efficiency from, or a fraction (default: 1.0, the bare ceiling)",
+        help="a GPU run directory to take the measured efficiency from, or a fraction in (0, 1] of the roofline "
+        "(default: the efficiency fitted on published vLLM measurements of this GPU, or of the nearest "
+        "calibrated one, with its held-out error band)",
     )
     project.add_argument("--csv", type=output_file, help="also write the table to this CSV file")
+    _json_option(project, "project")
     _pricing_options(project)
 
     claims = commands.add_parser("claims", help="check common claims about token costs against measured runs")
     claims.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     claims.add_argument("-o", "--out", type=output_dir, help="also write claims.md into this directory")
+    _json_option(claims, "claims")
     _pricing_options(claims)
 
     index = commands.add_parser("index", help="rewrite the README of the published runs and check their sizes")
@@ -437,20 +486,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--require-all", action="store_true", help="also fail when a baseline point is missing from NEW"
     )
     compare.add_argument(
-        "--json",
+        "--benchmark-json",
         type=output_file,
         metavar="PATH",
-        help="write NEW's points as pytest-benchmark JSON (readable by `pytest-benchmark compare`)",
+        help="also write NEW's points as pytest-benchmark JSON (readable by `pytest-benchmark compare`)",
     )
+    _json_option(compare, "compare")
     _pricing_options(compare)
 
     models_help = (
         "list the model cards with their parameter counts; a card that cannot load is listed as "
         "BROKEN with why, and the exit status is then 1"
     )
-    commands.add_parser("models", help=models_help, description=models_help)
-    commands.add_parser("presets", help="list the economic presets")
-    commands.add_parser("tiers", help="list the service-level tiers serving points are checked against")
+    models = commands.add_parser("models", help=models_help, description=models_help)
+    _json_option(models, "models")
+    presets = commands.add_parser("presets", help="list the economic presets, or show one's values and sources")
+    presets.add_argument(
+        "name", nargs="?", metavar="NAME", help="a preset: print each of its assumptions with its value and source"
+    )
+    _json_option(presets, "presets")
+    tiers = commands.add_parser("tiers", help="list the service-level tiers serving points are checked against")
+    _json_option(tiers, "tiers")
     doctor = commands.add_parser(
         "doctor",
         help="what this machine can measure, whether a GPU run can start here, and the energy method a run would use",
@@ -459,9 +515,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--suite",
         type=Path,
         help="suite TOML whose [engine] parallelism (tensor x pipeline x data) "
-        "sets how many GPUs the engine uses (default: 1)",
+        "sets how many GPUs the engine uses (without one: 1 GPU)",
     )
     doctor.add_argument(
         "--require-gpu", action="store_true", help="exit 1, naming each one, when a requirement of a GPU run is not met"
     )
+    _json_option(doctor, "doctor")
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script generated from these options, e.g. `tokencost completion bash`",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"), help="the shell to complete in")
     return parser

@@ -9,8 +9,9 @@ import traceback
 from bench import console
 from bench.errors import UserError
 from bench.secrets import redact
-from tokencost.cli import measure, price, publish
+from tokencost.cli import completion, measure, presets, price, publish
 from tokencost.cli.args import build_parser
+from tokencost.cli.json_output import stdout_for_json
 
 COMMANDS = {
     "run": measure.cmd_run,
@@ -20,19 +21,24 @@ COMMANDS = {
     "quote": price.cmd_quote,
     "project": price.cmd_project,
     "claims": price.cmd_claims,
-    "presets": price.cmd_presets,
+    "presets": presets.cmd_presets,
     "tiers": measure.cmd_tiers,
     "report": publish.cmd_report,
     "index": publish.cmd_index,
     "gpu-table": publish.cmd_gpu_table,
     "compare": publish.cmd_compare,
+    "completion": completion.cmd_completion,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help(sys.stderr)  # no command: what there is to run, and exit 2 as for any missing argument
+        return 2
+    args = parser.parse_args(argv)
     try:
-        with console.shown():
+        with console.shown(), stdout_for_json(getattr(args, "json", False)):
             return COMMANDS[args.command](args)
     except UserError as e:
         print(f"tokencost: error: {redact(str(e))}", file=sys.stderr)

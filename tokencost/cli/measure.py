@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 
 from bench import console
 from bench.errors import UserError
+from tokencost.cli import json_output
 from tokencost.cli.publish import report_and_print
 
 if TYPE_CHECKING:
+    from bench.inputs.cards import ModelCard
     from bench.run.run import SweepResult
     from bench.run.run_dir import RunDirectory
     from tokencost.cli.run_request import RunRequest
@@ -82,7 +84,11 @@ def cmd_tiers(args: argparse.Namespace) -> int:
     """The shipped service-level tiers: name, limits, what they stand for and where their figures come from."""
     from bench.inputs.tiers import shipped_tiers
 
-    for name, tier in shipped_tiers().items():
+    tiers = shipped_tiers()
+    if args.json:
+        json_output.emit("tiers", tiers=[{"name": name, **tier.model_dump()} for name, tier in tiers.items()])
+        return 0
+    for name, tier in tiers.items():
         print(f"{name:<12} {tier.describe():<40} {tier.description}")
         print(f"{'':<12} source: {tier.source or 'tokencost, stated, not measured'}")
     return 0
@@ -93,6 +99,8 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from bench.energy.doctor import diagnose, missing, render
 
     gpu_count = 1  # the engine's GPUs: tensor x pipeline x data parallel of the suite's [engine]
@@ -101,11 +109,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
         gpu_count = load_suite(args.suite).engine.gpus
     findings = diagnose(gpu_count)
+    failed = missing(findings)
+    if args.json:
+        json_output.emit(
+            "doctor",
+            gpu_count=gpu_count,
+            findings=[dataclasses.asdict(f) for f in findings],
+            gpu_run_ready=not failed,
+            missing=[f.item for f in failed],
+        )
+        return 1 if args.require_gpu and failed else 0
     for line in render(findings):
         print(line)
     if not args.require_gpu:
         return 0  # informational: a CPU machine is a valid place to run
-    failed = missing(findings)
     for f in failed:
         print(f"MISSING: {f.item}: {f.text}")
     if not failed:
@@ -118,22 +135,43 @@ def cmd_models(args: argparse.Namespace) -> int:
     from bench.inputs.cards import list_card_names, load_card
 
     names = list_card_names()  # a models folder that cannot be read is refused before the header is printed
-    print(f"{'card':<16} {'kind':<6} {'architecture':<22} {'total params':>14} {'active params':>14}  pairs with")
-    broken = 0
+    cards: dict[str, ModelCard | UserError] = {}
     for name in names:
         try:
-            card = load_card(name)
+            cards[name] = load_card(name)
         except UserError as e:
-            broken += 1
-            print(f"{name:<16} BROKEN: {e}")
-            continue
-        print(
-            f"{card.name:<16} {card.kind:<6} {card.architecture:<22} "
-            f"{_human(card.params.total):>14} {_human(card.params.active):>14}  {card.pairs_with or ''}"
-        )
+            cards[name] = e
+    broken = sum(isinstance(card, UserError) for card in cards.values())
+    if args.json:
+        json_output.emit("models", models=[_card_fields(name, card) for name, card in cards.items()])
+    else:
+        print(f"{'card':<16} {'kind':<6} {'architecture':<22} {'total params':>14} {'active params':>14}  pairs with")
+        for name, card in cards.items():
+            if isinstance(card, UserError):
+                print(f"{name:<16} BROKEN: {card}")
+                continue
+            print(
+                f"{card.name:<16} {card.kind:<6} {card.architecture:<22} "
+                f"{_human(card.params.total):>14} {_human(card.params.active):>14}  {card.pairs_with or ''}"
+            )
     if broken:
         print(f"tokencost: {broken} model card(s) broken; runs cannot use them until fixed", file=sys.stderr)
     return 1 if broken else 0
+
+
+def _card_fields(name: str, card: "ModelCard | UserError") -> dict:
+    """A card's line of `models --json`: its parameter counts, computed from its architecture; or why it is broken."""
+    if isinstance(card, UserError):
+        return {"name": name, "broken": str(card)}
+    return {
+        "name": card.name,
+        "kind": card.kind,
+        "architecture": card.architecture,
+        "total_params": card.params.total,
+        "active_params": card.params.active,
+        "pairs_with": card.pairs_with,
+        "broken": None,
+    }
 
 
 def _human(count: int) -> str:

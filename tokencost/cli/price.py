@@ -1,8 +1,9 @@
-"""Commands that price without measuring: `price`, `quote`, `project`, `claims`, `presets`."""
+"""Commands that price without measuring: `price`, `quote`, `project`, `claims`."""
 
 import textwrap
 from pathlib import Path
 
+from tokencost.cli import json_output
 from tokencost.cli.common import priceable, pricing_from, print_tables, read_run_records
 
 
@@ -25,12 +26,23 @@ def cmd_price(args) -> int:
         records = read_run_records([args.source])
     pricing = pricing_from(args)
     priced = pricing.price(records)
-    print_tables(priced, args.wide)
-    print(f"\nPreset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}); compared with {pricing.api.key}.")
+    if args.json:
+        json_output.emit(
+            "price",
+            source=args.source,
+            **json_output.pricing_fields(pricing),
+            offline=json_output.rows(priced.offline),
+            serving=json_output.rows(priced.serving),
+        )
+    else:
+        print_tables(priced, args.wide)
+        print(
+            f"\nPreset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}); compared with {pricing.api.key}."
+        )
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         priced.merged().to_csv(args.csv, index=False)
-        print(f"Table: {args.csv}")
+        print(f"Table: {args.csv}")  # on stderr with --json
     return 0
 
 
@@ -54,6 +66,7 @@ def _imported(path: Path, gpu: str | None, gpus: int, watts: float | None) -> li
 
 
 def cmd_quote(args) -> int:
+    import dataclasses
     import textwrap
 
     from tokencost.pricing.api_prices import blended_per_mtok
@@ -72,6 +85,38 @@ def cmd_quote(args) -> int:
     output_tok_s = args.tok_s - input_tok_s
     prices = token_prices(cost.total, input_tok_s, output_tok_s, args.input_share)
     api = blended_per_mtok(pricing.api, args.input_tokens_share, 1 - args.input_tokens_share)
+    if args.json:
+        json_output.emit(
+            "quote",
+            gpu=hardware.key,
+            gpu_name=hardware.display_name,
+            gpus=args.gpus,
+            tok_s={"total": args.tok_s, "input": input_tok_s, "output": output_tok_s},
+            input_tokens_share=args.input_tokens_share,
+            power={
+                "boundary": a.power_boundary,
+                "gpu_w": watts,
+                "gpu_w_method": "given" if args.watts else "estimated (TDP)",
+                "host_w": power.host_w,
+                "boundary_w": power.watts,
+                "billed_w": power.billed_w,
+            },
+            j_per_token=power.watts / args.tok_s,
+            j_per_output_token=power.watts / output_tok_s,
+            tok_s_per_mw=args.tok_s / power.watts * 1e6,
+            usd_per_hour={"total": cost.total, **dataclasses.asdict(cost)},
+            input_time_share=args.input_share,
+            usd_per_mtok={
+                "total": prices.total,
+                "input": prices.input if args.input_share is not None else None,
+                "output": prices.output if args.input_share is not None else None,
+            },
+            **json_output.pricing_fields(pricing),
+            api_usd_per_mtok=api,
+            times_api=prices.total / api,
+            label=f"tok/s given; power {'given' if args.watts else 'estimated (TDP)'}; $ estimated from '{a.name}'",
+        )
+        return 0
 
     def usd(value: float) -> str:
         return "$" + number(value)
@@ -175,14 +220,29 @@ def cmd_project(args) -> int:
     table, notes = project(
         args.model, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, pricing, efficiency, source
     )
-    print(
-        f"{card.name} on {args.gpus} x {args.gpu}, ISL {args.isl} / OSL {args.osl}, preset '{pricing.assumptions.name}'"
-    )
-    if not table.empty:
-        print(projection_table(table))
-        print(textwrap.fill(f"All figures PROJECTED, not measured: {table['label'].iloc[0]}", 120))
-    for note in notes:
-        print(textwrap.fill(f"Note: {note}", 120))
+    if args.json:
+        json_output.emit(
+            "project",
+            model=card.name,
+            gpu=args.gpu,
+            gpus=args.gpus,
+            isl=args.isl,
+            osl=args.osl,
+            efficiency={"value": efficiency, "source": source or "calibration: see each row's label"},
+            **json_output.pricing_fields(pricing),
+            rows=json_output.rows(table),
+            notes=notes,
+        )
+    else:
+        print(
+            f"{card.name} on {args.gpus} x {args.gpu}, ISL {args.isl} / OSL {args.osl}, "
+            f"preset '{pricing.assumptions.name}'"
+        )
+        if not table.empty:
+            print(projection_table(table))
+            print(textwrap.fill(f"All figures PROJECTED, not measured: {table['label'].iloc[0]}", 120))
+        for note in notes:
+            print(textwrap.fill(f"Note: {note}", 120))
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.csv, index=False)
@@ -197,24 +257,25 @@ def cmd_claims(args) -> int:
     pricing = pricing_from(args)
     priced = pricing.price(records)
     table = check_claims(priced.offline, pricing)
-    print(table[["claim", "verdict", "evidence"]].to_markdown(index=False))
-    if priced.offline.empty and not priced.serving.empty:
-        print("\nThe claims are judged on offline (batch) points; these runs hold serving points only.")
-    for projection in table["projection"][table["projection"] != ""]:
-        print(f"\n{projection}")
+    serving_only = priced.offline.empty and not priced.serving.empty
+    if args.json:
+        json_output.emit(
+            "claims",
+            runs=args.run_dirs,
+            **json_output.pricing_fields(pricing),
+            serving_only=serving_only,
+            claims=json_output.rows(table),
+        )
+    else:
+        print(table[["claim", "verdict", "evidence"]].to_markdown(index=False))
+        if serving_only:
+            print("\nThe claims are judged on offline (batch) points; these runs hold serving points only.")
+        for projection in table["projection"][table["projection"] != ""]:
+            print(f"\n{projection}")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "claims.md").write_text(claims_markdown(table, [str(d) for d in args.run_dirs], pricing))
         print(f"\nClaims: {args.out / 'claims.md'}")
-    return 0
-
-
-def cmd_presets(args) -> int:
-    from tokencost.pricing.assumptions import load_assumptions, preset_names
-
-    for name in preset_names():
-        a = load_assumptions(name)
-        print(f"{name:<24} {a.ownership:<7} {a.description}")
     return 0
 
 

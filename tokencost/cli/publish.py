@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+from tokencost.cli import json_output
 from tokencost.cli.args import DEFAULT_RESULTS_DIR
 from tokencost.cli.common import pricing_from, print_tables, read_run_records
 
@@ -97,21 +98,35 @@ def cmd_compare(args) -> int:
     new, new_records = gate.load_points(args.new, pricing, "NEW")
     gate.refuse_projections(new, args.new, "NEW")
     diff = gate.compare(baseline, new, args.max_regression)
-    print(gate.diff_markdown(diff))
     n = gate.counts(diff)
-    print(
-        f"\n{args.new} against {args.baseline}, preset '{pricing.assumptions.name}', "
-        f"threshold {args.max_regression:.1%}: {n[gate.REGRESSION]} regressed, {n[gate.OK]} ok, "
-        f"{n[gate.IMPROVED]} improved, {n[gate.ONLY_IN_BASELINE]} only in baseline, {n[gate.ONLY_IN_NEW]} only in new."
-    )
-    for line in gate.projection_lines(diff):
-        print(line)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        data = gate.with_verdicts(benchmark_json(new, new_records), diff)
-        args.json.write_text(json.dumps(data, indent=2) + "\n")
-        print(f"pytest-benchmark JSON: {args.json}")
     missing = n[gate.ONLY_IN_BASELINE] if args.require_all else 0
+    if args.json:
+        json_output.emit(
+            "compare",
+            baseline=args.baseline,
+            new=args.new,
+            **json_output.pricing_fields(pricing),
+            max_regression=args.max_regression,
+            require_all=args.require_all,
+            passed=not (n[gate.REGRESSION] or missing),
+            counts=n,
+            points=json_output.rows(gate.with_key_values(diff)),
+        )
+    else:
+        print(gate.diff_markdown(diff))
+        print(
+            f"\n{args.new} against {args.baseline}, preset '{pricing.assumptions.name}', "
+            f"threshold {args.max_regression:.1%}: {n[gate.REGRESSION]} regressed, {n[gate.OK]} ok, "
+            f"{n[gate.IMPROVED]} improved, {n[gate.ONLY_IN_BASELINE]} only in baseline, "
+            f"{n[gate.ONLY_IN_NEW]} only in new."
+        )
+        for line in gate.projection_lines(diff):
+            print(line)
+    if args.benchmark_json:
+        args.benchmark_json.parent.mkdir(parents=True, exist_ok=True)
+        data = gate.with_verdicts(benchmark_json(new, new_records), diff)
+        args.benchmark_json.write_text(json.dumps(data, indent=2) + "\n")
+        print(f"pytest-benchmark JSON: {args.benchmark_json}")  # on stderr with --json
     if n[gate.REGRESSION] or missing:
         print(
             f"tokencost: gate failed: {n[gate.REGRESSION]} point(s) regressed"

@@ -264,8 +264,28 @@ def _natural_order(column: pd.Series) -> pd.Series:
     """Numbers as numbers (batch 4 before 16), with no value last."""
     if column.name == "metric":
         return column
+    numbers = _numbers(column)
+    return column if numbers is None else numbers
+
+
+def _numbers(column: pd.Series) -> pd.Series | None:
+    """A key column as numbers (no value: NaN) when every value it has is one; None when not."""
     numbers = pd.to_numeric(column.replace(NO_VALUE, None), errors="coerce")
-    return numbers if numbers.notna().sum() == (column != NO_VALUE).sum() else column
+    return numbers if numbers.notna().sum() == (column != NO_VALUE).sum() else None
+
+
+def with_key_values(diff: pd.DataFrame) -> pd.DataFrame:
+    """The diff with its key columns as the values they match on, e.g. for JSON: a batch size as a number again
+    (whole numbers as integers), no value as None."""
+    values = {}
+    for key in diff.attrs["keys"]:
+        numbers = _numbers(diff[key])
+        if numbers is None:
+            values[key] = diff[key].replace(NO_VALUE, None)
+        else:
+            whole = (numbers.dropna() % 1 == 0).all()
+            values[key] = numbers.astype("Int64") if whole else numbers
+    return diff.assign(**values)
 
 
 def _verdict(row: dict, worse_when: str) -> str:

@@ -173,3 +173,20 @@ def _build(values: dict[str, Any], sources: dict[str, Any], where: str = "assump
         Assumptions, {k: v for k, v in values.items() if k in _known_keys()} | {"sources": sources}, where
     )
     return built
+
+
+def preset_settings(name: str) -> list[dict[str, Any]]:
+    """Each assumption of preset `name` as it prices: its key, value and source, and `set_by`, the preset that
+    gives it: `name` itself, or the default preset, whose values every preset starts from."""
+    presets = _presets()
+    own, _ = _flatten(presets[name])
+    a = load_assumptions(name)
+    return [
+        {
+            "key": key,
+            "value": value,
+            "source": a.sources.get(key, ""),
+            "set_by": name if key in own else presets["default"],
+        }
+        for key, value in a.model_dump(exclude={"name", "description", "sources"}).items()
+    ]

@@ -3,6 +3,8 @@
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from bench.errors import UserError
 from bench.run.record import PointRecord
 from bench.run.records import read_records
@@ -104,13 +106,19 @@ def write_report(run_dirs: Path | Sequence[Path], pricing: Pricing, out_dir: Pat
 def publish(report: Report, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     report.offline.to_csv(out_dir / "costs.csv", index=False)
-    report.offline.to_json(out_dir / "costs.json", orient="records", indent=1, double_precision=15)
-    report.files = [out_dir / "costs.csv", out_dir / "costs.json"]
+    report.files = [out_dir / "costs.csv", _write_json(report.offline, out_dir / "costs.json")]
     for section in report.sections:
         for name, data in section.csv_files.items():
             data.to_csv(out_dir / name, index=False)
             report.files.append(out_dir / name)
         for plot in section.plots:
             report.files += figures.save(plot.figure, out_dir, plot.name)
+    if not report.serving.empty:  # a serving run's points as serve_costs.csv has them (its costs.json has none)
+        report.files.append(_write_json(report.serving, out_dir / "serve_costs.json"))
     (out_dir / REPORT_FILE).write_text(report_markdown(report))
     report.files += [out_dir / REPORT_FILE, write_page(report, out_dir)]
+
+
+def _write_json(table: pd.DataFrame, path: Path) -> Path:
+    table.to_json(path, orient="records", indent=1, double_precision=15)
+    return path

@@ -90,8 +90,11 @@ CASES["unknown name"] = [
     (["price", str(PUBLISHED), "--preset", "nope"], "--preset:"),
     (["report", str(PUBLISHED), "--api", "nope", "-o", "{dir}/new-report"], "--api:"),
     (["models", "--bogus"], "unrecognized arguments"),
-    (["presets", "extra"], "unrecognized arguments"),
+    (["presets", "no-such-preset"], "NAME:"),
+    (["presets", "owned", "extra"], "unrecognized arguments"),
     (["tiers", "extra"], "unrecognized arguments"),
+    (["completion", "fish"], "shell: invalid choice"),
+    (["completion"], "the following arguments are required: shell"),
     (["run", "--mode", "serve", "--capacity", "no-such-tier"], "serve.capacity:"),
     (["run", "--capacity", "chat", "--mode", "offline"], "--mode"),
     (["run", "--mode", "serve", "--repeats", "0"], "--repeats:"),
@@ -155,7 +158,10 @@ CASES["output location"] = [
         (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--csv", path], "--csv:")
         for path in BAD_OUTPUT_FILES.values()
     ],
-    *[(["compare", str(PUBLISHED), str(PUBLISHED), "--json", path], "--json:") for path in BAD_OUTPUT_FILES.values()],
+    *[
+        (["compare", str(PUBLISHED), str(PUBLISHED), "--benchmark-json", path], "--benchmark-json:")
+        for path in BAD_OUTPUT_FILES.values()
+    ],
 ]
 
 # 5. Suite files: valid TOML, wrong contents.
@@ -272,7 +278,7 @@ CASES["field named first"] = [
     (["report", str(PUBLISHED), "-o", "{dir}/binary.dat"], E + "-o/--out:"),
     (["claims", str(PUBLISHED), "-o", "{dir}/binary.dat"], E + "-o/--out:"),
     (["compare", "{dir}/binary.dat", "{dir}/binary.dat"], E + "{dir}/binary.dat:"),
-    (["compare", str(PUBLISHED), str(PUBLISHED), "--json", "{dir}/a-dir"], E + "--json:"),
+    (["compare", str(PUBLISHED), str(PUBLISHED), "--benchmark-json", "{dir}/a-dir"], E + "--benchmark-json:"),
     (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--isl", "1e15"], E + "--isl:"),
     (["project", "--model", "tiny-dense", "--gpu", "h100-sxm", "--csv", "{dir}/a-dir"], E + "--csv:"),
     (["index", "{dir}/binary.dat"], E + "RESULTS_DIR:"),

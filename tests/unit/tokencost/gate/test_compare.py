@@ -219,8 +219,8 @@ def test_the_json_is_read_by_pytest_benchmark_compare(tmp_path):
     new = write_run(
         tmp_path / "new", point_record(batch=1, output_tok_s=80.0), point_record(batch=4, output_tok_s=310.0)
     )
-    assert gate(base, base, "--json", tmp_path / "json" / "0001_base.json").returncode == 0
-    assert gate(base, new, "--json", tmp_path / "json" / "0002_new.json").returncode == 1
+    assert gate(base, base, "--benchmark-json", tmp_path / "json" / "0001_base.json").returncode == 0
+    assert gate(base, new, "--benchmark-json", tmp_path / "json" / "0002_new.json").returncode == 1
 
     written = json.loads((tmp_path / "json" / "0002_new.json").read_text())
     assert {"machine_info", "commit_info", "benchmarks", "datetime", "version"} <= set(written)

@@ -266,7 +266,7 @@ def test_a_measurement_in_the_baseline_outranks_a_projection_of_the_same_point()
 
 def test_the_json_carries_the_verdicts(tmp_path, capsys):
     base, new = projections(tmp_path)
-    code, out, err = tokencost(capsys, "compare", base, new, "--json", tmp_path / "bench.json")
+    code, out, err = tokencost(capsys, "compare", base, new, "--benchmark-json", tmp_path / "bench.json")
     assert code == 0, out + err
     written = json.loads((tmp_path / "bench.json").read_text())
     assert written["tokencost_compare"]["counts"] == {

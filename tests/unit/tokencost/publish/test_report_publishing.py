@@ -12,7 +12,7 @@ import pytest
 
 from bench.errors import UserError
 from tests.conftest import CPU_DEMO
-from tests.support import FIXTURES
+from tests.support import FIXTURES, REPO
 from tests.support.cli import tokencost
 from tests.support.records_factory import point_record, synthetic_h100_records, write_run
 from tokencost.analysis.pairs import hardware_comparison, offline_moe_vs_dense
@@ -41,6 +41,7 @@ OUTPUT_FILES = (
     "costs.csv",
     "costs.json",
     "serve_costs.csv",
+    "serve_costs.json",
     "report.md",
     "index.html",
     *(f"{name}.{fmt}" for name in (*ONE_RUN_FIGURES, "gpu_vs_gpu", *SERVING_FIGURES) for fmt in ("png", "svg")),
@@ -165,13 +166,30 @@ def test_serving_records_get_the_serving_sections(tmp_path, pricing):
         "Serving: cost at a target interactivity",
         "Serving: dense vs MoE at the same interactivity",
     ]
-    assert {"serve_costs.csv", *(f"{n}.{f}" for n in SERVING_FIGURES for f in ("png", "svg"))} <= {
+    assert {"serve_costs.csv", "serve_costs.json", *(f"{n}.{f}" for n in SERVING_FIGURES for f in ("png", "svg"))} <= {
         p.name for p in report.files
     }
     assert report.cheapest.startswith("$") and "serving at conc 16" in report.cheapest
     page = (tmp_path / "index.html").read_text()
     assert "<h2>Serving: cost against interactivity</h2>" in page and 'alt="Cost vs interactivity"' in page
     assert build_report([record], pricing).serving["on_cost_front"].all()
+
+
+def test_a_serving_run_writes_its_points_as_serve_costs_json_too(tmp_path, pricing):
+    serve_demo = REPO / "results" / "2026-11-28-cpu-serve-demo"
+    report = write_report([serve_demo], pricing, tmp_path)
+    rows = json.loads((tmp_path / "serve_costs.json").read_text())
+    table = pd.read_csv(tmp_path / "serve_costs.csv")
+    assert len(rows) == len(table) == len(report.serving) == 6 and list(rows[0]) == list(table.columns)
+    assert [r["total_per_mtok_usd"] for r in rows] == pytest.approx(list(table["total_per_mtok_usd"]))
+    assert [r["concurrency"] for r in rows] == list(table["concurrency"])
+    assert json.loads((tmp_path / "costs.json").read_text()) == []  # no offline point
+    assert tmp_path / "serve_costs.json" in report.files
+
+
+def test_an_offline_run_writes_no_serve_costs_json(one_run):
+    run_dir, _ = one_run
+    assert not (run_dir / "serve_costs.json").exists() and not (run_dir / "serve_costs.csv").exists()
 
 
 def test_cli_report_of_one_run_writes_beside_it_and_ends_with_the_page(tmp_path):
