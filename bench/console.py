@@ -2,19 +2,23 @@
 
 Modules log to `logging.getLogger(__name__)`. A command (tokencost's CLI, or a fleet task on its Ray node,
 whose stdout Ray forwards to the driver) shows those lines for as long as it runs, with `shown()`; the
-fleet's record sink, a Ray actor, for as long as its process lives, with `show()`.
+fleet's record sink, a Ray actor, for as long as its process lives, with `show()`. A long command says what
+it is doing with `step()`: those lines go to stderr, so that stdout holds its results alone.
 """
 
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 PACKAGES = ("bench", "tokencost")  # the loggers shown: these packages' modules log under their names
+STEP = "step"  # a log record with this attribute set says what a long command is doing now (step())
 
 
 class ConsoleHandler(logging.Handler):
     """Each line as it was logged, nothing added, printed to sys.stdout as it is at that moment (as print
-    does, so a redirected or captured stdout gets it) and flushed (so a Ray node forwards it at once)."""
+    does, so a redirected or captured stdout gets it) and flushed (so a Ray node forwards it at once); a step
+    (step()) to sys.stderr, without the header."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -22,6 +26,9 @@ class ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            if getattr(record, STEP, False):
+                print(self.format(record), file=sys.stderr, flush=True)
+                return
             if self.header is not None:
                 header, self.header = self.header, None
                 print(header)
@@ -68,3 +75,8 @@ def header_first(header: str) -> Iterator[None]:
         yield
     finally:
         CONSOLE.header = None
+
+
+def step(logger: logging.Logger, message: str) -> None:
+    """Say on stderr what a long command is doing now: one line as each step begins."""
+    logger.info(message, extra={STEP: True})

@@ -6,7 +6,9 @@ no torch. Two figures: one with a working set well past the last-level cache
 weights fit in the cache has a ceiling too. The copy is split over as many
 threads as the process may use (numpy releases the GIL while it copies), each
 working on its own page-aligned chunk, and the best of a few timed repeats is
-kept. Bytes are counted as STREAM counts them: every byte copied is read once
+kept; their spread (min / median / max) and the load average before the probe
+say whether other work shared the machine, and a warning says so when it did.
+Bytes are counted as STREAM counts them: every byte copied is read once
 and written once; the write-allocate read that a cached store may add is not
 counted (a memcpy with streaming stores has none), so the true traffic may be
 up to 1.5 times the counted.
@@ -14,8 +16,9 @@ up to 1.5 times the counted.
 
 import math
 import os
+import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,9 @@ MEMORY_DIVISOR = 4  # never more than a quarter of the memory available now
 MIN_REPEAT_BYTES = 256 * MIB  # bytes counted per timed repeat: a small working set is copied several times per repeat
 REPEATS = 5
 BUDGET_S = 3.0
+# Repeats further apart than this ((max - min) / median) were not alone on the machine: on an idle one they agree
+# within a few percent.
+BUSY_SPREAD = 0.25
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class MemoryBandwidth:
     working_set_bytes: int  # of the DRAM probe: both arrays
     cache_working_set_bytes: int | None
     method: str
+    dram_repeats: tuple[float, ...] = ()  # GB/s of each timed repeat, in order
+    cache_repeats: tuple[float, ...] = ()
+    load_average: float | None = None  # the 1-minute load average just before the probe
+    cores: int | None = None  # the machine's logical CPUs, which the load average counts against
 
     def record_fields(self) -> dict:
         """The fields a run records in its hardware section (bench.run.record.HardwareInfo)."""
@@ -64,6 +74,35 @@ class MemoryBandwidth:
         """One line: both figures, then the method."""
         cache = "not probed" if self.cache_gb_s is None else f"{self.cache_gb_s:.1f} GB/s"
         return f"host DRAM {self.dram_gb_s:.1f} GB/s, last-level cache {cache} ({self.method})"
+
+    def spread(self) -> str:
+        """The repeats' min / median / max of each probe, and the load average the probe started at."""
+        parts = [
+            f"{name} {_spread(repeats)}"
+            for name, repeats in (("DRAM", self.dram_repeats), ("cache", self.cache_repeats))
+            if repeats
+        ]
+        if self.load_average is not None:
+            parts.append(f"load average {self.load_average:.2f} on {self.cores} cores before the probe")
+        return "; ".join(parts) or "not recorded"
+
+    def busy(self) -> str | None:
+        """Why the machine looks busy (repeats spread past BUSY_SPREAD, or a load average above its cores), so
+        the figures are below what its memory can do; None when it looks idle."""
+        reasons = [
+            f"the {name} repeats spread {relative_spread(repeats):.0%} (max - min over the median, above "
+            f"{BUSY_SPREAD:.0%})"
+            for name, repeats in (("DRAM", self.dram_repeats), ("cache", self.cache_repeats))
+            if len(repeats) > 1 and relative_spread(repeats) > BUSY_SPREAD
+        ]
+        if self.load_average is not None and self.cores and self.load_average > self.cores:
+            reasons.append(f"the load average {self.load_average:.2f} is above its {self.cores} cores")
+        if not reasons:
+            return None
+        return (
+            f"the machine is busy: {'; '.join(reasons)}; the bandwidth is likely below what its memory can do: "
+            "measure again when it is idle"
+        )
 
 
 @dataclass(frozen=True)
@@ -166,11 +205,28 @@ def working_sets(llc_bytes: int | None, threads: int, available_bytes: int) -> W
     return WorkingSets(max(unit, dram - dram % unit), cache, basis, cache_basis)
 
 
+def relative_spread(repeats: tuple[float, ...]) -> float:
+    """(max - min) / median of the repeats' GB/s."""
+    return (max(repeats) - min(repeats)) / statistics.median(repeats)
+
+
+def _spread(repeats: tuple[float, ...]) -> str:
+    return (
+        f"min {min(repeats):.1f} / median {statistics.median(repeats):.1f} / max {max(repeats):.1f} GB/s "
+        f"over {len(repeats)} repeat{'s' if len(repeats) > 1 else ''}"
+    )
+
+
+def load_and_cores() -> tuple[float, int]:
+    """The 1-minute load average and the logical CPUs it counts against (the whole machine's, as the load is)."""
+    return psutil.getloadavg()[0], psutil.cpu_count() or 1
+
+
 def copy_bandwidth(
     working_set: int, threads: int, repeats: int, budget_s: float, pool: ThreadPoolExecutor
-) -> tuple[float, int]:
-    """GB/s of the best timed repeat copying `working_set // 2` bytes from one array to another in `threads`
-    chunks, counting 2 bytes per byte copied; and how many repeats ran (they stop once `budget_s` is spent)."""
+) -> tuple[float, ...]:
+    """GB/s of each timed repeat copying `working_set // 2` bytes from one array to another in `threads` chunks,
+    counting 2 bytes per byte copied; repeats stop once `budget_s` is spent (at least one runs)."""
     half = working_set // 2
     src, dst = np.empty(half, np.uint8), np.empty(half, np.uint8)
     step = half // threads
@@ -183,13 +239,13 @@ def copy_bandwidth(
             np.copyto(chunk[1], chunk[0])
 
     # Nanoseconds of the real clock, which a test's simulated clock (standing in for time.perf_counter) leaves be.
-    best, done, start = math.inf, 0, time.perf_counter_ns()
-    while done < repeats and (done == 0 or time.perf_counter_ns() - start < budget_s * 1e9):
+    timings: list[int] = []
+    start = time.perf_counter_ns()
+    while len(timings) < repeats and (not timings or time.perf_counter_ns() - start < budget_s * 1e9):
         t0 = time.perf_counter_ns()
         list(pool.map(copy, chunks))
-        best = min(best, max(time.perf_counter_ns() - t0, 1))
-        done += 1
-    return 2 * step * threads * passes / best, done  # bytes per ns are GB/s
+        timings.append(max(time.perf_counter_ns() - t0, 1))
+    return tuple(2 * step * threads * passes / ns for ns in timings)  # bytes per ns are GB/s
 
 
 def measure(
@@ -199,6 +255,7 @@ def measure(
     cpus: Iterable[int] | None = None,
     root: Path = SYSFS_CPU,
     available_bytes: int | None = None,
+    load: Callable[[], tuple[float, int]] = load_and_cores,
 ) -> MemoryBandwidth:
     """Host-memory bandwidth with `threads` threads (default: as many as the CPUs this process may use).
 
@@ -209,7 +266,8 @@ def measure(
     Repeats stop once a probe's share of `budget_s` is spent (two thirds for
     DRAM, one third for the cache; a repeat begun finishes, and at least one
     runs). A working set that would not fit in a quarter of the available
-    memory is sized down, and the method says so.
+    memory is sized down, and the method says so. `load` gives the load average and the cores it counts
+    against, read just before the probe.
     """
     threads = usable_cpus() if threads is None else threads
     if threads < 1 or repeats < 1 or not budget_s > 0:
@@ -220,22 +278,33 @@ def measure(
         )
     llc = last_level_cache(allowed_cpus() if cpus is None else cpus, root)
     sets = working_sets(llc, threads, available_memory() if available_bytes is None else available_bytes)
+    load_average, cores = load()
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bandwidth") as pool:
-        dram, dram_runs = copy_bandwidth(sets.dram_bytes, threads, repeats, budget_s * 2 / 3, pool)
-        cache, cache_runs = (
-            copy_bandwidth(sets.cache_bytes, threads, repeats, budget_s / 3, pool) if sets.cache_bytes else (None, 0)
-        )
+        dram = copy_bandwidth(sets.dram_bytes, threads, repeats, budget_s * 2 / 3, pool)
+        cache = copy_bandwidth(sets.cache_bytes, threads, repeats, budget_s / 3, pool) if sets.cache_bytes else ()
     method = (
         f"numpy copy of host memory in {threads} threads; DRAM: {_size(sets.dram_bytes)} working set "
-        f"({sets.dram_basis}), best of {dram_runs}"
+        f"({sets.dram_basis}), best of {len(dram)}"
     )
     method += (
-        f"; cache: {_size(sets.cache_bytes)} working set ({sets.cache_basis}), best of {cache_runs}"
-        if cache is not None and sets.cache_bytes is not None
+        f"; cache: {_size(sets.cache_bytes)} working set ({sets.cache_basis}), best of {len(cache)}"
+        if cache and sets.cache_bytes is not None
         else "; cache: not probed (LLC size unknown)"
     )
     method += "; read+write bytes counted, write-allocate traffic not"
-    return MemoryBandwidth(dram, cache, llc, threads, sets.dram_bytes, sets.cache_bytes, method)
+    return MemoryBandwidth(
+        max(dram),
+        max(cache) if cache else None,
+        llc,
+        threads,
+        sets.dram_bytes,
+        sets.cache_bytes,
+        method,
+        dram,
+        cache,
+        load_average,
+        cores,
+    )
 
 
 def _size(n: int) -> str:

@@ -80,7 +80,8 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                 )
                 run.log(f"[{card.name}] starting {engine_name} (max batch {largest})")
                 try:
-                    engine = _start_engine(engine_class(engine_name), card, largest, suite)
+                    with run.engine_start(card, engine_name):
+                        engine = _start_engine(engine_class(engine_name), card, largest, suite)
                 except UserError as e:
                     run.fail_all(card, keys, "engine-start", e)
                     run.result.start_errors.append(e)

@@ -10,6 +10,7 @@ host too, where it is the CPU's memory, not the GPU's.
 """
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -22,12 +23,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import memory_bandwidth
+from bench import console, memory_bandwidth
 from bench.energy import gpus
 from bench.energy.meters import NvmlMeter, make_meter, rapl_zones
 from bench.energy.processes import NAMESPACE_NOTE, in_pid_namespace
 from bench.errors import UserError
 
+logger = logging.getLogger(__name__)
 # The oldest driver each CUDA major version runs on (NVIDIA's CUDA toolkit release notes, table 3).
 MIN_DRIVER = {13: 580, 12: 525}
 TORCH_TIMEOUT_S = 120.0
@@ -94,23 +96,35 @@ def diagnose(
     the host-memory probe (bench.memory_bandwidth.measure) in tests.
     """
     env = os.environ if env is None else env
+    console.step(logger, "doctor: reading the NVIDIA driver and GPUs (NVML)")
     findings, pynvml = _bindings()
     driver = _driver(pynvml, findings) if pynvml else None
+    console.step(logger, f"doctor: asking torch what it sees, in a child process (up to {TORCH_TIMEOUT_S:g} s)")
     findings += _torch((torch_probe or probe_torch)(env), driver)
+    console.step(logger, "doctor: choosing the engine's GPUs and reading their energy counters and power")
     engine = _engine_gpus(gpu_count, env, findings) if pynvml else []
     meter = make_meter(engine)
     if isinstance(meter, NvmlMeter):
         findings += _energy_counter(meter) + _power(meter)
+    console.step(logger, "doctor: looking for a C compiler, Python.h, the PID namespace and RAPL")
     findings += _build_tools(which or shutil.which, header or python_header())
     namespaced = in_pid_namespace()
     findings.append(Finding("PID namespace", f"yes: {NAMESPACE_NOTE}" if namespaced else "no (the host's)"))
     zones, why = rapl_zones()
     findings.append(Finding("RAPL (CPU energy)", f"{len(zones)} package zone(s) readable" if zones else why))
-    findings.append(Finding("memory bandwidth", (bandwidth or memory_bandwidth.measure)().summary()))
+    console.step(logger, f"doctor: measuring the host memory's bandwidth (about {memory_bandwidth.BUDGET_S:g} s)")
+    findings += _bandwidth((bandwidth or memory_bandwidth.measure)())
     findings.append(
         Finding("energy method", f"{meter.method} (boundary {meter.boundary}): {METHOD_REASONS[meter.method]}")
     )
     return findings
+
+
+def _bandwidth(found: memory_bandwidth.MemoryBandwidth) -> list[Finding]:
+    """The host memory's bandwidth, the spread of its repeats, and a warning when the machine looked busy."""
+    lines = [Finding("memory bandwidth", found.summary()), Finding("bandwidth spread", found.spread())]
+    busy = found.busy()
+    return lines + ([Finding("bandwidth WARNING", busy)] if busy else [])
 
 
 def _bindings() -> tuple[list[Finding], ModuleType | None]:

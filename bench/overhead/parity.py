@@ -33,7 +33,6 @@ import argparse
 import json
 import math
 import os
-import re
 import resource
 import shlex
 import shutil
@@ -47,9 +46,11 @@ import urllib.request
 from pathlib import Path
 
 from bench.overhead.common import answer_side, run_side_process
+from bench.prometheus import summed
 
 TOOL_TIMEOUT_S = 900
 TARGET = 0.05  # ratios within 5 % of 1 need no explanation
+SERVER_MEANS = ("time_to_first_token", "inter_token_latency")  # the server's histograms, in seconds
 METRICS = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "output_tok_s": "output tok/s"}
 DEFINITIONS = {  # how a tool's figure differs from ours by definition
     ("aiperf", "ttft_ms"): "AIPerf's TTFT ends at the first chunk with text, ours at the first with a token",
@@ -290,11 +291,8 @@ def server_counters(base_url: str) -> dict[str, float]:
     """Sums and counts of the server's TTFT and inter-token latency histograms, all engines together."""
     with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
         text = response.read().decode(errors="replace")
-    counters: dict[str, float] = {}
-    pattern = r"^vllm:(time_to_first_token|inter_token_latency)_seconds_(sum|count)\{[^}]*\} (\S+)$"
-    for name, stat, value in re.findall(pattern, text, re.MULTILINE):
-        counters[f"{name}_{stat}"] = counters.get(f"{name}_{stat}", 0.0) + float(value)
-    return counters
+    ours = {f"vllm:{name}_seconds_{stat}": f"{name}_{stat}" for name in SERVER_MEANS for stat in ("sum", "count")}
+    return {ours[name]: value for name, value in summed(text, set(ours)).items()}
 
 
 def _server_means(before: dict, after: dict) -> dict:

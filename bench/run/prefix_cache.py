@@ -2,18 +2,13 @@
 the hits measured are near those the workload's structure implies."""
 
 import hashlib
-import re
 import zlib
 from collections.abc import Iterable
 from typing import Any
 
+from bench.prometheus import samples
+
 COUNTERS = ("vllm:prefix_cache_queries", "vllm:prefix_cache_hits")  # prompt tokens looked up, and found
-# One sample line of a Prometheus exposition of those counters: name, optional labels, value.
-COUNTER_LINE = re.compile(
-    r"^(?P<name>vllm:prefix_cache_(?:queries|hits)(?:_total)?)(?:\{[^}]*\})?\s+"
-    r"(?P<value>[0-9.eE+-]+)\s*$",
-    re.MULTILINE,
-)
 HIT_RATE_GAP = 0.15  # a measured hit rate further than this from the implied one fails the point's check
 
 
@@ -44,7 +39,7 @@ def counters(metrics: Iterable[tuple[str, object]]) -> tuple[int, int] | None:
 
 def counters_in_exposition(text: str) -> tuple[int, int] | None:
     """(queries, hits) from a server's /metrics text."""
-    return counters((m["name"], float(m["value"])) for m in COUNTER_LINE.finditer(text))
+    return counters((sample.name, sample.value) for sample in samples(text))
 
 
 def hit_rate_check(measured: float | None, implied: float | None) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """Progress of a sweep: points done out of the total, the current point, elapsed time and ETA.
 
 On a terminal it keeps one status line up to date; elsewhere (CI logs, files)
-it prints one plain line per finished point.
+it prints one plain line per finished point. The ETA counts the points left at
+the mean time of those measured, and the engines still to start at the mean
+time of those started: an engine's start (loading weights, compiling, warming
+up) can take longer than all of its points.
 """
 
 import sys
@@ -23,9 +26,23 @@ def human_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+def _no_engines() -> int:
+    return 0
+
+
 class Progress:
-    def __init__(self, total: int, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        engines_left: Callable[[], int] = _no_engines,
+    ):
+        """`engines_left` says how many engines the sweep has still to start (not counting one starting now)."""
         self.total = total
+        self.engines_left = engines_left
+        self._engine_starts: list[float] = []
+        self._engine_started: float | None = None
         self.done = 0
         self.current: str | None = None
         self.stream = stream or sys.stdout
@@ -44,6 +61,17 @@ class Progress:
         if self.tty:
             self._show(f"[{self.done + 1}/{self.total}] {point_label} running")
 
+    def engine_starting(self, label: str) -> None:
+        """An engine begins to start; engine_started() says it is up, and the time between counts toward the ETA."""
+        self._engine_started = self.clock()
+        if self.tty:
+            self._show(f"[{self.done}/{self.total}] starting {label}")
+
+    def engine_started(self) -> None:
+        if self._engine_started is not None:
+            self._engine_starts.append(self.clock() - self._engine_started)
+        self._engine_started = None
+
     def finish(self, point_label: str, ok: bool, status: str | None = None) -> None:
         """`status` names a non-ok outcome (failed, skipped, interrupted); skipped points never started."""
         if self._point_started is not None and point_label == self.current:
@@ -61,13 +89,16 @@ class Progress:
         self.stream.flush()
 
     def eta_s(self) -> float | None:
-        """Mean duration of the points measured so far x the points still to do."""
+        """Mean duration of the points measured so far x the points still to do, plus the mean time of the engine
+        starts so far x the engines still to start; None while either mean is unknown and needed."""
         remaining = max(0, self.total - self.done)
         if not remaining:
             return 0.0
-        if not self._durations:
+        starts = self.engines_left()
+        if not self._durations or starts and not self._engine_starts:
             return None
-        return sum(self._durations) / len(self._durations) * remaining
+        points = sum(self._durations) / len(self._durations) * remaining
+        return points + (sum(self._engine_starts) / len(self._engine_starts) * starts if starts else 0.0)
 
     def logging(self, log: Callable[[str], None]) -> Callable[[str], None]:
         """`log`, clearing the status line first and drawing it again after, so both stay readable."""

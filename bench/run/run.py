@@ -9,7 +9,8 @@ import logging
 import math
 import socket
 import textwrap
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +63,11 @@ class PlannedPoint:
     in_flight: int | None = None  # sequences the engine holds at once, where the load fixes it
     workload: Workload | None = None  # the suite's main workload where None
 
+    @property
+    def engine(self) -> tuple[str, str]:
+        """The engine that measures it, started once for all its points: (model, engine name)."""
+        return self.model, self.fields["engine"]["name"]
+
 
 @dataclass
 class SweepResult:
@@ -85,8 +91,10 @@ def host_memory_bandwidth(previous: dict[str, Any] | None) -> dict[str, Any]:
     if stored.get("memory_bandwidth_gb_s") is not None:
         return {k: stored.get(k) for k in BANDWIDTH_FIELDS}
     found = memory_bandwidth.measure()
-    for line in textwrap.wrap(f"memory bandwidth: {found.summary()}", 120, subsequent_indent="  "):
-        logger.info(line)
+    busy = found.busy()
+    for text in (f"memory bandwidth: {found.summary()}", *([f"WARNING: {busy}"] if busy else [])):
+        for line in textwrap.wrap(text, 120, subsequent_indent="  "):
+            logger.info(line)
     return found.record_fields()
 
 
@@ -185,10 +193,11 @@ class SweepRun:
         self.records |= {r.point: r for r in earlier if r.ok}
         self.sink = sink
         self.done = set(self.records)
-        self.progress = Progress(sum(key not in self.done for key in self.planned))
+        self.progress = Progress(sum(key not in self.done for key in self.planned), engines_left=self.engines_left)
         self.log = self.progress.logging(logger.info)  # the sweep's lines, around the status line
         self.result = SweepResult()
         self.finished: set[str] = set()
+        self.engine_running: tuple[str, str] | None = None  # the engine started last (PlannedPoint.engine)
         self.stop_reason: tuple[str, str] | None = None  # why the current model's remaining points are skipped
         self.idle_power_w: float | None = None
         self.loaded_idle_power_w: float | None = None  # the current model's engine loaded, no requests
@@ -244,6 +253,23 @@ class SweepRun:
                 "idle_power_w": self.idle_power_w,
             }
         )
+
+    def engines_left(self) -> int:
+        """Engines the sweep has still to start: one for each engine with a point neither measured nor failed,
+        the one started last left out; none against an existing endpoint, which nothing starts."""
+        if self.suite.mode == "serve" and self.suite.serve.endpoint:
+            return 0
+        settled = self.done | self.finished | {r.point for r in self.result.failures}
+        return len({p.engine for key, p in self.planned.items() if key not in settled} - {self.engine_running})
+
+    @contextmanager
+    def engine_start(self, card: ModelCard, engine_name: str) -> Iterator[None]:
+        """Around an engine's start: its time counts toward the ETA of the engines still to start (a start that
+        fails does not count)."""
+        self.engine_running = (card.name, engine_name)
+        self.progress.engine_starting(f"{engine_name} for {card.name}")
+        yield
+        self.progress.engine_started()
 
     def unfit(self, card: ModelCard, workload: Workload) -> UserError | None:
         """Why the workload's longest request cannot run on the card's context; None if it can."""

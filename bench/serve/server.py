@@ -21,6 +21,7 @@ from bench.environment import on_cpu_backend, vllm_version
 from bench.errors import UserError
 from bench.inputs.cards import ModelCard
 from bench.inputs.suite import EngineSettings
+from bench.prometheus import samples
 from bench.secrets import redact
 
 LOOPBACK = "127.0.0.1"
@@ -257,15 +258,14 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-CACHE_INFO = re.compile(r"^vllm:cache_config_info\{(?P<labels>[^}]*)\}", re.MULTILINE)
-LABEL = re.compile(r'(\w+)="([^"]*)"')
+CACHE_INFO = "vllm:cache_config_info"  # a gauge of 1 per engine, its labels the engine's cache settings
 BATCHED_TOKENS = re.compile(r"max_num_batched_tokens=(\d+)")
 
 
 def effective_settings(metrics: str, log: str) -> dict:
     """What the running server settled on: one replica's KV cache (from /metrics) and its batching limit
     (from its log)."""
-    engines = [dict(LABEL.findall(m["labels"])) for m in CACHE_INFO.finditer(metrics)]
+    engines = [sample.labels for sample in samples(metrics) if sample.name == CACHE_INFO]
     totals = [int(e["num_gpu_blocks"]) for e in engines if e.get("num_gpu_blocks", "").isdigit()]
     size = next((int(e["block_size"]) for e in engines if e.get("block_size", "").isdigit()), None)
     # vLLM's front end sums the replicas' blocks, and every replica's line reports that sum.

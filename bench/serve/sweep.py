@@ -10,6 +10,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import islice
@@ -210,7 +211,9 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
             if not keys and not serve.capacity:
                 continue
             try:
-                with _target(card, run) as target:
+                with ExitStack() as stack:
+                    with run.engine_start(card, _engine_name(suite)):
+                        target = stack.enter_context(_target(card, run))
                     point = ServePointMeasurement(run, target)
                     beyond = set(in_flight) - set(
                         run.skip_beyond_kv_capacity(card, target, {k: n for k, n in in_flight.items() if k in keys})

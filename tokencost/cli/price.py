@@ -11,7 +11,8 @@ def cmd_price(args) -> int:
     from bench.errors import UserError
     from bench.run.records import read_records
 
-    if args.source.is_file() and args.source.suffix == ".json":
+    imported = args.source.is_file() and args.source.suffix == ".json"
+    if imported:
         _check_watts(args.watts, args.gpus)
         records = _imported(args.source, args.gpu, args.gpus, args.watts)
     elif args.source.is_file():
@@ -36,6 +37,8 @@ def cmd_price(args) -> int:
         )
     else:
         print_tables(priced, args.wide)
+        if imported:
+            _print_implausible(records, pricing.catalog)
         print(
             f"\nPreset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}); compared with {pricing.api.key}."
         )
@@ -63,6 +66,17 @@ def _imported(path: Path, gpu: str | None, gpus: int, watts: float | None) -> li
     if is_guidellm(data):
         return read_guidellm(path, gpu, gpus, watts)
     return [read_vllm_bench(path, gpu, gpus, watts)]
+
+
+def _print_implausible(records: list, catalog: list) -> None:
+    """Why each imported point that failed a plausibility check cannot be true."""
+    from tokencost.pricing.plausibility import checked_imports, implausible_lines
+
+    lines = implausible_lines(checked_imports(records, catalog))
+    if lines:
+        print("\nNot plausible (never on a Pareto front):")
+    for line in lines:
+        print(textwrap.fill(line, 120, initial_indent="  ", subsequent_indent="    "))
 
 
 def cmd_quote(args) -> int:

@@ -8,6 +8,7 @@ from bench.run.record import PointRecord
 from tokencost.pricing.api_prices import ApiPrice, find_api
 from tokencost.pricing.assumptions import Assumptions
 from tokencost.pricing.catalog import HardwareEntry
+from tokencost.pricing.plausibility import checked_imports
 from tokencost.pricing.serving import serve_table
 from tokencost.pricing.table import measured_points, price_table
 
@@ -40,6 +41,7 @@ class Pricing:
         return cls(assumptions, catalog, find_api(api_key or assumptions.api))
 
     def price(self, records: list[PointRecord]) -> PricedRuns:
+        records = checked_imports(records, self.catalog)  # another tool's figures, checked before they count
         return PricedRuns(
             offline=price_table(measured_points(records), self.catalog, self.assumptions, self.api),
             serving=serve_table(records, self.catalog, self.assumptions, self.api),

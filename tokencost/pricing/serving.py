@@ -23,7 +23,7 @@ from bench.run.record import PointRecord
 from tokencost.pricing.api_prices import ApiPrice
 from tokencost.pricing.assumptions import Assumptions
 from tokencost.pricing.catalog import HardwareEntry
-from tokencost.pricing.checks import checks_text, failed_names
+from tokencost.pricing.checks import checks_text, failed_names, implausible
 from tokencost.pricing.table import REPEAT_COLUMNS, measured_points, price_table, tier_columns, tier_names
 
 FRONT_GROUP = ["model", "hardware", "engine", "isl", "osl"]
@@ -199,8 +199,11 @@ def _tier(limits: dict[str, Any] | None) -> Tier | None:
 
 
 def pareto_front(points: pd.DataFrame, x: str, y: str, *, higher_y_better: bool) -> pd.DataFrame:
-    """The points no other point beats on both axes (higher x is better), sorted by x."""
+    """The points no other point beats on both axes (higher x is better), sorted by x; a point whose figures cannot
+    be true (a failed plausibility check: tokencost.pricing.plausibility) is never one of them."""
     valid = points.dropna(subset=[x, y])
+    if "checks" in valid:
+        valid = valid[~valid["checks"].map(implausible).astype(bool)]
     sign = 1 if higher_y_better else -1
     ordered = valid.assign(_y=sign * valid[y]).sort_values([x, "_y"], ascending=[False, False])
     best = -np.inf

@@ -375,7 +375,7 @@ def _cost_split(cost: HourlyCost) -> str:
 
 
 @lru_cache(maxsize=64)
-def _card_config(name: str) -> dict[str, Any] | None:
+def card_config(name: str) -> dict[str, Any] | None:
     try:
         return load_card(name).config
     except UserError:
@@ -385,7 +385,7 @@ def _card_config(name: str) -> dict[str, Any] | None:
 def _roofline(point: dict[str, Any], hardware: HardwareEntry) -> tuple[Ceiling, str] | tuple[None, None]:
     """The point's ceiling at the requests it held in flight and the bandwidth it used, or (None, None)
     without the card or hardware figures. A CPU run's measured bandwidth replaces the catalog's."""
-    config = _card_config(point["model"])
+    config = card_config(point["model"])
     in_flight = point["batch_size"] if pd.notna(point["batch_size"]) else point.get("concurrency")
     if config is None or pd.isna(point["isl"]) or in_flight is None or pd.isna(in_flight):
         return None, None

@@ -1,10 +1,12 @@
 """A report of one or more runs: read the records, price them, build the sections, write every file."""
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from bench import console
 from bench.errors import UserError
 from bench.run.record import PointRecord
 from bench.run.records import read_records
@@ -18,6 +20,7 @@ from tokencost.publish.markdown import report_markdown
 from tokencost.publish.sections import SECTION_BUILDERS
 
 REPORT_FILE = "report.md"
+logger = logging.getLogger(__name__)
 
 
 def read_runs(run_dirs: Sequence[Path]) -> list[PointRecord]:
@@ -98,12 +101,18 @@ def write_report(run_dirs: Path | Sequence[Path], pricing: Pricing, out_dir: Pat
     run_dirs = [Path(run_dirs)] if isinstance(run_dirs, (str, Path)) else [Path(d) for d in run_dirs]
     if out_dir is None and len(run_dirs) != 1:
         raise ValueError("a report of several runs needs an output directory")
-    report = build_report(read_runs(run_dirs), pricing, read_capacity(run_dirs))
+    console.step(logger, f"report: reading the records of {len(run_dirs)} run(s)")
+    records = read_runs(run_dirs)
+    console.step(
+        logger, f"report: pricing {len(records)} record(s) with preset '{pricing.assumptions.name}', building sections"
+    )
+    report = build_report(records, pricing, read_capacity(run_dirs))
     publish(report, Path(out_dir or run_dirs[0]))
     return report
 
 
 def publish(report: Report, out_dir: Path) -> None:
+    console.step(logger, f"report: writing the tables to {out_dir}")
     out_dir.mkdir(parents=True, exist_ok=True)
     report.offline.to_csv(out_dir / "costs.csv", index=False)
     report.files = [out_dir / "costs.csv", _write_json(report.offline, out_dir / "costs.json")]
@@ -111,10 +120,13 @@ def publish(report: Report, out_dir: Path) -> None:
         for name, data in section.csv_files.items():
             data.to_csv(out_dir / name, index=False)
             report.files.append(out_dir / name)
-        for plot in section.plots:
-            report.files += figures.save(plot.figure, out_dir, plot.name)
+    plots = [plot for section in report.sections for plot in section.plots]
+    console.step(logger, f"report: drawing {len(plots)} plot(s), each as PNG and SVG")
+    for plot in plots:
+        report.files += figures.save(plot.figure, out_dir, plot.name)
     if not report.serving.empty:  # a serving run's points as serve_costs.csv has them (its costs.json has none)
         report.files.append(_write_json(report.serving, out_dir / "serve_costs.json"))
+    console.step(logger, f"report: writing {REPORT_FILE} and the web page")
     (out_dir / REPORT_FILE).write_text(report_markdown(report))
     report.files += [out_dir / REPORT_FILE, write_page(report, out_dir)]
 

@@ -11,7 +11,17 @@ import pytest
 
 from bench import memory_bandwidth
 from bench.errors import UserError
-from bench.memory_bandwidth import GIB, KIB, MIB, available_memory, last_level_cache, measure, parse_size, working_sets
+from bench.memory_bandwidth import (
+    GIB,
+    KIB,
+    MIB,
+    MemoryBandwidth,
+    available_memory,
+    last_level_cache,
+    measure,
+    parse_size,
+    working_sets,
+)
 from bench.run.record import HardwareInfo
 
 
@@ -173,3 +183,57 @@ def test_a_probe_of_nothing_is_refused_in_one_line(options):
     with pytest.raises(UserError, match="^bandwidth probe: ") as error:
         measure(**options)
     assert "\n" not in str(error.value)
+
+
+# The repeats' spread and the busy warning, from given timings (nothing timed here)
+
+
+def probed(dram, cache=(), load=(0.2, 2)) -> MemoryBandwidth:
+    """A probe's result as measure() builds it, from given GB/s per repeat and load average."""
+    return MemoryBandwidth(
+        max(dram), max(cache) if cache else None, MIB, 2, 4 * MIB, MIB // 4, "m", tuple(dram), tuple(cache), *load
+    )
+
+
+def test_an_idle_machine_reports_its_spread_and_no_warning():
+    found = probed((36.0, 35.5, 36.2, 35.9, 36.1), (98.0, 99.1))
+    assert found.spread() == (
+        "DRAM min 35.5 / median 36.0 / max 36.2 GB/s over 5 repeats; cache min 98.0 / median 98.5 / max 99.1 GB/s "
+        "over 2 repeats; load average 0.20 on 2 cores before the probe"
+    )
+    assert found.busy() is None
+
+
+def test_repeats_far_apart_say_the_machine_is_busy():
+    found = probed((0.5, 2.1, 9.8, 10.0, 10.1))  # another job took the memory bus for most of the probe
+    assert found.dram_gb_s == 10.1
+    assert found.busy() == (
+        "the machine is busy: the DRAM repeats spread 98% (max - min over the median, above 25%); the bandwidth is "
+        "likely below what its memory can do: measure again when it is idle"
+    )
+
+
+def test_a_load_average_above_the_cores_says_the_machine_is_busy_even_with_steady_repeats():
+    found = probed((0.50, 0.51, 0.50), load=(6.52, 2))
+    assert "the load average 6.52 is above its 2 cores" in found.busy()
+    assert probed((0.50, 0.51, 0.50), load=(2.0, 2)).busy() is None  # as many runnable tasks as cores: not above
+
+
+def test_one_repeat_has_no_spread_to_judge():
+    found = probed((0.5,))
+    assert found.busy() is None and found.spread().startswith("DRAM min 0.5 / median 0.5 / max 0.5 GB/s over 1 repeat;")
+
+
+def test_measure_keeps_the_best_repeat_and_every_repeat_and_the_load(tmp_path, monkeypatch):
+    timings = {4 * MIB: (9.0, 10.0, 0.5), 256 * KIB: (40.0, 41.0)}  # GB/s per repeat, by working set
+    monkeypatch.setattr(memory_bandwidth, "copy_bandwidth", lambda working_set, *args: timings[working_set])
+    found = measure(threads=2, cpus=[0, 1], root=epyc_vm(tmp_path, l3="1M"), load=lambda: (3.5, 2))
+    assert (found.dram_gb_s, found.cache_gb_s) == (10.0, 41.0)
+    assert (found.dram_repeats, found.cache_repeats, found.load_average, found.cores) == (
+        (9.0, 10.0, 0.5),
+        (40.0, 41.0),
+        3.5,
+        2,
+    )
+    assert "best of 3; cache: 256 KiB working set (a quarter of the 1 MiB LLC), best of 2" in found.method
+    assert "DRAM repeats spread 106%" in found.busy() and "load average 3.50 is above its 2 cores" in found.busy()

@@ -1,33 +1,22 @@
 """The offline sweep's bookkeeping with a stand-in engine: records, failures, skips and progress."""
 
 import logging
+from functools import partial
 
 from bench import environment, offline
 from bench.inputs.suite import Suite, with_overrides
 from bench.run import run as run_module
-from bench.run.record import EnergyInfo
+from bench.run.progress import Progress
 from bench.run.records import read_records
-from tests.support.fake_engine import FakeEngine
+from tests.support.fake_engine import FakeEngine, measured_record
+from tests.unit.bench.run.test_progress import FakeClock
 
 
 def test_a_sweep_records_and_reports_every_point_measured_failed_or_skipped(tmp_path, monkeypatch, capsys, caplog):
     def measure(self, engine, card, key, batch_size):
         if batch_size == 4:
             raise RuntimeError("CUDA out of memory")  # the larger batches of this model are then skipped
-        energy = EnergyInfo(
-            method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test", measured=False
-        )
-        return self.run.record(
-            card,
-            key,
-            "ok",
-            engine=engine.describe(),
-            input_tokens=16,
-            output_tokens=8,
-            duration_s=10.0,
-            output_tok_s=100.0,
-            energy=energy,
-        )
+        return measured_record(self.run, engine, card, key)
 
     monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.05, "gpu": 0.05})
     monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
@@ -54,3 +43,29 @@ def test_a_sweep_records_and_reports_every_point_measured_failed_or_skipped(tmp_
     ]
     assert records[2].error == "skipped: vllm batch 4 ran out of memory" and records[2].error_class == "Skipped"
     assert [f.point for f in result.failures] == [r.point for r in records[1:]]
+
+
+def test_the_sweeps_eta_counts_the_engines_it_has_still_to_start(tmp_path, monkeypatch, capsys):
+    # Simulated time: each engine takes 100 s to start and each point 10 s, so the ETA after the first model's
+    # first point is 5 points x 10 s + 1 engine x 100 s.
+    clock = FakeClock()
+
+    def start_engine(*args):
+        clock.now += 100
+        return FakeEngine()
+
+    def measure(self, engine, card, key, batch_size):
+        clock.now += 10
+        return measured_record(self.run, engine, card, key)
+
+    monkeypatch.setattr(run_module, "Progress", partial(Progress, clock=clock))
+    monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.0, "gpu": 0.0})
+    monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
+    monkeypatch.setattr(offline, "_start_engine", start_engine)
+    monkeypatch.setattr(offline.PointMeasurement, "measure", measure)
+    suite = with_overrides(
+        Suite(), models=["tiny-dense", "tiny-moe"], batch_sizes=[1, 2, 4], engines=["vllm"], isl=16, osl=8
+    )
+    offline.run_sweep(suite, tmp_path / "run")
+    etas = [line.rsplit("ETA ", 1)[1] for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert etas == ["2m30s", "2m20s", "2m10s", "20s", "10s", "0s"]

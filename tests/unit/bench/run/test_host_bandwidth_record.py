@@ -7,11 +7,11 @@ import logging
 from bench import environment, memory_bandwidth, offline
 from bench.inputs.suite import load_suite, with_overrides
 from bench.run import run as run_module
-from bench.run.record import EnergyInfo, HardwareInfo
+from bench.run.record import HardwareInfo
 from bench.run.records import read_records
 from bench.run.run import BANDWIDTH_FIELDS, host_memory_bandwidth
 from tests.conftest import CPU_DEMO
-from tests.support.fake_engine import FakeEngine
+from tests.support.fake_engine import FakeEngine, measured_record
 from tests.support.records_factory import point_record, write_run
 
 MEASURED = {
@@ -65,20 +65,7 @@ def test_a_run_measures_it_once_before_any_engine_and_every_record_carries_it(tm
         return FakeEngine()
 
     def measure_point(self, engine, card, key, batch_size):
-        energy = EnergyInfo(
-            method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test", measured=False
-        )
-        return self.run.record(
-            card,
-            key,
-            "ok",
-            engine=engine.describe(),
-            input_tokens=16,
-            output_tokens=8,
-            duration_s=10.0,
-            output_tok_s=100.0,
-            energy=energy,
-        )
+        return measured_record(self.run, engine, card, key)
 
     monkeypatch.setattr(memory_bandwidth, "measure", measure)
     monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.05, "gpu": 0.05})
@@ -118,3 +105,15 @@ def test_a_resumed_run_started_before_the_probe_measures_now(caplog):
     fields = host_memory_bandwidth({"hardware": CPU})
     logged = caplog.messages
     assert fields["memory_bandwidth_gb_s"] > 0 and logged[0].startswith("memory bandwidth: host DRAM ")
+
+
+def test_a_run_on_a_busy_machine_logs_a_warning_beside_the_figure(monkeypatch, caplog):
+    busy = memory_bandwidth.MemoryBandwidth(
+        0.52, None, None, 2, 2**30, None, "numpy copy", (0.5, 0.1, 0.52), (), 6.5, 2
+    )
+    monkeypatch.setattr(memory_bandwidth, "measure", lambda: busy)
+    caplog.set_level(logging.INFO)
+    assert host_memory_bandwidth(None)["memory_bandwidth_gb_s"] == 0.52
+    logged = " ".join(caplog.messages)
+    assert "memory bandwidth: host DRAM 0.5 GB/s" in logged
+    assert "WARNING: the machine is busy: the DRAM repeats spread 84%" in logged

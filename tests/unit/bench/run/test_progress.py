@@ -124,3 +124,47 @@ def test_a_stream_without_isatty_is_treated_as_a_log():
     progress = Progress(1, stream, FakeClock())
     progress.finish("p", ok=True)
     assert stream.text == "[1/1] p ok, elapsed 0s, ETA 0s\n"
+
+
+def engine_then_point(progress: Progress, clock: FakeClock, start_s: float, point_s: float) -> None:
+    """An engine started in `start_s`, then point "a" measured in `point_s`, on the simulated clock."""
+    progress.engine_starting("vllm for tiny-dense")
+    clock.now += start_s
+    progress.engine_started()
+    progress.start("a")
+    clock.now += point_s
+    progress.finish("a", ok=True)
+
+
+def test_the_eta_counts_the_engines_still_to_start_at_their_mean_start_time():
+    stream, clock = FakeStream(tty=False), FakeClock()
+    left = [1]  # engines still to start, besides the one starting now
+    progress = Progress(4, stream, clock, engines_left=lambda: left[0])
+    engine_then_point(progress, clock, start_s=120, point_s=30)
+    assert progress.eta_s() == 30 * 3 + 120 * 1
+    left[0] = 0  # the second engine has started: only points are left
+    assert progress.eta_s() == 30 * 3
+    assert stream.getvalue().splitlines() == ["[1/4] a ok, elapsed 2m30s, ETA 3m30s"]
+
+
+def test_the_eta_is_unknown_while_an_engine_is_left_and_none_has_started_yet():
+    progress = Progress(2, FakeStream(tty=False), FakeClock(), engines_left=lambda: 1)
+    progress.start("a")
+    progress.finish("a", ok=True)  # a point measured with no engine timed (an engine this run did not start)
+    assert progress.eta_s() is None
+
+
+def test_an_engine_that_fails_to_start_does_not_count_toward_the_mean():
+    clock = FakeClock()
+    progress = Progress(2, FakeStream(tty=False), clock, engines_left=lambda: 1)
+    progress.engine_starting("vllm for tiny-moe")
+    clock.now += 900  # then the start raised: engine_started is never called
+    engine_then_point(progress, clock, start_s=60, point_s=10)
+    assert progress.eta_s() == 10 + 60
+
+
+def test_a_terminal_shows_the_engine_starting():
+    stream = FakeStream(tty=True)
+    progress = Progress(3, stream, FakeClock(), engines_left=lambda: 0)
+    progress.engine_starting("vllm for tiny-dense")
+    assert stream.getvalue() == f"{CLEAR_LINE}[0/3] starting vllm for tiny-dense, elapsed 0s, ETA ?"

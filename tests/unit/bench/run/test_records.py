@@ -262,7 +262,7 @@ def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, mon
     from bench import environment, offline
     from bench.inputs.suite import Suite, with_overrides
     from bench.run import run as run_module
-    from bench.run.record import EnergyInfo
+    from tests.support.fake_engine import measured_record
 
     class FakeEngine:
         name = "vllm"
@@ -277,22 +277,7 @@ def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, mon
 
     def measure(self, engine, card, key, batch_size):
         measured.append(batch_size)
-        energy = EnergyInfo(
-            method="estimated", boundary="cpu", energy_j=50.0, avg_power_w=5.0, basis="test", measured=False
-        )
-        return self.run.record(
-            card,
-            key,
-            "ok",
-            engine=engine.describe(),
-            num_requests=2,
-            input_tokens=16,
-            output_tokens=8,
-            duration_s=10.0,
-            output_tok_s=0.8,
-            total_tok_s=2.4,
-            energy=energy,
-        )
+        return measured_record(self.run, engine, card, key, num_requests=2, output_tok_s=0.8, total_tok_s=2.4)
 
     monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.0, "gpu": 0.0})
     monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)

@@ -40,3 +40,11 @@ def test_outside_the_measured_range_is_not_extrapolated():
     front = pareto_front(POINTS, "interactivity", "cost", higher_y_better=False)
     assert np.isnan(value_at(front, "interactivity", "cost", 5.0))
     assert np.isnan(value_at(front, "interactivity", "cost", 41.0))
+
+
+def test_a_point_that_cannot_be_true_is_never_on_a_front():
+    # B's figures failed a plausibility check: without it A is the front's middle; C and the rest stay off
+    checks = ["ok", "failed: per_user_above_system", "ok", "failed: ceiling_too_low", "ok"]
+    front = pareto_front(POINTS.assign(checks=checks), "interactivity", "cost", higher_y_better=False)
+    assert list(front["name"]) == ["A", "C", "D"]  # D failed a check that says nothing of its own figures
+    assert pareto_front(POINTS.assign(checks=checks).iloc[[1]], "interactivity", "cost", higher_y_better=False).empty
