@@ -22,7 +22,9 @@ def _cost(point: dict, hardware: HardwareEntry, a: Assumptions, price_scale=1.0,
             for name, f in hardware.figures.items()
         }
         hardware = replace(hardware, figures=figures)
-        if a.rate == "rates":
+        if a.usd_per_gpu_hour is not None:
+            a = a.with_changes(usd_per_gpu_hour=a.usd_per_gpu_hour * price_scale)
+        elif a.rate == "rates":
             a = a.with_changes(rates={k: v * price_scale for k, v in a.rates.items()})
     idle = point.get("idle_power_w_priced")  # measured idle watts, as the table priced them
     idle = None if idle is None or pd.isna(idle) else idle

@@ -208,6 +208,27 @@ def _pricing_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--api", help="API to compare with (default: the preset's, gpt-4o-mini)")
     group.add_argument("--hardware", type=Path, help="TOML file with figures for hardware the catalog lacks")
+    _assumption_flags(group)
+
+
+def _assumption_flags(group: argparse._ArgumentGroup) -> None:
+    """The flags that each set one assumption, as --set does (tokencost.pricing.assumptions.FLAGS): recorded in
+    the assumptions' name, and refused where the preset does not read them."""
+    helps = {
+        "--usd-per-gpu-hour": "your price per GPU-hour, for every GPU, in place of the preset's rate; "
+        "it rents the hardware (power and hosting are in the rate), owned presets included",
+        "--usd-per-kwh": "electricity price, owned hardware (default: the preset's, e.g. owned 0.08)",
+        "--utilization": "share of the hours spent serving, in (0, 1] (default: the preset's, e.g. owned 1)",
+        "--years": "useful life of owned hardware, in (0, 50] years (default: the preset's, e.g. owned 4)",
+    }
+    for flag, text in helps.items():
+        group.add_argument(flag, type=finite_float, metavar="X", help=text)
+
+
+def finite_float(text: str) -> float:
+    """Any finite number: the range is the assumption's own, checked where the flag is applied."""
+    value: float = _number(text, float)
+    return value
 
 
 def _json_option(parser: argparse.ArgumentParser, command: str) -> None:

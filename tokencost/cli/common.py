@@ -9,13 +9,21 @@ if TYPE_CHECKING:
 
 
 def pricing_from(args: argparse.Namespace) -> "Pricing":
-    """The pricing the command's --preset, --assumptions, --set, --api and --hardware options choose."""
-    from tokencost.pricing.assumptions import load_assumptions
+    """The pricing the command's --preset, --assumptions, --set, the assumption flags (--years, ...), --api and
+    --hardware choose."""
+    from tokencost.pricing.assumptions import FLAGS, load_assumptions
     from tokencost.pricing.catalog import load_catalog
     from tokencost.pricing.priced_runs import Pricing
 
-    assumptions = load_assumptions(args.preset, args.assumptions, args.settings)
-    return Pricing.of(assumptions, load_catalog(args.hardware), args.api)
+    catalog = load_catalog(args.hardware)
+    flags = {flag: value for flag in FLAGS if (value := getattr(args, _dest(flag))) is not None}
+    assumptions = load_assumptions(args.preset, args.assumptions, args.settings, flags, [e.key for e in catalog])
+    return Pricing.of(assumptions, catalog, args.api)
+
+
+def _dest(flag: str) -> str:
+    """The attribute argparse keeps a flag's value in: --usd-per-kwh -> usd_per_kwh."""
+    return flag.removeprefix("--").replace("-", "_")
 
 
 def require_records(run_dirs: list[Path]) -> None:

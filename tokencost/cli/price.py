@@ -286,6 +286,7 @@ def cmd_claims(args) -> int:
             print("\nThe claims are judged on offline (batch) points; these runs hold serving points only.")
         for projection in table["projection"][table["projection"] != ""]:
             print(f"\n{projection}")
+        print(f"\nPreset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}).")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "claims.md").write_text(claims_markdown(table, [str(d) for d in args.run_dirs], pricing))

@@ -3,16 +3,17 @@
 import hashlib
 import json
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from bench.errors import UserError
-from bench.validation import parse
+from bench.validation import as_user_error, parse
+from tokencost.pricing.reads import Override, check_read
 
 MAX_RATE_USD_PER_HOUR = 10_000.0  # a preset's own rental rate per accelerator-hour: beyond any real one
 MAX_HOST_W = 10_000.0  # a host's share per GPU: a whole 8-GPU node's non-GPU power is well below this
@@ -24,6 +25,17 @@ INERT_AT_GPU_BOUNDARY = ("power_boundary", "host_w_per_gpu", "host_w_by_hardware
 # Left out of the hash while they hold the default preset's values, so that every preset keeps the hash it had
 # before they existed; a value changed by a preset, a file or --set is hashed.
 INTERCONNECT_KEYS = ("interconnect_usd_per_gpu", "interconnect_w_per_gpu", "interconnect_usd_per_gpu_hour")
+# The pricing commands' flags, each setting one assumption as `--set KEY=VALUE` does (tokencost.cli.args).
+FLAGS = {
+    "--usd-per-gpu-hour": "usd_per_gpu_hour",
+    "--usd-per-kwh": "usd_per_kwh",
+    "--utilization": "utilization",
+    "--years": "life_years",
+}
+SET_SOURCE = "set on the command line"
+# Changes that decide which other assumptions are read: with one, a refusal names the changed assumptions.
+RESHAPING = frozenset({"ownership", "rate", "power_boundary", "usd_per_gpu_hour"})
+FINITE = ConfigDict(allow_inf_nan=False)
 
 
 class Assumptions(BaseModel):
@@ -53,6 +65,9 @@ class Assumptions(BaseModel):
     # for rented: which catalog rate, or "rates" for the preset's own table
     rate: Literal["rental_usd_per_hour", "reserved_usd_per_hour", "rates"]
     rates: dict[str, Annotated[float, Field(gt=0, le=MAX_RATE_USD_PER_HOUR)]] = {}  # the cap refuses inf too
+    # A user's own price per unit-hour (--usd-per-gpu-hour), in place of the catalog's rate or the rates table:
+    # setting it rents the hardware. None (the presets'): left out of the hash, so that every preset keeps its own.
+    usd_per_gpu_hour: Annotated[float, Field(gt=0, le=MAX_RATE_USD_PER_HOUR)] | None = None
     api: str = "gpt-4o-mini"
     sources: dict[str, str] = {}
 
@@ -60,6 +75,7 @@ class Assumptions(BaseModel):
     def hash(self) -> str:
         left_out = set(INERT_AT_GPU_BOUNDARY) if self.power_boundary == "gpu" else set()
         left_out |= {key for key in INTERCONNECT_KEYS if getattr(self, key) == _default_values()[key]}
+        left_out |= {"usd_per_gpu_hour"} if self.usd_per_gpu_hour is None else set()
         values = self.model_dump(exclude={"sources"} | left_out)
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -89,9 +105,16 @@ def preset_names() -> list[str]:
 
 
 def load_assumptions(
-    preset: str | None = None, override: Path | None = None, settings: Sequence[str] = ()
+    preset: str | None = None,
+    override: Path | None = None,
+    settings: Sequence[str] = (),
+    flags: Mapping[str, float] | None = None,
+    catalog_keys: Collection[str] | None = None,
 ) -> Assumptions:
-    """The named preset (default: the catalog's default), then an override file, then key=value settings."""
+    """The named preset (default: the catalog's default), then an override file, then the command line: key=value
+    settings and pricing flags (FLAGS, e.g. {"--years": 5}). The name says what the command line changed, e.g.
+    'owned+usd_per_kwh=0.12'; a change the result does not read (tokencost.pricing.reads) is refused, a hardware
+    table's key checked against `catalog_keys` (default: the shipped catalog's)."""
     presets = _presets()
     name = preset or presets["default"]
     if name not in preset_names():
@@ -109,16 +132,60 @@ def load_assumptions(
         values |= file_values
         sources |= file_sources
         values["name"] = file_values.get("name", f"{name}+{Path(override).stem}")
-        if settings:
+        if settings or flags:
             _build(values, sources, where)
+    changes = _command_line(settings, flags or {})
+    for change, typed in changes:
+        values[change.key] = change.value
+        sources[change.key] = f"{SET_SOURCE}: {typed}"
+        values["name"] += f"+{change.key}={_shown(change.value)}"
+        where = "--set"
+    changed = {change.key for change, _ in changes}
+    if "usd_per_gpu_hour" in changed and "ownership" not in changed and values["ownership"] == "owned":
+        values["ownership"] = "rented"
+        sources["ownership"] = f"{SET_SOURCE}: a price per GPU-hour (usd_per_gpu_hour) rents the hardware"
+    built = _build(values, sources, where)
+    if catalog_keys is None:
+        from tokencost.pricing.catalog import load_catalog
+
+        catalog_keys = [entry.key for entry in load_catalog()]
+    reshaped = override is not None or bool(changed & RESHAPING)
+    check_read(
+        built, [change for change, _ in changes], f"'{built.name}'" if reshaped else f"preset '{name}'", catalog_keys
+    )
+    return built
+
+
+def _command_line(settings: Sequence[str], flags: Mapping[str, float]) -> list[tuple[Override, str]]:
+    """--set settings and pricing flags as overrides, each with how it was typed; a flag's value checked against
+    its assumption's bounds here, so that the error names the flag."""
+    changes = []
     for setting in settings:
         key, value = _parse_setting(setting)
         _check_keys({key: value}, "--set")
-        values[key] = value
-        sources[key] = f"set on the command line: {setting}"
-        values["name"] = values["name"] if values["name"].endswith("+set") else values["name"] + "+set"
-        where = "--set"
-    return _build(values, sources, where)
+        changes.append((Override(key, value, f"--set {key}"), setting))
+    for flag, value in flags.items():
+        key = FLAGS[flag]
+        if twice := next((c.option for c, _ in changes if c.key == key), None):
+            raise UserError(flag, f"sets {key}, which {twice} sets too", f"give {key} once, with {flag} or {twice}")
+        try:
+            TypeAdapter(Assumptions.model_fields[key].rebuild_annotation(), config=FINITE).validate_python(value)
+        except ValidationError as e:
+            error = as_user_error(e, Assumptions, flag)
+            raise UserError(flag, f"is {value:g}", error.fix) from None
+        changes.append((Override(key, value, flag), f"{flag} {value:g}"))
+    return changes
+
+
+def _shown(value: object) -> str:
+    """A value in an assumptions' name, as TOML would write it, e.g. 0.12, rented, {h100-sxm=2.1}."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}={_shown(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def _flatten(table: dict[str, Any], default_source: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
@@ -177,7 +244,8 @@ def _build(values: dict[str, Any], sources: dict[str, Any], where: str = "assump
 
 def preset_settings(name: str) -> list[dict[str, Any]]:
     """Each assumption of preset `name` as it prices: its key, value and source, and `set_by`, the preset that
-    gives it: `name` itself, or the default preset, whose values every preset starts from."""
+    gives it: `name` itself, or the default preset, whose values every preset starts from. An assumption no preset
+    sets (usd_per_gpu_hour, the user's own price) is left out."""
     presets = _presets()
     own, _ = _flatten(presets[name])
     a = load_assumptions(name)
@@ -189,4 +257,5 @@ def preset_settings(name: str) -> list[dict[str, Any]]:
             "set_by": name if key in own else presets["default"],
         }
         for key, value in a.model_dump(exclude={"name", "description", "sources"}).items()
+        if value is not None
     ]

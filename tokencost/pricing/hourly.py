@@ -21,7 +21,8 @@ Owned hardware, per hour of serving (utilisation u = serving hours / all hours):
   hosting = provisioned kW x $/kW-month x 12 / (8760 u)
             provisioned kW = units x TDP (+ H beyond the gpu boundary): rent per kW of IT load, the
             colocation convention (cooling is inside its price), so facility is priced as node
-Rented hardware: rental = units x $/unit-hour / u (the provider's rate covers energy and hosting);
+Rented hardware: rental = units x $/unit-hour / u (the provider's rate covers energy and hosting), the rate being
+usd_per_gpu_hour where given, else the catalog's (rate) or the preset's table (rates);
 the boundary then moves only the reported J/token and tok/s per MW.
 
 Units are every GPU the engine used, on every node (hardware.accelerator_count): the server share and the host's
@@ -89,6 +90,8 @@ def unit_price(hardware: HardwareEntry, a: Assumptions) -> float:
 
 
 def rental_rate(hardware: HardwareEntry, a: Assumptions) -> float:
+    if a.usd_per_gpu_hour is not None:  # the user's own price, for every unit
+        return a.usd_per_gpu_hour
     if a.rate == "rates":
         if hardware.key not in a.rates:
             raise UserError(

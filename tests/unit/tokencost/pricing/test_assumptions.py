@@ -40,7 +40,7 @@ def test_override_file_then_set_flags_win_and_change_the_hash(tmp_path):
     assert (a.usd_per_kwh, a.pue, a.utilization, a.cost_of_capital) == (0.05, 1.2, 0.5, 0.12)
     assert a.sources["pue"] == "our DC, 2026" and "mine.toml" in a.sources["usd_per_kwh"]
     assert a.sources["utilization"].startswith("set on the command line")
-    assert a.name == "neocloud-owned+mine+set"
+    assert a.name == "neocloud-owned+mine+utilization=0.5+ownership=owned"
     assert a.hash != load_assumptions("neocloud-owned").hash
 
 
