@@ -146,7 +146,7 @@ def test_page_shows_the_priced_numbers_with_their_method_labels(opened, publishe
     for hardware, model, batch in (("cpu-vcpu", "tiny-moe", 64), ("h100-sxm", "tiny-dense", 4)):
         point = priced.query("hardware == @hardware and engine == 'vllm' and model == @model and batch_size == @batch")
         row = _row(rows, hardware=hardware, engine="vllm", model=model, batch=batch)
-        assert row["$/M tok"] == number(point["total_per_mtok_usd"].item())
+        assert row["$/M in+out"] == number(point["total_per_mtok_usd"].item())
         assert row["out tok/s"] == number(point["output_tok_s"].item())
         assert f"{row['method']} {point['label'].item()}" in methods  # cited by number, stated in Methods
     # the full table, folded below, has every column of the same rows

@@ -106,7 +106,7 @@ def test_records_carry_their_provenance(sweep):
 
 def test_run_prints_the_priced_table_and_writes_the_report(sweep):
     run_dir, result = sweep
-    assert "$/M tok" in result.stdout and "Methods:" in result.stdout and "tiny-moe" in result.stdout
+    assert "$/M in+out" in result.stdout and "Methods:" in result.stdout and "tiny-moe" in result.stdout
     assert "$/M input" in (run_dir / "report.md").read_text()  # the full table: `run --wide` prints it too
     assert "MoE / dense cost" in result.stdout
     assert str(run_dir / "records.jsonl") in result.stdout

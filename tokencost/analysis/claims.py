@@ -195,7 +195,7 @@ def ten_cents(priced: pd.DataFrame) -> dict:
     if best is None:
         return _verdict(claim, _counted("no point counted", note), None, CANNOT_TELL)
     evidence = (
-        f"lowest measured $/M tokens: ${best['total_per_mtok_usd']:.4g} ({best['model']}, {best['engine']}, "
+        f"lowest measured $/M input+output tokens: ${best['total_per_mtok_usd']:.4g} ({best['model']}, {best['engine']}, "
         f"batch {best['batch_size']}, {best['hardware']})"
     )
     return _verdict(

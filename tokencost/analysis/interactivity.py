@@ -18,7 +18,7 @@ def at_interactivity(priced: pd.DataFrame, targets: list[float]) -> pd.DataFrame
                 dict(zip(front_group, key))
                 | {
                     "tok/s/user": target,
-                    "$/M tokens": value_at(cost_front, "interactivity", "total_per_mtok_usd", target),
+                    "$/M input+output": value_at(cost_front, "interactivity", "total_per_mtok_usd", target),
                     "output tok/s per GPU": value_at(tput_front, "interactivity", "output_tok_s_per_gpu", target),
                     "range measured": f"{cost_front['interactivity'].min():.3g}-{cost_front['interactivity'].max():.3g}",
                 }

@@ -21,6 +21,7 @@ from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
 from tokencost.pricing.roofline import required_figures
 from tokencost.pricing.serving_model import project_throughput
+from tokencost.pricing.table import TOKEN_BASIS
 
 
 def measured_efficiency(run_dir: Path, pricing: Pricing, kind: str, engine: str = "vllm") -> tuple[float, str]:
@@ -118,6 +119,7 @@ def project(
                 "projected_output_tok_s": p.output_tok_s,
                 "error_band": band,
                 "projected_total_per_mtok_usd": usd_per_mtok(cost.total, p.total_tok_s),
+                "token_basis": TOKEN_BASIS,  # what projected_total_per_mtok_usd counts
                 "label": f"projected: {method}; power = TDP (estimated); $ from '{pricing.assumptions.name}'",
             }
         )

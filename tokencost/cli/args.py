@@ -410,11 +410,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     quote = commands.add_parser("quote", help="price one throughput figure, e.g. a number from a paper")
     quote.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h100-sxm or 'NVIDIA H200'")
-    quote.add_argument(
-        "--tok-s",
+    basis = quote.add_argument_group("token basis (give exactly one)").add_mutually_exclusive_group(required=True)
+    basis.add_argument(
+        "--output-tok-s",
         type=tokens_per_s,
-        required=True,
-        help=f"tokens per second of the whole deployment (at most {MAX_TOK_S:g})",
+        metavar="N",
+        help="output tokens per second of the whole deployment, e.g. vLLM's 'Output token throughput': "
+        f"J/token and $/M are then per output token (at most {MAX_TOK_S:g})",
+    )
+    basis.add_argument(
+        "--total-tok-s",
+        type=tokens_per_s,
+        metavar="N",
+        help="input + output tokens per second of the whole deployment, e.g. vLLM's 'Total token throughput', "
+        f"split by --input-tokens-share (at most {MAX_TOK_S:g})",
+    )
+    # its own option, not a second name of --total-tok-s, so that an error names the flag as typed
+    basis.add_argument(
+        "--tok-s", dest="total_tok_s", type=tokens_per_s, metavar="N", help="alias of --total-tok-s, kept for scripts"
     )
     quote.add_argument("--gpus", type=gpu_count, default=1, help=f"GPUs serving (default 1, at most {MAX_GPUS})")
     quote.add_argument(
@@ -430,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--input-tokens-share",
         type=open_share,
         default=0.5,
-        help="share of the tokens that are input, to split the throughput (above 0, below 1; default 0.5)",
+        help="share of the tokens that are input: splits --total-tok-s, and sets the token mix the API is "
+        "priced at (above 0, below 1; default 0.5)",
     )
     _pricing_options(quote)
 
@@ -500,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-regression",
         type=threshold,
         default="5%",
-        help="allowed rise in $/M tokens or fall in output tok/s, e.g. 5%% or 0.05 (default 5%%); "
+        help="allowed rise in $/M input+output tokens or fall in output tok/s, e.g. 5%% or 0.05 (default 5%%); "
         "points measured several times get at least their noise band",
     )
     compare.add_argument(

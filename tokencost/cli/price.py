@@ -81,32 +81,44 @@ def _print_implausible(records: list, catalog: list) -> None:
 
 def cmd_quote(args) -> int:
     import dataclasses
-    import textwrap
 
+    from bench.errors import UserError
     from tokencost.pricing.api_prices import blended_per_mtok
     from tokencost.pricing.catalog import find_hardware
-    from tokencost.pricing.hourly import boundary_power, hourly_cost, token_prices
+    from tokencost.pricing.hourly import boundary_power, hourly_cost, token_prices, usd_per_mtok
     from tokencost.publish.document import number
 
     _check_watts(args.watts, args.gpus)
+    if args.output_tok_s is not None and args.input_share is not None:
+        raise UserError(
+            "--input-share",
+            "splits the hour by time spent on input, which needs the input throughput --output-tok-s leaves out",
+            "give --total-tok-s (input + output tokens a second) in place of --output-tok-s",
+        )
     pricing = pricing_from(args)
     a = pricing.assumptions
     hardware = find_hardware(args.gpu, pricing.catalog)
     watts = args.watts or args.gpus * hardware.tdp_w
     cost = hourly_cost(args.gpus, hardware, watts, a)
     power = boundary_power(args.gpus, hardware, watts, a)
-    input_tok_s = args.tok_s * args.input_tokens_share
-    output_tok_s = args.tok_s - input_tok_s
-    prices = token_prices(cost.total, input_tok_s, output_tok_s, args.input_share)
-    api = blended_per_mtok(pricing.api, args.input_tokens_share, 1 - args.input_tokens_share)
+    share = args.input_tokens_share
+    api = blended_per_mtok(pricing.api, share, 1 - share)  # per input+output token at this mix
+    api_per_output = api / (1 - share)  # the API's bill for one output token and its share of input tokens
+    # The token basis: output tokens as given (--output-tok-s), or input + output split by the share of input.
+    total_tok_s = args.total_tok_s
+    output_tok_s = args.output_tok_s if total_tok_s is None else total_tok_s * (1 - share)
+    input_tok_s = None if total_tok_s is None else total_tok_s - output_tok_s
+    prices = None if input_tok_s is None else token_prices(cost.total, input_tok_s, output_tok_s, args.input_share)
+    per_output = usd_per_mtok(cost.total, output_tok_s)  # the whole hour charged to the output tokens
     if args.json:
         json_output.emit(
             "quote",
             gpu=hardware.key,
             gpu_name=hardware.display_name,
             gpus=args.gpus,
-            tok_s={"total": args.tok_s, "input": input_tok_s, "output": output_tok_s},
-            input_tokens_share=args.input_tokens_share,
+            token_basis="output" if total_tok_s is None else "input+output",
+            tok_s={"total": total_tok_s, "input": input_tok_s, "output": output_tok_s},
+            input_tokens_share=share,
             power={
                 "boundary": a.power_boundary,
                 "gpu_w": watts,
@@ -115,19 +127,22 @@ def cmd_quote(args) -> int:
                 "boundary_w": power.watts,
                 "billed_w": power.billed_w,
             },
-            j_per_token=power.watts / args.tok_s,
+            j_per_token=None if total_tok_s is None else power.watts / total_tok_s,
             j_per_output_token=power.watts / output_tok_s,
-            tok_s_per_mw=args.tok_s / power.watts * 1e6,
+            tok_s_per_mw=None if total_tok_s is None else total_tok_s / power.watts * 1e6,
+            output_tok_s_per_mw=output_tok_s / power.watts * 1e6,
             usd_per_hour={"total": cost.total, **dataclasses.asdict(cost)},
             input_time_share=args.input_share,
             usd_per_mtok={
-                "total": prices.total,
-                "input": prices.input if args.input_share is not None else None,
-                "output": prices.output if args.input_share is not None else None,
+                "total": None if prices is None else prices.total,
+                "input": prices.input if prices is not None and args.input_share is not None else None,
+                "output": prices.output if prices is not None and args.input_share is not None else None,
             },
+            usd_per_output_mtok=per_output,
             **json_output.pricing_fields(pricing),
             api_usd_per_mtok=api,
-            times_api=prices.total / api,
+            api_usd_per_output_mtok=api_per_output,
+            times_api=per_output / api_per_output,  # the same ratio on either basis
             label=f"tok/s given; power {'given' if args.watts else 'estimated (TDP)'}; $ estimated from '{a.name}'",
         )
         return 0
@@ -153,16 +168,36 @@ def cmd_quote(args) -> int:
             f"electricity billed: {number(power.billed_w)} W ({covered}) x PUE {a.pue:g} x ${a.usd_per_kwh:g}/kWh"
             + (f", idle hours ({1 - a.utilization:.0%}) at idle watts" if a.utilization < 1 else "")
         )
+    hourly = f"hourly cost per serving hour: {usd(cost.total)} = " + " + ".join(
+        f"{c} {usd(getattr(cost, c))} ({s:.0%})" for c, s in cost.shares().items() if getattr(cost, c)
+    )
+    where = f"preset '{a.name}' ({a.ownership}, hash {a.hash})"
+    boundary = f"power at the {a.power_boundary} boundary: {at_boundary}"
+    if prices is None:
+        lines = [
+            f"{args.gpus} x {hardware.display_name} at {number(output_tok_s)} output tok/s; {where}",
+            boundary,
+            f"  {number(power.watts / output_tok_s)} J per output token; "
+            f"{number(output_tok_s / power.watts * 1e6)} output tok/s per MW",
+            bill,
+            hourly,
+            f"$/M output tokens: {number(per_output)} (basis: output tokens; the whole hour charged to them, the "
+            "input tokens they came with not counted)",
+            f"{pricing.api.display_name} per M output tokens, their input tokens included "
+            f"({number(share / (1 - share), 3)} per output token at --input-tokens-share {share:g}): "
+            f"{usd(api_per_output)}, so self-hosting costs {number(per_output / api_per_output, 3)}x the API",
+        ]
+        print("\n".join(textwrap.fill(line, 120, subsequent_indent="  ") for line in lines))
+        return 0
     lines = [
-        f"{args.gpus} x {hardware.display_name} at {number(args.tok_s)} tok/s; preset '{a.name}' ({a.ownership}, "
-        f"hash {a.hash})",
-        f"power at the {a.power_boundary} boundary: {at_boundary}",
-        f"  {number(power.watts / args.tok_s)} J per token ({number(power.watts / output_tok_s)} J per output "
-        f"token); {number(args.tok_s / power.watts * 1e6)} tok/s per MW",
+        f"{args.gpus} x {hardware.display_name} at {number(total_tok_s)} input+output tok/s "
+        f"({number(input_tok_s)} input, {number(output_tok_s)} output: --input-tokens-share {share:g}); {where}",
+        boundary,
+        f"  {number(power.watts / total_tok_s)} J per input+output token ({number(power.watts / output_tok_s)} J "
+        f"per output token); {number(total_tok_s / power.watts * 1e6)} input+output tok/s per MW",
         bill,
-        f"hourly cost per serving hour: {usd(cost.total)} = "
-        + " + ".join(f"{c} {usd(getattr(cost, c))} ({s:.0%})" for c, s in cost.shares().items() if getattr(cost, c)),
-        f"$/M tokens: {number(prices.total)} total",
+        hourly,
+        f"$/M input+output tokens: {number(prices.total)}",
     ]
     if args.input_share is not None:
         lines.append(
@@ -175,7 +210,7 @@ def cmd_quote(args) -> int:
             "hour between input and output"
         )
     lines.append(
-        f"{pricing.api.display_name} at this token mix: {usd(api)}/M, so self-hosting costs "
+        f"{pricing.api.display_name} at this token mix: {usd(api)}/M input+output tokens, so self-hosting costs "
         f"{number(prices.total / api, 3)}x the API"
     )
     print("\n".join(textwrap.fill(line, 120, subsequent_indent="  ") for line in lines))
@@ -307,9 +342,9 @@ def projection_table(table) -> str:
             "batch_size": "batch",
             "max_batch": "KV holds",
             "decode_bound": "bound",
-            "ceiling": "ceiling tok/s",
-            "projected": "projected tok/s",
+            "ceiling": "ceiling output tok/s",
+            "projected": "projected output tok/s",
             "band": "error",
-            "usd": "$/M tokens",
+            "usd": "$/M input+output",
         }
     ).to_markdown(index=False)

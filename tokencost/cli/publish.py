@@ -45,7 +45,8 @@ def pairs_console(comparison) -> str:
         for c in ("engine", "hardware", "MoE", "dense", "isl", "osl")
         if c in comparison and comparison[c].nunique(dropna=False) == 1
     ]
-    note = "Every row: " + "; ".join(f"{c} {comparison[c].iloc[0]}" for c in shared) + "." if shared else ""
+    note = "Every row: " + "; ".join(f"{c} {comparison[c].iloc[0]}" for c in shared) + "; " if shared else ""
+    note += "$/M per input+output token."
     return "\n".join(line for line in (console_table(comparison.drop(columns=shared)), note) if line)
 
 

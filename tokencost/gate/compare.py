@@ -47,7 +47,7 @@ class Metric:
 
 
 METRICS = (
-    Metric("total_per_mtok_usd", "$/M tokens", "higher"),
+    Metric("total_per_mtok_usd", "$/M input+output", "higher"),
     Metric("output_tok_s", "output tok/s", "lower"),
 )
 
@@ -365,7 +365,9 @@ def projection_lines(diff: pd.DataFrame) -> list[str]:
             f"{count} projected {rows} now measured: projection off by {_off_summary(speed)} "
             f"in output tok/s {_range(speed)}, {_band_summary(speed)}."
         )
-        sentences.append(f"In $/M tokens it was off by {_off_summary(cost)} {_range(cost)}, {_band_summary(cost)}.")
+        sentences.append(
+            f"In $/M input+output it was off by {_off_summary(cost)} {_range(cost)}, {_band_summary(cost)}."
+        )
     if still := diff.loc[diff["verdict"] == STILL_PROJECTED, keys].drop_duplicates().shape[0]:
         sentences.append(
             f"{still} projected row{'' if still == 1 else 's'} not measured in NEW (still-projected); "

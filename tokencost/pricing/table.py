@@ -172,6 +172,9 @@ def tier_columns(records: list[PointRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows, index=range(len(records)))
 
 
+# The tokens a priced row's $/M tokens (total_per_mtok_usd, api_per_mtok_usd, cost_vs_api) and tok/s per MW count:
+# input and output alike. Output tok/s, J per output token and $/M by type say their own in their names.
+TOKEN_BASIS = "input+output"
 # Power at the preset's boundary (tokencost.pricing.hourly): what J/token and tok/s per MW are reported at, and
 # the IT watts the electricity bill covers while serving and while idle (NaN when rented: the rate covers them).
 BOUNDARY_COLUMNS = [
@@ -202,6 +205,7 @@ PRICED_COLUMNS = [
     "api",
     "api_per_mtok_usd",
     "cost_vs_api",
+    "token_basis",
     "assumptions",
     "assumptions_hash",
     "label",
@@ -313,6 +317,7 @@ def price_table(points: pd.DataFrame, catalog: list[HardwareEntry], a: Assumptio
                 "api": api.key,
                 "api_per_mtok_usd": api_price,
                 "cost_vs_api": prices.total / api_price,
+                "token_basis": TOKEN_BASIS,
                 "assumptions": a.name,
                 "assumptions_hash": a.hash,
                 # the ceiling proper (an MoE's fewest experts), and uniform routing's expectation beside it

@@ -43,8 +43,8 @@ OFFLINE_HEADERS = {
     "power_boundary": "power boundary",
     "power_w_boundary": "W at boundary",
     "j_per_output_token_boundary": "J/output token at boundary",
-    "tok_s_per_mw": "tok/s per MW",
-    "total_per_mtok_usd": "$/M tokens",
+    "tok_s_per_mw": "input+output tok/s per MW",
+    "total_per_mtok_usd": "$/M input+output",
     "input_per_mtok_usd": "$/M input",
     "uncached_input_per_mtok_usd": "$/M uncached input",
     "cached_input_per_mtok_usd": "$/M cached input",
@@ -72,7 +72,7 @@ SERVING_HEADERS = {
     "ttft_p99_ms": "TTFT p99 ms",
     "tpot_p50_ms": "TPOT p50 ms",
     "tpot_p90_ms": "TPOT p90 ms",
-    "interactivity": "tok/s/user",
+    "interactivity": "output tok/s/user",
     "goodput_share": "within SLO",
     "goodput_rps": "goodput req/s",
     "tiers_met": "tiers met",
@@ -81,8 +81,8 @@ SERVING_HEADERS = {
     "power_boundary": "power boundary",
     "power_w_boundary": "W at boundary",
     "j_per_output_token_boundary": "J/output token at boundary",
-    "tok_s_per_mw": "tok/s per MW",
-    "total_per_mtok_usd": "$/M tokens",
+    "tok_s_per_mw": "input+output tok/s per MW",
+    "total_per_mtok_usd": "$/M input+output",
     "on_cost_front": "on front",
     "checks": "validity checks",
     "label": "method",
@@ -160,7 +160,7 @@ def _n(digits: int) -> Callable[[object], str]:
 _W = Column("W", ("power_w_boundary", "avg_power_w"), _n(3), number=True)
 _J = Column("J/out tok", ("j_per_output_token_boundary", "j_per_output_token"), _n(3), number=True)
 _BOUNDARY = Column("boundary", ("power_boundary",), shared=True)
-_USD = Column("$/M tok", ("total_per_mtok_usd",), _n(4), number=True)
+_USD = Column("$/M in+out", ("total_per_mtok_usd",), _n(4), number=True)  # per input+output token
 _CHECKS = Column("checks", ("checks",), checks, shared=True, stated=text)
 METHOD = Column("method", ("label",), shared=True, cited=True)
 _WORKLOAD = Column("workload", ("workload_label",), shared=True, legend="Workloads")
@@ -189,7 +189,7 @@ SERVING_COMPACT = [
     Column("n", ("n",), whole, number=True),
     _WORKLOAD,
     Column("out tok/s", ("output_tok_s",), _n(4), number=True),
-    Column("tok/s/user", ("interactivity",), _n(4), number=True),
+    Column("tok/s/user", ("interactivity",), _n(4), number=True),  # output tokens, as interactivity is
     Column("within SLO", ("goodput_share",), percent, number=True),
     Column("tiers met", ("tiers_met",)),
     _W,

@@ -51,7 +51,7 @@ def _costs(report: Report) -> list[Section]:
                     "steady-state column covers only the time the batch was full with work queued. Energy is measured "
                     f"where its method (Methods, above) says so, otherwise estimated from: {basis}. Dollar figures are "
                     "estimates: measured throughput and power priced with the assumptions below. "
-                    f"'x API' compares $/M tokens with {api.display_name} ({api.provider}, ${api.input_per_mtok_usd:g} in "
+                    f"'x API' compares $/M input+output tokens with {api.display_name} ({api.provider}, ${api.input_per_mtok_usd:g} in "
                     f"/ ${api.output_per_mtok_usd:g} out per M, {api.date}, {api.source}), blended for the workload's "
                     "token mix."
                 ),
@@ -237,7 +237,7 @@ def _sensitivity(report: Report) -> list[Section]:
     note = best["label"]
     return [
         Section(
-            f"Sensitivity: $/M tokens with each factor moved by {table.attrs['swing']:.0%} "
+            f"Sensitivity: $/M input+output tokens with each factor moved by {table.attrs['swing']:.0%} "
             f"(base ${table.attrs['base']:{NUMBER_FORMAT}}/M)",
             [f"At the cheapest point ({where}), each factor alone moved down and up, the rest held."],
             table=table,

@@ -38,9 +38,9 @@ def serving_sections(report: Report) -> list[Section]:
                 Plot(
                     "cost_vs_interactivity",
                     "Cost vs interactivity",
-                    f"$ per million tokens against tokens/s per user, fronts drawn through the "
-                    f"Pareto-optimal points, each labelled with its load. {note}.",
-                    figures.fronts(priced, "total_per_mtok_usd", "$ per million tokens", False),
+                    f"$ per million input+output tokens against output tokens/s per user, fronts drawn through "
+                    f"the Pareto-optimal points, each labelled with its load. {note}.",
+                    figures.fronts(priced, "total_per_mtok_usd", "$ per million tokens (input + output)", False),
                 ),
                 Plot(
                     "throughput_vs_interactivity",
@@ -54,7 +54,7 @@ def serving_sections(report: Report) -> list[Section]:
         Section(
             "Serving: cost at a target interactivity",
             [
-                f"$/M tokens and output tok/s per GPU {INTERPOLATION}, per model, hardware, engine and lengths; "
+                f"$/M input+output tokens and output tok/s per GPU {INTERPOLATION}, per model, hardware, engine and lengths; "
                 "estimated, and left blank outside the measured range."
             ],
             table=at_interactivity(priced, default_targets(priced)),

@@ -48,10 +48,10 @@ COLUMNS = [
     _usd_column("$/M cached input", "cached_input_per_mtok_usd"),
     _usd_column("$/M input", "input_per_mtok_usd"),
     _usd_column("$/M output", "output_per_mtok_usd"),
-    _usd_column("$/M tokens", "total_per_mtok_usd"),
+    _usd_column("$/M input+output", "total_per_mtok_usd"),
     Column("random floor", ("floor_label",)),
     _usd_column("floor $/M input", "floor_input_per_mtok_usd"),
-    _usd_column("floor $/M tokens", "floor_total_per_mtok_usd"),
+    _usd_column("floor $/M input+output", "floor_total_per_mtok_usd"),
     _usd_column("API $/M like for like", "api_per_mtok_usd"),
     Column("x API", ("cost_vs_api",), _usd, number=True),
     Column("input split", ("split_method",), shared=True),
@@ -121,7 +121,7 @@ def _text(report: Report, table: pd.DataFrame) -> list[str]:
         (
             f"'API $/M like for like' prices the same tokens at {api.display_name} ({api.provider}, {api.date}): "
             f"uncached input at ${api.input_per_mtok_usd:g}/M, cached input (the point's hits) at ${price:g}/M, "
-            f"{source}, output at ${api.output_per_mtok_usd:g}/M; 'x API' is $/M tokens over it."
+            f"{source}, output at ${api.output_per_mtok_usd:g}/M; 'x API' is $/M input+output over it."
         ),
     ]
     if (table["mode"] == "serve").any():

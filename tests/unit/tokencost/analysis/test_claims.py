@@ -45,7 +45,7 @@ def test_each_claim_gets_evidence_a_figure_and_a_verdict():
     assert "A100 J/token over H100 J/token: median 3.00x" in evidence[1]
     assert "vLLM over transformers output tok/s: median 5.00x" in evidence[2]
     assert "capital share of the hourly cost under preset 'owned'" in evidence[3]
-    assert evidence[4].startswith("lowest measured $/M tokens: $")
+    assert evidence[4].startswith("lowest measured $/M input+output tokens: $")
 
 
 def test_rented_presets_cannot_judge_the_chip_share():

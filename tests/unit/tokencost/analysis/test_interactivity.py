@@ -16,8 +16,8 @@ def test_at_interactivity_per_group():
     ).assign(hardware="h100-sxm", engine="vllm", isl=128, osl=128)
     table = at_interactivity(priced.reset_index(drop=True), [20.0])
     by_model = table.set_index("model")
-    assert by_model.loc["m1", "$/M tokens"] == pytest.approx(1.5)
-    assert by_model.loc["m2", "$/M tokens"] == pytest.approx(3.0)
+    assert by_model.loc["m1", "$/M input+output"] == pytest.approx(1.5)
+    assert by_model.loc["m2", "$/M input+output"] == pytest.approx(3.0)
 
 
 def test_moe_vs_dense_at_the_same_interactivity_uses_the_overlap_of_the_fronts():

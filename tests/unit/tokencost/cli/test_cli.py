@@ -129,7 +129,7 @@ def test_quote_prices_one_throughput_figure():
     assert result.returncode == 0, result.stderr
     # capital 0.963185 + energy 0.7 kW x 1.58 x $0.10 = 0.1106 -> $1.073785/h -> $0.2983/M (4 significant digits)
     assert "hourly cost per serving hour: $1.074" in result.stdout
-    assert "$/M tokens: 0.2983 total" in result.stdout
+    assert "$/M input+output tokens: 0.2983" in result.stdout
     assert "TDP, estimated" in result.stdout
 
 

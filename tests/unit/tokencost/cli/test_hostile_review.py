@@ -245,11 +245,19 @@ def test_project_refuses_lengths_beyond_the_models_context(world, capsys):
         (["--watts", "60000"], "--watts: is 60000 W for 1 GPU(s), above 5000 W a GPU"),
         (["--gpus", "100000000000000"], "--gpus: is 100000000000000, above the cap of 65536"),
         (["--tok-s", "nan"], "--tok-s: 'nan' is not a finite number"),
+        (["--tok-s", "-1"], "--tok-s: is -1; give a positive number"),
+        (["--output-tok-s", "nan"], "--output-tok-s: 'nan' is not a finite number"),
+        (["--output-tok-s", "1e15"], "--output-tok-s: is 1e+15, above the cap"),
+        (["--output-tok-s", "0"], "--output-tok-s: is 0; give a positive number"),
+        (["--total-tok-s", "inf"], "--total-tok-s: 'inf' is not a finite number"),
+        (["--total-tok-s", "-5"], "--total-tok-s: is -5; give a positive number"),
         (["--watts", "inf"], "--watts: 'inf' is not a finite number"),
     ],
 )
 def test_quote_refuses_numbers_no_deployment_has(world, capsys, args, field):
-    argv = {"--tok-s": "1000"} | dict(zip(args[::2], args[1::2]))
+    argv = ({} if args[0] in ("--output-tok-s", "--total-tok-s") else {"--tok-s": "1000"}) | dict(
+        zip(args[::2], args[1::2])
+    )
     one_line_error(capsys, field, "quote", "--gpu", "h100-sxm", *[x for kv in argv.items() for x in kv])
 
 

@@ -86,7 +86,7 @@ def test_the_readme_documents_each_field_of_each_schema(command, quick_doctor):
 def test_quote_json_holds_the_figures_the_text_prints():
     data = document(*QUOTE)
     text = tokencost(*QUOTE).stdout
-    printed = float(re.search(r"\$/M tokens: ([\d.]+) total", text).group(1))
+    printed = float(re.search(r"\$/M input\+output tokens: ([\d.]+)", text).group(1))
     assert data["usd_per_mtok"]["total"] == pytest.approx(printed, rel=1e-3)
     assert data["usd_per_mtok"]["total"] == pytest.approx(0.2921, rel=1e-3)  # the README's example
     assert data["usd_per_hour"]["total"] == pytest.approx(1.0517, rel=1e-3)

@@ -58,6 +58,7 @@ def test_usd_per_gpu_hour_is_the_rental_rate_and_doubling_it_doubles_the_price(r
         assert row["hourly_usd"] == pytest.approx(UNITS * rate, rel=1e-12)  # utilization 1
         assert row["total_per_mtok_usd"] == pytest.approx(UNITS * rate / MTOK_AN_HOUR, rel=1e-12)
         assert row["assumptions"] == f"on-demand-rental+usd_per_gpu_hour={rate:g}"
+        assert row["token_basis"] == "input+output"
     assert rows[1]["total_per_mtok_usd"] == pytest.approx(2 * rows[0]["total_per_mtok_usd"], rel=1e-12)
 
 
@@ -96,13 +97,13 @@ def test_utilization_charges_the_idle_hours_to_the_busy_ones(run, tmp_path):
 
 def test_quote_names_the_overrides_and_prices_the_given_rate():
     result = tokencost(
-        "quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--preset", "reserved-rental", "--usd-per-gpu-hour", "2"
+        "quote", "--gpu", "h100-sxm", "--output-tok-s", "1000", "--preset", "reserved-rental", "--usd-per-gpu-hour", "2"
     )
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())
     assert "preset 'reserved-rental+usd_per_gpu_hour=2' (rented," in text
     assert "hourly cost per serving hour: $2.5 = rental $2.5 (100%)" in text  # 2 / utilization 0.8
-    assert f"$/M tokens: {2.5 / 3.6:.4g} total" in text
+    assert f"$/M output tokens: {2.5 / 3.6:.4g} (basis: output tokens;" in text
 
 
 def test_project_prices_the_projection_at_the_given_rate(tmp_path):
@@ -115,9 +116,11 @@ def test_project_prices_the_projection_at_the_given_rate(tmp_path):
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert f"preset 'on-demand-rental+usd_per_gpu_hour={rate}'" in result.stdout
+        assert "projected output tok/s" in result.stdout and "$/M input+output" in result.stdout
         tables.append(pd.read_csv(csv))
     cost = [t["projected_total_per_mtok_usd"] for t in tables]
     assert (cost[1] / cost[0]).tolist() == pytest.approx([2.0, 2.0], rel=1e-12)
+    assert set(tables[0]["token_basis"]) == {"input+output"}
 
 
 @pytest.mark.parametrize("command", ["compare", "claims"])

@@ -43,7 +43,7 @@ def test_cost_up_at_the_same_throughput_fails(tmp_path):
     new = write_run(tmp_path / "new", point_record(batch=4, output_tok_s=100.0, units=4))  # twice the vCPUs priced
     result = gate(base, new)
     assert result.returncode == 1, result.stdout + result.stderr
-    [cost] = rows(result, "$/M tokens")
+    [cost] = rows(result, "$/M input+output")
     [speed] = rows(result, "output tok/s")
     assert cost["verdict"] == "REGRESSION" and cost["band"] == "5.0% (threshold)"
     assert float(cost["change"].rstrip("%")) > 50  # capital and hosting double, energy does not
@@ -58,7 +58,7 @@ def test_throughput_down_fails(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     [speed] = rows(result, "output tok/s")
     assert speed["verdict"] == "REGRESSION" and speed["change"] == "-20.0%"
-    assert rows(result, "$/M tokens")[0]["verdict"] == "REGRESSION"  # the same hour buys fewer tokens
+    assert rows(result, "$/M input+output")[0]["verdict"] == "REGRESSION"  # the same hour buys fewer tokens
 
 
 def test_an_improvement_passes(tmp_path):
@@ -67,7 +67,7 @@ def test_an_improvement_passes(tmp_path):
     result = gate(base, new)
     assert result.returncode == 0, result.stdout + result.stderr
     assert rows(result, "output tok/s")[0]["verdict"] == "improved"
-    assert rows(result, "$/M tokens")[0]["verdict"] == "improved"
+    assert rows(result, "$/M input+output")[0]["verdict"] == "improved"
     assert "0 regressed, 0 ok, 1 improved" in result.stdout
 
 

@@ -119,9 +119,9 @@ def test_a_measured_run_replaces_the_projections_it_covers_and_passes(tmp_path, 
     code, out, err = tokencost(capsys, "compare", base, new)
     assert code == 0, out + err
     assert verdicts(out) == {
-        ("8", "$/M tokens"): ("", "off +20.0%, outside +/-16%", NOW_MEASURED),
+        ("8", "$/M input+output"): ("", "off +20.0%, outside +/-16%", NOW_MEASURED),
         ("8", "output tok/s"): ("", "off +10.0%, in +/-16%", NOW_MEASURED),
-        ("16", "$/M tokens"): ("", "off -10.0%, in +/-16%", NOW_MEASURED),
+        ("16", "$/M input+output"): ("", "off -10.0%, in +/-16%", NOW_MEASURED),
         ("16", "output tok/s"): ("", "off -25.0%, outside +/-16%", NOW_MEASURED),  # 25 % slower than projected
         ("32", "(all)"): ("", "", STILL_PROJECTED),
     }
@@ -131,7 +131,10 @@ def test_a_measured_run_replaces_the_projections_it_covers_and_passes(tmp_path, 
         "2 projected rows are now measured: projection off by a median -7.5% in output tok/s "
         "(range -25.0..+10.0%), 1 of 2 within their error band."
     ) in text
-    assert "In $/M tokens it was off by a median +5.0% (range -10.0..+20.0%), 1 of 2 within their error band." in text
+    assert (
+        "In $/M input+output it was off by a median +5.0% (range -10.0..+20.0%), 1 of 2 within their error band."
+        in text
+    )
     assert (
         "1 projected row not measured in NEW (still-projected); projections never fail the gate, "
         "even with --require-all."
@@ -151,16 +154,16 @@ def test_the_diff_holds_each_projections_error_and_band(tmp_path):
     now = now.set_index(["batch_size", now["metric"].astype(str)])
     assert now["projection_off"].to_dict() == pytest.approx(
         {
-            ("8", "$/M tokens"): 0.20,
+            ("8", "$/M input+output"): 0.20,
             ("8", "output tok/s"): 0.10,
-            ("16", "$/M tokens"): -0.10,
+            ("16", "$/M input+output"): -0.10,
             ("16", "output tok/s"): -0.25,
         }
     )
     assert now["within_band"].to_dict() == {
-        ("8", "$/M tokens"): False,
+        ("8", "$/M input+output"): False,
         ("8", "output tok/s"): True,
-        ("16", "$/M tokens"): True,
+        ("16", "$/M input+output"): True,
         ("16", "output tok/s"): False,
     }
     [still] = diff[diff["verdict"] == STILL_PROJECTED].to_dict("records")
@@ -207,7 +210,7 @@ def test_rows_measured_by_others_are_gated_like_any_measurement(tmp_path, capsys
     assert code == 1, out + err
     found = verdicts(out)
     assert found[("64", "output tok/s")] == ("-16.7%", "5.0% (threshold)", "REGRESSION")
-    assert found[("64", "$/M tokens")] == ("-16.7%", "5.0% (threshold)", "improved")
+    assert found[("64", "$/M input+output")] == ("-16.7%", "5.0% (threshold)", "improved")
     assert found[("128", "(all)")] == ("", "", "only-in-baseline")
     assert found[("8", "output tok/s")] == ("", "off +10.0%, in +/-16%", NOW_MEASURED)
     assert "1 regressed, 0 ok, 0 improved, 1 only in baseline, 0 only in new." in prose(out)

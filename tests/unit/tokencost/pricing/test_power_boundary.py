@@ -151,7 +151,7 @@ def test_quote_prints_the_boundary_and_reads_at_120_columns():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "power at the node boundary: 700 W at TDP, estimated + 670 W host share = 1,370 W" in out
-    assert "1.37 J per token" in out and "729,927 tok/s per MW" in out
+    assert "1.37 J per input+output token" in out and "729,927 input+output tok/s per MW" in out
     assert "electricity billed: 1,370 W (node) x PUE 1.1 x $0.0735/kWh" in out
     assert "energy $0.1108" in out  # 0.1107645 at 4 significant digits
     tiny = tokencost("quote", "--gpu", "h100-sxm", "--gpus", "8", "--tok-s", "1000000", "--set", "power_boundary=node")
@@ -165,7 +165,7 @@ def test_quote_prints_the_boundary_and_reads_at_120_columns():
 
 def test_quote_prints_input_and_output_prices_only_when_split():
     whole = tokencost("quote", "--gpu", "h100-sxm", "--tok-s", "1000").stdout
-    assert "$/M by type: not split; give --input-share" in whole and " input, " not in whole
+    assert "$/M by type: not split; give --input-share" in whole and " input, " not in whole.split("$/M by type")[1]
     split = tokencost("quote", "--gpu", "h100-sxm", "--tok-s", "1000", "--input-share", "0.2").stdout
     # $1.051665/h: 20 % over 1.8 M input tokens an hour, 80 % over 1.8 M output tokens
     assert "$/M by type: 0.1169 input, 0.4674 output (the hour split by --input-share 0.2 of time on input)" in split

@@ -96,7 +96,7 @@ def test_the_cpu_demo_fits_120_columns_with_its_method_stated_once(cpu):
     text = console_tables(cpu)
     assert max(map(len, _lines(text))) <= CONSOLE_WIDTH, text
     header = _lines(text)[0].split()
-    assert header == ["model", "engine", "batch", "out", "tok/s", "W", "J/out", "tok", "$/M", "tok", "x", "API"]
+    assert header == ["model", "engine", "batch", "out", "tok/s", "W", "J/out", "tok", "$/M", "in+out", "x", "API"]
     (label,) = set(cpu.offline["label"])
     assert text.count(label) == 1 and f"[1] {label}" in text
     assert "Every row: hardware cpu-vcpu;" in text and "checks failed: window_length; method [1]." in text
@@ -111,7 +111,7 @@ def test_dollars_are_in_fixed_notation_where_the_wide_table_was_scientific(cpu):
     cheap = cpu.offline.assign(total_per_mtok_usd=cpu.offline["input_per_mtok_usd"])
     assert (cheap["total_per_mtok_usd"] < 1e-4).any()
     compact, _ = compact_view(cheap, OFFLINE_COMPACT, Methods.of(cheap))
-    assert "0.00007747" in set(compact["$/M tok"])
+    assert "0.00007747" in set(compact["$/M in+out"])
     assert not any(SCIENTIFIC.search(cell) for cell in compact.to_numpy().ravel())
 
 

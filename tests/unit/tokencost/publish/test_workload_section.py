@@ -64,7 +64,7 @@ def test_each_workload_beside_its_random_floor_at_the_same_batch(report):
     assert shared["random floor"] == "random 512/128"
     floor = report.offline.query("workload_label == 'random 512/128'").iloc[0]
     assert shared["floor $/M input"] == number(floor["input_per_mtok_usd"]) == "0.000806"
-    assert shared["floor $/M tokens"] == "0.003224"
+    assert shared["floor $/M input+output"] == "0.003224"
     point = report.offline.query("workload_kind == 'shared-prefix' and batch_size == 1").iloc[0]
     # the point's input: 1600 uncached tokens at 2.0/4000 s and 2400 hits at 0.1/2400 s of an hour's cost
     hourly = point["hourly_usd"]
@@ -74,7 +74,7 @@ def test_each_workload_beside_its_random_floor_at_the_same_batch(report):
     assert shared["API $/M like for like"] == "0.204"  # (1600 x 0.15 + 2400 x 0.075 + 1000 x 0.6) / 5000
     # at batch 4 the runs measured no random point
     lonely = table.loc[("batch 4", "shared-prefix 4x384+128/128")]
-    assert (lonely["random floor"], lonely["floor $/M input"], lonely["floor $/M tokens"]) == ("—", "—", "—")
+    assert (lonely["random floor"], lonely["floor $/M input"], lonely["floor $/M input+output"]) == ("—", "—", "—")
     assert len(table) == 3  # the random points are floors, not rows
 
 
