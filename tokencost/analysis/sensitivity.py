@@ -15,6 +15,12 @@ from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 PRICE_FIELDS = ("price_usd", "server_share_usd", "rental_usd_per_hour", "reserved_usd_per_hour")
 
 
+def _what_if(a: Assumptions, **changes: float | dict) -> Assumptions:
+    """The assumptions with a factor moved: a what-if, not a user's value, so not held to a user's bounds (a life
+    of 45 years moved by +20 % is 54, past the 50 a user may give)."""
+    return a.model_copy(update=changes)
+
+
 def _cost(point: dict, hardware: HardwareEntry, a: Assumptions, price_scale=1.0, tok_s_scale=1.0) -> float:
     if price_scale != 1.0:
         figures = {
@@ -23,9 +29,9 @@ def _cost(point: dict, hardware: HardwareEntry, a: Assumptions, price_scale=1.0,
         }
         hardware = replace(hardware, figures=figures)
         if a.usd_per_gpu_hour is not None:
-            a = a.with_changes(usd_per_gpu_hour=a.usd_per_gpu_hour * price_scale)
+            a = _what_if(a, usd_per_gpu_hour=a.usd_per_gpu_hour * price_scale)
         elif a.rate == "rates":
-            a = a.with_changes(rates={k: v * price_scale for k, v in a.rates.items()})
+            a = _what_if(a, rates={k: v * price_scale for k, v in a.rates.items()})
     idle = point.get("idle_power_w_priced")  # measured idle watts, as the table priced them
     idle = None if idle is None or pd.isna(idle) else idle
     cost = hourly_cost(
@@ -46,10 +52,10 @@ def sensitivity(point: dict, catalog: list[HardwareEntry], a: Assumptions, swing
     lo, hi = 1 - swing, 1 + swing
     variants = {
         "chip price": lambda s: _cost(point, hardware, a, price_scale=s),
-        "useful life": lambda s: _cost(point, hardware, a.with_changes(life_years=a.life_years * s)),
-        "utilization": lambda s: _cost(point, hardware, a.with_changes(utilization=min(1.0, a.utilization * s))),
-        "electricity price": lambda s: _cost(point, hardware, a.with_changes(usd_per_kwh=a.usd_per_kwh * s)),
-        "PUE": lambda s: _cost(point, hardware, a.with_changes(pue=max(1.0, a.pue * s))),
+        "useful life": lambda s: _cost(point, hardware, _what_if(a, life_years=a.life_years * s)),
+        "utilization": lambda s: _cost(point, hardware, _what_if(a, utilization=min(1.0, a.utilization * s))),
+        "electricity price": lambda s: _cost(point, hardware, _what_if(a, usd_per_kwh=a.usd_per_kwh * s)),
+        "PUE": lambda s: _cost(point, hardware, _what_if(a, pue=max(1.0, a.pue * s))),
         "throughput": lambda s: _cost(point, hardware, a, tok_s_scale=s),
     }
     rows = []

@@ -97,7 +97,7 @@ def _priced_csv(path: Path, pricing: Pricing, label: str) -> pd.DataFrame:
             label,
             f"{path} was priced with other assumptions (hash {', '.join(sorted(hashes))}, "
             f"not {pricing.assumptions.hash})",
-            "give the run directory to re-price it, or the same --preset/--set options",
+            "give the run directory to re-price it, or the same pricing options (--preset, --set, --years, ...)",
         )
     if points.empty:
         raise UserError(label, f"{path} has no priced point", "give a costs.csv with at least one row")
