@@ -82,7 +82,7 @@ def test_the_workflow_measures_reports_uploads_and_gates():
         "python -m bench.energy.gpu_check --seconds 10",
         "python -m pytest -m gpu",
         'tokencost run --suite "$TOKENCOST_SUITE" --out "$RUN_DIR"',
-        'tokencost report "$RUN_DIR"',
+        'tokencost report "$RUN_DIR" --in-place',
         "actions/upload-artifact@v",
         'tokencost compare "$BASELINE_DIR" "$RUN_DIR"',
     ]

@@ -264,6 +264,13 @@ EXIT_CODES = """exit codes:
   130  interrupted (Ctrl-C or SIGTERM); a run keeps the points it completed"""
 
 
+def _output_options(parser: argparse.ArgumentParser, out_help: str, in_place_help: str) -> None:
+    """Where a command that rebuilds files writes them: a new folder unless told (-o DIR, or --in-place)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-o", "--out", type=output_dir, help=out_help)
+    where.add_argument("--in-place", action="store_true", help=in_place_help)
+
+
 def _wide_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wide",
@@ -377,12 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="price measured runs; write their tables, plots and web page")
     report.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    report.add_argument(
-        "-o",
-        "--out",
-        type=output_dir,
-        help="output directory (default: the run directory when one is "
-        f"given, else {DEFAULT_RESULTS_DIR}/report-<time>)",
+    _output_options(
+        report,
+        f"output directory (default: a new folder, {DEFAULT_RESULTS_DIR}/<run>-report-<preset>-<time>)",
+        "write into the run directory itself, replacing the report `run` wrote there (one RUN_DIR)",
     )
     _wide_option(report)
     _pricing_options(report)
@@ -498,6 +503,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("results/gpu-cost-table"),
         metavar="DIR",
         help="folder holding the table's inputs.toml (default: results/gpu-cost-table)",
+    )
+    _output_options(
+        gpu_table,
+        f"output directory (default: a new folder, {DEFAULT_RESULTS_DIR}/gpu-table-<time>)",
+        "rewrite the table in DIR itself (the published one by default)",
     )
 
     compare = commands.add_parser(

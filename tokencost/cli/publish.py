@@ -51,23 +51,59 @@ def pairs_console(comparison) -> str:
 
 
 def cmd_report(args) -> int:
+    """Price runs and write their report: into a new folder unless told where (-o DIR) or to replace the report
+    `run` wrote into the run directory (--in-place), so a published run is never rewritten by accident. The
+    last line printed is the folder the report is in."""
+    from bench.errors import UserError
+
+    if args.in_place and len(args.run_dirs) != 1:
+        raise UserError(
+            "--in-place",
+            f"writes into one run directory, and {len(args.run_dirs)} were given",
+            "give one RUN_DIR, or leave --in-place out to report them together in a new folder",
+        )
+    read_run_records(args.run_dirs)  # refuses a directory without records, or a point with nothing to price
+    pricing = pricing_from(args)
+    out_dir = args.run_dirs[0] if args.in_place else args.out
+    if out_dir is None:
+        runs = args.run_dirs[0].resolve().name if len(args.run_dirs) == 1 else f"{len(args.run_dirs)}-runs"
+        out_dir = new_folder(f"{runs}-report-{pricing.assumptions.name}")
+        print(
+            f"Writing the report to a new folder, {out_dir}; the run directories stay as they are "
+            "(--in-place writes into a run directory, -o DIR where you choose)"
+        )
+    report_and_print(args.run_dirs, out_dir, pricing, args.wide)
+    print(out_dir)
+    return 0
+
+
+def new_folder(stem: str) -> Path:
+    """A folder under results/runs that does not exist yet, named by `stem` (made fit for a file name) and the
+    time: STEM-<time>, or STEM-<time>-2, -3... when that is taken."""
+    import re
     from datetime import UTC, datetime
 
-    read_run_records(args.run_dirs)  # refuses a directory without records, or a point with nothing to price
-    out_dir = args.out
-    if out_dir is None and len(args.run_dirs) == 1:
-        out_dir = args.run_dirs[0]
-    elif out_dir is None:
-        out_dir = DEFAULT_RESULTS_DIR / f"report-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-        print(f"No -o given: writing the report of {len(args.run_dirs)} runs to {out_dir}")
-    return report_and_print(args.run_dirs, out_dir, pricing_from(args), args.wide)
+    name = re.sub(r"[^\w.+-]+", "-", stem).strip("-")
+    base = DEFAULT_RESULTS_DIR / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    folder, n = base, 1
+    while folder.exists() or folder.is_symlink():
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
+    return folder
 
 
 def cmd_gpu_table(args) -> int:
+    """Rebuild the GPU cost table from DIR's inputs.toml: into a new folder unless told where (-o DIR) or to
+    rewrite DIR (--in-place), so the published table is never rewritten by accident. The last line printed is
+    the folder the table is in."""
     from tokencost.publish.gpu_table import write
 
-    for path in write(args.folder):
+    out_dir = args.folder if args.in_place else args.out or new_folder("gpu-table")
+    for path in write(args.folder, out_dir):
         print(f"Wrote {path}")
+    if not args.in_place and args.out is None:
+        print(f"A new folder: {args.folder} stays as it is (--in-place rewrites it, -o DIR writes where you choose)")
+    print(out_dir)
     return 0
 
 

@@ -284,7 +284,7 @@ def answers_markdown(table: pd.DataFrame, inputs) -> str:
         *versus_apis(table, main),
         "## How this was made",
         "",
-        "`tokencost gpu-table results/gpu-cost-table` rebuilds every file here from `inputs.toml`, the model "
+        "`tokencost gpu-table results/gpu-cost-table --in-place` rebuilds every file here from `inputs.toml`, the model "
         "cards, the hardware catalog, the presets and the calibration (`tokencost/data/calibration/`). A later "
         "measured run replaces projected rows: `tokencost compare results/gpu-cost-table/costs.csv RUN_DIR` "
         "says which rows are now measured and how far the projection was off.",

@@ -13,6 +13,7 @@ the same files. Two kinds of rows, never mixed up:
 """
 
 import math
+import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,19 +270,28 @@ def build(folder: Path) -> pd.DataFrame:
     return priced(rows, inputs, catalog).sort_values(order, kind="stable", ignore_index=True)
 
 
-def write(folder: Path) -> list[Path]:
-    """Rebuild the table's files in `folder` from its inputs.toml."""
+def write(folder: Path, out_dir: Path | None = None) -> list[Path]:
+    """Rebuild the table's files from `folder`'s inputs.toml, into `out_dir` (default: `folder` itself); a
+    folder other than `folder` gets a copy of inputs.toml too, so it rebuilds alike."""
     folder = Path(folder)
+    out_dir = folder if out_dir is None else Path(out_dir)
     inputs = read_inputs(folder)
     table = build(folder)
-    costs, report, summary = folder / "costs.csv", folder / "report.md", folder / "summary.md"
+    costs, report, summary = out_dir / "costs.csv", out_dir / "report.md", out_dir / "summary.md"
+    written = [costs, report, summary]
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if out_dir.resolve() != folder.resolve():
+            shutil.copyfile(folder / INPUTS, out_dir / INPUTS)
+            written.append(out_dir / INPUTS)
         table.to_csv(costs, index=False, float_format="%.6g")
         table = pd.read_csv(costs)  # what the files say is what the report says
         report.write_text(answers_markdown(table, inputs))
         summary.write_text(summary_markdown(table, inputs))
     except OSError as e:
         raise UserError(
-            "DIR", f"{folder} cannot be written ({e.strerror or e})", "give a folder you may write"
+            "DIR" if out_dir == folder else "--out",
+            f"{out_dir} cannot be written ({e.strerror or e})",
+            "give a folder you may write",
         ) from None
-    return [costs, report, summary]
+    return written

@@ -32,8 +32,9 @@ Each folder is one run as `tokencost run` wrote it (`records.jsonl`,
 `run.json`), with the report built from it (`report.md`, the web page
 `index.html`, `costs.csv`, `costs.json`, plots as PNG and SVG, and `claims.md`
 from `tokencost claims`). Re-price any of them without re-measuring:
-`tokencost report results/<run> --preset neocloud-owned`; compare several in
-one report: `tokencost report results/<run> results/<other> -o DIR`.
+`tokencost report results/<run> --preset neocloud-owned` writes a new folder
+under `results/runs/` and leaves the published files as they are; compare
+several in one report: `tokencost report results/<run> results/<other> -o DIR`.
 Local runs go to `results/runs/`, which is not committed. Power timelines
 (`timeline.jsonl`) and server logs (`server-*.log`) are not published, and no
 published file may exceed 5 MB.

@@ -23,7 +23,7 @@ def rebuilt(tmp_path_factory):
 @pytest.mark.parametrize("name", ["costs.csv", "report.md", "summary.md"])
 def test_the_published_table_is_what_its_inputs_give(rebuilt, name):
     assert (rebuilt / name).read_text() == (PUBLISHED / name).read_text(), (
-        f"results/gpu-cost-table/{name} is stale: run `tokencost gpu-table results/gpu-cost-table`"
+        f"results/gpu-cost-table/{name} is stale: run `tokencost gpu-table --in-place`"
     )
 
 

@@ -192,11 +192,11 @@ def test_an_offline_run_writes_no_serve_costs_json(one_run):
     assert not (run_dir / "serve_costs.json").exists() and not (run_dir / "serve_costs.csv").exists()
 
 
-def test_cli_report_of_one_run_writes_beside_it_and_ends_with_the_page(tmp_path):
+def test_cli_report_of_one_run_in_place_writes_beside_it_and_ends_with_its_folder(tmp_path):
     run_dir = write_run(tmp_path / "run", point_record(batch=1), point_record(batch=4))
-    result = tokencost("report", run_dir)
+    result = tokencost("report", run_dir, "--in-place")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == f"Page: {run_dir / 'index.html'}"
+    assert result.stdout.strip().splitlines()[-2:] == [f"Page: {run_dir / 'index.html'}", str(run_dir)]
     assert (run_dir / "index.html").exists() and f"Report:  {run_dir}/ (costs.csv, costs.json" in result.stdout
 
 
@@ -206,7 +206,7 @@ def test_cli_report_of_several_runs_says_where_it_writes(tmp_path):
     result = tokencost("report", cpu, h100, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     first, last = result.stdout.splitlines()[0], result.stdout.strip().splitlines()[-1]
-    assert first.startswith("No -o given: writing the report of 2 runs to results/runs/report-")
-    out = tmp_path / first.rsplit(" to ", 1)[1]
-    assert last == f"Page: {first.rsplit(' to ', 1)[1]}/index.html" and (out / "index.html").exists()
-    assert set(pd.read_csv(out / "costs.csv")["hardware"]) == {"cpu-vcpu", "h100-sxm"}
+    assert first.startswith("Writing the report to a new folder, results/runs/2-runs-report-owned-")
+    assert first.split(", ")[1].split(";")[0] == last
+    assert (tmp_path / last / "index.html").exists() and f"Page: {last}/index.html" in result.stdout
+    assert set(pd.read_csv(tmp_path / last / "costs.csv")["hardware"]) == {"cpu-vcpu", "h100-sxm"}
