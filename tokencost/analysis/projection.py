@@ -20,8 +20,10 @@ from tokencost.pricing.catalog import find_hardware
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
 from tokencost.pricing.roofline import required_figures
-from tokencost.pricing.serving_model import project_throughput
+from tokencost.pricing.serving_model import kv_sequences, project_throughput
 from tokencost.pricing.table import TOKEN_BASIS
+
+GPU_COUNTS = (1, 2, 4, 8)  # the GPUs of one node a model is spread over, by tensor parallelism
 
 
 def measured_efficiency(run_dir: Path, pricing: Pricing, kind: str, engine: str = "vllm") -> tuple[float, str]:
@@ -59,6 +61,15 @@ def measured_efficiency(run_dir: Path, pricing: Pricing, kind: str, engine: str 
     )
     fractions = (same_kind if not same_kind.empty else chosen)["roofline_fraction"]
     return float(fractions.median()), f"median of {len(fractions)} {engine} points in {run_dir}{note}"
+
+
+def fewest_gpus(card, entry, isl: int, osl: int, counts=GPU_COUNTS) -> int | None:
+    """The fewest GPUs of `counts` that hold the weights and one sequence's KV cache at these lengths: the fit
+    `project` checks (batches up to the KV cache's capacity are projected, none if it holds no sequence)."""
+    for count in counts:
+        if kv_sequences(card, required_figures(entry, count), count, isl + osl / 2) >= 1:
+            return count
+    return None
 
 
 def project(

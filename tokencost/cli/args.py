@@ -257,7 +257,8 @@ EXIT_CODES = """exit codes:
   0    done
   1    done, with a failure to report: a point that did not complete, or would be skipped (run, run --dry-run);
        a regression, or a baseline point missing with --require-all (compare); a broken model card
-       (models); a requirement not met (doctor --require-gpu); a file that must not be published (index)
+       (models); a requirement not met (doctor --require-gpu); a file that must not be published (index);
+       nothing that fits, with the fewest GPUs that would (project)
   2    bad input (a flag, a file, a setting; one line says which and the fix), or an engine that cannot
        start; a bare `tokencost` prints this help and exits 2
   3    internal error: a bug in tokencost (its traceback is shown)
@@ -454,7 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     _pricing_options(quote)
 
     project = commands.add_parser(
-        "project", help="project tok/s and $/M on hardware you do not have (labelled projected)"
+        "project",
+        help="project tok/s and $/M on hardware you do not have (labelled projected); exit 1 when nothing fits, "
+        "naming the fewest GPUs that would",
     )
     project.add_argument("--model", required=True, help="model card, e.g. qwen3-30b-a3b")
     project.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h200")

@@ -1,5 +1,6 @@
 """Commands that price without measuring: `price`, `quote`, `project`, `claims`."""
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -295,7 +296,25 @@ def cmd_project(args) -> int:
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.csv, index=False)
+    if table.empty:
+        print(f"tokencost: nothing fits: {_fewest_gpus(card, args, pricing)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _fewest_gpus(card, args, pricing) -> str:
+    """Where the model would fit, by the fit `project` checks: the fewest GPUs of one node, or that none holds it."""
+    from tokencost.analysis.projection import GPU_COUNTS, fewest_gpus
+    from tokencost.pricing.catalog import find_hardware
+
+    entry = find_hardware(args.gpu, pricing.catalog)
+    fewest = fewest_gpus(card, entry, args.isl, args.osl, [n for n in GPU_COUNTS if n > args.gpus])
+    where = f"{card.name} at ISL {args.isl} + OSL {args.osl} does not fit {args.gpus} x {entry.key}"
+    if fewest is not None:
+        return f"{where}; {fewest} x {entry.key} hold it: give --gpus {fewest}"
+    most = max(GPU_COUNTS)
+    nor = f", nor {most} (the most one node has)" if args.gpus < most else ""
+    return f"{where}{nor}; give a GPU with more memory, shorter --isl/--osl, or a smaller model"
 
 
 def cmd_claims(args) -> int:

@@ -75,6 +75,14 @@ def kv_capacity(
     return int(fit.kv_room // (fit.kv_per_token * average_context))
 
 
+def kv_sequences(
+    card: ModelCard, hardware: RooflineHardware, gpus: int, average_context: float, dtype: str = "bfloat16"
+) -> int:
+    """Sequences the KV cache of `gpus` GPUs whose figures (all of them together) are `hardware` holds."""
+    # memory_gb in the catalog is the HBM size, which is binary (an "80 GB" H100 has 80 GiB)
+    return kv_capacity(card, hardware.memory_bytes / 1e9 / gpus * GIB, gpus, average_context, dtype)
+
+
 @dataclass(frozen=True)
 class Projection:
     batch: int  # the batch projected
@@ -109,6 +117,5 @@ def project_throughput(
         calibration.collective_latency_s + comm.bytes_per_sequence * batch / calibration.collective_bandwidth_bytes_s
     )
     total_s = roof.prefill_s / efficiency + osl * (roof.decode_step_s / efficiency + comm_s)
-    # memory_gb in the catalog is the HBM size, which is binary (an "80 GB" H100 has 80 GiB)
-    max_batch = kv_capacity(card, hardware.memory_bytes / 1e9 / gpus * GIB, gpus, average_context, dtype)
+    max_batch = kv_sequences(card, hardware, gpus, average_context, dtype)
     return Projection(batch, max_batch, batch * osl / total_s, batch * (isl + osl) / total_s, roof)

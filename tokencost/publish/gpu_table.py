@@ -33,13 +33,11 @@ from tokencost.analysis.calibration import (
     measurements,
     shipped_calibrations,
 )
-from tokencost.analysis.projection import project
+from tokencost.analysis.projection import GPU_COUNTS, fewest_gpus, project
 from tokencost.pricing.assumptions import load_assumptions, preset_names
 from tokencost.pricing.catalog import find_hardware, load_catalog
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
-from tokencost.pricing.roofline import required_figures
-from tokencost.pricing.serving_model import kv_capacity
 from tokencost.publish.gpu_answers import (
     MEASURED_BY,
     answers_markdown,
@@ -47,7 +45,6 @@ from tokencost.publish.gpu_answers import (
 )
 
 INPUTS = "inputs.toml"
-GPU_COUNTS = (1, 2, 4, 8)
 SOURCE_DATE = "2026-02-27"  # the leaderboard data's commit date (tokencost/data/calibration/README.md)
 PROJECTED_TOKENS = "input + output tokens a second of all the GPUs serving the model"
 MEASURED_TOKENS = "output tokens a second of the whole system (all its GPUs); input tokens not published"
@@ -136,15 +133,6 @@ def read_inputs(folder: Path) -> TableInputs:
         presets=list(table.presets),
         main_preset=table.main_preset,
     )
-
-
-def fewest_gpus(card, entry, isl: int, osl: int) -> int | None:
-    """The fewest GPUs (1, 2, 4 or 8) whose memory holds the weights and one sequence's KV cache."""
-    figures = required_figures(entry, 1)
-    for count in GPU_COUNTS:
-        if kv_capacity(card, figures.memory_bytes / 1e9 * 2**30, count, isl + osl / 2) >= 1:
-            return count
-    return None
 
 
 def projected_rows(inputs: TableInputs, catalog) -> pd.DataFrame:

@@ -65,7 +65,31 @@ def test_a_cpu_is_no_projection_target(capsys):
     assert "not a GPU" in line
 
 
-def test_a_model_too_big_for_the_gpu_is_not_projected(capsys):
-    code, out, _ = tokencost(capsys, "project", "--model", "qwen3-32b", "--gpu", "l4")
-    assert code == 0
+def test_nothing_fitting_exits_1_naming_the_fewest_gpus_that_fit(capsys):
+    code, out, err = tokencost(capsys, "project", "--model", "qwen3-32b", "--gpu", "l4")
+    assert code == 1
     assert "qwen3-32b does not fit 1 x l4 at all" in out and "$/M" not in out
+    assert err == (
+        "tokencost: nothing fits: qwen3-32b at ISL 1024 + OSL 1024 does not fit 1 x l4; 4 x l4 hold it: give --gpus 4\n"
+    )
+    for gpus, fits in (("2", False), ("4", True)):  # the count named is the fewest that project itself fits
+        code, out, _ = tokencost(capsys, "project", "--model", "qwen3-32b", "--gpu", "l4", "--gpus", gpus)
+        assert (code, "$/M" in out) == ((0, True) if fits else (1, False))
+
+
+def test_nothing_fitting_even_eight_gpus_says_so(tmp_path, capsys):
+    figures = {"memory_gb": 4, "bandwidth_tbs": 1.0, "bf16_tflops": 100, "tdp_w": 300, "price_usd": 1000}
+    small = tmp_path / "small.toml"
+    small.write_text(
+        '[small-gpu]\ndisplay_name = "Small GPU"\nmatch = "SMALL GPU"\n'
+        + "".join(
+            f'{key} = {{ value = {value}, source = "a test", date = "2026" }}\n' for key, value in figures.items()
+        )
+    )
+    argv = ["project", "--model", "qwen3-32b", "--gpu", "small-gpu", "--hardware", small]
+    code, _, err = tokencost(capsys, *argv)
+    assert code == 1
+    assert err.startswith("tokencost: nothing fits: qwen3-32b at ISL 1024 + OSL 1024 does not fit 1 x small-gpu, nor 8")
+    assert "give a GPU with more memory, shorter --isl/--osl, or a smaller model" in err
+    code, _, err = tokencost(capsys, *argv, "--gpus", "8")
+    assert code == 1 and "does not fit 8 x small-gpu; give a GPU" in err
