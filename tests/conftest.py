@@ -10,6 +10,7 @@ from hypothesis import settings
 
 from tests.support import FIXTURES, ray_cluster, run_cli
 from tests.support.examples import CI
+from tests.support.hub_cache import offline_hub  # noqa: F401 - a fixture: a Hugging Face cache, offline
 from tests.support.nvml_sim import FakeClock, RealClock, SimulatedGpu, SimulatedNvml, real_gpu_present
 
 # Hypothesis: "dev" tries a tenth of the examples, for the quick loop; "ci" the full counts (the default 100, and

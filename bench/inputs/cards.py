@@ -1,6 +1,8 @@
-"""Model cards: a folder under models/ with config.json and card.toml."""
+"""Model cards: a folder under models/ with config.json and card.toml; or such a folder elsewhere; or a Hugging
+Face model's config.json (bench.inputs.hub)."""
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,11 @@ class ModelCard:
     hf_id: str | None = None
 
     @property
+    def file_name(self) -> str:
+        """The name, fit for a file name: a folder path's or a Hugging Face id's slashes made dashes."""
+        return re.sub(r"[^\w.-]+", "-", self.name).strip("-")
+
+    @property
     def architecture(self) -> str:
         return (self.config.get("architectures") or ["unknown"])[0]
 
@@ -80,64 +87,75 @@ class ModelCard:
 
 
 def is_path(name_or_path: str) -> bool:
-    """Whether --models/--model names a folder rather than a card of the models folder: only when it says so
-    (a path separator, or a leading '.'), so a folder of the current directory never shadows a card."""
+    """Whether --models/--model names a folder (or a Hugging Face id) rather than a card of the models folder:
+    only when it says so (a path separator, or a leading '.'), so a folder of the current directory never
+    shadows a card."""
     separators = {s for s in (os.sep, os.altsep, "/") if s}
     return name_or_path.startswith(".") or any(s in name_or_path for s in separators)
 
 
-def load_card(name_or_path: str, models_dir: Path | None = None) -> ModelCard:
-    """The card a bare name gives in the models folder, or the card folder a path (see is_path) gives;
-    refused in one line naming CARD/config.json FIELD when its config cannot describe a model."""
+def load_card(name_or_path: str, models_dir: Path | None = None, download: bool = False) -> ModelCard:
+    """The card a model is named by, the same on every command: a bare name is a card of the models folder, a
+    path (see is_path) a card folder, and `org/name` that is no folder here a Hugging Face id, its config.json
+    read from the local Hugging Face cache (fetched into it first where `download`: bench.inputs.hub).
+
+    The card's name is what loads it again in any later command (a resumed run, a report): the folder's name
+    for a card of the models folder, the folder's absolute path for one elsewhere, the id for a Hugging Face
+    model. Refused in one line naming CARD/config.json FIELD when its config cannot describe a model."""
     models_dir = models_dir or default_models_dir()
-    path = Path(name_or_path) if is_path(name_or_path) else models_dir / name_or_path
-    if not name_or_path or not path.is_dir():
-        known = ", ".join(list_card_names(models_dir)) or "none"
-        if name_or_path and is_path(name_or_path):
-            raise UserError(
-                "model",
-                f"{name_or_path} is not a card folder",
-                f"give a folder holding config.json, or a card name: {known}",
-            )
-        here = f", or ./{name_or_path} for the folder here" if name_or_path and Path(name_or_path).is_dir() else ""
-        raise UserError("model", f"no model card named {name_or_path!r}", f"use one of: {known}{here}")
-    config = _read_config(path)
+    name, path, hf_id = _located(name_or_path, models_dir, download)
+    config = _read_config(path, hf_id or path.name)
     meta = _read_card_toml(path)
     try:
         params = count_params(config)
     except (TypeError, ValueError, KeyError, ZeroDivisionError, OverflowError) as e:  # one config_problem misses
         raise UserError(
-            f"{path.name}/config.json", f"cannot be counted ({type(e).__name__}: {e})", "fix the config"
+            f"{hf_id or path.name}/config.json", f"cannot be counted ({type(e).__name__}: {e})", "fix the config"
         ) from None
     kind = meta.get("kind", "moe" if params.is_moe else "dense")
     if kind not in KINDS:
         raise UserError(f"{path.name}/card.toml kind", f"{kind!r} is not a kind", "use 'dense' or 'moe'")
     return ModelCard(
-        name=path.name,
+        name=name,
         path=path,
-        display_name=meta.get("display_name", path.name),
+        display_name=meta.get("display_name", hf_id or path.name),
         kind=kind,
         config=config,
         params=params,
         pairs_with=meta.get("pairs_with"),
-        hf_id=meta.get("hf_id"),
+        hf_id=meta.get("hf_id", hf_id),
     )
 
 
-def card_name(name_or_path: str, models_dir: Path | None = None) -> str:
-    """The name a run knows a card by (its folder's name), for a card name or the path of a card folder.
+def _located(name_or_path: str, models_dir: Path, download: bool) -> tuple[str, Path, str | None]:
+    """The card's name, its folder, and its Hugging Face id where it was named by one."""
+    from bench.inputs import hub
 
-    Runs key points and records by that name and load cards by it again (resuming too), so a folder
-    given by path must be that card of the models folder."""
-    models_dir = models_dir or default_models_dir()
-    card = load_card(name_or_path, models_dir)
-    if card.path.resolve() != (models_dir / card.name).resolve():
+    path = Path(name_or_path) if is_path(name_or_path) else models_dir / name_or_path
+    if name_or_path and path.is_dir():
+        if not is_path(name_or_path) or path.resolve() == (models_dir / path.name).resolve():
+            return path.name, path, None
+        return str(path.resolve()), path, None
+    if name_or_path and is_path(name_or_path) and not path.exists() and hub.is_hub_id(name_or_path):
+        return name_or_path, hub.config_folder(name_or_path, download), name_or_path
+    known = ", ".join(list_card_names(models_dir)) or "none"
+    if name_or_path and is_path(name_or_path):
         raise UserError(
-            "--models",
-            f"{name_or_path} is not in the models folder {models_dir}",
-            f"copy it into {models_dir}, or set TOKENCOST_MODELS_DIR to the folder that holds it",
+            "model",
+            f"{name_or_path} is not a card folder",
+            f"give a folder holding config.json, a Hugging Face id (org/name), or a card name: {known}",
         )
-    return card.name
+    here = f", or ./{name_or_path} for the folder here" if name_or_path and Path(name_or_path).is_dir() else ""
+    raise UserError("model", f"no model card named {name_or_path!r}", f"use one of: {known}{here}")
+
+
+def named_card(name_or_path: str, field: str, models_dir: Path | None = None) -> ModelCard:
+    """The card a user named with `field` (--model, --models): as load_card gives it, a Hugging Face id's
+    config.json fetched when the cache lacks it; a model that cannot be found is refused under `field`."""
+    try:
+        return load_card(name_or_path, models_dir, download=True)
+    except UserError as e:
+        raise (e.with_field(field) if e.field == "model" else e) from None
 
 
 def list_card_names(models_dir: Path | None = None) -> list[str]:
@@ -158,8 +176,9 @@ def _card_folders(models_dir: Path) -> list[Path]:
     return [p for p in children if (p / config).exists() or (p / config).is_symlink()]
 
 
-def _read_config(path: Path) -> dict:
-    field = f"{path.name}/config.json"
+def _read_config(path: Path, label: str) -> dict:
+    """The card folder's config.json, checked; `label` names the card in a refusal."""
+    field = f"{label}/config.json"
     file = path / "config.json"
     if not file.exists():
         dangling = " (a link to a file that does not exist)" if file.is_symlink() else ""

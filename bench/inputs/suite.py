@@ -213,7 +213,10 @@ class Suite(BaseModel):
     models: Annotated[
         tuple[Annotated[str, Field(min_length=1)], ...],
         Field(min_length=1),
-        Flag("--models", "comma-separated model cards, e.g. tiny-dense,tiny-moe"),
+        Flag(
+            "--models",
+            "comma-separated models: cards of models/, card folders or Hugging Face ids, e.g. tiny-dense,tiny-moe",
+        ),
     ] = ("tiny-dense", "tiny-moe")
     batch_sizes: Annotated[
         tuple[InFlight, ...],

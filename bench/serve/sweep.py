@@ -242,7 +242,7 @@ def _target(card: ModelCard, run: SweepRun):
     max_num_seqs = (
         None if open_loop and not serve.max_concurrency else max((*concurrencies, serve.max_concurrency or 0)) or None
     )
-    log_path = run.run_dir / f"server-{card.name}.log"
+    log_path = run.run_dir / f"server-{card.file_name}.log"
     run.log(f"[{card.name}] starting vLLM's server on loopback (log: {log_path})")
     return VllmServer(
         card,

@@ -459,7 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="project tok/s and $/M on hardware you do not have (labelled projected); exit 1 when nothing fits, "
         "naming the fewest GPUs that would",
     )
-    project.add_argument("--model", required=True, help="model card, e.g. qwen3-30b-a3b")
+    project.add_argument(
+        "--model",
+        required=True,
+        help="a card of models/ (e.g. qwen3-30b-a3b), a card folder, or a Hugging Face id (org/name: its config.json, "
+        "from the local cache or fetched once)",
+    )
     project.add_argument("--gpu", required=True, help="catalog key or GPU name, e.g. h200")
     project.add_argument("--gpus", type=gpu_count, default=1, help="GPUs serving the model (default 1)")
     project.add_argument(

@@ -233,12 +233,12 @@ def _check_watts(watts: float | None, gpus: int) -> None:
 
 def cmd_project(args) -> int:
     from bench.errors import UserError
-    from bench.inputs.cards import load_card
+    from bench.inputs.cards import named_card
     from bench.inputs.suite import MAX_IN_FLIGHT
     from bench.inputs.workload import MAX_TOKENS
     from tokencost.analysis.projection import measured_efficiency, project
 
-    card = load_card(args.model)  # a broken card is named before anything is projected
+    card = named_card(args.model, "--model")  # a broken card is named before anything is projected
     context = card.max_context or MAX_TOKENS
     if args.isl + args.osl > context:
         raise UserError(
@@ -268,7 +268,7 @@ def cmd_project(args) -> int:
         if not 0 < efficiency <= 1:
             raise UserError("--efficiency", f"is {efficiency}", "give a fraction in (0, 1]")
     table, notes = project(
-        args.model, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, pricing, efficiency, source
+        card.name, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, pricing, efficiency, source
     )
     if args.json:
         json_output.emit(

@@ -160,22 +160,23 @@ def _check_kind_flags(given: dict[str, Any], kind: str) -> None:
 
 
 def _with_card_names(suite: Suite, field: str) -> Suite:
-    """The suite naming each model by its card's name, resolved once: points and records are keyed by card name,
-    so a card given as a folder path must not reach the sweep as that path. Also refuses a max_model_len
-    beyond a card's context before any engine is asked for it."""
-    from bench.inputs.cards import card_name, load_card
+    """The suite naming each model by its card's name, resolved once (bench.inputs.cards.load_card): points and
+    records are keyed by card name, and the sweep, a resumed run and a report load the card by it again. Also
+    refuses a max_model_len beyond a card's context before any engine is asked for it."""
+    from bench.inputs.cards import named_card
 
-    names = tuple(card_name(m) for m in suite.models)
+    cards = [named_card(m, field) for m in suite.models]
+    names = tuple(card.name for card in cards)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise UserError(field, f"names the card {twice[0]} more than once", "name each card once")
     max_len = suite.engine.max_model_len
-    for name in names:
-        context = load_card(name).max_context
+    for card in cards:
+        context = card.max_context
         if max_len and context and max_len > context:
             raise UserError(
                 "engine.max_model_len",
-                f"is {max_len}, beyond {name}'s context of {context} tokens",
+                f"is {max_len}, beyond {card.name}'s context of {context} tokens",
                 f"give at most {context}, or leave it out to use the model's context",
             )
     return suite if names == suite.models else suite.model_copy(update={"models": names})

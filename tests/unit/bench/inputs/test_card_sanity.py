@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from bench.errors import UserError
-from bench.inputs.cards import card_name, default_models_dir, load_card
+from bench.inputs.cards import default_models_dir, load_card
 
 DROP = object()  # remove the key
 
@@ -91,14 +91,22 @@ def test_a_path_that_is_no_card_folder_says_so(tmp_path):
         load_card("", tmp_path)
 
 
-def test_card_name_resolves_a_folder_of_the_models_folder_and_refuses_one_elsewhere(tmp_path):
+def test_a_card_folder_is_named_by_what_loads_it_again(tmp_path, monkeypatch):
+    """A run keys its points by the card's name and loads the card by it again (resuming, reporting): a card of
+    the models folder is its folder's name, one elsewhere its absolute path, never a bare name that could mean
+    the models folder's card of that name."""
     models = tmp_path / "models"
     _card(models, "tiny-dense", base="tiny-dense")
-    _card(tmp_path / "elsewhere", "my-card", base="tiny-dense")
-    assert card_name(str(models / "tiny-dense"), models) == "tiny-dense"
-    assert card_name("tiny-dense", models) == "tiny-dense"
-    with pytest.raises(UserError, match=r"^--models: .*my-card is not in the models folder"):
-        card_name(str(tmp_path / "elsewhere" / "my-card"), models)
+    _card(tmp_path / "elsewhere", "tiny-dense", base="tiny-moe")  # the same folder name, another model
+    monkeypatch.chdir(tmp_path)
+    assert load_card(str(models / "tiny-dense"), models).name == "tiny-dense"
+    assert load_card("./models/tiny-dense", models).name == "tiny-dense"
+    elsewhere = load_card("elsewhere/tiny-dense", models)
+    assert elsewhere.name == str((tmp_path / "elsewhere" / "tiny-dense").resolve())
+    assert elsewhere.file_name == elsewhere.name.replace("/", "-").strip("-")
+    again = load_card(elsewhere.name, models)
+    assert elsewhere.kind == "moe" and (again.name, again.config) == (elsewhere.name, elsewhere.config)
+    assert load_card("tiny-dense", models).kind == "dense"
 
 
 def test_a_bare_name_missing_from_the_models_folder_points_at_the_folder_here(tmp_path, monkeypatch):
@@ -106,7 +114,7 @@ def test_a_bare_name_missing_from_the_models_folder_points_at_the_folder_here(tm
     monkeypatch.chdir(tmp_path / "here")
     with pytest.raises(UserError, match=r"^model: no model card named 'my-card'; use one of: .*, or ./my-card for"):
         load_card("my-card", tmp_path / "models")
-    assert load_card("./my-card", tmp_path / "models").name == "my-card"
+    assert load_card("./my-card", tmp_path / "models").path.name == "my-card"
 
 
 def test_a_null_kv_head_count_reads_as_absent_like_everywhere_else(tmp_path):

@@ -76,7 +76,7 @@ CASES["numeric option"] = [
 
 # 2. Names that are not known.
 CASES["unknown name"] = [
-    (["run", "--models", "no-such-model"], "model:"),
+    (["run", "--models", "no-such-model"], "--models:"),
     (["run", "--engines", "tensorrt"], "engines"),
     (["run", "--mode", "batch"], "--mode:"),
     (["quote", "--gpu", "no-such-gpu", "--tok-s", "100"], "hardware:"),
@@ -85,7 +85,7 @@ CASES["unknown name"] = [
     (["quote", "--gpu", "h100-sxm", "--tok-s", "100", "--set", "no_such_key=1"], "--set"),
     (["quote", "--gpu", "h100-sxm", "--tok-s", "100", "--set", "usd_per_kwh=nan"], "--set"),
     (["quote", "--gpu", "h100-sxm", "--tok-s", "100", "--set", "usd_per_kwh"], "--set"),
-    (["project", "--model", "no-such-model", "--gpu", "h100-sxm"], "model:"),
+    (["project", "--model", "no-such-model", "--gpu", "h100-sxm"], "--model:"),
     (["project", "--model", "tiny-dense", "--gpu", "no-such-gpu"], "hardware:"),
     (["price", str(PUBLISHED), "--preset", "nope"], "--preset:"),
     (["report", str(PUBLISHED), "--api", "nope", "-o", "{dir}/new-report"], "--api:"),

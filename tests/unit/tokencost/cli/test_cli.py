@@ -75,7 +75,7 @@ def _one_line_error(result, field):
 
 
 def test_unknown_model_card():
-    line = _one_line_error(tokencost("run", "--models", "tiny-dense,gpt-17"), "model:")
+    line = _one_line_error(tokencost("run", "--models", "tiny-dense,gpt-17"), "--models:")
     assert "'gpt-17'" in line and "use one of:" in line and "tiny-moe" in line
 
 

@@ -138,12 +138,11 @@ def test_an_existing_run_is_refused_without_a_measuring_header(world, capsys):
     assert files_under(world / "work") == before
 
 
-def test_a_card_folder_given_as_a_path_runs_under_its_card_name(world, capsys, monkeypatch):
-    """It used to be found, then crash with a KeyError: points were planned under the path, measured under the name."""
+def no_engine_starts(monkeypatch) -> None:
+    """A sweep whose engines cannot start, quickly: each point is recorded as failed at the engine's start."""
     import bench.offline
     from bench import environment
     from bench.run import run as run_module
-    from bench.run.records import read_records
 
     def no_engine(*args):
         raise UserError("engine", "cannot start here", "run it where vLLM is installed")
@@ -151,6 +150,13 @@ def test_a_card_folder_given_as_a_path_runs_under_its_card_name(world, capsys, m
     monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.05, "gpu": 0.05})
     monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
     monkeypatch.setattr(bench.offline, "_start_engine", no_engine)
+
+
+def test_a_card_folder_given_as_a_path_runs_under_its_card_name(world, capsys, monkeypatch):
+    """It used to be found, then crash with a KeyError: points were planned under the path, measured under the name."""
+    from bench.run.records import read_records
+
+    no_engine_starts(monkeypatch)
     card = world / "models" / "tiny-dense"
     code, out, err = tokencost(
         capsys,
