@@ -104,17 +104,17 @@ def load_card(name_or_path: str, models_dir: Path | None = None, download: bool 
     model. Refused in one line naming CARD/config.json FIELD when its config cannot describe a model."""
     models_dir = models_dir or default_models_dir()
     name, path, hf_id = _located(name_or_path, models_dir, download)
-    config = _read_config(path, hf_id or path.name)
+    config = _read_config(path, name)
     meta = _read_card_toml(path)
     try:
         params = count_params(config)
     except (TypeError, ValueError, KeyError, ZeroDivisionError, OverflowError) as e:  # one config_problem misses
         raise UserError(
-            f"{hf_id or path.name}/config.json", f"cannot be counted ({type(e).__name__}: {e})", "fix the config"
+            f"{name}/config.json", f"cannot be counted ({type(e).__name__}: {e})", "fix the config"
         ) from None
     kind = meta.get("kind", "moe" if params.is_moe else "dense")
     if kind not in KINDS:
-        raise UserError(f"{path.name}/card.toml kind", f"{kind!r} is not a kind", "use 'dense' or 'moe'")
+        raise UserError(f"{name}/card.toml kind", f"{kind!r} is not a kind", "use 'dense' or 'moe'")
     return ModelCard(
         name=name,
         path=path,
