@@ -21,6 +21,12 @@ settings.register_profile(CI, max_examples=100, deadline=timedelta(seconds=1))
 settings.register_profile("dev", max_examples=10, deadline=timedelta(seconds=1))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or (CI if os.environ.get("CI") else "dev"))
 
+# vLLM's CPU engine sizes its KV cache as gpu_memory_utilization of the machine's memory (7 GiB of 24 at the
+# suites' 0.3): two engines of the second pass side by side would ask for more than is free. The tiny test models
+# need far less; an explicit size also spares an eager engine its warm-up pass. Engines and Ray nodes the tests
+# start inherit it.
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB
+
 # Tiers, by folder: each marks every test below it (markers are registered in pyproject.toml).
 TIER_FOLDERS = ("integration", "browser", "ci")
 PEER_FILES = {"test_peer_tools.py"}  # builds AIPerf's and GuideLLM's own venvs
