@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
 
 BATCHES = (1, 4)
 ISL, OSL, REQUESTS_PER_BATCH = 32, 16, 2
-MIN_WINDOW_S = 3.0  # points are sized by time too: each keeps adding rounds of its batch until 3 s have passed
+MIN_WINDOW_S = 1.5  # points are sized by time too: each keeps adding rounds of its batch until 1.5 s have passed
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,7 @@ def test_engine_that_cannot_start_keeps_earlier_points(tmp_path):
     (models / "broken" / "config.json").write_text(json.dumps(config))
     suite = tmp_path / "suite.toml"
     suite.write_text(
-        'engines = ["vllm"]\nmodels = ["tiny-moe", "broken"]\nbatch_sizes = [2]\n'
+        'engines = ["vllm"]\nmodels = ["tiny-moe", "broken"]\nbatch_sizes = [2]\nmin_window_s = 0\n'
         "[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 1\n[engine]\nenforce_eager = true\n"
     )
     run_dir = tmp_path / "run"
