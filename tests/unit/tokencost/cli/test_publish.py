@@ -116,7 +116,14 @@ def test_gpu_table_leaves_the_published_table_byte_identical_and_prints_its_new_
     out = Path(last_line(tokencost("gpu-table", cwd=tmp_path)))  # the published table is the default DIR
     assert fingerprint(table) == before
     assert out.parent == Path("results/runs") and out.name.startswith("gpu-table-")
-    assert sorted(fingerprint(tmp_path / out)) == ["costs.csv", "inputs.toml", "report.md", "summary.md"]
+    assert sorted(fingerprint(tmp_path / out)) == [
+        "costs.csv",
+        "inputs.toml",
+        "measured-by-others.csv",
+        "report.md",
+        "service-levels.csv",
+        "summary.md",
+    ]
     rebuilt = Path(last_line(tokencost("gpu-table", out, "-o", "again", cwd=tmp_path)))
     assert fingerprint(tmp_path / rebuilt) == fingerprint(tmp_path / out)  # the new folder rebuilds alike
 
@@ -125,5 +132,12 @@ def test_gpu_table_in_place_rewrites_the_table(table, tmp_path):
     before = fingerprint(table)
     assert last_line(tokencost("gpu-table", "--in-place", cwd=tmp_path)) == "results/gpu-cost-table"
     after = fingerprint(table)
-    assert sorted(after) == ["costs.csv", "inputs.toml", "report.md", "summary.md"]
+    assert sorted(after) == [
+        "costs.csv",
+        "inputs.toml",
+        "measured-by-others.csv",
+        "report.md",
+        "service-levels.csv",
+        "summary.md",
+    ]
     assert after["costs.csv"] != before["costs.csv"] and after["inputs.toml"] == before["inputs.toml"]
