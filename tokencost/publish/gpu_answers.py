@@ -3,6 +3,7 @@
 import pandas as pd
 
 from tokencost.analysis.calibration import shipped_calibrations
+from tokencost.analysis.projection import COLLECTIVES_FITTED, EXTRAPOLATED, SAME_EFFICIENCY
 from tokencost.pricing.api_prices import blended_per_mtok, in_force, load_api_prices
 from tokencost.pricing.assumptions import load_assumptions
 from tokencost.publish.document import number
@@ -249,7 +250,8 @@ def answers_markdown(table: pd.DataFrame, levels: pd.DataFrame, inputs) -> str:
         "",
         f"The batch floor of each model and GPU on each GPU count (projected, ISL/OSL {first[0]}/{first[1]}, "
         f"preset '{main}'): more GPUs give the KV cache room for a larger batch, and cost collectives. The tables "
-        "above pick the cheapest count per tier.",
+        f"above pick the cheapest count per tier. Several GPUs: {SAME_EFFICIENCY}; {COLLECTIVES_FITTED}; "
+        f"{EXTRAPOLATED}.",
         "",
         gpu_count_table(projected, main, first).to_markdown(index=False),
         "",

@@ -303,7 +303,8 @@ def service_levels(projected: pd.DataFrame, inputs: TableInputs) -> pd.DataFrame
         f"usd_per_m_output {inputs.main_preset}",
         *(f"usd_per_m_total {preset}" for preset in inputs.presets),
     ]
-    return cheapest_meeting(projected, shipped_tiers(), main, ["model", "kind", "hardware", "isl", "osl"], carry)
+    keys = ["basis", "model", "kind", "hardware", "isl", "osl"]
+    return cheapest_meeting(projected, shipped_tiers(), main, keys, [*carry, "label"])
 
 
 def write(folder: Path, out_dir: Path | None = None) -> list[Path]:

@@ -55,7 +55,8 @@ def test_the_summary_sets_each_basis_in_its_own_table_under_its_own_heading():
 def test_every_tier_answer_is_the_cheapest_projected_point_that_keeps_it_over_every_gpu_count():
     projected, levels = pd.read_csv(PUBLISHED / PROJECTED_FILE), pd.read_csv(PUBLISHED / LEVELS_FILE)
     tiers = shipped_tiers()
-    assert set(levels["tier"]) == {FLOOR, *tiers}
+    assert set(levels["tier"]) == {FLOOR, *tiers} and (levels["basis"] == "projected").all()
+    assert levels.loc[levels["status"] != NOT_REACHABLE, "label"].str.startswith("projected: ").all()
     keys = ["model", "hardware", "isl", "osl"]
     for answer in levels.to_dict("records"):
         rows = projected[(projected[keys] == pd.Series({k: answer[k] for k in keys})).all(axis=1)]
