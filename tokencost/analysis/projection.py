@@ -16,11 +16,12 @@ from bench.errors import UserError
 from bench.inputs.cards import load_card
 from bench.run.records import RECORDS_FILE, has_records, read_records
 from tokencost.analysis.calibration import calibration_for
+from tokencost.analysis.service_level import METHOD as SERVICE_METHOD
 from tokencost.pricing.catalog import find_hardware
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
 from tokencost.pricing.roofline import required_figures
-from tokencost.pricing.serving_model import kv_sequences, project_throughput
+from tokencost.pricing.serving_model import kv_sequences, project_throughput, time_to_first_token_s
 from tokencost.pricing.table import TOKEN_BASIS
 
 GPU_COUNTS = (1, 2, 4, 8)  # the GPUs of one node a model is spread over, by tensor parallelism
@@ -72,6 +73,29 @@ def fewest_gpus(card, entry, isl: int, osl: int, counts=GPU_COUNTS) -> int | Non
     return None
 
 
+def counts_that_fit(card, entry, isl: int, osl: int, counts=GPU_COUNTS) -> list[int]:
+    """Every GPU count of `counts` that holds the model at these lengths: from the fewest (fewest_gpus) up."""
+    fewest = fewest_gpus(card, entry, isl, osl, counts)
+    return [] if fewest is None else [n for n in counts if n >= fewest]
+
+
+SAME_EFFICIENCY = "each GPU at the calibrated 1-GPU efficiency (an assumption)"
+COLLECTIVES_FITTED = "the collectives' latency and bandwidth fitted on ML.ENERGY's 2 x H100 points"
+EXTRAPOLATED = "4 and 8 GPUs extrapolated from 2 (an assumption: none is calibrated)"
+PARALLELISM = {
+    "dense": "tensor parallel, 2 all-reduces a layer",
+    "moe": "expert parallel, 2 all-to-alls a sparse layer",
+}
+
+
+def multi_gpu_method(kind: str, gpus: int) -> str:
+    """How a projection on several GPUs is made, and what in it is assumed; empty for one GPU."""
+    if gpus <= 1:
+        return ""
+    beyond = f"; {EXTRAPOLATED}" if gpus > 2 else ""
+    return f"on {gpus} GPUs: {PARALLELISM.get(kind, PARALLELISM['dense'])}; {SAME_EFFICIENCY}, {COLLECTIVES_FITTED}{beyond}"
+
+
 def project(
     model: str,
     gpu: str,
@@ -114,6 +138,9 @@ def project(
         if max_batch not in batch_sizes:
             projections.append(project_throughput(card, figures, gpus, max_batch, isl, osl, calibration))
     rows = []
+    multi = f"; {multi_gpu_method(card.kind, gpus)}" if gpus > 1 else ""
+    if max_batch:
+        notes.append(f"per user: {SERVICE_METHOD}")
     for p in sorted((p for p in projections if p.fits and p.batch > 0), key=lambda p: p.batch):
         rows.append(
             {
@@ -128,10 +155,12 @@ def project(
                 "ceiling_output_tok_s": p.ceiling.bound_output_tok_s,
                 "roofline_expected_tok_s": p.ceiling.output_tok_s,  # an MoE's uniform routing; the ceiling for dense
                 "projected_output_tok_s": p.output_tok_s,
+                "tok_s_per_user": p.tok_s_per_user,
+                "ttft_ms": 1000 * time_to_first_token_s(card, figures, isl, osl, calibration, p),
                 "error_band": band,
                 "projected_total_per_mtok_usd": usd_per_mtok(cost.total, p.total_tok_s),
                 "token_basis": TOKEN_BASIS,  # what projected_total_per_mtok_usd counts
-                "label": f"projected: {method}; power = TDP (estimated); $ from '{pricing.assumptions.name}'",
+                "label": f"projected: {method}{multi}; power = TDP (estimated); $ from '{pricing.assumptions.name}'",
             }
         )
     return pd.DataFrame(rows), notes

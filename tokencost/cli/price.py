@@ -290,6 +290,11 @@ def cmd_project(args) -> int:
         )
         if not table.empty:
             print(projection_table(table))
+            legend = (
+                "tok/s: output tokens a second of all the GPUs (ceiling: the roofline's); tok/s/user and TTFT: "
+                "each user's; $/M in+out: per million input + output tokens"
+            )
+            print(textwrap.fill(legend, 120))
             print(textwrap.fill(f"All figures PROJECTED, not measured: {table['label'].iloc[0]}", 120))
         for note in notes:
             print(textwrap.fill(f"Note: {note}", 120))
@@ -355,15 +360,18 @@ def projection_table(table) -> str:
         ceiling=table["ceiling_output_tok_s"].map("{:,.0f}".format),
         projected=table["projected_output_tok_s"].map("{:,.0f}".format),
         usd=table["projected_total_per_mtok_usd"].map(lambda v: f"{v:.4g}" if v >= 0.001 else f"{v:.6f}"),
-    )[["batch_size", "max_batch", "decode_bound", "ceiling", "projected", "band", "usd"]]
+        per_user=table["tok_s_per_user"].map("{:,.1f}".format),
+        ttft=table["ttft_ms"].map("{:,.0f}".format),
+    )[["batch_size", "max_batch", "decode_bound", "ceiling", "projected", "band", "per_user", "ttft", "usd"]]
     return shown.rename(
         columns={
             "batch_size": "batch",
             "max_batch": "KV holds",
             "decode_bound": "bound",
-            "ceiling": "ceiling output tok/s",
-            "projected": "projected output tok/s",
+            "projected": "projected tok/s",
             "band": "error",
-            "usd": "$/M input+output",
+            "per_user": "tok/s/user",
+            "ttft": "TTFT ms",
+            "usd": "$/M in+out",
         }
     ).to_markdown(index=False)

@@ -90,10 +90,16 @@ class Projection:
     output_tok_s: float
     total_tok_s: float
     ceiling: Ceiling
+    step_s: float  # one decode step of the batch: roofline / efficiency, plus its collectives
 
     @property
     def fits(self) -> bool:
         return self.batch <= self.max_batch
+
+    @property
+    def tok_s_per_user(self) -> float:
+        """The pace each user reads at: every sequence of a steady batch decodes together, prefills included."""
+        return self.output_tok_s / self.batch
 
 
 def project_throughput(
@@ -116,6 +122,23 @@ def project_throughput(
     comm_s = comm.per_step * (
         calibration.collective_latency_s + comm.bytes_per_sequence * batch / calibration.collective_bandwidth_bytes_s
     )
-    total_s = roof.prefill_s / efficiency + osl * (roof.decode_step_s / efficiency + comm_s)
+    step_s = roof.decode_step_s / efficiency + comm_s
+    total_s = roof.prefill_s / efficiency + osl * step_s
     max_batch = kv_sequences(card, hardware, gpus, average_context, dtype)
-    return Projection(batch, max_batch, batch * osl / total_s, batch * (isl + osl) / total_s, roof)
+    return Projection(batch, max_batch, batch * osl / total_s, batch * (isl + osl) / total_s, roof, step_s)
+
+
+def time_to_first_token_s(
+    card: ModelCard,
+    hardware: RooflineHardware,
+    isl: int,
+    osl: int,
+    calibration: Calibration,
+    projection: Projection,
+    dtype: str = "bfloat16",
+) -> float:
+    """Estimated TTFT of a request joining `projection`'s running batch: its own prefill (roofline / efficiency)
+    and one decode step of the batch it joins. Queueing, chunked prefill and the prefill's collectives are not
+    modelled, so this is a floor for a request that finds a free slot."""
+    alone = ceiling(card.config, hardware, 1, isl, osl, dtype)
+    return alone.prefill_s / calibration.efficiency[card.kind] + projection.step_s

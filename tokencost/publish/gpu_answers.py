@@ -3,23 +3,25 @@
 import pandas as pd
 
 from tokencost.analysis.calibration import shipped_calibrations
+from tokencost.analysis.projection import COLLECTIVES_FITTED, EXTRAPOLATED, SAME_EFFICIENCY
 from tokencost.pricing.api_prices import blended_per_mtok, in_force, load_api_prices
 from tokencost.pricing.assumptions import load_assumptions
 from tokencost.publish.document import number
+from tokencost.publish.gpu_tiers import (
+    MEASURED_BY,
+    PAIRS,
+    gpu_count_table,
+    measured_heading,
+    measured_levels_table,
+    moe_vs_dense_levels,
+    projected_heading,
+    projected_levels_table,
+    usd,
+)
 
-MEASURED_BY = "measured by ML.ENERGY, priced by tokencost"
-PAIRS = (("qwen3-30b-a3b", "qwen3-32b"), ("qwen3-30b-a3b", "qwen3-8b"), ("olmoe-1b-7b", "llama-3.1-8b"))
 TEN_CENTS = 0.10
 CHIP_SHARE = (0.60, 0.70)
 GPT4_LAUNCH = "gpt-4-launch"
-
-
-def band_text(band) -> str:
-    return "" if band is None or pd.isna(band) else f"+/-{band:.0%}"
-
-
-def usd(value) -> str:
-    return "n/a" if value is None or pd.isna(value) else "$" + number(value, 3)
 
 
 def _projected(table: pd.DataFrame) -> pd.DataFrame:
@@ -39,52 +41,18 @@ def _cost_range(cost: float, band: float) -> tuple[float, float]:
     return cost / (1 + band), cost / (1 - band) if band < 1 else float("inf")
 
 
-def summary_table(
-    table: pd.DataFrame, main: str, shape: tuple[int, int] | None = None, measured_too: bool = True
-) -> pd.DataFrame:
-    """One row per model and GPU: the cheapest projected batch at `shape` (default the first), and the cheapest
-    published measurement per model, GPU and GPU count."""
-    projected = _projected(table)
-    isl, osl = shape or (projected["isl"].iloc[0], projected["osl"].iloc[0])
-    first = projected[(projected["isl"] == isl) & (projected["osl"] == osl)]
-    best = first.loc[first.groupby(["model", "hardware"])[f"usd_per_m_total {main}"].idxmin()]
-    measured = _measured(table) if measured_too else _measured(table).iloc[:0]
-    cheapest = measured.loc[
-        measured.groupby(["model", "hardware", "accelerator_count"])[f"usd_per_m_output {main}"].idxmin()
-    ]
-    rows = []
-    for row in pd.concat([best, cheapest]).to_dict("records"):
-        projected_row = row["basis"] == "projected"
-        rows.append(
-            {
-                "model": row["model"],
-                "kind": row["kind"],
-                "GPUs": f"{row['accelerator_count']} x {row['hardware']}",
-                "ISL/OSL": f"{row['isl']:.0f}/{row['osl']:.0f}" if projected_row else f"~600/{row['osl']:.0f}",
-                "batch": f"{row['batch_size']:.0f}",
-                "out tok/s per GPU": number(row["tok_s_per_gpu"]),
-                "+/-": band_text(row["error_band"]) if projected_row else "",
-                "$/M out": usd(row[f"usd_per_m_output {main}"]),
-                "$/M total": usd(row[f"usd_per_m_total {main}"]) if projected_row else "n/a",
-                "projected/measured": "" if projected_row else f"{row['projected_over_measured']:.2f}",
-                "row": "projected" if projected_row else MEASURED_BY,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def summary_markdown(table: pd.DataFrame, inputs) -> str:
-    main = inputs.main_preset
+def summary_markdown(table: pd.DataFrame, levels: pd.DataFrame, inputs) -> str:
+    """Two tables, one basis each: projected at the first shape, per service-level tier; measured by ML.ENERGY."""
+    main, shape = inputs.main_preset, inputs.shapes[0]
     return "\n".join(
         [
-            f"Cheapest batch per model and GPU, priced with preset '{main}' (owned, 4-year straight line, power at "
-            "the GPU boundary). Projected rows: tokencost's calibrated serving model at the stated lengths, power at "
-            "TDP; +/- is the calibration's held-out error on throughput. Measured rows: ML.ENERGY's published "
-            "steady-state measurements (vLLM 0.11.1, BF16, LMArena chat; prompt lengths not published, about 600 "
-            "assumed), priced by tokencost; projected/measured is our projection at their batch and lengths over "
-            "their measurement. $/M out charges the whole hour to output tokens; $/M total to input + output.",
+            projected_heading(shape, main),
             "",
-            summary_table(table, main).to_markdown(index=False),
+            projected_levels_table(levels, main, shape).to_markdown(index=False),
+            "",
+            measured_heading(main),
+            "",
+            measured_levels_table(_measured(table), main).to_markdown(index=False),
             "",
         ]
     )
@@ -137,26 +105,25 @@ def h100_vs_a100(table: pd.DataFrame, main: str) -> list[str]:
     ]
 
 
-def moe_vs_dense(table: pd.DataFrame, main: str) -> list[str]:
-    lines = ["## MoE against dense", ""]
-    column = f"usd_per_m_total {main}"
-    projected = _projected(table)
-    keys = ["hardware", "isl", "osl", "batch_size"]
-    for moe, dense in PAIRS:
-        same = projected[projected["model"] == moe].merge(
-            projected[projected["model"] == dense], on=keys, suffixes=("_moe", "_dense")
-        )
-        if same.empty:
-            continue
-        ratio = same[f"{column}_dense"] / same[f"{column}_moe"]
-        best = projected.groupby(["model", "hardware", "isl", "osl"])[column].min().unstack("model")
-        at_best = (best[dense] / best[moe]).dropna()
-        lines.append(
-            f"- {moe} against {dense} (projected, dense $/M over MoE $/M): at equal batch "
-            f"{_range(ratio)}; each at its cheapest batch that fits {_range(at_best)}."
-        )
+def moe_vs_dense(table: pd.DataFrame, levels: pd.DataFrame, main: str, shape: tuple[int, int]) -> list[str]:
+    isl, osl = shape
+    lines = [
+        "## MoE against dense",
+        "",
+        f"Dense $/M over MoE $/M, projected at ISL/OSL {isl}/{osl} under '{main}', each model on its own cheapest "
+        "GPU count and batch for the tier (dense vs MoE GPUs in brackets). No pair here is shown to answer equally "
+        "well, so these compare cost at equal service, not at equal quality:",
+        "",
+        *[
+            f"- {moe} and {dense}: quality-matched: {verdict} ({why})."
+            for (moe, dense), (verdict, why) in PAIRS.items()
+        ],
+        "",
+        moe_vs_dense_levels(levels, main, shape).to_markdown(index=False),
+        "",
+    ]
     measured = _measured(table)
-    moe, dense = PAIRS[0]
+    moe, dense = next(iter(PAIRS))
     same = measured[measured["model"] == moe].merge(
         measured[measured["model"] == dense],
         on=["hardware", "accelerator_count", "batch_size"],
@@ -165,16 +132,17 @@ def moe_vs_dense(table: pd.DataFrame, main: str) -> list[str]:
     if not same.empty:
         output = f"usd_per_m_output {main}"
         ratio = same[f"{output}_dense"] / same[f"{output}_moe"]
-        best = measured.groupby(["model", "hardware", "accelerator_count"])[output].min().unstack("model")
+        best = measured.groupby(["model", "hardware"])[output].min().unstack("model")
         at_best = (best[dense] / best[moe]).dropna()
         lines.append(
-            f"- {moe} against {dense}, {MEASURED_BY} ($/M output tokens): at equal batch and GPUs "
-            f"{_range(ratio)}; each at its cheapest measured batch {_range(at_best)}."
+            f"- {moe} against {dense}, {MEASURED_BY} ($/M output tokens, a separate basis): at equal batch and "
+            f"GPUs {_range(ratio)}; each on its cheapest measured GPU count and batch {_range(at_best)}."
         )
     lines += [
         "",
         "MoE models read fewer weights per token, so they win most at small batches and where the "
-        "dense model's KV cache limits its batch; at equal large batches the KV cache dominates both.",
+        "dense model's KV cache limits its batch; more GPUs give the dense model's KV cache room, which "
+        "narrows the gap at the batch floor.",
         "",
     ]
     return lines
@@ -250,44 +218,55 @@ def versus_apis(table: pd.DataFrame, main: str) -> list[str]:
     ]
 
 
-def answers_markdown(table: pd.DataFrame, inputs) -> str:
-    main = inputs.main_preset
+def answers_markdown(table: pd.DataFrame, levels: pd.DataFrame, inputs) -> str:
+    main, first = inputs.main_preset, inputs.shapes[0]
     projected, measured = _projected(table), _measured(table)
     lines = [
         "# GPU cost table: projected, and measured by others",
         "",
-        f"{len(projected)} projected rows ({', '.join(inputs.models)} on {', '.join(inputs.gpus)}, "
-        f"ISL/OSL {', '.join(f'{i}/{o}' for i, o in inputs.shapes)}, every batch that fits) and {len(measured)} "
-        f"rows {MEASURED_BY}. Every figure in `costs.csv`; presets: {', '.join(inputs.presets)}. "
-        "Nothing here was measured by tokencost on a GPU.",
+        f"{len(projected)} projected rows in `costs.csv` ({', '.join(inputs.models)} on {', '.join(inputs.gpus)}, "
+        f"ISL/OSL {', '.join(f'{i}/{o}' for i, o in inputs.shapes)}, on every GPU count of one node that holds "
+        "the model; batches: the inputs' batch sizes, the KV cache's largest and the largest that keeps each "
+        f"service-level tier), {len(measured)} rows {MEASURED_BY} in `measured-by-others.csv`, and the cheapest "
+        f"point per tier in `service-levels.csv`. Presets: {', '.join(inputs.presets)}. Nothing here was measured "
+        "by tokencost on a GPU; the two bases are never ranked in one table.",
         "",
         "## The table",
         "",
-        summary_markdown(table, inputs),
+        summary_markdown(table, levels, inputs),
         *[
             line
             for isl, osl in inputs.shapes[1:]
             for line in (
                 f"## Longer inputs: ISL {isl} / OSL {osl}",
                 "",
-                "The cheapest projected batch per model and GPU at these lengths (projected only: no published "
-                "measurement uses them).",
+                projected_heading((isl, osl), main) + " No published measurement uses these lengths.",
                 "",
-                summary_table(table, main, (isl, osl), measured_too=False).to_markdown(index=False),
+                projected_levels_table(levels, main, (isl, osl)).to_markdown(index=False),
                 "",
             )
         ],
+        "## The GPU count",
+        "",
+        f"The batch floor of each model and GPU on each GPU count (projected, ISL/OSL {first[0]}/{first[1]}, "
+        f"preset '{main}'): more GPUs give the KV cache room for a larger batch, and cost collectives. The tables "
+        f"above pick the cheapest count per tier. Several GPUs: {SAME_EFFICIENCY}; {COLLECTIVES_FITTED}; "
+        f"{EXTRAPOLATED}.",
+        "",
+        gpu_count_table(projected, main, first).to_markdown(index=False),
+        "",
         *chip_share(table, inputs.presets),
         *h100_vs_a100(table, main),
-        *moe_vs_dense(table, main),
+        *moe_vs_dense(table, levels, main, first),
         *ten_cents(table, inputs.presets),
         *versus_apis(table, main),
         "## How this was made",
         "",
         "`tokencost gpu-table results/gpu-cost-table --in-place` rebuilds every file here from `inputs.toml`, the model "
-        "cards, the hardware catalog, the presets and the calibration (`tokencost/data/calibration/`). A later "
-        "measured run replaces projected rows: `tokencost compare results/gpu-cost-table/costs.csv RUN_DIR` "
-        "says which rows are now measured and how far the projection was off.",
+        "cards, the hardware catalog, the presets, the service-level tiers (`bench/inputs/tiers.toml`) and the "
+        "calibration (`tokencost/data/calibration/`). A later measured run replaces projected rows: "
+        "`tokencost compare results/gpu-cost-table/costs.csv RUN_DIR` says which rows are now measured and how far "
+        "the projection was off.",
         "",
     ]
     return "\n".join(lines)

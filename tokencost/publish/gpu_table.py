@@ -4,12 +4,19 @@ Built from committed inputs only (the folder's inputs.toml, the model cards, the
 calibration and its published measurements), so anyone can rebuild it with `tokencost gpu-table DIR` and get
 the same files. Two kinds of rows, never mixed up:
 
-- projected: tokencost's serving model calibrated on published vLLM measurements (tokencost.analysis.calibration),
-  at fixed prompt and output lengths, power at TDP. Tokens are input + output tokens of all the GPUs serving
-  the model; each row carries the held-out error band of its calibration.
-- measured by ML.ENERGY, priced by tokencost: their steady-state output tok/s of all the GPUs and their
-  measured GPU power (vLLM 0.11.1, BF16, LMArena chat), priced under the same presets. They publish output
-  tokens only, so these rows have $/M output tokens (the whole hour charged to output tokens) and no total.
+- projected (costs.csv): tokencost's serving model calibrated on published vLLM measurements
+  (tokencost.analysis.calibration), at fixed prompt and output lengths, power at TDP, on every GPU count of
+  one node (1, 2, 4, 8) that holds the model. Tokens are input + output tokens of all the GPUs serving the
+  model; each row carries the held-out error band of its calibration, its pace per user and its TTFT
+  (tokencost.analysis.service_level). Batches: the inputs' batch sizes, the KV cache's maximum, and the
+  largest batch that keeps each service-level tier (bench/inputs/tiers.toml).
+- measured by ML.ENERGY, priced by tokencost (measured-by-others.csv): their steady-state output tok/s of all
+  the GPUs and their measured GPU power (vLLM 0.11.1, BF16, LMArena chat), priced under the same presets.
+  They publish output tokens only, so these rows have $/M output tokens (the whole hour charged to output
+  tokens) and no total.
+
+service-levels.csv answers each tier from the projected rows alone: per model, GPU and shape, the cheapest
+GPU count and batch that keeps it, or that none does.
 """
 
 import math
@@ -26,6 +33,7 @@ from bench.errors import UserError
 from bench.inputs.cards import load_card
 from bench.inputs.suite import MAX_IN_FLIGHT
 from bench.inputs.text_files import read_user_text
+from bench.inputs.tiers import shipped_tiers
 from bench.inputs.workload import MAX_TOKENS
 from bench.validation import parse
 from tokencost.analysis.calibration import (
@@ -33,18 +41,17 @@ from tokencost.analysis.calibration import (
     measurements,
     shipped_calibrations,
 )
-from tokencost.analysis.projection import GPU_COUNTS, fewest_gpus, project
+from tokencost.analysis.projection import GPU_COUNTS, counts_that_fit, project
+from tokencost.analysis.service_level import KV_MAXIMUM, cheapest_meeting, service_batches
 from tokencost.pricing.assumptions import load_assumptions, preset_names
 from tokencost.pricing.catalog import find_hardware, load_catalog
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
-from tokencost.publish.gpu_answers import (
-    MEASURED_BY,
-    answers_markdown,
-    summary_markdown,
-)
+from tokencost.publish.gpu_answers import answers_markdown, summary_markdown
+from tokencost.publish.gpu_tiers import MEASURED_BY
 
 INPUTS = "inputs.toml"
+PROJECTED_FILE, MEASURED_FILE, LEVELS_FILE = "costs.csv", "measured-by-others.csv", "service-levels.csv"
 SOURCE_DATE = "2026-02-27"  # the leaderboard data's commit date (tokencost/data/calibration/README.md)
 PROJECTED_TOKENS = "input + output tokens a second of all the GPUs serving the model"
 MEASURED_TOKENS = "output tokens a second of the whole system (all its GPUs); input tokens not published"
@@ -135,18 +142,32 @@ def read_inputs(folder: Path) -> TableInputs:
     )
 
 
+def batch_rule(batch: int, grid: list[int], found: dict[str, int]) -> str:
+    """Why a batch is projected: one of the inputs' batch sizes, the KV cache's maximum, the largest that keeps
+    a tier (or several of these)."""
+    tiers = [name for name, b in found.items() if b == batch and name != KV_MAXIMUM]
+    reasons = [
+        "inputs.toml batch_sizes" if batch in grid else "",
+        KV_MAXIMUM if found.get(KV_MAXIMUM) == batch else "",
+        f"largest keeping {', '.join(tiers)}" if tiers else "",
+    ]
+    return "; ".join(r for r in reasons if r)
+
+
 def projected_rows(inputs: TableInputs, catalog) -> pd.DataFrame:
     pricing = Pricing.of(load_assumptions(inputs.main_preset), catalog)
+    tiers = shipped_tiers()
     rows = []
     for model in inputs.models:
         card = load_card(model)
         for gpu in inputs.gpus:
             entry = find_hardware(gpu, catalog)
-            for isl, osl in inputs.shapes:
-                count = fewest_gpus(card, entry, isl, osl)
-                if count is None:
-                    continue
-                table, notes = project(model, gpu, count, inputs.batch_sizes, isl, osl, pricing)
+            for (isl, osl), count in (
+                (shape, count) for shape in inputs.shapes for count in counts_that_fit(card, entry, *shape)
+            ):
+                found = service_batches(card, entry, count, isl, osl, tiers)
+                batches = sorted(set(inputs.batch_sizes) | set(found.values()))
+                table, notes = project(model, gpu, count, batches, isl, osl, pricing)
                 borrowed = next((n for n in notes if n.startswith("calibration fitted on")), "")
                 for row in table.to_dict("records"):
                     rows.append(
@@ -159,11 +180,14 @@ def projected_rows(inputs: TableInputs, catalog) -> pd.DataFrame:
                             "hardware": entry.key,
                             "accelerator_count": count,
                             "batch_size": row["batch_size"],
+                            "batch_rule": batch_rule(row["batch_size"], inputs.batch_sizes, found),
                             "max_batch": row["max_batch"],
                             "isl": isl,
                             "osl": osl,
                             "output_tok_s": row["projected_output_tok_s"],
                             "total_tok_s": row["projected_output_tok_s"] * (isl + osl) / osl,
+                            "tok_s_per_user": row["tok_s_per_user"],
+                            "ttft_ms": row["ttft_ms"],
                             "power_w": count * entry.tdp_w,
                             "error_band": row["error_band"],
                             "precision": "bf16",
@@ -194,6 +218,8 @@ def measured_rows(catalog) -> pd.DataFrame:
                     "in_flight": point["avg_batch_size"],
                     "osl": round(point["avg_output_len"]),
                     "output_tok_s": point["output_tok_s"],
+                    "tok_s_per_user": 1000 / point["median_itl_ms"],  # as the tiers read it: 1000 / TPOT
+                    "projected_tok_s_per_user": check["projected_tok_s"] / max(1, round(point["avg_batch_size"])),
                     "power_w": point["avg_power_w"],
                     "measured_j_per_output_token": point["j_per_output_token"],
                     "projected_output_tok_s": check["projected_tok_s"],
@@ -204,7 +230,7 @@ def measured_rows(catalog) -> pd.DataFrame:
                     "source": calibration.source,
                     "date": SOURCE_DATE,
                     "label": f"{MEASURED_BY}; vLLM 0.11.1, BF16, LMArena chat, steady state, output tokens of all GPUs, "
-                    "GPU power measured",
+                    "GPU power measured, tok/s per user = 1000 / median inter-token latency",
                 }
             )
     return pd.DataFrame(rows)
@@ -243,7 +269,9 @@ def priced(rows: pd.DataFrame, inputs: TableInputs, catalog) -> pd.DataFrame:
     return rows
 
 
-def build(folder: Path) -> pd.DataFrame:
+def build(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The projected rows and the rows measured by others, each priced under every preset: two tables, one
+    basis each."""
     inputs = read_inputs(folder)
     catalog = load_catalog()
     projected = projected_rows(inputs, catalog)
@@ -253,9 +281,30 @@ def build(folder: Path) -> pd.DataFrame:
             f"no model of models fits {' or '.join(map(str, GPU_COUNTS))} of any GPU of gpus at any of the shapes",
             "give shorter shapes, GPUs with more memory, or smaller models",
         )
-    rows = pd.concat([projected, measured_rows(catalog)], ignore_index=True)
-    order = ["basis", "model", "hardware", "accelerator_count", "isl", "osl", "batch_size"]
-    return priced(rows, inputs, catalog).sort_values(order, kind="stable", ignore_index=True)
+    order = ["model", "hardware", "accelerator_count", "isl", "osl", "batch_size"]
+
+    def tidy(rows: pd.DataFrame) -> pd.DataFrame:
+        return priced(rows, inputs, catalog).sort_values(
+            [c for c in order if c in rows], kind="stable", ignore_index=True
+        )
+
+    return tidy(projected), tidy(measured_rows(catalog))
+
+
+def service_levels(projected: pd.DataFrame, inputs: TableInputs) -> pd.DataFrame:
+    """Per model, GPU and shape, the cheapest projected GPU count and batch with no latency limit and at each
+    shipped tier, priced under every preset, or that no projected point keeps the tier."""
+    main = f"usd_per_m_total {inputs.main_preset}"
+    carry = [
+        "error_band",
+        "max_batch",
+        "batch_rule",
+        "output_tok_s",
+        f"usd_per_m_output {inputs.main_preset}",
+        *(f"usd_per_m_total {preset}" for preset in inputs.presets),
+    ]
+    keys = ["basis", "model", "kind", "hardware", "isl", "osl"]
+    return cheapest_meeting(projected, shipped_tiers(), main, keys, [*carry, "label"])
 
 
 def write(folder: Path, out_dir: Path | None = None) -> list[Path]:
@@ -264,18 +313,22 @@ def write(folder: Path, out_dir: Path | None = None) -> list[Path]:
     folder = Path(folder)
     out_dir = folder if out_dir is None else Path(out_dir)
     inputs = read_inputs(folder)
-    table = build(folder)
-    costs, report, summary = out_dir / "costs.csv", out_dir / "report.md", out_dir / "summary.md"
-    written = [costs, report, summary]
+    projected, measured = build(folder)
+    files = {name: out_dir / name for name in (PROJECTED_FILE, MEASURED_FILE, LEVELS_FILE, "report.md", "summary.md")}
+    written = list(files.values())
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         if out_dir.resolve() != folder.resolve():
             shutil.copyfile(folder / INPUTS, out_dir / INPUTS)
             written.append(out_dir / INPUTS)
-        table.to_csv(costs, index=False, float_format="%.6g")
-        table = pd.read_csv(costs)  # what the files say is what the report says
-        report.write_text(answers_markdown(table, inputs))
-        summary.write_text(summary_markdown(table, inputs))
+        projected.to_csv(files[PROJECTED_FILE], index=False, float_format="%.6g")
+        measured.to_csv(files[MEASURED_FILE], index=False, float_format="%.6g")
+        projected = pd.read_csv(files[PROJECTED_FILE])  # what the files say is what the report says
+        service_levels(projected, inputs).to_csv(files[LEVELS_FILE], index=False, float_format="%.6g")
+        levels = pd.read_csv(files[LEVELS_FILE])
+        table = pd.concat([projected, pd.read_csv(files[MEASURED_FILE])], ignore_index=True)
+        files["report.md"].write_text(answers_markdown(table, levels, inputs))
+        files["summary.md"].write_text(summary_markdown(table, levels, inputs))
     except OSError as e:
         raise UserError(
             "DIR" if out_dir == folder else "--out",

@@ -107,7 +107,9 @@ def index_markdown(results_dir: Path, pricing: Pricing) -> str:
             (table / "summary.md").read_text().strip(),
             "",
             f"The seed questions answered from it, with error bands: [{GPU_TABLE}/report.md]({GPU_TABLE}/report.md); "
-            f"every row in [{GPU_TABLE}/costs.csv]({GPU_TABLE}/costs.csv).",
+            f"every projected row in [{GPU_TABLE}/costs.csv]({GPU_TABLE}/costs.csv), ML.ENERGY's in "
+            f"[{GPU_TABLE}/measured-by-others.csv]({GPU_TABLE}/measured-by-others.csv), the answer per tier in "
+            f"[{GPU_TABLE}/service-levels.csv]({GPU_TABLE}/service-levels.csv).",
             "",
         ]
     return "\n".join(lines)

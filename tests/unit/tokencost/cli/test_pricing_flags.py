@@ -116,7 +116,7 @@ def test_project_prices_the_projection_at_the_given_rate(tmp_path):
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert f"preset 'on-demand-rental+usd_per_gpu_hour={rate}'" in result.stdout
-        assert "projected output tok/s" in result.stdout and "$/M input+output" in result.stdout
+        assert "projected tok/s" in result.stdout and "$/M in+out" in result.stdout
         tables.append(pd.read_csv(csv))
     cost = [t["projected_total_per_mtok_usd"] for t in tables]
     assert (cost[1] / cost[0]).tolist() == pytest.approx([2.0, 2.0], rel=1e-12)

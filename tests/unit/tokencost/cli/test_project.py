@@ -1,6 +1,9 @@
 """`tokencost project`: calibrated by default, never past the KV cache, never from a CPU's efficiency."""
 
+import json
 import re
+
+import pytest
 
 from tests.conftest import CPU_DEMO
 from tests.support.records_factory import point_record, write_run
@@ -93,3 +96,26 @@ def test_nothing_fitting_even_eight_gpus_says_so(tmp_path, capsys):
     assert "give a GPU with more memory, shorter --isl/--osl, or a smaller model" in err
     code, _, err = tokencost(capsys, *argv, "--gpus", "8")
     assert code == 1 and "does not fit 8 x small-gpu; give a GPU" in err
+
+
+def test_each_batch_gives_the_pace_per_user_and_a_ttft_with_the_method(capsys):
+    code, out, err = tokencost(
+        capsys, "project", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--batch-sizes", "1,64", "--json"
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    one, many = document["rows"]
+    for row in (one, many):
+        assert row["tok_s_per_user"] * row["batch_size"] == pytest.approx(row["projected_output_tok_s"])
+    assert many["tok_s_per_user"] < one["tok_s_per_user"] and many["ttft_ms"] > one["ttft_ms"] > 0
+    assert any(n.startswith("per user: tok/s per user = projected output tok/s / batch") for n in document["notes"])
+    code, out, _ = tokencost(capsys, "project", "--model", "llama-3.1-8b", "--gpu", "h100-sxm")
+    assert "tok/s per user" in out and "TTFT ms" in out and max(map(len, out.splitlines())) <= 120
+
+
+def test_several_gpus_say_how_they_are_projected_and_what_is_assumed(capsys):
+    code, out, err = tokencost(capsys, "project", "--model", "qwen3-32b", "--gpu", "h100-sxm", "--gpus", "4", "--json")
+    assert code == 0, err
+    label = json.loads(out)["rows"][0]["label"]
+    assert "on 4 GPUs: tensor parallel" in label and "1-GPU efficiency (an assumption)" in label
+    assert "4 and 8 GPUs extrapolated from 2 (an assumption" in label

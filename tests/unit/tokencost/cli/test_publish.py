@@ -102,6 +102,9 @@ def test_report_where_results_runs_cannot_be_made_is_one_line(published, tmp_pat
     assert errors[0].startswith("tokencost: error: results/runs") and fingerprint(published) == before
 
 
+TABLE_FILES = ["costs.csv", "inputs.toml", "measured-by-others.csv", "report.md", "service-levels.csv", "summary.md"]
+
+
 @pytest.fixture
 def table(tmp_path) -> Path:
     folder = tmp_path / "results" / "gpu-cost-table"
@@ -116,7 +119,7 @@ def test_gpu_table_leaves_the_published_table_byte_identical_and_prints_its_new_
     out = Path(last_line(tokencost("gpu-table", cwd=tmp_path)))  # the published table is the default DIR
     assert fingerprint(table) == before
     assert out.parent == Path("results/runs") and out.name.startswith("gpu-table-")
-    assert sorted(fingerprint(tmp_path / out)) == ["costs.csv", "inputs.toml", "report.md", "summary.md"]
+    assert sorted(fingerprint(tmp_path / out)) == TABLE_FILES
     rebuilt = Path(last_line(tokencost("gpu-table", out, "-o", "again", cwd=tmp_path)))
     assert fingerprint(tmp_path / rebuilt) == fingerprint(tmp_path / out)  # the new folder rebuilds alike
 
@@ -125,5 +128,5 @@ def test_gpu_table_in_place_rewrites_the_table(table, tmp_path):
     before = fingerprint(table)
     assert last_line(tokencost("gpu-table", "--in-place", cwd=tmp_path)) == "results/gpu-cost-table"
     after = fingerprint(table)
-    assert sorted(after) == ["costs.csv", "inputs.toml", "report.md", "summary.md"]
+    assert sorted(after) == TABLE_FILES
     assert after["costs.csv"] != before["costs.csv"] and after["inputs.toml"] == before["inputs.toml"]

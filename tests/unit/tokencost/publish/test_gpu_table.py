@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 
 from bench.errors import UserError
+from bench.inputs.tiers import shipped_tiers
 from tests.support import REPO
-from tokencost.publish.gpu_table import MEASURED_BY, read_inputs, write
+from tokencost.analysis.service_level import FLOOR, NOT_REACHABLE, meets
+from tokencost.publish.gpu_table import LEVELS_FILE, MEASURED_BY, MEASURED_FILE, PROJECTED_FILE, read_inputs, write
 
 PUBLISHED = REPO / "results" / "gpu-cost-table"
 
@@ -20,30 +22,79 @@ def rebuilt(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("name", ["costs.csv", "report.md", "summary.md"])
+@pytest.mark.parametrize("name", [PROJECTED_FILE, MEASURED_FILE, LEVELS_FILE, "report.md", "summary.md"])
 def test_the_published_table_is_what_its_inputs_give(rebuilt, name):
     assert (rebuilt / name).read_text() == (PUBLISHED / name).read_text(), (
         f"results/gpu-cost-table/{name} is stale: run `tokencost gpu-table --in-place`"
     )
 
 
-def test_every_row_is_projected_or_measured_by_someone_named():
-    table = pd.read_csv(PUBLISHED / "costs.csv")
-    projected = table["basis"] == "projected"
-    assert table.loc[projected, "label"].str.startswith("projected: ").all()
-    assert table.loc[~projected, "label"].str.startswith(MEASURED_BY).all()
-    assert projected.sum() > 0 and (~projected).sum() == 92
-    assert table.loc[projected, "error_band"].notna().all()  # no projection without its band
-    assert not table["label"].str.contains("measured", case=False)[projected].any()
+def test_each_table_holds_one_basis_and_every_row_says_which():
+    projected, measured = pd.read_csv(PUBLISHED / PROJECTED_FILE), pd.read_csv(PUBLISHED / MEASURED_FILE)
+    assert (projected["basis"] == "projected").all() and (measured["basis"] == "measured by ML.ENERGY").all()
+    assert projected["label"].str.startswith("projected: ").all()
+    assert measured["label"].str.startswith(MEASURED_BY).all() and len(measured) == 92
+    assert projected["error_band"].notna().all()  # no projection without its band
+    assert not projected["label"].str.contains("measured", case=False).any()
+    assert projected["token_definition"].nunique() == 1 and measured["token_definition"].nunique() == 1
+    assert measured["usd_per_m_total owned"].isna().all()  # they publish output tokens only: no total
+
+
+def test_the_summary_sets_each_basis_in_its_own_table_under_its_own_heading():
+    text = (PUBLISHED / "summary.md").read_text()
+    projected, measured = text.split("**Measured by ML.ENERGY")
+    assert projected.startswith("**Projected by tokencost**") and "**Projected" not in measured
+    for heading, words in (
+        (projected, ["ISL/OSL 1024/1024", "Batch rule", "power at TDP", "$/M input + output tokens"]),
+        (measured, ["LMArena chat", "batch rule", "GPU power measured", "$/M output tokens"]),
+    ):
+        assert all(w in heading.split("\n")[0] for w in words), words  # the workload, batch rule, power, token basis
+    assert "projected/measured" in measured and "projected/measured" not in projected.split("\n", 1)[1]
+
+
+def test_every_tier_answer_is_the_cheapest_projected_point_that_keeps_it_over_every_gpu_count():
+    projected, levels = pd.read_csv(PUBLISHED / PROJECTED_FILE), pd.read_csv(PUBLISHED / LEVELS_FILE)
+    tiers = shipped_tiers()
+    assert set(levels["tier"]) == {FLOOR, *tiers} and (levels["basis"] == "projected").all()
+    assert levels.loc[levels["status"] != NOT_REACHABLE, "label"].str.startswith("projected: ").all()
+    keys = ["model", "hardware", "isl", "osl"]
+    for answer in levels.to_dict("records"):
+        rows = projected[(projected[keys] == pd.Series({k: answer[k] for k in keys})).all(axis=1)]
+        keeping = (
+            rows
+            if answer["tier"] == FLOOR
+            else rows[meets(tiers[answer["tier"]], rows["tok_s_per_user"], rows["ttft_ms"])]
+        )
+        if answer["status"] == NOT_REACHABLE:
+            assert keeping.empty, answer
+            continue
+        best = keeping["usd_per_m_total owned"].min()
+        assert answer["usd_per_m_total owned"] == pytest.approx(best, rel=1e-5), answer
+        assert (
+            answer["accelerator_count"] == keeping.loc[keeping["usd_per_m_total owned"].idxmin(), "accelerator_count"]
+        )
+
+
+def test_the_gpu_count_is_an_axis_and_a_kv_starved_dense_model_gets_more_gpus():
+    projected, levels = pd.read_csv(PUBLISHED / PROJECTED_FILE), pd.read_csv(PUBLISHED / LEVELS_FILE)
+    counts = projected.groupby(["model", "hardware", "isl"])["accelerator_count"].unique()
+    assert sorted(counts["llama-3.1-8b", "h100-sxm", 1024]) == [1, 2, 4, 8]
+    assert sorted(counts["mixtral-8x7b", "h100-sxm", 1024]) == [2, 4, 8]  # 93 GB of weights: not on one
+    assert (projected.loc[projected["accelerator_count"] > 1, "label"].str.contains("an assumption")).all()
+    # Qwen3-32B on one 80 GB H100 holds a few dozen sequences: its floor is on more GPUs than that
+    floor = levels[(levels["tier"] == FLOOR) & (levels["isl"] == 1024)].set_index(["model", "hardware"])
+    assert floor.loc[("qwen3-32b", "h100-sxm"), "accelerator_count"] > 1
 
 
 def test_projections_stop_at_the_batch_that_fits():
-    table = pd.read_csv(PUBLISHED / "costs.csv")
-    projected = table[table["basis"] == "projected"]
+    projected = pd.read_csv(PUBLISHED / PROJECTED_FILE)
     assert (projected["batch_size"] <= projected["max_batch"]).all()
     # Qwen3-32B on one 80 GB GPU holds a few dozen sequences of 2,048 tokens, not 1,024
     h100 = projected[
-        (projected["model"] == "qwen3-32b") & (projected["hardware"] == "h100-sxm") & (projected["isl"] == 1024)
+        (projected["model"] == "qwen3-32b")
+        & (projected["hardware"] == "h100-sxm")
+        & (projected["isl"] == 1024)
+        & (projected["accelerator_count"] == 1)
     ]
     assert h100["batch_size"].max() < 64
 
