@@ -14,7 +14,7 @@ def cmd_price(args) -> int:
 
     imported = args.source.is_file() and args.source.suffix == ".json"
     if imported:
-        _check_watts(args.watts, args.gpus)
+        _check_watts(args.watts, args.gpus or 1)
         records = _imported(args.source, args.gpu, args.gpus, args.watts, args.hardware)
     elif args.source.is_file():
         records = priceable(read_records(args.source), args.source)  # a records.jsonl
@@ -51,7 +51,9 @@ def cmd_price(args) -> int:
     return 0
 
 
-def _imported(path: Path, gpu: str | None, gpus: int, watts: float | None, hardware: Path | None = None) -> list:
+def _imported(
+    path: Path, gpu: str | None, given_gpus: int | None, watts: float | None, hardware: Path | None = None
+) -> list:
     """Another tool's JSON result file as records, its tool told by its keys: AIPerf's profile export has
     `aiperf_version`, a GuideLLM report a list of `benchmarks`, InferenceX's rows `hw` and `tput_per_gpu`, an
     MLPerf Inference summary rows of `Performance_Result`; anything else is read as `vllm bench serve`'s."""
@@ -67,6 +69,7 @@ def _imported(path: Path, gpu: str | None, gpus: int, watts: float | None, hardw
         "give a result file of `vllm bench serve --save-result`, AIPerf (profile_export_aiperf.json), "
         "GuideLLM (benchmarks.json), InferenceX (agg_bmk.json) or MLPerf Inference (summary_results.json)",
     )
+    gpus = given_gpus or 1
     if is_aiperf(data):
         return [read_aiperf(path, gpu, gpus, watts)]
     if is_guidellm(data):
@@ -78,7 +81,7 @@ def _imported(path: Path, gpu: str | None, gpus: int, watts: float | None, hardw
             return find_hardware(name, catalog).key
 
         read = read_inferencex if is_inferencex(data) else read_mlperf
-        return read(path, gpu, gpus, watts, resolve)
+        return read(path, gpu, given_gpus, watts, resolve)
     return [read_vllm_bench(path, gpu, gpus, watts)]
 
 

@@ -47,11 +47,11 @@ def is_inferencex(data) -> bool:
 
 
 def read_inferencex(
-    path: Path, gpu: str | None, gpus: int, watts: float | None, resolve: published.Resolve
+    path: Path, gpu: str | None, gpus: int | None, watts: float | None, resolve: published.Resolve
 ) -> list[PointRecord]:
     """One serving record per row; `gpu` (a catalog key or name) prices only the rows of that GPU."""
     path = Path(path)
-    rows = published.load_rows(path, watts, FIX)
+    rows = published.load_rows(path, gpus, watts, FIX)
     names = [(f"[{i}].hw", published.text(path, f"[{i}].hw", row.get("hw"), FIX)) for i, row in enumerate(rows)]
     keys = published.gpu_keys(path, [(where, _runner_gpu(name)) for where, name in names], gpu, resolve)
     return [_record(path, i, row, key) for i, (row, key) in enumerate(zip(rows, keys)) if key is not None]

@@ -59,11 +59,11 @@ def is_mlperf(data) -> bool:
 
 
 def read_mlperf(
-    path: Path, gpu: str | None, gpus: int, watts: float | None, resolve: published.Resolve
+    path: Path, gpu: str | None, gpus: int | None, watts: float | None, resolve: published.Resolve
 ) -> list[PointRecord]:
     """One record per datacenter LLM result; `gpu` (a catalog key or name) prices only the rows of that GPU."""
     path = Path(path)
-    data = published.load_rows(path, watts, FIX)
+    data = published.load_rows(path, gpus, watts, FIX)
     if not is_mlperf(data):
         raise UserError(f"{path}: content", "is not a list of MLPerf result rows", f"give the file {FIX}")
     rows = []

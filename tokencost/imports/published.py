@@ -29,9 +29,15 @@ NO_POWER = {
 CATALOG_FIX = "give --gpu KEY to price only the rows of one catalog GPU, or describe the GPU with --hardware FILE"
 
 
-def load_rows(path: Path, watts: float | None, fix: str) -> list[dict]:
-    """The file's rows: a list of objects (or one object, a file of one row). --watts, one power for one result,
-    is refused: a published file's rows ran on GPUs of their own."""
+def load_rows(path: Path, gpus: int | None, watts: float | None, fix: str) -> list[dict]:
+    """The file's rows: a list of objects (or one object, a file of one row). --gpus and --watts, one count and
+    one power for one result, are refused: a published file's rows ran on GPUs of their own, which it counts."""
+    if gpus is not None:
+        raise UserError(
+            "--gpus",
+            f"is one count, and {path} gives the GPUs of each of its rows",
+            "leave --gpus out: each row is priced on the GPUs it names",
+        )
     if watts is not None:
         raise UserError(
             "--watts",

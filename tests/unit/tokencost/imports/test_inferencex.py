@@ -135,8 +135,9 @@ def test_an_output_rate_above_the_total_is_refused(tmp_path):
     assert "[0].output_tput_per_gpu: makes" in refusal(path)
 
 
-def test_watts_is_refused_for_rows_of_their_own_gpus():
+def test_watts_and_gpus_are_refused_for_rows_of_their_own_gpus():
     assert "--watts:" in refusal(GPT_OSS, "--watts", "700")
+    assert "--gpus: is one count" in refusal(GPT_OSS, "--gpus", "8")
 
 
 def test_a_row_that_is_not_an_object_is_refused(tmp_path):

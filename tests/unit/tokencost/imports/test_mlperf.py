@@ -44,7 +44,7 @@ def test_each_llm_result_is_priced_per_output_token_on_all_its_gpus(tmp_path):
 
 
 def test_a_record_carries_its_provenance_precision_scenario_and_token_definition():
-    records = read_mlperf(SUMMARY, None, 1, None, resolve)
+    records = read_mlperf(SUMMARY, None, None, None, resolve)
     h100 = next(r for r in records if r.hardware.accelerator == "h100-sxm" and "Server" in r.workload.label)
     assert h100.source.version == "v5.1" and "result 5.1-0015, Cisco" in h100.source.tool
     assert h100.source.url.startswith("https://github.com/mlcommons/inference_results_v5.1/")
@@ -59,7 +59,7 @@ def test_a_record_carries_its_provenance_precision_scenario_and_token_definition
 
 
 def test_benchmarks_with_a_model_card_are_priced_as_that_card():
-    records = read_mlperf(SUMMARY, None, 1, None, resolve)
+    records = read_mlperf(SUMMARY, None, None, None, resolve)
     models = {r.workload.label.split()[1]: r.model for r in records}
     assert models["mixtral-8x7b"].name == "mixtral-8x7b" and models["mixtral-8x7b"].kind == "moe"
     assert models["llama3.1-8b"].name == "llama-3.1-8b"
@@ -129,4 +129,4 @@ def test_a_damaged_result_is_refused_naming_its_field(tmp_path, field, value, sa
 
 def test_watts_is_refused():
     with pytest.raises(UserError, match="--watts"):
-        read_mlperf(SUMMARY, None, 1, 700.0, resolve)
+        read_mlperf(SUMMARY, None, None, 700.0, resolve)
