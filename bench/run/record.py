@@ -240,6 +240,9 @@ class Source(_Section):
     file: str
     tool: str
     date: str | None = None
+    version: str | None = None  # published results: their round, commit or run, and the engine's version
+    url: str | None = None  # published results: where the row is published
+    token_definition: str | None = None  # published results: which tokens their rates count
 
 
 class PointRecord(_Section):

@@ -399,12 +399,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="RUN_DIR_OR_JSON",
         help="a run directory, its records.jsonl, or a JSON result file of `vllm bench serve "
-        "--save-result`, AIPerf (profile_export_aiperf.json) or GuideLLM (benchmarks.json)",
+        "--save-result`, AIPerf (profile_export_aiperf.json) or GuideLLM (benchmarks.json), or published results: "
+        "InferenceX's agg_bmk.json, MLPerf Inference's summary_results.json",
     )
     price.add_argument("--csv", type=output_file, help="also write the priced table to this CSV file")
     _json_option(price, "price")
-    price.add_argument("--gpu", help="for a result file: the GPU that served it (catalog key, e.g. h100-sxm)")
-    price.add_argument("--gpus", type=gpu_count, default=1, help="for a result file: GPUs serving (default 1)")
+    price.add_argument(
+        "--gpu",
+        help="for a tool's result file: the GPU that served it (catalog key, e.g. h100-sxm); for published results: "
+        "price only the rows of this GPU",
+    )
+    price.add_argument(
+        "--gpus",
+        type=gpu_count,
+        help="for a tool's result file: GPUs serving (1 unless given; published results count theirs)",
+    )
     price.add_argument(
         "--watts",
         type=watts_of_all_gpus,

@@ -14,8 +14,8 @@ def cmd_price(args) -> int:
 
     imported = args.source.is_file() and args.source.suffix == ".json"
     if imported:
-        _check_watts(args.watts, args.gpus)
-        records = _imported(args.source, args.gpu, args.gpus, args.watts)
+        _check_watts(args.watts, args.gpus or 1)
+        records = _imported(args.source, args.gpu, args.gpus, args.watts, args.hardware)
     elif args.source.is_file():
         records = priceable(read_records(args.source), args.source)  # a records.jsonl
         if not records:
@@ -40,6 +40,7 @@ def cmd_price(args) -> int:
         print_tables(priced, args.wide)
         if imported:
             _print_implausible(records, pricing.catalog)
+            _print_sources(records)
         print(
             f"\nPreset '{pricing.assumptions.name}' (hash {pricing.assumptions.hash}); compared with {pricing.api.key}."
         )
@@ -50,23 +51,51 @@ def cmd_price(args) -> int:
     return 0
 
 
-def _imported(path: Path, gpu: str | None, gpus: int, watts: float | None) -> list:
+def _imported(
+    path: Path, gpu: str | None, given_gpus: int | None, watts: float | None, hardware: Path | None = None
+) -> list:
     """Another tool's JSON result file as records, its tool told by its keys: AIPerf's profile export has
-    `aiperf_version`, a GuideLLM report a list of `benchmarks`; anything else is read as `vllm bench serve`'s."""
+    `aiperf_version`, a GuideLLM report a list of `benchmarks`, InferenceX's rows `hw` and `tput_per_gpu`, an
+    MLPerf Inference summary rows of `Performance_Result`; anything else is read as `vllm bench serve`'s."""
     from tokencost.imports.aiperf import is_aiperf, read_aiperf
     from tokencost.imports.guidellm import is_guidellm, read_guidellm
+    from tokencost.imports.inferencex import is_inferencex, read_inferencex
+    from tokencost.imports.mlperf import is_mlperf, read_mlperf
     from tokencost.imports.vllm_bench import load_result_file, read_vllm_bench
+    from tokencost.pricing.catalog import find_hardware, load_catalog
 
     data = load_result_file(
         path,
-        "give a result file of `vllm bench serve --save-result`, AIPerf (profile_export_aiperf.json) "
-        "or GuideLLM (benchmarks.json)",
+        "give a result file of `vllm bench serve --save-result`, AIPerf (profile_export_aiperf.json), "
+        "GuideLLM (benchmarks.json), InferenceX (agg_bmk.json) or MLPerf Inference (summary_results.json)",
     )
+    gpus = given_gpus or 1
     if is_aiperf(data):
         return [read_aiperf(path, gpu, gpus, watts)]
     if is_guidellm(data):
         return read_guidellm(path, gpu, gpus, watts)
+    if is_inferencex(data) or is_mlperf(data):  # published results, naming each row's GPUs
+        catalog = load_catalog(hardware)
+
+        def resolve(name: str) -> str:
+            return find_hardware(name, catalog).key
+
+        read = read_inferencex if is_inferencex(data) else read_mlperf
+        return read(path, gpu, given_gpus, watts, resolve)
     return [read_vllm_bench(path, gpu, gpus, watts)]
+
+
+def _print_sources(records: list) -> None:
+    """Where published results came from (their versions) and which tokens their rates count, once per source."""
+    published = [r for r in records if r.source is not None and r.source.token_definition]
+    for family in dict.fromkeys(r.source.tool.split(" (")[0] for r in published):
+        mine = [r for r in published if r.source.tool.split(" (")[0] == family]
+        versions = sorted({r.source.version for r in mine if r.source.version})
+        shown = ", ".join(versions) if len(versions) <= 3 else f"{len(versions)} versions, one per row"
+        line = f"Source: {family}" + (f" ({shown})" if shown else "") + f". Tokens: {mine[0].source.token_definition}."
+        if all(r.input_tokens == 0 for r in mine):
+            line += " So its $/M counts output tokens alone: the whole hour is charged to them."
+        print(textwrap.fill(line, 120, subsequent_indent="  "))
 
 
 def _print_implausible(records: list, catalog: list) -> None:

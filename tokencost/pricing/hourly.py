@@ -209,7 +209,9 @@ def token_prices(
     (InferenceX's convention), so input and output prices do not add up to the spend."""
     total = usd_per_mtok(hourly_usd, input_tok_s + output_tok_s)
     if input_time_share is None:
-        return TokenPrices(total, usd_per_mtok(hourly_usd, input_tok_s), usd_per_mtok(hourly_usd, output_tok_s))
+        # No input tokens (results that count output tokens only, such as MLPerf's): no price per input token.
+        per_input = usd_per_mtok(hourly_usd, input_tok_s) if input_tok_s > 0 else math.nan
+        return TokenPrices(total, per_input, usd_per_mtok(hourly_usd, output_tok_s))
     return TokenPrices(
         total,
         usd_per_mtok(hourly_usd * input_time_share, input_tok_s) if input_time_share > 0 else 0.0,

@@ -59,6 +59,9 @@ POINT_COLUMNS: dict[str, Column] = {
     "active_params": lambda r: r.model.active_params,
     "weights": lambda r: r.model.weights,  # "dummy": random weights, a run of the machinery rather than of a model
     "engine": lambda r: r.engine.name,
+    # The weights' precision where a record gives it: imported published results carry it among the engine's
+    # settings (InferenceX, MLPerf); None for the others.
+    "precision": lambda r: (r.engine.model_extra or {}).get("precision"),
     "batch_size": lambda r: r.batch_size,
     "isl": lambda r: r.workload.isl,  # for a kind other than random, the mean over the point's requests
     "osl": lambda r: r.workload.osl,

@@ -29,6 +29,7 @@ CONSOLE_WIDTH = 120  # the default view's lines fit a terminal this wide
 OFFLINE_HEADERS = {
     "hardware": "hardware",
     "engine": "engine",
+    "precision": "precision",
     "model": "model",
     "kind": "kind",
     "batch_size": "batch",
@@ -58,6 +59,7 @@ OFFLINE_HEADERS = {
 
 SERVING_HEADERS = {
     "engine": "engine",
+    "precision": "precision",
     "model": "model",
     "kind": "kind",
     "load": "load",
@@ -93,6 +95,9 @@ OPTIONAL = {"power_boundary", "power_w_boundary", "j_per_output_token_boundary",
 # only in their tables, so that a table of other records reads as it did.
 EXTENDED = {"n", "ttft_p90_ms", "tpot_p90_ms", "goodput_rps", "tiers_met"}
 RANGE = "min–max"  # the full view's header of a repeated point's range of a number, after the number's header
+# Columns that only some records give (the weights' precision of imported published results): shown only where
+# some row has a value, so that a table of other records reads as it did.
+WHERE_GIVEN = {"precision"}
 # Columns of workloads with reuse: shown only where some point's workload is not random.
 REUSE = {"prefix_hit_rate", "implied_hit_rate", "uncached_input_per_mtok_usd", "cached_input_per_mtok_usd"}
 # The compact view's short names of workload kinds (a number added where one kind has several labels).
@@ -164,10 +169,12 @@ _USD = Column("$/M in+out", ("total_per_mtok_usd",), _n(4), number=True)  # per 
 _CHECKS = Column("checks", ("checks",), checks, shared=True, stated=text)
 METHOD = Column("method", ("label",), shared=True, cited=True)
 _WORKLOAD = Column("workload", ("workload_label",), shared=True, legend="Workloads")
+_PRECISION = Column("precision", ("precision",), shared=True)  # only where some row gives it
 
 OFFLINE_COMPACT = [
     Column("model", ("model",)),
     Column("engine", ("engine",), shared=True),
+    _PRECISION,
     Column("hardware", ("hardware",), shared=True),
     Column("batch", ("batch_size",), whole, number=True),
     _WORKLOAD,
@@ -184,6 +191,7 @@ OFFLINE_COMPACT = [
 SERVING_COMPACT = [
     Column("model", ("model",)),
     Column("engine", ("engine",), shared=True),
+    _PRECISION,
     Column("hardware", ("hardware",), shared=True),
     Column("load", ("load",)),
     Column("n", ("n",), whole, number=True),
@@ -212,6 +220,7 @@ def shown(priced: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
         if (k in priced or k not in OPTIONAL)
         and (k not in REUSE or has_reuse(priced))
         and (k not in EXTENDED or (k in priced and "point" in priced))
+        and (k not in WHERE_GIVEN or (k in priced and priced[k].notna().any()))
     ]
     return with_ranges(priced.reindex(columns=keys).rename(columns=headers), priced, headers)
 

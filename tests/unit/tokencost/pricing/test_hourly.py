@@ -1,5 +1,7 @@
 """Pricing math against values computed by hand."""
 
+import math
+
 import pytest
 
 from bench.errors import UserError
@@ -78,6 +80,12 @@ def test_time_share_split_reproduces_the_spend():
 def test_without_a_split_each_type_carries_the_whole_hour():
     prices = token_prices(hourly_usd=3.6, input_tok_s=2000, output_tok_s=500, input_time_share=None)
     assert prices.input == pytest.approx(0.5) and prices.output == pytest.approx(2.0)
+
+
+def test_without_input_tokens_there_is_no_input_price():
+    # Results that count output tokens only (MLPerf's): the whole hour over the output tokens, no input price.
+    prices = token_prices(hourly_usd=3.6, input_tok_s=0, output_tok_s=500, input_time_share=None)
+    assert prices.total == prices.output == pytest.approx(2.0) and math.isnan(prices.input)
 
 
 @pytest.mark.parametrize("tok_s", [0, -5])
