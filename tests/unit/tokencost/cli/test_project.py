@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from tests.conftest import CPU_DEMO
 from tests.support.records_factory import point_record, write_run
 from tests.unit.tokencost.cli.test_hostile_review import one_line_error, tokencost
@@ -93,3 +95,48 @@ def test_nothing_fitting_even_eight_gpus_says_so(tmp_path, capsys):
     assert "give a GPU with more memory, shorter --isl/--osl, or a smaller model" in err
     code, _, err = tokencost(capsys, *argv, "--gpus", "8")
     assert code == 1 and "does not fit 8 x small-gpu; give a GPU" in err
+
+
+def test_an_fp8_projection_says_it_is_uncalibrated_for_fp8_with_a_wider_band(capsys):
+    argv = ("project", "--model", "qwen3-30b-a3b", "--gpu", "h100-sxm", "--batch-sizes", "1,8")
+    _, bf16, _ = tokencost(capsys, *argv)
+    code, out, err = tokencost(capsys, *argv, "--precision", "fp8", "--kv-cache-dtype", "fp8")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "FP8 weights, FP8 KV cache" in text
+    assert "UNCALIBRATED for fp8-kv-fp8" in text and "error band assumed +/-27%" in text  # twice BF16's 13.7 %
+    assert "+/-14%" in " ".join(bf16.split()) and "UNCALIBRATED" not in bf16
+
+    def tok_s(table):
+        return [float(line.split("|")[5].replace(",", "")) for line in table.splitlines() if re.match(r"\|\s+\d", line)]
+
+    assert all(fp8 > bf16 for fp8, bf16 in zip(tok_s(out), tok_s(bf16), strict=True))  # fewer bytes a step
+
+
+def test_fp8_on_an_a100_is_projected_weight_only_and_labelled_so(capsys):
+    code, out, err = tokencost(
+        capsys, "project", "--model", "llama-3.1-8b", "--gpu", "a100-80gb-sxm", "--precision", "fp8", "--json"
+    )
+    assert code == 0, err
+    import json
+
+    document = json.loads(out)
+    assert document["precision"] == {"weights": "fp8", "kv_cache": "bf16"}
+    assert all(row["precision"] == "fp8" for row in document["rows"])
+    assert "weight-only on a100-80gb-sxm" in document["rows"][0]["label"]
+    assert any("no FP8 tensor cores" in note for note in document["notes"])
+
+
+def test_fp4_before_blackwell_is_one_line(capsys):
+    line = one_line_error(
+        capsys, "--precision", "project", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--precision", "fp4"
+    )
+    assert "no FP4 tensor cores" in line
+    code, out, _ = tokencost(capsys, "project", "--model", "llama-3.1-8b", "--gpu", "b200", "--precision", "fp4")
+    assert code == 0 and "UNCALIBRATED for fp4" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("value", ["FP8", "fp6", "", "nan"])
+def test_a_precision_that_is_not_one_is_refused(capsys, value):
+    code, _, err = tokencost(capsys, "project", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--precision", value)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--precision" in err
