@@ -37,14 +37,26 @@ GPU_COUNTS = (1, 2, 4, 8)  # the GPUs of one node a model is spread over, by ten
 UNCALIBRATED_BAND_FACTOR = 2.0
 
 
-def measured_efficiency(run_dir: Path, pricing: Pricing, kind: str, engine: str = "vllm") -> tuple[float, str]:
-    """Median measured/ceiling output tok/s of a run's GPU points of one model kind on `engine`, and its source."""
+def measured_efficiency(
+    run_dir: Path, pricing: Pricing, kind: str, engine: str = "vllm", precision: str = "bf16"
+) -> tuple[float, str]:
+    """Median measured/ceiling output tok/s of a run's GPU points of one model kind on `engine` in one precision
+    (a record that does not say is taken as BF16), and its source."""
     if not has_records(run_dir):
         raise UserError(
             "--efficiency", f"{run_dir} has no {RECORDS_FILE}", "give a run directory written by `tokencost run`"
         )
     priced = pricing.price(read_records(run_dir)).offline
     chosen = priced[(priced["engine"] == engine) & priced["roofline_fraction"].notna()]
+    precisions = chosen["precision"].fillna("bf16")
+    in_precision = precisions == precision
+    if not chosen.empty and not in_precision.any():
+        raise UserError(
+            "--efficiency",
+            f"{run_dir} has no {precision} point (it measured {', '.join(sorted(precisions.unique()))})",
+            "give a run measured in the precision projected, or leave --efficiency out",
+        )
+    chosen = chosen[in_precision]
     if chosen.empty:
         raise UserError(
             "--efficiency",

@@ -254,9 +254,10 @@ def cmd_project(args) -> int:
             f"give batch sizes of at most {MAX_IN_FLIGHT}",
         )
     pricing = pricing_from(args)
+    precision = Precision(weights=args.precision, kv_cache=args.kv_cache_dtype)
     efficiency, source = None, ""
     if args.efficiency is not None and Path(args.efficiency).is_dir():
-        efficiency, source = measured_efficiency(Path(args.efficiency), pricing, card.kind)
+        efficiency, source = measured_efficiency(Path(args.efficiency), pricing, card.kind, precision=precision.name)
     elif args.efficiency is not None:
         try:
             efficiency, source = float(args.efficiency), "given on the command line"
@@ -268,7 +269,6 @@ def cmd_project(args) -> int:
             ) from None
         if not 0 < efficiency <= 1:
             raise UserError("--efficiency", f"is {efficiency}", "give a fraction in (0, 1]")
-    precision = Precision(weights=args.precision, kv_cache=args.kv_cache_dtype)
     table, notes = project(
         card.name, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, pricing, efficiency, source, precision
     )

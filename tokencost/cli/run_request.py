@@ -101,7 +101,7 @@ class RunRequest:
             dry_run=args.dry_run,
             gpu_memory_gib=args.gpu_memory_gib,
             wide=args.wide,
-            dry_run_gpu=find_hardware(args.gpu, pricing.catalog) if args.gpu is not None else None,
+            dry_run_gpu=_planned_gpu(args.gpu, pricing) if args.gpu is not None else None,
         )
 
     def directory(self) -> RunDirectory:
@@ -132,6 +132,17 @@ class RunRequest:
         from bench.offline import run_sweep
 
         return run_sweep(self.suite, folder.path, **options)
+
+
+def _planned_gpu(name: str, pricing: "Pricing") -> "HardwareEntry":
+    """The catalog GPU a dry run plans for."""
+    try:
+        entry = find_hardware(name, pricing.catalog)
+    except UserError as e:
+        raise e.with_field("--gpu") from None
+    if entry.key.startswith("cpu"):
+        raise UserError("--gpu", f"{entry.key} is not a GPU", "give a GPU's catalog key, e.g. h100-sxm")
+    return entry
 
 
 def _check_flags(args: argparse.Namespace, given: dict[str, Any], mode: str | None) -> None:

@@ -132,7 +132,10 @@ def test_a_gpu_that_cannot_run_an_arm_skips_its_points_with_one_line_each(tmp_pa
     "argv, message",
     [
         (("--gpu", "h100-sxm"), "--gpu: only plans a dry run"),
-        (("--dry-run", "--gpu", "tpu-v9"), "'tpu-v9' is not in the hardware catalog"),
+        (("--dry-run", "--gpu", "tpu-v9"), "--gpu: 'tpu-v9' is not in the hardware catalog"),
+        (("--dry-run", "--gpu", ""), "--gpu: '' is empty"),
+        (("--dry-run", "--gpu", "/etc"), "--gpu: '/etc' is not in the hardware catalog"),
+        (("--dry-run", "--gpu", "cpu-vcpu"), "--gpu: cpu-vcpu is not a GPU"),
     ],
 )
 def test_a_planned_gpu_is_checked_in_one_line(argv, message):

@@ -1,5 +1,6 @@
 """`tokencost project`: calibrated by default, never past the KV cache, never from a CPU's efficiency."""
 
+import json
 import re
 
 import pytest
@@ -140,3 +141,30 @@ def test_fp4_before_blackwell_is_one_line(capsys):
 def test_a_precision_that_is_not_one_is_refused(capsys, value):
     code, _, err = tokencost(capsys, "project", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--precision", value)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--precision" in err
+
+
+def test_a_measured_efficiency_is_taken_from_points_of_the_precision_projected(capsys, tmp_path):
+    h100 = {"accelerator": "NVIDIA H100 80GB HBM3", "units": 1, "power_w": 400.0, "method": "nvml-counter"}
+    run = write_run(
+        tmp_path / "run",
+        point_record(model="llama-3.1-8b", batch=8, output_tok_s=500.0, isl=128, osl=128, **h100),
+        point_record(
+            model="llama-3.1-8b",
+            batch=8,
+            output_tok_s=900.0,
+            isl=128,
+            osl=128,
+            precision={"weights": "fp8", "kv_cache": "fp8"},
+            point="llama-3.1-8b/vllm-fp8-kv-fp8/batch8/isl128/osl128",
+            **h100,
+        ),
+    )
+    argv = ("project", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--efficiency", run)
+    efficiencies = []
+    for precision in ("bf16", "fp8"):
+        code, out, err = tokencost(capsys, *argv, "--precision", precision, "--kv-cache-dtype", precision, "--json")
+        assert code == 0, err
+        efficiencies.append(json.loads(out)["efficiency"]["value"])
+    assert efficiencies[0] != efficiencies[1]  # each from its own point, against its own roofline
+    line = one_line_error(capsys, "--efficiency", *argv, "--precision", "fp8")  # fp8 weights, bf16 KV: not measured
+    assert "has no fp8 point (it measured bf16, fp8-kv-fp8)" in line
