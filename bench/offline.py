@@ -11,8 +11,9 @@ from bench.engines.starting import interruptible_start
 from bench.errors import UserError
 from bench.inputs import fit
 from bench.inputs.cards import ModelCard
+from bench.inputs.precision import BF16, Precision
 from bench.inputs.requests import Request
-from bench.inputs.suite import Suite
+from bench.inputs.suite import EngineSettings, Suite
 from bench.inputs.workload import WARMUP_OSL, PromptStream, PromptSupply, Workload
 from bench.run.prefix_cache import cache_salt, hit_rate_check, point_salt
 from bench.run.record import PointRecord, PrefillProbe, PrefixCache, Validity
@@ -20,22 +21,31 @@ from bench.run.run import PlannedPoint, SweepResult, SweepRun
 from bench.secrets import redact
 
 
-def point_key(model: str, engine: str, batch_size: int, workload: Workload) -> str:
-    return f"{model}/{engine}/batch{batch_size}/{workload.key()}"
+def point_key(model: str, engine: str, batch_size: int, workload: Workload, precision: Precision = BF16) -> str:
+    return f"{model}/{engine}{precision.key_suffix()}/batch{batch_size}/{workload.key()}"
 
 
 def plan(suite: Suite) -> list[PlannedPoint]:
     return [
         PlannedPoint(
-            point_key(model, engine, b, workload),
-            f"{engine} batch {b}" + ("" if workload is suite.workload else f" {workload.label}"),
-            {"mode": "offline", "engine": {"name": engine}, "batch_size": b},
+            point_key(model, engine, b, workload, precision),
+            f"{engine} batch {b}"
+            + ("" if workload is suite.workload else f" {workload.label}")
+            + ("" if precision.is_default else f" {precision.name}"),
+            {
+                "mode": "offline",
+                "engine": {"name": engine},
+                "batch_size": b,
+                "precision": precision.to_record(suite.engine.dtype),
+            },
             model,
             b,
             workload,
+            precision,
         )
         for engine in suite.engines
         for model in suite.models
+        for precision in suite.precisions
         for workload in suite.workloads
         if engine in suite.engines_for(workload)
         for b in suite.batch_sizes_for(workload)
@@ -56,8 +66,12 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     with SweepRun(suite, run_dir, planned, **options) as run:
         point = PointMeasurement(run)
         for engine_name in suite.engines:
-            for card in run.cards:
-                points = [p for p in planned if p.model == card.name and p.fields["engine"]["name"] == engine_name]
+            for card, precision in ((card, precision) for card in run.cards for precision in suite.precisions):
+                points = [
+                    p
+                    for p in planned
+                    if p.model == card.name and p.fields["engine"]["name"] == engine_name and p.precision == precision
+                ]
                 batch_of: dict[str, int] = {}
                 for p in points:
                     assert p.in_flight is not None  # `plan` gives every offline point its batch size
@@ -80,8 +94,8 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                 )
                 run.log(f"[{card.name}] starting {engine_name} (max batch {largest})")
                 try:
-                    with run.engine_start(card, engine_name):
-                        engine = _start_engine(engine_class(engine_name), card, largest, suite)
+                    with run.engine_start(card, engine_name + precision.key_suffix()):
+                        engine = _start_engine(engine_class(engine_name), card, largest, suite.engine_for(precision))
                 except UserError as e:
                     run.fail_all(card, keys, "engine-start", e)
                     run.result.start_errors.append(e)
@@ -97,10 +111,12 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
     return run.result
 
 
-def _start_engine(engine_factory: Callable[..., Engine], card: ModelCard, max_batch_size: int, suite: Suite) -> Engine:
+def _start_engine(
+    engine_factory: Callable[..., Engine], card: ModelCard, max_batch_size: int, settings: EngineSettings
+) -> Engine:
     """The engine, started; Ctrl-C or SIGTERM during the start ends it at once (bench.engines.starting)."""
     try:
-        return interruptible_start(lambda: engine_factory(card, max_batch_size, suite.engine))
+        return interruptible_start(lambda: engine_factory(card, max_batch_size, settings))
     except UserError:
         raise
     except Exception as e:  # vLLM raises many kinds; the user needs the gist and a fix

@@ -41,6 +41,7 @@ class VllmOfflineEngine:
             # Config-only cards have no tokenizer; prompts are token ids either way.
             skip_tokenizer_init=not card.has_tokenizer,
             dtype=settings.dtype,
+            **settings.precision.vllm_arguments(),  # quantization and kv_cache_dtype of the precision arm
             max_num_seqs=max_batch_size,
             max_model_len=settings.max_model_len,
             max_num_batched_tokens=settings.max_num_batched_tokens,
@@ -235,6 +236,7 @@ def effective_settings(vllm_config) -> dict:
 
 def _effective_settings(vllm_config) -> dict:
     cache, scheduler = vllm_config.cache_config, vllm_config.scheduler_config
+    model = vllm_config.model_config
     compilation = vllm_config.compilation_config
     attention = getattr(vllm_config, "attention_config", None)
     sizes = compilation.cudagraph_capture_sizes or []
@@ -242,6 +244,10 @@ def _effective_settings(vllm_config) -> dict:
         "num_gpu_blocks": cache.num_gpu_blocks,
         "block_size": cache.block_size,
         "kv_cache_tokens": (cache.num_gpu_blocks or 0) * cache.block_size,
+        # The precision vLLM ran: its quantization method (None: unquantized) and the KV cache's dtype.
+        "quantization": str(getattr(model, "quantization", None)),
+        "kv_cache_dtype": str(getattr(cache, "cache_dtype", None)),
+        "model_dtype": str(getattr(model, "dtype", None)),
         "max_num_batched_tokens": scheduler.max_num_batched_tokens,
         "max_num_seqs": scheduler.max_num_seqs,
         "chunked_prefill": bool(getattr(scheduler, "enable_chunked_prefill", False)),

@@ -38,7 +38,10 @@ class Group:
         from bench.serve.sweep import plan as serve_plan
 
         local = (serve_plan if suite.mode == "serve" else offline_plan)(self.suite(suite))
-        return [PlannedPoint(self.prefix + p.key, p.label, p.fields, p.model, p.in_flight, p.workload) for p in local]
+        return [
+            PlannedPoint(self.prefix + p.key, p.label, p.fields, p.model, p.in_flight, p.workload, p.precision)
+            for p in local
+        ]
 
     def task_gpus(self, suite: Suite, cluster_has_gpus: bool) -> int:
         """GPUs the group's task holds: the engine's on one node. vLLM's Ray backend reserves its own (a

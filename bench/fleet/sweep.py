@@ -43,7 +43,7 @@ def run_fleet(
     watts_per_vcpu: float,
 ) -> SweepResult:
     """Measure the suite's groups on the cluster at `address`; options as `run_sweep`'s."""
-    suite.check()
+    suite.check_runnable()
     for model in suite.models:
         load_card(model)  # a bad card is one line before any task starts
     if suite.mode == "serve" and suite.serve.endpoint:

@@ -1,7 +1,9 @@
 """Will a model and its KV cache fit the GPUs at a batch size? An estimate made before any engine starts.
 
 vLLM gives each GPU `gpu_memory_utilization` of its memory. The weights (BF16
-or FP16: 2 bytes a parameter, split over tensor x pipeline parallel GPUs) and
+or FP16: 2 bytes a parameter; quantized, the linear layers' weights in their
+format (bench.inputs.precision) and the embeddings and output layer in the
+dtype; split over tensor x pipeline parallel GPUs) and
 a reserve for activations, CUDA graphs and memory outside PyTorch come first;
 the rest holds the KV cache, in blocks of 16 tokens. A batch fits when every
 sequence of ISL + OSL tokens has its blocks at once; beyond that vLLM
@@ -30,7 +32,19 @@ def kv_bytes_per_token(config: dict, settings: EngineSettings) -> int:
     layers = math.ceil(config["num_hidden_layers"] / settings.pipeline_parallel_size)
     kv_heads = config.get("num_key_value_heads") or config["num_attention_heads"]
     heads = math.ceil(kv_heads / settings.tensor_parallel_size)  # fewer heads than GPUs: each GPU keeps one
-    return 2 * layers * heads * head_dim(config) * DTYPE_BYTES[settings.dtype]
+    return math.ceil(2 * layers * heads * head_dim(config) * settings.precision.kv_bytes(DTYPE_BYTES[settings.dtype]))
+
+
+def weight_bytes(card: ModelCard, settings: EngineSettings) -> int:
+    """Bytes of the model's weights in the arm's precision, on all the engine's GPUs of one replica."""
+    dtype_bytes = DTYPE_BYTES[settings.dtype]
+    total = card.params.total
+    if settings.precision.weights == "bf16":
+        return total * dtype_bytes
+    config = card.config
+    tables = 1 if config.get("tie_word_embeddings") else 2  # the input embedding and the output layer
+    kept = tables * config["vocab_size"] * config["hidden_size"]  # left in the dtype by every quantization here
+    return math.ceil((total - kept) * settings.precision.weight_bytes(dtype_bytes) + kept * dtype_bytes)
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,7 @@ class Fit:
 
 
 def estimate(card: ModelCard, settings: EngineSettings, sequence_tokens: int, gpu_memory_bytes: int) -> Fit:
-    weights = card.params.total * DTYPE_BYTES[settings.dtype] // settings.gpus_per_replica
+    weights = weight_bytes(card, settings) // settings.gpus_per_replica
     return Fit(
         model=card.name,
         gpu_memory=gpu_memory_bytes,

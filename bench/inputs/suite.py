@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from bench.environment import on_cpu_backend
 from bench.errors import UserError
 from bench.inputs.flags import Flag, options
+from bench.inputs.precision import BF16, Precision
 from bench.inputs.tiers import Tier, tiers_of
 from bench.inputs.workload import MAX_REQUESTS_PER_SLOT, MAX_TOKENS, SharedPrefixSettings, Workload
 from bench.validation import parse
@@ -81,6 +82,8 @@ class EngineSettings(BaseModel):
     # "ray": vLLM's Ray backend, whose tensor and pipeline parallel workers may span the nodes of the Ray
     # cluster given by --ray-address (CUDA GPUs only: vLLM's CPU build has no Ray backend).
     executor: Literal["default", "ray"] = "default"
+    # The arm of the suite's precision axis an engine runs: set from the suite's `precisions`, not in [engine].
+    precision: Precision = BF16
 
     @property
     def gpus_per_replica(self) -> int:
@@ -238,6 +241,9 @@ class Suite(BaseModel):
     # or at all of them.
     extra_workloads: tuple[Workload, ...] = ()
     engine: EngineSettings = EngineSettings()
+    # The precision axis: each model is measured in each of these (weights and KV cache formats,
+    # bench.inputs.precision), every arm on an engine of its own. bf16 alone by default.
+    precisions: Annotated[tuple[Precision, ...], Field(min_length=1), EachOnce] = (BF16,)
     warmup: bool = True
     prefill_probe: bool = True  # time a prefill-only pass per point, to split input and output cost
     # A measured point keeps adding requests (beyond workload.requests_per_batch per batch slot) until it has
@@ -282,6 +288,10 @@ class Suite(BaseModel):
     def concurrencies_for(self, workload: Workload) -> tuple[int, ...]:
         return _among(self.serve.concurrencies, workload.batch_sizes)
 
+    def engine_for(self, precision: Precision) -> EngineSettings:
+        """The [engine] settings of one arm of the precision axis."""
+        return self.engine.model_copy(update={"precision": precision})
+
     def engines_for(self, workload: Workload) -> tuple[str, ...]:
         """The engines that run a workload: the transformers baseline has no prefix cache and runs random only."""
         return tuple(e for e in self.engines if e == "vllm" or workload.kind == "random")
@@ -289,6 +299,7 @@ class Suite(BaseModel):
     def check(self) -> None:
         """Settings that are valid one by one but not together; a UserError before any engine starts."""
         engine = self.engine
+        self._check_precisions()
         if self.mode == "offline" and engine.data_parallel_size > 1:
             raise UserError(
                 "engine.data_parallel_size",
@@ -347,6 +358,42 @@ class Suite(BaseModel):
                     "serve.server_args",
                     f"{flag} would change how many GPUs the server uses behind the harness's back",
                     f"set [engine] {PARALLEL_SERVER_FLAGS[flag]} instead",
+                )
+
+    def _check_precisions(self) -> None:
+        if self.engine.precision != BF16:
+            raise UserError(
+                "engine.precision", "is set per arm of the precision axis", "list the arms in `precisions` instead"
+            )
+        if self.precisions != (BF16,) and "transformers" in self.engines:
+            raise UserError(
+                "precisions",
+                "the transformers baseline runs unquantized only",
+                "run the baseline in a suite of its own without precisions",
+            )
+        if len(self.precisions) > 1 and self.mode == "serve":
+            raise UserError(
+                "precisions",
+                f"names {len(self.precisions)} arms, and serving mode measures one a run",
+                "give one arm per serving run (a run directory each), or use offline mode",
+            )
+        if self.mode == "serve" and self.serve.endpoint and self.precisions != (BF16,):
+            raise UserError(
+                "precisions",
+                "an existing endpoint serves in whatever precision it was started with",
+                "leave precisions out: the endpoint's own settings are not the harness's to choose",
+            )
+
+    def check_runnable(self) -> None:
+        """`check`, and what a run (not a dry run, which plans them) cannot measure: precision arms vLLM cannot
+        quantize to online."""
+        self.check()
+        for precision in self.precisions:
+            if reason := precision.runnable_reason():
+                raise UserError(
+                    "precisions",
+                    reason,
+                    f"leave {precision.name} out of precisions, or project it (tokencost project --precision)",
                 )
 
     def pair_of(self, card_name: str, card_pair: str | None) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 Status = Literal["ok", "failed", "skipped", "interrupted"]
 Mode = Literal["offline", "serve"]
@@ -35,6 +35,16 @@ class ModelInfo(_Section):
     total_params: int | None = None
     active_params: int | None = None
     weights: Literal["checkpoint", "dummy"] | None = None
+
+
+class PrecisionInfo(_Section):
+    """The formats a point ran its weights and KV cache in (bench.inputs.precision), and what the engine reports."""
+
+    weights: str  # bf16, fp8, fp4, int4; fp16 or fp32 for a run unquantized in that dtype
+    kv_cache: str  # bf16 or fp8 (the dtype's name for fp16 and fp32)
+    engine_quantization: str | None = None  # vLLM's quantization method as it ran ("None": unquantized)
+    engine_kv_cache_dtype: str | None = None  # vLLM's KV cache dtype as it ran ("auto": the model's dtype)
+    note: str | None = None
 
 
 class WorkloadInfo(_Section):
@@ -246,7 +256,7 @@ class Source(_Section):
 
 
 class PointRecord(_Section):
-    schema_version: Literal[3] = SCHEMA_VERSION
+    schema_version: Literal[4] = SCHEMA_VERSION
     run_id: str
     point: str
     status: Status
@@ -258,6 +268,7 @@ class PointRecord(_Section):
     engine: EngineInfo
     hardware: HardwareInfo
     software: SoftwareInfo | None = None
+    precision: PrecisionInfo | None = None  # absent where unknown (an imported result, an endpoint's)
 
     # The point's coordinates in the sweep.
     batch_size: int | None = None  # offline: requests in flight

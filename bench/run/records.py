@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
+from bench.inputs.precision import DTYPE_FORMAT
 from bench.run.record import SCHEMA_VERSION, PointRecord
 from bench.secrets import redact
 from bench.validation import parse
@@ -185,7 +186,18 @@ def _v2_to_v3(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(record: dict[str, Any]) -> dict[str, Any]:
+    """Schema 4 added the precision a point ran in. Before it, tokencost ran weights and KV cache unquantized
+    in the engine's dtype; a record without its dtype (a failed point, an imported file, an endpoint) says
+    nothing of its precision and gets none."""
+    dtype = (record.get("engine") or {}).get("dtype")
+    if "precision" not in record and record.get("source") is None and dtype in DTYPE_FORMAT:
+        fmt = DTYPE_FORMAT[dtype]
+        record["precision"] = {"weights": fmt, "kv_cache": fmt, "note": "schema 3: unquantized, in the engine dtype"}
+    return record
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def migrated(record: dict[str, Any], where: str) -> dict[str, Any]:

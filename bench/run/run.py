@@ -24,6 +24,7 @@ from bench.energy.meters import DEFAULT_WATTS_PER_VCPU, EnergyReading, Meter, ma
 from bench.errors import UserError, failure_kind
 from bench.inputs import fit
 from bench.inputs.cards import ModelCard, load_card
+from bench.inputs.precision import BF16, Precision
 from bench.inputs.suite import Suite
 from bench.inputs.workload import Workload
 from bench.run.point import PointWindows, now
@@ -62,11 +63,12 @@ class PlannedPoint:
     model: str = ""
     in_flight: int | None = None  # sequences the engine holds at once, where the load fixes it
     workload: Workload | None = None  # the suite's main workload where None
+    precision: Precision = BF16  # the arm of the precision axis its engine runs
 
     @property
     def engine(self) -> tuple[str, str]:
-        """The engine that measures it, started once for all its points: (model, engine name)."""
-        return self.model, self.fields["engine"]["name"]
+        """The engine that measures it, started once for all its points: (model, engine name and precision)."""
+        return self.model, self.fields["engine"]["name"] + self.precision.key_suffix()
 
 
 @dataclass
@@ -140,7 +142,7 @@ class SweepRun:
     ) -> None:
         self.suite, self.run_dir, self.resume = suite, Path(run_dir), resume
         self.planned = {p.key: p for p in planned}
-        suite.check()
+        suite.check_runnable()
         self.cards = [load_card(name) for name in suite.models]  # bad input fails before any engine starts
         self.too_long: dict[tuple[str, str], UserError] = {}  # (card, workload key) -> why it cannot run
         for card in self.cards:
@@ -169,12 +171,13 @@ class SweepRun:
             self.hardware |= host_memory_bandwidth(previous)
         # An existing endpoint was started by someone else, with settings the estimate does not know.
         memory = None if suite.mode == "serve" and suite.serve.endpoint else gpus.memory_bytes(self.devices)
-        # Estimated per card and workload, at each workload's mean context (bench.inputs.fit).
+        # Estimated per card, workload and precision, at each workload's mean context (bench.inputs.fit).
         self.fits = (
             {
-                (card.name, w.key()): fit.estimate(card, suite.engine, context_of(w), memory)
+                (card.name, w.key(), precision): fit.estimate(card, suite.engine_for(precision), context_of(w), memory)
                 for card in self.cards
                 for w in suite.workloads
+                for precision in suite.precisions
             }
             if memory
             else {}
@@ -309,11 +312,15 @@ class SweepRun:
         """The batch sizes of the points that the estimate lets the card's engine hold (all without an estimate)."""
 
         def fits(key: str) -> bool:
-            estimate = self.fits.get((card.name, self.workload_of(key).key()))
+            estimate = self._fit_of(card, key)
             batch = self._in_flight(key)
             return not estimate or not estimate.why_not(fit.in_flight_per_replica(batch, self.suite.engine))
 
         return [self._in_flight(k) for k in keys if fits(k)] or [self._in_flight(k) for k in keys]
+
+    def _fit_of(self, card: ModelCard, key: str) -> fit.Fit | None:
+        """The estimate of a point's engine (its card, workload and precision); None without GPU memory."""
+        return self.fits.get((card.name, self.workload_of(key).key(), self.planned[key].precision))
 
     def _in_flight(self, key: str) -> int:
         """The sequences a point's engine holds at once, for a point whose load fixes them (a batch size)."""
@@ -344,7 +351,7 @@ class SweepRun:
         for key, sequences in in_flight.items():
             per_replica = fit.in_flight_per_replica(sequences, self.suite.engine)
             workload = self.workload_of(key)
-            estimate = self.fits.get((card.name, workload.key()))
+            estimate = self._fit_of(card, key)
             if blocks is not None:
                 context = context_of(workload)
                 capacity = fit.sequences_in_blocks(*blocks, context)
@@ -454,7 +461,14 @@ def planned_record(
         "model": model,
         "workload": (point.workload or suite.workload).to_record(),
     }
-    return PointRecord(**(base | point.fields | fields))
+    record = base | point.fields | fields
+    effective = (record.get("engine") or {}).get("effective") or {}
+    if record.get("precision") and effective:  # what the started engine reports it ran, beside what was asked
+        record["precision"] = record["precision"] | {
+            "engine_quantization": effective.get("quantization"),
+            "engine_kv_cache_dtype": effective.get("kv_cache_dtype"),
+        }
+    return PointRecord(**record)
 
 
 def context_of(workload: Workload) -> int:

@@ -88,6 +88,9 @@ def server_command(
         command.append("--enforce-eager")
     if settings.executor == "ray":  # workers on the GPUs of the Ray cluster's nodes (bench.fleet)
         command += ["--distributed-executor-backend", "ray"]
+    for name, value in settings.precision.vllm_arguments().items():  # the precision arm, when not vLLM's default
+        if value not in (None, "auto"):
+            command += [f"--{name.replace('_', '-')}", value]
     return command + list(extra_args)  # a distributed backend, batching limits, etc. pass through unchanged
 
 
@@ -236,6 +239,7 @@ class VllmServer:
             "pid": self.process.pid if self.process else None,  # its process group holds every server process
             "max_num_seqs": self.max_num_seqs,
             "dtype": self.settings.dtype,
+            **self.settings.precision.vllm_arguments(),
             "tensor_parallel_size": self.settings.tensor_parallel_size,
             "pipeline_parallel_size": self.settings.pipeline_parallel_size,
             "data_parallel_size": self.settings.data_parallel_size,
@@ -260,6 +264,9 @@ def _signal_group(pid: int, sig: int) -> None:
 
 CACHE_INFO = "vllm:cache_config_info"  # a gauge of 1 per engine, its labels the engine's cache settings
 BATCHED_TOKENS = re.compile(r"max_num_batched_tokens=(\d+)")
+# In the engine's config line of the server's log: the precision it settled on.
+QUANTIZATION = re.compile(r"\bquantization=([\w-]+)")
+KV_CACHE_DTYPE = re.compile(r"\bkv_cache_dtype=([\w-]+)")
 
 
 def effective_settings(metrics: str, log: str) -> dict:
@@ -271,12 +278,16 @@ def effective_settings(metrics: str, log: str) -> dict:
     # vLLM's front end sums the replicas' blocks, and every replica's line reports that sum.
     blocks = min(totals) // len(engines) if totals else None
     batched = BATCHED_TOKENS.findall(log)
+    quantization, kv_cache_dtype = QUANTIZATION.findall(log), KV_CACHE_DTYPE.findall(log)
     return {
         "num_gpu_blocks": blocks,  # one replica's
         "block_size": size,
         "kv_cache_tokens": blocks * size if blocks and size else None,
         "engine_replicas": len(engines) or None,
         "max_num_batched_tokens": int(batched[-1]) if batched else None,
+        # The precision the server ran, from its log: quantization method ("None": unquantized), KV cache dtype.
+        "quantization": quantization[-1] if quantization else None,
+        "kv_cache_dtype": kv_cache_dtype[-1] if kv_cache_dtype else None,
     }
 
 

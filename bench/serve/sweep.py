@@ -135,7 +135,9 @@ def serve_point_key(model: str, engine: str, point: LoadPoint, workload: Workloa
 
 
 def _engine_name(suite: Suite) -> str:
-    return "endpoint" if suite.serve.endpoint else "vllm"
+    """The engine segment of the suite's point keys: serving measures one precision arm a run (Suite.check),
+    named in the key when it is not bf16."""
+    return "endpoint" if suite.serve.endpoint else "vllm" + suite.precisions[0].key_suffix()
 
 
 def repeat_key(key: str, repeat: int) -> str:
@@ -165,10 +167,13 @@ def planned_point(suite: Suite, model: str, key: str, load: LoadPoint, workload:
         + ("" if workload is suite.workload else f" {workload.label}")
         + (f" (repeat {repeat + 1})" if repeat else "")
     )
-    fields = {"engine": {"name": engine, "mode": "serve"}, **load.record_fields()}
+    precision = suite.precisions[0]
+    fields = {"engine": {"name": engine.removesuffix(precision.key_suffix()), "mode": "serve"}, **load.record_fields()}
+    if not suite.serve.endpoint:  # an endpoint serves in whatever precision it was started with
+        fields["precision"] = precision.to_record(suite.engine.dtype)
     if suite.serve.repeats > 1 or repeat:
         fields["repeat"] = repeat
-    return PlannedPoint(key, label, fields, model, load.sequences_in_flight, workload)
+    return PlannedPoint(key, label, fields, model, load.sequences_in_flight, workload, precision)
 
 
 def plan(suite: Suite) -> list[PlannedPoint]:
@@ -246,7 +251,7 @@ def _target(card: ModelCard, run: SweepRun):
     run.log(f"[{card.name}] starting vLLM's server on loopback (log: {log_path})")
     return VllmServer(
         card,
-        suite.engine,
+        suite.engine_for(suite.precisions[0]),
         log_path,
         max_num_seqs=max_num_seqs,
         extra_args=serve.server_args,

@@ -39,6 +39,7 @@ def point_record(
         },
         "workload": {"isl": isl, "osl": osl},
         "engine": {"name": "vllm", "version": "0.32.0"},
+        "precision": {"weights": "bf16", "kv_cache": "bf16"},  # as every point of a run of ours says
         "batch_size": batch,
         "hardware": {"accelerator": accelerator, "accelerator_count": units, "cpu_model": accelerator, "gpus": []},
     }

@@ -53,7 +53,9 @@ def offline_moe_vs_dense(priced: pd.DataFrame) -> pd.DataFrame:
 
 def hardware_comparison(priced: pd.DataFrame) -> pd.DataFrame:
     """$/M of the same model, engine, batch and lengths on each hardware, where more than one hardware ran it."""
-    keys = _present(priced, ["model", "engine", "batch_size", "isl", "osl", "workload_label"])
+    keys = _present(priced, ["model", "engine", "precision", "batch_size", "isl", "osl", "workload_label"])
+    if "precision" in keys:  # a record that does not say is taken as BF16, as `compare` matches it
+        priced = priced.assign(precision=priced["precision"].fillna("bf16"))
     wide = priced.pivot_table(index=keys, columns="hardware", values="total_per_mtok_usd", aggfunc="first")
     wide = wide[wide.notna().sum(axis=1) > 1]
     wide.columns = [f"{h} $/M" for h in wide.columns]

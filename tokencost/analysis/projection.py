@@ -5,6 +5,12 @@ against published measurements of vLLM on the same GPU (tokencost.analysis.calib
 and every row carries that calibration's held-out error band. An efficiency may
 instead come from the user's own measured run, on a GPU only: a CPU's efficiency
 says nothing about a GPU's. Batches whose KV cache does not fit are not projected.
+
+A precision arm other than BF16 (FP8 weights, an FP8 KV cache) is projected with
+its own bytes and peak (tokencost.pricing.roofline), and the efficiency fitted on
+BF16 measurements: it is uncalibrated for that precision, and its error band is
+UNCALIBRATED_BAND_FACTOR times BF16's held-out error, an assumption stated in
+every row's label, not a validated band.
 """
 
 from dataclasses import replace
@@ -14,27 +20,44 @@ import pandas as pd
 
 from bench.errors import UserError
 from bench.inputs.cards import load_card
+from bench.inputs.precision import BF16, Precision
 from bench.run.records import RECORDS_FILE, has_records, read_records
 from tokencost.analysis.calibration import calibration_for
 from tokencost.analysis.service_level import METHOD as SERVICE_METHOD
 from tokencost.pricing.catalog import find_hardware
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
+from tokencost.pricing.precision import describe, support
 from tokencost.pricing.priced_runs import Pricing
 from tokencost.pricing.roofline import required_figures
 from tokencost.pricing.serving_model import kv_sequences, project_throughput, time_to_first_token_s
 from tokencost.pricing.table import TOKEN_BASIS
 
 GPU_COUNTS = (1, 2, 4, 8)  # the GPUs of one node a model is spread over, by tensor parallelism
+# A precision without measurements of its own takes BF16's calibration, its band this many times BF16's held-out
+# error: FP8 kernels reach a different share of their roofline than BF16's, by an amount no fit has measured.
+UNCALIBRATED_BAND_FACTOR = 2.0
 
 
-def measured_efficiency(run_dir: Path, pricing: Pricing, kind: str, engine: str = "vllm") -> tuple[float, str]:
-    """Median measured/ceiling output tok/s of a run's GPU points of one model kind on `engine`, and its source."""
+def measured_efficiency(
+    run_dir: Path, pricing: Pricing, kind: str, engine: str = "vllm", precision: str = "bf16"
+) -> tuple[float, str]:
+    """Median measured/ceiling output tok/s of a run's GPU points of one model kind on `engine` in one precision
+    (a record that does not say is taken as BF16), and its source."""
     if not has_records(run_dir):
         raise UserError(
             "--efficiency", f"{run_dir} has no {RECORDS_FILE}", "give a run directory written by `tokencost run`"
         )
     priced = pricing.price(read_records(run_dir)).offline
     chosen = priced[(priced["engine"] == engine) & priced["roofline_fraction"].notna()]
+    precisions = chosen["precision"].fillna("bf16")
+    in_precision = precisions == precision
+    if not chosen.empty and not in_precision.any():
+        raise UserError(
+            "--efficiency",
+            f"{run_dir} has no {precision} point (it measured {', '.join(sorted(precisions.unique()))})",
+            "give a run measured in the precision projected, or leave --efficiency out",
+        )
+    chosen = chosen[in_precision]
     if chosen.empty:
         raise UserError(
             "--efficiency",
@@ -64,11 +87,12 @@ def measured_efficiency(run_dir: Path, pricing: Pricing, kind: str, engine: str 
     return float(fractions.median()), f"median of {len(fractions)} {engine} points in {run_dir}{note}"
 
 
-def fewest_gpus(card, entry, isl: int, osl: int, counts=GPU_COUNTS) -> int | None:
+def fewest_gpus(card, entry, isl: int, osl: int, counts=GPU_COUNTS, precision: Precision = BF16) -> int | None:
     """The fewest GPUs of `counts` that hold the weights and one sequence's KV cache at these lengths: the fit
     `project` checks (batches up to the KV cache's capacity are projected, none if it holds no sequence)."""
     for count in counts:
-        if kv_sequences(card, required_figures(entry, count), count, isl + osl / 2) >= 1:
+        figures = required_figures(entry, count, precision)
+        if kv_sequences(card, figures, count, isl + osl / 2, precision=precision) >= 1:
             return count
     return None
 
@@ -106,24 +130,48 @@ def project(
     pricing: Pricing,
     efficiency: float | None = None,
     efficiency_source: str = "",
+    precision: Precision = BF16,
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per batch that fits, and notes (batches left out, calibration caveats)."""
     card = load_card(model)
     hardware = find_hardware(gpu, pricing.catalog)
-    figures = required_figures(hardware, gpus)
+    how = support(hardware, precision)
+    if how.why_not:
+        raise UserError("--precision", how.why_not, "project it onto a GPU that has them, or give another precision")
+    figures = required_figures(hardware, gpus, precision)
     calibration, note = calibration_for(hardware)
     notes = [note] if note else []
     band = calibration.held_out_error.get(card.kind)
     if efficiency is not None:
         calibration = replace(calibration, efficiency={**calibration.efficiency, card.kind: efficiency})
         method, band = f"roofline x {efficiency:.1%} efficiency ({efficiency_source}), no held-out error", None
-    else:
+    elif precision.is_default:
         method = (
             f"serving model calibrated on {calibration.fitted_on} (vLLM, ML.ENERGY v3), "
             f"held-out error +/-{band:.0%} for {card.kind} models"
         )
+    else:
+        bf16_band, band = band, None if band is None else band * UNCALIBRATED_BAND_FACTOR
+        method = (
+            f"serving model calibrated on {calibration.fitted_on} in BF16 (vLLM, ML.ENERGY v3), UNCALIBRATED for "
+            f"{precision.name}: BF16's efficiency applied, error band assumed +/-{band:.0%} "
+            f"({UNCALIBRATED_BAND_FACTOR:g} x BF16's held-out +/-{bf16_band:.0%} for {card.kind} models, not validated)"
+        )
+        notes.append(
+            f"{precision.name} is projected with the calibration fitted on BF16 measurements: no {precision.name} "
+            f"measurement was fitted, so its band (+/-{band:.0%}) is an assumption, not a held-out error"
+        )
+    if how.weight_only:
+        notes.append(
+            f"{hardware.key} has no {precision.weights.upper()} tensor cores: {precision.weights.upper()} weights "
+            f"run weight-only there (read in {precision.weights.upper()}, multiplied at the BF16 peak)"
+        )
+    arm = "" if precision.is_default else f"; {describe(hardware, precision)}"
     cost = hourly_cost(gpus, hardware, gpus * hardware.tdp_w, pricing.assumptions)
-    projections = [project_throughput(card, figures, gpus, batch, isl, osl, calibration) for batch in batch_sizes]
+    projections = [
+        project_throughput(card, figures, gpus, batch, isl, osl, calibration, precision=precision)
+        for batch in batch_sizes
+    ]
     max_batch = projections[0].max_batch if projections else 0
     too_big = [p.batch for p in projections if not p.fits]
     if max_batch == 0:
@@ -136,7 +184,9 @@ def project(
             f"holds {max_batch} sequences of {card.name} at {isl}+{osl} tokens"
         )
         if max_batch not in batch_sizes:
-            projections.append(project_throughput(card, figures, gpus, max_batch, isl, osl, calibration))
+            projections.append(
+                project_throughput(card, figures, gpus, max_batch, isl, osl, calibration, precision=precision)
+            )
     rows = []
     multi = f"; {multi_gpu_method(card.kind, gpus)}" if gpus > 1 else ""
     if max_batch:
@@ -156,11 +206,12 @@ def project(
                 "roofline_expected_tok_s": p.ceiling.output_tok_s,  # an MoE's uniform routing; the ceiling for dense
                 "projected_output_tok_s": p.output_tok_s,
                 "tok_s_per_user": p.tok_s_per_user,
-                "ttft_ms": 1000 * time_to_first_token_s(card, figures, isl, osl, calibration, p),
+                "ttft_ms": 1000 * time_to_first_token_s(card, figures, isl, osl, calibration, p, precision=precision),
                 "error_band": band,
                 "projected_total_per_mtok_usd": usd_per_mtok(cost.total, p.total_tok_s),
                 "token_basis": TOKEN_BASIS,  # what projected_total_per_mtok_usd counts
-                "label": f"projected: {method}{multi}; power = TDP (estimated); $ from '{pricing.assumptions.name}'",
+                "precision": precision.name,
+                "label": f"projected: {method}{arm}{multi}; power = TDP (estimated); $ from '{pricing.assumptions.name}'",
             }
         )
     return pd.DataFrame(rows), notes

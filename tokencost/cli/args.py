@@ -24,6 +24,9 @@ MAX_GPUS = 65_536  # GPUs of one deployment
 MAX_TOK_S = 1e10  # tokens per second of a whole deployment
 MAX_WATTS_PER_GPU = 5_000.0  # measured power of one GPU with its share of the server
 MAX_WATTS_PER_VCPU = 1_000.0  # the estimated meter's power per vCPU
+# bench.inputs.precision's formats, spelled here so that the parser does not import pydantic models.
+WEIGHT_FORMATS = ("bf16", "fp8", "fp4", "int4")
+KV_FORMATS = ("bf16", "fp8")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -377,6 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_float,
         help="with --dry-run: each GPU's memory, to check fit for a host other than this one (e.g. 79.6)",
     )
+    run.add_argument(
+        "--gpu",
+        help="with --dry-run: plan for this GPU (catalog key or name, e.g. h100-sxm): its memory (unless "
+        "--gpu-memory-gib) and the precisions it runs",
+    )
     _wide_option(run)
     from bench.inputs.suite import FLEET
 
@@ -486,6 +494,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="a GPU run directory to take the measured efficiency from, or a fraction in (0, 1] of the roofline "
         "(default: the efficiency fitted on published vLLM measurements of this GPU, or of the nearest "
         "calibrated one, with its held-out error band)",
+    )
+    project.add_argument(
+        "--precision",
+        choices=WEIGHT_FORMATS,
+        default="bf16",
+        help="the weights' format (default bf16); anything but bf16 is projected with the BF16 calibration, "
+        "labelled uncalibrated, with a wider band",
+    )
+    project.add_argument(
+        "--kv-cache-dtype", choices=KV_FORMATS, default="bf16", help="the KV cache's format (default bf16)"
     )
     project.add_argument("--csv", type=output_file, help="also write the table to this CSV file")
     _json_option(project, "project")

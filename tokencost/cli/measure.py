@@ -28,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if request.dry_run:
         from tokencost.cli.dry_run import dry_run
 
-        return dry_run(request.suite, request.gpu_memory_gib)
+        return dry_run(request.suite, request.gpu_memory_gib, gpu=request.dry_run_gpu)
     folder = request.directory()
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:

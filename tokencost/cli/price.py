@@ -263,6 +263,7 @@ def _check_watts(watts: float | None, gpus: int) -> None:
 def cmd_project(args) -> int:
     from bench.errors import UserError
     from bench.inputs.cards import named_card
+    from bench.inputs.precision import Precision
     from bench.inputs.suite import MAX_IN_FLIGHT
     from bench.inputs.workload import MAX_TOKENS
     from tokencost.analysis.projection import measured_efficiency, project
@@ -282,9 +283,10 @@ def cmd_project(args) -> int:
             f"give batch sizes of at most {MAX_IN_FLIGHT}",
         )
     pricing = pricing_from(args)
+    precision = Precision(weights=args.precision, kv_cache=args.kv_cache_dtype)
     efficiency, source = None, ""
     if args.efficiency is not None and Path(args.efficiency).is_dir():
-        efficiency, source = measured_efficiency(Path(args.efficiency), pricing, card.kind)
+        efficiency, source = measured_efficiency(Path(args.efficiency), pricing, card.kind, precision=precision.name)
     elif args.efficiency is not None:
         try:
             efficiency, source = float(args.efficiency), "given on the command line"
@@ -297,7 +299,7 @@ def cmd_project(args) -> int:
         if not 0 < efficiency <= 1:
             raise UserError("--efficiency", f"is {efficiency}", "give a fraction in (0, 1]")
     table, notes = project(
-        card.name, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, pricing, efficiency, source
+        card.name, args.gpu, args.gpus, args.batch_sizes, args.isl, args.osl, pricing, efficiency, source, precision
     )
     if args.json:
         json_output.emit(
@@ -307,6 +309,7 @@ def cmd_project(args) -> int:
             gpus=args.gpus,
             isl=args.isl,
             osl=args.osl,
+            precision=precision.to_record(),
             efficiency={"value": efficiency, "source": source or "calibration: see each row's label"},
             **json_output.pricing_fields(pricing),
             rows=json_output.rows(table),
@@ -315,7 +318,8 @@ def cmd_project(args) -> int:
     else:
         print(
             f"{card.name} on {args.gpus} x {args.gpu}, ISL {args.isl} / OSL {args.osl}, "
-            f"preset '{pricing.assumptions.name}'"
+            + ("" if precision.is_default else f"{precision.describe()}, ")
+            + f"preset '{pricing.assumptions.name}'"
         )
         if not table.empty:
             print(projection_table(table))
@@ -331,18 +335,18 @@ def cmd_project(args) -> int:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.csv, index=False)
     if table.empty:
-        print(f"tokencost: nothing fits: {_fewest_gpus(card, args, pricing)}", file=sys.stderr)
+        print(f"tokencost: nothing fits: {_fewest_gpus(card, args, pricing, precision)}", file=sys.stderr)
         return 1
     return 0
 
 
-def _fewest_gpus(card, args, pricing) -> str:
+def _fewest_gpus(card, args, pricing, precision) -> str:
     """Where the model would fit, by the fit `project` checks: the fewest GPUs of one node, or that none holds it."""
     from tokencost.analysis.projection import GPU_COUNTS, fewest_gpus
     from tokencost.pricing.catalog import find_hardware
 
     entry = find_hardware(args.gpu, pricing.catalog)
-    fewest = fewest_gpus(card, entry, args.isl, args.osl, [n for n in GPU_COUNTS if n > args.gpus])
+    fewest = fewest_gpus(card, entry, args.isl, args.osl, [n for n in GPU_COUNTS if n > args.gpus], precision)
     where = f"{card.name} at ISL {args.isl} + OSL {args.osl} does not fit {args.gpus} x {entry.key}"
     if fewest is not None:
         return f"{where}; {fewest} x {entry.key} hold it: give --gpus {fewest}"

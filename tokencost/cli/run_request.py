@@ -13,9 +13,11 @@ from bench.inputs.suite import SUITE_OPTIONS, Suite, load_suite, with_flags
 from bench.run.run_dir import RunDirectory
 from tokencost.cli.args import DEFAULT_RESULTS_DIR
 from tokencost.cli.common import pricing_from
+from tokencost.pricing.catalog import find_hardware
 
 if TYPE_CHECKING:
     from bench.run.run import SweepResult
+    from tokencost.pricing.catalog import HardwareEntry
     from tokencost.pricing.priced_runs import Pricing
 
 # Settings only a serving run reads (serve.*): giving one chooses serve mode when --mode is left out, rather than
@@ -35,7 +37,8 @@ class RunRequest:
         out: where a new run measures (None: a fresh folder under results/runs).
         ray_address: a Ray cluster to fan the suite out over, or None for this machine.
         watts_per_vcpu: the estimated meter's power per vCPU, where given.
-        dry_run: plan the run and start nothing; `gpu_memory_gib` is then each GPU's memory, where given.
+        dry_run: plan the run and start nothing; `gpu_memory_gib` is then each GPU's memory, and `dry_run_gpu`
+            the catalog's GPU planned for, where given.
         wide: print every column of the cost tables.
     """
 
@@ -48,6 +51,7 @@ class RunRequest:
     dry_run: bool
     gpu_memory_gib: float | None
     wide: bool
+    dry_run_gpu: "HardwareEntry | None" = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "RunRequest":
@@ -73,7 +77,10 @@ class RunRequest:
                 suite.workload.check_inputs()
             except UserError as e:
                 raise e.with_field("--trace") from None
-        suite.check()
+        if args.dry_run:
+            suite.check()  # a dry run plans (and names) the arms a run would refuse
+        else:
+            suite.check_runnable()
         suite = _with_card_names(suite, "--models" if args.models else "models")
         pricing = pricing_from(args)  # checked before anything is measured
         _check_endpoint_gpu(suite, pricing)
@@ -94,6 +101,7 @@ class RunRequest:
             dry_run=args.dry_run,
             gpu_memory_gib=args.gpu_memory_gib,
             wide=args.wide,
+            dry_run_gpu=_planned_gpu(args.gpu, pricing) if args.gpu is not None else None,
         )
 
     def directory(self) -> RunDirectory:
@@ -126,12 +134,27 @@ class RunRequest:
         return run_sweep(self.suite, folder.path, **options)
 
 
+def _planned_gpu(name: str, pricing: "Pricing") -> "HardwareEntry":
+    """The catalog GPU a dry run plans for."""
+    try:
+        entry = find_hardware(name, pricing.catalog)
+    except UserError as e:
+        raise e.with_field("--gpu") from None
+    if entry.key.startswith("cpu"):
+        raise UserError("--gpu", f"{entry.key} is not a GPU", "give a GPU's catalog key, e.g. h100-sxm")
+    return entry
+
+
 def _check_flags(args: argparse.Namespace, given: dict[str, Any], mode: str | None) -> None:
     """Flags that are valid one by one but not together."""
     if mode == "offline" and any(path.startswith("serve.") for path in given):
         raise UserError("--mode", "is offline but serving options were given", "use --mode serve")
     if args.gpu_memory_gib is not None and not args.dry_run:
         raise UserError("--gpu-memory-gib", "only plans a dry run", "add --dry-run, or leave it out")
+    if args.gpu is not None and not args.dry_run:
+        raise UserError(
+            "--gpu", "only plans a dry run (a run measures the GPUs it has)", "add --dry-run, or leave it out"
+        )
     if args.gpu_memory_gib is not None and args.gpu_memory_gib > MAX_GPU_MEMORY_GIB:
         raise UserError(
             "--gpu-memory-gib",

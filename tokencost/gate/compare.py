@@ -23,10 +23,21 @@ from bench.run.record import PointRecord
 from bench.run.records import RECORDS_FILE, read_records
 from tokencost.pricing.priced_runs import Pricing
 
-KEY_COLUMNS = ("mode", "model", "hardware", "engine", "batch_size", "concurrency", "request_rate", "isl", "osl")
+KEY_COLUMNS = (
+    "mode",
+    "model",
+    "hardware",
+    "engine",
+    "precision",
+    "batch_size",
+    "concurrency",
+    "request_rate",
+    "isl",
+    "osl",
+)
 # A key missing from a table takes this value, so a costs.csv written before tables
-# had a mode column still matches offline rows that have one.
-KEY_DEFAULTS = {"mode": "offline"}
+# had a mode (or precision) column still matches offline (bf16) rows that have one.
+KEY_DEFAULTS = {"mode": "offline", "precision": "bf16"}
 NO_VALUE = "-"
 
 REGRESSION, IMPROVED, OK = "REGRESSION", "improved", "ok"

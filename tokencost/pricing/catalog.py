@@ -88,7 +88,8 @@ class HardwareTable(BaseModel):
     bandwidth_tbs: Figure | None = None
     tdp_w: Figure | None = None
     bf16_tflops: Figure | None = None
-    fp8_tflops: Figure | None = None
+    fp8_tflops: Figure | None = None  # absent: no FP8 tensor cores (vLLM runs FP8 weights weight-only there)
+    fp4_tflops: Figure | None = None  # absent: no FP4 tensor cores (FP4 is not run there)
     price_usd: Figure | None = None
     server_share_usd: Figure | None = None
     rental_usd_per_hour: Figure | None = None

@@ -6,6 +6,12 @@ step takes the longer of bytes / bandwidth and FLOPs / peak FLOPS; a batch of
 requests takes one prefill and OSL decode steps at the average context.
 Prefill computes logits for each sequence's last token only, as engines do.
 
+A precision arm (bench.inputs.precision) sets the bytes of each weight of the
+linear layers (the output layer stays in the dtype, as vLLM and the usual
+checkpoints keep it) and of each KV element, and the peak: the one of the
+format the GPU multiplies in (tokencost.pricing.precision; FP8 weights on an
+A100 are read as FP8 and multiplied at the BF16 peak).
+
 For a dense model this is a ceiling: no real engine reaches it, and the ratio
 of measured to ceiling is the efficiency. For an MoE model the bytes depend on
 routing: under uniform top-k routing a batch of B tokens touches the expected
@@ -21,7 +27,9 @@ from typing import Any
 
 from bench.errors import UserError
 from bench.inputs.params import count_params, gated_mlp_params, head_dim, moe_shape, sparse_layers
+from bench.inputs.precision import Precision
 from tokencost.pricing.catalog import HardwareEntry
+from tokencost.pricing.precision import support
 
 BYTES_PER_PARAM = {"bfloat16": 2, "float16": 2, "auto": 2, "float32": 4, "fp8": 1}
 
@@ -59,14 +67,19 @@ def kv_bytes_per_token(config: dict[str, Any], bytes_per_param: float) -> float:
 
 
 def weight_bytes_read(
-    config: dict[str, Any], tokens: float, bytes_per_param: float, fewest_experts: bool = False
+    config: dict[str, Any],
+    tokens: float,
+    bytes_per_param: float,
+    fewest_experts: bool = False,
+    output_layer_bytes: float | None = None,
 ) -> float:
     """Bytes of weights one forward pass over `tokens` tokens reads.
 
     The input embedding table is not read whole (only the rows of the tokens),
     unless it is tied to the output layer, which is. An MoE layer reads the
     experts uniform routing is expected to touch, or with `fewest_experts` the
-    top_k that every token could share.
+    top_k that every token could share. `output_layer_bytes` is a byte of the
+    output layer's, where it differs from the others' (quantized weights).
     """
     weights: float = count_params(config).total
     if not config.get("tie_word_embeddings"):
@@ -80,7 +93,8 @@ def weight_bytes_read(
             else expected_distinct_experts(moe.num_experts, moe.top_k, tokens)
         )
         weights -= len(sparse_layers(config)) * (moe.num_experts - touched) * expert
-    return weights * bytes_per_param
+    output_layer: int = config["vocab_size"] * config["hidden_size"]
+    return weights * bytes_per_param + output_layer * ((output_layer_bytes or bytes_per_param) - bytes_per_param)
 
 
 def _lm_head_flops(config: dict[str, Any]) -> float:
@@ -101,18 +115,24 @@ def _attention_flops(config: dict[str, Any], query_tokens: float, context: float
     return float(4 * query_tokens * context * heads * head_dim(config))
 
 
-def hardware_of(entry: HardwareEntry, units: float, dtype: str = "bfloat16") -> RooflineHardware | None:
-    """A catalog entry's figures for `units` units; None where the catalog lacks them."""
-    flops = entry.get("fp8_tflops") if dtype == "fp8" else entry.get("bf16_tflops")
+def hardware_of(
+    entry: HardwareEntry, units: float, dtype: str = "bfloat16", precision: Precision | None = None
+) -> RooflineHardware | None:
+    """A catalog entry's figures for `units` units; None where the catalog lacks them. With a precision arm,
+    the peak is that of the format the entry multiplies it in."""
+    if precision is not None:
+        flops = entry.get(support(entry, precision).peak_field)
+    else:
+        flops = entry.get("fp8_tflops") if dtype == "fp8" else entry.get("bf16_tflops")
     bandwidth, memory = entry.get("bandwidth_tbs"), entry.get("memory_gb")
     if not (flops and bandwidth and memory):
         return None
     return RooflineHardware(bandwidth * 1e12 * units, flops * 1e12 * units, memory * 1e9 * units)
 
 
-def required_figures(entry: HardwareEntry, units: float) -> RooflineHardware:
+def required_figures(entry: HardwareEntry, units: float, precision: Precision | None = None) -> RooflineHardware:
     """hardware_of, where a projection cannot go on without the figures."""
-    figures = hardware_of(entry, units)
+    figures = hardware_of(entry, units, precision=precision)
     if figures is None:
         raise UserError(
             f"hardware {entry.key}", "lacks bandwidth, FLOPS or memory figures", "give them in a --hardware file"
@@ -128,18 +148,24 @@ def ceiling(
     osl: int,
     dtype: str = "bfloat16",
     average_context: float | None = None,
+    precision: Precision | None = None,
 ) -> Ceiling:
     """The ceiling for `batch` sequences of ISL prompt and OSL output tokens.
 
     `average_context` is the mean context a decode step reads (default ISL + OSL/2,
-    right for fixed lengths; with variable output lengths it is ISL + E[O^2] / 2E[O])."""
-    bpp = BYTES_PER_PARAM[dtype]
+    right for fixed lengths; with variable output lengths it is ISL + E[O^2] / 2E[O]).
+    `precision` sets the bytes of a weight and of a KV element (`hardware` carries its peak: hardware_of)."""
+    output_bytes = BYTES_PER_PARAM[dtype]
+    bpp: float = output_bytes
     kv_token = kv_bytes_per_token(config, bpp)
+    if precision is not None:
+        bpp = precision.weight_bytes(output_bytes)
+        kv_token = kv_bytes_per_token(config, precision.kv_bytes(output_bytes))
     if average_context is None:
         average_context = isl + osl / 2
 
     def step(tokens: float, logits: float, context: float, kv_read_tokens: float, fewest: bool) -> tuple[float, str]:
-        bytes_moved = weight_bytes_read(config, tokens, bpp, fewest) + kv_read_tokens * kv_token
+        bytes_moved = weight_bytes_read(config, tokens, bpp, fewest, output_bytes) + kv_read_tokens * kv_token
         flops = (
             _active_flops_per_token(config) * tokens
             - _lm_head_flops(config) * (tokens - logits)

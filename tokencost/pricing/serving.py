@@ -26,7 +26,7 @@ from tokencost.pricing.catalog import HardwareEntry
 from tokencost.pricing.checks import checks_text, failed_names, implausible
 from tokencost.pricing.table import REPEAT_COLUMNS, measured_points, price_table, tier_columns, tier_names
 
-FRONT_GROUP = ["model", "hardware", "engine", "isl", "osl"]
+FRONT_GROUP = ["model", "hardware", "engine", "precision", "isl", "osl"]
 # A front never mixes workloads: a shared-prefix point may share a random point's mean lengths.
 WORKLOAD_FRONT_GROUP = [*FRONT_GROUP, "workload_label"]
 INTERPOLATION = "interpolated along the measured Pareto front (monotone cubic, PCHIP)"
@@ -90,6 +90,7 @@ REPEAT_GROUP = [
     "hardware",
     "accelerator_count",
     "engine",
+    "precision",
     "workload_label",
     "load_model",
     "concurrency",

@@ -29,6 +29,7 @@ from typing import Any
 from bench.inputs.cards import ModelCard
 from bench.inputs.fit import GIB, estimate
 from bench.inputs.params import moe_shape, sparse_layers
+from bench.inputs.precision import BF16, Precision
 from bench.inputs.suite import EngineSettings
 from tokencost.pricing.roofline import Ceiling, RooflineHardware, ceiling
 
@@ -67,20 +68,24 @@ def collectives(config: dict[str, Any], gpus: int) -> Collectives:
 
 
 def kv_capacity(
-    card: ModelCard, memory_bytes_per_gpu: float, gpus: int, average_context: float, dtype: str = "bfloat16"
+    card: ModelCard,
+    memory_bytes_per_gpu: float,
+    gpus: int,
+    average_context: float,
+    dtype: str = "bfloat16",
+    precision: Precision = BF16,
 ) -> int:
     """Sequences at `average_context` tokens whose KV cache fits beside the weights on `gpus` GPUs."""
-    settings = EngineSettings.model_validate({"tensor_parallel_size": gpus, "dtype": dtype})
+    settings = EngineSettings.model_validate({"tensor_parallel_size": gpus, "dtype": dtype, "precision": precision})
     fit = estimate(card, settings, math.ceil(average_context), int(memory_bytes_per_gpu))
     return int(fit.kv_room // (fit.kv_per_token * average_context))
 
 
-def kv_sequences(
-    card: ModelCard, hardware: RooflineHardware, gpus: int, average_context: float, dtype: str = "bfloat16"
-) -> int:
-    """Sequences the KV cache of `gpus` GPUs whose figures (all of them together) are `hardware` holds."""
+def kv_sequences(card: ModelCard, hardware: RooflineHardware, gpus: int, average_context: float, **arm: Any) -> int:
+    """Sequences the KV cache of `gpus` GPUs whose figures (all of them together) are `hardware` holds; `arm`:
+    kv_capacity's dtype and precision."""
     # memory_gb in the catalog is the HBM size, which is binary (an "80 GB" H100 has 80 GiB)
-    return kv_capacity(card, hardware.memory_bytes / 1e9 / gpus * GIB, gpus, average_context, dtype)
+    return kv_capacity(card, hardware.memory_bytes / 1e9 / gpus * GIB, gpus, average_context, **arm)
 
 
 @dataclass(frozen=True)
@@ -112,11 +117,13 @@ def project_throughput(
     calibration: Calibration,
     average_context: float | None = None,
     dtype: str = "bfloat16",
+    precision: Precision = BF16,
 ) -> Projection:
-    """Projected tok/s of `batch` sequences on `gpus` GPUs whose figures (all of them together) are `hardware`."""
+    """Projected tok/s of `batch` sequences on `gpus` GPUs whose figures (all of them together) are `hardware`
+    (its peak that of the format the precision arm is multiplied in: roofline.hardware_of)."""
     if average_context is None:
         average_context = isl + osl / 2
-    roof = ceiling(card.config, hardware, batch, isl, osl, dtype, average_context)
+    roof = ceiling(card.config, hardware, batch, isl, osl, dtype, average_context, precision)
     efficiency = calibration.efficiency[card.kind]
     comm = collectives(card.config, gpus)
     comm_s = comm.per_step * (
@@ -124,7 +131,7 @@ def project_throughput(
     )
     step_s = roof.decode_step_s / efficiency + comm_s
     total_s = roof.prefill_s / efficiency + osl * step_s
-    max_batch = kv_sequences(card, hardware, gpus, average_context, dtype)
+    max_batch = kv_sequences(card, hardware, gpus, average_context, dtype=dtype, precision=precision)
     return Projection(batch, max_batch, batch * osl / total_s, batch * (isl + osl) / total_s, roof, step_s)
 
 
@@ -136,9 +143,10 @@ def time_to_first_token_s(
     calibration: Calibration,
     projection: Projection,
     dtype: str = "bfloat16",
+    precision: Precision = BF16,
 ) -> float:
     """Estimated TTFT of a request joining `projection`'s running batch: its own prefill (roofline / efficiency)
     and one decode step of the batch it joins. Queueing, chunked prefill and the prefill's collectives are not
     modelled, so this is a floor for a request that finds a free slot."""
-    alone = ceiling(card.config, hardware, 1, isl, osl, dtype)
+    alone = ceiling(card.config, hardware, 1, isl, osl, dtype, precision=precision)
     return alone.prefill_s / calibration.efficiency[card.kind] + projection.step_s

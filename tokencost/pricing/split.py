@@ -39,7 +39,7 @@ import pandas as pd
 
 # Points share a fit only at the same coordinate (batch size offline, concurrency or request rate serving) and
 # workload kind; a kind other than random also only with its own label (fit_workload).
-GROUP = ["model", "accelerator", "engine", "batch_size", "concurrency", "request_rate", "workload_kind"]
+GROUP = ["model", "accelerator", "engine", "precision", "batch_size", "concurrency", "request_rate", "workload_kind"]
 WHOLE_HOUR = "whole-hour (not split)"
 CACHED_PROBES = "prefill probes, uncached and cached"
 MIN_POINTS = 3  # without the intercept: 2 parameters and at least 1 degree of freedom left

@@ -8,6 +8,7 @@ import pandas as pd
 
 from bench.errors import UserError
 from bench.inputs.cards import load_card
+from bench.inputs.precision import BF16, from_name, record_name
 from bench.run.record import Mode, PointRecord
 from tokencost.pricing.api_prices import ApiPrice, blended_per_mtok
 from tokencost.pricing.assumptions import Assumptions
@@ -59,9 +60,13 @@ POINT_COLUMNS: dict[str, Column] = {
     "active_params": lambda r: r.model.active_params,
     "weights": lambda r: r.model.weights,  # "dummy": random weights, a run of the machinery rather than of a model
     "engine": lambda r: r.engine.name,
-    # The weights' precision where a record gives it: imported published results carry it among the engine's
-    # settings (InferenceX, MLPerf); None for the others.
-    "precision": lambda r: (r.engine.model_extra or {}).get("precision"),
+    # weights' and KV cache's formats, e.g. bf16, fp8-kv-fp8, from the record's precision; imported published
+    # results (InferenceX, MLPerf) carry theirs among the engine's settings; None where neither says
+    "precision": lambda r: (
+        record_name(r.precision.weights, r.precision.kv_cache)
+        if r.precision
+        else (r.engine.model_extra or {}).get("precision")
+    ),
     "batch_size": lambda r: r.batch_size,
     "isl": lambda r: r.workload.isl,  # for a kind other than random, the mean over the point's requests
     "osl": lambda r: r.workload.osl,
@@ -224,6 +229,7 @@ CEILING_TOO_LOW = "ceiling_too_low"  # measured above the roofline: the hardware
 SORT_COLUMNS = [
     "hardware",
     "engine",
+    "precision",
     "kind",
     "model",
     "workload_kind",
@@ -398,6 +404,11 @@ def _roofline(point: dict[str, Any], hardware: HardwareEntry) -> tuple[Ceiling, 
     if config is None or pd.isna(point["isl"]) or in_flight is None or pd.isna(in_flight):
         return None, None
     batch, isl, osl = int(in_flight), int(point["isl"]), int(point["osl"])
+    # The point's own precision (its bytes, and the peak of the format the GPU multiplies it in); bf16 where
+    # the record does not say. A format this tokencost does not know has no ceiling.
+    precision = from_name(point["precision"]) if isinstance(point.get("precision"), str) else BF16
+    if precision is None:
+        return None, None
     measured = {
         k: point.get(k)
         for k in ("memory_bandwidth_gb_s", "cache_bandwidth_gb_s", "llc_bytes", "bandwidth_threads")
@@ -407,10 +418,10 @@ def _roofline(point: dict[str, Any], hardware: HardwareEntry) -> tuple[Ceiling, 
         resident = weight_bytes_read(config, float("inf"), 2) + batch * (isl + osl) * kv_bytes_per_token(config, 2)
         figures, basis = host_hardware(hardware, point["accelerator_count"], measured, resident)
     else:
-        figures, basis = hardware_of(hardware, point["accelerator_count"]), "catalog"
+        figures, basis = hardware_of(hardware, point["accelerator_count"], precision=precision), "catalog"
     if figures is None:
         return None, None
-    return ceiling(config, figures, batch, isl, osl), basis
+    return ceiling(config, figures, batch, isl, osl, precision=precision), basis
 
 
 def _energy_word(method: str) -> str:

@@ -63,14 +63,19 @@ def _workload(isl, osl, label) -> str:
     return f"ISL {isl}/OSL {osl}" if str(label).startswith("random ") else str(label)
 
 
+def _arm(precision) -> str:
+    """A line's precision in its legend: nothing for bf16 (or a record that does not say), else its name."""
+    return "" if not isinstance(precision, str) or precision == "bf16" else f" {precision}"
+
+
 def _lines_vs_batch(priced: pd.DataFrame, column: str, ylabel: str, headline: str, note: str) -> Figure:
     fig = Figure(figsize=(7, 4.8), layout="tight")
     ax = fig.subplots()
     markers = {"vllm": "o", "transformers": "s"}
-    for (hardware, engine, model, kind, isl, osl, workload), group in priced.groupby(
-        ["hardware", "engine", "model", "kind", "isl", "osl", "workload_label"]
+    for (hardware, engine, precision, model, kind, isl, osl, workload), group in priced.groupby(
+        ["hardware", "engine", "precision", "model", "kind", "isl", "osl", "workload_label"], dropna=False
     ):
-        label = f"{model} ({kind}) {engine}, {_workload(isl, osl, workload)}"
+        label = f"{model} ({kind}) {engine}{_arm(precision)}, {_workload(isl, osl, workload)}"
         if _several(priced, "hardware"):
             label += f" on {hardware}"
         ax.plot(
@@ -260,8 +265,8 @@ def fronts(priced: pd.DataFrame, y: str, ylabel: str, higher_y_better: bool) -> 
         return fig
     priced = placed
     for key, group in priced.groupby(WORKLOAD_FRONT_GROUP, dropna=False):
-        model, hardware, engine, isl, osl, workload = key
-        name = f"{model} ({group['kind'].iloc[0]}) {engine}, {_workload(isl, osl, workload)}"
+        model, hardware, engine, precision, isl, osl, workload = key
+        name = f"{model} ({group['kind'].iloc[0]}) {engine}{_arm(precision)}, {_workload(isl, osl, workload)}"
         name += f" on {hardware}" if several_hardware else ""
         dots = ax.scatter(group["interactivity"], group[y], alpha=0.4, s=18)
         front = pareto_front(group, "interactivity", y, higher_y_better=higher_y_better)

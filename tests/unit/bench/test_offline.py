@@ -69,3 +69,33 @@ def test_the_sweeps_eta_counts_the_engines_it_has_still_to_start(tmp_path, monke
     offline.run_sweep(suite, tmp_path / "run")
     etas = [line.rsplit("ETA ", 1)[1] for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
     assert etas == ["2m30s", "2m20s", "2m10s", "20s", "10s", "0s"]
+
+
+def test_each_precision_arm_runs_on_an_engine_of_its_own_and_is_recorded(tmp_path, monkeypatch):
+    from bench.inputs.precision import Precision
+
+    started = []
+
+    def start_engine(factory, card, max_batch_size, settings):
+        started.append((card.name, settings.precision.name))
+        return FakeEngine()
+
+    monkeypatch.setattr(run_module, "IDLE_BASELINE_S", {"cpu": 0.05, "gpu": 0.05})
+    monkeypatch.setattr(environment, "cpu_environment_defaults", lambda: None)
+    monkeypatch.setattr(offline, "_start_engine", start_engine)
+    monkeypatch.setattr(
+        offline.PointMeasurement,
+        "measure",
+        lambda self, engine, card, key, b: measured_record(self.run, engine, card, key),
+    )
+    suite = with_overrides(Suite(), models=["tiny-dense"], batch_sizes=[1, 4], engines=["vllm"], isl=16, osl=8)
+    suite = suite.model_copy(update={"precisions": (Precision(), Precision(weights="fp8", kv_cache="fp8"))})
+    offline.run_sweep(suite, tmp_path / "run")
+    assert started == [("tiny-dense", "bf16"), ("tiny-dense", "fp8-kv-fp8")]
+    records = read_records(tmp_path / "run")
+    assert [(r.point, r.precision.weights, r.precision.kv_cache) for r in records] == [
+        ("tiny-dense/vllm/batch1/isl16/osl8", "bf16", "bf16"),
+        ("tiny-dense/vllm/batch4/isl16/osl8", "bf16", "bf16"),
+        ("tiny-dense/vllm-fp8-kv-fp8/batch1/isl16/osl8", "fp8", "fp8"),
+        ("tiny-dense/vllm-fp8-kv-fp8/batch4/isl16/osl8", "fp8", "fp8"),
+    ]

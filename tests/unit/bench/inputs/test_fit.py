@@ -66,3 +66,24 @@ def test_every_moe_model_of_the_gpu_suites_has_its_dense_pair_in_the_suite(suite
     for card in map(load_card, suite.models):
         if card.kind == "moe":
             assert suite.pair_of(card.name, card.pairs_with) in suite.models, card.name
+
+
+def test_fp8_weights_halve_the_linear_layers_and_keep_the_embeddings_in_bf16():
+    from bench.inputs.precision import Precision
+
+    card = load_card("llama-3.1-8b")
+    bf16 = fit.weight_bytes(card, EngineSettings())
+    fp8 = fit.weight_bytes(card, EngineSettings(precision=Precision(weights="fp8")))
+    tables = 2 * card.config["vocab_size"] * card.config["hidden_size"]  # untied: embedding and output layer
+    assert bf16 == 2 * card.params.total
+    assert fp8 == (card.params.total - tables) + 2 * tables
+
+
+def test_an_fp8_kv_cache_holds_twice_the_sequences_of_a_bf16_one():
+    from bench.inputs.precision import Precision
+
+    card = load_card("qwen3-8b")
+    bf16 = fit.estimate(card, EngineSettings(), 1536, 80 * fit.GIB)
+    fp8 = fit.estimate(card, EngineSettings(precision=Precision(kv_cache="fp8")), 1536, 80 * fit.GIB)
+    assert fp8.kv_per_token * 2 == bf16.kv_per_token and fp8.weights == bf16.weights
+    assert fp8.max_sequences in (2 * bf16.max_sequences, 2 * bf16.max_sequences + 1)

@@ -164,3 +164,48 @@ def test_a_point_cannot_be_asked_to_last_beyond_an_hour():
     with pytest.raises(UserError, match="^command line min_window_s: is 1000000000000000.0; input should be less"):
         with_overrides(load_suite(None), min_window_s=1e15)
     assert with_overrides(load_suite(None), min_window_s=0).min_window_s == 0
+
+
+def test_precisions_are_an_axis_read_from_the_suite_file(tmp_path):
+    from bench.inputs.precision import Precision
+
+    path = _write(tmp_path, 'precisions = [{ weights = "bf16" }, { weights = "fp8", kv_cache = "fp8" }]\n')
+    suite = load_suite(path)
+    assert suite.precisions == (Precision(), Precision(weights="fp8", kv_cache="fp8"))
+    assert suite.engine_for(suite.precisions[1]).precision.vllm_arguments() == {
+        "quantization": "fp8",
+        "kv_cache_dtype": "fp8",
+    }
+    assert load_suite(None).precisions == (Precision(),)  # bf16 alone by default
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('precisions = [{ weights = "fp6" }]', "precisions"),
+        ('precisions = [{ weights = "fp8", kv = "fp8" }]', "precisions"),
+        ("precisions = []", "precisions"),
+        ('precisions = [{ weights = "fp8" }, { weights = "fp8" }]', "more than once"),
+        ('[engine]\nprecision = { weights = "fp8" }', "^engine.precision: is set per arm"),
+        (
+            'mode = "serve"\nprecisions = [{ weights = "bf16" }, { weights = "fp8" }]',
+            "^precisions: names 2 arms, and serving mode measures one a run",
+        ),
+        (
+            'engines = ["transformers"]\nprecisions = [{ weights = "fp8" }]',
+            "^precisions: the transformers baseline runs unquantized only",
+        ),
+    ],
+)
+def test_bad_precision_axes_are_one_line_before_anything_starts(tmp_path, text, message):
+    with pytest.raises(UserError, match=message) as error:
+        load_suite(_write(tmp_path, text)).check()
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("weights", ["fp4", "int4"])
+def test_a_run_refuses_what_vllm_cannot_quantize_to_and_a_dry_run_plans_it(tmp_path, weights):
+    suite = load_suite(_write(tmp_path, f'precisions = [{{ weights = "{weights}" }}]'))
+    suite.check()  # what a dry run checks: it names these points' reason one by one
+    with pytest.raises(UserError, match=f"^precisions: {weights} weights need a checkpoint quantized to {weights}"):
+        suite.check_runnable()

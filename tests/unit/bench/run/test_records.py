@@ -93,6 +93,19 @@ def test_schema_2_serving_records_get_their_concurrency_or_rate_as_fields(tmp_pa
     assert "batch_size" not in closed.engine.model_extra and closed.load.num_requests == 8
 
 
+def test_schema_3_records_get_the_precision_tokencost_then_ran_in(tmp_path):
+    raw = json.loads((CPU_DEMO / "records.jsonl").read_text().splitlines()[0])
+    v3 = raw | {"schema_version": 3, "engine": {**raw["engine"], "dtype": "bfloat16"}, "batch_size": 1}
+    v3["engine"].pop("batch_size", None)
+    v3["validity"] = {"checks": {}, "all_ok": True}
+    imported = v3 | {"source": {"file": "result.json", "tool": "vllm bench serve"}}
+    failed = v3 | {"engine": {"name": "vllm"}}  # a point that failed before its engine described itself
+    (tmp_path / "records.jsonl").write_text("\n".join(json.dumps(r) for r in (v3, imported, failed)) + "\n")
+    ran, other, unknown = read_records(tmp_path)
+    assert (ran.precision.weights, ran.precision.kv_cache) == ("bf16", "bf16") and "schema 3" in ran.precision.note
+    assert other.precision is None and unknown.precision is None  # nothing says what these ran in
+
+
 def test_a_malformed_old_record_is_a_user_error(tmp_path):
     (tmp_path / "records.jsonl").write_text(json.dumps({"schema_version": 1, "energy": "lots"}) + "\n")
     with pytest.raises(UserError, match="records.jsonl:1: a schema 1 record that cannot be migrated"):
@@ -312,7 +325,7 @@ def test_a_torn_write_then_resume_measures_each_missing_point_once(tmp_path, mon
         ("3", "schema_version: is '3', not a schema version; give a whole number from 1 to"),
         (True, "schema_version: is True, not a schema version"),
         (0, "schema_version: is 0, not a schema version"),
-        (99, "schema_version: 99 is newer than this tokencost reads (1 to 3); upgrade tokencost"),
+        (99, "schema_version: 99 is newer than this tokencost reads (1 to 4); upgrade tokencost"),
     ],
 )
 def test_a_schema_version_that_is_not_one_is_not_told_to_upgrade(tmp_path, version, message):

@@ -135,6 +135,8 @@ def test_the_servers_kv_cache_and_batching_limit_are_read_from_its_metrics_and_l
         "kv_cache_tokens": 8320 * 16,
         "engine_replicas": 2,
         "max_num_batched_tokens": 8192,
+        "quantization": None,
+        "kv_cache_dtype": None,
     }
     assert effective_settings("", "") == {
         "num_gpu_blocks": None,
@@ -142,6 +144,8 @@ def test_the_servers_kv_cache_and_batching_limit_are_read_from_its_metrics_and_l
         "kv_cache_tokens": None,
         "engine_replicas": None,
         "max_num_batched_tokens": None,
+        "quantization": None,
+        "kv_cache_dtype": None,
     }
 
 
@@ -152,3 +156,23 @@ def test_parallel_sizes_and_the_batching_limit_become_server_flags():
     text = " ".join(server_command(load_card("llama-3.1-8b"), settings, 8123, 64))
     assert "--tensor-parallel-size 2 --pipeline-parallel-size 2 --data-parallel-size 2" in text
     assert "--max-num-batched-tokens 8192" in text
+
+
+def test_a_precision_arm_becomes_server_flags_and_the_precision_the_server_ran_is_read_back():
+    from bench.inputs.precision import Precision
+    from bench.serve.server import effective_settings
+
+    card = load_card("llama-3.1-8b")
+    assert "--quantization" not in server_command(card, EngineSettings(), 8123, 64)  # bf16: vLLM's defaults
+    assert "--kv-cache-dtype" not in server_command(card, EngineSettings(), 8123, 64)
+    fp8 = EngineSettings(precision=Precision(weights="fp8", kv_cache="fp8"))
+    text = " ".join(server_command(card, fp8, 8123, 64))
+    assert "--quantization fp8" in text and "--kv-cache-dtype fp8" in text
+    # vLLM's engine config line, as its server logs it at start
+    log = (
+        "INFO [core.py:93] Initializing a V1 LLM engine (v0.32.0) with config: model='/models/llama', "
+        "dtype=torch.bfloat16, max_seq_len=4096, quantization=fp8, enforce_eager=False, kv_cache_dtype=fp8, "
+        "device_config=cuda\n"
+    )
+    ran = effective_settings("", log)
+    assert (ran["quantization"], ran["kv_cache_dtype"]) == ("fp8", "fp8")

@@ -19,13 +19,13 @@ def test_the_h100_suite_fits_an_h100_point_by_point(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0] == "GPUs: 1 assumed, 79.6475 GiB each (--gpu-memory-gib)"
     points = [line for line in lines if line.startswith("  ")]
-    assert len(points) == 16 and all(": fits: weights" in line for line in points)
+    assert len(points) == 32 and all(": fits: weights" in line for line in points)  # a BF16 and an FP8 arm
     assert (
         "  qwen3-30b-a3b/vllm/batch64/isl1024/osl512: fits: weights 56.9 GiB + reserve 2.5 GiB, KV room 12.3 GiB "
         "for 87 sequences of 1536 tokens" in lines
     )
     assert "pair: qwen3-30b-a3b (MoE) vs qwen3-8b (dense)" in lines
-    assert lines[-1] == "16 of 16 points would run; nothing was started or measured"
+    assert lines[-1] == "32 of 32 points would run; nothing was started or measured"
     assert not out.exists()
 
 
@@ -92,3 +92,52 @@ def test_on_an_8_gpu_node_the_dry_run_names_the_engine_gpu_and_the_idle_ones(mon
         f"GPUs: the engine uses 1 (NVIDIA H100 80GB HBM3 {sim.gpus[6].uuid}, 79.6 GiB each); "
         "2 more visible stay idle and are neither metered nor priced"
     )
+
+
+def test_the_h100_suite_lists_its_bf16_and_fp8_arms_with_their_fit_on_a_catalog_gpu():
+    done = tokencost("run", "--dry-run", "--suite", REPO / "bench/suites/h100.toml", "--gpu", "h100-sxm")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "GPUs: 1 x H100 SXM5 80GB assumed (--gpu h100-sxm), 80 GiB each (the catalog's)"
+    bf16 = next(line for line in lines if line.startswith("  qwen3-30b-a3b/vllm/batch64/"))
+    fp8 = next(line for line in lines if line.startswith("  qwen3-30b-a3b/vllm-fp8-kv-fp8/batch64/"))
+    assert "[FP8 weights, FP8 KV cache]" in fp8 and "[" not in bf16
+    room = [float(line.split("KV room ")[1].split(" GiB")[0]) for line in (bf16, fp8)]
+    assert room[1] > room[0] + 20  # FP8 weights leave ~28 GiB more for a cache whose tokens take half the bytes
+
+
+def test_a_gpu_that_cannot_run_an_arm_skips_its_points_with_one_line_each(tmp_path):
+    suite = tmp_path / "suite.toml"
+    suite.write_text(
+        'models = ["llama-3.1-8b"]\nbatch_sizes = [1]\n'
+        'precisions = [{ weights = "bf16" }, { weights = "fp8" }, { weights = "fp4" }]\n'
+    )
+    on_a100 = tokencost("run", "--dry-run", "--suite", suite, "--gpu", "a100-80gb-sxm")
+    assert on_a100.returncode == 1
+    lines = on_a100.stdout.splitlines()
+    fp8 = next(line for line in lines if "/vllm-fp8/" in line)
+    assert "fits" in fp8 and "FP8 weights weight-only on a100-80gb-sxm (read as FP8, multiplied in BF16)" in fp8
+    fp4 = next(line for line in lines if "/vllm-fp4/" in line)
+    assert "SKIP: A100 80GB SXM4 has no FP4 tensor cores in the catalog (FP4 needs Blackwell or MI355X)" in fp4
+    assert lines[-1] == "2 of 3 points would run; nothing was started or measured"
+    on_b200 = tokencost("run", "--dry-run", "--suite", suite, "--gpu", "b200")
+    fp4 = next(line for line in on_b200.stdout.splitlines() if "/vllm-fp4/" in line)
+    assert "SKIP: fp4 weights need a checkpoint quantized to fp4" in fp4  # B200 has FP4; vLLM needs the checkpoint
+    measured = tokencost("run", "--suite", suite, "--out", tmp_path / "never")
+    assert measured.returncode == 2 and "precisions: fp4 weights need a checkpoint" in measured.stderr
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("--gpu", "h100-sxm"), "--gpu: only plans a dry run"),
+        (("--dry-run", "--gpu", "tpu-v9"), "--gpu: 'tpu-v9' is not in the hardware catalog"),
+        (("--dry-run", "--gpu", ""), "--gpu: '' is empty"),
+        (("--dry-run", "--gpu", "/etc"), "--gpu: '/etc' is not in the hardware catalog"),
+        (("--dry-run", "--gpu", "cpu-vcpu"), "--gpu: cpu-vcpu is not a GPU"),
+    ],
+)
+def test_a_planned_gpu_is_checked_in_one_line(argv, message):
+    done = tokencost("run", "--models", "tiny-dense", *argv)
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1

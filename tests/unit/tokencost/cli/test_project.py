@@ -119,3 +119,75 @@ def test_several_gpus_say_how_they_are_projected_and_what_is_assumed(capsys):
     label = json.loads(out)["rows"][0]["label"]
     assert "on 4 GPUs: tensor parallel" in label and "1-GPU efficiency (an assumption)" in label
     assert "4 and 8 GPUs extrapolated from 2 (an assumption" in label
+
+
+def test_an_fp8_projection_says_it_is_uncalibrated_for_fp8_with_a_wider_band(capsys):
+    argv = ("project", "--model", "qwen3-30b-a3b", "--gpu", "h100-sxm", "--batch-sizes", "1,8")
+    _, bf16, _ = tokencost(capsys, *argv)
+    code, out, err = tokencost(capsys, *argv, "--precision", "fp8", "--kv-cache-dtype", "fp8")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "FP8 weights, FP8 KV cache" in text
+    assert "UNCALIBRATED for fp8-kv-fp8" in text and "error band assumed +/-27%" in text  # twice BF16's 13.7 %
+    assert "+/-14%" in " ".join(bf16.split()) and "UNCALIBRATED" not in bf16
+
+    def tok_s(table):
+        return [float(line.split("|")[5].replace(",", "")) for line in table.splitlines() if re.match(r"\|\s+\d", line)]
+
+    assert all(fp8 > bf16 for fp8, bf16 in zip(tok_s(out), tok_s(bf16), strict=True))  # fewer bytes a step
+
+
+def test_fp8_on_an_a100_is_projected_weight_only_and_labelled_so(capsys):
+    code, out, err = tokencost(
+        capsys, "project", "--model", "llama-3.1-8b", "--gpu", "a100-80gb-sxm", "--precision", "fp8", "--json"
+    )
+    assert code == 0, err
+    import json
+
+    document = json.loads(out)
+    assert document["precision"] == {"weights": "fp8", "kv_cache": "bf16"}
+    assert all(row["precision"] == "fp8" for row in document["rows"])
+    assert "weight-only on a100-80gb-sxm" in document["rows"][0]["label"]
+    assert any("no FP8 tensor cores" in note for note in document["notes"])
+
+
+def test_fp4_before_blackwell_is_one_line(capsys):
+    line = one_line_error(
+        capsys, "--precision", "project", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--precision", "fp4"
+    )
+    assert "no FP4 tensor cores" in line
+    code, out, _ = tokencost(capsys, "project", "--model", "llama-3.1-8b", "--gpu", "b200", "--precision", "fp4")
+    assert code == 0 and "UNCALIBRATED for fp4" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("value", ["FP8", "fp6", "", "nan"])
+def test_a_precision_that_is_not_one_is_refused(capsys, value):
+    code, _, err = tokencost(capsys, "project", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--precision", value)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--precision" in err
+
+
+def test_a_measured_efficiency_is_taken_from_points_of_the_precision_projected(capsys, tmp_path):
+    h100 = {"accelerator": "NVIDIA H100 80GB HBM3", "units": 1, "power_w": 400.0, "method": "nvml-counter"}
+    run = write_run(
+        tmp_path / "run",
+        point_record(model="llama-3.1-8b", batch=8, output_tok_s=500.0, isl=128, osl=128, **h100),
+        point_record(
+            model="llama-3.1-8b",
+            batch=8,
+            output_tok_s=900.0,
+            isl=128,
+            osl=128,
+            precision={"weights": "fp8", "kv_cache": "fp8"},
+            point="llama-3.1-8b/vllm-fp8-kv-fp8/batch8/isl128/osl128",
+            **h100,
+        ),
+    )
+    argv = ("project", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--efficiency", run)
+    efficiencies = []
+    for precision in ("bf16", "fp8"):
+        code, out, err = tokencost(capsys, *argv, "--precision", precision, "--kv-cache-dtype", precision, "--json")
+        assert code == 0, err
+        efficiencies.append(json.loads(out)["efficiency"]["value"])
+    assert efficiencies[0] != efficiencies[1]  # each from its own point, against its own roofline
+    line = one_line_error(capsys, "--efficiency", *argv, "--precision", "fp8")  # fp8 weights, bf16 KV: not measured
+    assert "has no fp8 point (it measured bf16, fp8-kv-fp8)" in line

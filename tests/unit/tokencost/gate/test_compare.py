@@ -232,6 +232,7 @@ def test_the_json_is_read_by_pytest_benchmark_compare(tmp_path):
         "model": "tiny-dense",
         "hardware": "cpu-vcpu",
         "engine": "vllm",
+        "precision": "bf16",  # a record that does not say is matched as BF16
         "batch_size": 1,
         "isl": 16,
         "osl": 16,

@@ -77,3 +77,31 @@ def test_hardware_without_figures_has_no_roofline():
     bare = type("E", (), {"get": staticmethod(lambda name: None)})()
     assert hardware_of(bare, 1) is None
     assert isinstance(H100, RooflineHardware) and H100.bandwidth_bytes_s == 3.35e12
+
+
+def test_fp8_reads_half_the_linear_weights_and_multiplies_at_the_fp8_peak():
+    from bench.inputs.precision import Precision
+
+    config = load_card("llama-3.1-8b").config
+    fp8 = Precision(weights="fp8", kv_cache="fp8")
+    h100 = find_hardware("h100-sxm", load_catalog())
+    assert hardware_of(h100, 1, precision=fp8).flops == 1979e12
+    output_layer = 128_256 * 4096
+    linear = 8_030_261_248 - 2 * output_layer  # less the input embedding and the output layer
+    assert weight_bytes_read(config, 1, 1, output_layer_bytes=2) == linear + 2 * output_layer
+    bf16 = ceiling(config, H100, batch=1, isl=1, osl=1)
+    quantized = ceiling(config, hardware_of(h100, 1, precision=fp8), batch=1, isl=1, osl=1, precision=fp8)
+    assert 1.8 < bf16.decode_step_s / quantized.decode_step_s < 2  # the BF16 output layer keeps it under 2x
+
+
+def test_fp8_weights_on_an_a100_are_read_as_fp8_and_multiplied_at_the_bf16_peak():
+    from bench.inputs.precision import Precision
+
+    a100 = find_hardware("a100-80gb-sxm", load_catalog())
+    fp8 = Precision(weights="fp8")
+    assert hardware_of(a100, 1, precision=fp8).flops == hardware_of(a100, 1).flops == 312e12
+    config = load_card("qwen3-8b").config
+    bf16_prefill = ceiling(config, hardware_of(a100, 1), 8, 4096, 1)
+    fp8_prefill = ceiling(config, hardware_of(a100, 1, precision=fp8), 8, 4096, 1, precision=fp8)
+    assert bf16_prefill.prefill_bound == fp8_prefill.prefill_bound == "compute"
+    assert fp8_prefill.prefill_s == pytest.approx(bf16_prefill.prefill_s)  # no FP8 math: compute time unchanged

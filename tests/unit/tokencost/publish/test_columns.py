@@ -99,7 +99,8 @@ def test_the_cpu_demo_fits_120_columns_with_its_method_stated_once(cpu):
     assert header == ["model", "engine", "batch", "out", "tok/s", "W", "J/out", "tok", "$/M", "in+out", "x", "API"]
     (label,) = set(cpu.offline["label"])
     assert text.count(label) == 1 and f"[1] {label}" in text
-    assert "Every row: hardware cpu-vcpu;" in text and "checks failed: window_length; method [1]." in text
+    words = " ".join(text.split())  # the every-row line wraps at the console's width
+    assert "Every row: precision bf16; hardware cpu-vcpu;" in words and "checks failed: window_length; method [1]." in words
     # the cheapest point's $/M, as in the published report, in fixed notation
     row = next(line for line in _lines(text) if line.startswith("tiny-moe") and " vllm " in line and " 64 " in line)
     assert row.split()[6:8] == ["0.0002357", "0.000629"]
@@ -143,7 +144,7 @@ def test_the_serving_demo_fits_120_columns(serving):
     assert max(map(len, _lines(text))) <= CONSOLE_WIDTH, text
     assert _lines(text)[0].split()[:3] == ["model", "load", "out"] and "tok/s/user" in _lines(text)[0]
     assert "within SLO" in _lines(text)[0] and "100%" in _lines(text)[2]
-    assert "Every row: engine vllm; hardware cpu-vcpu;" in text
+    assert "Every row: engine vllm; precision bf16; hardware cpu-vcpu;" in " ".join(text.split())
 
 
 def test_wide_prints_every_column_as_before(cpu):

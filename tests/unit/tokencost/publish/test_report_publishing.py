@@ -119,7 +119,7 @@ def test_markdown_report_has_headline_provenance_comparison_and_labelled_figures
     # the one method is stated once, under Methods, and cited as [1] by the table and the captions
     (label,) = _labels(report.offline)
     assert markdown.count(label) == 1 and f"- [1] {label}" in markdown
-    assert "Every row: hardware cpu-vcpu;" in markdown and "method [1]." in markdown
+    assert "Every row: precision bf16; hardware cpu-vcpu;" in markdown and "method [1]." in markdown
     assert markdown.count("Method [1].") == len(ONE_RUN_FIGURES) - 1  # the roofline's caption names no money
     # what the energy was estimated from, once, with the utilisation that varies by point as its range
     assert markdown.count("not measured because no NVIDIA GPU") == 1
