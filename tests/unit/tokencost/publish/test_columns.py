@@ -100,7 +100,10 @@ def test_the_cpu_demo_fits_120_columns_with_its_method_stated_once(cpu):
     (label,) = set(cpu.offline["label"])
     assert text.count(label) == 1 and f"[1] {label}" in text
     words = " ".join(text.split())  # the every-row line wraps at the console's width
-    assert "Every row: precision bf16; hardware cpu-vcpu;" in words and "checks failed: window_length; method [1]." in words
+    assert (
+        "Every row: precision bf16; hardware cpu-vcpu;" in words
+        and "checks failed: window_length; method [1]." in words
+    )
     # the cheapest point's $/M, as in the published report, in fixed notation
     row = next(line for line in _lines(text) if line.startswith("tiny-moe") and " vllm " in line and " 64 " in line)
     assert row.split()[6:8] == ["0.0002357", "0.000629"]
