@@ -36,8 +36,8 @@ FAST := tests/unit tests/test_layout.py -m "not subprocess and not vllm"
 # Tests that start vLLM (an engine, a server, its client), a Ray cluster or a browser run in a second pass, a whole
 # file per worker (--dist loadfile): a file's module fixtures start its engine once, and no worker waits on another's
 # engine. Their timing checks hold with a second file beside them (each bound is minutes or whole points wide).
-# The peers' tests run last, alone: AIPerf's and GuideLLM's latencies are read as the peer measured them, and a
-# second engine beside theirs merges a stream's chunks (an inter-token latency of 0, which no file can be priced at).
+# The tests that read a stream's per-token pace (marker `pace`: the serving runs and the peers') run last, one at a
+# time: beside a second engine a tiny model's tokens reach the client in one burst, an inter-token latency of 0.
 HEAVY := vllm or ray or browser
 
 # The loop to run after every change: no vLLM, Ray, peer venv or tokencost process started; Hypothesis's quick profile.
@@ -51,8 +51,8 @@ test: $(STAMP)
 	$(BIN)/python -m bench.overhead.peer_tools >$(VENV)/peer-tools.log 2>&1 & peers=$$!; \
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(HEAVY))" -n 2; first=$$?; \
 	wait $$peers || cat $(VENV)/peer-tools.log; \
-	test $$first -eq 0 && HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "($(HEAVY)) and not peers" -n 2 --dist loadfile \
-	&& HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m peers
+	test $$first -eq 0 && HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "($(HEAVY)) and not pace" -n 2 --dist loadfile \
+	&& HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m pace
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
