@@ -155,8 +155,19 @@ def _writable_ancestor(path: Path) -> None:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise argparse.ArgumentTypeError(f"{path}: {ancestor} is not a directory; give another path")
-    if not os.access(ancestor, os.W_OK):
+    if not os.access(ancestor, os.W_OK) or not _can_create_in(ancestor):
         raise argparse.ArgumentTypeError(f"{path}: {ancestor} is not writable; give another path")
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can really be made in `folder`: os.access says yes to root for /proc and read-only mounts."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def output_file(text: str) -> Path:

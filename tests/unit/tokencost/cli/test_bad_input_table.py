@@ -146,8 +146,13 @@ BAD_OUTPUTS = {
     "an existing file as a directory": "{dir}/binary.dat",
     "below a file": "{dir}/binary.dat/sub",
     "/dev/null": "/dev/null",
+    "in /proc": "/proc/tokencost-out",  # os.access says yes to root there; creating a file says no
 }
-BAD_OUTPUT_FILES = {"a directory": "{dir}/a-dir", "below a file": "{dir}/binary.dat/x.csv"}
+BAD_OUTPUT_FILES = {
+    "a directory": "{dir}/a-dir",
+    "below a file": "{dir}/binary.dat/x.csv",
+    "in /proc": "/proc/tokencost.csv",
+}
 CASES["output location"] = [
     *[(["run", "--out", path], "--out:") for path in BAD_OUTPUTS.values()],
     (["run", "--out", str(PUBLISHED)], "--out:"),  # an existing run is never overwritten
