@@ -15,6 +15,7 @@ from bench.engines.base import SAMPLING, GenerationResult, WindowHooks
 from bench.environment import on_cpu_backend, vllm_version
 from bench.errors import PointTimeout
 from bench.inputs.cards import ModelCard
+from bench.inputs.checkpoints import vllm_model_arguments
 from bench.inputs.requests import Request, as_request, implied_hits
 from bench.inputs.suite import EngineSettings
 from bench.run import prefix_cache
@@ -36,12 +37,11 @@ class VllmOfflineEngine:
         self.settings = settings
         # Any: each of vLLM's keywords takes a type of its own.
         self.engine_kwargs: dict[str, Any] = dict(
-            model=str(card.path),
-            load_format="auto" if card.has_weights else "dummy",
+            # The card's folder, or the checkpoint it names for the arm's weights; quantization, KV cache dtype.
+            **vllm_model_arguments(card, settings.precision),
             # Config-only cards have no tokenizer; prompts are token ids either way.
             skip_tokenizer_init=not card.has_tokenizer,
             dtype=settings.dtype,
-            **settings.precision.vllm_arguments(),  # quantization and kv_cache_dtype of the precision arm
             max_num_seqs=max_batch_size,
             max_model_len=settings.max_model_len,
             max_num_batched_tokens=settings.max_num_batched_tokens,
@@ -74,7 +74,10 @@ class VllmOfflineEngine:
         return prefix_cache.counters((m.name, getattr(m, "value", None)) for m in self.llm.get_metrics())
 
     def describe(self) -> dict:
+        checkpoint = self.card.checkpoints.get(self.settings.precision.weights)
         kwargs = {k: v for k, v in self.engine_kwargs.items() if k != "model"}
+        if checkpoint is not None:
+            kwargs["checkpoint"] = checkpoint.hf_id
         return {
             "name": self.name,
             "mode": self.mode,

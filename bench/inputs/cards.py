@@ -4,10 +4,12 @@ Face model's config.json (bench.inputs.hub)."""
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.inputs import checkpoints as checkpoint_tables
+from bench.inputs.checkpoints import Checkpoint
 from bench.inputs.json_files import read_user_json
 from bench.inputs.params import ParamCount, config_problem, count_params
 from bench.inputs.text_files import read_user_text
@@ -45,6 +47,7 @@ class ModelCard:
     params: ParamCount
     pairs_with: str | None = None
     hf_id: str | None = None
+    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)  # by weight format (bench.inputs.checkpoints)
 
     @property
     def file_name(self) -> str:
@@ -124,6 +127,7 @@ def load_card(name_or_path: str, models_dir: Path | None = None, download: bool 
         params=params,
         pairs_with=meta.get("pairs_with"),
         hf_id=meta.get("hf_id", hf_id),
+        checkpoints=checkpoint_tables.parse(meta, name),
     )
 
 

@@ -7,9 +7,9 @@ Weights:
   tensor cores (Hopper, Ada, Blackwell, MI300) the matmuls run in FP8; on an A100 vLLM runs FP8 weights
   weight-only through its Marlin kernels, dequantized into BF16 matmuls;
 - fp4 (NVFP4: 4 bits a weight and an FP8 scale every 16) and int4 (weight-only, GPTQ/AWQ through Marlin,
-  a 16-bit scale every 128): vLLM has no online quantization to them, so they need a checkpoint quantized
-  that way. A card names no such checkpoint yet: they are modelled (fit, roofline, projection) and a run
-  refuses them.
+  a 16-bit scale every 128): vLLM has no online quantization to them, so they run from a checkpoint
+  quantized that way, which the model card names (bench.inputs.checkpoints); a run refuses them for a card
+  that names none, and they are modelled (fit, roofline, projection) either way.
 
 KV cache: bf16 (vLLM's "auto": the model's dtype) or fp8 (`kv_cache_dtype="fp8"`, E4M3; without
 calibrated scales vLLM uses a scale of 1).
@@ -70,11 +70,12 @@ class Precision(BaseModel):
         }
 
     def runnable_reason(self) -> str | None:
-        """Why `tokencost run` cannot measure this arm, or None."""
+        """Why `tokencost run` cannot measure this arm from a card's own weights, or None (a card may name a
+        checkpoint for it: bench.inputs.checkpoints.why_not_runnable)."""
         if self.weights not in VLLM_QUANTIZATION:
             return (
                 f"{self.weights} weights need a checkpoint quantized to {self.weights}, which vLLM reads from the "
-                "checkpoint's config (it has no online quantization to it), and model cards name none yet"
+                "checkpoint's config (it has no online quantization to it)"
             )
         return None
 

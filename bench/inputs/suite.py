@@ -386,15 +386,22 @@ class Suite(BaseModel):
 
     def check_runnable(self) -> None:
         """`check`, and what a run (not a dry run, which plans them) cannot measure: precision arms vLLM cannot
-        quantize to online."""
+        quantize to online, for a model whose card names no checkpoint quantized to that format."""
+        from bench.inputs.cards import load_card
+        from bench.inputs.checkpoints import why_not_runnable
+
         self.check()
         for precision in self.precisions:
-            if reason := precision.runnable_reason():
-                raise UserError(
-                    "precisions",
-                    reason,
-                    f"leave {precision.name} out of precisions, or project it (tokencost project --precision)",
-                )
+            if precision.runnable_reason() is None:
+                continue
+            for model in self.models:
+                if reason := why_not_runnable(load_card(model), precision):
+                    raise UserError(
+                        "precisions",
+                        reason,
+                        f"name such a checkpoint in the card, leave {precision.name} out of precisions, or project "
+                        "it (tokencost project --precision)",
+                    )
 
     def pair_of(self, card_name: str, card_pair: str | None) -> str | None:
         return self.pairs.get(card_name, card_pair)

@@ -44,6 +44,7 @@ class PrecisionInfo(_Section):
     kv_cache: str  # bf16 or fp8 (the dtype's name for fp16 and fp32)
     engine_quantization: str | None = None  # vLLM's quantization method as it ran ("None": unquantized)
     engine_kv_cache_dtype: str | None = None  # vLLM's KV cache dtype as it ran ("auto": the model's dtype)
+    checkpoint: str | None = None  # the pre-quantized checkpoint it ran from (bench.inputs.checkpoints), if any
     note: str | None = None
 
 

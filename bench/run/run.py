@@ -467,6 +467,7 @@ def planned_record(
         record["precision"] = record["precision"] | {
             "engine_quantization": effective.get("quantization"),
             "engine_kv_cache_dtype": effective.get("kv_cache_dtype"),
+            **({"checkpoint": record["engine"]["checkpoint"]} if record["engine"].get("checkpoint") else {}),
         }
     return PointRecord(**record)
 

@@ -20,6 +20,7 @@ from bench.engines.base import SAMPLING
 from bench.environment import on_cpu_backend, vllm_version
 from bench.errors import UserError
 from bench.inputs.cards import ModelCard
+from bench.inputs.checkpoints import vllm_model_arguments
 from bench.inputs.suite import EngineSettings
 from bench.prometheus import samples
 from bench.secrets import redact
@@ -46,6 +47,7 @@ def port_in_use(port: int) -> bool:
 def server_command(
     card: ModelCard, settings: EngineSettings, port: int, max_num_seqs: int | None, extra_args: tuple[str, ...] = ()
 ) -> list[str]:
+    model = vllm_model_arguments(card, settings.precision)  # the card's folder or the checkpoint it names
     command = [
         sys.executable,
         "-m",
@@ -55,11 +57,11 @@ def server_command(
         "--port",
         str(port),
         "--model",
-        str(card.path),
+        model["model"] or "",
         "--served-model-name",
         card.name,
         "--load-format",
-        "auto" if card.has_weights else "dummy",
+        model["load_format"] or "",
         "--dtype",
         settings.dtype,
         "--tensor-parallel-size",
@@ -88,8 +90,8 @@ def server_command(
         command.append("--enforce-eager")
     if settings.executor == "ray":  # workers on the GPUs of the Ray cluster's nodes (bench.fleet)
         command += ["--distributed-executor-backend", "ray"]
-    for name, value in settings.precision.vllm_arguments().items():  # the precision arm, when not vLLM's default
-        if value not in (None, "auto"):
+    for name in ("quantization", "kv_cache_dtype"):  # the precision arm, when not vLLM's default
+        if (value := model[name]) not in (None, "auto"):
             command += [f"--{name.replace('_', '-')}", value]
     return command + list(extra_args)  # a distributed backend, batching limits, etc. pass through unchanged
 
@@ -228,6 +230,14 @@ class VllmServer:
             self.process.wait()
             self.process = None
 
+    def _precision_arguments(self) -> dict:
+        """quantization and kv_cache_dtype as the server was given them, and the checkpoint it loaded, if any."""
+        model = vllm_model_arguments(self.card, self.settings.precision)
+        checkpoint = self.card.checkpoints.get(self.settings.precision.weights)
+        return {name: model[name] for name in ("quantization", "kv_cache_dtype")} | (
+            {"checkpoint": checkpoint.hf_id} if checkpoint else {}
+        )
+
     def describe(self) -> dict:
         return {
             "name": "vllm",
@@ -239,7 +249,7 @@ class VllmServer:
             "pid": self.process.pid if self.process else None,  # its process group holds every server process
             "max_num_seqs": self.max_num_seqs,
             "dtype": self.settings.dtype,
-            **self.settings.precision.vllm_arguments(),
+            **self._precision_arguments(),
             "tensor_parallel_size": self.settings.tensor_parallel_size,
             "pipeline_parallel_size": self.settings.pipeline_parallel_size,
             "data_parallel_size": self.settings.data_parallel_size,

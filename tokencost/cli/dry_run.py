@@ -6,6 +6,7 @@ from bench.energy import gpus
 from bench.errors import UserError
 from bench.inputs import fit
 from bench.inputs.cards import load_card
+from bench.inputs.checkpoints import why_not_runnable
 from bench.inputs.suite import Suite
 from bench.offline import plan as offline_plan
 from bench.run.run import context_of, pair_notes
@@ -91,7 +92,7 @@ def _verdict(suite: Suite, card, point, planned_gpu: PlannedGpu) -> str:
     hardware, precision = planned_gpu.hardware, point.precision
     if hardware is not None and (why_not := support(hardware, precision).why_not):
         return f"SKIP: {why_not}"
-    if reason := precision.runnable_reason():
+    if reason := why_not_runnable(card, precision):
         return f"SKIP: {reason}"
     arm = "" if precision.is_default or hardware is None else f" [{describe(hardware, precision)}]"
     if engine != "vllm":
