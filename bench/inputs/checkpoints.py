@@ -14,15 +14,13 @@ vLLM's dummy weights in the checkpoint's quantized layout (no weights are downlo
 card compare like for like.
 """
 
-from typing import TYPE_CHECKING, Any, get_args
+from pathlib import Path
+from typing import Any, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bench.errors import UserError
 from bench.inputs.precision import VLLM_QUANTIZATION, Precision, WeightFormat
-
-if TYPE_CHECKING:
-    from bench.inputs.cards import ModelCard
 
 # The formats a checkpoint may be named for: those vLLM cannot quantize to online.
 CHECKPOINT_FORMATS = tuple(f for f in get_args(WeightFormat) if f not in VLLM_QUANTIZATION)
@@ -36,6 +34,19 @@ class Checkpoint(BaseModel):
     hf_id: str
     source: str  # where it is described, and what it was quantized from
     quantization: str | None = None  # vLLM's method name; None: read from the checkpoint's config
+
+
+class CardWithCheckpoints(Protocol):
+    """What these functions read of a model card (bench.inputs.cards.ModelCard, which imports this module)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def checkpoints(self) -> dict[str, Checkpoint]: ...
+    @property
+    def has_weights(self) -> bool: ...
 
 
 def parse(meta: dict[str, Any], card_name: str) -> dict[str, Checkpoint]:
@@ -67,7 +78,7 @@ def parse(meta: dict[str, Any], card_name: str) -> dict[str, Checkpoint]:
     return checkpoints
 
 
-def vllm_model_arguments(card: "ModelCard", precision: Precision) -> dict[str, str | None]:
+def vllm_model_arguments(card: CardWithCheckpoints, precision: Precision) -> dict[str, str | None]:
     """vLLM's model, load_format, quantization and kv_cache_dtype for `card` in `precision`: the card's own
     folder (quantized online where the format asks for it), or the checkpoint the card names for the format."""
     arguments = {
@@ -80,7 +91,7 @@ def vllm_model_arguments(card: "ModelCard", precision: Precision) -> dict[str, s
     return arguments
 
 
-def why_not_runnable(card: "ModelCard", precision: Precision) -> str | None:
+def why_not_runnable(card: CardWithCheckpoints, precision: Precision) -> str | None:
     """Why `tokencost run` cannot measure `card` in `precision`, or None."""
     if precision.weights in card.checkpoints:
         return None

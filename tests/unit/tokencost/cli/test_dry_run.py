@@ -109,7 +109,8 @@ def test_the_h100_suite_lists_its_bf16_and_fp8_arms_with_their_fit_on_a_catalog_
 def test_a_gpu_that_cannot_run_an_arm_skips_its_points_with_one_line_each(tmp_path):
     suite = tmp_path / "suite.toml"
     suite.write_text(
-        'models = ["llama-3.1-8b"]\nbatch_sizes = [1]\n'
+        # Qwen3-32B's card names no FP4 checkpoint (tests/unit/bench/inputs/test_checkpoints.py: one that does)
+        'models = ["qwen3-32b"]\nbatch_sizes = [1]\n'
         'precisions = [{ weights = "bf16" }, { weights = "fp8" }, { weights = "fp4" }]\n'
     )
     on_a100 = tokencost("run", "--dry-run", "--suite", suite, "--gpu", "a100-80gb-sxm")
