@@ -352,6 +352,13 @@ const cite = (row) => `[${LABELS.indexOf(row.label) + 1}]`;
 const gpuName = (g) => DATA.hardware[g].name;
 
 // ---- rendering ----------------------------------------------------------------------------------------------
+// What a blank box prices with: the preset's own value.
+function placeholder(key, preset) {
+  if (key !== "usd_per_gpu_hour") return String(preset[key]);
+  if (preset.ownership === "owned") return "owned (a rate rents)";
+  return preset.rate === "rates" ? "the preset's rates" : "the catalog's rate";
+}
+
 function render(state) {
   const given = {};
   const errors = [];
@@ -364,7 +371,7 @@ function render(state) {
   const { a, applied, refused } = assumptionsFor(state.preset, given);
   for (const key of Object.keys(FLAGS)) {
     if (key in refused) $(key).classList.add("refused");
-    $(key).placeholder = a[key] === null || a[key] === undefined ? "the catalog's rate" : String(DATA.presets[state.preset][key]);
+    $(key).placeholder = placeholder(key, DATA.presets[state.preset]);
   }
   const width = Math.max(300, $("results").clientWidth || 360); // read once, before the page changes
   const price = pricer(a);
@@ -527,7 +534,7 @@ function renderChart(projected, state, basisText, width) {
     chart.appendChild(svg("line", { class: "grid-line", x1: x(t), x2: x(t), y1: top, y2: height - axisH }));
     chart.appendChild(svg("text", { x: x(t), y: height - axisH + 14, "text-anchor": t === 0 ? "start" : "middle" }, "$" + num(t)));
   }
-  chart.appendChild(svg("text", { x: width / 2, y: height - 4, "text-anchor": "middle" }, `$ per million ${basisText} (projected; bars are error bands, not amounts)`));
+  chart.appendChild(svg("text", { x: width / 2, y: height - 4, "text-anchor": "middle" }, `$ per million ${basisText}, projected`));
   shown.forEach((p, i) => {
     const y = top + i * rowH;
     const [low, high] = band(p.usd, p.row.error_band);
@@ -592,7 +599,8 @@ function renderCurves(state, price, width) {
     }
   }
   for (const t of xTicks) {
-    chart.appendChild(svg("text", { x: x(t), y: height - bottom + 14, "text-anchor": "middle" }, num(t)));
+    const anchor = t === xMax ? "end" : t === 0 ? "start" : "middle";
+    chart.appendChild(svg("text", { x: x(t), y: height - bottom + 14, "text-anchor": anchor }, num(t)));
   }
   const tier = state.tier === FLOOR ? null : DATA.tiers[state.tier];
   const paceLimit = tier ? Math.max(tier.min_tok_s_user || 0, tier.tpot_ms ? 1000 / tier.tpot_ms : 0) : 0;
