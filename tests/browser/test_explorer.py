@@ -34,7 +34,8 @@ TESTIDS += ("precision", "tier", "token-basis", "shape", "answer", "chart", "cur
 FLAG_OF = {key: flag for flag, key in FLAGS.items()}  # usd_per_kwh -> --usd-per-kwh
 FIGURES_JS = """() => [...document.querySelectorAll('[data-testid=usd-per-m]')].map(f => ({
     file: f.dataset.file, row: Number(f.dataset.row), basis: f.dataset.basis, role: f.dataset.role,
-    value: Number(f.dataset.value), text: f.textContent}))"""
+    value: Number(f.dataset.value), text: f.textContent,
+    list: (f.closest('[data-testid=projected], [data-testid=measured]') || {dataset: {}}).dataset.testid}))"""
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +212,10 @@ def test_every_shown_cost_is_what_tokencost_gives_for_the_same_inputs(explorer, 
             assert figure["value"] == pytest.approx(expected, rel=1e-9), (setting, figure)
             shown = float(figure["text"].removeprefix("$").replace(",", ""))
             assert shown == pytest.approx(expected, rel=5e-3), (setting, figure)  # 3 significant digits
+            # projected and measured-by-others figures in lists of their own, never ranked together
+            measured = figure["file"] == MEASURED_FILE
+            assert measured == (figure["role"] in ("measured", "headline-measured")), figure
+            assert figure["list"] in (None, "measured" if measured else "projected"), figure
             if figure["role"] in ("answer", "measured"):
                 assert row["model"] in setting["models"] and row["hardware"] in setting["gpus"]
                 best = cheapest_row(
@@ -267,7 +272,7 @@ def test_the_url_carries_the_view_so_it_can_be_shared(browser, explorer):  # noq
     rng = random.Random(7)
     options = options_of(explorer.page)
     shown = 0
-    for _ in range(3):
+    for _ in range(2):
         setting = random_setting(rng, options)
         drive(explorer.page, setting)
         url, figures = explorer.page.url, explorer.page.evaluate(FIGURES_JS)

@@ -445,7 +445,7 @@ function renderHeadline(projected, measured, state, basisText) {
     const p = el("p", { class: "others-line" });
     p.appendChild(el("span", { class: "tag others" }, "measured by ML.ENERGY"));
     p.append(" cheapest of your choice, ranked apart: ");
-    p.appendChild(figure(other, "output", "headline"));
+    p.appendChild(figure(other, "output", "headline-measured"));
     p.append(` per million output tokens (their workload, their batch), ${other.model} on ${where(other)}. ${cite(other.row)}`);
     box.appendChild(p);
   }
