@@ -34,5 +34,8 @@ def test_the_wheel_carries_the_measuring_and_pricing_packages_with_their_data(wh
         "bench/inputs/tiers.toml",
         "tokencost/cli/main.py",
         "tokencost/data/hardware.toml",
+        "tokencost/publish/explorer/page.html",  # the cost explorer's template, style and script
+        "tokencost/publish/explorer/explorer.css",
+        "tokencost/publish/explorer/explorer.js",
     ):
         assert expected in wheel_files

@@ -540,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     gpu_table = commands.add_parser(
         "gpu-table",
         help="rebuild the published GPU cost table (projected, and "
-        "others' measurements priced alike) from its committed inputs",
+        "others' measurements priced alike) from its committed inputs, with its cost explorer (index.html)",
     )
     gpu_table.add_argument(
         "folder",

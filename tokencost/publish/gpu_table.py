@@ -47,6 +47,7 @@ from tokencost.pricing.assumptions import load_assumptions, preset_names
 from tokencost.pricing.catalog import find_hardware, load_catalog
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
+from tokencost.publish.explorer import write_explorer
 from tokencost.publish.gpu_answers import answers_markdown, summary_markdown
 from tokencost.publish.gpu_tiers import MEASURED_BY
 
@@ -329,6 +330,7 @@ def write(folder: Path, out_dir: Path | None = None) -> list[Path]:
         table = pd.concat([projected, pd.read_csv(files[MEASURED_FILE])], ignore_index=True)
         files["report.md"].write_text(answers_markdown(table, levels, inputs))
         files["summary.md"].write_text(summary_markdown(table, levels, inputs))
+        written.append(write_explorer(out_dir, projected, pd.read_csv(files[MEASURED_FILE]), inputs.main_preset))
     except OSError as e:
         raise UserError(
             "DIR" if out_dir == folder else "--out",

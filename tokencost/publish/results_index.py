@@ -26,9 +26,14 @@ UNPUBLISHED_FILES = {
     "records.jsonl.torn-*": "a torn line set aside on resume is not a record",
 }
 
-INTRO = """# Published runs
-
-Each folder is one run as `tokencost run` wrote it (`records.jsonl`,
+TITLE = "# Published runs"
+EXPLORER = f"{GPU_TABLE}/index.html"  # the cost explorer, written by `tokencost gpu-table`
+EXPLORER_LEAD = f"""**Start here: [the cost explorer]({EXPLORER}).** What a million tokens cost on GPUs, dense
+against MoE, at each interactivity tier: tokencost's projections and ML.ENERGY's measurements (never ranked
+together), re-priced in the page as you choose the preset or type your own $/GPU-hour, $/kWh, utilisation
+and amortisation years; the view is kept in its URL, to share. One self-contained file, written by
+`tokencost gpu-table`: open it in a browser from a clone or a download, it fetches nothing."""
+INTRO = """Each folder is one run as `tokencost run` wrote it (`records.jsonl`,
 `run.json`), with the report built from it (`report.md`, the web page
 `index.html`, `costs.csv`, `costs.json`, plots as PNG and SVG, and `claims.md`
 from `tokencost claims`). Re-price any of them without re-measuring:
@@ -84,7 +89,8 @@ def _measured_on_gpu(records: list[PointRecord]) -> bool:
 
 def index_markdown(results_dir: Path, pricing: Pricing) -> str:
     runs = {d: read_records(d) for d in published_runs(results_dir)}
-    lines = [INTRO, ""]
+    explorer = (Path(results_dir) / EXPLORER).is_file()
+    lines = [TITLE, "", *([EXPLORER_LEAD, ""] if explorer else []), INTRO, ""]
     if runs:
         table = pd.DataFrame([_run_row(d, records, pricing) for d, records in runs.items()])
         explained = (

@@ -96,3 +96,13 @@ def test_published_results_are_small_and_their_readme_is_current(pricing):
     assert (results / "README.md").read_text() == index_markdown(results, pricing), (
         "results/README.md is out of date: run `tokencost index`"
     )
+
+
+def test_the_readme_leads_with_the_cost_explorer_once_the_table_has_one(tmp_path, pricing):
+    results = _results(tmp_path)
+    assert "cost explorer" not in index_markdown(results, pricing)  # no table, no link to a page that is not there
+    (results / "gpu-cost-table").mkdir()
+    (results / "gpu-cost-table" / "index.html").write_text("page")
+    title, blank, lead = index_markdown(results, pricing).splitlines()[:3]
+    assert (title, blank) == ("# Published runs", "")
+    assert lead.startswith("**Start here: [the cost explorer](gpu-cost-table/index.html).**")
