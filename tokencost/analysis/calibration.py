@@ -6,11 +6,13 @@ fixed max_num_seqs, steady-state output tok/s. For each GPU, the serving model's
 parameters (tokencost.pricing.serving_model) are fitted by least squares on the
 log ratio, on part of the points:
 
-- dense: every Llama-3.1-8B point (1 GPU) and every other Qwen3-32B point on 2 GPUs;
+- dense: every Llama-3.1-8B point (1 GPU) and every third Qwen3-32B point, on 1 and on 2 GPUs (two model
+  sizes, so a step's fixed overhead and the efficiency can be told apart);
 - MoE: every other Qwen3-30B-A3B point, on 1 and on 2 GPUs.
 
-Every other point is held out: Qwen3-8B and Qwen3-32B on 1 GPU (models the fit
-never saw) and the remaining multi-GPU points. The projection is made at the
+Every other point is held out: Qwen3-8B (a model the fit never saw) and the
+remaining Qwen3-32B and Qwen3-30B-A3B points. tokencost.analysis.bands holds the
+held-out points, and other published ones, against bands by regime. The projection is made at the
 in-flight batch the source measured (its avg_batch_size), so the comparison
 tests the throughput model; the memory limit is compared separately where the
 source's batch was capped by memory.
@@ -58,10 +60,10 @@ def measurements() -> pd.DataFrame:
 def training_rows(points: pd.DataFrame) -> pd.Series:
     """True for the points the fit uses; see the module docstring for the rule."""
     order = points.groupby(["gpu", "card", "gpus"]).cumcount()
-    every_other = order % 2 == 0
+    every_other, every_third = order % 2 == 0, order % 3 == 0
     return (
         (points["card"] == "llama-3.1-8b")
-        | ((points["card"] == "qwen3-32b") & (points["gpus"] > 1) & every_other)
+        | ((points["card"] == "qwen3-32b") & every_third)
         | ((points["card"] == "qwen3-30b-a3b") & every_other)
     )
 
@@ -84,7 +86,7 @@ def _project(row, calibration: Calibration, catalog: list[HardwareEntry], batch:
 
 
 def _calibration(x, gpu: str, held_out=None) -> Calibration:
-    dense, moe, latency_us, bandwidth_gb_s = x
+    dense, moe, overhead_ms, latency_us, bandwidth_gb_s = x
     return Calibration(
         key=f"vllm-{gpu}",
         engine="vllm",
@@ -94,6 +96,7 @@ def _calibration(x, gpu: str, held_out=None) -> Calibration:
         collective_bandwidth_bytes_s=bandwidth_gb_s * 1e9,
         held_out_error=held_out or {},
         source=SOURCE,
+        step_overhead_s=overhead_ms * 1e-3,
     )
 
 
@@ -122,8 +125,9 @@ def fit(
             for _, row in train.iterrows()
         ]
 
-    start, low, high = [0.6, 0.6, 10.0, 50.0], [0.05, 0.05, 0, 1], [1, 1, 1000, 10_000]
-    n = 4 if fixed is None else 2
+    # efficiency (dense, MoE), the step's fixed overhead in ms, the collectives' latency (us) and bandwidth (GB/s)
+    start, low, high = [0.6, 0.6, 1.0, 10.0, 50.0], [0.05, 0.05, 0, 0, 1], [1, 1, 50, 1000, 10_000]
+    n = 5 if fixed is None else 3
     solution = least_squares(residuals, start[:n], bounds=(low[:n], high[:n]))
     calibration = _calibration(params(solution.x), gpu)
     table = comparison(points[points["gpu"] == gpu], calibration, catalog)
@@ -171,14 +175,20 @@ def shipped_calibrations() -> dict[str, Calibration]:
             collective_bandwidth_bytes_s=entry["collective_bandwidth_bytes_s"],
             held_out_error=dict(entry["held_out_error"]),
             source=entry["source"],
+            step_overhead_s=entry.get("step_overhead_s", 0.0),
+            precision_factor=dict(entry.get("precision_factor", {})),
         )
         for gpu, entry in data.items()
+        if gpu != "band"  # the bands by regime: tokencost.analysis.bands
     }
 
 
-def calibration_for(hardware: HardwareEntry) -> tuple[Calibration, str]:
-    """The calibration to project `hardware` with, and a note when it was fitted on another GPU."""
-    shipped = shipped_calibrations()
+def calibration_for(
+    hardware: HardwareEntry, calibrations: dict[str, Calibration] | None = None
+) -> tuple[Calibration, str]:
+    """The calibration to project `hardware` with (from `calibrations`, default the shipped ones), and a note when
+    it was fitted on another GPU."""
+    shipped = shipped_calibrations() if calibrations is None else calibrations
     if hardware.key in shipped:
         return shipped[hardware.key], ""
     if hardware.key.startswith("cpu"):
@@ -206,9 +216,11 @@ def _fitted_toml(calibrations: list[Calibration], points: int) -> str:
             f'key = "{c.key}"',
             f'engine = "{c.engine}"',
             "efficiency = { " + ", ".join(f"{k} = {v:.4f}" for k, v in c.efficiency.items()) + " }",
+            f"step_overhead_s = {c.step_overhead_s:.4e}",
             f"collective_latency_s = {c.collective_latency_s:.4e}",
             f"collective_bandwidth_bytes_s = {c.collective_bandwidth_bytes_s:.4e}",
             "held_out_error = { " + ", ".join(f"{k} = {v:.4f}" for k, v in c.held_out_error.items()) + " }",
+            "precision_factor = { " + ", ".join(f'"{k}" = {v:.4f}' for k, v in c.precision_factor.items()) + " }",
             f'source = "{c.source}"',
             "",
         ]
@@ -225,15 +237,31 @@ def readme_table(table: pd.DataFrame) -> str:
     return shown.to_markdown(index=False)
 
 
+def fitted(points: pd.DataFrame, catalog: list[HardwareEntry]) -> list[Calibration]:
+    """The calibrations the committed chat points give, H100's first."""
+    h100 = fit(points, "h100-sxm", catalog)
+    return [h100, fit(points, "b200", catalog, collectives_of=h100)]  # B200 was measured on one GPU only
+
+
 def main() -> int:
+    from tokencost.analysis import bands  # the bands are set on this module's fits
+
     points = measurements()
     catalog = load_catalog()
-    h100 = fit(points, "h100-sxm", catalog)
-    calibrations = [h100, fit(points, "b200", catalog, collectives_of=h100)]  # B200 was measured on one GPU only
-    Path(__file__).parent.parent.joinpath(FITTED).write_text(_fitted_toml(calibrations, len(points)))
-    for calibration in calibrations:
-        table = comparison(points[points["gpu"] == calibration.fitted_on], calibration, catalog)
-        print(f"\n### {calibration.fitted_on}\n\n{readme_table(table)}\n\n{calibration}")
+    everything = bands.all_points()
+    fits = [bands.fit_fp8(c, everything, catalog) for c in fitted(points, catalog)]
+    path = Path(__file__).parent.parent.joinpath(FITTED)
+    path.write_text(_fitted_toml(fits, len(points)))
+    shipped_calibrations.cache_clear()  # the bands are set on the calibrations as shipped, rounded as written
+    calibrations = shipped_calibrations()
+    tables = [
+        f"### {gpu}: every ML.ENERGY LMArena chat point (ratio: projected / measured)\n\n"
+        + readme_table(comparison(points[points["gpu"] == gpu], calibration, catalog))
+        for gpu, calibration in calibrations.items()
+    ]
+    text, shipped = bands.write(calibrations, catalog, "\n\n".join(tables))
+    path.write_text(_fitted_toml(fits, len(points)) + "\n" + bands.bands_toml(shipped))
+    print(text)
     return 0
 
 
