@@ -39,7 +39,11 @@ from tokencost.analysis.calibration import (
     MEMORY_CAPPED,
     PROMPT_TOKENS,
     calibration_for,
+    comparison,
+    fitted,
+    fitted_toml,
     measurements,
+    readme_table,
     shipped_calibrations,
     training_rows,
 )
@@ -315,7 +319,7 @@ def summary_markdown(checked: pd.DataFrame, shipped: list[Band]) -> str:
             "held-out points (series)": [f"{p} ({s})" for p, s in zip(summary["points"], summary["series"])],
             "testable": summary["testable"],
             "inside their band": [
-                "no held-out data for this regime" if t == 0 else f"{i} of {t} ({_percent(c)})"
+                f"{i} of {t} ({_percent(c)})" if t else "not testable: one series only"
                 for i, t, c in zip(summary["inside"], summary["testable"], summary["coverage"])
             ],
             "median half-width": summary["median_half_width"].map(_percent),
@@ -326,6 +330,21 @@ def summary_markdown(checked: pd.DataFrame, shipped: list[Band]) -> str:
         }
     )
     return shown.to_markdown(index=False)
+
+
+def precision_markdown(checked: pd.DataFrame) -> str:
+    """The held-out error per precision: how far off the projection was, whatever the regime."""
+    off = (checked["ratio"] - 1).abs()
+    rows = [
+        {
+            "precision": name,
+            "held-out points": len(group),
+            "median abs(measured / projected - 1)": _percent(off[group.index].median()),
+            "worst": _percent(off[group.index].max()),
+        }
+        for name, group in checked.groupby("precision")
+    ]
+    return pd.DataFrame(rows).to_markdown(index=False)
 
 
 def points_markdown(checked: pd.DataFrame) -> str:
@@ -360,7 +379,7 @@ def held_out_markdown(checked: pd.DataFrame, shipped: list[Band], calibrations: 
     )
     return "\n".join(
         [
-            "<!-- Written by `python -m tokencost.analysis.calibration`; do not edit. -->",
+            "<!-- Written by `python -m tokencost.analysis.bands`; do not edit. -->",
             "# Held-out error by regime",
             "",
             f"{total['points']} published points the serving model was not fitted on; {total['testable']} of them "
@@ -374,8 +393,13 @@ def held_out_markdown(checked: pd.DataFrame, shipped: list[Band], calibrations: 
             "",
             summary_markdown(checked, shipped),
             "",
-            f"FP8: {fp8 or 'no FP8 fit'} (fitted on {FP8_FIT[0]} vLLM {FP8_FIT[1]}, its pair left out of the FP8 "
-            "check).",
+            "By precision (every held-out point, whatever its regime):",
+            "",
+            precision_markdown(checked),
+            "",
+            f"FP8: {fp8 or 'no FP8 fit'} (fitted on {FP8_FIT[0]} vLLM {FP8_FIT[1]}, its FP8 row not held out). "
+            f"With fewer than {MIN_POINTS} held-out FP8 points there is no FP8 band: an FP8 projection's band is "
+            f"assumed, {ASSUMED_FACTOR:g} x the BF16 band of its regime.",
             "",
             "Where a regime has no band, a projection says so and its error_band falls back to the calibration's "
             "worst held-out error on the LMArena chat points: "
@@ -442,8 +466,27 @@ def write(
     return text, shipped
 
 
-if __name__ == "__main__":  # the held-out table of the shipped calibration, printed
+def main() -> int:
+    """Refit the calibrations on the committed chat points, the FP8 factor on its pair, and the bands on the
+    held-out points; write fitted.toml and held-out.md."""
+    points = measurements()
+    catalog = load_catalog()
+    fits = [fit_fp8(c, all_points(), catalog) for c in fitted(points, catalog)]
+    path = Path(__file__).parent.parent.joinpath(FITTED)
+    path.write_text(fitted_toml(fits, len(points)))
+    shipped_calibrations.cache_clear()  # the bands are set on the calibrations as shipped, rounded as written
     calibrations = shipped_calibrations()
-    errors = held_out_errors(calibrations, load_catalog())
-    print(held_out_markdown(coverage(errors), bands(errors), calibrations))
-    sys.exit(0)
+    tables = [
+        f"### {gpu}: every ML.ENERGY LMArena chat point (ratio: projected / measured)\n\n"
+        + readme_table(comparison(points[points["gpu"] == gpu], calibration, catalog))
+        for gpu, calibration in calibrations.items()
+    ]
+    text, shipped = write(calibrations, catalog, "\n\n".join(tables))
+    path.write_text(fitted_toml(fits, len(points)) + "\n" + bands_toml(shipped))
+    shipped_bands.cache_clear()
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,15 +22,13 @@ PROMPT_TOKENS is our assumption. The output lengths vary, so a decode step's mea
 context is the prompt plus E[O^2]/2E[O] of the model's output-length histogram
 (output_tail_context), not half the mean output.
 
-`python -m tokencost.analysis.calibration` refits, rewrites data/calibration/fitted.toml
-and prints the table the README carries.
+`python -m tokencost.analysis.bands` refits, rewrites data/calibration/fitted.toml and
+data/calibration/held-out.md (the tables the README links), and prints the latter.
 """
 
-import sys
 import tomllib
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,7 +36,7 @@ from scipy.optimize import least_squares
 
 from bench.errors import UserError
 from bench.inputs.cards import load_card
-from tokencost.pricing.catalog import HardwareEntry, find_hardware, load_catalog
+from tokencost.pricing.catalog import HardwareEntry, find_hardware
 from tokencost.pricing.roofline import required_figures
 from tokencost.pricing.serving_model import Calibration, project_throughput
 
@@ -204,9 +202,9 @@ def calibration_for(
     )
 
 
-def _fitted_toml(calibrations: list[Calibration], points: int) -> str:
+def fitted_toml(calibrations: list[Calibration], points: int) -> str:
     lines = [
-        "# Written by `python -m tokencost.analysis.calibration` from mlenergy_v3_lm_arena_chat.csv; do not edit.",
+        "# Written by `python -m tokencost.analysis.bands` from mlenergy_v3_lm_arena_chat.csv; do not edit.",
         f"# {points} published points; prompt length assumed {PROMPT_TOKENS} tokens.",
         "",
     ]
@@ -241,29 +239,3 @@ def fitted(points: pd.DataFrame, catalog: list[HardwareEntry]) -> list[Calibrati
     """The calibrations the committed chat points give, H100's first."""
     h100 = fit(points, "h100-sxm", catalog)
     return [h100, fit(points, "b200", catalog, collectives_of=h100)]  # B200 was measured on one GPU only
-
-
-def main() -> int:
-    from tokencost.analysis import bands  # the bands are set on this module's fits
-
-    points = measurements()
-    catalog = load_catalog()
-    everything = bands.all_points()
-    fits = [bands.fit_fp8(c, everything, catalog) for c in fitted(points, catalog)]
-    path = Path(__file__).parent.parent.joinpath(FITTED)
-    path.write_text(_fitted_toml(fits, len(points)))
-    shipped_calibrations.cache_clear()  # the bands are set on the calibrations as shipped, rounded as written
-    calibrations = shipped_calibrations()
-    tables = [
-        f"### {gpu}: every ML.ENERGY LMArena chat point (ratio: projected / measured)\n\n"
-        + readme_table(comparison(points[points["gpu"] == gpu], calibration, catalog))
-        for gpu, calibration in calibrations.items()
-    ]
-    text, shipped = bands.write(calibrations, catalog, "\n\n".join(tables))
-    path.write_text(_fitted_toml(fits, len(points)) + "\n" + bands.bands_toml(shipped))
-    print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

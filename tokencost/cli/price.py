@@ -410,7 +410,7 @@ def projection_table(table) -> str:
         columns={
             "batch_size": "batch",
             "max_batch": "KV holds",
-            "projected": "projected",
+            "projected": "projected tok/s",
             "band": "band",
             "per_user": "per user",
             "ttft": "TTFT ms",
