@@ -14,7 +14,7 @@ its own bytes and peak (tokencost.pricing.roofline). Where a published measureme
 that precision was fitted (FP8 weights on H100), its efficiency is BF16's times the
 fitted factor; elsewhere BF16's efficiency is applied, uncalibrated. Either way, without
 held-out points of its own its band is UNCALIBRATED_BAND_FACTOR times the BF16 band of
-the point's regime, an assumption stated in every row's label, not a validated band.
+the point's regime, an assumption stated in every row's band_basis, not a validated band.
 """
 
 from dataclasses import replace
@@ -26,7 +26,7 @@ from bench.errors import UserError
 from bench.inputs.cards import load_card
 from bench.inputs.precision import BF16, Precision
 from bench.run.records import RECORDS_FILE, has_records, read_records
-from tokencost.analysis.bands import ASSUMED_FACTOR, HELD_OUT_DOC, Band, band_for
+from tokencost.analysis.bands import ASSUMED_FACTOR, HELD_OUT_DOC, MIN_POINTS, Band, band_for
 from tokencost.analysis.calibration import calibration_for
 from tokencost.analysis.regimes import Point, regime, saturated
 from tokencost.analysis.service_level import METHOD as SERVICE_METHOD
@@ -131,7 +131,9 @@ def band_words(point: Point, band: Band | None, overall: float | None) -> str:
     """The row's band in words: the band (measured / projected) and whether it was held out, or that none was."""
     if band is None:
         fallback = "" if overall is None else f"; error_band: the calibration's overall held-out error +/-{overall:.0%}"
-        return f"no held-out data for this regime ({regime(point)}){fallback}"
+        return (
+            f"no held-out data for this regime ({regime(point)}; a band needs {MIN_POINTS} held-out points){fallback}"
+        )
     if band.assumed:
         return (
             f"{band.low:.2f}-{band.high:.2f} x projected, ASSUMED: {UNCALIBRATED_BAND_FACTOR:g} x the BF16 band of "
