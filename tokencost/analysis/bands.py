@@ -388,6 +388,10 @@ def held_out_markdown(checked: pd.DataFrame, shipped: list[Band], calibrations: 
             f"{_percent(total['median_half_width'])} (target: {TARGET_COVERAGE:.0%} inside, half-width at most "
             f"{TARGET_HALF_WIDTH:.0%}: {'met' if met else 'NOT met'}).",
             "",
+            "Sources (see data/calibration/README.md): "
+            + "; ".join(f"{name}: {n} points" for name, n in checked.groupby("source", sort=False).size().items())
+            + ".",
+            "",
             "Bands are measured / projected output tok/s (the range the regime's held-out points span); "
             "a projection's low and high are the projection times them.",
             "",
