@@ -389,7 +389,9 @@ def held_out_markdown(checked: pd.DataFrame, shipped: list[Band], calibrations: 
             f"{TARGET_HALF_WIDTH:.0%}: {'met' if met else 'NOT met'}).",
             "",
             "Sources (see data/calibration/README.md): "
-            + "; ".join(f"{name}: {n} points" for name, n in checked.groupby("source", sort=False).size().items())
+            + "; ".join(
+                f"{name}: {n} point{'s' * (n != 1)}" for name, n in checked.groupby("source", sort=False).size().items()
+            )
             + ".",
             "",
             "Bands are measured / projected output tok/s (the range the regime's held-out points span); "
