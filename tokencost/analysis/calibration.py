@@ -6,11 +6,13 @@ fixed max_num_seqs, steady-state output tok/s. For each GPU, the serving model's
 parameters (tokencost.pricing.serving_model) are fitted by least squares on the
 log ratio, on part of the points:
 
-- dense: every Llama-3.1-8B point (1 GPU) and every other Qwen3-32B point on 2 GPUs;
+- dense: every Llama-3.1-8B point (1 GPU) and every third Qwen3-32B point, on 1 and on 2 GPUs (two model
+  sizes, so a step's fixed overhead and the efficiency can be told apart);
 - MoE: every other Qwen3-30B-A3B point, on 1 and on 2 GPUs.
 
-Every other point is held out: Qwen3-8B and Qwen3-32B on 1 GPU (models the fit
-never saw) and the remaining multi-GPU points. The projection is made at the
+Every other point is held out: Qwen3-8B (a model the fit never saw) and the
+remaining Qwen3-32B and Qwen3-30B-A3B points. tokencost.analysis.bands holds the
+held-out points, and other published ones, against bands by regime. The projection is made at the
 in-flight batch the source measured (its avg_batch_size), so the comparison
 tests the throughput model; the memory limit is compared separately where the
 source's batch was capped by memory.
@@ -20,15 +22,13 @@ PROMPT_TOKENS is our assumption. The output lengths vary, so a decode step's mea
 context is the prompt plus E[O^2]/2E[O] of the model's output-length histogram
 (output_tail_context), not half the mean output.
 
-`python -m tokencost.analysis.calibration` refits, rewrites data/calibration/fitted.toml
-and prints the table the README carries.
+`python -m tokencost.analysis.bands` refits, rewrites data/calibration/fitted.toml and
+data/calibration/held-out.md (the tables the README links), and prints the latter.
 """
 
-import sys
 import tomllib
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from scipy.optimize import least_squares
 
 from bench.errors import UserError
 from bench.inputs.cards import load_card
-from tokencost.pricing.catalog import HardwareEntry, find_hardware, load_catalog
+from tokencost.pricing.catalog import HardwareEntry, find_hardware
 from tokencost.pricing.roofline import required_figures
 from tokencost.pricing.serving_model import Calibration, project_throughput
 
@@ -58,10 +58,10 @@ def measurements() -> pd.DataFrame:
 def training_rows(points: pd.DataFrame) -> pd.Series:
     """True for the points the fit uses; see the module docstring for the rule."""
     order = points.groupby(["gpu", "card", "gpus"]).cumcount()
-    every_other = order % 2 == 0
+    every_other, every_third = order % 2 == 0, order % 3 == 0
     return (
         (points["card"] == "llama-3.1-8b")
-        | ((points["card"] == "qwen3-32b") & (points["gpus"] > 1) & every_other)
+        | ((points["card"] == "qwen3-32b") & every_third)
         | ((points["card"] == "qwen3-30b-a3b") & every_other)
     )
 
@@ -84,7 +84,7 @@ def _project(row, calibration: Calibration, catalog: list[HardwareEntry], batch:
 
 
 def _calibration(x, gpu: str, held_out=None) -> Calibration:
-    dense, moe, latency_us, bandwidth_gb_s = x
+    dense, moe, overhead_ms, latency_us, bandwidth_gb_s = x
     return Calibration(
         key=f"vllm-{gpu}",
         engine="vllm",
@@ -94,6 +94,7 @@ def _calibration(x, gpu: str, held_out=None) -> Calibration:
         collective_bandwidth_bytes_s=bandwidth_gb_s * 1e9,
         held_out_error=held_out or {},
         source=SOURCE,
+        step_overhead_s=overhead_ms * 1e-3,
     )
 
 
@@ -122,8 +123,9 @@ def fit(
             for _, row in train.iterrows()
         ]
 
-    start, low, high = [0.6, 0.6, 10.0, 50.0], [0.05, 0.05, 0, 1], [1, 1, 1000, 10_000]
-    n = 4 if fixed is None else 2
+    # efficiency (dense, MoE), the step's fixed overhead in ms, the collectives' latency (us) and bandwidth (GB/s)
+    start, low, high = [0.6, 0.6, 1.0, 10.0, 50.0], [0.05, 0.05, 0, 0, 1], [1, 1, 50, 1000, 10_000]
+    n = 5 if fixed is None else 3
     solution = least_squares(residuals, start[:n], bounds=(low[:n], high[:n]))
     calibration = _calibration(params(solution.x), gpu)
     table = comparison(points[points["gpu"] == gpu], calibration, catalog)
@@ -171,14 +173,20 @@ def shipped_calibrations() -> dict[str, Calibration]:
             collective_bandwidth_bytes_s=entry["collective_bandwidth_bytes_s"],
             held_out_error=dict(entry["held_out_error"]),
             source=entry["source"],
+            step_overhead_s=entry.get("step_overhead_s", 0.0),
+            precision_factor=dict(entry.get("precision_factor", {})),
         )
         for gpu, entry in data.items()
+        if gpu != "band"  # the bands by regime: tokencost.analysis.bands
     }
 
 
-def calibration_for(hardware: HardwareEntry) -> tuple[Calibration, str]:
-    """The calibration to project `hardware` with, and a note when it was fitted on another GPU."""
-    shipped = shipped_calibrations()
+def calibration_for(
+    hardware: HardwareEntry, calibrations: dict[str, Calibration] | None = None
+) -> tuple[Calibration, str]:
+    """The calibration to project `hardware` with (from `calibrations`, default the shipped ones), and a note when
+    it was fitted on another GPU."""
+    shipped = shipped_calibrations() if calibrations is None else calibrations
     if hardware.key in shipped:
         return shipped[hardware.key], ""
     if hardware.key.startswith("cpu"):
@@ -194,9 +202,9 @@ def calibration_for(hardware: HardwareEntry) -> tuple[Calibration, str]:
     )
 
 
-def _fitted_toml(calibrations: list[Calibration], points: int) -> str:
+def fitted_toml(calibrations: list[Calibration], points: int) -> str:
     lines = [
-        "# Written by `python -m tokencost.analysis.calibration` from mlenergy_v3_lm_arena_chat.csv; do not edit.",
+        "# Written by `python -m tokencost.analysis.bands` from mlenergy_v3_lm_arena_chat.csv; do not edit.",
         f"# {points} published points; prompt length assumed {PROMPT_TOKENS} tokens.",
         "",
     ]
@@ -206,9 +214,11 @@ def _fitted_toml(calibrations: list[Calibration], points: int) -> str:
             f'key = "{c.key}"',
             f'engine = "{c.engine}"',
             "efficiency = { " + ", ".join(f"{k} = {v:.4f}" for k, v in c.efficiency.items()) + " }",
+            f"step_overhead_s = {c.step_overhead_s:.4e}",
             f"collective_latency_s = {c.collective_latency_s:.4e}",
             f"collective_bandwidth_bytes_s = {c.collective_bandwidth_bytes_s:.4e}",
             "held_out_error = { " + ", ".join(f"{k} = {v:.4f}" for k, v in c.held_out_error.items()) + " }",
+            "precision_factor = { " + ", ".join(f'"{k}" = {v:.4f}' for k, v in c.precision_factor.items()) + " }",
             f'source = "{c.source}"',
             "",
         ]
@@ -225,17 +235,7 @@ def readme_table(table: pd.DataFrame) -> str:
     return shown.to_markdown(index=False)
 
 
-def main() -> int:
-    points = measurements()
-    catalog = load_catalog()
+def fitted(points: pd.DataFrame, catalog: list[HardwareEntry]) -> list[Calibration]:
+    """The calibrations the committed chat points give, H100's first."""
     h100 = fit(points, "h100-sxm", catalog)
-    calibrations = [h100, fit(points, "b200", catalog, collectives_of=h100)]  # B200 was measured on one GPU only
-    Path(__file__).parent.parent.joinpath(FITTED).write_text(_fitted_toml(calibrations, len(points)))
-    for calibration in calibrations:
-        table = comparison(points[points["gpu"] == calibration.fitted_on], calibration, catalog)
-        print(f"\n### {calibration.fitted_on}\n\n{readme_table(table)}\n\n{calibration}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return [h100, fit(points, "b200", catalog, collectives_of=h100)]  # B200 was measured on one GPU only

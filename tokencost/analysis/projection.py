@@ -2,15 +2,19 @@
 
 By default the serving model (tokencost.pricing.serving_model) is calibrated
 against published measurements of vLLM on the same GPU (tokencost.analysis.calibration),
-and every row carries that calibration's held-out error band. An efficiency may
-instead come from the user's own measured run, on a GPU only: a CPU's efficiency
-says nothing about a GPU's. Batches whose KV cache does not fit are not projected.
+and every row carries its regime (tokencost.analysis.regimes) and that regime's band,
+set on published measurements the model was not fitted on (tokencost.analysis.bands):
+projected_output_tok_s_low and _high. A regime without held-out data says so, and its
+row falls back to the calibration's overall held-out error, labelled as such. An
+efficiency may instead come from the user's own measured run, on a GPU only: a CPU's
+efficiency says nothing about a GPU's. Batches whose KV cache does not fit are not projected.
 
 A precision arm other than BF16 (FP8 weights, an FP8 KV cache) is projected with
-its own bytes and peak (tokencost.pricing.roofline), and the efficiency fitted on
-BF16 measurements: it is uncalibrated for that precision, and its error band is
-UNCALIBRATED_BAND_FACTOR times BF16's held-out error, an assumption stated in
-every row's label, not a validated band.
+its own bytes and peak (tokencost.pricing.roofline). Where a published measurement in
+that precision was fitted (FP8 weights on H100), its efficiency is BF16's times the
+fitted factor; elsewhere BF16's efficiency is applied, uncalibrated. Either way, without
+held-out points of its own its band is UNCALIBRATED_BAND_FACTOR times the BF16 band of
+the point's regime, an assumption stated in every row's band_basis, not a validated band.
 """
 
 from dataclasses import replace
@@ -22,7 +26,9 @@ from bench.errors import UserError
 from bench.inputs.cards import load_card
 from bench.inputs.precision import BF16, Precision
 from bench.run.records import RECORDS_FILE, has_records, read_records
+from tokencost.analysis.bands import ASSUMED_FACTOR, HELD_OUT_DOC, MIN_POINTS, Band, band_for
 from tokencost.analysis.calibration import calibration_for
+from tokencost.analysis.regimes import Point, regime, saturated
 from tokencost.analysis.service_level import METHOD as SERVICE_METHOD
 from tokencost.pricing.catalog import find_hardware
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
@@ -33,9 +39,10 @@ from tokencost.pricing.serving_model import kv_sequences, project_throughput, ti
 from tokencost.pricing.table import TOKEN_BASIS
 
 GPU_COUNTS = (1, 2, 4, 8)  # the GPUs of one node a model is spread over, by tensor parallelism
-# A precision without measurements of its own takes BF16's calibration, its band this many times BF16's held-out
-# error: FP8 kernels reach a different share of their roofline than BF16's, by an amount no fit has measured.
-UNCALIBRATED_BAND_FACTOR = 2.0
+# A precision without held-out measurements of its own: its band this many times BF16's band of the same regime,
+# since FP8 kernels reach a different share of their roofline than BF16's, by an amount no held-out point measured.
+UNCALIBRATED_BAND_FACTOR = ASSUMED_FACTOR
+BANDS_DOC = f"tokencost/{HELD_OUT_DOC}"
 
 
 def measured_efficiency(
@@ -120,6 +127,21 @@ def multi_gpu_method(kind: str, gpus: int) -> str:
     return f"on {gpus} GPUs: {PARALLELISM.get(kind, PARALLELISM['dense'])}; {SAME_EFFICIENCY}, {COLLECTIVES_FITTED}{beyond}"
 
 
+def band_words(point: Point, band: Band | None, overall: float | None) -> str:
+    """The row's band in words: the band (measured / projected) and whether it was held out, or that none was."""
+    if band is None:
+        fallback = "" if overall is None else f"; error_band: the calibration's overall held-out error +/-{overall:.0%}"
+        return (
+            f"no held-out data for this regime ({regime(point)}; a band needs {MIN_POINTS} held-out points){fallback}"
+        )
+    if band.assumed:
+        return (
+            f"{band.low:.2f}-{band.high:.2f} x projected, ASSUMED: {UNCALIBRATED_BAND_FACTOR:g} x the BF16 band of "
+            "the regime, not validated"
+        )
+    return f"{band.low:.2f}-{band.high:.2f} x projected, held out on {band.points} points ({BANDS_DOC})"
+
+
 def project(
     model: str,
     gpu: str,
@@ -141,25 +163,39 @@ def project(
     figures = required_figures(hardware, gpus, precision)
     calibration, note = calibration_for(hardware)
     notes = [note] if note else []
-    band = calibration.held_out_error.get(card.kind)
+    overall = calibration.held_out_error.get(card.kind)
+    banded = efficiency is None
+    fitted_factor = calibration.precision_factor.get(precision.name)
     if efficiency is not None:
-        calibration = replace(calibration, efficiency={**calibration.efficiency, card.kind: efficiency})
-        method, band = f"roofline x {efficiency:.1%} efficiency ({efficiency_source}), no held-out error", None
+        # a measured roofline fraction holds the step's overhead and the precision already
+        calibration = replace(
+            calibration,
+            efficiency={**calibration.efficiency, card.kind: efficiency},
+            step_overhead_s=0.0,
+            precision_factor={},
+        )
+        method = f"roofline x {efficiency:.1%} efficiency ({efficiency_source}), no held-out error"
     elif precision.is_default:
+        method = f"serving model calibrated on {calibration.fitted_on} (vLLM, ML.ENERGY v3), band by regime"
+    elif fitted_factor is not None:
         method = (
-            f"serving model calibrated on {calibration.fitted_on} (vLLM, ML.ENERGY v3), "
-            f"held-out error +/-{band:.0%} for {card.kind} models"
+            f"serving model calibrated on {calibration.fitted_on} (vLLM, ML.ENERGY v3), {precision.name} efficiency "
+            f"= BF16's x {fitted_factor:.2f}, fitted on one published {precision.name} measurement"
+        )
+        notes.append(
+            f"{precision.name}: efficiency fitted on one published {precision.name} measurement ({BANDS_DOC}); "
+            f"no held-out {precision.name} band yet, so its band is assumed: {UNCALIBRATED_BAND_FACTOR:g} x the BF16 "
+            "band of the point's regime"
         )
     else:
-        bf16_band, band = band, None if band is None else band * UNCALIBRATED_BAND_FACTOR
         method = (
             f"serving model calibrated on {calibration.fitted_on} in BF16 (vLLM, ML.ENERGY v3), UNCALIBRATED for "
-            f"{precision.name}: BF16's efficiency applied, error band assumed +/-{band:.0%} "
-            f"({UNCALIBRATED_BAND_FACTOR:g} x BF16's held-out +/-{bf16_band:.0%} for {card.kind} models, not validated)"
+            f"{precision.name}: BF16's efficiency applied"
         )
         notes.append(
             f"{precision.name} is projected with the calibration fitted on BF16 measurements: no {precision.name} "
-            f"measurement was fitted, so its band (+/-{band:.0%}) is an assumption, not a held-out error"
+            f"measurement was fitted, so its band ({UNCALIBRATED_BAND_FACTOR:g} x BF16's of the regime) is an "
+            "assumption, not a held-out error"
         )
     if how.weight_only:
         notes.append(
@@ -192,6 +228,17 @@ def project(
     if max_batch:
         notes.append(f"per user: {SERVICE_METHOD}")
     for p in sorted((p for p in projections if p.fits and p.batch > 0), key=lambda p: p.batch):
+        point = Point(
+            borrowed=bool(note),
+            precision=precision.name,
+            gpus=gpus,
+            batch=p.batch,
+            saturated=saturated(p.batch, p.max_batch),
+            isl=isl,
+            osl=osl,
+            average_context=isl + osl / 2,
+        )
+        band = band_for(calibration.fitted_on, point) if banded else None
         rows.append(
             {
                 "model": card.name,
@@ -205,12 +252,16 @@ def project(
                 "ceiling_output_tok_s": p.ceiling.bound_output_tok_s,
                 "roofline_expected_tok_s": p.ceiling.output_tok_s,  # an MoE's uniform routing; the ceiling for dense
                 "projected_output_tok_s": p.output_tok_s,
+                "projected_output_tok_s_low": p.output_tok_s * band.low if band else None,
+                "projected_output_tok_s_high": p.output_tok_s * band.high if band else None,
+                "regime": regime(point),
                 "tok_s_per_user": p.tok_s_per_user,
                 "ttft_ms": 1000 * time_to_first_token_s(card, figures, isl, osl, calibration, p, precision=precision),
-                "error_band": band,
+                "error_band": band.envelope if band else overall if banded else None,
                 "projected_total_per_mtok_usd": usd_per_mtok(cost.total, p.total_tok_s),
                 "token_basis": TOKEN_BASIS,  # what projected_total_per_mtok_usd counts
                 "precision": precision.name,
+                "band_basis": band_words(point, band, overall) if banded else "no band: a given efficiency",
                 "label": f"projected: {method}{arm}{multi}; power = TDP (estimated); $ from '{pricing.assumptions.name}'",
             }
         )

@@ -4,6 +4,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
+
 from tokencost.cli import json_output
 from tokencost.cli.common import priceable, pricing_from, print_tables, read_run_records
 
@@ -324,11 +326,14 @@ def cmd_project(args) -> int:
         if not table.empty:
             print(projection_table(table))
             legend = (
-                "tok/s: output tokens a second of all the GPUs (ceiling: the roofline's); tok/s/user and TTFT: "
-                "each user's; $/M in+out: per million input + output tokens"
+                "projected and band: output tok/s of all the GPUs (band: where the regime's held-out measurements put "
+                "it; the roofline's ceiling and bound are in --json and --csv); per user (tok/s) and TTFT: each "
+                "user's; $/M in+out: per million input + output tokens"
             )
             print(textwrap.fill(legend, 120))
             print(textwrap.fill(f"All figures PROJECTED, not measured: {table['label'].iloc[0]}", 120))
+            for name, basis in dict(zip(table["regime"], table["band_basis"])).items():
+                print(textwrap.fill(f"Band, {name}: {basis}", 120))
         for note in notes:
             print(textwrap.fill(f"Note: {note}", 120))
     if args.csv:
@@ -388,22 +393,26 @@ def cmd_claims(args) -> int:
 
 def projection_table(table) -> str:
     """The projection rows as a table that reads at 120 columns."""
+
+    def band(low, high) -> str:
+        return "n/a" if pd.isna(low) or pd.isna(high) else f"{low:,.0f}-{high:,.0f}"
+
     shown = table.assign(
-        band=table["error_band"].map(lambda e: "n/a" if e != e or e is None else f"+/-{e:.0%}"),
-        ceiling=table["ceiling_output_tok_s"].map("{:,.0f}".format),
+        band=[
+            band(lo, hi) for lo, hi in zip(table["projected_output_tok_s_low"], table["projected_output_tok_s_high"])
+        ],
         projected=table["projected_output_tok_s"].map("{:,.0f}".format),
         usd=table["projected_total_per_mtok_usd"].map(lambda v: f"{v:.4g}" if v >= 0.001 else f"{v:.6f}"),
         per_user=table["tok_s_per_user"].map("{:,.1f}".format),
         ttft=table["ttft_ms"].map("{:,.0f}".format),
-    )[["batch_size", "max_batch", "decode_bound", "ceiling", "projected", "band", "per_user", "ttft", "usd"]]
+    )[["batch_size", "max_batch", "projected", "band", "regime", "per_user", "ttft", "usd"]]
     return shown.rename(
         columns={
             "batch_size": "batch",
             "max_batch": "KV holds",
-            "decode_bound": "bound",
             "projected": "projected tok/s",
-            "band": "error",
-            "per_user": "tok/s/user",
+            "band": "band",
+            "per_user": "per user",
             "ttft": "TTFT ms",
             "usd": "$/M in+out",
         }

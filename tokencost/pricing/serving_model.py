@@ -4,12 +4,16 @@ An engine serving B sequences with continuous batching spends, per output token
 of every sequence, one decode step of
 
     roofline decode step / efficiency  +  collectives x (latency + bytes per sequence x B / bandwidth)
+                                       +  a fixed overhead a step
+
 
 and, once per sequence, its share of the roofline prefill / efficiency. The
 efficiency (one per model kind: dense, MoE) and the collectives' latency and
 bandwidth are fitted to published measurements (tokencost.analysis.calibration);
 they are not the hardware's datasheet figures, and absorb whatever else an
-engine spends per step.
+engine spends per step. The fixed overhead is what a step costs whatever its
+size (scheduling, sampling, kernel launches): at a small batch on a fast GPU it
+is a large share of the step, and a pure roofline projects such steps too fast.
 
 Collectives, per decode step, on G GPUs:
 - dense, tensor parallel: 2 all-reduces a layer, each moving 2(G-1)/G x hidden x 2 bytes a sequence (ring);
@@ -23,7 +27,7 @@ is not projected.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.inputs.cards import ModelCard
@@ -48,6 +52,13 @@ class Calibration:
     collective_bandwidth_bytes_s: float
     held_out_error: dict[str, float]  # worst |projected / measured - 1| on points left out of the fit, by kind
     source: str
+    step_overhead_s: float = 0.0  # a decode step's fixed cost, whatever the batch
+    # by precision arm name ("fp8"): what multiplies the efficiency, fitted on measurements in that precision
+    precision_factor: dict[str, float] = field(default_factory=dict)
+
+    def efficiency_of(self, kind: str, precision: Precision = BF16) -> float:
+        """The efficiency of `kind` models in `precision`: BF16's, times the precision's fitted factor if any."""
+        return self.efficiency[kind] * self.precision_factor.get(precision.name, 1.0)
 
 
 @dataclass(frozen=True)
@@ -124,12 +135,12 @@ def project_throughput(
     if average_context is None:
         average_context = isl + osl / 2
     roof = ceiling(card.config, hardware, batch, isl, osl, dtype, average_context, precision)
-    efficiency = calibration.efficiency[card.kind]
+    efficiency = calibration.efficiency_of(card.kind, precision)
     comm = collectives(card.config, gpus)
     comm_s = comm.per_step * (
         calibration.collective_latency_s + comm.bytes_per_sequence * batch / calibration.collective_bandwidth_bytes_s
     )
-    step_s = roof.decode_step_s / efficiency + comm_s
+    step_s = roof.decode_step_s / efficiency + comm_s + calibration.step_overhead_s
     total_s = roof.prefill_s / efficiency + osl * step_s
     max_batch = kv_sequences(card, hardware, gpus, average_context, dtype=dtype, precision=precision)
     return Projection(batch, max_batch, batch * osl / total_s, batch * (isl + osl) / total_s, roof, step_s)
@@ -149,4 +160,4 @@ def time_to_first_token_s(
     and one decode step of the batch it joins. Queueing, chunked prefill and the prefill's collectives are not
     modelled, so this is a floor for a request that finds a free slot."""
     alone = ceiling(card.config, hardware, 1, isl, osl, dtype, precision=precision)
-    return alone.prefill_s / calibration.efficiency[card.kind] + projection.step_s
+    return alone.prefill_s / calibration.efficiency_of(card.kind, precision) + projection.step_s

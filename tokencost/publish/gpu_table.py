@@ -7,7 +7,8 @@ the same files. Two kinds of rows, never mixed up:
 - projected (costs.csv): tokencost's serving model calibrated on published vLLM measurements
   (tokencost.analysis.calibration), at fixed prompt and output lengths, power at TDP, on every GPU count of
   one node (1, 2, 4, 8) that holds the model. Tokens are input + output tokens of all the GPUs serving the
-  model; each row carries the held-out error band of its calibration, its pace per user and its TTFT
+  model; each row carries its regime and that regime's band, set on held-out published measurements
+  (projected_output_tok_s_low/_high; tokencost.analysis.bands), its pace per user and its TTFT
   (tokencost.analysis.service_level). Batches: the inputs' batch sizes, the KV cache's maximum, and the
   largest batch that keeps each service-level tier (bench/inputs/tiers.toml).
 - measured by ML.ENERGY, priced by tokencost (measured-by-others.csv): their steady-state output tok/s of all
@@ -186,6 +187,10 @@ def projected_rows(inputs: TableInputs, catalog) -> pd.DataFrame:
                             "isl": isl,
                             "osl": osl,
                             "output_tok_s": row["projected_output_tok_s"],
+                            "projected_output_tok_s_low": row["projected_output_tok_s_low"],
+                            "projected_output_tok_s_high": row["projected_output_tok_s_high"],
+                            "regime": row["regime"],
+                            "band_basis": row["band_basis"],
                             "total_tok_s": row["projected_output_tok_s"] * (isl + osl) / osl,
                             "tok_s_per_user": row["tok_s_per_user"],
                             "ttft_ms": row["ttft_ms"],

@@ -68,7 +68,9 @@ def projected_heading(shape: tuple[int, int], main: str) -> str:
         f"count ({', '.join(map(str, GPU_COUNTS))}, where the model fits) and batch, written GPUs x batch, whose "
         "projected pace and TTFT keep the tier; the batch floor has no latency limit (usually the KV cache's "
         "largest batch): a batch-processing floor, not the price of a chat service. Per user: "
-        f"{METHOD}. +/- is the calibration's held-out error on throughput. More than one GPU: tensor parallel "
+        f"{METHOD}. +/- on throughput: the batch floor's regime band, held out (tokencost/data/calibration/"
+        "held-out.md), as its widest side; where the regime has no held-out data, the calibration's held-out error. "
+        f"More than one GPU: tensor parallel "
         f"for dense models, expert parallel for MoE (as ML.ENERGY ran them); {SAME_EFFICIENCY}; "
         f"{COLLECTIVES_FITTED}; {EXTRAPOLATED}."
     )

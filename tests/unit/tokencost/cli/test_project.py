@@ -8,6 +8,7 @@ import pytest
 from tests.conftest import CPU_DEMO
 from tests.support.records_factory import point_record, write_run
 from tests.unit.tokencost.cli.test_hostile_review import one_line_error, tokencost
+from tokencost.analysis.bands import shipped_bands
 
 
 def test_default_projection_is_calibrated_banded_and_fits_120_columns(capsys):
@@ -17,10 +18,18 @@ def test_default_projection_is_calibrated_banded_and_fits_120_columns(capsys):
     assert code == 0, err
     assert max(map(len, out.splitlines())) <= 120
     text = " ".join(out.split())  # long lines are wrapped
-    assert "calibrated on h100-sxm" in text and "+/-14%" in text
+    assert "calibrated on h100-sxm" in text
     assert "batch 512 not projected: the KV cache of 1 x h100-sxm holds 89 sequences" in text
     rows = [line for line in out.splitlines() if re.match(r"\|\s+\d", line)]
     assert [int(r.split("|")[1]) for r in rows] == [1, 8, 32, 89]  # stops at the batch that fits, and projects it
+    assert [r.split("|")[5].strip() for r in rows] == ["small batch", "small batch", "mid batch", "KV-saturated"]
+    for name in ("small batch", "mid batch", "KV-saturated"):  # each regime's band, as held out
+        band = shipped_bands()[("h100-sxm", name)]
+        assert f"Band, {name}: {band.low:.2f}-{band.high:.2f} x projected, held out on {band.points} points" in text
+    projected = float(rows[0].split("|")[3].replace(",", ""))
+    low, high = (float(x.replace(",", "")) for x in rows[0].split("|")[4].split("-"))
+    band = shipped_bands()[("h100-sxm", "small batch")]
+    assert (low, high) == (pytest.approx(projected * band.low, abs=1), pytest.approx(projected * band.high, abs=1))
 
 
 def test_another_gpu_says_its_calibration_is_borrowed(capsys):
@@ -121,18 +130,22 @@ def test_several_gpus_say_how_they_are_projected_and_what_is_assumed(capsys):
     assert "4 and 8 GPUs extrapolated from 2 (an assumption" in label
 
 
-def test_an_fp8_projection_says_it_is_uncalibrated_for_fp8_with_a_wider_band(capsys):
+def test_an_fp8_kv_projection_says_it_is_uncalibrated_with_a_wider_band(capsys):
     argv = ("project", "--model", "qwen3-30b-a3b", "--gpu", "h100-sxm", "--batch-sizes", "1,8")
     _, bf16, _ = tokencost(capsys, *argv)
     code, out, err = tokencost(capsys, *argv, "--precision", "fp8", "--kv-cache-dtype", "fp8")
     assert code == 0, err
     text = " ".join(out.split())
     assert "FP8 weights, FP8 KV cache" in text
-    assert "UNCALIBRATED for fp8-kv-fp8" in text and "error band assumed +/-27%" in text  # twice BF16's 13.7 %
-    assert "+/-14%" in " ".join(bf16.split()) and "UNCALIBRATED" not in bf16
+    small = shipped_bands()[("h100-sxm", "small batch")]
+    assumed = small.widened("fp8-kv-fp8")  # no FP8-KV measurement: twice BF16's small-batch band
+    assert assumed.high - 1 == pytest.approx(2 * (small.high - 1))
+    assert "UNCALIBRATED for fp8-kv-fp8" in text
+    assert f"Band, fp8-kv-fp8: {assumed.low:.2f}-{assumed.high:.2f} x projected, ASSUMED: 2 x the BF16 band" in text
+    assert "held out on" in " ".join(bf16.split()) and "UNCALIBRATED" not in bf16 and "ASSUMED" not in bf16
 
     def tok_s(table):
-        return [float(line.split("|")[5].replace(",", "")) for line in table.splitlines() if re.match(r"\|\s+\d", line)]
+        return [float(line.split("|")[3].replace(",", "")) for line in table.splitlines() if re.match(r"\|\s+\d", line)]
 
     assert all(fp8 > bf16 for fp8, bf16 in zip(tok_s(out), tok_s(bf16), strict=True))  # fewer bytes a step
 

@@ -111,3 +111,14 @@ def test_a_folder_without_inputs_is_one_line(tmp_path):
     (tmp_path / "inputs.toml").write_text("[table]\nmodels = 3\n")
     with pytest.raises(UserError, match=r"inputs.toml table.models: is 3; input should be a valid list"):
         read_inputs(tmp_path)
+
+
+def test_every_projected_row_carries_its_regime_and_band_or_says_it_has_none(rebuilt):
+    projected = pd.read_csv(rebuilt / PROJECTED_FILE)
+    banded = projected["projected_output_tok_s_low"].notna()
+    assert banded.any() and (banded == projected["projected_output_tok_s_high"].notna()).all()
+    rows = projected[banded]
+    assert (rows["projected_output_tok_s_low"] <= rows["projected_output_tok_s_high"]).all()
+    assert projected["regime"].notna().all()
+    assert projected.loc[~banded, "band_basis"].str.startswith("no held-out data for this regime").all()
+    assert (projected.loc[projected["hardware"] == "h200", "regime"] == "borrowed calibration").all()
