@@ -102,7 +102,16 @@ def test_report_where_results_runs_cannot_be_made_is_one_line(published, tmp_pat
     assert errors[0].startswith("tokencost: error: results/runs") and fingerprint(published) == before
 
 
-TABLE_FILES = ["costs.csv", "inputs.toml", "measured-by-others.csv", "report.md", "service-levels.csv", "summary.md"]
+TABLE_FILES = [
+    "costs.csv",
+    "inputs.toml",
+    "measured-by-inferencex.csv",
+    "measured-by-mlperf.csv",
+    "measured-by-others.csv",
+    "report.md",
+    "service-levels.csv",
+    "summary.md",
+]
 
 
 @pytest.fixture
