@@ -9,8 +9,8 @@ from bench.errors import UserError
 from bench.inputs.tiers import shipped_tiers
 from tests.support import REPO
 from tokencost.analysis.service_level import FLOOR, NOT_REACHABLE, meets
-from tokencost.publish.peer_tables import PEERS
 from tokencost.publish.gpu_table import LEVELS_FILE, MEASURED_BY, MEASURED_FILE, PROJECTED_FILE, read_inputs, write
+from tokencost.publish.peer_tables import PEERS
 
 PUBLISHED = REPO / "results" / "gpu-cost-table"
 
