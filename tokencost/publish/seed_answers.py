@@ -402,7 +402,8 @@ def versus_apis(levels: pd.DataFrame, inputs, catalog) -> list[str]:
         f"The owned floor assumes GPUs bought and kept busy every hour ({assumptions_of(load_assumptions(main))}); "
         f"the rental pays the catalog's on-demand rate for every hour and serves {RENTAL_UTILISATION:.0%} of them "
         f"({assumptions_of(rental)}), closer to what a provider with uneven traffic pays. The API's price includes "
-        "its margin, idle capacity and everything else a provider pays for.",
+        "its margin, idle capacity and everything else a provider pays for. APIs of models not projected here (GPT-4o, "
+        "Gemini, DeepSeek, ...) are left out: no point of ours is like theirs.",
         "",
         pd.DataFrame(rows).to_markdown(index=False),
         "",
