@@ -154,6 +154,13 @@ def answers_markdown(table: pd.DataFrame, levels: pd.DataFrame, inputs, peers: S
         f"above pick the cheapest count per tier. Several GPUs: {SAME_EFFICIENCY}; {COLLECTIVES_FITTED}; "
         f"{EXTRAPOLATED}.",
         "",
+        seed_answers.basis(
+            f"ISL/OSL {first[0]}/{first[1]}, fixed lengths, BF16",
+            "per GPU count, the cheapest batch with no latency limit (batch floor)",
+            "TDP (estimated)",
+            f"$/M input + output tokens, preset '{main}', projected",
+        ),
+        "",
         gpu_count_table(projected, main, first).to_markdown(index=False),
         "",
         *peers,

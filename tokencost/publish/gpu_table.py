@@ -329,7 +329,10 @@ def write(folder: Path, out_dir: Path | None = None) -> list[Path]:
     out_dir = folder if out_dir is None else Path(out_dir)
     inputs = read_inputs(folder)
     projected, measured = build(folder)
-    peers = peer_rows(inputs, load_catalog())
+    catalog = load_catalog()
+    peers = {
+        peer: rows if rows.empty else priced(rows, inputs, catalog) for peer, rows in peer_rows(inputs, catalog).items()
+    }
     names = (PROJECTED_FILE, MEASURED_FILE, *(peer.file for peer in peers), LEVELS_FILE, "report.md", "summary.md")
     files = {name: out_dir / name for name in names}
     written = list(files.values())

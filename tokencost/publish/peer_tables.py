@@ -128,9 +128,7 @@ def _projection(record: PointRecord, pricing: Pricing, cards: set[str]) -> tuple
 
 
 def peer_rows(inputs, catalog, folder: Path = SHIPPED) -> dict[Peer, pd.DataFrame]:
-    """Each peer's rows with their provenance and projected/measured, priced under every preset of `inputs`."""
-    from tokencost.publish.gpu_table import priced
-
+    """Each peer's rows with their provenance and projected/measured (the GPU table prices them)."""
     sources = tomllib.loads((folder / SOURCES).read_text())
     pricing = Pricing.of(load_assumptions(inputs.main_preset), catalog)
     cards = set(list_card_names())
@@ -180,8 +178,7 @@ def peer_rows(inputs, catalog, folder: Path = SHIPPED) -> dict[Peer, pd.DataFram
                         "label": f"{peer.basis}, {PRICED_BY}; {record.hardware.note}",
                     }
                 )
-        table = pd.DataFrame(rows)
-        tables[peer] = priced(table, inputs, catalog) if not table.empty else table
+        tables[peer] = pd.DataFrame(rows)
     return tables
 
 
