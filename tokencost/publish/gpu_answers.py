@@ -169,6 +169,7 @@ def answers_markdown(table: pd.DataFrame, levels: pd.DataFrame, inputs, peers: S
         *seed_answers.b200_fp4_vs_h100_fp8(levels, projected, inputs, catalog),
         *moe_vs_dense(table, levels, inputs, first),
         *seed_answers.ten_cents(projected, inputs, catalog),
+        *seed_answers.ten_cents_measured(measured, inputs),
         *seed_answers.versus_apis(levels, inputs, catalog),
         "## How this was made",
         "",

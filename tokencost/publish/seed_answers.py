@@ -348,6 +348,34 @@ def ten_cents(projected: pd.DataFrame, inputs, catalog) -> list[str]:
     return lines
 
 
+def ten_cents_measured(measured: pd.DataFrame, inputs) -> list[str]:
+    """The cheapest point ML.ENERGY measured, per preset: a separate basis (their workload, batch and watts, $/M
+    output tokens), beside the projections' answer, never ranked with it."""
+    if measured.empty:
+        return []
+    lines = [
+        basis(
+            "ML.ENERGY's LMArena chat, vLLM 0.11.1, BF16",
+            "their max_num_seqs, the cheapest measured",
+            "GPU power measured by ML.ENERGY",
+            "$/M output tokens (input tokens not published), each preset at its own utilisation",
+        ),
+        "",
+    ]
+    for preset in inputs.presets:
+        column = f"usd_per_m_output {preset}"
+        if measured[column].dropna().empty:
+            lines.append(f"- '{preset}': no measured GPU is priced by this preset.")
+            continue
+        row = measured.loc[measured[column].idxmin()]
+        lines.append(
+            f"- '{preset}': {usd(row[column])} per million output tokens, measured by ML.ENERGY ({row['model']}, "
+            f"{row['accelerator_count']:.0f}x{row['hardware']}, batch {row['batch_size']:.0f}): "
+            f"**{'yes' if row[column] <= TEN_CENTS else 'no'}**."
+        )
+    return lines + [""]
+
+
 # --- Against API prices -----------------------------------------------------------------------------------------
 
 
