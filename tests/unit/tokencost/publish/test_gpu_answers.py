@@ -8,6 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from bench.errors import UserError
 from bench.inputs.precision import Precision
 from tests.support import REPO
 from tokencost.analysis.projection import project
@@ -183,3 +184,13 @@ def test_projected_over_measured_where_a_projection_covers_the_point(rebuilt, tm
     expected = table["projected_output_tok_s"].iloc[0] / (rows[0]["output_tput_per_gpu"] * 1)
     assert row["model"] == "llama-3.1-8b" and row["projected_over_measured"] == pytest.approx(expected)
     assert row["projection"].startswith("projected at batch 32, fp8")
+
+
+@pytest.mark.parametrize(
+    ("precisions", "problem"), [('["fp9"]', "'fp9' is not a precision arm"), ('["fp8", "fp8"]', "lists 'fp8' twice")]
+)
+def test_a_bad_precision_in_the_inputs_is_one_line(tmp_path, precisions, problem):
+    text = (PUBLISHED / "inputs.toml").read_text().split("precisions")[0] + f"precisions = {precisions}\n"
+    (tmp_path / "inputs.toml").write_text(text)
+    with pytest.raises(UserError, match=rf"table.precisions: {problem}"):
+        read_inputs(tmp_path)
