@@ -104,9 +104,9 @@ def fewest_gpus(card, entry, isl: int, osl: int, counts=GPU_COUNTS, precision: P
     return None
 
 
-def counts_that_fit(card, entry, isl: int, osl: int, counts=GPU_COUNTS) -> list[int]:
+def counts_that_fit(card, entry, isl: int, osl: int, counts=GPU_COUNTS, precision: Precision = BF16) -> list[int]:
     """Every GPU count of `counts` that holds the model at these lengths: from the fewest (fewest_gpus) up."""
-    fewest = fewest_gpus(card, entry, isl, osl, counts)
+    fewest = fewest_gpus(card, entry, isl, osl, counts, precision)
     return [] if fewest is None else [n for n in counts if n >= fewest]
 
 

@@ -13,6 +13,7 @@ from functools import cache, partial
 import pandas as pd
 
 from bench.inputs.cards import ModelCard
+from bench.inputs.precision import BF16, Precision
 from bench.inputs.tiers import Tier
 from tokencost.analysis.calibration import calibration_for
 from tokencost.pricing.catalog import HardwareEntry
@@ -49,20 +50,26 @@ def largest_batch(keeps: Callable[[int], bool], most: int) -> int:
 
 
 def service_batches(
-    card: ModelCard, entry: HardwareEntry, gpus: int, isl: int, osl: int, tiers: dict[str, Tier]
+    card: ModelCard,
+    entry: HardwareEntry,
+    gpus: int,
+    isl: int,
+    osl: int,
+    tiers: dict[str, Tier],
+    precision: Precision = BF16,
 ) -> dict[str, int]:
     """The batches worth projecting for the tiers on `gpus` GPUs: the most sequences the KV cache holds
     (KV_MAXIMUM) and, per tier, the largest batch whose projection keeps it (none where batch 1 does not)."""
-    hardware = required_figures(entry, gpus)
+    hardware = required_figures(entry, gpus, precision)
     calibration, _ = calibration_for(entry)
-    most = kv_sequences(card, hardware, gpus, isl + osl / 2)
+    most = kv_sequences(card, hardware, gpus, isl + osl / 2, precision=precision)
 
     @cache
     def pace(batch: int) -> tuple[float, float]:
         """tok/s per user and TTFT (ms) of `batch` sequences."""
-        projection = project_throughput(card, hardware, gpus, batch, isl, osl, calibration)
+        projection = project_throughput(card, hardware, gpus, batch, isl, osl, calibration, precision=precision)
         return projection.tok_s_per_user, 1000 * time_to_first_token_s(
-            card, hardware, isl, osl, calibration, projection
+            card, hardware, isl, osl, calibration, projection, precision=precision
         )
 
     def keeps(tier: Tier, batch: int) -> bool:

@@ -1,12 +1,13 @@
 """The GPU cost table's summary and the seed questions answered from it, with numbers and error bands."""
 
+from collections.abc import Sequence
+
 import pandas as pd
 
-from tokencost.analysis.calibration import shipped_calibrations
 from tokencost.analysis.projection import COLLECTIVES_FITTED, EXTRAPOLATED, SAME_EFFICIENCY
-from tokencost.pricing.api_prices import blended_per_mtok, in_force, load_api_prices
-from tokencost.pricing.assumptions import load_assumptions
-from tokencost.publish.document import number
+from tokencost.pricing.catalog import load_catalog
+from tokencost.publish import seed_answers
+from tokencost.publish.gpu_precisions import skipped_arms
 from tokencost.publish.gpu_tiers import (
     MEASURED_BY,
     PAIRS,
@@ -16,7 +17,6 @@ from tokencost.publish.gpu_tiers import (
     moe_vs_dense_levels,
     projected_heading,
     projected_levels_table,
-    usd,
 )
 
 TEN_CENTS = 0.10
@@ -58,66 +58,27 @@ def summary_markdown(table: pd.DataFrame, levels: pd.DataFrame, inputs) -> str:
     )
 
 
-def chip_share(table: pd.DataFrame, presets: list[str]) -> list[str]:
-    lines = ["## Are chips 60-70 % of the cost?", ""]
-    projected = _projected(table)
-    for preset in presets:
-        shares = projected.groupby("hardware")[f"capital_share {preset}"].median().dropna()
-        if load_assumptions(preset).ownership == "rented" or shares.empty:
-            lines.append(f"- '{preset}' rents its GPUs: its rate hides the chip share.")
-            continue
-        inside = [k for k, s in shares.items() if CHIP_SHARE[0] <= s <= CHIP_SHARE[1]]
-        verdict = "yes" if len(inside) == len(shares) else "no" if not inside else f"only on {', '.join(inside)}"
-        lines.append(
-            f"- '{preset}': capital (GPU and its server share) is "
-            + ", ".join(f"{k} {s:.0%}" for k, s in shares.items())
-            + f" of the hourly cost: **{verdict}**."
-        )
-    lines += [
-        "",
-        "The share depends on the preset's other lines: 'owned' has no cost of capital, hosting or idle "
-        "hours, so its capital share is high; presets with financing, hosting and the node's power are "
-        "closer to a total cost of ownership.",
-        "",
-    ]
-    return lines
-
-
-def h100_vs_a100(table: pd.DataFrame, main: str) -> list[str]:
-    projected = _projected(table)
-    keys = ["model", "isl", "osl", "batch_size", "accelerator_count"]
-    pairs = projected[projected["hardware"] == "h100-sxm"].merge(
-        projected[projected["hardware"] == "a100-80gb-sxm"], on=keys, suffixes=("_h100", "_a100")
-    )
-    lines = ["## H100 against A100 per token", ""]
-    if pairs.empty:
-        return lines + ["No matched projection.", ""]
-    cost = pairs[f"usd_per_m_total {main}_a100"] / pairs[f"usd_per_m_total {main}_h100"]
-    energy = pairs["j_per_output_token_a100"] / pairs["j_per_output_token_h100"]
-    return lines + [
-        f"- A100 80GB SXM over H100 SXM, $/M tokens under '{main}': {_range(cost)}.",
-        f"- Tokens per joule at TDP, H100 over A100 (1x: no gain; the claim is 3x): {_range(energy)}.",
-        "- Projected only, at the same model, lengths, batch and GPU count. The A100 borrows the H100's "
-        "calibration (no A100 measurement is calibrated), so its error band is not validated. The often quoted "
-        "3x holds only where the A100 is compute-bound; decode is bound by memory bandwidth, where the H100's "
-        "edge is 3.35/2.04 = 1.6x at 1.75x the power.",
-        "",
-    ]
-
-
-def moe_vs_dense(table: pd.DataFrame, levels: pd.DataFrame, main: str, shape: tuple[int, int]) -> list[str]:
+def moe_vs_dense(table: pd.DataFrame, levels: pd.DataFrame, inputs, shape: tuple[int, int]) -> list[str]:
     isl, osl = shape
+    main = inputs.main_preset
     lines = [
         "## MoE against dense",
         "",
-        f"Dense $/M over MoE $/M, projected at ISL/OSL {isl}/{osl} under '{main}', each model on its own cheapest "
-        "GPU count and batch for the tier (dense vs MoE GPUs in brackets). No pair here is shown to answer equally "
-        "well, so these compare cost at equal service, not at equal quality:",
+        "Each pair named quality-matched or not, with the source of the verdict (tokencost/data/quality_pairs.toml). "
+        "A pair not shown to answer equally well compares cost at equal service, not at equal quality:",
         "",
         *[
-            f"- {moe} and {dense}: quality-matched: {verdict} ({why})."
+            f"- {moe} and {dense}: quality-matched: **{verdict}** ({why})."
             for (moe, dense), (verdict, why) in PAIRS.items()
         ],
+        "",
+        *seed_answers.moe_vs_dense_presets(levels, inputs, shape),
+        seed_answers.basis(
+            f"ISL/OSL {isl}/{osl}, fixed lengths, BF16",
+            "each model on its own cheapest GPU count and batch for the tier (dense vs MoE GPUs in brackets)",
+            "TDP (estimated)",
+            f"dense $/M over MoE $/M, input + output tokens, preset '{main}', projected",
+        ),
         "",
         moe_vs_dense_levels(levels, main, shape).to_markdown(index=False),
         "",
@@ -148,89 +109,29 @@ def moe_vs_dense(table: pd.DataFrame, levels: pd.DataFrame, main: str, shape: tu
     return lines
 
 
-def ten_cents(table: pd.DataFrame, presets: list[str]) -> list[str]:
-    lines = [f"## Is ${TEN_CENTS:.2f} per million tokens reached?", ""]
-    projected = _projected(table)
-    for preset in presets:
-        column = f"usd_per_m_total {preset}"
-        if projected[column].isna().all():
-            continue
-        row = projected.loc[projected[column].idxmin()]
-        low, high = _cost_range(row[column], row["error_band"])
-        verdict = "yes" if high <= TEN_CENTS else "within the band" if low <= TEN_CENTS else "no"
-        borrowed = (
-            "" if row["hardware"] in shipped_calibrations() else ", a band borrowed from another GPU's calibration"
-        )
-        lines.append(
-            f"- '{preset}': cheapest projected {usd(row[column])} per million tokens "
-            f"({usd(low)} to {usd(high)} in the error band{borrowed}): {row['model']}, "
-            f"{row['accelerator_count']:.0f} x {row['hardware']}, batch {row['batch_size']:.0f}, "
-            f"ISL/OSL {row['isl']:.0f}/{row['osl']:.0f}: **{verdict}**."
-        )
-    measured = _measured(table)
-    column = f"usd_per_m_output {presets[0]}"
-    row = measured.loc[measured[column].idxmin()]
-    lines += [
-        f"- {MEASURED_BY}, '{presets[0]}': cheapest {usd(row[column])} per million output tokens "
-        f"({row['model']}, {row['accelerator_count']:.0f} x {row['hardware']}, batch {row['batch_size']:.0f}).",
-        "",
-    ]
-    return lines
-
-
-def versus_apis(table: pd.DataFrame, main: str) -> list[str]:
-    """Today's API prices (and GPT-4's launch price) at a 1:1 token mix, against the cheapest projection."""
-    projected = _projected(table)
-    even = projected[projected["isl"] == projected["osl"]]
-    column = f"usd_per_m_total {main}"
-    cheapest = even.groupby("model")[column].min()
-    rows = []
-    for key, api in load_api_prices().items():
-        if not (key == GPT4_LAUNCH or in_force(api)) or "70b" in key:  # no 70B model is projected here
-            continue
-        model = next((m for m in cheapest.index if key.startswith(m)), None)
-        ours = cheapest[model] if model else cheapest.min()
-        blended = blended_per_mtok(api, 1, 1)
-        cached = (
-            (api.cached_input_per_mtok_usd + api.output_per_mtok_usd) / 2
-            if api.cached_input_per_mtok_usd is not None
-            else None
-        )
-        rows.append(
-            {
-                "API": f"{api.display_name} ({api.provider}, from {api.valid_from or api.date})",
-                "$/M at 1:1": usd(blended),
-                "input cached": usd(cached),
-                "self-hosted": f"{usd(ours)} ({model or 'cheapest model'})",
-                "self-hosted / API": f"{number(ours / blended, 2)}x",
-            }
-        )
-    return [
-        "## Self-hosting against API prices",
-        "",
-        f"Each API's price per million tokens at one input token per output token, with input at its "
-        f"cached price where the provider publishes one, against the cheapest projected self-hosted $/M "
-        f"(preset '{main}', equal ISL and OSL) of the same model where we carry it, else of any model. "
-        "Self-hosting at the cheapest batch assumes the GPUs are kept that busy.",
-        "",
-        pd.DataFrame(rows).to_markdown(index=False),
-        "",
-    ]
-
-
-def answers_markdown(table: pd.DataFrame, levels: pd.DataFrame, inputs) -> str:
+def answers_markdown(table: pd.DataFrame, levels: pd.DataFrame, inputs, peers: Sequence[str] = ()) -> str:
+    """The report: the table per service level, the GPU count, the peers' measurements in tables of their own
+    (`peers`: their sections, tokencost.publish.peer_tables), then the seed questions answered."""
     main, first = inputs.main_preset, inputs.shapes[0]
+    catalog = load_catalog()
     projected, measured = _projected(table), _measured(table)
     lines = [
         "# GPU cost table: projected, and measured by others",
         "",
         f"{len(projected)} projected rows in `costs.csv` ({', '.join(inputs.models)} on {', '.join(inputs.gpus)}, "
-        f"ISL/OSL {', '.join(f'{i}/{o}' for i, o in inputs.shapes)}, on every GPU count of one node that holds "
-        "the model; batches: the inputs' batch sizes, the KV cache's largest and the largest that keeps each "
-        f"service-level tier), {len(measured)} rows {MEASURED_BY} in `measured-by-others.csv`, and the cheapest "
-        f"point per tier in `service-levels.csv`. Presets: {', '.join(inputs.presets)}. Nothing here was measured "
-        "by tokencost on a GPU; the two bases are never ranked in one table.",
+        f"ISL/OSL {', '.join(f'{i}/{o}' for i, o in inputs.shapes)}, in {', '.join(p.name for p in inputs.precisions)}, "
+        "on every GPU count of one node that holds the model; batches: the inputs' batch sizes, the KV cache's "
+        f"largest and the largest that keeps each service-level tier), {len(measured)} rows {MEASURED_BY} in "
+        "`measured-by-others.csv`, the rows measured by InferenceX and by MLPerf submitters in "
+        "`measured-by-inferencex.csv` and `measured-by-mlperf.csv`, and the cheapest point per tier in "
+        f"`service-levels.csv`. Presets: {', '.join(inputs.presets)}. Nothing here was measured by tokencost on a "
+        "GPU; each basis has tables of its own, never ranked with another's.",
         "",
+        *(
+            ["Precision arms not projected, and why:", "", *(f"- {line}" for line in skipped), ""]
+            if (skipped := skipped_arms(inputs, catalog))
+            else []
+        ),
         "## The table",
         "",
         summary_markdown(table, levels, inputs),
@@ -249,17 +150,27 @@ def answers_markdown(table: pd.DataFrame, levels: pd.DataFrame, inputs) -> str:
         "## The GPU count",
         "",
         f"The batch floor of each model and GPU on each GPU count (projected, ISL/OSL {first[0]}/{first[1]}, "
-        f"preset '{main}'): more GPUs give the KV cache room for a larger batch, and cost collectives. The tables "
+        f"preset '{main}', BF16): more GPUs give the KV cache room for a larger batch, and cost collectives. The tables "
         f"above pick the cheapest count per tier. Several GPUs: {SAME_EFFICIENCY}; {COLLECTIVES_FITTED}; "
         f"{EXTRAPOLATED}.",
         "",
+        seed_answers.basis(
+            f"ISL/OSL {first[0]}/{first[1]}, fixed lengths, BF16",
+            "per GPU count, the cheapest batch with no latency limit (batch floor)",
+            "TDP (estimated)",
+            f"$/M input + output tokens, preset '{main}', projected",
+        ),
+        "",
         gpu_count_table(projected, main, first).to_markdown(index=False),
         "",
-        *chip_share(table, inputs.presets),
-        *h100_vs_a100(table, main),
-        *moe_vs_dense(table, levels, main, first),
-        *ten_cents(table, inputs.presets),
-        *versus_apis(table, main),
+        *peers,
+        *seed_answers.chip_share(inputs, catalog),
+        *seed_answers.h100_vs_a100(levels, projected, inputs),
+        *seed_answers.b200_fp4_vs_h100_fp8(levels, projected, inputs, catalog),
+        *moe_vs_dense(table, levels, inputs, first),
+        *seed_answers.ten_cents(projected, inputs, catalog),
+        *seed_answers.ten_cents_measured(measured, inputs),
+        *seed_answers.versus_apis(levels, inputs, catalog),
         "## How this was made",
         "",
         "`tokencost gpu-table results/gpu-cost-table --in-place` rebuilds every file here from `inputs.toml`, the model "

@@ -23,7 +23,7 @@ GPU count and batch that keeps it, or that none does.
 import math
 import shutil
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench.errors import UserError
 from bench.inputs.cards import load_card
+from bench.inputs.precision import BF16, Precision
 from bench.inputs.suite import MAX_IN_FLIGHT
 from bench.inputs.text_files import read_user_text
 from bench.inputs.tiers import shipped_tiers
@@ -50,7 +51,9 @@ from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
 from tokencost.pricing.priced_runs import Pricing
 from tokencost.publish.explorer import write_explorer
 from tokencost.publish.gpu_answers import answers_markdown, summary_markdown
+from tokencost.publish.gpu_precisions import precision_arm, runnable_arms, with_bf16_ratio
 from tokencost.publish.gpu_tiers import MEASURED_BY
+from tokencost.publish.peer_tables import peer_markdown, peer_rows
 
 INPUTS = "inputs.toml"
 PROJECTED_FILE, MEASURED_FILE, LEVELS_FILE = "costs.csv", "measured-by-others.csv", "service-levels.csv"
@@ -67,6 +70,7 @@ class TableInputs:
     batch_sizes: list[int]
     presets: list[str]
     main_preset: str
+    precisions: list[Precision] = field(default_factory=lambda: [BF16])
 
 
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
@@ -91,6 +95,7 @@ class _Table(BaseModel):
     batch_sizes: BatchSizes
     presets: Names
     main_preset: Name
+    precisions: Names = ["bf16"]  # precision arms (Precision.name: bf16, fp8, fp4, fp8-kv-fp8, ...)
 
 
 class _InputsFile(BaseModel):
@@ -111,7 +116,7 @@ def read_inputs(folder: Path) -> TableInputs:
     except (tomllib.TOMLDecodeError, RecursionError) as e:
         raise UserError(str(path), f"is not valid TOML ({e})", "fix the TOML") from None
     table = parse(_InputsFile, data, str(path)).table
-    for key in ("models", "gpus", "presets", "batch_sizes"):
+    for key in ("models", "gpus", "presets", "batch_sizes", "precisions"):
         values = getattr(table, key)
         if duplicate := next((v for i, v in enumerate(values) if v in values[:i]), None):
             raise UserError(f"{path} table.{key}", f"lists {duplicate!r} twice", "list each once")
@@ -134,6 +139,7 @@ def read_inputs(folder: Path) -> TableInputs:
         raise UserError(
             f"{path} table.main_preset", f"{table.main_preset!r} is not among presets", "list it in presets"
         )
+    precisions = [precision_arm(name, f"{path} table.precisions") for name in table.precisions]
     return TableInputs(
         models=list(table.models),
         gpus=list(table.gpus),
@@ -141,6 +147,7 @@ def read_inputs(folder: Path) -> TableInputs:
         batch_sizes=sorted(table.batch_sizes),
         presets=list(table.presets),
         main_preset=table.main_preset,
+        precisions=precisions,
     )
 
 
@@ -160,47 +167,48 @@ def projected_rows(inputs: TableInputs, catalog) -> pd.DataFrame:
     pricing = Pricing.of(load_assumptions(inputs.main_preset), catalog)
     tiers = shipped_tiers()
     rows = []
-    for model in inputs.models:
+    for model, gpu, precision in runnable_arms(inputs, catalog):
         card = load_card(model)
-        for gpu in inputs.gpus:
-            entry = find_hardware(gpu, catalog)
-            for (isl, osl), count in (
-                (shape, count) for shape in inputs.shapes for count in counts_that_fit(card, entry, *shape)
-            ):
-                found = service_batches(card, entry, count, isl, osl, tiers)
-                batches = sorted(set(inputs.batch_sizes) | set(found.values()))
-                table, notes = project(model, gpu, count, batches, isl, osl, pricing)
-                borrowed = next((n for n in notes if n.startswith("calibration fitted on")), "")
-                for row in table.to_dict("records"):
-                    rows.append(
-                        {
-                            "basis": "projected",
-                            "mode": "offline",
-                            "engine": "vllm",
-                            "model": model,
-                            "kind": card.kind,
-                            "hardware": entry.key,
-                            "accelerator_count": count,
-                            "batch_size": row["batch_size"],
-                            "batch_rule": batch_rule(row["batch_size"], inputs.batch_sizes, found),
-                            "max_batch": row["max_batch"],
-                            "isl": isl,
-                            "osl": osl,
-                            "output_tok_s": row["projected_output_tok_s"],
-                            "projected_output_tok_s_low": row["projected_output_tok_s_low"],
-                            "projected_output_tok_s_high": row["projected_output_tok_s_high"],
-                            "regime": row["regime"],
-                            "band_basis": row["band_basis"],
-                            "total_tok_s": row["projected_output_tok_s"] * (isl + osl) / osl,
-                            "tok_s_per_user": row["tok_s_per_user"],
-                            "ttft_ms": row["ttft_ms"],
-                            "power_w": count * entry.tdp_w,
-                            "error_band": row["error_band"],
-                            "precision": "bf16",
-                            "token_definition": PROJECTED_TOKENS,
-                            "label": row["label"].split("; $ from")[0] + (f"; {borrowed}" if borrowed else ""),
-                        }
-                    )
+        entry = find_hardware(gpu, catalog)
+        for (isl, osl), count in (
+            (shape, count)
+            for shape in inputs.shapes
+            for count in counts_that_fit(card, entry, *shape, precision=precision)
+        ):
+            found = service_batches(card, entry, count, isl, osl, tiers, precision)
+            batches = sorted(set(inputs.batch_sizes) | set(found.values()))
+            table, notes = project(model, gpu, count, batches, isl, osl, pricing, precision=precision)
+            borrowed = next((n for n in notes if n.startswith("calibration fitted on")), "")
+            for row in table.to_dict("records"):
+                rows.append(
+                    {
+                        "basis": "projected",
+                        "mode": "offline",
+                        "engine": "vllm",
+                        "model": model,
+                        "kind": card.kind,
+                        "hardware": entry.key,
+                        "accelerator_count": count,
+                        "batch_size": row["batch_size"],
+                        "batch_rule": batch_rule(row["batch_size"], inputs.batch_sizes, found),
+                        "max_batch": row["max_batch"],
+                        "isl": isl,
+                        "osl": osl,
+                        "output_tok_s": row["projected_output_tok_s"],
+                        "projected_output_tok_s_low": row["projected_output_tok_s_low"],
+                        "projected_output_tok_s_high": row["projected_output_tok_s_high"],
+                        "regime": row["regime"],
+                        "band_basis": row["band_basis"],
+                        "total_tok_s": row["projected_output_tok_s"] * (isl + osl) / osl,
+                        "tok_s_per_user": row["tok_s_per_user"],
+                        "ttft_ms": row["ttft_ms"],
+                        "power_w": count * entry.tdp_w,
+                        "error_band": row["error_band"],
+                        "precision": precision.name,
+                        "token_definition": PROJECTED_TOKENS,
+                        "label": row["label"].split("; $ from")[0] + (f"; {borrowed}" if borrowed else ""),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -251,8 +259,15 @@ def priced(rows: pd.DataFrame, inputs: TableInputs, catalog) -> pd.DataFrame:
         hourly, capital_share = [], []
         for row in rows.to_dict("records"):
             entry = find_hardware(row["hardware"], catalog)
+            nodes = row.get("nodes")
             try:
-                cost = hourly_cost(row["accelerator_count"], entry, row["power_w"], assumptions)
+                cost = hourly_cost(
+                    row["accelerator_count"],
+                    entry,
+                    row["power_w"],
+                    assumptions,
+                    nodes=1 if nodes is None or pd.isna(nodes) else int(nodes),
+                )
             except UserError:  # a rate or price the catalog or preset does not have for this GPU
                 hourly.append(math.nan)
                 capital_share.append(math.nan)
@@ -287,14 +302,14 @@ def build(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             f"no model of models fits {' or '.join(map(str, GPU_COUNTS))} of any GPU of gpus at any of the shapes",
             "give shorter shapes, GPUs with more memory, or smaller models",
         )
-    order = ["model", "hardware", "accelerator_count", "isl", "osl", "batch_size"]
+    order = ["model", "hardware", "precision", "accelerator_count", "isl", "osl", "batch_size"]
 
     def tidy(rows: pd.DataFrame) -> pd.DataFrame:
         return priced(rows, inputs, catalog).sort_values(
             [c for c in order if c in rows], kind="stable", ignore_index=True
         )
 
-    return tidy(projected), tidy(measured_rows(catalog))
+    return with_bf16_ratio(tidy(projected), inputs.main_preset), tidy(measured_rows(catalog))
 
 
 def service_levels(projected: pd.DataFrame, inputs: TableInputs) -> pd.DataFrame:
@@ -309,7 +324,7 @@ def service_levels(projected: pd.DataFrame, inputs: TableInputs) -> pd.DataFrame
         f"usd_per_m_output {inputs.main_preset}",
         *(f"usd_per_m_total {preset}" for preset in inputs.presets),
     ]
-    keys = ["basis", "model", "kind", "hardware", "isl", "osl"]
+    keys = ["basis", "model", "kind", "hardware", "precision", "isl", "osl"]
     return cheapest_meeting(projected, shipped_tiers(), main, keys, [*carry, "label"])
 
 
@@ -320,7 +335,12 @@ def write(folder: Path, out_dir: Path | None = None) -> list[Path]:
     out_dir = folder if out_dir is None else Path(out_dir)
     inputs = read_inputs(folder)
     projected, measured = build(folder)
-    files = {name: out_dir / name for name in (PROJECTED_FILE, MEASURED_FILE, LEVELS_FILE, "report.md", "summary.md")}
+    catalog = load_catalog()
+    peers = {
+        peer: rows if rows.empty else priced(rows, inputs, catalog) for peer, rows in peer_rows(inputs, catalog).items()
+    }
+    names = (PROJECTED_FILE, MEASURED_FILE, *(peer.file for peer in peers), LEVELS_FILE, "report.md", "summary.md")
+    files = {name: out_dir / name for name in names}
     written = list(files.values())
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -329,11 +349,13 @@ def write(folder: Path, out_dir: Path | None = None) -> list[Path]:
             written.append(out_dir / INPUTS)
         projected.to_csv(files[PROJECTED_FILE], index=False, float_format="%.6g")
         measured.to_csv(files[MEASURED_FILE], index=False, float_format="%.6g")
+        for peer, rows in peers.items():
+            rows.to_csv(files[peer.file], index=False, float_format="%.6g")
         projected = pd.read_csv(files[PROJECTED_FILE])  # what the files say is what the report says
         service_levels(projected, inputs).to_csv(files[LEVELS_FILE], index=False, float_format="%.6g")
         levels = pd.read_csv(files[LEVELS_FILE])
         table = pd.concat([projected, pd.read_csv(files[MEASURED_FILE])], ignore_index=True)
-        files["report.md"].write_text(answers_markdown(table, levels, inputs))
+        files["report.md"].write_text(answers_markdown(table, levels, inputs, peer_markdown(peers, inputs.main_preset)))
         files["summary.md"].write_text(summary_markdown(table, levels, inputs))
         written.append(write_explorer(out_dir, projected, pd.read_csv(files[MEASURED_FILE]), inputs.main_preset))
     except OSError as e:

@@ -2,25 +2,46 @@
 one table per basis (projected by tokencost; measured by ML.ENERGY), each with its workload, batch rule, power
 source and token basis in its heading."""
 
+import tomllib
+from importlib import resources
+from typing import Literal
+
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from bench.inputs.tiers import shipped_tiers
+from bench.validation import parse
 from tokencost.analysis.calibration import PROMPT_TOKENS, shipped_calibrations
 from tokencost.analysis.projection import COLLECTIVES_FITTED, EXTRAPOLATED, GPU_COUNTS, SAME_EFFICIENCY
 from tokencost.analysis.service_level import FLOOR, METHOD, NOT_REACHABLE, cheapest_meeting
 from tokencost.publish.document import number
 
 MEASURED_BY = "measured by ML.ENERGY, priced by tokencost"
-# The MoE/dense pairs the report sets side by side (the cards' pairs_with, and Qwen3-8B as a same-family dense
-# model of more active parameters): whether each is quality-matched, and why.
-PAIRS = {
-    ("qwen3-30b-a3b", "qwen3-32b"): (
-        "not established",
-        "same family, 30.5B vs 32.8B parameters; no benchmark parity cited",
-    ),
-    ("qwen3-30b-a3b", "qwen3-8b"): ("not established", "same family, 3.3B active vs 8.2B; no benchmark parity cited"),
-    ("olmoe-1b-7b", "llama-3.1-8b"): ("no", "other makers and training data; OLMoE's matched dense model is OLMo-7B"),
-}
+PRECISIONS_NOTE = (
+    "BF16 calibrated; FP8 and FP4 uncalibrated: BF16's efficiency at their bytes and peak, band assumed twice "
+    "BF16's held-out error, not validated; FP8 on the A100 weight-only"
+)
+
+
+class _Pair(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    moe: str
+    dense: str
+    verdict: Literal["yes", "no", "not established"]
+    note: str
+    source: str
+
+
+def _quality_pairs() -> dict[tuple[str, str], tuple[str, str]]:
+    """The MoE/dense pairs the report sets side by side, with whether each is quality-matched and why, and the
+    source (tokencost/data/quality_pairs.toml)."""
+    text = resources.files("tokencost").joinpath("data/quality_pairs.toml").read_text()
+    pairs = [parse(_Pair, entry, f"quality_pairs.toml pair {i}") for i, entry in enumerate(tomllib.loads(text)["pair"])]
+    return {(p.moe, p.dense): (p.verdict, f"{p.note}; source: {p.source}") for p in pairs}
+
+
+PAIRS = _quality_pairs()
 
 
 def usd(value) -> str:
@@ -63,7 +84,8 @@ def levels_table(levels: pd.DataFrame, cost: str, keys: list[str], extra=None) -
 def projected_heading(shape: tuple[int, int], main: str) -> str:
     isl, osl = shape
     return (
-        f"**Projected by tokencost** (not measured): ISL/OSL {isl}/{osl}, fixed lengths, BF16; power at TDP "
+        f"**Projected by tokencost** (not measured): ISL/OSL {isl}/{osl}, fixed lengths, in each row's precision "
+        f"({PRECISIONS_NOTE}); power at TDP "
         f"(estimated); $/M input + output tokens, preset '{main}'. Batch rule: each cell is the cheapest GPU "
         f"count ({', '.join(map(str, GPU_COUNTS))}, where the model fits) and batch, written GPUs x batch, whose "
         "projected pace and TTFT keep the tier; the batch floor has no latency limit (usually the KV cache's "
@@ -77,11 +99,22 @@ def projected_heading(shape: tuple[int, int], main: str) -> str:
 
 
 def projected_levels_table(levels: pd.DataFrame, main: str, shape: tuple[int, int]) -> pd.DataFrame:
+    """One row per model, GPU and precision, BF16 first and the other arms beside it, each with its band and
+    the BF16 floor's $/M over its own (how much cheaper the arm's batch floor is)."""
     isl, osl = shape
+    cost = f"usd_per_m_total {main}"
     chosen = levels[(levels["isl"] == isl) & (levels["osl"] == osl)]
-    return levels_table(
-        chosen, f"usd_per_m_total {main}", ["model", "kind", "hardware"], lambda floor: {"+/-": _band(floor)}
-    ).rename(columns={"hardware": "GPU"})
+    floors = chosen[(chosen["tier"] == FLOOR) & (chosen["precision"] == "bf16")].set_index(["model", "hardware"])[cost]
+
+    def extra(floor: dict) -> dict:
+        bf16 = floors.get((floor["model"], floor["hardware"]))
+        gain = "" if floor["precision"] == "bf16" or bf16 is None else f"{bf16 / floor[cost]:.2f}x"
+        return {"+/-": _band(floor), "BF16/this at floor": gain}
+
+    table = levels_table(chosen, cost, ["model", "kind", "hardware", "precision"], extra)
+    order = table["precision"].map(lambda p: (p != "bf16", p))
+    table = table.assign(_order=order).sort_values(["model", "hardware", "_order"], kind="stable")
+    return table.drop(columns="_order").reset_index(drop=True).rename(columns={"hardware": "GPU"})
 
 
 def measured_levels(measured: pd.DataFrame, main: str) -> pd.DataFrame:
@@ -122,12 +155,14 @@ def measured_levels_table(measured: pd.DataFrame, main: str) -> pd.DataFrame:
     ).rename(columns={"hardware": "GPU"})
 
 
-def gpu_count_table(projected: pd.DataFrame, main: str, shape: tuple[int, int]) -> pd.DataFrame:
-    """The batch floor of each model and GPU on each GPU count: $/M at the cheapest batch, the batch and the
-    pace each user gets there."""
+def gpu_count_table(
+    projected: pd.DataFrame, main: str, shape: tuple[int, int], precision: str = "bf16"
+) -> pd.DataFrame:
+    """The batch floor of each model and GPU on each GPU count, in one precision: $/M at the cheapest batch, the
+    batch and the pace each user gets there."""
     isl, osl = shape
     cost = f"usd_per_m_total {main}"
-    chosen = projected[(projected["isl"] == isl) & (projected["osl"] == osl)]
+    chosen = projected[(projected["isl"] == isl) & (projected["osl"] == osl) & (projected["precision"] == precision)]
     best = chosen.loc[chosen.groupby(["model", "hardware", "accelerator_count"])[cost].idxmin()]
     best = best.assign(
         cell=[
@@ -148,14 +183,17 @@ def _ratio_cell(moe: dict, dense: dict, cost: str) -> str:
     return f"{dense[cost] / moe[cost]:.2f}x ({counts})"
 
 
-def moe_vs_dense_levels(levels: pd.DataFrame, main: str, shape: tuple[int, int]) -> pd.DataFrame:
-    """Dense $/M over MoE $/M per pair, GPU and tier, each model on its own cheapest GPU count and batch."""
+def moe_vs_dense_levels(
+    levels: pd.DataFrame, main: str, shape: tuple[int, int], precision: str = "bf16"
+) -> pd.DataFrame:
+    """Dense $/M over MoE $/M per pair, GPU and tier, in one precision, each model on its own cheapest GPU count
+    and batch."""
     isl, osl = shape
-    at = levels[(levels["isl"] == isl) & (levels["osl"] == osl)]
+    at = levels[(levels["isl"] == isl) & (levels["osl"] == osl) & (levels["precision"] == precision)]
     answer = {(r["model"], r["hardware"], r["tier"]): r for r in at.to_dict("records")}
     tiers = list(dict.fromkeys(at["tier"]))
     rows = []
-    for (moe, dense), (quality, _) in PAIRS.items():
+    for (moe, dense), (quality, _) in PAIRS.items():  # the quality verdicts: tokencost/data/quality_pairs.toml
         for gpu in sorted(at["hardware"].unique()):
             if (moe, gpu, FLOOR) not in answer or (dense, gpu, FLOOR) not in answer:
                 continue

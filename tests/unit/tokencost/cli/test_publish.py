@@ -106,6 +106,8 @@ TABLE_FILES = [
     "costs.csv",
     "index.html",  # the cost explorer
     "inputs.toml",
+    "measured-by-inferencex.csv",
+    "measured-by-mlperf.csv",
     "measured-by-others.csv",
     "report.md",
     "service-levels.csv",

@@ -10,6 +10,7 @@ from bench.inputs.tiers import shipped_tiers
 from tests.support import REPO
 from tokencost.analysis.service_level import FLOOR, NOT_REACHABLE, meets
 from tokencost.publish.gpu_table import LEVELS_FILE, MEASURED_BY, MEASURED_FILE, PROJECTED_FILE, read_inputs, write
+from tokencost.publish.peer_tables import PEERS
 
 PUBLISHED = REPO / "results" / "gpu-cost-table"
 
@@ -22,7 +23,9 @@ def rebuilt(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("name", [PROJECTED_FILE, MEASURED_FILE, LEVELS_FILE, "report.md", "summary.md"])
+@pytest.mark.parametrize(
+    "name", [PROJECTED_FILE, MEASURED_FILE, *(peer.file for peer in PEERS), LEVELS_FILE, "report.md", "summary.md"]
+)
 def test_the_published_table_is_what_its_inputs_give(rebuilt, name):
     assert (rebuilt / name).read_text() == (PUBLISHED / name).read_text(), (
         f"results/gpu-cost-table/{name} is stale: run `tokencost gpu-table --in-place`"
@@ -57,7 +60,7 @@ def test_every_tier_answer_is_the_cheapest_projected_point_that_keeps_it_over_ev
     tiers = shipped_tiers()
     assert set(levels["tier"]) == {FLOOR, *tiers} and (levels["basis"] == "projected").all()
     assert levels.loc[levels["status"] != NOT_REACHABLE, "label"].str.startswith("projected: ").all()
-    keys = ["model", "hardware", "isl", "osl"]
+    keys = ["model", "hardware", "precision", "isl", "osl"]
     for answer in levels.to_dict("records"):
         rows = projected[(projected[keys] == pd.Series({k: answer[k] for k in keys})).all(axis=1)]
         keeping = (
@@ -77,10 +80,11 @@ def test_every_tier_answer_is_the_cheapest_projected_point_that_keeps_it_over_ev
 
 def test_the_gpu_count_is_an_axis_and_a_kv_starved_dense_model_gets_more_gpus():
     projected, levels = pd.read_csv(PUBLISHED / PROJECTED_FILE), pd.read_csv(PUBLISHED / LEVELS_FILE)
+    assert (projected.loc[projected["accelerator_count"] > 1, "label"].str.contains("an assumption")).all()
+    projected, levels = projected[projected["precision"] == "bf16"], levels[levels["precision"] == "bf16"]
     counts = projected.groupby(["model", "hardware", "isl"])["accelerator_count"].unique()
     assert sorted(counts["llama-3.1-8b", "h100-sxm", 1024]) == [1, 2, 4, 8]
-    assert sorted(counts["mixtral-8x7b", "h100-sxm", 1024]) == [2, 4, 8]  # 93 GB of weights: not on one
-    assert (projected.loc[projected["accelerator_count"] > 1, "label"].str.contains("an assumption")).all()
+    assert sorted(counts["mixtral-8x7b", "h100-sxm", 1024]) == [2, 4, 8]  # 93 GB of BF16 weights: not on one
     # Qwen3-32B on one 80 GB H100 holds a few dozen sequences: its floor is on more GPUs than that
     floor = levels[(levels["tier"] == FLOOR) & (levels["isl"] == 1024)].set_index(["model", "hardware"])
     assert floor.loc[("qwen3-32b", "h100-sxm"), "accelerator_count"] > 1
@@ -91,7 +95,8 @@ def test_projections_stop_at_the_batch_that_fits():
     assert (projected["batch_size"] <= projected["max_batch"]).all()
     # Qwen3-32B on one 80 GB GPU holds a few dozen sequences of 2,048 tokens, not 1,024
     h100 = projected[
-        (projected["model"] == "qwen3-32b")
+        (projected["precision"] == "bf16")
+        & (projected["model"] == "qwen3-32b")
         & (projected["hardware"] == "h100-sxm")
         & (projected["isl"] == 1024)
         & (projected["accelerator_count"] == 1)
