@@ -128,9 +128,17 @@ def multi_gpu_method(kind: str, gpus: int) -> str:
 
 
 def band_words(point: Point, band: Band | None, overall: float | None) -> str:
-    """The row's band in words: the band (measured / projected) and whether it was held out, or that none was."""
+    """The row's band in words: the band (measured / projected) and whether it was held out, or that none was;
+    `overall` is the fallback error_band (widened for a precision other than BF16: fallback_band)."""
     if band is None:
-        fallback = "" if overall is None else f"; error_band: the calibration's overall held-out error +/-{overall:.0%}"
+        widened = (
+            "" if point.precision == "bf16" else f", x {UNCALIBRATED_BAND_FACTOR:g} for {point.precision} (ASSUMED)"
+        )
+        fallback = (
+            ""
+            if overall is None
+            else f"; error_band: the calibration's overall held-out error{widened} +/-{overall:.0%}"
+        )
         return (
             f"no held-out data for this regime ({regime(point)}; a band needs {MIN_POINTS} held-out points){fallback}"
         )
@@ -140,6 +148,12 @@ def band_words(point: Point, band: Band | None, overall: float | None) -> str:
             "the regime, not validated"
         )
     return f"{band.low:.2f}-{band.high:.2f} x projected, held out on {band.points} points ({BANDS_DOC})"
+
+
+def fallback_band(overall: float | None, precision: Precision) -> float | None:
+    """A row's error_band where its regime has no held-out band: the calibration's overall held-out error (BF16),
+    widened as an uncalibrated precision's band is."""
+    return overall if overall is None or precision.is_default else overall * UNCALIBRATED_BAND_FACTOR
 
 
 def project(
@@ -163,7 +177,7 @@ def project(
     figures = required_figures(hardware, gpus, precision)
     calibration, note = calibration_for(hardware)
     notes = [note] if note else []
-    overall = calibration.held_out_error.get(card.kind)
+    overall = fallback_band(calibration.held_out_error.get(card.kind), precision)
     banded = efficiency is None
     fitted_factor = calibration.precision_factor.get(precision.name)
     if efficiency is not None:

@@ -18,8 +18,9 @@ from tokencost.publish.document import number
 
 MEASURED_BY = "measured by ML.ENERGY, priced by tokencost"
 PRECISIONS_NOTE = (
-    "BF16 calibrated; FP8 and FP4 uncalibrated: BF16's efficiency at their bytes and peak, band assumed twice "
-    "BF16's held-out error, not validated; FP8 on the A100 weight-only"
+    "BF16 calibrated, bands held out by regime; FP8 efficiency fitted on one published H100 FP8/BF16 pair and FP4 "
+    "uncalibrated (BF16's efficiency at its bytes and peak), their bands assumed twice BF16's, not validated; FP8 on "
+    "the A100 weight-only"
 )
 
 

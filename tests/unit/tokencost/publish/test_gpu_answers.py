@@ -136,8 +136,13 @@ def test_bf16_and_fp8_sit_side_by_side_with_the_bf16_ratio(rebuilt):
     keys = ["model", "accelerator_count", "isl", "osl", "batch_size"]
     both = h100[h100["precision"] == "bf16"].merge(h100[h100["precision"] == "fp8"], on=keys, suffixes=("", "_fp8"))
     assert len(both) > 100
-    assert both["error_band_fp8"].to_numpy() == pytest.approx(2 * both["error_band"].to_numpy())
-    assert both["label_fp8"].str.contains("UNCALIBRATED for fp8").all()
+    # FP8's band is twice BF16's in the point's BF16 regime; FP8 weights leave room for more sequences, so at a
+    # batch near either KV limit the two rows of one batch can sit in different regimes.
+    alike = both[both["batch_size"] < 0.9 * both[["max_batch", "max_batch_fp8"]].min(axis=1)]
+    assert len(alike) > 50
+    assert alike["error_band_fp8"].to_numpy() == pytest.approx(2 * alike["error_band"].to_numpy())
+    assert both["label_fp8"].str.contains("fp8 efficiency = BF16's x 0.85, fitted on one published").all()
+    assert both["band_basis_fp8"].str.contains("ASSUMED").all()
     expected = both["usd_per_m_total owned"] / both["usd_per_m_total owned_fp8"]
     assert both[f"{BF16_OVER_THIS}_fp8"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-4)
     assert set(projected.loc[projected["precision"] == "fp4", "hardware"]) == {"b200"}  # FP4 needs Blackwell
