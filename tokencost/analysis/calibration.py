@@ -21,7 +21,7 @@ context is the prompt plus E[O^2]/2E[O] of the model's output-length histogram
 (output_tail_context), not half the mean output.
 
 `python -m tokencost.analysis.calibration` refits, rewrites data/calibration/fitted.toml
-and prints the table the README carries.
+and prints the table docs/calibration.md carries.
 """
 
 import sys
@@ -48,7 +48,7 @@ SOURCE = (
     "public/data/tasks/lm-arena-chat.json): vLLM 0.11.1, BF16, steady-state output tok/s"
 )
 MEMORY_CAPPED = 0.95  # a point whose in-flight batch stayed below this share of max_num_seqs hit the KV limit
-TARGET_ERROR = 0.20  # the held-out error we aim for; H100 meets it, B200 does not (see the README)
+TARGET_ERROR = 0.20  # the held-out error we aim for; H100 meets it, B200 does not (see docs/calibration.md)
 
 
 def measurements() -> pd.DataFrame:

@@ -88,7 +88,7 @@ def test_quote_json_holds_the_figures_the_text_prints():
     text = tokencost(*QUOTE).stdout
     printed = float(re.search(r"\$/M input\+output tokens: ([\d.]+)", text).group(1))
     assert data["usd_per_mtok"]["total"] == pytest.approx(printed, rel=1e-3)
-    assert data["usd_per_mtok"]["total"] == pytest.approx(0.2921, rel=1e-3)  # the README's example
+    assert data["usd_per_mtok"]["total"] == pytest.approx(0.2921, rel=1e-3)  # docs/commands.md's example
     assert data["usd_per_hour"]["total"] == pytest.approx(1.0517, rel=1e-3)
     assert data["usd_per_hour"]["total"] == pytest.approx(sum(data["usd_per_hour"][c] for c in ("capital", "energy")))
     assert data["usd_per_mtok"]["total"] == pytest.approx(data["usd_per_hour"]["total"] / 3600 / 1000 * 1e6)
