@@ -18,6 +18,7 @@ def serving_sections(report: Report) -> list[Section]:
     if priced.empty:
         return []
     note = report.methods.caption(priced["label"])
+    unit = figures.per_unit(priced)  # GPU, or vCPU on a CPU, as the points were priced
     table = cost_table(priced, serving_compact(priced), SERVING_HEADERS, report.methods)
     table["table_notes"] += serving_notes(priced)
     files = {"serve_costs.csv": report.serving} | ({"serve_medians.csv": priced} if "n" in priced else {})
@@ -40,13 +41,15 @@ def serving_sections(report: Report) -> list[Section]:
                     "Cost vs interactivity",
                     f"$ per million input+output tokens against output tokens/s per user, fronts drawn through "
                     f"the Pareto-optimal points, each labelled with its load. {note}.",
-                    figures.fronts(priced, "total_per_mtok_usd", "$ per million tokens (input + output)", False),
+                    figures.fronts(
+                        priced, "total_per_mtok_usd", "$ per million tokens (input + output)", False, report.palette
+                    ),
                 ),
                 Plot(
                     "throughput_vs_interactivity",
-                    "Throughput per GPU vs interactivity",
-                    f"Output tokens/s per GPU (per vCPU on a CPU) against tokens/s per user. {note}.",
-                    figures.fronts(priced, "output_tok_s_per_gpu", "output tokens/s per GPU", True),
+                    f"Throughput per {unit} vs interactivity",
+                    f"Output tokens/s per {unit} against tokens/s per user. {note}.",
+                    figures.fronts(priced, "output_tok_s_per_gpu", f"output tokens/s per {unit}", True, report.palette),
                 ),
             ],
             csv_files=files,
