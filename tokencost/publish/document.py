@@ -140,13 +140,6 @@ class Report:
     def methods(self) -> Methods:
         return Methods.of(self.offline, self.serving)
 
-    @cached_property
-    def palette(self) -> dict:
-        """One colour per model for every plot of the report (publish.figures.model_palette)."""
-        from tokencost.publish.figures import model_palette  # matplotlib only where a figure is drawn
-
-        return model_palette(self.offline, self.serving)
-
     @property
     def run_ids(self) -> list[str]:
         return list(dict.fromkeys(r.run_id for r in self.records))

@@ -19,7 +19,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullLoc
 from tokencost.pricing.capacity import unit_name
 from tokencost.pricing.hourly import COMPONENTS
 from tokencost.pricing.serving import WORKLOAD_FRONT_GROUP, pareto_front
-from tokencost.publish.document import number
+from tokencost.publish.document import Report, number
 
 FORMATS = ("png", "svg")
 DPI = 120
@@ -46,6 +46,11 @@ def model_palette(*tables: pd.DataFrame) -> Palette:
     models = sorted({str(m) for table in tables if "model" in table for m in table["model"].dropna()})
     colours = colormaps["tab10" if len(models) <= 10 else "tab20"].colors  # type: ignore[attr-defined]
     return {model: (*colours[i % len(colours)][:3], 1.0) for i, model in enumerate(models)}
+
+
+def report_palette(report: Report) -> Palette:
+    """The palette of every plot of a report: its models, offline and serving, in name order."""
+    return model_palette(report.offline, report.serving)
 
 
 class _PlainLogFormatter(LogFormatter):

@@ -26,9 +26,15 @@ UNPUBLISHED_FILES = {
     "records.jsonl.torn-*": "a torn line set aside on resume is not a record",
 }
 
-INTRO = """# Published runs
-
-Each folder is one run as `tokencost run` wrote it (`records.jsonl`,
+TITLE = "# Published runs"
+EXPLORER = "index.html"  # the cost explorer `tokencost gpu-table` writes beside the GPU table
+# What the index opens on where the GPU table's explorer is published: the GPU answer, before the CPU runs.
+EXPLORER_LEAD = (
+    f"**The GPU answer**: open [{GPU_TABLE}/{EXPLORER}]({GPU_TABLE}/{EXPLORER}), the cost explorer over the GPU "
+    "cost table below: pick models, GPUs, preset and service tier, type your own $/GPU-hour, $/kWh, utilisation "
+    "and years, and every $/M follows. Rows projected by tokencost and rows measured by others are shown apart."
+)
+INTRO = """Each folder is one run as `tokencost run` wrote it (`records.jsonl`,
 `run.json`), with the report built from it (`report.md`, the web page
 `index.html`, `costs.csv`, `costs.json`, plots as PNG and SVG, and `claims.md`
 from `tokencost claims`). Re-price any of them without re-measuring:
@@ -84,7 +90,8 @@ def _measured_on_gpu(records: list[PointRecord]) -> bool:
 
 def index_markdown(results_dir: Path, pricing: Pricing) -> str:
     runs = {d: read_records(d) for d in published_runs(results_dir)}
-    lines = [INTRO, ""]
+    explorer = (Path(results_dir) / GPU_TABLE / EXPLORER).exists()
+    lines = [TITLE, "", *([EXPLORER_LEAD, ""] if explorer else []), INTRO, ""]
     if runs:
         table = pd.DataFrame([_run_row(d, records, pricing) for d, records in runs.items()])
         explained = (

@@ -42,14 +42,24 @@ def serving_sections(report: Report) -> list[Section]:
                     f"$ per million input+output tokens against output tokens/s per user, fronts drawn through "
                     f"the Pareto-optimal points, each labelled with its load. {note}.",
                     figures.fronts(
-                        priced, "total_per_mtok_usd", "$ per million tokens (input + output)", False, report.palette
+                        priced,
+                        "total_per_mtok_usd",
+                        "$ per million tokens (input + output)",
+                        False,
+                        figures.report_palette(report),
                     ),
                 ),
                 Plot(
                     "throughput_vs_interactivity",
                     f"Throughput per {unit} vs interactivity",
                     f"Output tokens/s per {unit} against tokens/s per user. {note}.",
-                    figures.fronts(priced, "output_tok_s_per_gpu", f"output tokens/s per {unit}", True, report.palette),
+                    figures.fronts(
+                        priced,
+                        "output_tok_s_per_gpu",
+                        f"output tokens/s per {unit}",
+                        True,
+                        figures.report_palette(report),
+                    ),
                 ),
             ],
             csv_files=files,

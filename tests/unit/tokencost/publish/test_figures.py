@@ -19,7 +19,7 @@ from bench.run.records import read_records
 from tests.conftest import CPU_DEMO
 from tests.support import REPO
 from tests.support.records_factory import synthetic_h100_records, workload_record
-from tokencost.publish.figures import model_palette, per_unit
+from tokencost.publish.figures import model_palette, per_unit, report_palette
 from tokencost.publish.write import build_report
 
 SERVE_DEMO = REPO / "results" / "2026-11-28-cpu-serve-demo"
@@ -112,7 +112,7 @@ def test_every_legend_entry_is_drawn(every_figure):
 
 def test_one_colour_per_model_across_every_plot_of_a_page(two_hardware, serving, workloads):
     for report in (two_hardware, serving, workloads):
-        palette = report.palette
+        palette = report_palette(report)
         assert palette == model_palette(report.offline, report.serving)
         assert len(set(palette.values())) == len(palette)
         for name, fig in plots(report).items():
@@ -130,7 +130,7 @@ def test_one_colour_per_model_across_every_plot_of_a_page(two_hardware, serving,
 
 def test_a_model_has_the_same_colour_in_two_reports_with_the_same_models(pricing, two_hardware):
     alone = build_report(read_records(CPU_DEMO), pricing)
-    assert alone.palette == two_hardware.palette
+    assert report_palette(alone) == report_palette(two_hardware)
 
 
 def test_money_axes_tick_in_plain_dollars(every_figure):

@@ -96,3 +96,13 @@ def test_published_results_are_small_and_their_readme_is_current(pricing):
     assert (results / "README.md").read_text() == index_markdown(results, pricing), (
         "results/README.md is out of date: run `tokencost index`"
     )
+
+
+def test_the_index_leads_with_the_gpu_explorer_where_it_is_published(tmp_path, pricing):
+    results = _results(tmp_path)
+    assert "The GPU answer" not in index_markdown(results, pricing)
+    (results / "gpu-cost-table").mkdir()
+    (results / "gpu-cost-table" / "index.html").write_text("<!doctype html>")
+    title, lead, *_ = index_markdown(results, pricing).split("\n\n")
+    assert title == "# Published runs"
+    assert lead.startswith("**The GPU answer**: open [gpu-cost-table/index.html](gpu-cost-table/index.html)")
