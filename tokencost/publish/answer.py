@@ -16,6 +16,11 @@ CPU_CAVEAT = (
     "Measured on CPUs: tiny models on a few vCPUs show the harness working end to end and say nothing about what a "
     "token costs on a GPU."
 )
+# Where a report holds GPU points beside the CPU ones (a comparison), the caveat is the CPU points'.
+CPU_POINTS_CAVEAT = (
+    "Its CPU points are tiny models on a few vCPUs: they say nothing about what a token costs on a GPU, and the "
+    "GPU points beside them are what a GPU answer rests on."
+)
 RATIO = "MoE / dense cost"
 
 
@@ -30,7 +35,7 @@ def answer_lines(report: Report) -> list[str]:
         _cost(report, table, quoted, serving_only),
         _moe_vs_dense(table, quoted, serving_only),
         _checks(quoted),
-        *([CPU_CAVEAT] if _on_cpu(table) else []),
+        *_cpu_caveat(table),
     ]
 
 
@@ -111,8 +116,10 @@ def _checks(quoted: pd.Series) -> str:
     )
 
 
-def _on_cpu(table: pd.DataFrame) -> bool:
-    return any(
+def _cpu_caveat(table: pd.DataFrame) -> list[str]:
+    """The CPU caveat where some point ran on CPUs: all of them, or some beside GPU points."""
+    on_cpu = [
         unit_name(accelerator, hardware) == "vCPUs"
         for accelerator, hardware in zip(table.get("accelerator", [None] * len(table)), table["hardware"])
-    )
+    ]
+    return [CPU_CAVEAT] if all(on_cpu) else [CPU_POINTS_CAVEAT] if any(on_cpu) else []

@@ -7,9 +7,9 @@ import pytest
 from bench.run.record import Validity
 from bench.run.records import read_records
 from tests.conftest import CPU_DEMO
-from tests.support.records_factory import point_record
+from tests.support.records_factory import point_record, synthetic_h100_records
 from tokencost.analysis.pairs import offline_moe_vs_dense
-from tokencost.publish.answer import CPU_CAVEAT
+from tokencost.publish.answer import CPU_CAVEAT, CPU_POINTS_CAVEAT
 from tokencost.publish.document import number
 from tokencost.publish.markdown import report_markdown
 from tokencost.publish.write import build_report
@@ -90,3 +90,8 @@ def test_the_token_basis_is_the_rows_own(pricing):
 
     assert _basis(pd.Series({"token_basis": "output"})) == "output tokens"
     assert _basis(pd.Series({"token_basis": "input+output"})) == "input+output tokens"
+
+
+def test_cpu_points_beside_gpu_points_get_their_own_caveat(pricing):
+    lines = answer(read_records(CPU_DEMO) + synthetic_h100_records(), pricing)
+    assert CPU_POINTS_CAVEAT in lines and CPU_CAVEAT not in lines
