@@ -156,6 +156,11 @@ def test_throughput_is_per_vcpu_on_a_cpu_and_per_gpu_on_a_gpu(serving, two_hardw
     assert ax.get_ylabel() == "output tokens/s per vCPU"
     caption = next(p.caption for s in serving.sections for p in s.plots if p.name == "throughput_vs_interactivity")
     assert "per vCPU" in caption and "per GPU" not in caption
+    tables = [s.table for s in serving.sections if s.table is not None] + [
+        s.full_table for s in serving.sections if s.full_table is not None
+    ]
+    headers = [str(c) for table in tables for c in table.columns]
+    assert "output tok/s per vCPU" in headers and not [h for h in headers if "per GPU" in h]
     offline = two_hardware.offline
     assert per_unit(offline[offline["hardware"] == "h100-sxm"]) == "GPU"
     assert per_unit(offline[offline["hardware"] == "cpu-vcpu"]) == "vCPU"
