@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CPU_STAMP := $(VENV)/.installed-cpu
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
+.PHONY: install demo test test-fast lint docs bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
 
 install: $(STAMP)
 
@@ -54,10 +54,14 @@ test: $(STAMP)
 	test $$first -eq 0 && HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "($(HEAVY)) and not pace" -n 2 --dist loadfile \
 	&& HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m pace
 
-lint: $(STAMP)
+lint: $(STAMP) docs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The documentation site (docs/, mkdocs.yml) into site/; --strict fails on any broken link or page left out of the nav.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d site
 
 bench-overhead: $(STAMP)
 	$(BIN)/python -m bench.overhead.offline
@@ -75,4 +79,4 @@ bench-peer-parity: $(STAMP)
 	$(BIN)/python -m bench.overhead.parity
 
 clean:
-	rm -rf $(VENV) results/runs
+	rm -rf $(VENV) results/runs site

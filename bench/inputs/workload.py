@@ -110,7 +110,7 @@ class Workload(BaseModel):
         Flag(
             "--workload",
             "what the requests share: random (the floor: nothing cached), shared-prefix, multi-turn, "
-            "trace (a Mooncake JSONL, --trace), lengths (a length distribution; see the README)",
+            "trace (a Mooncake JSONL, --trace), lengths (a length distribution; see docs/workloads.md)",
         ),
     ] = "random"
     isl: Annotated[

@@ -5,7 +5,7 @@ TTFT: send to first token. E2E: send to last token. TPOT: (E2E - TTFT) /
 chunks. Duration: first send to the last return of any request, failed ones
 included. Interactivity: 1000 / TPOT in ms, tokens per second per user
 (InferenceX's x axis). Goodput: requests per second that met every SLO.
-The deliberate differences from vLLM are listed in the README ("Serving mode").
+The deliberate differences from vLLM are listed in docs/serving.md.
 """
 
 from dataclasses import dataclass, field

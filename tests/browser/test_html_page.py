@@ -153,7 +153,7 @@ def test_page_shows_the_priced_numbers_with_their_method_labels(opened, publishe
     full = page.table("Cost per million tokens", 1)
     assert len(full) == 24 and {"$/M input", "$/M output", "of roofline", "kind"} <= set(full[0])
     text = page.page.inner_text("body")
-    assert f"Cheapest point: ${number(priced['total_per_mtok_usd'].min())} per million tokens" in text
+    assert f"A million input+output tokens cost ${number(priced['total_per_mtok_usd'].min())} at the cheapest" in text
     comparison = offline_moe_vs_dense(priced).query("hardware == 'cpu-vcpu' and engine == 'vllm' and batch == 64")
     moe_rows = page.table("Dense vs MoE at matched settings")
     assert _row(moe_rows, hardware="cpu-vcpu", engine="vllm", batch=64)["MoE / dense cost"] == number(
@@ -201,6 +201,30 @@ def test_the_main_cost_table_fits_a_laptop_screen(opened, browser, serving_page,
         page.page.close()
 
 
+@pytest.mark.parametrize("which", ["published", "serving"])
+def test_the_first_phone_screen_is_the_answer(opened, browser, published, serving_page, which):
+    """At 390 x 844 the page's first screen says what a million tokens cost and on which tokens, the dense vs MoE
+    verdict, the quoted point's failed check and, for these CPU runs, that they say nothing about GPUs; the
+    methods and every section come after it."""
+    page = opened(PHONE) if which == "published" else OpenPage(browser, serving_page, PHONE)
+    layout = page.page.evaluate("""() => {
+        const answer = document.querySelector('#answer');
+        return {bottom: answer.getBoundingClientRect().bottom, view: window.innerHeight,
+                lines: [...answer.querySelectorAll('li')].map(li => li.innerText),
+                before: [...document.querySelectorAll('section')].every(
+                    s => s === answer || (answer.compareDocumentPosition(s) & Node.DOCUMENT_POSITION_FOLLOWING))};
+    }""")
+    assert layout["bottom"] <= layout["view"], layout
+    assert layout["before"]
+    cost, moe, checks, *rest = layout["lines"]
+    assert cost.startswith("A million input+output tokens cost $")
+    assert moe.startswith("Dense vs MoE at the same ") and "(MoE) costs" in moe
+    assert checks.startswith("The quoted point failed a validity check: window_length")
+    assert rest and "say nothing about what a token costs on a GPU" in rest[-1]
+    if which == "serving":
+        page.page.close()
+
+
 def test_page_states_provenance_assumptions_and_hardware_sources(opened):
     text = opened().page.inner_text("body")
     for expected in (
@@ -223,12 +247,13 @@ def test_page_states_provenance_assumptions_and_hardware_sources(opened):
 def test_every_plot_is_embedded_and_loaded(opened, published):
     page = opened()
     images = page.page.evaluate("""[...document.images].map(i => ({
-        src: i.src.slice(0, 22), width: i.naturalWidth, alt: i.alt,
+        src: i.src.slice(0, 26), width: i.naturalWidth, alt: i.alt,
         caption: i.closest('figure').querySelector('figcaption').innerText}))""")
     names = [p.name for s in published[1].sections for p in s.plots]
     assert len(images) == len(names) == 7 and "gpu_vs_gpu" in names
     for image in images:
-        assert image["src"] == "data:image/png;base64," and image["width"] > 0 and image["alt"], image
+        # vector graphics: sharp at any width and zoom, as on a phone
+        assert image["src"] == "data:image/svg+xml;base64," and image["width"] > 0 and image["alt"], image
     # every caption but the roofline's (no money in it) cites its methods, which name the preset; the roofline's
     # says what was measured and what estimated
     cited = [i for i in images if i["caption"].endswith(("Method [1].", "Methods [1], [2]."))]

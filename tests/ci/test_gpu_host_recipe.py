@@ -12,6 +12,7 @@ from ruamel.yaml import YAML
 from tests.ci.test_ci_recipe import DOCKERFILE, ROOT, WORKFLOW
 
 README = ROOT / "README.md"
+GPU_DOCS = ROOT / "docs" / "gpu-host.md"
 RECORDS_CHECK = "hashFiles(format('{0}/records.jsonl', env.RUN_DIR)) != ''"
 
 
@@ -180,12 +181,12 @@ def test_concurrency_and_permissions_are_kept():
     assert "pull_request" not in workflow["on"] and "pull_request_target" not in workflow["on"]
 
 
-def test_the_workflows_variables_are_documented_in_the_readme():
-    text, readme = WORKFLOW.read_text(), README.read_text()
+def test_the_workflows_variables_are_documented():
+    text, docs = WORKFLOW.read_text(), GPU_DOCS.read_text()
     variables = set(re.findall(r"vars\.(\w+)", text))
     assert variables == {"TOKENCOST_GPUS", "TOKENCOST_SUITE"}
     for name in variables:
-        assert name in readme, name
+        assert name in docs, name
 
 
 @pytest.mark.parametrize("suite", ["bench/suites/h100.toml", "bench/suites/h200.toml"])
@@ -268,8 +269,8 @@ def test_the_image_documents_its_run_flags_and_driver():
     assert not [line for line in comments.splitlines() if "docker run" in line and "--gpus all" in line]
 
 
-def test_the_readme_gpu_section_matches_the_image_and_workflow():
-    section = gpu_section()
+def test_the_gpu_host_page_matches_the_image_and_workflow():
+    section = GPU_DOCS.read_text()
     for needed in (
         "R580",
         "--require-gpu",
@@ -295,15 +296,30 @@ def test_the_readme_gpu_section_matches_the_image_and_workflow():
         assert needed in section, needed
 
 
-def gpu_section() -> str:
-    return README.read_text().split("\n## On a GPU host\n", 1)[1].split("\n## ", 1)[0]
+def test_the_readmes_gpu_section_gives_the_commands_in_order_and_points_to_the_page():
+    section = readme_gpu_section()
+    commands = (
+        "pip install -e '.[cuda]'",
+        "tokencost doctor --require-gpu",
+        "python -m bench.gpu_smoke",
+        "tokencost run --dry-run --suite bench/suites/h100.toml",
+        "tokencost run --suite bench/suites/h100.toml",
+    )
+    positions = [section.index(command) for command in commands]
+    assert positions == sorted(positions)
+    assert "R580" in section and "(docs/gpu-host.md)" in section
+
+
+def readme_gpu_section() -> str:
+    return README.read_text().split("\n## Measure on a GPU host\n", 1)[1].split("\n## ", 1)[0]
 
 
 def test_the_gpu_recipe_names_no_package_registry_host():
     for name, text in (
         ("workflow", WORKFLOW.read_text()),
         ("image", DOCKERFILE.read_text()),
-        ("README", gpu_section()),
+        ("README", readme_gpu_section()),
+        ("GPU host page", GPU_DOCS.read_text()),
     ):
         for host in ("py" + "pi", "hub.docker" + ".com", "docker" + " hub"):
             assert host not in text.lower(), (name, host)

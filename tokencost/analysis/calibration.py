@@ -23,7 +23,7 @@ context is the prompt plus E[O^2]/2E[O] of the model's output-length histogram
 (output_tail_context), not half the mean output.
 
 `python -m tokencost.analysis.bands` refits, rewrites data/calibration/fitted.toml and
-data/calibration/held-out.md (the tables the README links), and prints the latter.
+data/calibration/held-out.md (the tables docs/calibration.md links), and prints the latter.
 """
 
 import tomllib

@@ -249,7 +249,7 @@ def _json_option(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help=f"print one JSON document (schema tokencost.{command}/1, see the README) on stdout instead of the "
+        help=f"print one JSON document (schema tokencost.{command}/1, see docs/commands.md) on stdout instead of the "
         "text; log lines go to stderr",
     )
 

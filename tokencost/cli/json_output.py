@@ -3,7 +3,7 @@
 While a command runs with --json, whatever else it prints (its log lines, a "wrote FILE" line) goes to stderr;
 `emit` writes the document to the stdout the command was started with. Numbers stay numbers, a missing figure
 (NaN, an infinity) is null, and a table is its rows (pandas' `to_dict(orient="records")`). The schemas are
-listed in README.md's Commands section.
+listed in docs/commands.md.
 """
 
 import contextlib

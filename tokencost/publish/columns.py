@@ -304,6 +304,35 @@ def cost_table(priced: pd.DataFrame, columns: list[Column], headers: dict[str, s
     return {"table": table, "table_notes": notes, "full_table": full_view(priced, headers, methods)}
 
 
+# The section tables' own column names (the analyses' tables keep them, as their tests and the CSV files do) as a
+# reader reads them on the page and in report.md.
+PLAIN_HEADERS = {
+    "batch_size": "batch",
+    "isl": "ISL",
+    "osl": "OSL",
+    "workload_label": "workload",
+    "api": "API",
+    "monthly_cost_usd": "$ a month",
+    "capacity_mtok_per_month": "capacity, M tokens a month",
+    "break_even_mtok_per_month": "break-even, M tokens a month",
+    "break_even_share_of_capacity": "break-even, share of capacity",
+    "lowest_total_per_mtok_usd": "lowest $/M in+out",
+    "at_batch_size": "at batch",
+    "tok_s_needed": "in+out tok/s needed",
+    "throughput_factor_needed": "x throughput needed",
+    "hourly_usd_needed": "$ an hour needed",
+    "at_minus": "$/M, factor down",
+    "at_plus": "$/M, factor up",
+    "swing_usd": "swing $/M",
+    "swing_share": "swing, share of base $/M",
+}
+
+
+def plain_headers(table: pd.DataFrame) -> pd.DataFrame:
+    """A section table with plain headers (PLAIN_HEADERS); a compact view, already plain, as it is."""
+    return table if "right" in table.attrs else table.rename(columns=PLAIN_HEADERS)
+
+
 def markdown_table(table: pd.DataFrame) -> str:
     """A table as Markdown: float cells as number(); a compact view's text cells as they are."""
     return text_cells(table).to_markdown(index=False, disable_numparse=True, colalign=alignment(table) or None)

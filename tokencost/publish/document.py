@@ -57,6 +57,8 @@ def _span(values: tuple[str, ...]) -> str:
     return low if float(low) == float(high) else f"{low}–{high}"
 
 
+ANSWER_TITLE = "The answer"
+MEASURED_TITLE = "What was measured"  # the headline: what, hardware, when, pricing
 METHODS_NOTE = "How the points were obtained, each way stated once: tables and captions cite these as [1], [2], ..."
 FULL_TABLE = "Every column (as in the CSV file)"
 
@@ -114,6 +116,7 @@ class Report:
     pricing: Pricing
     headline: dict[str, str] = field(default_factory=dict)  # what, hardware, when, pricing
     cheapest: str = ""  # the cheapest point, with its method label
+    answer: list[str] = field(default_factory=list)  # what the report opens on (publish.answer), a sentence a line
     sections: list[Section] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # written by publish.write
     # The capacity searches of the runs (their capacity.jsonl lines), each with `run_ids`: its run directory's runs.

@@ -1,4 +1,6 @@
-"""A report as one self-contained web page (index.html): inline CSS, plots embedded as PNG data, no fetches."""
+"""A report as one self-contained web page (index.html): inline CSS, plots embedded as SVG (sharp at any
+width), no fetches. It opens on the report's answer (publish.answer); what was measured, the methods and the
+sections follow."""
 
 import base64
 from html import escape
@@ -6,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tokencost.publish.columns import alignment, text, text_cells
-from tokencost.publish.document import FULL_TABLE, METHODS_NOTE, Report, Section
+from tokencost.publish.columns import alignment, plain_headers, text, text_cells
+from tokencost.publish.document import ANSWER_TITLE, FULL_TABLE, METHODS_NOTE, Report, Section
 
 PAGE_FILE = "index.html"
 
@@ -19,7 +21,10 @@ h1{font-size:1.5rem;line-height:1.25}
 h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
 .headline{list-style:none;padding:0}
 .headline li{margin:.25rem 0}
-.cheapest{background:#f3f7ff;border-left:4px solid #3367d6;padding:.5rem .75rem}
+.answer{background:#f3f7ff;border-left:4px solid #3367d6;padding:.25rem .75rem;margin:.5rem 0 1rem}
+.answer h2{margin-top:.5rem;border:0}
+.answer ul{padding-left:1.1rem;margin:.25rem 0}
+.answer li{margin:.35rem 0}
 .table-wrap{overflow-x:auto;width:fit-content;max-width:100%;-webkit-overflow-scrolling:touch;border:1px solid #eee}
 table{border-collapse:collapse;font-size:.8rem;overflow-wrap:normal}
 th,td{padding:.25rem .5rem;border-bottom:1px solid #eee;text-align:left;vertical-align:top;white-space:nowrap}
@@ -48,9 +53,9 @@ def table_html(table: pd.DataFrame) -> str:
 
 
 def _plot_html(out_dir: Path, plot) -> str:
-    data = base64.b64encode((out_dir / f"{plot.name}.png").read_bytes()).decode()
+    data = base64.b64encode((out_dir / f"{plot.name}.svg").read_bytes()).decode()
     return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{escape(plot.title)}">'
+        f'<figure><img src="data:image/svg+xml;base64,{data}" alt="{escape(plot.title)}">'
         f"<figcaption>{escape(plot.caption)}</figcaption></figure>"
     )
 
@@ -59,7 +64,7 @@ def _section_html(section: Section, out_dir: Path) -> str:
     parts = [f"<section><h2>{escape(section.title)}</h2>"]
     parts += [f"<p>{escape(p)}</p>" for p in section.text]
     if section.table is not None and not section.table.empty:
-        parts.append(table_html(section.table))
+        parts.append(table_html(plain_headers(section.table)))
         parts += [f'<p class="note">{escape(note)}</p>' for note in section.table_notes]
     if section.full_table is not None and not section.full_table.empty:
         parts.append(f"<details><summary>{escape(FULL_TABLE)}</summary>{table_html(section.full_table)}</details>")
@@ -84,8 +89,8 @@ def render_page(report: Report, out_dir: Path) -> str:
 <body>
 <header>
 <h1>{escape(report.title)}</h1>
+{_answer_html(report)}
 <ul class="headline">{items}</ul>
-<p class="cheapest"><strong>Cheapest point:</strong> {escape(report.cheapest)}</p>
 <p>Every figure says how it was obtained: throughput is measured; energy is measured (the meter is named) or
 estimated; dollars are estimated from the pricing preset and its sources below.</p>
 </header>
@@ -97,6 +102,11 @@ estimated; dollars are estimated from the pricing preset and its sources below.<
 </body>
 </html>
 """
+
+
+def _answer_html(report: Report) -> str:
+    items = "".join(f"<li>{escape(line)}</li>" for line in report.answer)
+    return f'<section id="answer" class="answer"><h2>{ANSWER_TITLE}</h2><ul>{items}</ul></section>'
 
 
 def _methods_html(report: Report) -> str:

@@ -3,13 +3,15 @@
 import pandas as pd
 
 from tokencost.pricing.priced_runs import Pricing
-from tokencost.publish.columns import markdown_table
-from tokencost.publish.document import FULL_TABLE, METHODS_NOTE, Report
+from tokencost.publish.columns import markdown_table, plain_headers
+from tokencost.publish.document import ANSWER_TITLE, FULL_TABLE, MEASURED_TITLE, METHODS_NOTE, Report
 
 
 def report_markdown(report: Report) -> str:
+    """The answer first (publish.answer), then what was measured and how, then the sections."""
+    lines = [f"# {report.title}", "", f"## {ANSWER_TITLE}", "", *[f"- {line}" for line in report.answer], ""]
     headline = report.headline | {"Cheapest point": report.cheapest}
-    lines = [f"# {report.title}", "", *[f"- {key}: {value}" for key, value in headline.items()], ""]
+    lines += [f"## {MEASURED_TITLE}", "", *[f"- {key}: {value}" for key, value in headline.items()], ""]
     if report.methods.labels:
         lines += ["## Methods", "", METHODS_NOTE, "", *[f"- {line}" for line in report.methods.lines()], ""]
     for section in report.sections:
@@ -17,7 +19,7 @@ def report_markdown(report: Report) -> str:
         for paragraph in section.text:
             lines += [paragraph, ""]
         if section.table is not None and not section.table.empty:
-            lines += [markdown_table(section.table), "", *[f"{note}\n" for note in section.table_notes]]
+            lines += [markdown_table(plain_headers(section.table)), "", *[f"{note}\n" for note in section.table_notes]]
         if section.full_table is not None and not section.full_table.empty:
             lines += [
                 f"<details><summary>{FULL_TABLE}</summary>",

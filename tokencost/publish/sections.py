@@ -70,7 +70,7 @@ def _costs(report: Report) -> list[Section]:
                     "cost_vs_batch",
                     "Cost vs batch size",
                     f"$ per million tokens against batch size. {note}.",
-                    figures.cost_vs_batch(priced),
+                    figures.cost_vs_batch(priced, figures.report_palette(report)),
                 ),
                 Plot(
                     "cost_components",
@@ -113,7 +113,7 @@ def _energy(report: Report) -> list[Section]:
                     "energy_vs_batch",
                     "Energy per output token vs batch size",
                     f"Joules per output token against batch size. {report.methods.caption(priced['label'])}.",
-                    figures.energy_vs_batch(priced),
+                    figures.energy_vs_batch(priced, figures.report_palette(report)),
                 )
             ],
         )
@@ -138,9 +138,10 @@ def _moe_vs_dense(report: Report) -> list[Section]:
                 Plot(
                     "dense_vs_moe",
                     "Dense vs MoE at matched settings",
-                    "$ per million tokens of each MoE model and its dense pair. "
+                    "Each MoE model's $ per million tokens over its dense pair's at the same settings, a point per "
+                    "setting around 1 (below 1, the MoE model is cheaper). "
                     f"{report.methods.caption(report.offline['label'])}.",
-                    figures.dense_vs_moe_bars(comparison, report.offline),
+                    figures.dense_vs_moe_ratios(comparison, report.offline, figures.report_palette(report)),
                 )
             ],
         )
@@ -164,8 +165,8 @@ def _gpu_vs_gpu(report: Report) -> list[Section]:
                 Plot(
                     "gpu_vs_gpu",
                     "GPU vs GPU at matched settings",
-                    f"$ per million tokens on each hardware. {report.methods.caption(priced['label'])}.",
-                    figures.hardware_bars(comparison, hardware, priced),
+                    f"$ per million tokens on each hardware, a marker per hardware. {report.methods.caption(priced['label'])}.",
+                    figures.hardware_points(comparison, hardware, priced, figures.report_palette(report)),
                 )
             ],
         )
@@ -191,7 +192,7 @@ def _roofline(report: Report) -> list[Section]:
                     "Measured vs roofline ceiling",
                     "Measured output tok/s against the roofline ceiling: tok/s measured; ceiling estimated from "
                     "bandwidth, FLOPS and the model's shape.",
-                    figures.roofline(priced),
+                    figures.roofline(priced, figures.report_palette(report)),
                 )
             ],
         )

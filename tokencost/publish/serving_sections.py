@@ -4,6 +4,8 @@ A point measured several times is one row, one dot and one front point: its meas
 (Report.serving_points); serve_costs.csv keeps every measurement, serve_medians.csv the medians.
 """
 
+import pandas as pd
+
 from bench.run.record import PointRecord
 from tokencost.analysis.interactivity import at_interactivity, default_targets, serving_moe_vs_dense
 from tokencost.pricing.serving import INTERPOLATION
@@ -18,7 +20,9 @@ def serving_sections(report: Report) -> list[Section]:
     if priced.empty:
         return []
     note = report.methods.caption(priced["label"])
+    unit = figures.per_unit(priced)  # GPU, or vCPU on a CPU, as the points were priced
     table = cost_table(priced, serving_compact(priced), SERVING_HEADERS, report.methods)
+    table |= {view: _per(unit, table[view]) for view in ("table", "full_table") if table.get(view) is not None}
     table["table_notes"] += serving_notes(priced)
     files = {"serve_costs.csv": report.serving} | ({"serve_medians.csv": priced} if "n" in priced else {})
     return [
@@ -40,13 +44,25 @@ def serving_sections(report: Report) -> list[Section]:
                     "Cost vs interactivity",
                     f"$ per million input+output tokens against output tokens/s per user, fronts drawn through "
                     f"the Pareto-optimal points, each labelled with its load. {note}.",
-                    figures.fronts(priced, "total_per_mtok_usd", "$ per million tokens (input + output)", False),
+                    figures.fronts(
+                        priced,
+                        "total_per_mtok_usd",
+                        "$ per million tokens (input + output)",
+                        False,
+                        figures.report_palette(report),
+                    ),
                 ),
                 Plot(
                     "throughput_vs_interactivity",
-                    "Throughput per GPU vs interactivity",
-                    f"Output tokens/s per GPU (per vCPU on a CPU) against tokens/s per user. {note}.",
-                    figures.fronts(priced, "output_tok_s_per_gpu", "output tokens/s per GPU", True),
+                    f"Throughput per {unit} vs interactivity",
+                    f"Output tokens/s per {unit} against tokens/s per user. {note}.",
+                    figures.fronts(
+                        priced,
+                        "output_tok_s_per_gpu",
+                        f"output tokens/s per {unit}",
+                        True,
+                        figures.report_palette(report),
+                    ),
                 ),
             ],
             csv_files=files,
@@ -54,10 +70,11 @@ def serving_sections(report: Report) -> list[Section]:
         Section(
             "Serving: cost at a target interactivity",
             [
-                f"$/M input+output tokens and output tok/s per GPU {INTERPOLATION}, per model, hardware, engine and lengths; "
+                f"$/M input+output tokens and output tok/s per {unit} {INTERPOLATION}, per model, hardware, engine and "
+                "lengths; "
                 "estimated, and left blank outside the measured range."
             ],
-            table=at_interactivity(priced, default_targets(priced)),
+            table=_per(unit, at_interactivity(priced, default_targets(priced))),
         ),
         Section(
             "Serving: dense vs MoE at the same interactivity",
@@ -70,6 +87,11 @@ def serving_sections(report: Report) -> list[Section]:
             table=serving_moe_vs_dense(priced),
         ),
     ]
+
+
+def _per(unit: str, table: pd.DataFrame) -> pd.DataFrame:
+    """A table's 'per GPU' headers as the points were priced: per vCPU on a CPU (the CSV files keep their names)."""
+    return table.rename(columns=lambda c: c.replace("per GPU", f"per {unit}")) if unit != "GPU" else table
 
 
 def _repeats_text(points) -> str:

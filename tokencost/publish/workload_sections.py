@@ -152,9 +152,10 @@ def workload_sections(report: Report) -> list[Section]:
             Plot(
                 "cost_vs_hit_rate",
                 "Cost vs prefix-cache hit rate",
-                "$ per million tokens against the prefix-cache hit rate vLLM counted, a marker per "
-                f"workload kind. {report.methods.caption(measured['label'])}.",
-                figures.cost_vs_hit_rate(measured),
+                "$ per million tokens against the prefix-cache hit rate vLLM counted: one line per model and "
+                "batch size (or load), so like is compared with like, a marker per workload kind. "
+                f"{report.methods.caption(measured['label'])}.",
+                figures.cost_vs_hit_rate(measured, figures.report_palette(report)),
             )
         )
     return [Section(TITLE, _text(report, table), table=compact, table_notes=notes, plots=plots)]

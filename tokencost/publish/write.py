@@ -14,6 +14,7 @@ from bench.serve.capacity import read_outcomes
 from tokencost.analysis.pairs import cheapest
 from tokencost.pricing.priced_runs import PricedRuns, Pricing
 from tokencost.publish import figures, provenance
+from tokencost.publish.answer import answer_lines
 from tokencost.publish.document import Methods, Report, number
 from tokencost.publish.html_page import write_page
 from tokencost.publish.markdown import report_markdown
@@ -88,6 +89,7 @@ def build_report(records: list[PointRecord], pricing: Pricing, capacity: Sequenc
     )
     # a point measured several times is priced at its median, not at its luckiest measurement
     report.cheapest = cheapest_point(PricedRuns(priced.offline, report.serving_points), report.methods)
+    report.answer = answer_lines(report)
     for build in SECTION_BUILDERS:
         report.sections += build(report)
     return report

@@ -266,7 +266,7 @@ def _as_vllm(r, output_cls):
 def test_same_events_give_vllm_calculate_metrics_numbers():
     """vLLM 0.32.0's own calculate_metrics (vllm/benchmarks/serve.py) on the same timelines, to 1e-9.
 
-    Not compared, as documented in the README: max_concurrent_requests (vLLM counts per 1-second bucket).
+    Not compared, as documented in docs/serving.md: max_concurrent_requests (vLLM counts per 1-second bucket).
     vLLM's dur_s is passed as its benchmark() measures it for a closed loop: start to the last return of all
     requests; tokenizer=None is enough because every success carries its usage's completion_tokens.
     """

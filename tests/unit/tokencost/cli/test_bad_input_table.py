@@ -1,7 +1,7 @@
 """Every subcommand and every file the tool reads, against bad input: one line, exit 2, nothing started or changed.
 
 Each case runs the real command line in this process (`tokencost.cli.main.main`), with every engine and
-server start replaced by a tripwire, and checks the README's promise: exit code 2, exactly one line on
+server start replaced by a tripwire, and checks the promise of docs/commands.md: exit code 2, exactly one line on
 stderr naming the field (`tokencost: error: FIELD: ...`), nothing on stdout that looks like a traceback,
 no engine or server started, and every file of the test's folder exactly as it was (nothing measured
 lost, nothing half-written). Cases are grouped by kind; the closing count is in the module's last test.

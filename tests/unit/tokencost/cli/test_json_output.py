@@ -75,9 +75,9 @@ def test_every_command_that_prints_a_table_or_verdict_takes_json():
 
 
 @pytest.mark.parametrize("command", list(INVOCATIONS))
-def test_the_readme_documents_each_field_of_each_schema(command, quick_doctor):
+def test_the_commands_page_documents_each_field_of_each_schema(command, quick_doctor):
     data = document(*INVOCATIONS[command])
-    section = (REPO / "README.md").read_text().split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+    section = (REPO / "docs" / "commands.md").read_text()
     row = next(line for line in section.splitlines() if line.startswith(f"| `tokencost.{command}/1` |"))
     shared = {"schema", "preset", "api"}  # stated once, above the table
     assert [key for key in data if key not in shared and f"`{key}`" not in row] == []
@@ -88,7 +88,7 @@ def test_quote_json_holds_the_figures_the_text_prints():
     text = tokencost(*QUOTE).stdout
     printed = float(re.search(r"\$/M input\+output tokens: ([\d.]+)", text).group(1))
     assert data["usd_per_mtok"]["total"] == pytest.approx(printed, rel=1e-3)
-    assert data["usd_per_mtok"]["total"] == pytest.approx(0.2921, rel=1e-3)  # the README's example
+    assert data["usd_per_mtok"]["total"] == pytest.approx(0.2921, rel=1e-3)  # docs/commands.md's example
     assert data["usd_per_hour"]["total"] == pytest.approx(1.0517, rel=1e-3)
     assert data["usd_per_hour"]["total"] == pytest.approx(sum(data["usd_per_hour"][c] for c in ("capital", "energy")))
     assert data["usd_per_mtok"]["total"] == pytest.approx(data["usd_per_hour"]["total"] / 3600 / 1000 * 1e6)
