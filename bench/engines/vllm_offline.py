@@ -26,8 +26,9 @@ class VllmOfflineEngine:
     mode = "offline"
 
     def __init__(self, card: ModelCard, max_batch_size: int, settings: EngineSettings):
-        # vLLM reads this when its engine client is first imported: an engine core that is not ready by then
-        # (weights, compile, graph capture, or a hung start) fails the start instead of hanging the run.
+        # vLLM 0.32 reads this once, when its engine client is first imported, and applies it only to the handshake
+        # after the engine core's READY; the start itself (weights, compile, graph capture) is bounded by our own
+        # watchdog (bench.engines.watchdog, around bench.offline._start_engine).
         os.environ.setdefault("VLLM_ENGINE_READY_TIMEOUT_S", str(int(settings.startup_timeout_s)))
         from vllm import LLM
 

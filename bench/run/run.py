@@ -417,6 +417,8 @@ class SweepRun:
                 self.stop_reason = (kind, f"skipped: {label} ran out of memory")
             elif kind == "engine-died":
                 self.stop_reason = (kind, f"skipped: the engine died at {label}")
+            elif kind == "engine-hung":
+                self.stop_reason = (kind, f"skipped: the engine hung at {label} and was ended")
             return
         self._keep(record)
         self.records[key] = record
