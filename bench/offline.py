@@ -102,6 +102,9 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                     run.result.start_errors.append(e)
                     continue
                 try:
+                    if misplaced := run.misplaced_workers(engine):
+                        run.fail_all(card, keys, "workers-misplaced", misplaced)
+                        continue
                     keys = run.skip_beyond_kv_capacity(card, engine, {k: batch_of[k] for k in keys})
                     if keys:
                         run.measure_loaded_idle(card)

@@ -70,6 +70,12 @@ class NodeMeter:
     def gpus(self) -> list[dict[str, Any]]:
         return gpus.describe(self.devices)
 
+    def gpu_pids(self) -> dict[int, str]:
+        """The compute processes on this node's metered GPUs: pid -> GPU UUID (where vLLM's workers run)."""
+        from bench.energy.processes import pids_on
+
+        return pids_on(self.devices)
+
     def where(self) -> dict[str, Any]:
         import ray
 
@@ -115,6 +121,10 @@ class ClusterMeter(Meter):
         self.stopped = False
         self.method = _common([d["method"] for d in self.details], UNMEASURED)
         self.boundary = _common([d["boundary"] for d in self.details])
+
+    def pids_on_metered_gpus(self) -> dict[str, dict[int, str]]:
+        """Node id -> {pid: GPU UUID} of the compute processes on each node's metered GPUs."""
+        return {place.get("node_id", "?"): pids for place, pids in zip(self.places, self._all("gpu_pids"))}
 
     def _all(self, what: str, *args_per_node: Sequence[Any]) -> list[Any]:
         """Call `what` on every node at once; the answers in node order, or NodeLost naming the first silent node."""

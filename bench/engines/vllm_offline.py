@@ -70,6 +70,12 @@ class VllmOfflineEngine:
         blocks, size = self.effective.get("num_gpu_blocks"), self.effective.get("block_size")
         return (blocks, size) if blocks and size else None
 
+    def worker_gpus(self) -> list[dict]:
+        """Where each of vLLM's workers runs: its Ray node, GPU UUID and pid (bench.fleet.workers)."""
+        from bench.fleet.workers import where_this_worker_runs
+
+        return self.llm.collective_rpc(where_this_worker_runs)
+
     def prefix_cache_counters(self) -> tuple[int, int] | None:
         """(queries, hits) of vLLM's prefix cache so far, in prompt tokens; None where this vLLM does not say."""
         return prefix_cache.counters((m.name, getattr(m, "value", None)) for m in self.llm.get_metrics())

@@ -274,6 +274,29 @@ class SweepRun:
         yield
         self.progress.engine_started()
 
+    def misplaced_workers(self, engine: object) -> str | None:
+        """For an engine over several nodes: why its workers do not run on exactly the metered GPUs (None when
+        they do). The offline engine says where its workers are; a server's are found through Ray's state API
+        and the node meters (bench.fleet.workers). One machine's engine runs on its metered GPUs."""
+        if not self.hardware.get("nodes"):
+            return None
+        from bench.energy.cluster_meter import ClusterMeter
+        from bench.fleet import workers
+
+        worker_gpus = getattr(engine, "worker_gpus", None)
+        if worker_gpus is not None:
+            found = worker_gpus()
+        elif isinstance(self.meter, ClusterMeter):
+            import ray
+
+            try:
+                found = workers.serving_workers(ray, self.meter.pids_on_metered_gpus())
+            except Exception as e:  # the state API needs Ray's dashboard; unverified is not measured
+                return f"vLLM's workers could not be found ({type(e).__name__}: {str(e).strip()[:200]})"
+        else:
+            return None
+        return workers.mismatch(self.gpu_details, found)
+
     def unfit(self, card: ModelCard, workload: Workload) -> UserError | None:
         """Why the workload's longest request cannot run on the card's context; None if it can."""
         return self.too_long.get((card.name, workload.key()))
