@@ -263,4 +263,8 @@ def _effective_settings(vllm_config) -> dict:
         "cudagraph_capture_sizes": len(sizes),
         "cudagraph_max_capture_size": max(sizes, default=None),
         "attention_backend_requested": str(getattr(attention, "backend", None) or "auto"),  # vLLM's log says which ran
+        # On CUDA vLLM 0.32 runs Model Runner V2 and async scheduling by default; on the CPU build, V1 without
+        # Triton (vllm/config/vllm.py, use_v2_model_runner and the async_scheduling defaults).
+        "model_runner": "v2" if getattr(vllm_config, "use_v2_model_runner", False) else "v1",
+        "async_scheduling": bool(getattr(scheduler, "async_scheduling", False)),
     }

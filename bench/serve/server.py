@@ -49,13 +49,14 @@ def server_command(
     command = [
         sys.executable,
         "-m",
-        "vllm.entrypoints.openai.api_server",
+        # `vllm serve`, from this interpreter: vLLM 0.32 deprecates `-m vllm.entrypoints.openai.api_server`.
+        "vllm.entrypoints.cli.main",
+        "serve",
+        str(card.path),
         "--host",
         LOOPBACK,
         "--port",
         str(port),
-        "--model",
-        str(card.path),
         "--served-model-name",
         card.name,
         "--load-format",
@@ -267,6 +268,7 @@ BATCHED_TOKENS = re.compile(r"max_num_batched_tokens=(\d+)")
 # In the engine's config line of the server's log: the precision it settled on.
 QUANTIZATION = re.compile(r"\bquantization=([\w-]+)")
 KV_CACHE_DTYPE = re.compile(r"\bkv_cache_dtype=([\w-]+)")
+V2_RUNNER = "Using V2 Model Runner"
 
 
 def effective_settings(metrics: str, log: str) -> dict:
@@ -288,6 +290,9 @@ def effective_settings(metrics: str, log: str) -> dict:
         # The precision the server ran, from its log: quantization method ("None": unquantized), KV cache dtype.
         "quantization": quantization[-1] if quantization else None,
         "kv_cache_dtype": kv_cache_dtype[-1] if kv_cache_dtype else None,
+        # vLLM 0.32 logs this once when its worker runs Model Runner V2 (vllm/v1/worker/gpu_worker.py); its
+        # absence means V1. Whether async scheduling ran is not in the server's log: not recorded.
+        "model_runner": "v2" if V2_RUNNER in log else "v1",
     }
 
 
