@@ -7,6 +7,7 @@ the failure and decides whether the model's remaining points can still run.
 
 import logging
 import math
+import os
 import socket
 import textwrap
 from collections.abc import Callable, Collection, Iterator
@@ -210,7 +211,10 @@ class SweepRun:
         if not gpus.all_gpus():
             return gpus.GpuSet([], [])
         environment.gpu_environment_defaults()
-        return gpus.engine_gpus(self.suite.engine.gpus)
+        chosen = gpus.engine_gpus(self.suite.engine.gpus)
+        if full := gpus.with_full_uuids(os.environ):  # the same GPUs, named so that vLLM can look them up
+            os.environ["CUDA_VISIBLE_DEVICES"] = full
+        return chosen
 
     def _check_same_machine(self, previous: dict[str, Any]) -> None:
         here = hardware_fingerprint(self.hardware)
