@@ -206,11 +206,12 @@ def _span_nodes(
     )
     if suite.mode == "serve":
         # vLLM's server is a process of its own, outside any task's placement group: it reserves its own
-        # (PACK, the same strategy) once this one is released, on the node the task runs on first.
+        # (PACK, one GPU a bundle, no node or accelerator constraint) once this one is released. After it
+        # starts, its workers' GPUs are checked against the metered ones (SweepRun.misplaced_workers).
         placement.release(ray, pg)
         hardware["note"] = (
             f"{hardware.get('note') or ''} vLLM's server reserved its own placement group after "
-            "tokencost's was released; its GPUs are taken to be the ones metered"
+            "tokencost's was released; its workers were found on the metered GPUs after it started"
         ).strip()
         strategy: NodeAffinitySchedulingStrategy | PlacementGroupSchedulingStrategy = NodeAffinitySchedulingStrategy(
             shares[0].node_id, soft=False

@@ -63,7 +63,7 @@ def test_an_interrupt_while_the_server_starts_stops_the_server(tmp_path, sig):
     process = start_tokencost(
         "run", "--mode", "serve", "--models", "tiny-dense", "--concurrency", "1", "--out", run_dir
     )
-    server = _child(process, "vllm.entrypoints.cli.main")
+    server = _child(process, "vllm.entrypoints.openai.api_server")
     assert server.pid == os.getsid(server.pid)  # its own session: our signal never reaches it
     time.sleep(2)  # well inside its start (about a minute here)
     assert (run_dir / "server-tiny-dense.log").exists() and session_processes(server.pid)

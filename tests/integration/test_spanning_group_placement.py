@@ -21,12 +21,19 @@ TYPE = {"accelerator_type:H100": 1}
 
 
 def what_vllm_captures() -> dict:
-    """What vLLM's EngineArgs would take as its placement group, here."""
+    """What vLLM's EngineArgs would take as its placement group, here; and whether this runs in the main thread,
+    where measure_group's SIGTERM handler and the engine watchdog's SIGALRM can be set."""
+    import threading
+
     import ray
     from vllm.ray.lazy_utils import is_in_ray_actor
 
     group = ray.util.get_current_placement_group() if is_in_ray_actor() else None
-    return {"in_actor": is_in_ray_actor(), "group": group.id.hex() if group else None}
+    return {
+        "in_actor": is_in_ray_actor(),
+        "group": group.id.hex() if group else None,
+        "main_thread": threading.current_thread() is threading.main_thread(),
+    }
 
 
 def test_the_group_actor_is_where_vllm_takes_tokencosts_placement_group(tmp_path):
@@ -48,5 +55,5 @@ def test_the_group_actor_is_where_vllm_takes_tokencosts_placement_group(tmp_path
                 in_task = ray.get(ray.remote(max_retries=0)(what_vllm_captures).options(**placed).remote(), timeout=240)
             finally:
                 sweep.placement.release(ray, pg)
-    assert in_actor == {"in_actor": True, "group": pg.id.hex()}
-    assert in_task == {"in_actor": False, "group": None}  # what a task (the old way) gave vLLM
+    assert in_actor == {"in_actor": True, "group": pg.id.hex(), "main_thread": True}
+    assert in_task == {"in_actor": False, "group": None, "main_thread": True}  # what a task (the old way) gave vLLM
