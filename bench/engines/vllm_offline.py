@@ -71,8 +71,8 @@ class VllmOfflineEngine:
         return (blocks, size) if blocks and size else None
 
     def worker_gpus(self) -> list[dict]:
-        """Where each of vLLM's workers runs: its Ray node, GPU UUID and pid (bench.fleet.workers)."""
-        from bench.fleet.workers import where_this_worker_runs
+        """Where each of vLLM's workers runs: its Ray node, GPU UUID and pid (bench.energy.engine_workers)."""
+        from bench.energy.engine_workers import where_this_worker_runs
 
         return self.llm.collective_rpc(where_this_worker_runs)
 

@@ -188,7 +188,7 @@ def _span_nodes(
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """An engine over several nodes: its GPUs reserved as a placement group (one GPU a bundle, as vLLM's Ray
     backend wants), a meter on each node holding some, and the group's actor placed in bundle 0 so that vLLM's
-    engine, created there, uses it (bench.fleet.workers checks that it did). Returns the group, what the task
+    engine, created there, uses it (bench.energy.engine_workers checks that it did). Returns the group, what the task
     needs, and its scheduling options."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy
 

@@ -281,11 +281,11 @@ class SweepRun:
     def misplaced_workers(self, engine: object) -> str | None:
         """For an engine over several nodes: why its workers do not run on exactly the metered GPUs (None when
         they do). The offline engine says where its workers are; a server's are found through Ray's state API
-        and the node meters (bench.fleet.workers). One machine's engine runs on its metered GPUs."""
+        and the node meters (bench.energy.engine_workers). One machine's engine runs on its metered GPUs."""
         if not self.hardware.get("nodes"):
             return None
+        from bench.energy import engine_workers as workers
         from bench.energy.cluster_meter import ClusterMeter
-        from bench.fleet import workers
 
         worker_gpus = getattr(engine, "worker_gpus", None)
         if worker_gpus is not None:

@@ -69,7 +69,7 @@ def mismatch(metered: Iterable[Mapping[str, Any]], workers: Iterable[Mapping[str
     return "; ".join(parts)
 
 
-def _places(pairs: Counter) -> str:
+def _places(pairs: Counter[tuple[Any, Any]]) -> str:
     return ", ".join(
         f"GPU {(uuid or 'unknown')[:16]} on node {(node or 'unknown')[:12]}" + (f" (x{n})" if n > 1 else "")
         for (node, uuid), n in sorted(pairs.items(), key=str)

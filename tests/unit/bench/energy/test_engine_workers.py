@@ -3,8 +3,8 @@
 from types import SimpleNamespace
 
 from bench import environment, offline
+from bench.energy.engine_workers import mismatch, where_this_worker_runs
 from bench.energy.meters import make_meter
-from bench.fleet.workers import mismatch, where_this_worker_runs
 from bench.inputs.suite import Suite, with_overrides
 from bench.run import run as run_module
 from bench.run.records import read_records
