@@ -17,6 +17,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from types import FrameType, TracebackType
 
 import psutil
@@ -109,7 +110,25 @@ def end_processes_since(me: psutil.Process, before: set[int]) -> None:
                 else:
                     os.kill(p.pid, sig)
         if sig == signal.SIGTERM:
-            started = psutil.wait_procs(started, timeout=GRACE_S)[1]
+            started = _still_running(started, GRACE_S)
+
+
+def _still_running(processes: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """Those of `processes` still running after up to `timeout_s`. A zombie counts as ended: a grandchild whose
+    parent died waits for init to reap it, which some containers' init never does."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        running = [p for p in processes if _running(p)]
+        if not running or time.monotonic() >= deadline:
+            return running
+        time.sleep(0.05)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _cmdline_has(process: psutil.Process, text: str) -> bool:

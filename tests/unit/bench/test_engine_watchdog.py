@@ -44,7 +44,7 @@ def test_a_hung_start_and_a_hung_step_are_ended_recorded_failed_and_the_sweep_go
     started = time.monotonic()
     result = offline.run_sweep(suite, tmp_path / "run")
 
-    assert time.monotonic() - started < 60  # both hangs bounded (the watchdog allows 10 s for SIGTERM)
+    assert time.monotonic() - started < 30  # both hangs bounded (1 s and 1.5 s, then at most 10 s for SIGTERM)
     records = {r.point: r for r in read_records(tmp_path / "run")}
     assert [(r.model.name, r.batch_size, r.status, r.failure) for r in records.values()] == [
         ("tiny-dense", 1, "failed", "engine-start"),
