@@ -27,10 +27,17 @@ class PointTimeout(Exception):
     """A sweep point ran past the suite's point_timeout_s."""
 
 
+class EngineHung(Exception):
+    """An engine's start or generation passed the deadline of our own watchdog (bench.engines.watchdog), which
+    ended the engine's processes."""
+
+
 def failure_kind(error: BaseException) -> str:
     """How a point failed, for its record and for what the sweep does next."""
     name = type(error).__name__
     text = str(error).lower()
+    if isinstance(error, EngineHung):
+        return "engine-hung"
     if isinstance(error, PointTimeout):
         return "timeout"
     if "OutOfMemory" in name or "out of memory" in text:

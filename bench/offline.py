@@ -8,7 +8,8 @@ from pathlib import Path
 from bench.engines import engine_class
 from bench.engines.base import Engine
 from bench.engines.starting import interruptible_start
-from bench.errors import UserError
+from bench.engines.watchdog import Watchdog
+from bench.errors import EngineHung, UserError
 from bench.inputs import fit
 from bench.inputs.cards import ModelCard
 from bench.inputs.precision import BF16, Precision
@@ -101,6 +102,9 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                     run.result.start_errors.append(e)
                     continue
                 try:
+                    if misplaced := run.misplaced_workers(engine):
+                        run.fail_all(card, keys, "workers-misplaced", misplaced)
+                        continue
                     keys = run.skip_beyond_kv_capacity(card, engine, {k: batch_of[k] for k in keys})
                     if keys:
                         run.measure_loaded_idle(card)
@@ -114,11 +118,21 @@ def run_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
 def _start_engine(
     engine_factory: Callable[..., Engine], card: ModelCard, max_batch_size: int, settings: EngineSettings
 ) -> Engine:
-    """The engine, started; Ctrl-C or SIGTERM during the start ends it at once (bench.engines.starting)."""
+    """The engine, started; Ctrl-C or SIGTERM during the start ends it at once (bench.engines.starting), and a
+    start still not done after engine.startup_timeout_s is ended (bench.engines.watchdog)."""
+    limit = settings.startup_timeout_s
     try:
-        return interruptible_start(lambda: engine_factory(card, max_batch_size, settings))
+        with Watchdog(limit, f"the engine had not started after engine.startup_timeout_s = {limit:g} s"):
+            engine = interruptible_start(lambda: engine_factory(card, max_batch_size, settings))
+        return engine
     except UserError:
         raise
+    except EngineHung as e:
+        raise UserError(
+            f"model {card.name}",
+            f"{e}, and was ended",
+            "raise engine.startup_timeout_s if the engine was still loading; the engine log above shows where it was",
+        ) from e
     except Exception as e:  # vLLM raises many kinds; the user needs the gist and a fix
         gist = redact((str(e).strip().splitlines() or [type(e).__name__])[-1])[:300]  # masked before it is cut
         raise UserError(
@@ -128,11 +142,26 @@ def _start_engine(
         ) from e
 
 
+# Past point_timeout_s the engine aborts the point between two steps (PointTimeout, the engine goes on); a step
+# still not back this long after that is taken as hung, and the watchdog ends the engine.
+HUNG_STEP_GRACE_S = 60.0
+
+
 class PointMeasurement:
     """Measures one offline sweep point: warm-up, measured window(s), prefill probes, prefix-cache hits, checks."""
 
     def __init__(self, run: SweepRun):
         self.run, self.suite = run, run.suite
+
+    def bounded(self, what: str) -> Watchdog:
+        """A watchdog on one generation of the point (warm-up, measured, probe): none without point_timeout_s."""
+        limit = self.suite.point_timeout_s
+        if limit is None:
+            return Watchdog(None, "")
+        return Watchdog(
+            limit + HUNG_STEP_GRACE_S,
+            f"the {what} was still in one engine step {HUNG_STEP_GRACE_S:g} s after point_timeout_s = {limit:g} s",
+        )
 
     def measure(self, engine: Engine, card: ModelCard, key: str, batch_size: int) -> PointRecord:
         workload = self.run.workload_of(key)
@@ -151,16 +180,17 @@ class PointMeasurement:
         if self.suite.warmup:
             # Two rounds of the batch, few tokens each: compiles and caches the full-batch shapes and the
             # refill steps that mix prefill with decode.
-            engine.generate(
-                workload.warmup_requests(2 * batch_size, card.vocab_size, salt),
-                WARMUP_OSL,
-                batch_size,
-                salt=cache_salt(f"{key} warm-up"),
-            )
+            with self.bounded("warm-up"):
+                engine.generate(
+                    workload.warmup_requests(2 * batch_size, card.vocab_size, salt),
+                    WARMUP_OSL,
+                    batch_size,
+                    salt=cache_salt(f"{key} warm-up"),
+                )
 
         counters = getattr(engine, "prefix_cache_counters", lambda: None)
         before = counters()
-        with self.run.point_windows() as windows:
+        with self.run.point_windows() as windows, self.bounded("measured window"):
             result = engine.generate(
                 prompts,
                 workload.osl,
@@ -247,12 +277,12 @@ class PointMeasurement:
             )
         return probes
 
-    @staticmethod
     def _probe(
-        engine: Engine, requests: list[Request], batch_size: int, salt: str, counters, note: str
+        self, engine: Engine, requests: list[Request], batch_size: int, salt: str, counters, note: str
     ) -> PrefillProbe:
         before = counters()
-        timed = engine.generate(requests, 1, batch_size, salt=salt)
+        with self.bounded("prefill probe"):
+            timed = engine.generate(requests, 1, batch_size, salt=salt)
         after = counters()
         return PrefillProbe(
             osl=1,

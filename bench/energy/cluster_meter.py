@@ -32,6 +32,9 @@ UNMEASURED = ("none", "estimated")
 LOST_ERRORS = ("RayActorError", "GetTimeoutError", "NodeDiedError", "ObjectLostError", "OwnerDiedError")
 
 
+KEPT_SNAPSHOTS = 16  # a point takes four (its whole window and its steady one)
+
+
 class NodeMeter:
     """The meter of one node's share of the engine: its GPUs by UUID (NVML), or its CPUs when it has none."""
 
@@ -69,6 +72,16 @@ class NodeMeter:
 
     def gpus(self) -> list[dict[str, Any]]:
         return gpus.describe(self.devices)
+
+    def samples_between(self, start: Snapshot, end: Snapshot) -> list[Sample]:
+        """This node's power samples between two of its snapshots, on its own clock."""
+        return self.meter.samples(start.t, end.t)
+
+    def gpu_pids(self) -> dict[int, str]:
+        """The compute processes on this node's metered GPUs: pid -> GPU UUID (where vLLM's workers run)."""
+        from bench.energy.processes import pids_on
+
+        return pids_on(self.devices)
 
     def where(self) -> dict[str, Any]:
         import ray
@@ -111,10 +124,17 @@ class ClusterMeter(Meter):
             {} for _ in self.nodes
         ]  # where each node is, for NodeLost: unknown until where() answers
         self.places = self._all("where")
+        # Each node's snapshots, by the driver's time of the snapshot, so that samples(t0, t1) can ask every
+        # node for the samples between its own two (the last few only: points ask right after their window).
+        self._taken: dict[float, tuple[Any, ...]] = {}
         self.details = self._all("describe")
         self.stopped = False
         self.method = _common([d["method"] for d in self.details], UNMEASURED)
         self.boundary = _common([d["boundary"] for d in self.details])
+
+    def pids_on_metered_gpus(self) -> dict[str, dict[int, str]]:
+        """Node id -> {pid: GPU UUID} of the compute processes on each node's metered GPUs."""
+        return {place.get("node_id", "?"): pids for place, pids in zip(self.places, self._all("gpu_pids"))}
 
     def _all(self, what: str, *args_per_node: Sequence[Any]) -> list[Any]:
         """Call `what` on every node at once; the answers in node order, or NodeLost naming the first silent node."""
@@ -159,7 +179,11 @@ class ClusterMeter(Meter):
         sent = time.perf_counter()
         taken = self._all("snapshot")
         replied = time.perf_counter()
-        return Snapshot((sent + replied) / 2, (tuple(taken), replied - sent))
+        t = (sent + replied) / 2
+        self._taken[t] = tuple(taken)
+        while len(self._taken) > KEPT_SNAPSHOTS:
+            del self._taken[next(iter(self._taken))]
+        return Snapshot(t, (tuple(taken), replied - sent))
 
     def reading(self, start: Snapshot, end: Snapshot) -> EnergyReading:
         (starts, start_trip), (ends, end_trip) = start.counters, end.counters
@@ -216,9 +240,13 @@ class ClusterMeter(Meter):
         )
 
     def samples(self, t0: float, t1: float) -> list[Sample]:
-        """None: each node's sampler keeps its samples on its own clock, which this process's window does not
-        name (throttling and temperature checks then say they had no samples)."""
-        return []
+        """Every node's power samples between its own snapshots taken at t0 and t1 (this meter's snapshot
+        times), for the throttling and temperature checks; each sample's time is on its node's clock. None
+        when t0 or t1 is not one of the last snapshots taken."""
+        starts, ends = self._taken.get(t0), self._taken.get(t1)
+        if starts is None or ends is None:
+            return []
+        return [sample for node in self._all("samples_between", starts, ends) for sample in node]
 
 
 def _common(values: list[str], weakest: tuple[str, ...] = ()) -> str:

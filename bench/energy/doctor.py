@@ -100,7 +100,14 @@ def diagnose(
     findings, pynvml = _bindings()
     driver = _driver(pynvml, findings) if pynvml else None
     console.step(logger, f"doctor: asking torch what it sees, in a child process (up to {TORCH_TIMEOUT_S:g} s)")
-    findings += _torch((torch_probe or probe_torch)(env), driver)
+    probe = torch_probe or probe_torch
+    seen = probe(env)
+    compat = cuda_compat_dir(env, seen.get("cuda"))
+    if compat is not None:  # as vLLM will load torch: the compatibility libraries first
+        seen = probe(
+            dict(env) | {"LD_LIBRARY_PATH": os.pathsep.join(filter(None, [str(compat), env.get("LD_LIBRARY_PATH")]))}
+        )
+    findings += _torch(seen, driver, compat)
     console.step(logger, "doctor: choosing the engine's GPUs and reading their energy counters and power")
     engine = _engine_gpus(gpu_count, env, findings) if pynvml else []
     meter = make_meter(engine)
@@ -148,8 +155,24 @@ def _driver(pynvml: ModuleType, findings: list[Finding]) -> str | None:
     return driver
 
 
-def _torch(probe: dict[str, Any], driver: str | None) -> list[Finding]:
-    """torch and the CUDA it was built for, whether it sees a GPU, and whether the driver is new enough."""
+def cuda_compat_dir(env: Mapping[str, str], cuda: str | None) -> Path | None:
+    """CUDA's forward-compatibility libraries, found as vLLM 0.32 finds them before it imports torch
+    (vllm/env_override.py, `_maybe_set_cuda_compatibility_path`): only with VLLM_ENABLE_CUDA_COMPATIBILITY=1 (or
+    true); then VLLM_CUDA_COMPATIBILITY_PATH, $CONDA_PREFIX/cuda-compat, or /usr/local/cuda-<torch's CUDA>/compat,
+    the first that is a directory."""
+    if env.get("VLLM_ENABLE_CUDA_COMPATIBILITY", "0").strip().lower() not in ("1", "true"):
+        return None
+    candidates = [
+        env.get("VLLM_CUDA_COMPATIBILITY_PATH", ""),
+        str(Path(env["CONDA_PREFIX"]) / "cuda-compat") if env.get("CONDA_PREFIX") else "",
+        f"/usr/local/cuda-{cuda}/compat" if cuda else "",
+    ]
+    return next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
+
+
+def _torch(probe: dict[str, Any], driver: str | None, compat: Path | None = None) -> list[Finding]:
+    """torch and the CUDA it was built for, whether it sees a GPU, and whether the driver is new enough (or, with
+    CUDA's forward-compatibility libraries `compat`, whether torch sees the GPU through them)."""
     if "error" in probe:
         return [Finding("torch", f"cannot be used: {probe['error']}", False)]
     version, cuda = probe["torch"], probe["cuda"]
@@ -162,13 +185,32 @@ def _torch(probe: dict[str, Any], driver: str | None) -> list[Finding]:
         return found
     if int(driver.split(".")[0]) >= needed:
         found.append(Finding("driver for CUDA", f"driver {driver} runs CUDA {cuda} (needs >= {needed})", True))
+    elif compat is not None:
+        # NVIDIA supports forward compatibility on datacenter GPUs only; whether torch sees the GPU with the
+        # libraries loaded (the torch line above) is the test.
+        works = bool(probe["available"])
+        found.append(
+            Finding(
+                "driver for CUDA",
+                f"driver {driver} is older than CUDA {cuda} needs (>= {needed}); CUDA forward compatibility "
+                f"(VLLM_ENABLE_CUDA_COMPATIBILITY, libraries in {compat}) "
+                + (
+                    "lets torch see the GPU"
+                    if works
+                    else "did not make CUDA available to torch: a datacenter GPU "
+                    "and the cuda-compat package of that CUDA version are needed"
+                ),
+                works,
+            )
+        )
     else:
         found.append(
             Finding(
                 "driver for CUDA",
                 f"driver {driver} is too old for torch's CUDA {cuda}, which needs "
                 f"driver >= {needed}: upgrade the driver, or install torch and vLLM built for an "
-                "older CUDA (e.g. their +cu129 builds)",
+                "older CUDA (e.g. their +cu129 builds), or on a datacenter GPU set VLLM_ENABLE_CUDA_COMPATIBILITY=1 "
+                f"with CUDA {cuda}'s cuda-compat package installed",
                 False,
             )
         )

@@ -154,6 +154,19 @@ def visible_gpus(env: Mapping[str, str] | None = None) -> list[GpuDevice]:
     return chosen
 
 
+def with_full_uuids(env: Mapping[str, str]) -> str | None:
+    """CUDA_VISIBLE_DEVICES with every GPU-UUID prefix written out in full, as vLLM needs it: vLLM 0.32 looks a
+    non-integer entry up with nvmlDeviceGetHandleByUUID, which takes full UUIDs only, and does not catch the
+    NVMLError (vllm/platforms/cuda.py). None when no entry is a prefix."""
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if not visible:
+        return None
+    full = {d.uuid for d in all_gpus()}
+    if all(not item.strip().startswith("GPU-") or item.strip() in full for item in visible.split(",")):
+        return None
+    return ",".join(d.uuid for d in visible_gpus(env))
+
+
 def engine_gpus(count: int, env: Mapping[str, str] | None = None) -> GpuSet:
     """The first `count` visible GPUs, which a vLLM engine of tensor x pipeline x data parallel `count` uses.
 

@@ -82,3 +82,9 @@ def other_processes(
     if unlisted:
         return ProcessCheck(None, [], "compute processes could not be listed on " + "; ".join(unlisted))
     return ProcessCheck(True)
+
+
+def pids_on(devices: list[GpuDevice]) -> dict[int, str]:
+    """The compute processes on `devices`: pid (as NVML gives it) -> the UUID of the GPU running it."""
+    pynvml = official_pynvml()
+    return {p.pid: d.uuid for d in devices for p in pynvml.nvmlDeviceGetComputeRunningProcesses(d.handle)}

@@ -169,7 +169,7 @@ class PowerSampler:
             self.errors.setdefault("power_fields", str(e))
             return {}
         returns = {key: v.nvmlReturn for key, v in zip(wanted, values)}
-        watts = {key: v.value.uiVal / 1000.0 for key, v in zip(wanted, values)}
+        watts = {key: field_number(v) / 1000.0 for key, v in zip(wanted, values)}
         for name in plan.scopes:
             if plan.scopes[name] is None:
                 self._settle(plan, name, returns[(name, "gpu")], returns[(name, "module")])
@@ -255,3 +255,14 @@ class PowerSampler:
         with Path(path).open("a") as f:
             for s in self.between(t0, t1):
                 f.write(json.dumps({"point": label, **asdict(s), "t": round(s.t - t0, 4)}) + "\n")
+
+
+# nvmlValue_t's member for each nvmlValueType_t (nvml.h); power fields are documented as unsigned int mW.
+VALUE_MEMBERS = ("dVal", "uiVal", "ulVal", "ullVal", "sllVal", "siVal", "usVal")
+
+
+def field_number(field: Any) -> float:
+    """A field value as the number its valueType says it holds (uiVal when the type is unknown)."""
+    kind = getattr(field, "valueType", 1)
+    member = VALUE_MEMBERS[kind] if isinstance(kind, int) and 0 <= kind < len(VALUE_MEMBERS) else "uiVal"
+    return float(getattr(field.value, member))

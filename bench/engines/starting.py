@@ -1,8 +1,8 @@
 """Starting an engine so that Ctrl-C or SIGTERM during the start ends it at once, leaving no process of it.
 
 vLLM's engine launch swallows a KeyboardInterrupt (in 0.32, vllm.utils.network_utils.zmq_socket_ctx catches
-it), then waits for an engine core that can no longer answer until VLLM_ENGINE_READY_TIMEOUT_S, and the
-start fails as a mere engine error. So during the start our signal handlers raise an exception vLLM lets
+it), then waits, with no deadline of its own, for an engine core that can no longer answer (a start that
+hangs is bounded by bench.engines.watchdog). So during the start our signal handlers raise an exception vLLM lets
 through (its own cleanup runs on the way out); it leaves `interruptible_start` as the KeyboardInterrupt it
 stands for, after the processes the start launched are ended.
 """
@@ -15,8 +15,9 @@ from typing import TypeVar
 
 import psutil
 
+from bench.engines.watchdog import end_processes_since
+
 T = TypeVar("T")
-GRACE_S = 10.0
 
 
 class StartInterrupted(BaseException):
@@ -31,7 +32,7 @@ def interruptible_start(start: Callable[[], T]) -> T:
         with _handlers_raising_through():
             return start()
     except (KeyboardInterrupt, StartInterrupted) as e:
-        _end_children_since(me, before)
+        end_processes_since(me, before)
         raise KeyboardInterrupt(*e.args) from None
 
 
@@ -58,27 +59,3 @@ def _raising_through(handler):
             raise StartInterrupted(*e.args) from None
 
     return handle
-
-
-def _end_children_since(me: psutil.Process, before: set[int]) -> None:
-    """End what the start left behind (the engine core and its workers), after vLLM's own cleanup has run.
-
-    Multiprocessing's resource tracker stays: it ignores SIGTERM, and ends with us once it has cleaned up.
-    """
-    started = [
-        p
-        for p in me.children(recursive=True)
-        if p.pid not in before and not _cmdline_has(p, "multiprocessing.resource_tracker")
-    ]
-    for p in started:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.terminate()
-    for p in psutil.wait_procs(started, timeout=GRACE_S)[1]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.kill()
-
-
-def _cmdline_has(process: psutil.Process, text: str) -> bool:
-    with contextlib.suppress(psutil.Error):
-        return text in " ".join(process.cmdline())
-    return False

@@ -27,8 +27,9 @@ class VllmOfflineEngine:
     mode = "offline"
 
     def __init__(self, card: ModelCard, max_batch_size: int, settings: EngineSettings):
-        # vLLM reads this when its engine client is first imported: an engine core that is not ready by then
-        # (weights, compile, graph capture, or a hung start) fails the start instead of hanging the run.
+        # vLLM 0.32 reads this once, when its engine client is first imported, and applies it only to the handshake
+        # after the engine core's READY; the start itself (weights, compile, graph capture) is bounded by our own
+        # watchdog (bench.engines.watchdog, around bench.offline._start_engine).
         os.environ.setdefault("VLLM_ENGINE_READY_TIMEOUT_S", str(int(settings.startup_timeout_s)))
         from vllm import LLM
 
@@ -68,6 +69,12 @@ class VllmOfflineEngine:
         """(blocks, tokens a block) of the KV cache vLLM allocated, once it started."""
         blocks, size = self.effective.get("num_gpu_blocks"), self.effective.get("block_size")
         return (blocks, size) if blocks and size else None
+
+    def worker_gpus(self) -> list[dict]:
+        """Where each of vLLM's workers runs: its Ray node, GPU UUID and pid (bench.energy.engine_workers)."""
+        from bench.energy.engine_workers import where_this_worker_runs
+
+        return self.llm.collective_rpc(where_this_worker_runs)
 
     def prefix_cache_counters(self) -> tuple[int, int] | None:
         """(queries, hits) of vLLM's prefix cache so far, in prompt tokens; None where this vLLM does not say."""
@@ -259,4 +266,8 @@ def _effective_settings(vllm_config) -> dict:
         "cudagraph_capture_sizes": len(sizes),
         "cudagraph_max_capture_size": max(sizes, default=None),
         "attention_backend_requested": str(getattr(attention, "backend", None) or "auto"),  # vLLM's log says which ran
+        # On CUDA vLLM 0.32 runs Model Runner V2 and async scheduling by default; on the CPU build, V1 without
+        # Triton (vllm/config/vllm.py, use_v2_model_runner and the async_scheduling defaults).
+        "model_runner": "v2" if getattr(vllm_config, "use_v2_model_runner", False) else "v1",
+        "async_scheduling": bool(getattr(scheduler, "async_scheduling", False)),
     }

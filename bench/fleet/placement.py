@@ -1,7 +1,10 @@
 """A multi-node engine's GPUs: reserved as a Ray placement group before the engine starts, then found node by node.
 
-vLLM's Ray backend uses the current placement group when the engine is created inside a task scheduled in it
-(with placement_group_capture_child_tasks), one GPU per bundle. tokencost reserves that group itself, so it
+vLLM's Ray backend uses the current placement group when the engine is created inside a Ray *actor*
+scheduled in it (with placement_group_capture_child_tasks), one GPU per bundle: vLLM 0.32 takes the group only
+`if is_in_ray_actor()` (vllm/engine/arg_utils.py), so a fleet sweep measures such a group in an actor
+(bench.fleet.task.GroupActor), and checks after the start that the workers run on the metered GPUs
+(bench.energy.engine_workers). tokencost reserves that group itself, so it
 knows before the engine starts which nodes and GPUs the engine will run on, and meters exactly those:
 
     pg = reserve(ray, gpus=4, resources=group.resources())

@@ -18,7 +18,7 @@ from bench.errors import UserError
 from bench.fleet import cluster, placement
 from bench.fleet.groups import Group, check_schedulable, plan_groups
 from bench.fleet.sink import RecordSink
-from bench.fleet.task import interrupt, measure_group
+from bench.fleet.task import GroupActor, interrupt, measure_group
 from bench.inputs.cards import load_card
 from bench.inputs.suite import Suite
 from bench.run.point import now
@@ -117,6 +117,7 @@ def _measure(
     )
     remote = ray.remote(max_calls=1, max_retries=0)(measure_group)  # a fresh worker process for each group
     running, reserved = {}, {}
+    actors: dict[Any, Any] = {}  # the spanning groups' actors, by their measure call (bench.fleet.task.GroupActor)
     waiting = list(todo)
 
     def launch(group: Group) -> None:
@@ -129,9 +130,13 @@ def _measure(
             reserved.update({group: pg} if pg else {})
             options |= placed
         mine = [r.to_json() for r in earlier if r.point.startswith(group.prefix) and r.model.name == group.model]
-        ref = remote.options(**options).remote(
-            suite.to_record(), group, run_dir.name, mine, sink, watts_per_vcpu, spanning
-        )
+        args = (suite.to_record(), group, run_dir.name, mine, sink, watts_per_vcpu, spanning)
+        if spanning and group in reserved:  # in tokencost's placement group: an actor, so that vLLM captures it
+            actor = group_actor(ray, options)
+            ref = actor.run.remote(measure_group, *args)
+            actors[ref] = actor
+        else:
+            ref = remote.options(**options).remote(*args)
         running[ref] = group
 
     # Engines that span nodes reserve their GPUs before their task starts: one at a time, or the second
@@ -144,6 +149,8 @@ def _measure(
                 launch(waiting.pop(0))
             ready, _ = ray.wait(list(running), num_returns=1)
             group = running.pop(ready[0])
+            if ready[0] in actors:  # its engine has ended; the actor's worker process goes with it
+                ray.kill(actors.pop(ready[0]))
             if group in reserved:
                 placement.release(ray, reserved.pop(group))
             try:
@@ -162,7 +169,7 @@ def _measure(
                 if r["status"] != "ok"
             ]
     except KeyboardInterrupt:
-        _cancel(ray, running, sink)
+        _cancel(ray, running, sink, actors)
         raise
     finally:
         for pg in reserved.values():
@@ -170,12 +177,19 @@ def _measure(
     return result
 
 
+def group_actor(ray: Any, options: dict[str, Any]) -> Any:
+    """A GroupActor (bench.fleet.task) with a spanning group's scheduling options: in bundle 0 of tokencost's
+    placement group, capturing its children, holding no resource itself."""
+    return ray.remote(GroupActor).options(max_restarts=0, max_task_retries=0, **options).remote()
+
+
 def _span_nodes(
     ray: Any, suite: Suite, group: Group, watts_per_vcpu: float
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """An engine over several nodes: its GPUs reserved as a placement group (one GPU a bundle, as vLLM's Ray
-    backend wants), a meter on each node holding some, and the task placed in the group so that vLLM's engine,
-    created there, uses it. Returns the group, what the task needs, and its scheduling options."""
+    backend wants), a meter on each node holding some, and the group's actor placed in bundle 0 so that vLLM's
+    engine, created there, uses it (bench.energy.engine_workers checks that it did). Returns the group, what the task
+    needs, and its scheduling options."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy
 
     pg = placement.reserve(ray, suite.engine.gpus, group.resources())
@@ -192,11 +206,12 @@ def _span_nodes(
     )
     if suite.mode == "serve":
         # vLLM's server is a process of its own, outside any task's placement group: it reserves its own
-        # (PACK, the same strategy) once this one is released, on the node the task runs on first.
+        # (PACK, one GPU a bundle, no node or accelerator constraint) once this one is released. After it
+        # starts, its workers' GPUs are checked against the metered ones (SweepRun.misplaced_workers).
         placement.release(ray, pg)
         hardware["note"] = (
             f"{hardware.get('note') or ''} vLLM's server reserved its own placement group after "
-            "tokencost's was released; its GPUs are taken to be the ones metered"
+            "tokencost's was released; its workers were found on the metered GPUs after it started"
         ).strip()
         strategy: NodeAffinitySchedulingStrategy | PlacementGroupSchedulingStrategy = NodeAffinitySchedulingStrategy(
             shares[0].node_id, soft=False
@@ -303,11 +318,20 @@ def _lost(
     return failures
 
 
-def _cancel(ray: Any, running: dict[Any, Group], sink: Any) -> None:
+def _cancel(ray: Any, running: dict[Any, Group], sink: Any, actors: dict[Any, Any]) -> None:
     """Ctrl-C or SIGTERM: each running task's process gets a SIGTERM from a helper on its node, which the task
     turns into a KeyboardInterrupt (it records its point as interrupted and ends its engine); a task not yet
     started is cancelled, and one still running after the grace is killed. Not ray.cancel for a running task:
-    in Ray 2.60 its interrupt can race with the task's reply and abort this process."""
+    in Ray 2.60 its interrupt can race with the task's reply and abort this process. A group running as an
+    actor (`actors`, by its call) is killed where a task would be cancelled: Ray cannot force-cancel an actor's
+    call."""
+
+    def stop(ref: Any) -> None:
+        if ref in actors:
+            ray.kill(actors[ref])
+        else:
+            ray.cancel(ref, force=True)
+
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     where = ray.get(sink.tasks.remote())
@@ -317,7 +341,7 @@ def _cancel(ray: Any, running: dict[Any, Group], sink: Any) -> None:
             node_id, pid = where[group.name]
             signaller.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False)).remote(pid)
         else:
-            ray.cancel(ref, force=True)
+            stop(ref)
     _, left = ray.wait(list(running), num_returns=len(running), timeout=CANCEL_GRACE_S)
     for ref in left:
-        ray.cancel(ref, force=True)
+        stop(ref)

@@ -5,7 +5,9 @@ import os
 import signal
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bench import console
 from bench.fleet.groups import Group
@@ -15,6 +17,7 @@ from bench.run.records import migrated
 from bench.serve.capacity import CAPACITY_FILE
 from bench.validation import parse
 
+T = TypeVar("T")
 LOCAL_ROOT = Path(tempfile.gettempdir()) / "tokencost-fleet"
 
 
@@ -60,6 +63,9 @@ def measure_group(
 
         options = {"meter": ClusterMeter(spanning["meters"], ray), "hardware": spanning["hardware"]}
         os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address  # for vLLM's server, a process of its own
+        # Forking the engine core from a Ray worker can hang it (vLLM PR #14705); vLLM forces spawn in an actor
+        # anyway, and the server's workers take it from here.
+        os.environ["VLLM_WORKER_MULTIPROC_METHOD"] = "spawn"
     sweep = run_serve_sweep if suite.mode == "serve" else run_sweep
     # Ray forwards what the task prints to the driver, prefixed with the task's name (the group).
     with console.shown():
@@ -78,6 +84,15 @@ def measure_group(
         "start_errors": [str(e) for e in result.start_errors],
         "capacity": capacity.read_text().splitlines() if capacity.is_file() else [],
     }
+
+
+class GroupActor:
+    """A spanning engine's group, measured in a Ray actor scheduled in tokencost's placement group: vLLM 0.32
+    takes the current placement group only inside an actor (vllm/engine/arg_utils.py, `is_in_ray_actor()`),
+    passes it to its engine core and places its workers in its bundles."""
+
+    def run(self, function: Callable[..., T], *args: Any) -> T:
+        return function(*args)
 
 
 def _raise_keyboard_interrupt(signum, frame):

@@ -1,8 +1,9 @@
 """GPU smoke test: what the CPU tests cannot show, checked in minutes on a freshly started H100/H200 machine.
 
-    python -m bench.gpu_smoke [--out DIR] [--quick] [--budget-s 450]
+    python -m bench.gpu_smoke [--out DIR] [--quick] [--budget-s 450] [--only CHECK,CHECK]
 
-It needs torch with CUDA, transformers and nvidia-ml-py; not vLLM and not the network. Each check prints
+It needs torch with CUDA, transformers and nvidia-ml-py, and vLLM for checks 8 and 9 (SKIP without it); not
+the network. Each check prints
 one PASS, FAIL or SKIP line, and DIR/gpu_smoke.json (rewritten after every check) holds each check's
 values. The exit status is 0 only when no check FAILed.
 
@@ -19,11 +20,16 @@ values. The exit status is 0 only when no check FAILed.
    measured with the NVML counter, on a GPU; prints each point's duration and power (not with --quick).
 7. fork-safety: 50 forked children nvmlInit and read the counter while a PowerSampler polls every 2 ms,
    as vLLM forks its engine beside the harness's sampler; PASS with no hang (10 s each) and no error.
+8. vllm-offline: `tokencost run --suite bench/suites/vllm-smoke.toml`: tiny-dense and tiny-moe through vLLM's
+   offline engine at batch 1 and 4, compile and CUDA graphs on (not with --quick). PASS when every point is ok
+   with nvml-counter energy and its record holds engine.effective's KV blocks, block size and model runner, and
+   the prefix cache's query and hit counters.
+9. vllm-serve: the same through vLLM's server (`--mode serve`, concurrency 1 and 4); the same PASS.
 
 Each check does its GPU work in child processes, which are killed, with their own children, at the check's
 timeout: a hanging or crashing check never stops the others, and every child starts without CUDA, as the
 harness does. The GPU-side probes (bench.gpu_smoke.probes) build the project's own meter and sampler in
-the child. Checks run in the order 1, 2, 3, 4, 7, 5, 6 (longest last) within --budget-s; a check with no
+the child. Checks run in the order 1, 2, 3, 4, 7, 5, 6, 8, 9 (longest last) within --budget-s; a check with no
 time left is a SKIP.
 
 On the lent H200 (the device tool: the repo travels, and what the command writes under $OUT comes back):
@@ -60,6 +66,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "bench" / "suites" / "gpu-smoke.toml"
+VLLM_SUITE = REPO / "bench" / "suites" / "vllm-smoke.toml"
 SUMMARY_FILE = "gpu_smoke.json"
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 PERIOD_RANGE_S = (0.005, 0.2)  # counters tick every ~20-100 ms; outside this the counter or the polling is off
@@ -286,6 +293,75 @@ def judge_sweep(records: list[dict], expected_points: int, done: "Done") -> Chec
     )
 
 
+def judge_vllm(records: list[dict], expected_points: int, done: "Done", mode: str) -> CheckResult:
+    """PASS when every expected vLLM point is ok with nvml-counter energy, and says what vLLM settled on: its KV
+    cache (engine.effective num_gpu_blocks and block_size), the model runner that ran, and the prefix cache's
+    counters."""
+    name = f"vllm-{mode}"
+    points = []
+    for r in records:
+        effective = (r.get("engine") or {}).get("effective") or {}
+        cache = r.get("prefix_cache") or {}
+        points.append(
+            {
+                "point": r["point"],
+                "status": r["status"],
+                "method": (r.get("energy") or {}).get("method"),
+                "num_gpu_blocks": effective.get("num_gpu_blocks"),
+                "block_size": effective.get("block_size"),
+                "model_runner": effective.get("model_runner"),
+                "async_scheduling": effective.get("async_scheduling"),
+                "prefix_cache_queries": cache.get("queries"),
+                "prefix_cache_hits": cache.get("hits"),
+                "output_tok_s": r.get("output_tok_s"),
+                "avg_power_w": (r.get("energy") or {}).get("avg_power_w"),
+                "error": r.get("error"),
+            }
+        )
+    values = {
+        "returncode": done.returncode,
+        "points": points,
+        "stdout": done.stdout[-2000:],
+        "stderr": done.stderr[-2000:],
+    }
+    problems = ["timed out"] if done.timed_out else []
+    if len(records) != expected_points:
+        problems.append(
+            f"{len(records)} of {expected_points} points recorded (exit {done.returncode}: {last_line(done.stderr)})"
+        )
+    for p in points:
+        if p["status"] != "ok":
+            problems.append(f"{p['point']} {p['status']}: {p['error']}")
+            continue
+        if p["method"] != "nvml-counter":
+            problems.append(f"{p['point']} measured by {p['method']}")
+        missing = [
+            label
+            for label, value in (
+                ("engine.effective.num_gpu_blocks", p["num_gpu_blocks"]),
+                ("engine.effective.block_size", p["block_size"]),
+                ("engine.effective.model_runner", p["model_runner"]),
+                ("prefix_cache.queries", p["prefix_cache_queries"]),
+                ("prefix_cache.hits", p["prefix_cache_hits"]),
+            )
+            if value is None
+        ]
+        if missing:
+            problems.append(f"{p['point']} has no {', '.join(missing)}")
+    if problems:
+        return CheckResult(name, FAIL, "; ".join(problems), values)
+    first = points[0]
+    runners = sorted({str(p["model_runner"]) for p in points})
+    rates = ", ".join(f"{p['point']} {p['output_tok_s']:.0f} tok/s at {p['avg_power_w']:.0f} W" for p in points)
+    return CheckResult(
+        name,
+        PASS,
+        f"{len(points)} points ok with nvml-counter energy; model runner {'/'.join(runners)}, KV cache "
+        f"{first['num_gpu_blocks']} blocks of {first['block_size']} tokens: {rates}",
+        values,
+    )
+
+
 def last_line(text: str) -> str:
     lines = [line for line in (text or "").strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""
@@ -464,6 +540,21 @@ def check_sweep(ctx: Context, timeout_s: float, suite: Path = SUITE) -> CheckRes
     return judge_sweep(records, len(plan["models"]) * len(plan["batch_sizes"]) * len(plan["engines"]), done)
 
 
+def check_vllm(ctx: Context, timeout_s: float, mode: str, suite: Path = VLLM_SUITE) -> CheckResult:
+    """tiny-dense and tiny-moe through vLLM, offline or served (`mode`), at batch or concurrency 1 and 4."""
+    if find_spec("vllm") is None:
+        raise CheckSkipped("vLLM cannot be imported here (install the cuda extra: pip install -e '.[cuda]')")
+    env = child_env(ctx.env, pydantic_paths(ctx))
+    run_dir = ctx.work / f"vllm-{mode}"
+    argv = [ctx.python, "-m", "tokencost.cli.main", "run", "--suite", suite, "--out", run_dir]
+    done = ctx.run(argv + (["--mode", "serve"] if mode == "serve" else []), env, timeout_s)
+    records_file = run_dir / "records.jsonl"
+    records = [json.loads(line) for line in records_file.read_text().splitlines()] if records_file.is_file() else []
+    plan = tomllib.loads(suite.read_text())
+    loads = plan["serve"]["concurrencies"] if mode == "serve" else plan["batch_sizes"]
+    return judge_vllm(records, len(plan["models"]) * len(loads), done, mode)
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -480,6 +571,8 @@ CHECKS = [
     Check("fork-safety", check_fork, 150),
     Check("pytest-gpu", check_pytest_gpu, 240, slow=True),
     Check("transformers-sweep", check_sweep, 360, slow=True),
+    Check("vllm-offline", lambda ctx, timeout_s: check_vllm(ctx, timeout_s, "offline"), 540, slow=True),
+    Check("vllm-serve", lambda ctx, timeout_s: check_vllm(ctx, timeout_s, "serve"), 540, slow=True),
 ]
 
 
@@ -542,7 +635,20 @@ def main(argv: list[str] | None = None, runner=run_command, echo=print) -> int:
     parser.add_argument("--out", type=Path, help="folder for gpu_smoke.json (default: a new temporary folder)")
     parser.add_argument("--quick", action="store_true", help="leave out the gpu tests and the transformers sweep")
     parser.add_argument("--budget-s", type=float, default=450.0, help="time for all checks together (default 450)")
+    parser.add_argument(
+        "--only", help="run only these checks, comma-separated (e.g. vllm-offline,vllm-serve); the others are left out"
+    )
     args = parser.parse_args(argv)
+    checks = CHECKS
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in names if n not in {c.name for c in CHECKS}]
+        if unknown or not names:
+            parser.error(
+                f"--only: {', '.join(unknown) or 'no check'} is not a check; name some of: "
+                + ", ".join(c.name for c in CHECKS)
+            )
+        checks = [c for c in CHECKS if c.name in names]
     if not 0 < args.budget_s < 86400:  # NaN fails too
         parser.error(f"--budget-s: {args.budget_s:g} is not a number of seconds between 0 and a day")
     out = args.out or Path(tempfile.mkdtemp(prefix="gpu-smoke-"))
@@ -553,7 +659,7 @@ def main(argv: list[str] | None = None, runner=run_command, echo=print) -> int:
         parser.error(f"--out: {out} cannot hold {SUMMARY_FILE} ({e.strerror or e}); give a writable folder")
     with tempfile.TemporaryDirectory(prefix="gpu-smoke-work-") as work:
         ctx = Context(runner, child_env(os.environ), Path(work))
-        results = run_checks(CHECKS, ctx, args.quick, args.budget_s, out, echo)
+        results = run_checks(checks, ctx, args.quick, args.budget_s, out, echo)
     counts = {s: sum(r.status == s for r in results) for s in (PASS, FAIL, SKIP)}
     echo(
         f"{overall(results)}: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped; "

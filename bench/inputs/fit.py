@@ -114,5 +114,7 @@ def in_flight_per_replica(batch_or_concurrency: int, settings: EngineSettings) -
 
 
 def sequences_in_blocks(num_blocks: int, block_size: int, sequence_tokens: int) -> int:
-    """How many sequences of `sequence_tokens` fit in vLLM's real KV cache of `num_blocks` blocks."""
-    return num_blocks // math.ceil(sequence_tokens / block_size)
+    """How many sequences of `sequence_tokens` fit in vLLM's real KV cache of `num_blocks` blocks (num_gpu_blocks):
+    one block fewer, which vLLM keeps as its null block (vllm/v1/core/block_pool.py, 0.32:
+    `self.null_block = self.free_block_queue.popleft()`)."""
+    return max(num_blocks - 1, 0) // math.ceil(sequence_tokens / block_size)

@@ -7,6 +7,7 @@ the failure and decides whether the model's remaining points can still run.
 
 import logging
 import math
+import os
 import socket
 import textwrap
 from collections.abc import Callable, Collection, Iterator
@@ -210,7 +211,10 @@ class SweepRun:
         if not gpus.all_gpus():
             return gpus.GpuSet([], [])
         environment.gpu_environment_defaults()
-        return gpus.engine_gpus(self.suite.engine.gpus)
+        chosen = gpus.engine_gpus(self.suite.engine.gpus)
+        if full := gpus.with_full_uuids(os.environ):  # the same GPUs, named so that vLLM can look them up
+            os.environ["CUDA_VISIBLE_DEVICES"] = full
+        return chosen
 
     def _check_same_machine(self, previous: dict[str, Any]) -> None:
         here = hardware_fingerprint(self.hardware)
@@ -273,6 +277,29 @@ class SweepRun:
         self.progress.engine_starting(f"{engine_name} for {card.name}")
         yield
         self.progress.engine_started()
+
+    def misplaced_workers(self, engine: object) -> str | None:
+        """For an engine over several nodes: why its workers do not run on exactly the metered GPUs (None when
+        they do). The offline engine says where its workers are; a server's are found through Ray's state API
+        and the node meters (bench.energy.engine_workers). One machine's engine runs on its metered GPUs."""
+        if not self.hardware.get("nodes"):
+            return None
+        from bench.energy import engine_workers as workers
+        from bench.energy.cluster_meter import ClusterMeter
+
+        worker_gpus = getattr(engine, "worker_gpus", None)
+        if worker_gpus is not None:
+            found = worker_gpus()
+        elif isinstance(self.meter, ClusterMeter):
+            import ray
+
+            try:
+                found = workers.serving_workers(ray, self.meter.pids_on_metered_gpus())
+            except Exception as e:  # the state API needs Ray's dashboard; unverified is not measured
+                return f"vLLM's workers could not be found ({type(e).__name__}: {str(e).strip()[:200]})"
+        else:
+            return None
+        return workers.mismatch(self.gpu_details, found)
 
     def unfit(self, card: ModelCard, workload: Workload) -> UserError | None:
         """Why the workload's longest request cannot run on the card's context; None if it can."""
@@ -417,6 +444,8 @@ class SweepRun:
                 self.stop_reason = (kind, f"skipped: {label} ran out of memory")
             elif kind == "engine-died":
                 self.stop_reason = (kind, f"skipped: the engine died at {label}")
+            elif kind == "engine-hung":
+                self.stop_reason = (kind, f"skipped: the engine hung at {label} and was ended")
             return
         self._keep(record)
         self.records[key] = record

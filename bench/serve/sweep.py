@@ -219,6 +219,13 @@ def run_serve_sweep(suite: Suite, run_dir: Path, **options) -> SweepResult:
                 with ExitStack() as stack:
                     with run.engine_start(card, _engine_name(suite)):
                         target = stack.enter_context(_target(card, run))
+                    if misplaced := run.misplaced_workers(target):
+                        raise UserError(
+                            "engine.executor",
+                            f"vLLM's server placed its own Ray workers, not on the metered GPUs: {misplaced}",
+                            "give the cluster no free GPUs but the engine's (one accelerator type, no other "
+                            "engines), or measure on one node",
+                        )
                     point = ServePointMeasurement(run, target)
                     beyond = set(in_flight) - set(
                         run.skip_beyond_kv_capacity(card, target, {k: n for k, n in in_flight.items() if k in keys})

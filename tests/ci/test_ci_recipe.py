@@ -42,7 +42,7 @@ def test_actionlint_finds_nothing_in_the_workflow():
 def test_actionlint_does_catch_mistakes(tmp_path):
     broken = tmp_path / "broken.yml"
     unquoted = WORKFLOW.read_text().replace('--out "$RUN_DIR"', "--out $RUN_DIR")
-    runner = "runs-on: [self-hosted, gpu]"
+    runner = 'runs-on: [self-hosted, gpu, "${{ matrix.gpu }}"]'
     broken.write_text(unquoted.replace(runner, runner + "\n    if: ${{ github.nope }}"))
     result = run("actionlint", "-config-file", ACTIONLINT_CONFIG, broken)
     assert result.returncode == 1
@@ -75,12 +75,13 @@ def test_the_image_installs_tokencost_and_runs_it_by_default():
 
 def test_the_workflow_measures_reports_uploads_and_gates():
     text = WORKFLOW.read_text()
-    assert "runs-on: [self-hosted, gpu]" in text
+    assert 'runs-on: [self-hosted, gpu, "${{ matrix.gpu }}"]' in text
     assert """-m pip install -e '.[cuda,test]'""" in text
     steps = [
         "tokencost doctor --require-gpu",
         "python -m bench.energy.gpu_check --seconds 10",
         "python -m pytest -m gpu",
+        "python -m bench.gpu_smoke --only vllm-offline,vllm-serve",
         'tokencost run --suite "$TOKENCOST_SUITE" --out "$RUN_DIR"',
         'tokencost report "$RUN_DIR" --in-place',
         "actions/upload-artifact@v",
@@ -88,9 +89,9 @@ def test_the_workflow_measures_reports_uploads_and_gates():
     ]
     positions = [text.index(step) for step in steps]
     assert positions == sorted(positions)
-    assert "RUN_DIR: results/runs/ci-${{ github.run_id }}" in text
-    assert "BASELINE_DIR: results/baselines/gpu" in text
-    assert "TOKENCOST_SUITE=${TOKENCOST_SUITE:-${REPO_SUITE:-bench/suites/h100.toml}}" in text
+    assert "RUN_DIR: results/runs/ci-${{ github.run_id }}-${{ matrix.gpu }}" in text
+    assert "BASELINE_DIR: results/baselines/gpu/${{ matrix.gpu }}" in text
+    assert "TOKENCOST_SUITE=${TOKENCOST_SUITE:-${REPO_SUITE:-bench/suites/$GPU_KIND.toml}}" in text
     assert (ROOT / "results" / "baselines" / "gpu").is_dir()
 
 
@@ -99,7 +100,8 @@ def test_without_a_baseline_the_gate_step_skips_with_a_notice(tmp_path):
     body = re.search(r"run: \|\n((?:          .*\n?)+)", script).group(1)
     lines = [line[10:] for line in body.splitlines()]
     script_path = tmp_path / "gate.sh"
-    script_path.write_text("\n".join(lines).replace("${{ github.run_id }}", "42") + "\n")
+    script = "\n".join(lines).replace("${{ github.run_id }}", "42").replace("${{ matrix.gpu }}", "h100")
+    script_path.write_text(script + "\n")
     (tmp_path / "empty").mkdir()
     result = subprocess.run(
         ["bash", "-eo", "pipefail", str(script_path)],
@@ -115,4 +117,4 @@ def test_without_a_baseline_the_gate_step_skips_with_a_notice(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("::notice::No baseline:")
-    assert "gpu-bench-42" in result.stdout
+    assert "gpu-bench-42-h100" in result.stdout

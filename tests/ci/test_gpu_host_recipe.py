@@ -116,8 +116,9 @@ def test_doctor_require_gpu_is_the_first_check_after_the_install_then_the_quick_
     assert 'tokencost doctor --require-gpu --suite "$TOKENCOST_SUITE"' in steps[1]
     assert steps[2].strip() == 'python -m bench.energy.gpu_check --seconds 10 --json "$RUN_DIR/gpu-check.json"'
     assert steps[3].strip() == "python -m pytest -m gpu -q"
-    assert steps[4].strip().startswith("tokencost run ")
-    for gate in job["steps"][i + 1 : i + 5]:
+    assert steps[4].strip().startswith("python -m bench.gpu_smoke --only vllm-offline,vllm-serve ")
+    assert steps[5].strip().startswith("tokencost run ")
+    for gate in job["steps"][i + 1 : i + 6]:
         assert "if" not in gate, "a failed precondition must stop the job before the measurement"
 
 
@@ -141,12 +142,13 @@ def test_nothing_is_fetched_while_measuring_and_gpus_are_numbered_by_bus(job):
         ),  # the runner's own .env wins
         ({}, {"REPO_GPUS": "1", "REPO_SUITE": "bench/suites/h200.toml"}, "1", "bench/suites/h200.toml"),
         ({}, {"REPO_GPUS": "", "REPO_SUITE": ""}, "0", "bench/suites/h100.toml"),  # unset repository variables
+        ({"GPU_KIND": "h200"}, {"REPO_GPUS": "", "REPO_SUITE": ""}, "0", "bench/suites/h200.toml"),  # the kind's
     ],
 )
 def test_each_runner_pins_its_own_gpus_and_suite(job, tmp_path, runner_env, repo_vars, gpus, suite):
     _, pick = step(job, named="This runner's GPUs and suite")
     github_env = tmp_path / "github_env"
-    env = {"PATH": "/usr/bin:/bin", "GITHUB_ENV": str(github_env), **runner_env, **repo_vars}
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_ENV": str(github_env), "GPU_KIND": "h100", **runner_env, **repo_vars}
     done = subprocess.run(["bash", "-eo", "pipefail", "-c", pick["run"]], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert github_env.read_text().splitlines() == [f"CUDA_VISIBLE_DEVICES={gpus}", f"TOKENCOST_SUITE={suite}"]
@@ -174,18 +176,38 @@ def test_report_and_gate_run_when_points_failed_and_upload_always(job):
     assert upload["if"] == "always()"
 
 
-def test_concurrency_and_permissions_are_kept():
+def test_permissions_are_kept_and_each_gpu_kind_queues_on_its_own(job):
     workflow = YAML(typ="safe").load(WORKFLOW.read_text())
     assert workflow["permissions"] == {"contents": "read"}
-    assert workflow["concurrency"] == {"group": "gpu-bench", "cancel-in-progress": False}
+    assert "concurrency" not in workflow  # one group for every runner would serialise them all
+    assert job["concurrency"] == {"group": "gpu-bench-${{ matrix.gpu }}", "cancel-in-progress": False}
     assert "pull_request" not in workflow["on"] and "pull_request_target" not in workflow["on"]
+
+
+def test_one_job_per_gpu_kind_on_its_runners_against_its_own_baseline(job):
+    # tokencost compare matches points on their hardware: an H200 run against an H100 baseline matches nothing.
+    assert job["strategy"] == {
+        "fail-fast": False,
+        "matrix": {"gpu": "${{ fromJSON(vars.TOKENCOST_GPU_KINDS || '[\"h100\"]') }}"},
+    }
+    assert job["runs-on"] == ["self-hosted", "gpu", "${{ matrix.gpu }}"]
+    assert job["env"]["BASELINE_DIR"] == "results/baselines/gpu/${{ matrix.gpu }}"
+    assert job["env"]["GPU_KIND"] == "${{ matrix.gpu }}"
+    assert job["env"]["RUN_DIR"].endswith("-${{ matrix.gpu }}")  # two kinds' runs of one workflow run apart
+    _, upload = step(job, uses="actions/upload-artifact@")
+    assert upload["with"]["name"].endswith("-${{ matrix.gpu }}")
+    labels = YAML(typ="safe").load((ROOT / ".github" / "actionlint.yaml").read_text())["self-hosted-runner"]["labels"]
+    for kind in ("h100", "h200"):
+        assert kind in labels and (ROOT / "bench" / "suites" / f"{kind}.toml").is_file(), kind
 
 
 def test_the_workflows_variables_are_documented():
     text, docs = WORKFLOW.read_text(), GPU_DOCS.read_text()
     variables = set(re.findall(r"vars\.(\w+)", text))
-    assert variables == {"TOKENCOST_GPUS", "TOKENCOST_SUITE"}
+    assert variables == {"TOKENCOST_GPUS", "TOKENCOST_SUITE", "TOKENCOST_GPU_KINDS"}
+    header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
     for name in variables:
+        assert f"#   {name}" in header, name
         assert name in docs, name
 
 

@@ -84,6 +84,14 @@ class RunRequest:
         suite = _with_card_names(suite, "--models" if args.models else "models")
         pricing = pricing_from(args)  # checked before anything is measured
         _check_endpoint_gpu(suite, pricing)
+        if suite.engine.executor == "ray" and args.ray_address is None and not args.dry_run:
+            # vLLM's engine core would join (or start) some Ray cluster of its own, whose workers the run can
+            # neither meter nor tell from foreign processes on its GPUs.
+            raise UserError(
+                "engine.executor",
+                "'ray' runs vLLM's workers on a Ray cluster, and no --ray-address names one",
+                "add --ray-address HOST:PORT, or use executor = 'default' on one machine",
+            )
         if args.ray_address is not None:
             from bench.fleet.cluster import check_address, import_ray
 

@@ -123,6 +123,13 @@ def test_a_power_cap_alone_is_informational_not_a_failure():
     assert Validity.of(checks).all_ok is True
 
 
+def test_hw_slowdown_fails_only_above_five_percent_of_samples_as_nvml_reports_it_at_clock_changes():
+    once = _check([_sample(reasons=0x8)] + [_sample(reasons=0)] * 39)  # 2.5 %: one sample at a clock change
+    assert (once["throttling"]["ok"], once["throttling"]["fractions"]) == (True, {"hw-slowdown": 0.025})
+    often = _check([_sample(reasons=0x8)] * 3 + [_sample(reasons=0)] * 37)  # 7.5 %
+    assert often["throttling"]["ok"] is False
+
+
 @pytest.mark.parametrize(
     "bit, name",
     [

@@ -164,3 +164,21 @@ def test_node_meter_refuses_a_gpu_its_node_does_not_have(monkeypatch):
     simulate(monkeypatch, SimulatedGpu(0))
     with pytest.raises(ValueError, match="has no GPU GPU-nope"):
         NodeMeter(["GPU-nope"], start=False)
+
+
+def test_each_nodes_samples_reach_the_throttling_and_temperature_checks(monkeypatch):
+    from bench.energy.checks import throttling
+
+    hot = SimulatedGpu(2, power_w=250.0, temperature_c=88, clock_event_reasons=0x40)  # HW thermal slowdown
+    meter, actors, clock, _ = cluster(monkeypatch, node_b_gpus=[hot])
+    start = meter.snapshot()
+    for _ in range(4):
+        for actor in actors:
+            actor.meter.meter.sampler.sample_once()
+        clock.sleep(1.0)
+    end = meter.snapshot()
+    samples = meter.samples(start.t, end.t)
+    assert len(samples) == 4 * 3  # node A's two GPUs and node B's one, four times
+    assert max(s.temperature_c for s in samples) == 88
+    assert throttling(samples)["ok"] is False and throttling(samples)["fractions"] == {"hw-thermal-slowdown": 0.3333}
+    assert meter.samples(start.t, end.t + 1.0) == []  # not a window of this meter's snapshots

@@ -99,8 +99,49 @@ def test_driver_550_with_a_cuda_13_torch_fails_naming_driver_580(monkeypatch, ca
     assert code == 1
     assert [line for line in lines if line.startswith("MISSING:")] == [
         "MISSING: driver for CUDA: driver 550.54.15 is too old for torch's CUDA 13.0, which needs driver >= 580: "
-        "upgrade the driver, or install torch and vLLM built for an older CUDA (e.g. their +cu129 builds)"
+        "upgrade the driver, or install torch and vLLM built for an older CUDA (e.g. their +cu129 builds), or on a "
+        "datacenter GPU set VLLM_ENABLE_CUDA_COMPATIBILITY=1 with CUDA 13.0's cuda-compat package installed"
     ]
+
+
+def torch_seeing_cuda_through(compat):
+    """torch's answer: CUDA available only when the compatibility libraries come first on LD_LIBRARY_PATH."""
+
+    def probe(env):
+        first = (env.get("LD_LIBRARY_PATH") or "").split(":")[0]
+        return CUDA13 | {"available": first == str(compat)}
+
+    return probe
+
+
+@pytest.mark.skipif(REAL_GPU, reason="simulation-only test")
+def test_an_old_datacenter_driver_passes_through_cuda_forward_compatibility(monkeypatch, tmp_path):
+    simulate(monkeypatch, SimulatedGpu(0))
+    monkeypatch.setattr(pynvml, "nvmlSystemGetDriverVersion", lambda: "550.54.15")
+    compat = tmp_path / "compat"
+    compat.mkdir()
+    env = {"VLLM_ENABLE_CUDA_COMPATIBILITY": "1", "VLLM_CUDA_COMPATIBILITY_PATH": str(compat), "LD_LIBRARY_PATH": "/x"}
+    found = diagnose(env=env, torch_probe=torch_seeing_cuda_through(compat))
+    assert missing(found) == []
+    assert text_of(found, "driver for CUDA") == (
+        "driver 550.54.15 is older than CUDA 13.0 needs (>= 580); CUDA forward compatibility "
+        f"(VLLM_ENABLE_CUDA_COMPATIBILITY, libraries in {compat}) lets torch see the GPU"
+    )
+    # Without the switch the same libraries are not used, as vLLM would not use them.
+    off = diagnose(env=env | {"VLLM_ENABLE_CUDA_COMPATIBILITY": "0"}, torch_probe=torch_seeing_cuda_through(compat))
+    assert [f.item for f in missing(off)] == ["torch", "driver for CUDA"]
+
+
+@pytest.mark.skipif(REAL_GPU, reason="simulation-only test")
+def test_compatibility_libraries_that_do_not_help_fail_the_driver_line(monkeypatch, tmp_path):
+    simulate(monkeypatch, SimulatedGpu(0))
+    monkeypatch.setattr(pynvml, "nvmlSystemGetDriverVersion", lambda: "550.54.15")
+    compat = tmp_path / "compat"
+    compat.mkdir()
+    env = {"VLLM_ENABLE_CUDA_COMPATIBILITY": "true", "VLLM_CUDA_COMPATIBILITY_PATH": str(compat)}
+    found = diagnose(env=env, torch_probe=lambda env: CUDA13 | {"available": False})  # a consumer GPU: error 803
+    assert "did not make CUDA available to torch" in text_of(found, "driver for CUDA")
+    assert [f.item for f in missing(found)] == ["torch", "driver for CUDA"]
 
 
 @pytest.mark.skipif(REAL_GPU, reason="simulation-only test")

@@ -57,6 +57,14 @@ def test_uuids_and_unique_prefixes_name_gpus_in_the_order_given(node):
         gpus.visible_gpus({"CUDA_VISIBLE_DEVICES": f"1,{uuids[1]}"})
 
 
+def test_uuid_prefixes_are_written_out_in_full_for_vllm_which_takes_full_uuids_only(node):
+    uuids = [g.uuid for g in node.gpus]
+    assert gpus.with_full_uuids({"CUDA_VISIBLE_DEVICES": "GPU-3a1e,1"}) == f"{uuids[3]},{uuids[1]}"
+    assert gpus.with_full_uuids({"CUDA_VISIBLE_DEVICES": f"{uuids[3]},1"}) is None  # nothing to write out
+    assert gpus.with_full_uuids({"CUDA_VISIBLE_DEVICES": "2,3"}) is None
+    assert gpus.with_full_uuids({}) is None
+
+
 @pytest.mark.parametrize("visible", ["", "-1", "8", "x"])
 def test_a_mask_that_hides_every_gpu_is_an_error_not_a_cpu_fallback(node, visible):
     with pytest.raises(UserError, match="^CUDA_VISIBLE_DEVICES: .* leaves none of this machine's 8 GPUs visible"):

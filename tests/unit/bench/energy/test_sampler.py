@@ -223,3 +223,15 @@ def test_samples_are_saved_with_their_power_source(monkeypatch, tmp_path):
         "temperature_c": 45,
         "clock_event_reasons": 0,
     }
+
+
+def test_a_power_field_is_read_as_the_type_nvml_says_it_holds():
+    import pynvml
+
+    from bench.energy.sampler import field_number
+
+    field = pynvml.c_nvmlFieldValue_t()
+    field.valueType, field.value.uiVal = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT, 312_000
+    assert field_number(field) == 312_000.0
+    field.valueType, field.value.dVal = pynvml.NVML_VALUE_TYPE_DOUBLE, 312_000.5
+    assert field_number(field) == 312_000.5  # read as uiVal, the double's bytes would be garbage

@@ -423,7 +423,9 @@ def test_the_sweep_fails_on_a_failed_point_a_sampled_point_a_cpu_point_and_a_mis
 def test_without_pydantic_or_wheels_the_sweep_is_a_skip(monkeypatch, tmp_path):
     monkeypatch.setattr(gpu_smoke, "find_spec", lambda name: None)
     runner = FakeRunner({})
-    result = gpu_smoke.run_one(CHECKS[-1], context(runner, tmp_path, repo=tmp_path), 360)
+    result = gpu_smoke.run_one(
+        next(c for c in CHECKS if c.name == "transformers-sweep"), context(runner, tmp_path, repo=tmp_path), 360
+    )
     assert (result.status, result.detail) == (
         SKIP,
         "pydantic is not installed and .whl/ holds no wheels to install it from "
@@ -462,7 +464,9 @@ def test_a_failed_wheel_install_is_a_skip_that_says_why(monkeypatch, tmp_path):
     (tmp_path / ".whl").mkdir()
     (tmp_path / ".whl" / "pydantic-2.12.5-py3-none-any.whl").write_text("")
     runner = FakeRunner({"pip": Done(1, "", "ERROR: pydantic_core-2.41.5 is not a supported wheel on this platform.")})
-    result = gpu_smoke.run_one(CHECKS[-1], context(runner, tmp_path, repo=tmp_path), 360)
+    result = gpu_smoke.run_one(
+        next(c for c in CHECKS if c.name == "transformers-sweep"), context(runner, tmp_path, repo=tmp_path), 360
+    )
     assert (result.status, result.detail) == (
         SKIP,
         "pydantic is not installed and installing .whl/ failed: ERROR: pydantic_core-2.41.5 is not a supported "
@@ -495,8 +499,26 @@ def all_good() -> dict:
         "doctor": Done(0, DOCTOR_OK),
         FORK_PROBE: json_done(FORK_OK),
         "pytest": Done(0, "12 passed, 140 deselected in 20.1s\n"),
-        "run": sweep_writing([record(p) for p in POINTS]),
+        "run": by_suite(sweep_writing([record(p) for p in POINTS]), sweep_writing(vllm_records())),
     }
+
+
+def by_suite(transformers, vllm):
+    """`tokencost run` as a fake: the transformers sweep's records, or the vLLM smoke suite's."""
+    return lambda argv, env: (vllm if "vllm-smoke" in str(argv[argv.index("--suite") + 1]) else transformers)(argv, env)
+
+
+def vllm_records(**effective) -> list[dict]:
+    return [
+        record(f"{model}/vllm/batch{b}/isl128/osl32")
+        | {
+            "engine": {"effective": {"num_gpu_blocks": 9000, "block_size": 16, "model_runner": "v2"} | effective},
+            "prefix_cache": {"queries": 512, "hits": 0},
+            "output_tok_s": 100.0 * b,
+        }
+        for model in ("tiny-dense", "tiny-moe")
+        for b in (1, 4)
+    ]
 
 
 class Lines:
@@ -518,9 +540,11 @@ def test_all_good_prints_a_pass_line_per_check_writes_the_summary_and_exits_0(tm
         [PASS, "fork-safety"],
         [PASS, "pytest-gpu"],
         [PASS, "transformers-sweep"],
+        [PASS, "vllm-offline"],
+        [PASS, "vllm-serve"],
     ]
     assert echo.lines[0] == "PASS  update-period       energy counter changes every 100.0 ms idle, 20.0 ms under load"
-    assert echo.lines[-1] == (f"PASS: 7 passed, 0 failed, 0 skipped; summary in {tmp_path / 'out' / 'gpu_smoke.json'}")
+    assert echo.lines[-1] == (f"PASS: 9 passed, 0 failed, 0 skipped; summary in {tmp_path / 'out' / 'gpu_smoke.json'}")
     summary = json.loads((tmp_path / "out" / "gpu_smoke.json").read_text())
     assert summary["status"] == PASS
     assert summary["checks"][1]["values"]["ratio"] == round(600 / 590, 4)
@@ -537,10 +561,10 @@ def test_a_failing_and_a_hanging_check_still_let_the_rest_run_and_exit_1(tmp_pat
         "FAIL  update-period       exit 1: pynvml.NVMLError_NotSupported: Not Supported",
         *echo.lines[1:4],
         "FAIL  fork-safety         timed out after 150 s",
-        *echo.lines[5:7],
+        *echo.lines[5:9],
     ]
-    assert [line.split()[0] for line in echo.lines[1:4] + echo.lines[5:7]] == [PASS] * 5
-    assert echo.lines[-1].startswith("FAIL: 5 passed, 2 failed, 0 skipped; summary in ")
+    assert [line.split()[0] for line in echo.lines[1:4] + echo.lines[5:9]] == [PASS] * 7
+    assert echo.lines[-1].startswith("FAIL: 7 passed, 2 failed, 0 skipped; summary in ")
     assert json.loads((tmp_path / "gpu_smoke.json").read_text())["status"] == FAIL
 
 
@@ -548,9 +572,11 @@ def test_quick_leaves_out_the_gpu_tests_and_the_sweep(tmp_path):
     echo = Lines()
     runner = FakeRunner(all_good())
     assert gpu_smoke.main(["--out", str(tmp_path), "--quick"], runner=runner, echo=echo) == 0
-    assert echo.lines[5:7] == [
+    assert echo.lines[5:9] == [
         "SKIP  pytest-gpu          left out by --quick",
         "SKIP  transformers-sweep  left out by --quick",
+        "SKIP  vllm-offline        left out by --quick",
+        "SKIP  vllm-serve          left out by --quick",
     ]
     assert not [argv for argv, _, _ in runner.calls if "pytest" in argv or "run" in argv]
 

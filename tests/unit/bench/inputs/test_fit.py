@@ -44,8 +44,9 @@ def test_data_parallel_replicas_share_the_sequences_in_flight():
     assert fit.in_flight_per_replica(64, settings) == 16 and fit.in_flight_per_replica(65, settings) == 17
 
 
-def test_real_kv_blocks_give_the_sequences_vllm_can_hold():
-    assert fit.sequences_in_blocks(8320, 16, 2048) == 65 and fit.sequences_in_blocks(1600, 128, 200) == 800
+def test_real_kv_blocks_give_the_sequences_vllm_can_hold_less_its_null_block():
+    assert fit.sequences_in_blocks(8321, 16, 2048) == 65 and fit.sequences_in_blocks(1601, 128, 200) == 800
+    assert fit.sequences_in_blocks(8320, 16, 2048) == 64 and fit.sequences_in_blocks(1600, 128, 200) == 799
 
 
 @pytest.mark.parametrize("suite_file, memory_mib", [("h100.toml", H100_MIB), ("h200.toml", H200_MIB)])

@@ -124,13 +124,14 @@ def test_a_mask_hiding_every_gpu_stops_the_run_before_it_starts(host, tmp_path, 
 
 
 def test_batches_beyond_the_started_engines_kv_cache_are_skipped_not_preempted(host, tmp_path, monkeypatch):
-    # 40 blocks of 16 tokens; a sequence of 16 + 4 tokens takes 2 blocks, so 20 sequences fit.
-    records, _ = _sweep(host, tmp_path, monkeypatch, kv_blocks=(40, 16), batch_sizes=[8, 32])
+    # 41 blocks of 16 tokens, one of them vLLM's null block; a sequence of 16 + 4 tokens takes 2 blocks, so 20
+    # sequences fit.
+    records, _ = _sweep(host, tmp_path, monkeypatch, kv_blocks=(41, 16), batch_sizes=[8, 32])
     records = sorted(records, key=lambda r: r.batch_size)
     assert [(r.batch_size, r.status) for r in records] == [(8, "ok"), (32, "skipped")]
     assert records[1].failure == "does-not-fit"
     assert records[1].error == (
-        "32 sequences in flight would preempt: vLLM's KV cache holds 20 sequences of 20 tokens (40 blocks of 16 tokens)"
+        "32 sequences in flight would preempt: vLLM's KV cache holds 20 sequences of 20 tokens (41 blocks of 16 tokens)"
     )
 
 

@@ -128,7 +128,10 @@ def test_the_servers_kv_cache_and_batching_limit_are_read_from_its_metrics_and_l
         'vllm:cache_config_info{block_size="16",cache_dtype="auto",engine="1",num_gpu_blocks="16640"} 1.0\n'
         'vllm:num_requests_running{engine="0"} 0.0\n'
     )
-    log = "INFO [scheduler.py:308] Chunked prefill is enabled with max_num_batched_tokens=8192.\n"
+    log = (
+        "INFO [gpu_worker.py:518] Using V2 Model Runner\n"
+        "INFO [scheduler.py:308] Chunked prefill is enabled with max_num_batched_tokens=8192.\n"
+    )
     assert effective_settings(metrics, log) == {
         "num_gpu_blocks": 8320,
         "block_size": 16,
@@ -137,6 +140,7 @@ def test_the_servers_kv_cache_and_batching_limit_are_read_from_its_metrics_and_l
         "max_num_batched_tokens": 8192,
         "quantization": None,
         "kv_cache_dtype": None,
+        "model_runner": "v2",
     }
     assert effective_settings("", "") == {
         "num_gpu_blocks": None,
@@ -146,6 +150,7 @@ def test_the_servers_kv_cache_and_batching_limit_are_read_from_its_metrics_and_l
         "max_num_batched_tokens": None,
         "quantization": None,
         "kv_cache_dtype": None,
+        "model_runner": "v1",
     }
 
 

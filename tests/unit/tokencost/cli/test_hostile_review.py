@@ -398,3 +398,13 @@ def test_the_caps_are_the_documented_ones(capsys):
         assert text in run_help, text
     code, out, err = tokencost(capsys, "models", "--help")
     assert "listed as BROKEN with why, and the exit status is then 1" in " ".join(out.split())
+
+
+def test_vllms_ray_executor_without_a_cluster_is_refused_before_anything_starts(world, capsys):
+    # Its engine core would join whatever Ray cluster /tmp/ray names, or start one: workers this run can neither
+    # meter nor tell from foreign processes (GPU review S3).
+    suite = world / "ray.toml"
+    suite.write_text('models = ["tiny-dense"]\n[engine]\nexecutor = "ray"\n')
+    line = one_line_error(capsys, "engine.executor", "run", "--suite", suite, "--out", world / "run")
+    assert line.endswith("add --ray-address HOST:PORT, or use executor = 'default' on one machine")
+    assert not (world / "run").exists()
