@@ -42,6 +42,9 @@ PROJECTED_COLUMNS = (
     "ttft_ms",
     "power_w",
     "error_band",
+    "projected_output_tok_s_low",  # the regime's held-out band (tokencost.analysis.bands)
+    "projected_output_tok_s_high",
+    "regime",
     "label",
 )
 MEASURED_COLUMNS = (

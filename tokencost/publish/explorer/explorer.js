@@ -313,9 +313,19 @@ function cheapest(rows, tier, price, basis) {
   return best || { row: null, unpriced };
 }
 
-// $/M bounds from the throughput band: cost is hourly / throughput (gpu_answers._cost_range)
-function band(usd, error) {
+// $/M bounds from a row's throughput band (cost is hourly / throughput): its regime's held-out low and high
+// where it has them, else +/- error_band (gpu_answers._cost_range)
+function band(usd, row) {
+  const low = row.projected_output_tok_s_low, high = row.projected_output_tok_s_high;
+  if (low > 0 && high > 0) return [(usd * row.output_tok_s) / high, (usd * row.output_tok_s) / low];
+  const error = row.error_band;
   return [usd / (1 + error), error < 1 ? usd / (1 - error) : Infinity];
+}
+
+// The band in words: the regime's held-out band, or the error it falls back to
+function bandText(row) {
+  if (row.projected_output_tok_s_low > 0) return `the held-out band of its regime (${row.regime}) on throughput`;
+  return `±${Math.round(row.error_band * 100)}% on throughput${row.regime ? ` (${row.regime}: no held-out band)` : ""}`;
 }
 
 // ---- formatting ---------------------------------------------------------------------------------------------
@@ -435,9 +445,9 @@ function renderHeadline(projected, measured, state, basisText) {
     p.appendChild(big);
     p.append(` per million ${basisText}`);
     box.appendChild(p);
-    const [low, high] = band(best.usd, best.row.error_band);
+    const [low, high] = band(best.usd, best.row);
     box.appendChild(
-      el("p", { class: "detail" }, `${best.model} (${KIND[best.model]}) on ${where(best)}, ${num(best.row.tok_s_per_user)} tok/s per user, ${tierText}; ` + `${usd(low)} to ${usd(high)} within the calibration's ±${Math.round(best.row.error_band * 100)}% error on throughput; preset '${state.preset}'. ${cite(best.row)}`),
+      el("p", { class: "detail" }, `${best.model} (${KIND[best.model]}) on ${where(best)}, ${num(best.row.tok_s_per_user)} tok/s per user, ${tierText}; ` + `${usd(low)} to ${usd(high)} within ${bandText(best.row)}; preset '${state.preset}'. ${cite(best.row)}`),
     );
   }
   const other = measured.find((m) => m.row !== null);
@@ -466,12 +476,12 @@ function answerItem(answer, basis, state, basisText) {
   else if (!answer.row) detail = answer.unpriced ? `no price: ${answer.unpriced}` : `no point keeps tier ${state.tier}`;
   else {
     const r = answer.row;
-    const [low, high] = band(answer.usd, r.error_band);
+    const [low, high] = band(answer.usd, r);
     detail =
       `per M ${basisText}; ${where(answer)}; ${num(r.tok_s_per_user)} tok/s per user` +
       (r.ttft_ms !== undefined ? `, TTFT ${num(r.ttft_ms)} ms` : "") +
       `; ${num(r.output_tok_s)} output tok/s; $${num(answer.hourly)}/h; ` +
-      (r.basis === "projected" ? `${usd(low)} to ${usd(high)} (±${Math.round(r.error_band * 100)}% on throughput) ` : `projection's error here ±${Math.round(r.error_band * 100)}% `) +
+      (r.basis === "projected" ? `${usd(low)} to ${usd(high)} (${bandText(r)}) ` : `projection's error here ±${Math.round(r.error_band * 100)}% `) +
       cite(r);
   }
   li.appendChild(el("div", { class: "detail" }, detail));
@@ -524,12 +534,12 @@ function renderChart(projected, state, basisText, width) {
   }
   const left = 8, right = 16, rowH = 34, top = 8, axisH = 34;
   const height = top + shown.length * rowH + axisH;
-  const highs = shown.map((p) => band(p.usd, p.row.error_band)[1]).filter(Number.isFinite);
+  const highs = shown.map((p) => band(p.usd, p.row)[1]).filter(Number.isFinite);
   const max = Math.max(...shown.map((p) => p.usd * 1.5), ...highs) || 1;
   const ticks = niceTicks(max);
   const xMax = ticks[ticks.length - 1];
   const x = (v) => left + ((width - left - right) * Math.min(v, xMax)) / xMax;
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `$ per million ${basisText}, projected, with error bands` });
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `$ per million ${basisText}, projected, with held-out error bands` });
   for (const t of ticks) {
     chart.appendChild(svg("line", { class: "grid-line", x1: x(t), x2: x(t), y1: top, y2: height - axisH }));
     chart.appendChild(svg("text", { x: x(t), y: height - axisH + 14, "text-anchor": t === 0 ? "start" : "middle" }, "$" + num(t)));
@@ -537,7 +547,7 @@ function renderChart(projected, state, basisText, width) {
   chart.appendChild(svg("text", { x: width / 2, y: height - 4, "text-anchor": "middle" }, `$ per million ${basisText}, projected`));
   shown.forEach((p, i) => {
     const y = top + i * rowH;
-    const [low, high] = band(p.usd, p.row.error_band);
+    const [low, high] = band(p.usd, p.row);
     chart.appendChild(svg("text", { x: left, y: y + 11 }, `${p.model} · ${gpuName(p.gpu)} · ${p.row.accelerator_count}×, batch ${p.row.batch_size}: ${usd(p.usd)}`));
     chart.appendChild(svg("line", { x1: x(low), x2: x(high), y1: y + 22, y2: y + 22, stroke: COLOR[p.model], "stroke-width": 3, "stroke-linecap": "round", "data-low": low, "data-high": high }));
     const dot = svg("circle", { cx: x(p.usd), cy: y + 22, r: 5, fill: COLOR[p.model], stroke: "#fff", "stroke-width": 1.5 });
@@ -650,8 +660,8 @@ function renderVerdict(state, tier, price) {
         line.append(`Not comparable: ${!moe.row ? pair.moe : pair.dense} ${(!moe.row ? moe : dense).unpriced ? "has no price here" : "keeps no point of this tier"}.`);
       } else {
         const ratio = moe.usd / dense.usd;
-        const [moeLow, moeHigh] = band(moe.usd, moe.row.error_band);
-        const [denseLow, denseHigh] = band(dense.usd, dense.row.error_band);
+        const [moeLow, moeHigh] = band(moe.usd, moe.row);
+        const [denseLow, denseHigh] = band(dense.usd, dense.row);
         const overlap = moeLow <= denseHigh && denseLow <= moeHigh;
         const verdict = overlap
           ? "within the error bands: no clear winner"
