@@ -407,6 +407,19 @@ def points_markdown(checked: pd.DataFrame) -> str:
     return shown.to_markdown(index=False)
 
 
+def by_calibration(checked: pd.DataFrame) -> str:
+    """Each calibration's coverage and median half-width: the overall median hides how far apart they are."""
+    parts = []
+    for gpu, group in checked.groupby("calibration"):
+        total = totals(group)
+        inside = int(group["inside"].astype("boolean").sum())  # None (not testable) counts as not inside
+        parts.append(
+            f"{gpu} {inside} of {total['testable']} inside ({_percent(total['coverage'])}), median half-width "
+            f"{_percent(total['median_half_width'])}"
+        )
+    return "; ".join(parts)
+
+
 def held_out_markdown(checked: pd.DataFrame, shipped: list[Band], calibrations: dict[str, Calibration]) -> str:
     total = totals(checked)
     met = total["coverage"] >= TARGET_COVERAGE and total["median_half_width"] <= TARGET_HALF_WIDTH
@@ -421,10 +434,12 @@ def held_out_markdown(checked: pd.DataFrame, shipped: list[Band], calibrations: 
             "# Held-out error by regime",
             "",
             f"{total['points']} published points the serving model was not fitted on; {total['testable']} of them "
-            f"testable against the band of their regime set without their own series. "
+            f"testable against the band their regime gets (its own, or its calibration's pool) without their own series. "
             f"{_percent(total['coverage'])} of those lie inside it, median band half-width "
             f"{_percent(total['median_half_width'])} (target: {TARGET_COVERAGE:.0%} inside, half-width at most "
             f"{TARGET_HALF_WIDTH:.0%}: {'met' if met else 'NOT met'}).",
+            "",
+            "By calibration: " + by_calibration(checked) + ".",
             "",
             "Sources (see data/calibration/README.md): "
             + "; ".join(

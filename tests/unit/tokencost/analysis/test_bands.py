@@ -113,6 +113,9 @@ def test_the_held_out_coverage_the_document_states_is_what_the_committed_data_gi
         in text
     )
     assert summary_markdown(with_checks, bands(errors)) in text
+    for gpu in ("h100-sxm", "b200"):
+        part = totals(with_checks[with_checks["calibration"] == gpu])
+        assert f"{gpu} {round(part['coverage'] * part['testable'])} of {part['testable']} inside" in text
     met = total["coverage"] >= 0.85 and total["median_half_width"] <= 0.25
     assert ("NOT met" in text) is not met
 
