@@ -174,6 +174,7 @@ def project(
             calibration,
             efficiency={**calibration.efficiency, card.kind: efficiency},
             step_overhead_s=0.0,
+            sequence_overhead_s=0.0,
             precision_factor={},
         )
         method = f"roofline x {efficiency:.1%} efficiency ({efficiency_source}), no held-out error"
