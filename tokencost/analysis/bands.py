@@ -7,14 +7,20 @@ published_vllm.csv; see the README beside it). Each held-out point is projected 
 (at the in-flight batch the source measured; at the KV cache's limit where the source's batch was the cache's
 limit) and given its regime (tokencost.analysis.regimes).
 
-A regime's band, for one calibration (the GPU it was fitted on), is the range of measured / projected over its
-held-out points (QUANTILES: all of it; with a handful of series a trimmed range held fewer of the points checked):
-the projection times `low` and `high`, so a band that leans one way says so. With fewer than MIN_POINTS held-out points a regime has no band, and says so in words.
+A regime's band, for one calibration (the GPU it was fitted on), is a split-conformal band on the log of
+measured / projected: with n held-out points, the band is projected x exp(+/-q), q the k-th smallest
+|log(measured / projected)| with k = ceil((n + 1) x LEVEL), so that a new point exchangeable with those n
+falls inside with probability LEVEL or more. It needs n >= 6 at LEVEL 0.85 (k <= n). Where a regime's points
+come from fewer than MIN_SERIES series (one source, model, GPU and GPU count) or are too few for k <= n, the
+regime is POOLED: its band is the one every BF16 regime of the calibration gives together (labelled so). A
+regime with no held-out point at all has no band, and says so in words; so do a borrowed calibration and a
+precision other than BF16, which are not pooled (their calibration itself is in question: see below).
 
-Coverage is checked without letting a point set its own band: each held-out point is held against the band of
-the other points of its regime that are not of its own series (one source, model, GPU and GPU count), the way a
-new model or workload meets the shipped band. A point whose regime has too few such points is not testable and
-is counted apart.
+Coverage is checked without letting a point set its own band: each held-out point is held against the band
+made, by the same rule, from the other points of its calibration that are not of its own series, the way a new
+model or workload meets the shipped band. Points of one series are not independent (one engine, model and GPU
+lean one way), so coverage on new series can fall short of LEVEL: that shortfall is what the check measures. A
+point with no band made without its series is not testable and is counted apart.
 
 FP8: the efficiency in FP8 is BF16's times a factor fitted on one published FP8 measurement paired with a BF16
 one of the same engine, GPU and workload (their ratio measured / projected, FP8's over BF16's, so the GPU's
@@ -47,7 +53,7 @@ from tokencost.analysis.calibration import (
     shipped_calibrations,
     training_rows,
 )
-from tokencost.analysis.regimes import Point, regime, saturated
+from tokencost.analysis.regimes import BF16_REGIMES, BORROWED, Point, regime, saturated
 from tokencost.pricing.catalog import HardwareEntry, find_hardware, load_catalog
 from tokencost.pricing.roofline import required_figures
 from tokencost.pricing.serving_model import Calibration, kv_sequences, project_throughput
@@ -57,12 +63,14 @@ PUBLISHED = "data/calibration/published_vllm.csv"
 HELD_OUT_DOC = "data/calibration/held-out.md"
 GPQA_PROMPT_TOKENS = 300  # assumed mean prompt of a GPQA question with its four answers, not published
 CHAT_SOURCE, GPQA_SOURCE = "ML.ENERGY v3 LMArena chat", "ML.ENERGY v3 GPQA"
-QUANTILES = (0.0, 1.0)
-MIN_POINTS = 3
+LEVEL = 0.85  # the share of new points a band is made to hold (issue #27's target coverage)
+MIN_SERIES = 2  # a regime's own band needs points from this many series; fewer, and the calibration's regimes pool
+MIN_POINTS = math.ceil(LEVEL / (1 - LEVEL))  # the fewest points whose conformal rank k = ceil((n+1) LEVEL) is <= n
 ASSUMED_FACTOR = 2.0  # an uncalibrated precision's band: this many times BF16's, an assumption
 # The FP8 factor's fit: the published pair (source, engine version) whose FP8 row is fitted, its BF16 row the anchor.
 FP8_FIT = ("vllm-issue-25915", "0.10.2")
 TARGET_COVERAGE, TARGET_HALF_WIDTH = 0.85, 0.25
+POOLABLE = tuple(name for name in BF16_REGIMES if name != BORROWED)  # one calibration's own BF16 regimes
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class Band:
     high: float
     points: int
     assumed: bool = False  # not from held-out points: an uncalibrated precision's widened BF16 band
+    pooled: bool = False  # from every BF16 regime of the calibration: this regime alone has too few series
 
     @property
     def half_width(self) -> float:
@@ -89,7 +98,7 @@ class Band:
         """This BF16 band widened ASSUMED_FACTOR times about the projection, for an uncalibrated precision."""
         low = max(0.05, 1 - ASSUMED_FACTOR * max(0.0, 1 - self.low))
         high = 1 + ASSUMED_FACTOR * max(0.0, self.high - 1)
-        return replace(self, regime=precision, low=low, high=high, points=0, assumed=True)
+        return replace(self, regime=precision, low=low, high=high, points=0, assumed=True, pooled=False)
 
 
 def _data(path: str) -> pd.DataFrame:
@@ -230,33 +239,55 @@ def held_out_errors(calibrations: dict[str, Calibration], catalog: list[Hardware
     return table
 
 
-def _band(gpu: str, name: str, ratios: pd.Series) -> Band | None:
-    if len(ratios) < MIN_POINTS:
+def conformal(ratios: pd.Series) -> tuple[float, float] | None:
+    """The band exp(+/-q) that a new point exchangeable with `ratios` (measured / projected) falls inside with
+    probability LEVEL or more: q the k-th smallest |log ratio|, k = ceil((n + 1) x LEVEL); None where k > n."""
+    scores = np.sort(np.abs(np.log(ratios.to_numpy(dtype=float))))
+    k = math.ceil((len(scores) + 1) * LEVEL - 1e-9)  # 1e-9: (n + 1) x 0.85 is a whole number in exact arithmetic
+    if k > len(scores):
         return None
-    low, high = np.quantile(ratios, QUANTILES)
-    return Band(gpu, name, float(low), float(high), len(ratios))
+    return math.exp(-scores[k - 1]), math.exp(scores[k - 1])
+
+
+def _own_band(points: pd.DataFrame) -> bool:
+    return points["series"].nunique() >= MIN_SERIES and len(points) >= MIN_POINTS
+
+
+def band_of(gpu: str, name: str, points: pd.DataFrame) -> Band | None:
+    """The band of regime `name` of calibration `gpu` from held-out `points` (that calibration's): its own where
+    its points allow, else the pool of every BF16 regime's; none for a borrowed calibration or another precision
+    without enough points of its own (they are not pooled)."""
+    own = points[points["regime"] == name]
+    pooled = not _own_band(own)
+    if pooled and name not in POOLABLE:
+        return None
+    chosen = points[points["regime"].isin(POOLABLE)] if pooled else own
+    found = conformal(chosen["ratio"])
+    return None if found is None else Band(gpu, name, found[0], found[1], len(chosen), pooled=pooled)
 
 
 def bands(errors: pd.DataFrame) -> list[Band]:
-    """The band of every regime of every calibration that has MIN_POINTS held-out points or more."""
-    found = (_band(gpu, name, group["ratio"]) for (gpu, name), group in errors.groupby(["calibration", "regime"]))
+    """The band of every regime of every calibration that has held-out points (a regime without any has none)."""
+    found = (
+        band_of(gpu, name, group)
+        for gpu, group in errors.groupby("calibration")
+        for name in sorted(group["regime"].unique())
+    )
     return [band for band in found if band is not None]
 
 
 def coverage(errors: pd.DataFrame) -> pd.DataFrame:
-    """Each held-out point against the band its regime has without the point's own series: low, high, inside."""
+    """Each held-out point against the band its regime gets without the point's own series: low, high, whether
+    that band was pooled, inside."""
     rows = []
     for row in errors.to_dict("records"):
-        others = errors[
-            (errors["calibration"] == row["calibration"])
-            & (errors["regime"] == row["regime"])
-            & (errors["series"] != row["series"])
-        ]
-        band = _band(row["calibration"], row["regime"], others["ratio"])
+        others = errors[(errors["calibration"] == row["calibration"]) & (errors["series"] != row["series"])]
+        band = band_of(row["calibration"], row["regime"], others)
         rows.append(
             {
                 "check_low": band.low if band else math.nan,
                 "check_high": band.high if band else math.nan,
+                "check_pooled": None if band is None else band.pooled,
                 "inside": None if band is None else bool(band.low <= row["ratio"] <= band.high),
             }
         )
@@ -285,6 +316,8 @@ def regime_summary(checked: pd.DataFrame, shipped: list[Band]) -> pd.DataFrame:
                 else math.nan,
                 "band_low": band.low if band else math.nan,
                 "band_high": band.high if band else math.nan,
+                "band_pooled": bool(band and band.pooled),
+                "checked_pooled": int(tested["check_pooled"].astype(bool).sum()),
             }
         )
     return pd.DataFrame(rows)
@@ -319,13 +352,18 @@ def summary_markdown(checked: pd.DataFrame, shipped: list[Band]) -> str:
             "held-out points (series)": [f"{p} ({s})" for p, s in zip(summary["points"], summary["series"])],
             "testable": summary["testable"],
             "inside their band": [
-                f"{i} of {t} ({_percent(c)})" if t else "not testable: one series only"
+                f"{i} of {t} ({_percent(c)})" if t else "not testable: one series, not pooled"
                 for i, t, c in zip(summary["inside"], summary["testable"], summary["coverage"])
+            ],
+            "checked against the pool": [
+                f"{p} of {t}" if t else "-" for p, t in zip(summary["checked_pooled"], summary["testable"])
             ],
             "median half-width": summary["median_half_width"].map(_percent),
             "band shipped (measured / projected)": [
-                "none: fewer than 3 held-out points" if pd.isna(lo) else f"{lo:.2f} to {hi:.2f}"
-                for lo, hi in zip(summary["band_low"], summary["band_high"])
+                "none: one series, not pooled"
+                if pd.isna(lo)
+                else f"{lo:.2f} to {hi:.2f}" + (" (pooled)" if pooled else "")
+                for lo, hi, pooled in zip(summary["band_low"], summary["band_high"], summary["band_pooled"])
             ],
         }
     )
@@ -360,13 +398,26 @@ def points_markdown(checked: pd.DataFrame) -> str:
             "projected": checked["projected_tok_s"].map("{:,.0f}".format),
             "measured / projected": checked["ratio"].map(_ratio),
             "band checked": [
-                "not testable" if pd.isna(lo) else f"{lo:.2f} to {hi:.2f}"
-                for lo, hi in zip(checked["check_low"], checked["check_high"])
+                "not testable" if pd.isna(lo) else f"{lo:.2f} to {hi:.2f}" + (" (pooled)" if pooled else "")
+                for lo, hi, pooled in zip(checked["check_low"], checked["check_high"], checked["check_pooled"])
             ],
             "inside": checked["inside"].map({True: "yes", False: "no", None: "-"}),
         }
     )
     return shown.to_markdown(index=False)
+
+
+def by_calibration(checked: pd.DataFrame) -> str:
+    """Each calibration's coverage and median half-width: the overall median hides how far apart they are."""
+    parts = []
+    for gpu, group in checked.groupby("calibration"):
+        total = totals(group)
+        inside = int(group["inside"].astype("boolean").sum())  # None (not testable) counts as not inside
+        parts.append(
+            f"{gpu} {inside} of {total['testable']} inside ({_percent(total['coverage'])}), median half-width "
+            f"{_percent(total['median_half_width'])}"
+        )
+    return "; ".join(parts)
 
 
 def held_out_markdown(checked: pd.DataFrame, shipped: list[Band], calibrations: dict[str, Calibration]) -> str:
@@ -383,10 +434,12 @@ def held_out_markdown(checked: pd.DataFrame, shipped: list[Band], calibrations: 
             "# Held-out error by regime",
             "",
             f"{total['points']} published points the serving model was not fitted on; {total['testable']} of them "
-            f"testable against the band of their regime set without their own series. "
+            f"testable against the band their regime gets (its own, or its calibration's pool) without their own series. "
             f"{_percent(total['coverage'])} of those lie inside it, median band half-width "
             f"{_percent(total['median_half_width'])} (target: {TARGET_COVERAGE:.0%} inside, half-width at most "
             f"{TARGET_HALF_WIDTH:.0%}: {'met' if met else 'NOT met'}).",
+            "",
+            "By calibration: " + by_calibration(checked) + ".",
             "",
             "Sources (see data/calibration/README.md): "
             + "; ".join(
@@ -394,8 +447,13 @@ def held_out_markdown(checked: pd.DataFrame, shipped: list[Band], calibrations: 
             )
             + ".",
             "",
-            "Bands are measured / projected output tok/s (the range the regime's held-out points span); "
-            "a projection's low and high are the projection times them.",
+            f"Bands are measured / projected output tok/s, split-conformal at {LEVEL:.0%}: exp(+/-q), q the "
+            f"k-th smallest abs(log(measured / projected)) of the n held-out points, k = ceil((n + 1) x {LEVEL}) "
+            f"(n >= {MIN_POINTS}); a projection's low and high are the projection times them. A regime whose points "
+            f"come from fewer than {MIN_SERIES} series, or number fewer than {MIN_POINTS}, takes the band of every "
+            "BF16 regime of its calibration pooled (marked pooled); a borrowed calibration and a precision other "
+            "than BF16 are not pooled. Each point is checked against the band made the same way without its own "
+            "series (source, model, GPU and GPU count).",
             "",
             summary_markdown(checked, shipped),
             "",
@@ -404,7 +462,7 @@ def held_out_markdown(checked: pd.DataFrame, shipped: list[Band], calibrations: 
             precision_markdown(checked),
             "",
             f"FP8: {fp8 or 'no FP8 fit'} (fitted on {FP8_FIT[0]} vLLM {FP8_FIT[1]}, its FP8 row not held out). "
-            f"With fewer than {MIN_POINTS} held-out FP8 points there is no FP8 band: an FP8 projection's band is "
+            "With one held-out FP8 series there is no FP8 band: an FP8 projection's band is "
             f"assumed, {ASSUMED_FACTOR:g} x the BF16 band of its regime.",
             "",
             "Where a regime has no band, a projection says so and its error_band falls back to the calibration's "
@@ -433,6 +491,7 @@ def bands_toml(shipped: list[Band]) -> str:
             f"low = {band.low:.6f}",
             f"high = {band.high:.6f}",
             f"points = {band.points}",
+            f"pooled = {'true' if band.pooled else 'false'}",
             "",
         ]
     return "\n".join(lines)
@@ -444,7 +503,7 @@ def shipped_bands() -> dict[tuple[str, str], Band]:
 
     data = tomllib.loads(resources.files("tokencost").joinpath(FITTED).read_text())
     return {
-        (b["gpu"], b["regime"]): Band(b["gpu"], b["regime"], b["low"], b["high"], b["points"])
+        (b["gpu"], b["regime"]): Band(b["gpu"], b["regime"], b["low"], b["high"], b["points"], pooled=b["pooled"])
         for b in data.get("band", [])
     }
 

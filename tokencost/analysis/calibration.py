@@ -48,7 +48,7 @@ SOURCE = (
     "public/data/tasks/lm-arena-chat.json): vLLM 0.11.1, BF16, steady-state output tok/s"
 )
 MEMORY_CAPPED = 0.95  # a point whose in-flight batch stayed below this share of max_num_seqs hit the KV limit
-TARGET_ERROR = 0.20  # the held-out error we aim for; H100 meets it, B200 does not (see the README)
+TARGET_ERROR = 0.20  # the held-out error we aim for; H100 meets it, B200's dense models do not (see held-out.md)
 
 
 def measurements() -> pd.DataFrame:
@@ -84,7 +84,7 @@ def _project(row, calibration: Calibration, catalog: list[HardwareEntry], batch:
 
 
 def _calibration(x, gpu: str, held_out=None) -> Calibration:
-    dense, moe, overhead_ms, latency_us, bandwidth_gb_s = x
+    dense, moe, overhead_ms, per_seq_us, latency_us, bandwidth_gb_s = x
     return Calibration(
         key=f"vllm-{gpu}",
         engine="vllm",
@@ -95,6 +95,7 @@ def _calibration(x, gpu: str, held_out=None) -> Calibration:
         held_out_error=held_out or {},
         source=SOURCE,
         step_overhead_s=overhead_ms * 1e-3,
+        sequence_overhead_s=per_seq_us * 1e-6,
     )
 
 
@@ -123,9 +124,10 @@ def fit(
             for _, row in train.iterrows()
         ]
 
-    # efficiency (dense, MoE), the step's fixed overhead in ms, the collectives' latency (us) and bandwidth (GB/s)
-    start, low, high = [0.6, 0.6, 1.0, 10.0, 50.0], [0.05, 0.05, 0, 0, 1], [1, 1, 50, 1000, 10_000]
-    n = 5 if fixed is None else 3
+    # efficiency (dense, MoE), the step's fixed overhead (ms) and its overhead a sequence (us), the collectives'
+    # latency (us) and bandwidth (GB/s)
+    start, low, high = [0.6, 0.6, 1.0, 5.0, 10.0, 50.0], [0.05, 0.05, 0, 0, 0, 1], [1, 1, 50, 1000, 1000, 10_000]
+    n = 6 if fixed is None else 4
     solution = least_squares(residuals, start[:n], bounds=(low[:n], high[:n]))
     calibration = _calibration(params(solution.x), gpu)
     table = comparison(points[points["gpu"] == gpu], calibration, catalog)
@@ -174,6 +176,7 @@ def shipped_calibrations() -> dict[str, Calibration]:
             held_out_error=dict(entry["held_out_error"]),
             source=entry["source"],
             step_overhead_s=entry.get("step_overhead_s", 0.0),
+            sequence_overhead_s=entry.get("sequence_overhead_s", 0.0),
             precision_factor=dict(entry.get("precision_factor", {})),
         )
         for gpu, entry in data.items()
@@ -215,6 +218,7 @@ def fitted_toml(calibrations: list[Calibration], points: int) -> str:
             f'engine = "{c.engine}"',
             "efficiency = { " + ", ".join(f"{k} = {v:.4f}" for k, v in c.efficiency.items()) + " }",
             f"step_overhead_s = {c.step_overhead_s:.4e}",
+            f"sequence_overhead_s = {c.sequence_overhead_s:.4e}",
             f"collective_latency_s = {c.collective_latency_s:.4e}",
             f"collective_bandwidth_bytes_s = {c.collective_bandwidth_bytes_s:.4e}",
             "held_out_error = { " + ", ".join(f"{k} = {v:.4f}" for k, v in c.held_out_error.items()) + " }",

@@ -26,7 +26,7 @@ from bench.errors import UserError
 from bench.inputs.cards import load_card
 from bench.inputs.precision import BF16, Precision
 from bench.run.records import RECORDS_FILE, has_records, read_records
-from tokencost.analysis.bands import ASSUMED_FACTOR, HELD_OUT_DOC, MIN_POINTS, Band, band_for
+from tokencost.analysis.bands import ASSUMED_FACTOR, HELD_OUT_DOC, MIN_POINTS, MIN_SERIES, Band, band_for
 from tokencost.analysis.calibration import calibration_for
 from tokencost.analysis.regimes import Point, regime, saturated
 from tokencost.analysis.service_level import METHOD as SERVICE_METHOD
@@ -140,14 +140,16 @@ def band_words(point: Point, band: Band | None, overall: float | None) -> str:
             else f"; error_band: the calibration's overall held-out error{widened} +/-{overall:.0%}"
         )
         return (
-            f"no held-out data for this regime ({regime(point)}; a band needs {MIN_POINTS} held-out points){fallback}"
+            f"no held-out data for this regime ({regime(point)}; a band needs {MIN_POINTS} held-out points from "
+            f"{MIN_SERIES} series, or a pool of the calibration's BF16 regimes){fallback}"
         )
     if band.assumed:
         return (
             f"{band.low:.2f}-{band.high:.2f} x projected, ASSUMED: {UNCALIBRATED_BAND_FACTOR:g} x the BF16 band of "
             "the regime, not validated"
         )
-    return f"{band.low:.2f}-{band.high:.2f} x projected, held out on {band.points} points ({BANDS_DOC})"
+    pool = f", pooled over every BF16 regime of {band.gpu} (this one has too few series)" if band.pooled else ""
+    return f"{band.low:.2f}-{band.high:.2f} x projected, held out on {band.points} points{pool} ({BANDS_DOC})"
 
 
 def fallback_band(overall: float | None, precision: Precision) -> float | None:
@@ -186,6 +188,7 @@ def project(
             calibration,
             efficiency={**calibration.efficiency, card.kind: efficiency},
             step_overhead_s=0.0,
+            sequence_overhead_s=0.0,
             precision_factor={},
         )
         method = f"roofline x {efficiency:.1%} efficiency ({efficiency_source}), no held-out error"

@@ -5,16 +5,22 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from tests.unit.tokencost.cli.test_hostile_review import tokencost
 from tokencost.analysis.bands import (
     FP8_FIT,
     HELD_OUT_DOC,
+    LEVEL,
     MIN_POINTS,
+    POOLABLE,
     all_points,
     band_for,
+    band_of,
     bands,
+    conformal,
     coverage,
     fit_fp8,
     fp8_fit_rows,
@@ -92,6 +98,7 @@ def test_the_shipped_bands_are_what_the_held_out_points_give(checked):
         assert band.low == pytest.approx(recomputed[key].low, abs=1e-4)
         assert band.high == pytest.approx(recomputed[key].high, abs=1e-4)
         assert band.points == recomputed[key].points
+        assert band.pooled == recomputed[key].pooled
         assert band.points >= MIN_POINTS
 
 
@@ -106,18 +113,57 @@ def test_the_held_out_coverage_the_document_states_is_what_the_committed_data_gi
         in text
     )
     assert summary_markdown(with_checks, bands(errors)) in text
+    for gpu in ("h100-sxm", "b200"):
+        part = totals(with_checks[with_checks["calibration"] == gpu])
+        assert f"{gpu} {round(part['coverage'] * part['testable'])} of {part['testable']} inside" in text
     met = total["coverage"] >= 0.85 and total["median_half_width"] <= 0.25
     assert ("NOT met" in text) is not met
 
 
 def test_no_point_sets_its_own_band_in_the_check(checked):
     errors, with_checks = checked
-    for row in with_checks[with_checks["inside"].notna()].to_dict("records"):
-        assert row["inside"] == (row["check_low"] <= row["ratio"] <= row["check_high"])
-    # a series alone in its regime cannot be checked: it would be checked against itself
+    for row in with_checks.to_dict("records"):
+        others = errors[(errors["calibration"] == row["calibration"]) & (errors["series"] != row["series"])]
+        band = band_of(row["calibration"], row["regime"], others)  # made without any point of its series
+        if band is None:
+            assert row["inside"] is None and pd.isna(row["check_low"])
+            continue
+        assert (row["check_low"], row["check_high"]) == (band.low, band.high)
+        assert row["inside"] == (band.low <= row["ratio"] <= band.high)
+    # a series alone in a regime that is not pooled (a borrowed calibration, FP8) cannot be checked
     summary = regime_summary(with_checks, bands(errors))
-    lonely = summary[summary["series"] == 1]
-    assert (lonely["testable"] == 0).all()
+    lonely = summary[(summary["series"] == 1) & ~summary["regime"].isin(POOLABLE)]
+    assert len(lonely) and (lonely["testable"] == 0).all()
+
+
+def test_a_band_is_the_conformal_rank_of_the_abs_log_ratios():
+    six = pd.Series([1.1, 0.9, 1.2, 0.5, 1.05, 1.3])  # n = 6: k = ceil(7 x 0.85) = 6, the largest
+    assert conformal(six) == pytest.approx((0.5, 2.0))
+    assert conformal(six.iloc[:5]) is None  # n = 5: k = 6 > n, no band
+    nineteen = pd.Series(np.exp(np.arange(1, 20) / 100))  # n = 19: k = 17 exactly, not 18
+    assert conformal(nineteen) == pytest.approx((np.exp(-0.17), np.exp(0.17)))
+    assert MIN_POINTS == 6
+
+
+def test_a_band_holds_its_level_on_points_drawn_alike():
+    """Exchangeable points: a new one falls inside the band of the others LEVEL of the time or more (and not far
+    more: the band is not padded)."""
+    draws = np.random.default_rng(27).lognormal(0.05, 0.2, size=(4000, 11))
+    inside = [conformal(pd.Series(d[:10])) for d in draws]
+    hits = np.mean([low <= d[10] <= high for (low, high), d in zip(inside, draws)])
+    assert LEVEL <= hits + 0.015 and hits < LEVEL + 0.08  # rank 10 of 11: 10/11 = 0.91 expected
+
+
+def test_a_regime_with_too_few_series_takes_its_calibrations_pool(checked):
+    errors, _ = checked
+    h100 = errors[errors["calibration"] == "h100-sxm"]
+    small = h100[h100["regime"] == SMALL]
+    assert len(small) < MIN_POINTS  # too few for a band of its own
+    pool = conformal(h100[h100["regime"].isin(POOLABLE)]["ratio"])
+    band = shipped_bands()[("h100-sxm", SMALL)]
+    assert band.pooled and (band.low, band.high) == pytest.approx(pool, abs=1e-6)
+    assert not shipped_bands()[("h100-sxm", MULTI_GPU)].pooled  # 4 series, 23 points: its own
+    assert ("h100-sxm", BORROWED) not in shipped_bands()  # one series, not pooled
 
 
 def test_held_out_points_were_not_fitted(checked):

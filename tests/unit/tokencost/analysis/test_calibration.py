@@ -39,6 +39,8 @@ def test_the_shipped_calibration_is_what_the_committed_data_fits(h100):
     assert shipped.collective_latency_s == pytest.approx(calibration.collective_latency_s, rel=1e-2)
     assert shipped.step_overhead_s == pytest.approx(calibration.step_overhead_s, rel=1e-2)
     assert 0.2e-3 < shipped.step_overhead_s < 2e-3  # a step's fixed cost on an H100: about a millisecond
+    assert shipped.sequence_overhead_s == pytest.approx(calibration.sequence_overhead_s, rel=1e-2)
+    assert 5e-6 < shipped.sequence_overhead_s < 50e-6  # sampling and bookkeeping: tens of microseconds a sequence
 
 
 def test_every_published_h100_point_is_within_the_target(h100):
@@ -78,7 +80,7 @@ def test_the_held_out_document_carries_the_table_and_the_errors():
 
 def test_b200_is_shipped_with_its_larger_error_stated():
     b200 = shipped_calibrations()["b200"]
-    assert min(b200.held_out_error.values()) > TARGET_ERROR
+    assert max(b200.held_out_error.values()) > TARGET_ERROR  # dense misses the target on B200 (MoE: see the doc)
     text = DOC.read_text()
     assert all(f"+/-{e:.0%}" in text for e in b200.held_out_error.values())
 

@@ -1,5 +1,7 @@
 """The serving model: collectives, the KV limit, and what a calibration does to the roofline."""
 
+from dataclasses import replace
+
 import pytest
 
 from bench.inputs.cards import load_card
@@ -53,6 +55,16 @@ def test_two_gpus_pay_for_their_collectives():
     comm_s = 128 * (10e-6 + 5120 * 2 * 64 / 100e9)
     expected = 64 * 256 / (roof.prefill_s / 0.5 + 256 * (roof.decode_step_s / 0.5 + comm_s))
     assert p.output_tok_s == pytest.approx(expected)
+
+
+def test_a_step_pays_its_fixed_overhead_and_one_for_each_sequence():
+    card = load_card("llama-3.1-8b")
+    figures = hardware_of(H100, 1)
+    overheads = replace(PLAIN, step_overhead_s=1e-3, sequence_overhead_s=20e-6)
+    for batch in (1, 64):
+        plain = project_throughput(card, figures, 1, batch, 512, 256, PLAIN)
+        p = project_throughput(card, figures, 1, batch, 512, 256, overheads)
+        assert p.step_s == pytest.approx(plain.step_s + 1e-3 + batch * 20e-6)
 
 
 def test_a_batch_beyond_the_kv_cache_does_not_fit():
