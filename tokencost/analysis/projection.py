@@ -140,15 +140,15 @@ def band_words(point: Point, band: Band | None, overall: float | None) -> str:
             else f"; error_band: the calibration's overall held-out error{widened} +/-{overall:.0%}"
         )
         return (
-            f"no held-out data for this regime ({regime(point)}; a band needs {MIN_POINTS} held-out points from "
-            f"{MIN_SERIES} series, or a pool of the calibration's BF16 regimes){fallback}"
+            f"no held-out data for this regime ({regime(point)}: a band needs {MIN_POINTS} points from {MIN_SERIES} "
+            f"series){fallback}"
         )
     if band.assumed:
         return (
             f"{band.low:.2f}-{band.high:.2f} x projected, ASSUMED: {UNCALIBRATED_BAND_FACTOR:g} x the BF16 band of "
             "the regime, not validated"
         )
-    pool = f", pooled over every BF16 regime of {band.gpu} (this one has too few series)" if band.pooled else ""
+    pool = f", pooled over {band.gpu}'s BF16 regimes (too few series here)" if band.pooled else ""
     return f"{band.low:.2f}-{band.high:.2f} x projected, held out on {band.points} points{pool} ({BANDS_DOC})"
 
 

@@ -90,3 +90,16 @@ def test_fitted_file_names_its_source():
     calibrations = {gpu: entry for gpu, entry in data.items() if gpu != "band"}
     assert set(calibrations) == {"h100-sxm", "b200"}
     assert all(re.search(r"ml-energy/leaderboard @0cd52dab", entry["source"]) for entry in calibrations.values())
+
+
+def test_the_docs_carry_the_held_out_summary_and_table_as_written():
+    """docs/calibration.md repeats what `python -m tokencost.analysis.bands` wrote: a refit that changes the
+    coverage, a band or a width must be copied there too."""
+    page = (Path(__file__).parents[4] / "docs" / "calibration.md").read_text()
+    held_out = DOC.read_text()
+    summary = [
+        part
+        for part in held_out.split("\n\n")
+        if "points the serving model was not fitted on" in part or part.startswith(("By calibration:", "| calibration"))
+    ]
+    assert len(summary) == 3 and all(part in page for part in summary)
