@@ -11,6 +11,7 @@ import pytest
 from bench.errors import UserError
 from bench.inputs.precision import Precision
 from tests.support import REPO
+from tokencost.analysis.calibration import shipped_calibrations
 from tokencost.analysis.projection import project
 from tokencost.pricing.assumptions import load_assumptions
 from tokencost.pricing.catalog import find_hardware, load_catalog
@@ -141,7 +142,8 @@ def test_bf16_and_fp8_sit_side_by_side_with_the_bf16_ratio(rebuilt):
     alike = both[both["batch_size"] < 0.9 * both[["max_batch", "max_batch_fp8"]].min(axis=1)]
     assert len(alike) > 50
     assert alike["error_band_fp8"].to_numpy() == pytest.approx(2 * alike["error_band"].to_numpy())
-    assert both["label_fp8"].str.contains("fp8 efficiency = BF16's x 0.85, fitted on one published").all()
+    factor = shipped_calibrations()["h100-sxm"].precision_factor["fp8"]
+    assert both["label_fp8"].str.contains(f"fp8 efficiency = BF16's x {factor:.2f}, fitted on one published").all()
     assert both["band_basis_fp8"].str.contains("ASSUMED").all()
     expected = both["usd_per_m_total owned"] / both["usd_per_m_total owned_fp8"]
     assert both[f"{BF16_OVER_THIS}_fp8"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-4)
