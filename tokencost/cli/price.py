@@ -4,8 +4,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pandas as pd
-
 from tokencost.cli import json_output
 from tokencost.cli.common import priceable, pricing_from, print_tables, read_run_records
 
@@ -393,6 +391,8 @@ def cmd_claims(args) -> int:
 
 def projection_table(table) -> str:
     """The projection rows as a table that reads at 120 columns."""
+
+    import pandas as pd  # here, not at the top: `tokencost --help` imports no pandas
 
     def band(low, high) -> str:
         return "n/a" if pd.isna(low) or pd.isna(high) else f"{low:,.0f}-{high:,.0f}"
