@@ -32,8 +32,7 @@ TIER_FOLDERS = ("integration", "browser", "ci")
 PEER_FILES = {"test_peer_tools.py"}  # builds AIPerf's and GuideLLM's own venvs
 # Read a live stream's per-token pace (inter-token latencies, per-user tok/s and the fronts over it): beside a second
 # engine on two cores, a tiny model's tokens reach the client in one burst and the pace is 0.
-PACE_FILES = {"test_peer_tools.py"}
-PACE_TESTS = {"test_serve_run_end_to_end"}  # its module fixture serves only it
+PACE_FILES = {"test_peer_tools.py", "test_serve_vllm.py"}
 TESTS = Path(__file__).parent
 
 
@@ -54,7 +53,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(path.relative_to(TESTS).parts[0])
         if path.name in PEER_FILES:
             item.add_marker("peers")
-        if path.name in PACE_FILES or item.originalname in PACE_TESTS:
+        if path.name in PACE_FILES:
             item.add_marker("pace")
         module = getattr(item, "module", None)
         if module is None:
