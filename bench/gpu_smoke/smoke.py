@@ -264,17 +264,7 @@ def judge_sweep(records: list[dict], expected_points: int, done: "Done") -> Chec
         }
         for r in records
     ]
-    values = {
-        "returncode": done.returncode,
-        "points": points,
-        "stdout": done.stdout[-2000:],
-        "stderr": done.stderr[-2000:],
-    }
-    problems = ["timed out"] if done.timed_out else []
-    if len(records) != expected_points:
-        problems.append(
-            f"{len(records)} of {expected_points} points recorded (exit {done.returncode}: {last_line(done.stderr)})"
-        )
+    values, problems = _sweep_outcome(points, len(records), expected_points, done)
     for p in points:
         if p["status"] != "ok":
             problems.append(f"{p['point']} {p['status']}: {p['error']}")
@@ -291,6 +281,23 @@ def judge_sweep(records: list[dict], expected_points: int, done: "Done") -> Chec
         f"{len(points)} points ok with nvml-counter energy on {points[0]['gpus'][0]}: {timings}",
         values,
     )
+
+
+def _sweep_outcome(points: list[dict], recorded: int, expected_points: int, done: "Done") -> tuple[dict, list[str]]:
+    """What a smoke sweep's check reports (its points and the command's exit and output tails), and the problems
+    every sweep check shares: a timeout, or fewer points recorded than asked for."""
+    values = {
+        "returncode": done.returncode,
+        "points": points,
+        "stdout": done.stdout[-2000:],
+        "stderr": done.stderr[-2000:],
+    }
+    problems = ["timed out"] if done.timed_out else []
+    if recorded != expected_points:
+        problems.append(
+            f"{recorded} of {expected_points} points recorded (exit {done.returncode}: {last_line(done.stderr)})"
+        )
+    return values, problems
 
 
 def judge_vllm(records: list[dict], expected_points: int, done: "Done", mode: str) -> CheckResult:
@@ -318,17 +325,7 @@ def judge_vllm(records: list[dict], expected_points: int, done: "Done", mode: st
                 "error": r.get("error"),
             }
         )
-    values = {
-        "returncode": done.returncode,
-        "points": points,
-        "stdout": done.stdout[-2000:],
-        "stderr": done.stderr[-2000:],
-    }
-    problems = ["timed out"] if done.timed_out else []
-    if len(records) != expected_points:
-        problems.append(
-            f"{len(records)} of {expected_points} points recorded (exit {done.returncode}: {last_line(done.stderr)})"
-        )
+    values, problems = _sweep_outcome(points, len(records), expected_points, done)
     for p in points:
         if p["status"] != "ok":
             problems.append(f"{p['point']} {p['status']}: {p['error']}")
