@@ -286,7 +286,8 @@ def test_the_url_carries_the_view_so_it_can_be_shared(browser, explorer):  # noq
     for _ in range(2):
         setting = random_setting(rng, options)
         drive(explorer.page, setting)
-        url, figures = explorer.page.url, explorer.page.evaluate(FIGURES_JS)
+        # The page's own location: Playwright's page.url follows replaceState a moment later, by an event.
+        url, figures = explorer.page.evaluate("location.href"), explorer.page.evaluate(FIGURES_JS)
         assert "#" in url and f"preset={setting['preset']}" in url
         shared = browser.new_page(viewport=PHONE)
         shared.goto(url)

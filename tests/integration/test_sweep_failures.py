@@ -72,8 +72,9 @@ def test_kill_9_then_resume_finishes_exactly_the_missing_points(tmp_path):
 def test_sigint_stops_cleanly_keeping_completed_points(tmp_path):
     suite = _suite(
         tmp_path,
-        # Each point holds at least 5 s whatever the machine's speed, so the signal below lands inside one.
-        'min_window_s = 5\nmodels = ["tiny-dense"]\nbatch_sizes = [1, 2, 4, 8]\n'
+        # Each point holds at least 5 s whatever the machine's speed, so the signal below lands inside one; six of
+        # them, because on a loaded CI machine this test's own 1 s sleep has been seen to take 15 s.
+        'min_window_s = 5\nmodels = ["tiny-dense"]\nbatch_sizes = [1, 2, 4, 8, 16, 32]\n'
         "[workload]\nisl = 16\nosl = 256\nrequests_per_batch = 4",
     )
     run_dir = tmp_path / "run"
@@ -89,12 +90,11 @@ def test_sigint_stops_cleanly_keeping_completed_points(tmp_path):
     assert process.returncode == 130, stderr[-3000:]
     assert "interrupted" in stderr and f"tokencost run --resume {run_dir}" in stderr
     statuses = [r.status for r in read_records(run_dir)]
-    assert statuses[0] == "ok" and set(statuses) <= {"ok", "interrupted"} and len(statuses) < 4
-    # The point the signal landed in is recorded as interrupted. In about one CI run of three the signal, sent 1 s
-    # into a point of at least 5 s, still ends the run with no point open (every record ok); why is not known yet,
-    # so that case is allowed here as long as nothing is lost and the run says how to resume.
-    if statuses[-1] != "interrupted":
-        assert statuses.count("ok") == len(statuses), statuses
+    assert statuses[0] == "ok" and set(statuses[:-1]) <= {"ok"} and len(statuses) < 6, statuses
+    # The point the signal landed in is recorded as interrupted. A signal that lands in the moment between two
+    # points (this test cannot time it finer than its own sleeps) ends the run with no point open: every record ok,
+    # and the run still says how to resume.
+    assert statuses[-1] in ("ok", "interrupted"), statuses
     assert (run_dir / "costs.csv").exists() and (run_dir / "report.md").exists()
     _, alive = psutil.wait_procs(family, timeout=30)
     assert alive == [], f"left running: {[p.pid for p in alive]}"
