@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests.support import FIXTURES, ray_cluster, run_cli
+from tests.support import FIXTURES, REPO, ray_cluster, run_cli
 from tests.support.examples import CI
 from tests.support.hub_cache import offline_hub  # noqa: F401 - a fixture: a Hugging Face cache, offline
 from tests.support.nvml_sim import FakeClock, RealClock, SimulatedGpu, SimulatedNvml, real_gpu_present
@@ -20,12 +20,6 @@ from tests.support.nvml_sim import FakeClock, RealClock, SimulatedGpu, Simulated
 settings.register_profile(CI, max_examples=100, deadline=timedelta(seconds=1))
 settings.register_profile("dev", max_examples=10, deadline=timedelta(seconds=1))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or (CI if os.environ.get("CI") else "dev"))
-
-# vLLM's CPU engine sizes its KV cache as gpu_memory_utilization of the machine's memory (7 GiB of 24 at the
-# suites' 0.3): two engines of the second pass side by side would ask for more than is free. The tiny test models
-# need far less; an explicit size also spares an eager engine its warm-up pass. Engines and Ray nodes the tests
-# start inherit it.
-os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB
 
 # Tiers, by folder: each marks every test below it (markers are registered in pyproject.toml).
 TIER_FOLDERS = ("integration", "browser", "ci")
@@ -115,3 +109,17 @@ def pricing():
     from tokencost.pricing.priced_runs import Pricing
 
     return Pricing.of(load_assumptions(None), load_catalog())
+
+
+@pytest.fixture(scope="session")
+def rebuilt_gpu_table(tmp_path_factory):
+    """The published GPU table (results/gpu-cost-table) rebuilt from its committed inputs into a folder of its own,
+    once a session: a rebuild takes about 10 s. Read it; never write into it."""
+    import shutil
+
+    from tokencost.publish.gpu_table import write
+
+    folder = tmp_path_factory.mktemp("gpu-table")
+    shutil.copy(REPO / "results" / "gpu-cost-table" / "inputs.toml", folder / "inputs.toml")
+    write(folder)
+    return folder

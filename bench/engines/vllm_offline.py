@@ -16,6 +16,7 @@ from bench.environment import on_cpu_backend, vllm_version
 from bench.errors import PointTimeout
 from bench.inputs.cards import ModelCard
 from bench.inputs.checkpoints import vllm_model_arguments
+from bench.inputs.fit import engine_memory_arguments
 from bench.inputs.requests import Request, as_request, implied_hits
 from bench.inputs.suite import EngineSettings
 from bench.run import prefix_cache
@@ -46,7 +47,7 @@ class VllmOfflineEngine:
             max_num_seqs=max_batch_size,
             max_model_len=settings.max_model_len,
             max_num_batched_tokens=settings.max_num_batched_tokens,
-            gpu_memory_utilization=settings.memory_share(),
+            **engine_memory_arguments(card, settings, max_batch_size),
             tensor_parallel_size=settings.tensor_parallel_size,
             pipeline_parallel_size=settings.pipeline_parallel_size,
             enforce_eager=settings.enforce_eager,

@@ -16,6 +16,9 @@ an engine starts, the KV capacity it reports decides instead (bench.offline).
 import math
 from dataclasses import dataclass
 
+import psutil
+
+from bench.environment import on_cpu_backend
 from bench.inputs.cards import ModelCard
 from bench.inputs.params import head_dim
 from bench.inputs.suite import EngineSettings
@@ -23,6 +26,7 @@ from bench.inputs.suite import EngineSettings
 GIB = 1024**3
 RESERVE_PER_GPU_BYTES = int(2.5 * GIB)  # activations of vLLM's profiling run, CUDA graphs, NCCL and CUDA context
 BLOCK_TOKENS = 16  # vLLM's default KV block size on CUDA
+CPU_BLOCK_TOKENS = 128  # the largest block vLLM's CPU backend uses
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "auto": 2, "float32": 4}
 ESTIMATED_ENGINES = frozenset({"vllm"})  # engines with vLLM's paged KV cache, which this estimate models
 
@@ -33,6 +37,27 @@ def kv_bytes_per_token(config: dict, settings: EngineSettings) -> int:
     kv_heads = config.get("num_key_value_heads") or config["num_attention_heads"]
     heads = math.ceil(kv_heads / settings.tensor_parallel_size)  # fewer heads than GPUs: each GPU keeps one
     return math.ceil(2 * layers * heads * head_dim(config) * settings.precision.kv_bytes(DTYPE_BYTES[settings.dtype]))
+
+
+def engine_memory_arguments(
+    card: ModelCard, settings: EngineSettings, max_num_seqs: int | None
+) -> dict[str, int | float]:
+    """How much memory vLLM gives the KV cache: vLLM's keyword (`gpu_memory_utilization` or
+    `kv_cache_memory_bytes`) and its value.
+
+    On a GPU, or where the suite sets gpu_memory_utilization, the share of memory. On the CPU backend otherwise, a
+    KV cache that holds `max_num_seqs` sequences at the engine's longest length (vLLM's own default of 256 when
+    None), at most the default share of host memory: vLLM zeroes its whole cache as it starts, about 2 s a GiB
+    here, so a tiny model given 7 GiB it never touches would start 12 s slower, with the same results.
+    """
+    on_cpu = on_cpu_backend()
+    share = settings.memory_share(on_gpu=not on_cpu)
+    if settings.gpu_memory_utilization is not None or not on_cpu:
+        return {"gpu_memory_utilization": share}
+    length = settings.max_model_len or card.max_context
+    # A block of slack a sequence: vLLM's CPU backend allocates whole blocks of up to 128 tokens.
+    needed = kv_bytes_per_token(card.config, settings) * (max_num_seqs or 256) * (length + CPU_BLOCK_TOKENS)
+    return {"kv_cache_memory_bytes": min(needed, int(share * psutil.virtual_memory().total))}
 
 
 def weight_bytes(card: ModelCard, settings: EngineSettings) -> int:

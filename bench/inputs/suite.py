@@ -69,7 +69,8 @@ class EngineSettings(BaseModel):
     tensor_parallel_size: ParallelSize = 1
     pipeline_parallel_size: ParallelSize = 1
     data_parallel_size: ParallelSize = 1  # serve mode only: vLLM's offline engine runs one replica
-    # On the CPU backend this is the share of host memory given to the KV cache.
+    # On the CPU backend, the share of host memory given to the KV cache; unset there, the KV cache is sized to the
+    # engine's sequences instead (bench.inputs.fit.engine_memory_arguments).
     gpu_memory_utilization: Annotated[float, Field(strict=True, gt=0, le=1)] | None = None
     max_model_len: Tokens | None = None  # and at most the card's context (checked before a run)
     # Tokens a scheduler step may batch; vLLM's default differs between its LLM class and its server.

@@ -62,6 +62,7 @@ def run_vllm(args) -> dict:
 
     from bench.environment import cpu_environment_defaults
     from bench.inputs.cards import load_card
+    from bench.inputs.fit import engine_memory_arguments
     from bench.inputs.suite import EngineSettings
 
     cpu_environment_defaults()
@@ -90,8 +91,11 @@ def run_vllm(args) -> dict:
                 str(args.max_num_seqs),
                 "--num-warmups",
                 str(args.max_num_seqs),
-                "--gpu-memory-utilization",
-                str(EngineSettings().memory_share()),
+                # the KV cache our engine is given (bench.inputs.fit), so both sides allocate the same
+                *(
+                    f"--{name.replace('_', '-')}={value}"
+                    for name, value in engine_memory_arguments(card, EngineSettings(), args.max_num_seqs).items()
+                ),
                 "--disable-detokenize",
                 "--seed",
                 "0",

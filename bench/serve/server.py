@@ -21,6 +21,7 @@ from bench.environment import on_cpu_backend, vllm_version
 from bench.errors import UserError
 from bench.inputs.cards import ModelCard
 from bench.inputs.checkpoints import vllm_model_arguments
+from bench.inputs.fit import engine_memory_arguments
 from bench.inputs.suite import EngineSettings
 from bench.prometheus import samples
 from bench.secrets import redact
@@ -73,14 +74,14 @@ def server_command(
         str(settings.pipeline_parallel_size),
         "--data-parallel-size",
         str(settings.data_parallel_size),
-        "--gpu-memory-utilization",
-        str(settings.memory_share()),
         "--seed",
         str(settings.seed),
         # On, as vLLM serves by default; a workload without reuse salts each request apart (bench.serve.client).
         "--enable-prefix-caching",
         "--disable-uvicorn-access-log",
     ]
+    for name, share in engine_memory_arguments(card, settings, max_num_seqs).items():
+        command += [f"--{name.replace('_', '-')}", str(share)]
     if not card.has_tokenizer:
         command.append("--skip-tokenizer-init")
     if max_num_seqs:

@@ -88,3 +88,26 @@ def test_an_fp8_kv_cache_holds_twice_the_sequences_of_a_bf16_one():
     fp8 = fit.estimate(card, EngineSettings(precision=Precision(kv_cache="fp8")), 1536, 80 * fit.GIB)
     assert fp8.kv_per_token * 2 == bf16.kv_per_token and fp8.weights == bf16.weights
     assert fp8.max_sequences in (2 * bf16.max_sequences, 2 * bf16.max_sequences + 1)
+
+
+def test_on_the_cpu_backend_a_tiny_model_gets_the_kv_cache_its_sequences_need_not_a_share_of_host_memory():
+    import psutil
+
+    tiny, big = load_card("tiny-dense"), load_card("llama-3.1-8b")
+    # 4 layers x 2 KV heads x 64 dims x (K, V) x 2 bytes a token; 8 sequences of 4096 tokens and a 128-token block
+    assert fit.engine_memory_arguments(tiny, EngineSettings(), 8) == {"kv_cache_memory_bytes": 2048 * 8 * (4096 + 128)}
+    assert fit.engine_memory_arguments(tiny, EngineSettings(max_model_len=512), None) == {
+        "kv_cache_memory_bytes": 2048 * 256 * (512 + 128)  # vLLM's default of 256 sequences
+    }
+    # A model whose full-length sequences would take more: the default share of host memory, as before.
+    host = psutil.virtual_memory().total
+    assert fit.engine_memory_arguments(big, EngineSettings(), 8) == {"kv_cache_memory_bytes": int(0.3 * host)}
+    # A share the suite sets is passed as it is.
+    assert fit.engine_memory_arguments(tiny, EngineSettings(gpu_memory_utilization=0.05), 8) == {
+        "gpu_memory_utilization": 0.05
+    }
+
+
+def test_on_a_gpu_the_kv_cache_is_the_share_of_its_memory(monkeypatch):
+    monkeypatch.setattr(fit, "on_cpu_backend", lambda: False)
+    assert fit.engine_memory_arguments(load_card("tiny-dense"), EngineSettings(), 8) == {"gpu_memory_utilization": 0.9}
