@@ -10,7 +10,6 @@ import io
 import json
 import math
 import random
-import shutil
 from contextlib import redirect_stdout
 from functools import cache
 
@@ -20,13 +19,12 @@ import pytest
 from bench.errors import UserError
 from bench.inputs.tiers import shipped_tiers
 from tests.browser.test_html_page import DESKTOP, PHONE, OpenPage, browser  # noqa: F401 (the fixture, reused)
-from tests.support import REPO
 from tokencost.analysis.service_level import FLOOR, meets
 from tokencost.cli.main import main
 from tokencost.pricing.assumptions import FLAGS, load_assumptions
 from tokencost.pricing.catalog import find_hardware, load_catalog
 from tokencost.pricing.hourly import hourly_cost, usd_per_mtok
-from tokencost.publish.gpu_table import MEASURED_FILE, PROJECTED_FILE, write
+from tokencost.publish.gpu_table import MEASURED_FILE, PROJECTED_FILE
 
 SETTINGS = 50
 TESTIDS = ("usd-per-gpu-hour", "usd-per-kwh", "utilization", "years", "preset", "model", "gpu", "gpu-count")
@@ -39,10 +37,8 @@ FIGURES_JS = """() => [...document.querySelectorAll('[data-testid=usd-per-m]')].
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gpu-table")
-    shutil.copy(REPO / "results" / "gpu-cost-table" / "inputs.toml", folder / "inputs.toml")
-    write(folder)
+def table(rebuilt_gpu_table):
+    folder = rebuilt_gpu_table
     rows = {name: pd.read_csv(folder / name) for name in (PROJECTED_FILE, MEASURED_FILE)}
     return folder / "index.html", rows
 

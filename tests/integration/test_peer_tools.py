@@ -10,11 +10,8 @@ import json
 import pandas as pd
 import pytest
 
-from bench.inputs.cards import load_card
-from bench.inputs.suite import EngineSettings
 from bench.overhead.parity import run_aiperf, run_guidellm
 from bench.overhead.peer_tools import ensure_tool
-from bench.serve.server import VllmServer
 from tests.support.run_cli import tokencost
 
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
@@ -27,11 +24,10 @@ def tools():
     return {name: ensure_tool(name) for name in ("aiperf", "guidellm")}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, tools):
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with VllmServer(load_card("tiny-dense"), EngineSettings(enforce_eager=True), log, max_num_seqs=4) as running:
-        yield running
+@pytest.fixture
+def server(tools, tiny_server):
+    """The shared server (tests/integration/conftest.py), once the peers' venvs are ready."""
+    return tiny_server
 
 
 def priced_row(path, tmp_path) -> dict:

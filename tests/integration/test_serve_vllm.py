@@ -1,6 +1,5 @@
 """Serving mode against a real vLLM server (CPU build here) on loopback."""
 
-import os
 import signal
 import time
 
@@ -8,15 +7,15 @@ import pandas as pd
 import psutil
 import pytest
 
-from bench.inputs.cards import load_card
 from bench.inputs.suite import EngineSettings, Suite, with_overrides
 from bench.inputs.workload import Workload
 from bench.run.records import read_records
 from bench.serve import client as serve_client
 from bench.serve.client import CompletionsClient, closed_loop, poisson, run_load
 from bench.serve.metrics import Slo, summarize
-from bench.serve.server import LOOPBACK, VllmServer
+from bench.serve.server import LOOPBACK
 from bench.serve.sweep import run_serve_sweep
+from tests.integration.conftest import assert_gone, session_processes
 from tests.support.run_cli import start_tokencost, tokencost
 
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
@@ -35,33 +34,9 @@ requests_per_rate = 12
 """
 
 
-def session_processes(leader_pid: int) -> list[psutil.Process]:
-    """Every live process in the server's own session (the server and its engine/worker children)."""
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if os.getsid(process.pid) == leader_pid and process.status() != psutil.STATUS_ZOMBIE:
-                found.append(process)
-        except (ProcessLookupError, psutil.NoSuchProcess, PermissionError):
-            continue
-    return found
-
-
-def assert_gone(pid: int) -> None:
-    deadline = time.monotonic() + 30
-    while session_processes(pid) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert session_processes(pid) == [], "server processes left running"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    card = load_card("tiny-dense")
-    with VllmServer(card, EngineSettings(enforce_eager=True), log, max_num_seqs=8) as running:
-        pid = running.process.pid
-        yield running
-    assert_gone(pid)
+@pytest.fixture
+def server(tiny_server):
+    return tiny_server
 
 
 def _run(server, load):

@@ -3,7 +3,6 @@ side by side, and the peers' rows in tables of their own with provenance and pro
 
 import json
 import re
-import shutil
 
 import pandas as pd
 import pytest
@@ -18,7 +17,7 @@ from tokencost.pricing.catalog import find_hardware, load_catalog
 from tokencost.pricing.hourly import hourly_cost
 from tokencost.pricing.priced_runs import Pricing
 from tokencost.publish.gpu_precisions import BF16_OVER_THIS
-from tokencost.publish.gpu_table import PROJECTED_FILE, read_inputs, write
+from tokencost.publish.gpu_table import PROJECTED_FILE, read_inputs
 from tokencost.publish.gpu_tiers import PAIRS
 from tokencost.publish.peer_tables import INFERENCEX, MLPERF, PEERS, SHIPPED, SOURCES, peer_rows
 from tokencost.publish.seed_answers import _verdict
@@ -36,11 +35,8 @@ PROVENANCE = ["source", "source_commit", "date", "engine", "precision", "hardwar
 
 
 @pytest.fixture(scope="module")
-def rebuilt(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("table")
-    shutil.copy(PUBLISHED / "inputs.toml", folder / "inputs.toml")
-    write(folder)
-    return folder
+def rebuilt(rebuilt_gpu_table):
+    return rebuilt_gpu_table
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,5 @@
 """The published GPU cost table rebuilds from its committed inputs, and every row says what it is."""
 
-import shutil
-
 import pandas as pd
 import pytest
 
@@ -9,18 +7,15 @@ from bench.errors import UserError
 from bench.inputs.tiers import shipped_tiers
 from tests.support import REPO
 from tokencost.analysis.service_level import FLOOR, NOT_REACHABLE, meets
-from tokencost.publish.gpu_table import LEVELS_FILE, MEASURED_BY, MEASURED_FILE, PROJECTED_FILE, read_inputs, write
+from tokencost.publish.gpu_table import LEVELS_FILE, MEASURED_BY, MEASURED_FILE, PROJECTED_FILE, read_inputs
 from tokencost.publish.peer_tables import PEERS
 
 PUBLISHED = REPO / "results" / "gpu-cost-table"
 
 
 @pytest.fixture(scope="module")
-def rebuilt(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("table")
-    shutil.copy(PUBLISHED / "inputs.toml", folder / "inputs.toml")
-    write(folder)
-    return folder
+def rebuilt(rebuilt_gpu_table):
+    return rebuilt_gpu_table
 
 
 @pytest.mark.parametrize(
