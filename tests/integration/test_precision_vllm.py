@@ -21,7 +21,7 @@ def test_an_fp8_kv_cache_arm_runs_beside_bf16_and_records_what_vllm_used(tmp_pat
         "prefill_probe = false\n"
         'precisions = [{ weights = "bf16" }, { weights = "bf16", kv_cache = "fp8" }]\n'
         "[workload]\nisl = 32\nosl = 8\nrequests_per_batch = 1\n"
-        "[engine]\nenforce_eager = true\n"  # compiling is test_vllm_sweep's; here it would cost a minute
+        "[engine]\nenforce_eager = true\n"  # compiling (`make demo` does) would cost a minute here
     )
     result = tokencost("run", "--suite", suite, "--out", tmp_path / "run")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

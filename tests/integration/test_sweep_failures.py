@@ -44,8 +44,9 @@ def _ok_points(run_dir):
 def test_kill_9_then_resume_finishes_exactly_the_missing_points(tmp_path):
     suite = _suite(
         tmp_path,
-        # Points of at least 2 s: the kill below, within a second of the first record, lands inside the second.
-        'min_window_s = 2\nmodels = ["tiny-dense"]\nbatch_sizes = [1, 2, 4]\n'
+        # Points of at least 2 s, six of them: the kill below, once the first record is seen, lands inside a later
+        # one even when this test's own poll is late (beside another engine it has been 10 s late).
+        'min_window_s = 2\nmodels = ["tiny-dense"]\nbatch_sizes = [1, 2, 3, 4, 5, 6]\n'
         "[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 2",
     )
     run_dir = tmp_path / "run"
@@ -55,15 +56,15 @@ def test_kill_9_then_resume_finishes_exactly_the_missing_points(tmp_path):
     os.killpg(process.pid, signal.SIGKILL)  # the whole process group, vLLM's engine processes too
     process.wait()
     killed_with = set(_ok_points(run_dir))
-    assert 1 <= len(killed_with) < 3
+    assert 1 <= len(killed_with) < 6
 
     result = tokencost("run", "--resume", run_dir, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     points = _ok_points(run_dir)
-    assert sorted(points) == sorted(f"tiny-dense/vllm/batch{b}/isl16/osl8" for b in (1, 2, 4))
+    assert sorted(points) == sorted(f"tiny-dense/vllm/batch{b}/isl16/osl8" for b in range(1, 7))
     assert len(points) == len(set(points))  # nothing measured twice
     assert len(json.loads((run_dir / "run.json").read_text())["resumed_at"]) == 1
-    assert len(pd.read_csv(run_dir / "costs.csv")) == 3
+    assert len(pd.read_csv(run_dir / "costs.csv")) == 6
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert SECRET not in path.read_text(errors="ignore"), path

@@ -22,8 +22,14 @@ MIN_WINDOW_S = 1.5  # points are sized by time too: each keeps adding rounds of 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
+    # Eager engines, as every other vLLM test here starts: compiling cost this sweep about two minutes on two cores.
+    # `make demo` runs vLLM's compiled default.
+    suite = tmp_path_factory.mktemp("suite") / "eager.toml"
+    suite.write_text("[engine]\nenforce_eager = true\n")
     result = tokencost(
         "run",
+        "--suite",
+        suite,
         "--models",
         "tiny-dense,tiny-moe",
         "--engines",

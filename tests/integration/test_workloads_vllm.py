@@ -21,7 +21,7 @@ batch_sizes = [{BATCH}]
 min_window_s = 0
 
 [engine]
-enforce_eager = true  # compiling takes about 30 s an engine on CPU; test_vllm_sweep keeps the compiled default
+enforce_eager = true  # compiling takes about 30 s an engine on CPU; `make demo` runs the compiled default
 
 [workload]
 isl = 512
@@ -51,7 +51,7 @@ mode = "serve"
 min_window_s = 0
 
 [engine]
-enforce_eager = true  # compiling takes about 30 s an engine on CPU; test_vllm_sweep keeps the compiled default
+enforce_eager = true  # compiling takes about 30 s an engine on CPU; `make demo` runs the compiled default
 
 [serve]
 concurrencies = [2]
