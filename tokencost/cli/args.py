@@ -330,10 +330,23 @@ def _help(option: "Option") -> str:
     notes = []
     if option.maximum is not None:
         notes.append(f"{'each ' if option.many else ''}at most {_shown(option.maximum)}")
-    if option.default not in (None, ()):
+    demo = _demo_setting(option)
+    if demo not in (None, (), option.default):
+        notes.append(f"default {_shown(option.default)} in a suite file, default {_shown(demo)} in the embedded demo")
+    elif option.default not in (None, ()):
         notes.append(f"default {_shown(option.default)}")
     text = f"{option.flag.help} ({'; '.join(notes)})" if notes else option.flag.help
     return text.replace("%", "%%")  # argparse formats help with %
+
+
+def _demo_setting(option: "Option") -> object:
+    """The setting in the embedded demo suite, which `run` measures without --suite."""
+    from bench.inputs.suite import load_suite
+
+    value: object = load_suite(None)
+    for name in option.path.split("."):
+        value = getattr(value, name, None)  # None: not a setting of the suite
+    return value
 
 
 def _shown(value: object) -> str:

@@ -22,6 +22,7 @@ def test_the_embedded_defaults_are_the_cpu_demo():
     # Eight points in all: three random batch sizes and the shared-prefix point at batch 16, per model.
     points = [(m, w.kind, b) for m in suite.models for w in suite.workloads for b in suite.batch_sizes_for(w)]
     assert len(points) == 8 and ("tiny-moe", "shared-prefix", 16) in points
+    assert suite.min_window_s == 5.0  # half a suite file's default: the CPU meter samples every 0.1 s
 
 
 def test_a_suite_file_round_trips_through_its_record(tmp_path):

@@ -210,9 +210,10 @@ def test_resume_refuses_other_settings(tmp_path):
         )
     )
     differ = tokencost("run", "--resume", run_dir, "--batch-sizes", "4")
-    # (the embedded suite a resume with flags starts from measures the demo's extra workload; the run's did not)
+    # (the embedded suite a resume with flags starts from measures the demo's extra workload in the demo's 5 s
+    # windows; the run's had neither)
     assert differ.returncode == 2
-    assert "the settings differ from the run's (batch_sizes, extra_workloads, models)" in differ.stderr
+    assert "the settings differ from the run's (batch_sizes, extra_workloads, min_window_s, models)" in differ.stderr
     machine = tokencost("run", "--resume", run_dir)
     assert machine.returncode == 2 and "is not the run's (CPU (some other machine) x 64)" in machine.stderr
     missing = tokencost("run", "--resume", tmp_path / "nowhere")
