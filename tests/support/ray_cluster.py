@@ -22,6 +22,7 @@ Ray's declared GPUs are plain resources here: `--num-gpus G` gives GPU ids 0..G-
 CUDA_VISIBLE_DEVICES of a task with num_gpus to the ids it holds, as on a real node.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -76,10 +77,14 @@ class Node:
     start_seconds: float = 0.0  # from launch until the GCS reported it alive
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports: each socket stays bound until all are chosen, since a port given back may be
+    the next one handed out, and Ray refuses two components on one port."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind((HOST, 0))
+        return [s.getsockname()[1] for s in sockets]
 
 
 def _tagged(tags: set[str]) -> list[psutil.Process]:
@@ -160,7 +165,7 @@ class LocalRayCluster:
     ) -> Node:
         if self.nodes:
             raise RuntimeError("the head has already started")
-        self.port = free_port()
+        self.port, dashboard, client_server, agent = free_ports(4)
         # No autoscaler monitor (a process nothing here reads); the head's fixed default ports made free ones.
         args = [
             "--head",
@@ -168,10 +173,10 @@ class LocalRayCluster:
             f"--temp-dir={self.temp_dir}",
             "--no-monitor",
             "--include-dashboard=false",
-            f"--dashboard-port={free_port()}",
-            f"--ray-client-server-port={free_port()}",
+            f"--dashboard-port={dashboard}",
+            f"--ray-client-server-port={client_server}",
         ]
-        return self._start(args, num_cpus, num_gpus, resources, sim_gpus, env_extra)
+        return self._start(args, num_cpus, num_gpus, resources, sim_gpus, env_extra, agent)
 
     def add_worker(
         self,
@@ -184,9 +189,10 @@ class LocalRayCluster:
     ) -> Node:
         if not self.nodes:
             raise RuntimeError("start the head first")
-        return self._start([f"--address={self.address}"], num_cpus, num_gpus, resources, sim_gpus, env_extra)
+        (agent,) = free_ports(1)
+        return self._start([f"--address={self.address}"], num_cpus, num_gpus, resources, sim_gpus, env_extra, agent)
 
-    def _start(self, args, num_cpus, num_gpus, resources, sim_gpus, env_extra) -> Node:
+    def _start(self, args, num_cpus, num_gpus, resources, sim_gpus, env_extra, agent_port: int) -> Node:
         number = len(self.nodes)
         command = [
             sys.executable,
@@ -202,7 +208,7 @@ class LocalRayCluster:
             f"--object-store-memory={OBJECT_STORE_BYTES}",
             "--disable-usage-stats",
             # Each node's agent listens on a fixed default port (52365): two nodes on one machine need two.
-            f"--dashboard-agent-listen-port={free_port()}",
+            f"--dashboard-agent-listen-port={agent_port}",
             *self.ray_args,
         ]
         node = Node(
