@@ -269,7 +269,14 @@ def test_the_image_records_the_commit_it_was_built_from():
 def test_the_image_sets_the_gpu_run_environment():
     instructions = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
     env = " ".join(line for line in instructions.splitlines() if line.startswith("ENV "))
-    for setting in ("HF_HUB_OFFLINE=1", "VLLM_NO_USAGE_STATS=1", "CUDA_DEVICE_ORDER=PCI_BUS_ID"):
+    for setting in (
+        "HF_HUB_OFFLINE=1",
+        "VLLM_NO_USAGE_STATS=1",
+        "CUDA_DEVICE_ORDER=PCI_BUS_ID",
+        # the compile caches in the one folder the run flags mount as a volume
+        "VLLM_CACHE_ROOT=/var/cache/tokencost/vllm",
+        "TRITON_CACHE_DIR=/var/cache/tokencost/triton",
+    ):
         assert setting in env.split(), setting
 
 
@@ -279,8 +286,7 @@ def test_the_image_documents_its_run_flags_and_driver():
         "--gpus '\"device=0\"'",
         "--ipc=host",
         "--pid=host",
-        "-v ~/.cache/vllm:/root/.cache/vllm",
-        "-v ~/.triton:/root/.triton",
+        "-v tokencost-cache:/var/cache/tokencost",
         '-v "$PWD/results:/opt/tokencost/results"',
         "R580",
         "-cu129",
@@ -302,8 +308,7 @@ def test_the_gpu_host_page_matches_the_image_and_workflow():
         "--ipc=host",
         "--pid=host",
         "--gpus '\"device=0\"'",
-        "~/.triton",
-        "~/.cache/vllm",
+        "-v tokencost-cache:/var/cache/tokencost",
         "CUDA_DEVICE_ORDER=PCI_BUS_ID",
         "CUDA_VISIBLE_DEVICES",
         "bench/suites/h100.toml",
