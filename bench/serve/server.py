@@ -80,8 +80,8 @@ def server_command(
         "--enable-prefix-caching",
         "--disable-uvicorn-access-log",
     ]
-    for name, share in engine_memory_arguments(card, settings, max_num_seqs).items():
-        command += [f"--{name.replace('_', '-')}", str(share)]
+    for name, amount in engine_memory_arguments(card, settings, max_num_seqs).items():  # a share, or bytes
+        command += [f"--{name.replace('_', '-')}", str(amount)]
     if not card.has_tokenizer:
         command.append("--skip-tokenizer-init")
     if max_num_seqs:
