@@ -7,6 +7,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CPU_STAMP := $(VENV)/.installed-cpu
 STAMP := $(VENV)/.installed
+# Python caches the bytecode of what it imports (our modules, the tests' rewritten asserts, the peers' packages):
+# every test and engine process starts a fresh interpreter, and with this variable set each compiled its imports
+# again from source.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install demo test test-fast lint docs bench-overhead bench-serve-overhead bench-replay bench-client bench-peer-parity clean
 

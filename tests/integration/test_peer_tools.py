@@ -42,6 +42,13 @@ def test_an_aiperf_run_is_priced_at_its_own_figures(server, tools, tmp_path):
     path = run_aiperf(tools["aiperf"], server.base_url, server.card, CONCURRENCY, REQUESTS, ISL, OSL, tmp_path)
     data = json.loads(path.read_text())
     assert data["request_count"]["avg"] == REQUESTS and data["total_osl"]["avg"] == REQUESTS * OSL  # every token
+    if data["inter_token_latency"]["p50"] == 0:
+        # On two busy cores AIPerf's client can read most of the tiny model's tokens in bursts (seen once in CI
+        # runs): a file with no pace between tokens is refused, naming the field, and nothing is written.
+        refused = tokencost("price", path, "--gpu", "h100-sxm", "--csv", tmp_path / "costs.csv")
+        assert refused.returncode == 2 and "inter_token_latency.p50: is 0" in refused.stderr
+        assert not (tmp_path / "costs.csv").exists()
+        return
     row = priced_row(path, tmp_path)
     assert row["output_tok_s"] == data["output_token_throughput"]["avg"]
     assert row["input_tokens"] == data["total_isl"]["avg"] and row["output_tokens"] == data["total_osl"]["avg"]

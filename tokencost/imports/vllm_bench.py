@@ -33,7 +33,12 @@ METRICS = {"ttft": "ttft", "tpot": "tpot", "itl": "itl", "e2e": "e2el"}  # ours:
 FIX = "give a file written by `vllm bench serve --save-result`"
 # A median TPOT of 0 is no speed: the requests made one token each (no time between tokens) or the file is
 # broken; priced, it would leave interactivity out without a word.
-TPOT_ZERO_FIX = "give the file of a benchmark whose requests generated more than one token each"
+# A median time between tokens of 0: the requests generated one token each, or the client read most tokens in the
+# same read as the one before (a client short of cores reads a fast stream in bursts); neither gives a pace.
+TPOT_ZERO_FIX = (
+    "give the file of a benchmark whose requests generated more than one token each, from a client with cores to "
+    "spare (a busy client reads a fast stream in bursts, with no time between tokens)"
+)
 FIELD = "RUN_DIR_OR_JSON"  # `tokencost price`'s argument, which names these files
 
 
