@@ -49,11 +49,13 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(FAST) -n 2
 
 # Everything, in three passes that together select every test once, with Hypothesis's full example counts.
+# The first pass runs three workers on two cores: part of it waits (bounded timeouts, subprocesses) and leaves a
+# core idle, and CI lints beside it.
 # The peers' own venvs (AIPerf, GuideLLM: minutes of installing, once) are built in the background during the first
 # pass; the peer tests wait on the builder's lock, and build them themselves if it failed.
 test: $(STAMP)
 	$(BIN)/python -m bench.overhead.peer_tools >$(VENV)/peer-tools.log 2>&1 & peers=$$!; \
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(HEAVY))" -n 2; first=$$?; \
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(HEAVY))" -n 3; first=$$?; \
 	wait $$peers || cat $(VENV)/peer-tools.log; \
 	test $$first -eq 0 && HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "($(HEAVY)) and not pace" -n 2 --dist loadfile \
 	&& HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m pace

@@ -2,14 +2,24 @@
 a-time pass (marker `pace`), and a second start would cost that pass half a minute."""
 
 import os
+import shutil
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
-from bench.inputs.cards import load_card
+from bench.inputs.cards import default_models_dir, load_card
 from bench.inputs.suite import EngineSettings
 from bench.serve.server import VllmServer
+
+
+def copy_without_tokenizer(models: Path, name: str = "tiny-bare") -> Path:
+    """tiny-dense copied into `models` under `name` without its tokenizer files: a config-only card, as every GPU
+    card is."""
+    return shutil.copytree(
+        default_models_dir() / "tiny-dense", models / name, ignore=shutil.ignore_patterns("tokenizer*")
+    )
 
 
 def session_processes(leader_pid: int) -> list[psutil.Process]:

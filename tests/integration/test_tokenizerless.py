@@ -1,18 +1,17 @@
 """Config-only cards, as every GPU card is: no tokenizer, so vLLM runs with its tokenizer skipped.
 
-Offline the engine is built with skip_tokenizer_init; the server is started
-with --skip-tokenizer-init and must still stream token ids and usage. Both run
-here for real on vLLM's CPU build, with a copy of tiny-dense that lacks its
-tokenizer files.
+The server is started with --skip-tokenizer-init and must still stream token ids and usage; it runs here for
+real on vLLM's CPU build, with a copy of tiny-dense that lacks its tokenizer files. The offline engine's twin
+(skip_tokenizer_init) shares a run with other offline cases: tests/integration/test_offline_arms_and_failures.py.
 """
 
 import os
-import shutil
 
 import pytest
 
-from bench.inputs.cards import default_models_dir, load_card
+from bench.inputs.cards import load_card
 from bench.run.records import read_records
+from tests.integration.conftest import copy_without_tokenizer
 from tests.support.run_cli import tokencost
 
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
@@ -22,9 +21,7 @@ ISL, OSL = 16, 8
 @pytest.fixture(scope="module")
 def bare_card(tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
-    shutil.copytree(
-        default_models_dir() / "tiny-dense", models / "tiny-bare", ignore=shutil.ignore_patterns("tokenizer*")
-    )
+    copy_without_tokenizer(models)
     card = load_card("tiny-bare", models)
     assert not card.has_tokenizer and not card.has_weights
     suite = models / "suite.toml"
@@ -36,17 +33,13 @@ def bare_card(tmp_path_factory):
     return suite, os.environ | {"TOKENCOST_MODELS_DIR": str(models)}
 
 
-@pytest.mark.parametrize("mode", ["offline", "serve"])
-def test_a_card_without_a_tokenizer_generates_exactly_the_requested_tokens(bare_card, tmp_path, mode):
+def test_a_served_card_without_a_tokenizer_generates_exactly_the_requested_tokens(bare_card, tmp_path):
     suite, env = bare_card
     run_dir = tmp_path / "run"
-    result = tokencost("run", "--suite", suite, "--mode", mode, "--out", run_dir, env=env)
+    result = tokencost("run", "--suite", suite, "--mode", "serve", "--out", run_dir, env=env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     (record,) = read_records(run_dir)
     assert record.status == "ok" and record.model.name == "tiny-bare"
     assert record.num_requests == 4 and record.output_tokens == 4 * OSL and record.input_tokens == 4 * ISL
-    if mode == "offline":
-        assert record.engine.skip_tokenizer_init is True
-    else:
-        assert record.requests_completed == 4 and record.requests_failed == 0
-        assert "--skip-tokenizer-init" in (run_dir / "server-tiny-bare.log").read_text()
+    assert record.requests_completed == 4 and record.requests_failed == 0
+    assert "--skip-tokenizer-init" in (run_dir / "server-tiny-bare.log").read_text()

@@ -1,13 +1,10 @@
 """Real vLLM sweeps through the same command `make demo` runs (CPU build here)."""
 
 import json
-import os
-import shutil
 
 import pandas as pd
 import pytest
 
-from bench.inputs.cards import default_models_dir
 from bench.run.record import SCHEMA_VERSION
 from bench.run.records import read_records
 from tests.support.run_cli import tokencost
@@ -123,35 +120,3 @@ def test_run_prints_the_priced_table_and_writes_the_report(sweep):
     assert (table["capital_share"] + table["energy_share"] + table["hosting_share"]).round(9).eq(1).all()
     for name in ("cost_vs_batch.png", "sensitivity.png"):
         assert (run_dir / name).stat().st_size > 10_000
-
-
-def test_engine_that_cannot_start_keeps_earlier_points(tmp_path):
-    models = tmp_path / "models"
-    shutil.copytree(default_models_dir() / "tiny-moe", models / "tiny-moe")
-    shutil.copytree(default_models_dir() / "tiny-dense", models / "broken")
-    config = json.loads((models / "broken" / "config.json").read_text())
-    config["architectures"] = ["NoSuchModelForCausalLM"]
-    (models / "broken" / "config.json").write_text(json.dumps(config))
-    suite = tmp_path / "suite.toml"
-    suite.write_text(
-        'engines = ["vllm"]\nmodels = ["tiny-moe", "broken"]\nbatch_sizes = [2]\nmin_window_s = 0\n'
-        "[workload]\nisl = 16\nosl = 8\nrequests_per_batch = 1\n[engine]\nenforce_eager = true\n"
-    )
-    run_dir = tmp_path / "run"
-
-    result = tokencost(
-        "run",
-        "--suite",
-        suite,
-        "--out",
-        run_dir,
-        env=os.environ | {"TOKENCOST_MODELS_DIR": str(models)},
-    )
-    assert result.returncode == 2
-    # One error line; multiprocessing's resource tracker may still warn after it, at the interpreter's exit.
-    errors = [line for line in result.stderr.splitlines() if line.startswith("tokencost: error:")]
-    assert len(errors) == 1 and errors[0].startswith("tokencost: error: model broken: the engine could not start")
-    records = read_records(run_dir)
-    assert [(r.model.name, r.status) for r in records] == [("tiny-moe", "ok"), ("broken", "failed")]
-    assert records[1].failure == "engine-start" and "could not start" in records[1].error
-    assert len(pd.read_csv(run_dir / "costs.csv")) == 1
