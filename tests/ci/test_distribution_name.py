@@ -1,6 +1,7 @@
 """The project installs as tokencost-bench: "tokencost" on the public package index is an unrelated project.
 The command and the import package keep the name tokencost; records keep the version under the new name."""
 
+import subprocess
 import tomllib
 
 from bench import environment
@@ -21,6 +22,9 @@ def test_records_keep_the_version_under_the_distribution_name():
 
 def test_make_install_removes_a_distribution_of_the_old_name_before_installing():
     """An existing .venv holds this project as `tokencost`; left there, it claims the same package and command."""
-    recipe = (REPO / "Makefile").read_text()
-    uninstall = recipe.index("-m pip uninstall --quiet --yes tokencost\n")
-    assert uninstall < recipe.index("-m pip install --quiet -e '.[cpu,test,ray]'")
+    # What make would run (-n: print only; -B: as if nothing were installed yet).
+    planned = subprocess.run(
+        ["make", "-n", "-B", "install"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    uninstall = planned.index(".venv/bin/python -m pip uninstall --quiet --yes tokencost")
+    assert uninstall < planned.index(".venv/bin/python -m pip install --quiet -e '.[cpu,test,ray]'")
