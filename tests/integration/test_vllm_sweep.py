@@ -8,6 +8,7 @@ import pytest
 from bench.run.record import SCHEMA_VERSION
 from bench.run.records import read_records
 from tests.support.run_cli import tokencost
+from tokencost.pricing.split import OVERLONG_PROBE
 
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1200)]
 
@@ -92,7 +93,7 @@ def test_records_carry_their_provenance(sweep):
         }
         probe = r.prefill_probe
         assert probe.input_tokens == r.input_tokens and probe.output_tokens == r.num_requests
-        assert 0 < probe.duration_s < r.duration_s
+        assert probe.duration_s > 0  # shorter than the point but on a stalled machine (the split then says so)
         energy = r.energy
         assert energy.method == "estimated" and energy.measured is False and energy.boundary == "cpu"
         assert energy.energy_j > 0 and "measured CPU utilisation" in energy.basis
@@ -115,7 +116,11 @@ def test_run_prints_the_priced_table_and_writes_the_report(sweep):
     assert str(run_dir / "records.jsonl") in result.stdout
     table = pd.read_csv(run_dir / "costs.csv")
     assert len(table) == 4 * len(BATCHES)
-    assert (table["split_method"] == "prefill-probe").all()
+    # Each point split by its prefill probe; one whose probe took as long as the point itself (a stall on two
+    # busy cores, seen once) is not split, and says why.
+    probed = table["prefill_duration_s"] < table["duration_s"]
+    assert (table.loc[probed, "split_method"] == "prefill-probe").all() and probed.sum() >= len(table) - 1
+    assert (table.loc[~probed, "split_method"] == OVERLONG_PROBE).all()
     assert (table["input_per_mtok_usd"] > 0).all() and (table["output_per_mtok_usd"] > 0).all()
     assert (table["capital_share"] + table["energy_share"] + table["hosting_share"]).round(9).eq(1).all()
     for name in ("cost_vs_batch.png", "sensitivity.png"):

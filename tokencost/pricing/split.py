@@ -13,7 +13,8 @@ Methods, in order of preference for each point:
 - prefill-probe: bench timed the same prompts again with one output token each
   (prefill only); that time over the whole point's time is the input share, the
   rest is decode. Approximate under chunked prefill, where prefills and decodes
-  share steps.
+  share steps. A probe that took as long as the whole point (a stalled machine)
+  is not used: the point is split as if it had none.
 - least-squares: across points of the same model, hardware, engine, batch
   size and workload (random points of any lengths, any other kind's points only
   with those of the same label, whose reuse they share) with at least 2 ISL/OSL
@@ -42,6 +43,7 @@ import pandas as pd
 GROUP = ["model", "accelerator", "engine", "precision", "batch_size", "concurrency", "request_rate", "workload_kind"]
 WHOLE_HOUR = "whole-hour (not split)"
 CACHED_PROBES = "prefill probes, uncached and cached"
+OVERLONG_PROBE = f"{WHOLE_HOUR.removesuffix(')')}: its prefill probe took as long as the whole point)"
 MIN_POINTS = 3  # without the intercept: 2 parameters and at least 1 degree of freedom left
 MIN_POINTS_WITH_INTERCEPT = 4
 
@@ -67,7 +69,10 @@ def input_time_shares(points: pd.DataFrame) -> pd.DataFrame:
     method = pd.Series(WHOLE_HOUR, index=points.index)
     uncached_s, cached_s = probe_seconds_per_token(points)
 
-    probed = points["prefill_duration_s"].notna() & (points["duration_s"] > 0)
+    # A probe as long as the whole point (the machine stalled during it) would book every second to input and price
+    # output at 0: such a point is split as if it had no probe, and says why where nothing else splits it.
+    overlong = points["prefill_duration_s"].notna() & (points["prefill_duration_s"] >= points["duration_s"])
+    probed = points["prefill_duration_s"].notna() & (points["duration_s"] > 0) & ~overlong
     share[probed] = (points.loc[probed, "prefill_duration_s"] / points.loc[probed, "duration_s"]).clip(0, 1)
     method[probed] = "prefill-probe"
 
@@ -88,6 +93,7 @@ def input_time_shares(points: pd.DataFrame) -> pd.DataFrame:
         input_time = fit.per_input_s * group["input_tokens"]
         share[group.index] = input_time / (input_time + fit.per_output_s * group["output_tokens"])
         method[group.index] = fit.method(len(group))
+    method[overlong & share.isna()] = OVERLONG_PROBE
     return pd.DataFrame(
         {
             "input_time_share": share,

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tokencost.pricing.split import WHOLE_HOUR, fit_time_per_token, input_time_shares
+from tokencost.pricing.split import OVERLONG_PROBE, WHOLE_HOUR, fit_time_per_token, input_time_shares
 
 
 def _points(rows):
@@ -16,6 +16,14 @@ def test_prefill_probe_share_is_probe_time_over_point_time():
     )
     assert shares.loc[0, "input_time_share"] == 0.25
     assert shares.loc[0, "split_method"] == "prefill-probe"
+
+
+@pytest.mark.parametrize("probe_s", [10.0, 12.5])
+def test_a_probe_as_long_as_its_point_does_not_price_output_at_zero(probe_s):
+    shares = input_time_shares(
+        _points([{"input_tokens": 100, "output_tokens": 100, "duration_s": 10.0, "prefill_duration_s": probe_s}])
+    )
+    assert np.isnan(shares.loc[0, "input_time_share"]) and shares.loc[0, "split_method"] == OVERLONG_PROBE
 
 
 def test_least_squares_recovers_exact_per_token_times():
