@@ -297,8 +297,9 @@ def _wide_option(parser: argparse.ArgumentParser) -> None:
 def _suite_options(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
     """An option for each suite setting that declares a flag (bench.inputs.flags), its type, bounds, default
     and help all read from the setting's field; returns the `--help` sections made on the way, by title."""
-    from bench.inputs.suite import SUITE_OPTIONS
+    from bench.inputs.suite import SUITE_OPTIONS, load_suite
 
+    demo = load_suite(None)  # what `run` measures without --suite
     groups: dict[str, argparse._ArgumentGroup] = {}
     for option in SUITE_OPTIONS:
         flag = option.flag
@@ -308,7 +309,7 @@ def _suite_options(parser: argparse.ArgumentParser) -> dict[str, argparse._Argum
             type=_value_type(option),
             choices=None if option.many else option.choices,
             metavar=flag.metavar,
-            help=_help(option),
+            help=_help(option, demo),
         )
     return groups
 
@@ -325,12 +326,12 @@ def _value_type(option: "Option") -> Callable[[str], Any]:
     return str
 
 
-def _help(option: "Option") -> str:
+def _help(option: "Option", demo_suite: object) -> str:
     """The flag's help, with the setting's cap and default as its field states them."""
     notes = []
     if option.maximum is not None:
         notes.append(f"{'each ' if option.many else ''}at most {_shown(option.maximum)}")
-    demo = _demo_setting(option)
+    demo = _demo_setting(option, demo_suite)
     if demo not in (None, (), option.default):
         notes.append(f"default {_shown(option.default)} in a suite file, default {_shown(demo)} in the embedded demo")
     elif option.default not in (None, ()):
@@ -339,11 +340,9 @@ def _help(option: "Option") -> str:
     return text.replace("%", "%%")  # argparse formats help with %
 
 
-def _demo_setting(option: "Option") -> object:
-    """The setting in the embedded demo suite, which `run` measures without --suite."""
-    from bench.inputs.suite import load_suite
-
-    value: object = load_suite(None)
+def _demo_setting(option: "Option", demo_suite: object) -> object:
+    """The option's setting in the embedded demo suite."""
+    value = demo_suite
     for name in option.path.split("."):
         value = getattr(value, name, None)  # None: not a setting of the suite
     return value

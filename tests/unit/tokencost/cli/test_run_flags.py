@@ -37,9 +37,9 @@ class Toy(BaseModel):
 
 def test_the_help_follows_the_fields_bounds():
     found = {o.flag.name: o for o in options(Toy)}
-    assert args._help(found["--count"]) == "how many (at most 7; default 3)"
-    assert args._help(found["--sizes"]) == "sizes (each at most 9; default 1,2)"
-    assert args._help(found["--ratio"]) == "a share (at most 0.5)"
+    assert args._help(found["--count"], Toy()) == "how many (at most 7; default 3)"
+    assert args._help(found["--sizes"], Toy()) == "sizes (each at most 9; default 1,2)"
+    assert args._help(found["--ratio"], Toy()) == "a share (at most 0.5)"
     assert args._value_type(found["--sizes"]) is args.int_list
     assert args._value_type(found["--ratio"]) is args.non_negative_float
 
